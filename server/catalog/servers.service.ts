@@ -1,0 +1,147 @@
+import { z } from "zod";
+import { actorName, requireRole, type Principal } from "../auth/roles.ts";
+import type { Server } from "../db/generated/client.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import { commitChange, type CatalogDeps } from "./catalog-deps.ts";
+import { globListRule, hostRule, nameRule, parseInput, portRule, secretRule, usernameRule } from "./validate.ts";
+
+export const ENGINES = ["MYSQL", "MARIADB", "POSTGRESQL"] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export const DEFAULT_PORTS: Record<EngineName, number> = { MYSQL: 3306, MARIADB: 3306, POSTGRESQL: 5432 };
+
+const labelsRule = z
+  .array(
+    z.object({
+      key: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/, "label keys are letters, digits, '_', '.', '-' (max 63)"),
+      value: z.string().max(255, "label values are at most 255 characters"),
+    }),
+  )
+  .max(50, "at most 50 labels")
+  .refine((l) => new Set(l.map((x) => x.key)).size === l.length, { message: "label keys must be unique" });
+
+const fields = {
+  name: nameRule,
+  engine: z.enum(ENGINES),
+  host: hostRule,
+  port: portRule,
+  username: usernameRule,
+  password: secretRule.nullable(),
+  tls: z.boolean(),
+  enabled: z.boolean(),
+  labels: labelsRule,
+  includeDatabases: globListRule,
+  excludeDatabases: globListRule,
+  dumpOptionsId: z.number().int().nullable(),
+  maxConcurrent: z.number().int().min(1, "must be at least 1").max(64, "must be at most 64"),
+};
+const createSchema = z.object({
+  ...fields,
+  port: fields.port.nullish(),
+  password: fields.password.nullish(),
+  tls: fields.tls.nullish(),
+  enabled: fields.enabled.nullish(),
+  labels: fields.labels.nullish(),
+  includeDatabases: fields.includeDatabases.nullish(),
+  excludeDatabases: fields.excludeDatabases.nullish(),
+  dumpOptionsId: fields.dumpOptionsId.nullish(),
+  maxConcurrent: fields.maxConcurrent.nullish(),
+});
+const updateSchema = z.object(fields).partial();
+
+export type ServerCreateInput = z.input<typeof createSchema>;
+export type ServerUpdateInput = z.input<typeof updateSchema>;
+
+/** Servers to back up: validation, encrypted passwords, audit, and change notification. */
+export class ServersService {
+  constructor(private readonly deps: CatalogDeps) {}
+
+  list(): Promise<Server[]> {
+    return this.deps.prisma.server.findMany({ orderBy: { name: "asc" } });
+  }
+
+  async get(id: number): Promise<Server> {
+    const server = await this.deps.prisma.server.findUnique({ where: { id } });
+    if (!server) throw new NotFoundError("server", id);
+    return server;
+  }
+
+  async create(principal: Principal, raw: object): Promise<Server> {
+    requireRole(principal, "ADMIN");
+    const input = parseInput(createSchema, raw);
+    await this.#checkRefs(input.name, input.dumpOptionsId ?? null, null);
+    const { secrets } = this.deps;
+    return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "create", before: null }, (tx) =>
+      tx.server.create({
+        data: {
+          name: input.name,
+          engine: input.engine,
+          host: input.host,
+          port: input.port ?? DEFAULT_PORTS[input.engine],
+          username: input.username,
+          passwordEnc: input.password ? secrets.seal(input.password) : null,
+          tls: input.tls ?? false,
+          enabled: input.enabled ?? true,
+          labels: labelsToJson(input.labels ?? []),
+          includeDatabases: input.includeDatabases ?? [],
+          excludeDatabases: input.excludeDatabases ?? [],
+          dumpOptionsId: input.dumpOptionsId ?? null,
+          maxConcurrent: input.maxConcurrent ?? 1,
+        },
+      }),
+    );
+  }
+
+  /** Omitted fields stay as they are; `password: null` or "" removes the password. */
+  async update(principal: Principal, id: number, raw: object): Promise<Server> {
+    requireRole(principal, "ADMIN");
+    const input = parseInput(updateSchema, raw);
+    const before = await this.get(id);
+    await this.#checkRefs(input.name ?? null, input.dumpOptionsId ?? null, id);
+    const { password, labels, ...rest } = input;
+    const { secrets } = this.deps;
+    return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "update", before }, (tx) =>
+      tx.server.update({
+        where: { id },
+        data: {
+          ...rest,
+          ...(labels !== undefined ? { labels: labelsToJson(labels) } : {}),
+          ...(password !== undefined ? { passwordEnc: password ? secrets.seal(password) : null } : {}),
+        },
+      }),
+    );
+  }
+
+  /** Deletes the server; its backup records stay (with the server's name) for restores. */
+  async delete(principal: Principal, id: number): Promise<Server> {
+    requireRole(principal, "ADMIN");
+    const before = await this.get(id);
+    await commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "delete", before }, (tx) =>
+      tx.server.delete({ where: { id } }),
+    );
+    return before;
+  }
+
+  async #checkRefs(name: string | null, dumpOptionsId: number | null, selfId: number | null): Promise<void> {
+    const { prisma } = this.deps;
+    if (name) {
+      const clash = await prisma.server.findUnique({ where: { name } });
+      if (clash && clash.id !== selfId) throw new ConflictError("name", `name: a server named ${JSON.stringify(name)} already exists`);
+    }
+    if (dumpOptionsId != null && !(await prisma.dumpOptions.findUnique({ where: { id: dumpOptionsId } }))) {
+      throw new ValidationError("dumpOptionsId", `dump option profile ${dumpOptionsId} does not exist`);
+    }
+  }
+}
+
+function labelsToJson(labels: Array<{ key: string; value: string }>): Record<string, string> {
+  return Object.fromEntries(labels.map((l) => [l.key, l.value]));
+}
+
+/** Labels as stored, in key order. */
+export function labelsOf(server: Pick<Server, "labels">): Array<{ key: string; value: string }> {
+  const obj = (server.labels ?? {}) as Record<string, string>;
+  return Object.keys(obj)
+    .sort()
+    .map((key) => ({ key, value: String(obj[key]) }));
+}

@@ -1,0 +1,76 @@
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * The only reader of process.env. Everything else (servers, schedules, storage, retention) lives in
+ * the metadata database and is edited through GraphQL.
+ */
+const envSchema = z.object({
+  // Metadata database (MySQL or MariaDB). Created at start if it does not exist.
+  DATABASE_URL: z
+    .string()
+    .default("mysql://root@127.0.0.1:3306/sqlguard")
+    .refine((v) => /^(mysql|mariadb):\/\/[^/]+\/[A-Za-z0-9_$]+(\?.*)?$/.test(v), {
+      message: "must look like mysql://user:password@host:3306/database",
+    }),
+  // HTTP port for the console, /graphql, /metrics, /healthz and /readyz.
+  SQLGUARD_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  // Address to listen on.
+  SQLGUARD_HOST: z.string().min(1).default("0.0.0.0"),
+  // Working directory: the generated secret key, and the default local storage target.
+  SQLGUARD_DATA_DIR: z.string().min(1).default("./data"),
+  // Key that encrypts stored passwords (AES-256-GCM); at least 32 characters. If unset, a random
+  // key is generated once into <data dir>/secret.key (mode 0600).
+  SQLGUARD_SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+  // Password of the `admin` account created at first start. If unset, a random one is printed once.
+  SQLGUARD_ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  // trace, debug, info, warn, error, fatal or silent.
+  SQLGUARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  // Lifetime of a console login session, in hours.
+  SQLGUARD_SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 7),
+  // Name of this instance in backup records and logs; defaults to hostname:pid.
+  SQLGUARD_INSTANCE_ID: z.string().min(1).max(255).optional(),
+});
+
+export type Config = {
+  databaseUrl: string;
+  port: number;
+  host: string;
+  dataDir: string;
+  secretKey?: string;
+  adminPassword?: string;
+  logLevel: z.infer<typeof envSchema>["SQLGUARD_LOG_LEVEL"];
+  sessionTtlHours: number;
+  instanceId: string;
+};
+
+/** Thrown with every problem in the environment at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses and validates the environment; throws ConfigError listing all problems. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "unset", as in most container tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const e = result.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    port: e.SQLGUARD_PORT,
+    host: e.SQLGUARD_HOST,
+    dataDir: path.resolve(e.SQLGUARD_DATA_DIR),
+    secretKey: e.SQLGUARD_SECRET_KEY,
+    adminPassword: e.SQLGUARD_ADMIN_PASSWORD,
+    logLevel: e.SQLGUARD_LOG_LEVEL,
+    sessionTtlHours: e.SQLGUARD_SESSION_TTL_HOURS,
+    instanceId: e.SQLGUARD_INSTANCE_ID ?? `${os.hostname()}:${process.pid}`,
+  };
+}

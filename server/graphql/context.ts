@@ -1,0 +1,35 @@
+import type { AuthService } from "../auth/auth.service.ts";
+import type { Principal } from "../auth/roles.ts";
+import type { DumpOptionsService } from "../catalog/dump-options.service.ts";
+import type { RetentionRulesService } from "../catalog/retention-rules.service.ts";
+import type { SchedulesService } from "../catalog/schedules.service.ts";
+import type { ServersService } from "../catalog/servers.service.ts";
+import type { StorageTargetsService } from "../catalog/storage-targets.service.ts";
+import type { UsersService } from "../catalog/users.service.ts";
+import type { PrismaClient } from "../db/client.ts";
+
+/** The services resolvers call; resolvers hold no logic of their own. */
+export type Services = {
+  auth: AuthService;
+  servers: ServersService;
+  dumpOptions: DumpOptionsService;
+  storageTargets: StorageTargetsService;
+  schedules: SchedulesService;
+  retentionRules: RetentionRulesService;
+  users: UsersService;
+};
+
+/** Session cookie control for the login and logout mutations. */
+export type SessionCookie = {
+  /** The session token the request carried, if any. */
+  current: string | undefined;
+  set(token: string, expiresAt: Date): void;
+  clear(): void;
+};
+
+export type GraphQLContext = {
+  principal: Principal | null;
+  services: Services;
+  prisma: PrismaClient;
+  session: SessionCookie;
+};

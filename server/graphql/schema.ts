@@ -1,0 +1,15 @@
+/** Assembles the GraphQL schema: imports every type file, then builds. Nothing else. */
+import { builder } from "./builder.ts";
+import "./types/scalars.ts";
+import "./types/enums.ts";
+import "./types/session.ts";
+import "./types/user.ts";
+import "./types/api-token.ts";
+import "./types/server.ts";
+import "./types/dump-options.ts";
+import "./types/storage-target.ts";
+import "./types/schedule.ts";
+import "./types/retention-rule.ts";
+import "./types/audit-log.ts";
+
+export const schema = builder.toSchema({ sortSchema: true });

@@ -1,0 +1,17 @@
+import * as E from "../../db/generated/enums.ts";
+import { builder } from "../builder.ts";
+
+/** Enums shared by several types; their values come from the Prisma schema. */
+export const EngineEnum = builder.enumType(E.Engine, { name: "Engine", description: "Database engine of a server." });
+export const StorageKindEnum = builder.enumType(E.StorageKind, { name: "StorageKind" });
+export const CompressionEnum = builder.enumType(E.Compression, { name: "Compression" });
+export const PgFormatEnum = builder.enumType(E.PgFormat, { name: "PgFormat", description: "pg_dump output format." });
+export const GtidPurgedEnum = builder.enumType(E.GtidPurged, { name: "GtidPurged" });
+export const MissedRunPolicyEnum = builder.enumType(E.MissedRunPolicy, {
+  name: "MissedRunPolicy",
+  description: "What happens at start to a run missed while SQLGuard was down.",
+});
+export const RoleEnum = builder.enumType(E.Role, {
+  name: "Role",
+  description: "VIEWER reads; OPERATOR also runs backups and restores; ADMIN also changes configuration and users.",
+});

@@ -1,0 +1,112 @@
+import { nextRuns } from "../../catalog/cron.ts";
+import { cronProblem, timezoneProblem } from "../../catalog/validate.ts";
+import { builder } from "../builder.ts";
+import { MissedRunPolicyEnum } from "./enums.ts";
+
+builder.prismaObject("Schedule", {
+  description: "When backups run (a cron expression in a time zone), of which servers, to which targets.",
+  fields: (t) => ({
+    id: t.exposeInt("id"),
+    name: t.exposeString("name"),
+    description: t.exposeString("description", { nullable: true }),
+    cronExpression: t.exposeString("cronExpression"),
+    timezone: t.exposeString("timezone"),
+    enabled: t.exposeBoolean("enabled"),
+    missedRunPolicy: t.expose("missedRunPolicy", { type: MissedRunPolicyEnum }),
+    allServers: t.boolean({
+      description: "True when no server is chosen: the schedule covers every enabled server.",
+      select: { servers: { select: { serverId: true }, take: 1 } },
+      resolve: (s) => s.servers.length === 0,
+    }),
+    servers: t.prismaField({
+      type: ["Server"],
+      description: "The servers chosen; empty means all enabled servers.",
+      resolve: (query, s, _a, ctx) => ctx.prisma.server.findMany({ ...query, where: { schedules: { some: { scheduleId: s.id } } }, orderBy: { name: "asc" } }),
+    }),
+    storageTargets: t.prismaField({
+      type: ["StorageTarget"],
+      description: "The targets chosen; empty means the default targets.",
+      resolve: (query, s, _a, ctx) =>
+        ctx.prisma.storageTarget.findMany({ ...query, where: { schedules: { some: { scheduleId: s.id } } }, orderBy: { name: "asc" } }),
+    }),
+    retentionRules: t.relation("retentionRules"),
+    nextRunAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "The next fire time, or null when the schedule is disabled.",
+      resolve: (s) => (s.enabled ? (nextRuns(s.cronExpression, s.timezone, 1)[0] ?? null) : null),
+    }),
+    nextRuns: t.field({
+      type: ["DateTime"],
+      args: { count: t.arg.int({ defaultValue: 5 }) },
+      resolve: (s, { count }) => nextRuns(s.cronExpression, s.timezone, Math.min(Math.max(count ?? 5, 1), 50)),
+    }),
+    lastDueAt: t.expose("lastDueAt", { type: "DateTime", nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+  }),
+});
+
+const ScheduleInput = builder.inputType("ScheduleInput", {
+  description: "On create, name and cronExpression are required; on update, omitted fields stay.",
+  fields: (t) => ({
+    name: t.string({ description: "e.g. hourly, daily, weekly, monthly, or any name of your own." }),
+    description: t.string(),
+    cronExpression: t.string({ description: "Five fields (or six with seconds), e.g. 0 2 * * *." }),
+    timezone: t.string({ description: "IANA time zone, default UTC." }),
+    enabled: t.boolean(),
+    missedRunPolicy: t.field({ type: MissedRunPolicyEnum }),
+    serverIds: t.intList({ description: "Servers to back up; empty = all enabled servers. Replaces the list." }),
+    storageTargetIds: t.intList({ description: "Targets to write to; empty = the default targets. Replaces the list." }),
+  }),
+});
+
+const CronPreview = builder.objectRef<{ valid: boolean; error: string | null; nextRuns: Date[] }>("CronPreview").implement({
+  description: "What a cron expression would do, for editors that preview as you type.",
+  fields: (t) => ({
+    valid: t.exposeBoolean("valid"),
+    error: t.exposeString("error", { nullable: true }),
+    nextRuns: t.expose("nextRuns", { type: ["DateTime"] }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  schedules: t.prismaField({ type: ["Schedule"], resolve: (_q, _r, _a, ctx) => ctx.services.schedules.list() }),
+  schedule: t.prismaField({
+    type: "Schedule",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.schedules.get(id),
+  }),
+  cronPreview: t.field({
+    type: CronPreview,
+    args: {
+      expression: t.arg.string({ required: true }),
+      timezone: t.arg.string({ defaultValue: "UTC" }),
+      count: t.arg.int({ defaultValue: 5 }),
+    },
+    resolve: (_r, { expression, timezone, count }) => {
+      const tz = timezone ?? "UTC";
+      const error = timezoneProblem(tz) ?? cronProblem(expression, tz);
+      if (error) return { valid: false, error, nextRuns: [] };
+      return { valid: true, error: null, nextRuns: nextRuns(expression, tz, Math.min(Math.max(count ?? 5, 1), 50)) };
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createSchedule: t.prismaField({
+    type: "Schedule",
+    args: { input: t.arg({ type: ScheduleInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => ctx.services.schedules.create(ctx.principal!, input),
+  }),
+  updateSchedule: t.prismaField({
+    type: "Schedule",
+    args: { id: t.arg.int({ required: true }), input: t.arg({ type: ScheduleInput, required: true }) },
+    resolve: (_q, _r, { id, input }, ctx) => ctx.services.schedules.update(ctx.principal!, id, input),
+  }),
+  deleteSchedule: t.prismaField({
+    type: "Schedule",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.schedules.delete(ctx.principal!, id),
+  }),
+}));

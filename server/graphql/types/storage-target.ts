@@ -1,0 +1,68 @@
+import { builder } from "../builder.ts";
+import { StorageKindEnum } from "./enums.ts";
+
+builder.prismaObject("StorageTarget", {
+  description: "Where artifacts are written: a local directory or an S3-compatible bucket.",
+  fields: (t) => ({
+    id: t.exposeInt("id"),
+    name: t.exposeString("name"),
+    kind: t.expose("kind", { type: StorageKindEnum }),
+    enabled: t.exposeBoolean("enabled"),
+    isDefault: t.exposeBoolean("isDefault", { description: "Used by manual backups and schedules that name no target." }),
+    path: t.exposeString("path", { nullable: true }),
+    bucket: t.exposeString("bucket", { nullable: true }),
+    region: t.exposeString("region", { nullable: true }),
+    endpoint: t.exposeString("endpoint", { nullable: true }),
+    prefix: t.exposeString("prefix"),
+    forcePathStyle: t.exposeBoolean("forcePathStyle"),
+    accessKeyId: t.exposeString("accessKeyId", { nullable: true }),
+    secretAccessKeySet: t.boolean({ description: "Whether a secret key is stored. It is never returned.", resolve: (s) => s.secretAccessKeyEnc != null }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+  }),
+});
+
+const StorageTargetInput = builder.inputType("StorageTargetInput", {
+  description: "LOCAL needs path; S3 needs bucket (and accessKeyId with secretAccessKey, or neither). On update, omitted fields stay.",
+  fields: (t) => ({
+    name: t.string(),
+    kind: t.field({ type: StorageKindEnum }),
+    path: t.string({ description: "LOCAL: absolute base directory." }),
+    bucket: t.string(),
+    region: t.string(),
+    endpoint: t.string({ description: "S3-compatible endpoint URL, e.g. http://minio:9000; empty for AWS." }),
+    prefix: t.string({ description: "Key prefix inside the bucket or directory." }),
+    forcePathStyle: t.boolean(),
+    accessKeyId: t.string(),
+    secretAccessKey: t.string({ description: "Stored encrypted, never returned. On update, null or \"\" removes it." }),
+    enabled: t.boolean(),
+    isDefault: t.boolean(),
+  }),
+});
+
+builder.queryFields((t) => ({
+  storageTargets: t.prismaField({ type: ["StorageTarget"], resolve: (_q, _r, _a, ctx) => ctx.services.storageTargets.list() }),
+  storageTarget: t.prismaField({
+    type: "StorageTarget",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.storageTargets.get(id),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createStorageTarget: t.prismaField({
+    type: "StorageTarget",
+    args: { input: t.arg({ type: StorageTargetInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => ctx.services.storageTargets.create(ctx.principal!, input),
+  }),
+  updateStorageTarget: t.prismaField({
+    type: "StorageTarget",
+    args: { id: t.arg.int({ required: true }), input: t.arg({ type: StorageTargetInput, required: true }) },
+    resolve: (_q, _r, { id, input }, ctx) => ctx.services.storageTargets.update(ctx.principal!, id, input),
+  }),
+  deleteStorageTarget: t.prismaField({
+    type: "StorageTarget",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.storageTargets.delete(ctx.principal!, id),
+  }),
+}));

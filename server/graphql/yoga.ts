@@ -1,0 +1,105 @@
+import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from "graphql";
+import { createYoga, type Plugin } from "graphql-yoga";
+import type { PrismaClient } from "../db/client.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { GraphQLContext, Services } from "./context.ts";
+import { createMaskError } from "./errors.ts";
+import { schema } from "./schema.ts";
+
+export const SESSION_COOKIE = "sqlguard_session";
+
+/** Root fields a caller may use without being authenticated. */
+const PUBLIC_MUTATIONS = new Set(["login", "__typename"]);
+
+export type YogaDeps = { prisma: PrismaClient; services: Services; logger: Logger };
+
+/**
+ * The GraphQL endpoint at /graphql. Authenticates every request from its session cookie or
+ * bearer token; refuses any operation but `login` without authentication.
+ */
+export function createGraphQLHandler(deps: YogaDeps) {
+  const cookiesToSet = new WeakMap<Request, string[]>();
+
+  return createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    graphiql: false,
+    logging: false,
+    maskedErrors: { maskError: createMaskError(deps.logger.child({ component: "graphql" })) },
+    context: async ({ request }): Promise<GraphQLContext> => {
+      const sessionToken = parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];
+      const bearerToken = request.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+      const principal = await deps.services.auth.authenticate({ sessionToken, bearerToken });
+      const secure = new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto") === "https";
+      const queue = (cookie: string) => cookiesToSet.set(request, [...(cookiesToSet.get(request) ?? []), cookie]);
+      return {
+        principal,
+        services: deps.services,
+        prisma: deps.prisma,
+        session: {
+          current: sessionToken,
+          set: (token, expiresAt) => queue(sessionCookie(token, expiresAt, secure)),
+          clear: () => queue(sessionCookie("", new Date(0), secure)),
+        },
+      };
+    },
+    plugins: [requireAuthentication(), setCookies(cookiesToSet)],
+  });
+}
+
+function requireAuthentication(): Plugin<GraphQLContext> {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      if (args.contextValue.principal) return;
+      if (isPublicOperation(args.document, args.operationName ?? undefined)) return;
+      setResultAndStopExecution({
+        errors: [
+          new GraphQLError("authentication required: log in or send an API token", { extensions: { code: "UNAUTHENTICATED" } }),
+        ],
+      });
+    },
+  };
+}
+
+function isPublicOperation(document: DocumentNode, operationName: string | undefined): boolean {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+  if (!operation || operation.operation !== "mutation") return false;
+  return operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && PUBLIC_MUTATIONS.has(s.name.value));
+}
+
+function setCookies(cookiesToSet: WeakMap<Request, string[]>): Plugin {
+  return {
+    onResponse({ request, response }) {
+      for (const cookie of cookiesToSet.get(request) ?? []) response.headers.append("set-cookie", cookie);
+    },
+  };
+}
+
+function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
+  return [
+    `${SESSION_COOKIE}=${token}`,
+    "Path=/",
+    "HttpOnly",
+    "SameSite=Lax",
+    `Expires=${expiresAt.toUTCString()}`,
+    ...(secure ? ["Secure"] : []),
+  ].join("; ");
+}
+
+/** Parses a Cookie header into name → value. */
+export function parseCookies(header: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of header?.split(";") ?? []) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      out[part.slice(0, eq).trim()] = decodeURIComponent(raw);
+    } catch {
+      out[part.slice(0, eq).trim()] = raw;
+    }
+  }
+  return out;
+}

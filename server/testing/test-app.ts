@@ -1,0 +1,74 @@
+import crypto from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import { createApp } from "../app.ts";
+import { hashPassword } from "../auth/password.ts";
+import type { Role } from "../auth/roles.ts";
+import { seedDefaults } from "../catalog/defaults.ts";
+import { readMigrations } from "../db/migrator.ts";
+import { SecretBox } from "../secrets/secret-box.ts";
+import { createServices } from "../services.ts";
+import { createTestDatabase, memoryLogger, type TestDatabase } from "./test-db.ts";
+
+export type GqlResult<T = Record<string, any>> = {
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: { code?: string; field?: string; fields?: unknown } }>;
+};
+
+export const ADMIN_PASSWORD = "admin-test-password";
+
+/**
+ * The whole GraphQL app over a fresh metadata database with the first-start defaults, called in
+ * memory through `yoga.fetch`. `as(role)` returns a client authenticated by an API token of a
+ * user with that role.
+ */
+export async function createTestApp() {
+  const db: TestDatabase = await createTestDatabase();
+  const { logger, lines } = memoryLogger();
+  const secretKey = crypto.randomBytes(32);
+  const changes: Array<{ entity: string; id: number; action: string }> = [];
+  const services = createServices({
+    prisma: db.prisma,
+    secrets: new SecretBox(secretKey),
+    sessionTtlMs: 3_600_000,
+    onChange: (c) => changes.push(c),
+  });
+  const dataDir = path.join(os.tmpdir(), `sqlguard-test-${crypto.randomBytes(4).toString("hex")}`);
+  await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
+  const migrations = (await readMigrations()).map((m) => m.name);
+  const app = createApp({ prisma: db.prisma, services, logger, migrations, consoleDir: path.join(dataDir, "no-console") });
+
+  async function gql<T = Record<string, any>>(
+    query: string,
+    variables: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ): Promise<GqlResult<T> & { response: Response }> {
+    const response = await app.yoga.fetch("http://localhost/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { ...((await response.json()) as GqlResult<T>), response };
+  }
+
+  const tokens = new Map<Role, string>();
+  /** A client acting as a user of the given role, through an API token. */
+  async function as(role: Role) {
+    let token = tokens.get(role);
+    if (!token) {
+      const user = await db.prisma.user.upsert({
+        where: { username: `test-${role.toLowerCase()}` },
+        create: { username: `test-${role.toLowerCase()}`, role, passwordHash: await hashPassword("irrelevant-password") },
+        update: {},
+      });
+      const principal = { userId: user.id, username: user.username, role, via: "session" as const };
+      token = (await services.auth.createApiToken(principal, { name: `test ${role}`, role })).token;
+      tokens.set(role, token);
+    }
+    const bearer = token;
+    return <T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}) =>
+      gql<T>(query, variables, { authorization: `Bearer ${bearer}` });
+  }
+
+  return { db, app, services, gql, as, logLines: lines, changes, secretKey, dataDir, close: () => db.drop() };
+}
