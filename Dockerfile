@@ -1,0 +1,61 @@
+# syntax=docker/dockerfile:1
+# SQLGuard image: one Node process serving GraphQL, /metrics, /healthz and the prebuilt console.
+#   docker build -t sqlguard .
+#   docker run -p 8080:8080 -v sqlguard-data:/data \
+#     -e DATABASE_URL=mysql://user:pass@host:3306/sqlguard -e SQLGUARD_SECRET_KEY=... sqlguard
+
+# --- build: full install (postinstall runs `prisma generate`), then the static console ------------
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+ENV NEXT_TELEMETRY_DISABLED=1
+# Only what `npm ci` and its postinstall need, so this layer is cached until dependencies change.
+COPY package.json package-lock.json prisma.config.ts ./
+COPY scripts/prisma.mjs ./scripts/
+COPY prisma ./prisma
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN node scripts/ensure-console.mjs --force
+
+# --- prod-deps: runtime dependencies only (tsx is one of them) -------------------------------------
+FROM node:24-bookworm-slim AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the postinstall needs the dev-only prisma CLI; the generated client comes from
+# the build stage instead.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# --- runtime ---------------------------------------------------------------------------------------
+FROM node:24-bookworm-slim AS runtime
+ARG DEBIAN_FRONTEND=noninteractive
+# Dump clients (default-mysql-client provides mysqldump / mariadb-dump), compression, TLS roots,
+# time zones for schedules, and tini so dump child processes are reaped and signals forwarded.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      default-mysql-client postgresql-client zstd ca-certificates tzdata tini \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production \
+    NEXT_TELEMETRY_DISABLED=1 \
+    SQLGUARD_PORT=8080 \
+    SQLGUARD_DATA_DIR=/data
+WORKDIR /app
+
+# Application files stay root-owned (read-only for the service user).
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/package.json /app/tsconfig.json ./
+COPY --from=build /app/prisma ./prisma
+# Includes server/db/generated, produced by the build stage's postinstall.
+COPY --from=build /app/server ./server
+COPY --from=build /app/console/out ./console/out
+
+# The image's `node` user (uid 1000) owns only the data directory.
+RUN mkdir -p /data && chown node:node /data
+USER node
+
+EXPOSE 8080
+VOLUME /data
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SQLGUARD_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--import", "tsx", "server/main.ts"]

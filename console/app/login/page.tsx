@@ -1,0 +1,14 @@
+import type { Metadata } from "next";
+import { LoginForm } from "@/features/auth/login-form";
+
+export const metadata: Metadata = { title: "Sign in" };
+
+/** Login page: the form is a client component, the page itself is static. */
+export default function LoginPage() {
+  return (
+    <section className="card">
+      <h1>Sign in to SQLGuard</h1>
+      <LoginForm />
+    </section>
+  );
+}
