@@ -129,7 +129,7 @@ export const countRule = z.number().int("must be a whole number").min(0, "must n
  * each named by its field path (`includeDatabases.2`).
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   throw ValidationError.of(
     result.error.issues.map((issue) => ({

@@ -1,6 +1,16 @@
-import { GraphQLError } from "graphql";
+import { createGraphQLError } from "graphql-yoga";
 import { AppError, ValidationError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
+
+type GraphQLErrorLike = Error & { originalError?: unknown; path?: ReadonlyArray<string | number>; nodes?: unknown };
+
+/**
+ * Duck-typed on purpose: graphql ships CommonJS and ESM builds, and a test runner may load both,
+ * so `instanceof GraphQLError` can be false for a real GraphQLError.
+ */
+function isGraphQLError(e: unknown): e is GraphQLErrorLike {
+  return e instanceof Error && "originalError" in e && "extensions" in e;
+}
 
 /**
  * The one map from application errors to GraphQL errors: AppError codes become
@@ -9,12 +19,14 @@ import type { Logger } from "../observability/logger.ts";
  */
 export function createMaskError(logger: Logger) {
   return (error: unknown, message: string): Error => {
-    const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
+    // Yoga may wrap the resolver's error more than once (a located error inside another).
+    let original: unknown = error;
+    while (isGraphQLError(original) && original.originalError) original = original.originalError;
+    const located = isGraphQLError(error) ? error : undefined;
     if (original instanceof AppError) {
-      const gqlError = error instanceof GraphQLError ? error : undefined;
-      return new GraphQLError(original.message, {
-        nodes: gqlError?.nodes,
-        path: gqlError?.path,
+      return createGraphQLError(original.message, {
+        nodes: located?.nodes as never,
+        path: located?.path,
         extensions: {
           code: original.code,
           ...(original.field ? { field: original.field } : {}),
@@ -22,11 +34,8 @@ export function createMaskError(logger: Logger) {
         },
       });
     }
-    if (error instanceof GraphQLError && !error.originalError) return error;
+    if (isGraphQLError(original)) return original;
     logger.error({ err: original }, "unexpected error in a GraphQL operation");
-    return new GraphQLError(message, {
-      path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: "INTERNAL_SERVER_ERROR" },
-    });
+    return createGraphQLError(message, { path: located?.path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
   };
 }

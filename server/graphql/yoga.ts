@@ -1,5 +1,5 @@
-import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from "graphql";
-import { createYoga, type Plugin } from "graphql-yoga";
+import { Kind, type DocumentNode, type OperationDefinitionNode } from "graphql";
+import { createGraphQLError, createYoga, type Plugin } from "graphql-yoga";
 import type { PrismaClient } from "../db/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { GraphQLContext, Services } from "./context.ts";
@@ -55,7 +55,7 @@ function requireAuthentication(): Plugin<GraphQLContext> {
       if (isPublicOperation(args.document, args.operationName ?? undefined)) return;
       setResultAndStopExecution({
         errors: [
-          new GraphQLError("authentication required: log in or send an API token", { extensions: { code: "UNAUTHENTICATED" } }),
+          createGraphQLError("authentication required: log in or send an API token", { extensions: { code: "UNAUTHENTICATED" } }),
         ],
       });
     },

@@ -15,8 +15,7 @@ builder.prismaObject("Schedule", {
     missedRunPolicy: t.expose("missedRunPolicy", { type: MissedRunPolicyEnum }),
     allServers: t.boolean({
       description: "True when no server is chosen: the schedule covers every enabled server.",
-      select: { servers: { select: { serverId: true }, take: 1 } },
-      resolve: (s) => s.servers.length === 0,
+      resolve: async (s, _a, ctx) => (await ctx.prisma.scheduleServer.count({ where: { scheduleId: s.id } })) === 0,
     }),
     servers: t.prismaField({
       type: ["Server"],
