@@ -32,4 +32,6 @@ export type GraphQLContext = {
   services: Services;
   prisma: PrismaClient;
   session: SessionCookie;
+  /** Per-request memo: a lookup shared by every field of one request is loaded once. */
+  memo<T>(key: string, load: () => Promise<T>): Promise<T>;
 };

@@ -13,7 +13,7 @@ const responses: string[] = [];
 beforeAll(async () => {
   t = await createTestApp();
   const client = await t.as("ADMIN");
-  admin = async (query, variables) => {
+  admin = async (query, variables = {}) => {
     const r = await client(query, variables);
     responses.push(JSON.stringify({ data: r.data, errors: r.errors }));
     return r;

@@ -33,7 +33,12 @@ export function createGraphQLHandler(deps: YogaDeps) {
       const principal = await deps.services.auth.authenticate({ sessionToken, bearerToken });
       const secure = new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto") === "https";
       const queue = (cookie: string) => cookiesToSet.set(request, [...(cookiesToSet.get(request) ?? []), cookie]);
+      const memos = new Map<string, Promise<unknown>>();
       return {
+        memo: <T>(key: string, load: () => Promise<T>) => {
+          if (!memos.has(key)) memos.set(key, load());
+          return memos.get(key) as Promise<T>;
+        },
         principal,
         services: deps.services,
         prisma: deps.prisma,

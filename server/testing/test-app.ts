@@ -66,8 +66,7 @@ export async function createTestApp() {
       tokens.set(role, token);
     }
     const bearer = token;
-    return <T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}) =>
-      gql<T>(query, variables, { authorization: `Bearer ${bearer}` });
+    return (query: string, variables: Record<string, unknown> = {}) => gql(query, variables, { authorization: `Bearer ${bearer}` });
   }
 
   return { db, app, services, gql, as, logLines: lines, changes, secretKey, dataDir, close: () => db.drop() };

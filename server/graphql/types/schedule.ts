@@ -1,7 +1,22 @@
 import { nextRuns } from "../../catalog/cron.ts";
 import { cronProblem, timezoneProblem } from "../../catalog/validate.ts";
 import { builder } from "../builder.ts";
+import type { GraphQLContext } from "../context.ts";
 import { MissedRunPolicyEnum } from "./enums.ts";
+import { ServerType } from "./server.ts";
+import { StorageTargetType } from "./storage-target.ts";
+
+type Links = { serverIds: number[]; storageTargetIds: number[] };
+
+/** The schedule's chosen servers and targets: already on rows from the service, else loaded. */
+async function linksOf(s: { id: number } & Partial<Links>, ctx: GraphQLContext): Promise<Links> {
+  if (s.serverIds && s.storageTargetIds) return { serverIds: s.serverIds, storageTargetIds: s.storageTargetIds };
+  return ctx.services.schedules.get(s.id);
+}
+
+async function byIdOf<T extends { id: number }>(rows: Promise<T[]>): Promise<Map<number, T>> {
+  return new Map((await rows).map((r) => [r.id, r]));
+}
 
 builder.prismaObject("Schedule", {
   description: "When backups run (a cron expression in a time zone), of which servers, to which targets.",
@@ -15,18 +30,26 @@ builder.prismaObject("Schedule", {
     missedRunPolicy: t.expose("missedRunPolicy", { type: MissedRunPolicyEnum }),
     allServers: t.boolean({
       description: "True when no server is chosen: the schedule covers every enabled server.",
-      resolve: async (s, _a, ctx) => (await ctx.prisma.scheduleServer.count({ where: { scheduleId: s.id } })) === 0,
+      resolve: async (s, _a, ctx) => (await linksOf(s, ctx)).serverIds.length === 0,
     }),
-    servers: t.prismaField({
-      type: ["Server"],
+    servers: t.field({
+      type: [ServerType],
       description: "The servers chosen; empty means all enabled servers.",
-      resolve: (query, s, _a, ctx) => ctx.prisma.server.findMany({ ...query, where: { schedules: { some: { scheduleId: s.id } } }, orderBy: { name: "asc" } }),
+      resolve: async (s, _a, ctx) => {
+        const [{ serverIds }, byId] = await Promise.all([linksOf(s, ctx), ctx.memo("serversById", () => byIdOf(ctx.prisma.server.findMany()))]);
+        return serverIds.flatMap((id) => byId.get(id) ?? []).sort((a, b) => a.name.localeCompare(b.name));
+      },
     }),
-    storageTargets: t.prismaField({
-      type: ["StorageTarget"],
+    storageTargets: t.field({
+      type: [StorageTargetType],
       description: "The targets chosen; empty means the default targets.",
-      resolve: (query, s, _a, ctx) =>
-        ctx.prisma.storageTarget.findMany({ ...query, where: { schedules: { some: { scheduleId: s.id } } }, orderBy: { name: "asc" } }),
+      resolve: async (s, _a, ctx) => {
+        const [{ storageTargetIds }, byId] = await Promise.all([
+          linksOf(s, ctx),
+          ctx.memo("storageTargetsById", () => byIdOf(ctx.prisma.storageTarget.findMany())),
+        ]);
+        return storageTargetIds.flatMap((id) => byId.get(id) ?? []).sort((a, b) => a.name.localeCompare(b.name));
+      },
     }),
     retentionRules: t.relation("retentionRules"),
     nextRunAt: t.field({

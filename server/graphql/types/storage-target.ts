@@ -1,7 +1,7 @@
 import { builder } from "../builder.ts";
 import { StorageKindEnum } from "./enums.ts";
 
-builder.prismaObject("StorageTarget", {
+export const StorageTargetType = builder.prismaObject("StorageTarget", {
   description: "Where artifacts are written: a local directory or an S3-compatible bucket.",
   fields: (t) => ({
     id: t.exposeInt("id"),
