@@ -29,8 +29,18 @@ const envSchema = z.object({
   SQLGUARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   // Lifetime of a console login session, in hours.
   SQLGUARD_SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 7),
-  // Name of this instance in backup records and logs; defaults to hostname:pid.
+  // Name of this instance in backup records and logs; defaults to the host name. It must stay the
+  // same across restarts (backups it left running are then marked interrupted at once) and differ
+  // between instances sharing one metadata database.
   SQLGUARD_INSTANCE_ID: z.string().min(1).max(255).optional(),
+  // Backups this instance runs at once, over all servers (each server also has its own limit).
+  SQLGUARD_MAX_CONCURRENT_BACKUPS: z.coerce.number().int().min(1).max(256).default(4),
+  // A backup that writes no byte for this long is killed and recorded as stalled.
+  SQLGUARD_BACKUP_STALL_SECONDS: z.coerce.number().int().min(1).default(600),
+  // Hard limit on one backup attempt's duration.
+  SQLGUARD_BACKUP_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(12 * 3600),
+  // Attempts per backup when failures are transient (connection refused, S3 5xx, timeouts).
+  SQLGUARD_BACKUP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
 });
 
 export type Config = {
@@ -43,6 +53,7 @@ export type Config = {
   logLevel: z.infer<typeof envSchema>["SQLGUARD_LOG_LEVEL"];
   sessionTtlHours: number;
   instanceId: string;
+  backups: { maxConcurrent: number; stallMs: number; timeoutMs: number; maxAttempts: number };
 };
 
 /** Thrown with every problem in the environment at once. */
@@ -71,6 +82,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     adminPassword: e.SQLGUARD_ADMIN_PASSWORD,
     logLevel: e.SQLGUARD_LOG_LEVEL,
     sessionTtlHours: e.SQLGUARD_SESSION_TTL_HOURS,
-    instanceId: e.SQLGUARD_INSTANCE_ID ?? `${os.hostname()}:${process.pid}`,
+    instanceId: e.SQLGUARD_INSTANCE_ID ?? os.hostname(),
+    backups: {
+      maxConcurrent: e.SQLGUARD_MAX_CONCURRENT_BACKUPS,
+      stallMs: e.SQLGUARD_BACKUP_STALL_SECONDS * 1000,
+      timeoutMs: e.SQLGUARD_BACKUP_TIMEOUT_SECONDS * 1000,
+      maxAttempts: e.SQLGUARD_BACKUP_MAX_ATTEMPTS,
+    },
   };
 }

@@ -1,0 +1,101 @@
+import crypto from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { MemoryStore } from "../testing/memory-store.ts";
+import { runPipeline, type PipelineOptions } from "./backup-pipeline.ts";
+import type { DumpCommand } from "./dumpers/types.ts";
+import { BackupError, DumpFailedError } from "./errors.ts";
+
+/** A stand-in dump: a shell snippet (test-only; real dumps never use a shell). */
+function fakeDump(script: string): DumpCommand {
+  return { command: "sh", args: ["-c", script], env: {}, description: "sh", format: "sql", cleanup: async () => {} };
+}
+
+function options(dump: DumpCommand, stores: MemoryStore[], extra: Partial<PipelineOptions> = {}): PipelineOptions {
+  return {
+    dump,
+    compression: "ZSTD",
+    level: 3,
+    targets: stores.map((store, i) => ({ id: i + 1, store, key: `k${i}.sql.zst`, contentType: "application/zstd" })),
+    signal: new AbortController().signal,
+    ...extra,
+  };
+}
+
+describe("runPipeline", () => {
+  it("stores the same compressed bytes on every target, with the SHA-256 of what was stored", async () => {
+    const a = new MemoryStore();
+    const b = new MemoryStore();
+    const result = await runPipeline(options(fakeDump("seq 1 200000"), [a, b]));
+    const stored = await a.read("k0.sql.zst");
+    expect((await b.read("k1.sql.zst")).equals(stored)).toBe(true);
+    expect(result.sha256).toBe(crypto.createHash("sha256").update(stored).digest("hex"));
+    expect(result.storedBytes).toBe(stored.length);
+    const original = execFileSync("sh", ["-c", "seq 1 200000"], { maxBuffer: 1 << 26 });
+    expect(result.rawBytes).toBe(original.length);
+    expect(execFileSync("zstd", ["-d", "-c"], { input: stored, maxBuffer: 1 << 26 }).equals(original)).toBe(true);
+    expect(result.targets).toEqual([
+      { id: 1, ok: true, bytes: stored.length },
+      { id: 2, ok: true, bytes: stored.length },
+    ]);
+  });
+
+  it.each(["GZIP", "NONE"] as const)("compresses with %s", async (compression) => {
+    const store = new MemoryStore();
+    const result = await runPipeline(options(fakeDump("seq 1 1000"), [store], { compression, level: 6 }));
+    const stored = await store.read("k0.sql.zst");
+    const plain = compression === "GZIP" ? execFileSync("gzip", ["-d", "-c"], { input: stored }) : stored;
+    expect(plain.toString()).toBe(execFileSync("seq", ["1", "1000"]).toString());
+    expect(result.rawBytes).toBe(plain.length);
+  });
+
+  it("fails a dump that exits non-zero even though the compressor succeeded, and commits nothing", async () => {
+    const store = new MemoryStore();
+    const error = await runPipeline(options(fakeDump("seq 1 100000; echo 'mysqldump: Got error: 1044: Access denied' >&2; exit 2"), [store])).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DumpFailedError);
+    expect((error as DumpFailedError).exitCode).toBe(2);
+    expect((error as DumpFailedError).message).toContain("Access denied");
+    expect((error as DumpFailedError).transient).toBe(false);
+    expect(store.committed).toEqual([]);
+  });
+
+  it("marks a lost connection during the dump as transient", async () => {
+    const error = await runPipeline(options(fakeDump("echo 'Lost connection to server during query (2013)' >&2; exit 2"), [new MemoryStore()])).catch((e: unknown) => e);
+    expect((error as BackupError).transient).toBe(true);
+  });
+
+  it("keeps going when one target fails mid-stream, and reports it", async () => {
+    const good = new MemoryStore();
+    const bad = new MemoryStore({ failAfterBytes: 10_000 });
+    const result = await runPipeline(options(fakeDump("head -c 3000000 /dev/urandom"), [good, bad], { compression: "NONE" }));
+    expect(result.targets[0]).toMatchObject({ ok: true, bytes: 3_000_000 });
+    expect(result.targets[1]).toMatchObject({ ok: false });
+    expect(bad.committed).toEqual([]);
+    expect((await good.read("k0.sql.zst")).length).toBe(3_000_000);
+  });
+
+  it("fails when every target fails, transient if every failure is", async () => {
+    const error = await runPipeline(options(fakeDump("head -c 3000000 /dev/urandom"), [new MemoryStore({ failAfterBytes: 1000 })], { compression: "NONE" })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackupError);
+    expect((error as BackupError).reason).toBe("STORAGE_FAILED");
+    expect((error as BackupError).transient).toBe(true);
+  });
+
+  it("stops everything on abort, kills the dump, and commits nothing", async () => {
+    const store = new MemoryStore();
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(new BackupError("STALLED", "no progress")), 300);
+    const error = await runPipeline(options(fakeDump("while true; do echo data; sleep 0.01; done"), [store], { signal: controller.signal })).catch((e: unknown) => e);
+    expect((error as BackupError).reason).toBe("STALLED");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(store.committed).toEqual([]);
+  });
+
+  it("reports a missing dump program clearly", async () => {
+    const dump: DumpCommand = { command: "/nonexistent/mysqldump", args: [], env: {}, description: "x", format: "sql", cleanup: async () => {} };
+    const error = await runPipeline(options(dump, [new MemoryStore()])).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DumpFailedError);
+    expect((error as Error).message).toMatch(/ENOENT/);
+  });
+});

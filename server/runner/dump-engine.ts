@@ -1,0 +1,12 @@
+import type { DumpCommand, DumpProfile, DumpTools, ReplicationPosition, ServerConnection, ServerInspection } from "./dumpers/types.ts";
+
+/**
+ * What the runner needs from database servers and dump programs, behind one narrow adapter, so a
+ * unit test can hand it a dump that exits 1 or a server that refuses connections.
+ */
+export type DumpEngine = {
+  tools(): Promise<DumpTools>;
+  inspect(conn: ServerConnection): Promise<ServerInspection>;
+  position(conn: ServerConnection): Promise<ReplicationPosition | null>;
+  build(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand;
+};

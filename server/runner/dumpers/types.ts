@@ -1,0 +1,65 @@
+import type { DumpOptions } from "../../db/generated/client.ts";
+
+export type EngineName = "MYSQL" | "MARIADB" | "POSTGRESQL";
+
+/** What a dumper needs to reach a server. The password is already decrypted; it goes only into env. */
+export type ServerConnection = {
+  engine: EngineName;
+  host: string;
+  port: number;
+  username: string;
+  password: string | null;
+  tls: boolean;
+};
+
+/** The dump option profile; null fields and a missing profile mean the schema's defaults. */
+export type DumpProfile = Pick<
+  DumpOptions,
+  | "singleTransaction"
+  | "quick"
+  | "routines"
+  | "triggers"
+  | "events"
+  | "hexBlob"
+  | "setGtidPurged"
+  | "columnStatistics"
+  | "pgFormat"
+  | "noOwner"
+  | "noPrivileges"
+  | "mysqlExtraFlags"
+  | "pgExtraFlags"
+>;
+
+/** The dump client programs found on this machine. */
+export type DumpTools = {
+  /** `mariadb-dump` or `mysqldump` (path), with its version line; null when neither is installed. */
+  mysqlDump: { path: string; flavor: "mariadb" | "mysql"; version: string } | null;
+  pgDump: { path: string; version: string } | null;
+};
+
+/**
+ * A ready-to-spawn dump: argv without a shell, credentials only in `env` (MYSQL_PWD / PGPASSWORD,
+ * or a 0600 defaults file whose path is in argv and which `cleanup` removes).
+ */
+export type DumpCommand = {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Tool and flags for the manifest and the record: never a secret. */
+  description: string;
+  /** Artifact format: plain SQL or pg_dump's custom archive. */
+  format: "sql" | "pg-custom";
+  cleanup: () => Promise<void>;
+};
+
+/** Binlog coordinates or GTID set at dump time, where the server reports them. */
+export type ReplicationPosition = { binlogFile?: string; binlogPosition?: number; gtidSet?: string; lsn?: string };
+
+/** The result of inspecting a server before a backup (or for testServerConnection). */
+export type ServerInspection = {
+  version: string;
+  /** Every non-system database, in name order, before include/exclude patterns. */
+  databases: string[];
+  /** Why a consistent dump may fail, e.g. missing privileges; empty when all is well. */
+  warnings: string[];
+};

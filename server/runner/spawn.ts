@@ -1,0 +1,63 @@
+import { spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+
+/** How a child process ended, with the end of what it wrote to stderr. */
+export type ExitInfo = { code: number | null; signal: NodeJS.Signals | null; stderrTail: string };
+
+export type ChildHandle = {
+  pid: number | undefined;
+  stdin: Writable;
+  stdout: Readable;
+  /** Resolves when the process has exited (never rejects; a spawn failure is code 127). */
+  exited: Promise<ExitInfo>;
+};
+
+/** Variables a dump or compressor child inherits; everything else (SQLGUARD_SECRET_KEY…) stays out. */
+const INHERITED = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+const TAIL_BYTES = 8192;
+const KILL_GRACE_MS = 5000;
+
+/**
+ * Spawns a program without a shell (arguments are never interpreted) and a minimal environment
+ * plus `env`. Keeps the last 8 KiB of stderr. When `signal` aborts, sends SIGTERM, then SIGKILL
+ * after a grace period.
+ */
+export function spawnChild(command: string, args: string[], options: { env?: Record<string, string>; signal?: AbortSignal } = {}): ChildHandle {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name]!;
+  const child = spawn(command, args, { env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+
+  let tail = Buffer.alloc(0);
+  child.stderr.on("data", (chunk: Buffer) => {
+    tail = Buffer.concat([tail, chunk]);
+    if (tail.length > TAIL_BYTES) tail = tail.subarray(tail.length - TAIL_BYTES);
+  });
+  // A child that exits early closes its stdin: the EPIPE surfaces in the exit code, not as a crash.
+  child.stdin.on("error", () => {});
+
+  const onAbort = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"), KILL_GRACE_MS).unref();
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const exited = new Promise<ExitInfo>((resolve) => {
+    let spawnError: Error | undefined;
+    child.on("error", (error) => {
+      spawnError = error;
+    });
+    child.on("close", (code, signal) => {
+      options.signal?.removeEventListener("abort", onAbort);
+      const stderrTail = spawnError ? `${command}: ${spawnError.message}` : tail.toString("utf8");
+      resolve({ code: spawnError ? 127 : code, signal, stderrTail });
+    });
+  });
+  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, exited };
+}
+
+/** The last `lines` lines of a text, for error messages. */
+export function lastLines(text: string, lines = 5): string {
+  return text.trim().split("\n").slice(-lines).join("\n");
+}
