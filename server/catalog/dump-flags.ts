@@ -82,7 +82,7 @@ export function extraFlagProblem(flag: string, family: "mysql" | "pg"): string |
   const allowed = family === "mysql" ? MYSQL_EXTRA_FLAGS : PG_EXTRA_FLAGS;
   const eq = flag.indexOf("=");
   const name = eq === -1 ? flag : flag.slice(0, eq);
-  if (!(name in allowed)) {
+  if (!Object.hasOwn(allowed, name)) {
     return `${JSON.stringify(name)} is not an allowed ${family === "mysql" ? "mysqldump" : "pg_dump"} flag`;
   }
   const valuePattern = allowed[name];

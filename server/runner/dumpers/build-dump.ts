@@ -1,0 +1,20 @@
+import { buildMysqlDump } from "./mysql-dumper.ts";
+import { buildPgDump } from "./pg-dumper.ts";
+import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
+
+/**
+ * The dump command for one database of a server, by engine. Throws an Error with a message fit
+ * for the backup record when the dump program is missing, too old for the server, or the
+ * profile holds a flag that is not allowed.
+ */
+export function buildDump(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand {
+  switch (conn.engine) {
+    case "MYSQL":
+    case "MARIADB":
+      return buildMysqlDump(conn, profile, database, tools, serverVersion);
+    case "POSTGRESQL":
+      return buildPgDump(conn, profile, database, tools, serverVersion);
+    default:
+      throw new Error(`unknown database engine ${JSON.stringify(conn.engine satisfies never)}`);
+  }
+}

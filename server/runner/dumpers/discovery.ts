@@ -1,0 +1,284 @@
+import mariadb, { type Connection as MysqlConn } from "mariadb";
+import pg from "pg";
+import type { ReplicationPosition, ServerConnection, ServerInspection } from "./types.ts";
+
+export type ConnectionErrorKind = "REFUSED" | "ACCESS_DENIED" | "UNKNOWN_HOST" | "TIMEOUT" | "TLS" | "PRIVILEGES" | "OTHER";
+
+/**
+ * Why SQLGuard could not reach or read a database server. `transient` failures (refused, timed
+ * out, too many connections, starting up) are worth another attempt. The message never contains
+ * the password.
+ */
+export class ServerConnectionError extends Error {
+  constructor(
+    readonly kind: ConnectionErrorKind,
+    message: string,
+    readonly transient = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "ServerConnectionError";
+  }
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const QUERY_TIMEOUT_MS = 30_000;
+/** MySQL / MariaDB schemas that hold the server's own data, never backed up as databases. */
+const MYSQL_SYSTEM = new Set(["information_schema", "performance_schema", "mysql", "sys"]);
+
+/**
+ * Connects to the server, reads its version, lists its non-system databases in name order and
+ * warns about missing privileges that would make a dump fail. On PostgreSQL every database that
+ * accepts connections and is not a template is listed, `postgres` included: it is an ordinary
+ * database that many installations keep their data in, and an exclude pattern drops it.
+ * Throws a ServerConnectionError.
+ */
+export async function inspectServer(conn: ServerConnection): Promise<ServerInspection> {
+  return conn.engine === "POSTGRESQL" ? withPg(conn, inspectPg) : withMysql(conn, inspectMysql);
+}
+
+/**
+ * The binlog file and position and the GTID set (MySQL / MariaDB) or the WAL position
+ * (PostgreSQL) now, for the manifest. Null when the server reports none (binary log off, a
+ * standby, missing privilege) or cannot be reached; never throws.
+ */
+export async function replicationPosition(conn: ServerConnection): Promise<ReplicationPosition | null> {
+  try {
+    return await (conn.engine === "POSTGRESQL" ? withPg(conn, pgPosition) : withMysql(conn, mysqlPosition));
+  } catch {
+    return null;
+  }
+}
+
+// ---- MySQL / MariaDB ---------------------------------------------------------------------------
+
+async function withMysql<T>(conn: ServerConnection, use: (c: MysqlConn) => Promise<T>): Promise<T> {
+  let c: MysqlConn;
+  try {
+    c = await mariadb.createConnection({
+      host: conn.host,
+      port: conn.port,
+      user: conn.username,
+      password: conn.password ?? undefined,
+      // Encrypted but not verified, as the dump tools do with --ssl / --ssl-mode=REQUIRED.
+      ssl: conn.tls ? { rejectUnauthorized: false } : undefined,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      socketTimeout: QUERY_TIMEOUT_MS,
+      bigIntAsNumber: true,
+    });
+  } catch (error) {
+    throw classify(error, conn);
+  }
+  try {
+    return await use(c);
+  } catch (error) {
+    throw classify(error, conn);
+  } finally {
+    await c.end().catch(() => c.destroy());
+  }
+}
+
+async function column(c: MysqlConn, sql: string): Promise<unknown[]> {
+  const rows = (await c.query({ sql, rowsAsArray: true })) as unknown[][];
+  return rows.map((r) => r[0]);
+}
+
+async function inspectMysql(c: MysqlConn): Promise<ServerInspection> {
+  const version = String((await column(c, "SELECT VERSION()"))[0] ?? "");
+  const databases = (await column(c, "SHOW DATABASES"))
+    .map(String)
+    // "#mysql50#…" are stray directories in the data directory (lost+found), not databases.
+    .filter((name) => !MYSQL_SYSTEM.has(name) && !name.startsWith("#mysql50#"))
+    .sort();
+  const grants = (await column(c, "SHOW GRANTS")).map(String);
+  const binlogOn = Number((await column(c, "SELECT @@log_bin"))[0]) === 1;
+  return { version, databases, warnings: privilegeWarnings(grants, databases, binlogOn) };
+}
+
+async function mysqlPosition(c: MysqlConn): Promise<ReplicationPosition | null> {
+  const position: ReplicationPosition = {};
+  // MySQL 8.4 renamed SHOW MASTER STATUS; MariaDB and older MySQL only know the old name.
+  const status = await c
+    .query("SHOW MASTER STATUS")
+    .catch(() => c.query("SHOW BINARY LOG STATUS"))
+    .catch(() => []);
+  const row = (status as Record<string, unknown>[])[0];
+  if (row?.File) {
+    position.binlogFile = String(row.File);
+    position.binlogPosition = Number(row.Position);
+  }
+  if (typeof row?.Executed_Gtid_Set === "string" && row.Executed_Gtid_Set.trim()) position.gtidSet = row.Executed_Gtid_Set.replace(/\s+/g, "");
+  const mariadbGtid = await column(c, "SELECT @@gtid_current_pos").catch(() => []); // MariaDB only
+  if (typeof mariadbGtid[0] === "string" && mariadbGtid[0]) position.gtidSet = mariadbGtid[0];
+  return Object.keys(position).length ? position : null;
+}
+
+/** Database-level privileges a dump of each database needs, with what fails without them. */
+const NEEDED: [privilege: string, consequence: string][] = [
+  ["SELECT", "its tables cannot be dumped"],
+  ["SHOW VIEW", "its views cannot be dumped"],
+  ["TRIGGER", "its triggers cannot be dumped (or turn triggers off in the dump options)"],
+  ["EVENT", "its events cannot be dumped (or turn events off in the dump options)"],
+  ["LOCK TABLES", "dumps without the single-transaction option will fail"],
+];
+const POSITION_PRIVILEGES = ["REPLICATION CLIENT", "BINLOG MONITOR", "SUPER"];
+const ROUTINE_PRIVILEGES = ["SELECT", "SHOW_ROUTINE", "SHOW CREATE ROUTINE"];
+
+/**
+ * A heuristic over SHOW GRANTS: global and database-level (wildcards included) grants are
+ * matched against each database; table and column grants and roles are not followed, so an
+ * account that works through roles gets no warning rather than a wrong one.
+ */
+export function privilegeWarnings(grants: string[], databases: string[], binlogOn: boolean): string[] {
+  if (grants.some((g) => !/ ON /.test(g))) return []; // roles granted: privileges we cannot see
+  const global = new Set<string>();
+  const perDatabase: { pattern: RegExp; privileges: Set<string> }[] = [];
+  for (const grant of grants) {
+    const m = /^GRANT (.+?) ON (\*|`(?:[^`]|``)+`)\.\* TO /.exec(grant);
+    if (!m) continue; // table, column and routine grants
+    const privileges = new Set(
+      m[1]!
+        .replace(/\([^)]*\)/g, "")
+        .split(",")
+        .map((p) => p.trim().toUpperCase()),
+    );
+    if (privileges.has("ALL PRIVILEGES") || privileges.has("ALL")) privileges.add("*");
+    if (m[2] === "*") privileges.forEach((p) => global.add(p));
+    else perDatabase.push({ pattern: grantPattern(m[2]!.slice(1, -1).replace(/``/g, "`")), privileges });
+  }
+  if (global.has("*")) return [];
+
+  const warnings: string[] = [];
+  for (const [privilege, consequence] of NEEDED) {
+    if (global.has(privilege)) continue;
+    const lacking = databases.filter((db) => !perDatabase.some((g) => g.pattern.test(db) && (g.privileges.has(privilege) || g.privileges.has("*"))));
+    if (lacking.length) warnings.push(`the user lacks ${privilege} on ${nameList(lacking)}: ${consequence}`);
+  }
+  // Routines the user did not define are left out of the dump without an error unless it can read
+  // every routine's body: global SELECT, SELECT on mysql.proc, or SHOW_ROUTINE / SHOW CREATE ROUTINE.
+  const readsRoutines = ROUTINE_PRIVILEGES.some((p) => global.has(p)) || grants.some((g) => /^GRANT (?:[^`]*, )?SELECT\b.* ON `mysql`\.`proc` TO /.test(g));
+  if (databases.length && !readsRoutines) {
+    warnings.push("the user lacks global SELECT (or SELECT on mysql.proc, or SHOW_ROUTINE on MySQL 8): routines defined by other users are silently left out (or turn routines off in the dump options)");
+  }
+  if (binlogOn && !POSITION_PRIVILEGES.some((p) => global.has(p))) {
+    warnings.push("the user lacks REPLICATION CLIENT (BINLOG MONITOR on MariaDB): the binlog position will not be recorded");
+  }
+  return warnings;
+}
+
+/** A grant's database name as a RegExp: `%` and `_` are wildcards unless escaped with `\`. */
+function grantPattern(name: string): RegExp {
+  let out = "";
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    if (c === "\\" && i + 1 < name.length) out += escapeRegExp(name[++i]!);
+    else if (c === "%") out += ".*";
+    else if (c === "_") out += ".";
+    else out += escapeRegExp(c);
+  }
+  return new RegExp(`^${out}$`, "su");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+function nameList(names: string[]): string {
+  const shown = names.slice(0, 5).map((n) => JSON.stringify(n));
+  return names.length > 5 ? `${shown.join(", ")} and ${names.length - 5} more` : shown.join(", ");
+}
+
+// ---- PostgreSQL --------------------------------------------------------------------------------
+
+async function withPg<T>(conn: ServerConnection, use: (c: pg.Client) => Promise<T>): Promise<T> {
+  let client: pg.Client | undefined;
+  // "postgres" is the usual maintenance database; template1 exists everywhere else.
+  for (const database of ["postgres", "template1"]) {
+    const candidate = new pg.Client({
+      host: conn.host,
+      port: conn.port,
+      user: conn.username,
+      password: conn.password ?? undefined,
+      database,
+      ssl: conn.tls ? { rejectUnauthorized: false } : false,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+      application_name: "sqlguard",
+    });
+    candidate.on("error", () => {}); // a dropped idle connection must not crash the process
+    try {
+      await candidate.connect();
+      client = candidate;
+      break;
+    } catch (error) {
+      await candidate.end().catch(() => {});
+      const code = (error as { code?: string }).code;
+      if (database === "template1" || (code !== "3D000" && code !== "42501")) throw classify(error, conn);
+    }
+  }
+  try {
+    return await use(client!);
+  } catch (error) {
+    throw classify(error, conn);
+  } finally {
+    await client!.end().catch(() => {});
+  }
+}
+
+async function inspectPg(c: pg.Client): Promise<ServerInspection> {
+  const version = String((await c.query<{ server_version: string }>("SHOW server_version")).rows[0]?.server_version ?? "");
+  const { rows } = await c.query<{ datname: string; can_connect: boolean }>(
+    "SELECT datname, has_database_privilege(oid, 'CONNECT') AS can_connect FROM pg_database WHERE datallowconn AND NOT datistemplate",
+  );
+  const databases = rows.map((r) => r.datname).sort();
+  const closed = rows.filter((r) => !r.can_connect).map((r) => r.datname).sort();
+  const warnings = closed.length ? [`the user lacks CONNECT on ${nameList(closed)}: they cannot be dumped`] : [];
+  return { version, databases, warnings };
+}
+
+async function pgPosition(c: pg.Client): Promise<ReplicationPosition | null> {
+  // A standby has no current WAL insert position of its own.
+  const { rows } = await c.query<{ lsn: string | null }>("SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn");
+  const lsn = rows[0]?.lsn;
+  return lsn ? { lsn } : null;
+}
+
+// ---- Errors ------------------------------------------------------------------------------------
+
+const MYSQL_ACCESS_DENIED = new Set([1045, 1130, 1698]); // bad password, host not allowed, no password for socket auth
+const MYSQL_PRIVILEGES = new Set([1044, 1142, 1227]);
+const MYSQL_BUSY = new Set([1040, 1203]); // too many connections (server, user)
+
+/** Maps a driver error to a ServerConnectionError with a message for people, without the password. */
+export function classify(error: unknown, conn: ServerConnection): ServerConnectionError {
+  if (error instanceof ServerConnectionError) return error;
+  const e = (error ?? {}) as { code?: unknown; errno?: unknown; message?: unknown; text?: unknown };
+  const code = typeof e.code === "string" ? e.code : "";
+  const errno = typeof e.errno === "number" ? e.errno : 0;
+  // The mariadb driver prefixes "(conn:12, no: 1045, SQLState: 28000)"; its `text` is the server's words.
+  const detail = scrub(String(e.text ?? e.message ?? error), conn.password);
+  const where = `${conn.host}:${conn.port}`;
+  const make = (kind: ConnectionErrorKind, message: string, transient = false) => new ServerConnectionError(kind, message, transient, { cause: error });
+
+  // Codes first: the server's text may quote a user or database name that reads like "timeout" or "ssl".
+  if (code === "ECONNREFUSED") return make("REFUSED", `connection to ${where} refused: is the server running and listening on that port?`, true);
+  if (code === "ENOTFOUND") return make("UNKNOWN_HOST", `host ${JSON.stringify(conn.host)} not found`);
+  if (code === "EAI_AGAIN") return make("UNKNOWN_HOST", `host ${JSON.stringify(conn.host)} could not be resolved (DNS unavailable)`, true);
+  if (MYSQL_ACCESS_DENIED.has(errno) || code === "28P01" || code === "28000") {
+    return make("ACCESS_DENIED", `access denied for user ${JSON.stringify(conn.username)} on ${where}: ${detail}`);
+  }
+  if (MYSQL_PRIVILEGES.has(errno) || code === "42501") return make("PRIVILEGES", `the user ${JSON.stringify(conn.username)} lacks a privilege on ${where}: ${detail}`);
+  if (MYSQL_BUSY.has(errno) || code === "53300" || code === "57P03") return make("OTHER", `${where} cannot accept the connection now: ${detail}`, true);
+  if (["ETIMEDOUT", "ER_CONNECTION_TIMEOUT", "ER_SOCKET_TIMEOUT"].includes(code) || /timeout|timed out/i.test(detail)) {
+    return make("TIMEOUT", `connecting to ${where} timed out: ${detail}`, true);
+  }
+  if (code === "ER_SERVER_SSL_DISABLED" || code.startsWith("ERR_TLS") || code === "EPROTO" || /\b(ssl|tls)\b|certificate/i.test(detail)) {
+    return make("TLS", `TLS with ${where} failed: ${detail}`);
+  }
+  const dropped = ["ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH"].includes(code) || /terminated unexpectedly|connection closed/i.test(detail);
+  return make("OTHER", `cannot use ${where}: ${detail}`, dropped);
+}
+
+function scrub(text: string, password: string | null): string {
+  return password ? text.split(password).join("[redacted]") : text;
+}

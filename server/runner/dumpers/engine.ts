@@ -1,0 +1,7 @@
+import type { DumpEngine } from "../dump-engine.ts";
+import { buildDump } from "./build-dump.ts";
+import { inspectServer, replicationPosition } from "./discovery.ts";
+import { detectTools } from "./tools.ts";
+
+/** The real adapter: dump programs on this machine, live servers through the mariadb and pg drivers. */
+export const dumpEngine: DumpEngine = { tools: detectTools, inspect: inspectServer, position: replicationPosition, build: buildDump };

@@ -1,0 +1,102 @@
+import path from "node:path";
+import { extraFlagProblem, MYSQL_EXTRA_FLAGS } from "../../catalog/dump-flags.ts";
+import { versionNumbers } from "./tools.ts";
+import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
+
+type MysqlTool = NonNullable<DumpTools["mysqlDump"]>;
+
+/** The tool and record columns hold at most this much. */
+const DESCRIPTION_MAX = 1024;
+
+/**
+ * The `mariadb-dump` / `mysqldump` command for one database: a plain dump of its tables, views
+ * and (per profile) routines, triggers and events, without CREATE DATABASE or USE, so it restores
+ * into a database of any name. The password travels only in `MYSQL_PWD`. Throws an Error when
+ * the database name cannot be passed or an extra flag is not on the allow-list.
+ */
+export function buildMysqlDump(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand {
+  const tool = tools.mysqlDump;
+  if (!tool) throw new Error("neither mariadb-dump nor mysqldump is installed on this machine");
+  checkDatabaseName(database);
+
+  const options = [...profileFlags(profile, tool, conn, serverVersion), ...checkedExtraFlags(profile?.mysqlExtraFlags ?? [])];
+  const args = [
+    // Ignore my.cnf files on this machine (and ~/.my.cnf, which may hold another account's
+    // password): the dump must depend only on the server record and the profile.
+    "--no-defaults",
+    `--host=${conn.host}`,
+    `--port=${conn.port}`,
+    `--user=${conn.username}`,
+    "--protocol=TCP",
+    ...(conn.tls ? [tool.flavor === "mariadb" ? "--ssl" : "--ssl-mode=REQUIRED"] : []),
+    ...options,
+    // Both tools stop reading options at "--" (my_getopt), and read options even after a
+    // positional argument, so without it a database named "--host=x" would be an option.
+    "--",
+    database,
+  ];
+  const env: Record<string, string> = conn.password ? { MYSQL_PWD: conn.password } : {};
+  const description = `${path.basename(tool.path)} ${shortVersion(tool)} ${options.join(" ")}`.trim();
+  return {
+    command: tool.path,
+    args,
+    env,
+    description: description.length > DESCRIPTION_MAX ? `${description.slice(0, DESCRIPTION_MAX - 1)}…` : description,
+    format: "sql",
+    cleanup: async () => {},
+  };
+}
+
+/** Dump behaviour from the profile; a null profile means the schema defaults (all on). */
+function profileFlags(profile: DumpProfile | null, tool: MysqlTool, conn: ServerConnection, serverVersion: string): string[] {
+  const flags: string[] = [];
+  // The tool defaults (--opt) already include --quick and --triggers; the others are off.
+  if (profile?.singleTransaction ?? true) flags.push("--single-transaction");
+  if (!(profile?.quick ?? true)) flags.push("--skip-quick");
+  if (profile?.routines ?? true) flags.push("--routines");
+  if (!(profile?.triggers ?? true)) flags.push("--skip-triggers");
+  if (profile?.events ?? true) flags.push("--events");
+  if (profile?.hexBlob ?? true) flags.push("--hex-blob");
+  flags.push("--default-character-set=utf8mb4", "--max-allowed-packet=1G");
+  // CREATE TABLESPACE statements only matter for NDB, and MySQL 8.0.21+ wants PROCESS to read them.
+  flags.push("--no-tablespaces");
+
+  const serverIsMariadb = serverVersion ? /mariadb/i.test(serverVersion) : conn.engine === "MARIADB";
+  const serverMajor = versionNumbers(serverVersion)[0] ?? 0;
+  if (tool.flavor === "mysql" && !serverIsMariadb && profile?.setGtidPurged) flags.push(`--set-gtid-purged=${profile.setGtidPurged}`);
+  // MySQL 8's mysqldump reads information_schema.COLUMN_STATISTICS by default, which MariaDB and
+  // MySQL before 8.0 do not have: the dump would fail at once.
+  const toolHasColumnStatistics = tool.flavor === "mysql" && (versionNumbers(tool.version)[0] ?? 0) >= 8;
+  const serverHasColumnStatistics = !serverIsMariadb && serverMajor >= 8;
+  if (toolHasColumnStatistics && (!serverHasColumnStatistics || profile?.columnStatistics === false)) flags.push("--column-statistics=0");
+  return flags;
+}
+
+/** A database name that argv can carry, after "--"; anything else is refused. */
+function checkDatabaseName(database: string): void {
+  if (database.length === 0) throw new Error("the database name is empty");
+  if (database.includes("\0")) throw new Error("the database name contains a NUL character");
+}
+
+/**
+ * The profile's extra flags, each re-checked against the allow-list (the profile was validated
+ * when saved, but the list may have shrunk since). Throws naming the first refused flag.
+ */
+function checkedExtraFlags(value: unknown): string[] {
+  if (!Array.isArray(value) || !value.every((f): f is string => typeof f === "string")) {
+    throw new Error("the profile's extra mysqldump flags are not a list of strings");
+  }
+  for (const flag of value) {
+    // hasOwn first: the allow-list is a plain object, where `in` also finds "constructor"…
+    const known = Object.hasOwn(MYSQL_EXTRA_FLAGS, flag.split("=", 1)[0]!);
+    const problem = known ? extraFlagProblem(flag, "mysql") : "it is not an allowed mysqldump flag";
+    if (problem) throw new Error(`extra flag ${JSON.stringify(flag)} refused: ${problem}`);
+  }
+  return value;
+}
+
+/** "10.11.19-MariaDB" / "8.0.36": the distribution version from the --version line. */
+function shortVersion(tool: MysqlTool): string {
+  const distrib = /Distrib\s+([^\s,]+)/.exec(tool.version)?.[1];
+  return distrib ?? /Ver\s+([^\s,]+)/.exec(tool.version)?.[1] ?? "";
+}
