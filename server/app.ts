@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PrismaClient } from "./db/client.ts";
 import type { Services } from "./graphql/context.ts";
 import { createGraphQLHandler } from "./graphql/yoga.ts";
+import { createDownloadHandler, DOWNLOAD_PATH } from "./http/download.ts";
 import { createStaticHandler } from "./http/static-files.ts";
 import type { Logger } from "./observability/logger.ts";
+import { createMetricsHandler, type MetricsEndpointDeps } from "./observability/metrics-endpoint.ts";
 
 export type AppDeps = {
   prisma: PrismaClient;
@@ -13,15 +15,19 @@ export type AppDeps = {
   migrations: string[];
   /** The console's static export directory. */
   consoleDir: string;
+  /** Serves /metrics (Prometheus); without it /metrics is not served. */
+  metrics?: MetricsEndpointDeps;
 };
 
 /**
- * Builds the HTTP handler: /graphql, /healthz, /readyz and the console. It never listens; main.ts
+ * Builds the HTTP handler: /graphql, /metrics, /healthz, /readyz and the console. It never listens; main.ts
  * does, and tests call `yoga.fetch()` or mount `handle` on an ephemeral port.
  */
 export function createApp(deps: AppDeps) {
   const yoga = createGraphQLHandler(deps);
   const serveConsole = createStaticHandler(deps.consoleDir);
+  const download = createDownloadHandler(deps);
+  const metrics = deps.metrics ? createMetricsHandler(deps.metrics, deps.logger) : null;
   const log = deps.logger.child({ component: "http" });
 
   async function readiness(): Promise<{ ready: boolean; reason?: string }> {
@@ -38,9 +44,14 @@ export function createApp(deps: AppDeps) {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const pathname = (req.url ?? "/").split("?", 1)[0];
-    if (pathname === "/graphql") {
+    const pathname = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    const downloadId = DOWNLOAD_PATH.exec(pathname)?.[1];
+    if (downloadId !== undefined) {
+      void download(req, res, Number(downloadId));
+    } else if (pathname === "/graphql") {
       void yoga.requestListener(req, res);
+    } else if (pathname === "/metrics" && metrics) {
+      metrics(req, res);
     } else if (pathname === "/healthz") {
       json(res, 200, { status: "ok" });
     } else if (pathname === "/readyz") {

@@ -1,24 +1,30 @@
 /**
  * Composition root: parse the environment, migrate the metadata database, seed the defaults on
- * first start, wire the services, listen, and drain on SIGTERM / SIGINT.
+ * first start, wire the services, fail what a previous process left running, listen, start the
+ * leases, the retention sweeper and the scheduler (which runs what was missed while down), and
+ * drain on SIGTERM / SIGINT (running backups are stopped and recorded as interrupted).
  */
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { createApp } from "./app.ts";
 import { seedDefaults } from "./catalog/defaults.ts";
-import { ConfigError, parseConfig } from "./config/env.ts";
+import { ConfigError, parseConfig, parseMetricsAuth, parseSchedulingConfig, parseVerifyIntervalMs } from "./config/env.ts";
 import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
 import { loadSecretKey, SecretBox } from "./secrets/secret-box.ts";
-import { createServices } from "./services.ts";
+import { createRuntime } from "./services.ts";
 
 const CONSOLE_DIR = fileURLToPath(new URL("../console/out", import.meta.url));
 
 async function main(): Promise<void> {
   let config;
+  let scheduling;
+  let metricsAuth;
   try {
     config = parseConfig(process.env);
+    scheduling = parseSchedulingConfig(process.env);
+    metricsAuth = parseMetricsAuth(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sqlguard: ${error.message}\n`);
@@ -45,10 +51,34 @@ async function main(): Promise<void> {
     );
   }
 
-  const services = createServices({ prisma, secrets, sessionTtlMs: config.sessionTtlHours * 3_600_000 });
-  const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR });
+  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue } = createRuntime({
+    prisma,
+    secrets,
+    logger,
+    sessionTtlMs: config.sessionTtlHours * 3_600_000,
+    instanceId: config.instanceId,
+    // Heartbeats renew a running backup's lease well within its length.
+    limits: { ...config.backups, retryBaseMs: 10_000, heartbeatMs: Math.min(5_000, scheduling.leaseMs / 4) },
+    scheduling,
+    verifyIntervalMs: parseVerifyIntervalMs(process.env),
+  });
+  const restoresInterrupted = await restore.recover();
+  if (restoresInterrupted) log.warn({ restores: restoresInterrupted }, "restores left running by a previous stop were marked failed");
+  const interrupted = await runner.recover();
+  if (interrupted) log.warn({ backups: interrupted }, "backups left running by a previous stop were marked failed");
+  void runner.removeStalePartials(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
+  // Before anything runs a backup, the metrics follow the events (at once) and load what survives a
+  // restart from the database (in the background; /metrics answers 503 until then).
+  void metrics.start();
+  const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: { source: metrics, auth: metricsAuth } });
   const server = http.createServer(app.handle);
   server.listen(config.port, config.host, () => log.info({ url: `http://${config.host}:${config.port}` }, "listening"));
+  leases.start();
+  sweeper.start();
+  restore.start();
+  if (scheduling.cronEnabled) overdue.start();
+  if (scheduling.cronEnabled) void scheduler.start().catch((error: unknown) => log.error({ err: error }, "the scheduler failed to start"));
+  else log.info("scheduler disabled on this instance (SQLGUARD_SCHEDULER_ENABLED=false)");
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -58,6 +88,15 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
     server.close(async () => {
+      await scheduler.stop();
+      overdue.stop();
+      leases.stop();
+      await sweeper.stop();
+      await restore.stop();
+      await runner.stop();
+      metrics.stop();
+      // Notifications of the backups just interrupted get a few seconds to go out.
+      await services.notifications.stop();
       await prisma.$disconnect();
       log.info("stopped");
       process.exit(0);

@@ -1,5 +1,8 @@
 import { AuditLog } from "./audit/audit-log.ts";
 import { AuthService } from "./auth/auth.service.ts";
+import { BackupsService } from "./backups/backups.service.ts";
+import { DashboardService } from "./backups/dashboard.service.ts";
+import { ProbesService } from "./backups/probes.service.ts";
 import type { ConfigListener } from "./catalog/catalog-deps.ts";
 import { DumpOptionsService } from "./catalog/dump-options.service.ts";
 import { RetentionRulesService } from "./catalog/retention-rules.service.ts";
@@ -7,21 +10,138 @@ import { SchedulesService } from "./catalog/schedules.service.ts";
 import { ServersService } from "./catalog/servers.service.ts";
 import { StorageTargetsService } from "./catalog/storage-targets.service.ts";
 import { UsersService } from "./catalog/users.service.ts";
+import { BackupsRepository } from "./db/backups.repository.ts";
 import type { PrismaClient } from "./db/client.ts";
+import type { StorageTarget } from "./db/generated/client.ts";
+import type { SchedulingConfig } from "./config/env.ts";
 import type { Services } from "./graphql/context.ts";
+import type { Logger } from "./observability/logger.ts";
+import { BackupRunner, type RunnerLimits } from "./runner/backup-runner.ts";
+import type { DumpEngine } from "./runner/dump-engine.ts";
+import { dumpEngine } from "./runner/dumpers/engine.ts";
+import { BackupEvents } from "./runner/events.ts";
+import { MetricsCollector } from "./observability/metrics-collector.ts";
+import { cronNextRun, overdueFromHealth } from "./observability/metrics-db-gauges.ts";
+import { OverdueWatch } from "./notifications/overdue-watch.ts";
+import { WebhookDispatcher } from "./notifications/dispatcher.ts";
+import { WebhooksService } from "./notifications/webhooks.service.ts";
+import { createRestoreRuntime, type RestoreRuntime } from "./restore/restore-runtime.ts";
+import { RetentionSweeper } from "./retention/sweeper.ts";
+import { BackupHealthService } from "./scheduler/backup-health.service.ts";
+import { systemClock, type Clock } from "./scheduler/clock.ts";
+import { CronerDriver, type CronDriver } from "./scheduler/cron-driver.ts";
+import { LeaseKeeper } from "./scheduler/lease-keeper.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 import type { SecretBox } from "./secrets/secret-box.ts";
+import type { ArtifactStore } from "./storage/artifact-store.ts";
+import { createStore } from "./storage/create-store.ts";
 
-/** Wires the services over one Prisma client. Used by main.ts and by integration tests. */
-export function createServices(deps: { prisma: PrismaClient; secrets: SecretBox; sessionTtlMs: number; onChange?: ConfigListener }): Services {
-  const audit = new AuditLog(deps.prisma);
-  const catalog = { prisma: deps.prisma, secrets: deps.secrets, audit, onChange: deps.onChange ?? (() => {}) };
-  return {
-    auth: new AuthService(deps.prisma, audit, deps.sessionTtlMs),
+export type RuntimeDeps = {
+  prisma: PrismaClient;
+  secrets: SecretBox;
+  logger: Logger;
+  sessionTtlMs: number;
+  instanceId: string;
+  limits: RunnerLimits;
+  onChange?: ConfigListener;
+  /** Replaceable in unit tests; the real dump programs and servers otherwise. */
+  engine?: DumpEngine;
+  /** Scheduling, leases and retention settings; the env defaults where omitted. */
+  scheduling?: Partial<SchedulingConfig>;
+  /** Replaceable in tests (simulated time); the system clock otherwise. */
+  clock?: Clock;
+  /** Replaceable in tests (jobs fired by hand); croner otherwise. */
+  cron?: CronDriver;
+  /** How often stored artifacts are re-read and checked (SQLGUARD_VERIFY_INTERVAL_SECONDS); 0 or omitted = never. */
+  verifyIntervalMs?: number;
+};
+
+/** The env defaults (see server/config/env.ts). */
+const SCHEDULING_DEFAULTS: SchedulingConfig = {
+  cronEnabled: true,
+  leaseMs: 60_000,
+  pollMs: 15_000,
+  retentionIntervalMs: 3_600_000,
+  failedGraceMs: 7 * 86_400_000,
+  overdueGraceMs: 3_600_000,
+};
+
+/**
+ * Everything one SQLGuard process runs: the services resolvers call, the backup runner, and the
+ * background parts main.ts starts (scheduler, leases, retention sweeper); nothing runs until then.
+ */
+export type Runtime = { services: Services; runner: BackupRunner; events: BackupEvents; scheduler: Scheduler; leases: LeaseKeeper; sweeper: RetentionSweeper; metrics: MetricsCollector; restore: RestoreRuntime; overdue: OverdueWatch };
+
+/** Wires the services and the runner over one Prisma client. Used by main.ts and by integration tests. */
+export function createRuntime(deps: RuntimeDeps): Runtime {
+  const { prisma, secrets, logger, instanceId } = deps;
+  const settings = { ...SCHEDULING_DEFAULTS, ...deps.scheduling };
+  const clock = deps.clock ?? systemClock;
+  const engine = deps.engine ?? dumpEngine;
+  const storeFor = storeCache(secrets);
+  const events = new BackupEvents();
+  const repo = new BackupsRepository(prisma);
+  const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits });
+  const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor });
+  const cron = deps.cron ?? new CronerDriver(logger);
+  const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs });
+  const leases = new LeaseKeeper({ prisma, runner, storeFor, events, logger, clock, instanceId, leaseMs: settings.leaseMs });
+  const sweeper = new RetentionSweeper({ prisma, storeFor, events, logger, clock, failedGraceMs: settings.failedGraceMs, intervalMs: settings.retentionIntervalMs });
+  // Each finished backup has its retention group swept (once the sweeper has started).
+  events.on((event) => sweeper.onBackupEvent(event));
+  const audit = new AuditLog(prisma);
+  // Every configuration change reaches the scheduler, which reconciles once it has started.
+  const onChange: ConfigListener = (change) => {
+    deps.onChange?.(change);
+    scheduler.onConfigChange(change);
+  };
+  const catalog = { prisma, secrets, audit, onChange };
+  // Restores, artifact verification and restore drills (drills follow successful backups through `events`).
+  const restore = createRestoreRuntime({ prisma, secrets, storeFor, audit, backupEvents: events, logger, clock, instanceId, heartbeatMs: deps.limits.heartbeatMs, verifyIntervalMs: deps.verifyIntervalMs ?? 0 });
+  // Webhook notifications: failures, recoveries and successes from `events`; overdue from the scheduler.
+  const webhooks = new WebhooksService({ prisma, secrets, audit });
+  const notifications = new WebhookDispatcher({ prisma, webhooks, logger });
+  events.on((event) => notifications.onBackupEvent(event));
+  const services: Services = {
+    auth: new AuthService(prisma, audit, deps.sessionTtlMs),
     servers: new ServersService(catalog),
     dumpOptions: new DumpOptionsService(catalog),
     storageTargets: new StorageTargetsService(catalog),
     schedules: new SchedulesService(catalog),
     retentionRules: new RetentionRulesService(catalog),
     users: new UsersService(catalog),
+    backups,
+    probes: new ProbesService({ prisma, secrets, engine, storeFor }),
+    scheduler,
+    retention: sweeper,
+    health: new BackupHealthService({ prisma, clock, graceMs: settings.overdueGraceMs }),
+    dashboard: new DashboardService({ prisma, graceMs: settings.overdueGraceMs, now: () => clock.now() }),
+    restores: restore.restores,
+    verification: restore.verification,
+    drills: restore.drills,
+    webhooks,
+    notifications,
+  };
+  // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
+  const metrics = new MetricsCollector({
+    prisma, events, logger,
+    overdue: overdueFromHealth(services.health),
+    nextRunAt: (s) => services.scheduler.nextRunAt(s.id) ?? cronNextRun(s),
+  });
+  // Overdue databases reach the webhooks once per expected-by time.
+  const overdue = new OverdueWatch({ health: services.health, notifications, clock, logger, intervalMs: 60_000 });
+  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue };
+}
+
+/** One store (and S3 client) per target version: an edited target gets a fresh client. */
+function storeCache(secrets: SecretBox): (target: StorageTarget) => ArtifactStore {
+  const cache = new Map<number, { version: number; store: ArtifactStore }>();
+  return (target) => {
+    const version = target.updatedAt.getTime();
+    const hit = cache.get(target.id);
+    if (hit && hit.version === version) return hit.store;
+    const store = createStore(target, secrets);
+    cache.set(target.id, { version, store });
+    return store;
   };
 }

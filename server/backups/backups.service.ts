@@ -2,7 +2,7 @@ import { requireRole, type Principal } from "../auth/roles.ts";
 import { selectDatabases } from "../catalog/glob.ts";
 import type { BackupsRepository, BackupWithArtifacts } from "../db/backups.repository.ts";
 import type { PrismaClient } from "../db/client.ts";
-import type { Backup, DumpOptions, Server } from "../db/generated/client.ts";
+import type { Backup, DumpOptions, Prisma, Server } from "../db/generated/client.ts";
 import { AppError, NotFoundError, ValidationError } from "../errors.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import { artifactKey } from "../runner/artifact-key.ts";
@@ -10,7 +10,12 @@ import type { BackupRunner } from "../runner/backup-runner.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { DumpEngine } from "../runner/dump-engine.ts";
 import { BackupError } from "../runner/errors.ts";
-import type { BackupEvents } from "../runner/events.ts";
+import type { BackupEvent, BackupEvents } from "../runner/events.ts";
+import { eventStream } from "../runner/event-stream.ts";
+import type { StorageTarget } from "../db/generated/client.ts";
+import type { ArtifactStore } from "../storage/artifact-store.ts";
+import { contentTypeOf } from "../runner/artifact-key.ts";
+import type { Readable } from "node:stream";
 
 export type BackupsDeps = {
   prisma: PrismaClient;
@@ -20,7 +25,23 @@ export type BackupsDeps = {
   secrets: SecretBox;
   events: BackupEvents;
   instanceId: string;
+  storeFor: (target: StorageTarget) => ArtifactStore;
 };
+
+/** Filters of the backup history; every field optional. */
+export type BackupFilter = {
+  serverId?: number | null;
+  database?: string | null;
+  scheduleId?: number | null;
+  status?: Backup["status"][] | null;
+  storageTargetId?: number | null;
+  trigger?: Backup["trigger"] | null;
+  from?: Date | null;
+  to?: Date | null;
+};
+
+/** An artifact opened for download. */
+export type ArtifactDownload = { body: Readable; fileName: string; contentType: string; bytes: number | null };
 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
 
@@ -126,9 +147,124 @@ export class BackupsService {
     return (await this.deps.repo.get(id))!;
   }
 
+  /**
+   * A page of the history, newest first (createdAt, then id). The cursor is the last row's
+   * `<createdAt ms>.<id>`, so a deep page costs as much as the first (keyset pagination).
+   */
+  async list(filter: BackupFilter, page: { first: number; after?: string | null }): Promise<{ nodes: BackupWithArtifacts[]; hasNextPage: boolean }> {
+    if (!Number.isInteger(page.first) || page.first < 1 || page.first > 500) throw new ValidationError("first", "must be between 1 and 500");
+    const after = page.after ? parseCursor(page.after) : null;
+    const ids = filter.storageTargetId != null ? await this.#idsOnTarget(filter, filter.storageTargetId, page.first + 1, after) : null;
+    const rows = await this.deps.prisma.backup.findMany({
+      where: ids ? { id: { in: ids } } : { AND: [backupWhere(filter), afterCursor(after)] },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: page.first + 1,
+      include: { artifacts: true },
+    });
+    return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
+  }
+
+  /**
+   * The ids of the next `take` backups with an artifact on a target. MariaDB plans the EXISTS
+   * semi-join by reading every artifact of the target; walking the history in chunks and checking
+   * each chunk's artifacts stays fast when the target holds many backups, and the semi-join is the
+   * fallback for a target that holds few.
+   */
+  async #idsOnTarget(filter: BackupFilter, storageTargetId: number, take: number, after: Cursor | null): Promise<number[]> {
+    const { prisma } = this.deps;
+    const { storageTargetId: _omit, ...rest } = filter;
+    const found: number[] = [];
+    let cursor = after;
+    for (let round = 0; round < 10 && found.length < take; round++) {
+      const chunk = await prisma.backup.findMany({
+        where: { AND: [backupWhere(rest), afterCursor(cursor)] },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: 1000,
+        select: { id: true, createdAt: true },
+      });
+      if (chunk.length === 0) return found;
+      const onTarget = new Set(
+        (await prisma.backupArtifact.findMany({ where: { storageTargetId, backupId: { in: chunk.map((c) => c.id) } }, select: { backupId: true } })).map((a) => a.backupId),
+      );
+      for (const c of chunk) if (onTarget.has(c.id) && found.length < take) found.push(c.id);
+      if (chunk.length < 1000) return found;
+      cursor = chunk.at(-1)!;
+    }
+    if (found.length >= take) return found;
+    const rest2 = await prisma.backup.findMany({
+      where: { AND: [backupWhere(filter), afterCursor(cursor)] },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: take - found.length,
+      select: { id: true },
+    });
+    return [...found, ...rest2.map((r) => r.id)];
+  }
+
+  count(filter: BackupFilter): Promise<number> {
+    return this.deps.prisma.backup.count({ where: backupWhere(filter) });
+  }
+
+  /**
+   * Opens a stored artifact for download, from the given target or the first one that holds it.
+   * Operator role: an artifact holds all the data of a database.
+   */
+  async openArtifact(principal: Principal, id: number, storageTargetId: number | null): Promise<ArtifactDownload> {
+    requireRole(principal, "OPERATOR");
+    const backup = await this.get(id);
+    const stored = backup.artifacts.filter((a) => a.status === "STORED" && a.storageTargetId !== null);
+    const artifact = storageTargetId === null ? stored[0] : stored.find((a) => a.storageTargetId === storageTargetId);
+    if (!artifact) {
+      throw new ValidationError("storageTargetId", storageTargetId === null ? `backup ${id} has no stored artifact` : `backup ${id} has no stored artifact on storage target ${storageTargetId}`);
+    }
+    const target = await this.deps.prisma.storageTarget.findUnique({ where: { id: artifact.storageTargetId! } });
+    if (!target) throw new NotFoundError("storage target", artifact.storageTargetId!);
+    const body = await this.deps.storeFor(target).get(artifact.key);
+    const fileName = artifact.key.split("/").pop()!;
+    const format = fileName.includes(".dump") ? "pg-custom" : "sql";
+    return { body, fileName, contentType: contentTypeOf(format, backup.compression), bytes: artifact.sizeBytes === null ? null : Number(artifact.sizeBytes) };
+  }
+
+  /**
+   * Live backup events (created, status changes, progress a few times a second) for one
+   * subscriber, of every backup or of one; ends when `signal` aborts.
+   */
+  subscribe(principal: Principal, filter: { backupId?: number | null }, signal?: AbortSignal): AsyncIterableIterator<BackupEvent> {
+    requireRole(principal, "VIEWER");
+    return eventStream(this.deps.events, (event) => filter.backupId == null || event.backupId === filter.backupId, signal);
+  }
+
   async get(id: number): Promise<BackupWithArtifacts> {
     const backup = await this.deps.repo.get(id);
     if (!backup) throw new NotFoundError("backup", id);
     return backup;
   }
+}
+
+function backupWhere(f: BackupFilter): Prisma.BackupWhereInput {
+  return {
+    ...(f.serverId != null ? { serverId: f.serverId } : {}),
+    ...(f.database != null ? { database: f.database } : {}),
+    ...(f.scheduleId != null ? { scheduleId: f.scheduleId } : {}),
+    ...(f.status?.length ? { status: { in: f.status } } : {}),
+    ...(f.trigger != null ? { trigger: f.trigger } : {}),
+    ...(f.storageTargetId != null ? { artifacts: { some: { storageTargetId: f.storageTargetId } } } : {}),
+    ...(f.from || f.to ? { createdAt: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lt: f.to } : {}) } } : {}),
+  };
+}
+
+/** The keyset cursor of a row: `<createdAt epoch ms>.<id>`. */
+export function cursorOf(row: { createdAt: Date; id: number }): string {
+  return `${row.createdAt.getTime()}.${row.id}`;
+}
+
+type Cursor = { createdAt: Date; id: number };
+
+function afterCursor(cursor: Cursor | null): Prisma.BackupWhereInput {
+  return cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {};
+}
+
+function parseCursor(cursor: string): Cursor {
+  const match = /^(\d{1,15})\.(\d{1,10})$/.exec(cursor);
+  if (!match) throw new ValidationError("after", "is not a cursor returned by backups (endCursor)");
+  return { createdAt: new Date(Number(match[1])), id: Number(match[2]) };
 }

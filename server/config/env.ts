@@ -41,7 +41,42 @@ const envSchema = z.object({
   SQLGUARD_BACKUP_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(12 * 3600),
   // Attempts per backup when failures are transient (connection refused, S3 5xx, timeouts).
   SQLGUARD_BACKUP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  // Bearer token /metrics requires (`Authorization: Bearer <token>`); unset with the next one = open.
+  SQLGUARD_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  // `user:password` /metrics accepts as HTTP basic authentication (either credential works when both are set).
+  SQLGUARD_METRICS_BASIC_AUTH: z.string().regex(/^[^:]+:.+$/, "must be user:password").optional(),
+  // How often every stored artifact is re-read and its SHA-256 checked against the record (0 = never).
+  SQLGUARD_VERIFY_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(7 * 86_400),
 });
+
+/**
+ * Scheduling, high availability and retention. A schema of its own so that `Config` keeps its
+ * shape; parseConfig validates it too, so every problem of the environment is listed at once.
+ */
+const schedulingSchema = z.object({
+  // Run the cron scheduler on this instance ("false": API, manual backups and retention only).
+  SQLGUARD_SCHEDULER_ENABLED: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
+  // A backup whose instance stops renewing its lease for this long is taken over by another instance.
+  SQLGUARD_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+  // How often each instance re-reads the schedules, to pick up changes made through another instance.
+  SQLGUARD_SCHEDULE_POLL_SECONDS: z.coerce.number().min(0.2).max(3600).default(15),
+  // How often the full retention sweep runs (a sweep of its group also follows every backup).
+  SQLGUARD_RETENTION_INTERVAL_SECONDS: z.coerce.number().min(1).default(3600),
+  // How long failed, cancelled and skipped runs are kept before retention removes them (7 days).
+  SQLGUARD_FAILED_RETENTION_SECONDS: z.coerce.number().min(0).default(7 * 86_400),
+  // Time a scheduled backup gets after its due time before its database counts as overdue.
+  SQLGUARD_OVERDUE_GRACE_SECONDS: z.coerce.number().min(0).default(3600),
+});
+
+/** Scheduling settings, in milliseconds. */
+export type SchedulingConfig = {
+  cronEnabled: boolean;
+  leaseMs: number;
+  pollMs: number;
+  retentionIntervalMs: number;
+  failedGraceMs: number;
+  overdueGraceMs: number;
+};
 
 export type Config = {
   databaseUrl: string;
@@ -69,8 +104,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "unset", as in most container tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const result = envSchema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const scheduling = schedulingSchema.safeParse(cleaned);
+  const issues = [...(result.error?.issues ?? []), ...(scheduling.error?.issues ?? [])];
+  if (!result.success || issues.length) {
+    throw new ConfigError(issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const e = result.data;
   return {
@@ -90,4 +127,36 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       maxAttempts: e.SQLGUARD_BACKUP_MAX_ATTEMPTS,
     },
   };
+}
+
+/** Parses the scheduling variables; throws ConfigError listing every problem (parseConfig checks them too). */
+export function parseSchedulingConfig(env: Record<string, string | undefined>): SchedulingConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schedulingSchema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const e = result.data;
+  return {
+    cronEnabled: e.SQLGUARD_SCHEDULER_ENABLED === "true",
+    leaseMs: e.SQLGUARD_LEASE_SECONDS * 1000,
+    pollMs: Math.round(e.SQLGUARD_SCHEDULE_POLL_SECONDS * 1000),
+    retentionIntervalMs: Math.round(e.SQLGUARD_RETENTION_INTERVAL_SECONDS * 1000),
+    failedGraceMs: Math.round(e.SQLGUARD_FAILED_RETENTION_SECONDS * 1000),
+    overdueGraceMs: Math.round(e.SQLGUARD_OVERDUE_GRACE_SECONDS * 1000),
+  };
+}
+
+/** The /metrics credentials (parseConfig validates them too); neither set leaves the endpoint open. */
+export function parseMetricsAuth(env: Record<string, string | undefined>): { token?: string; basicAuth?: string } {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = envSchema.pick({ SQLGUARD_METRICS_TOKEN: true, SQLGUARD_METRICS_BASIC_AUTH: true }).safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  return { token: result.data.SQLGUARD_METRICS_TOKEN, basicAuth: result.data.SQLGUARD_METRICS_BASIC_AUTH };
+}
+
+/** The artifact verification interval in milliseconds, 0 = off (parseConfig validates it too). */
+export function parseVerifyIntervalMs(env: Record<string, string | undefined>): number {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = envSchema.pick({ SQLGUARD_VERIFY_INTERVAL_SECONDS: true }).safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  return result.data.SQLGUARD_VERIFY_INTERVAL_SECONDS * 1000;
 }

@@ -74,8 +74,9 @@ export class BackupsRepository {
   }
 
   /**
-   * Records the end of a RUNNING backup and of each artifact, in one transaction. The status is
-   * SUCCEEDED only if every artifact (and manifest) was stored.
+   * Records the end of a RUNNING (or never started PENDING) backup and of each artifact, in one
+   * transaction; a backup already finished elsewhere is left as it is. The status is SUCCEEDED only
+   * if every artifact (and manifest) was stored.
    */
   async finish(
     id: number,
@@ -90,7 +91,9 @@ export class BackupsRepository {
     const { artifacts, rawBytes, storedBytes, position, ...fields } = result;
     const finishedAt = new Date();
     return this.prisma.$transaction(async (tx) => {
-      const current = await tx.backup.findUniqueOrThrow({ where: { id }, select: { startedAt: true } });
+      const current = await tx.backup.findUniqueOrThrow({ where: { id }, select: { startedAt: true, status: true } });
+      // Another instance may have declared this one dead and failed the backup: its verdict stands.
+      if (current.status !== "RUNNING" && current.status !== "PENDING") return tx.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: true } });
       for (const a of artifacts) {
         await tx.backupArtifact.updateMany({
           where: { backupId: id, storageTargetId: a.storageTargetId },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import crypto from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -75,21 +76,8 @@ async function shippedMigrations(): Promise<Map<string, string>> {
   return out;
 }
 
-const MODEL_TABLES = [
-  "ApiToken",
-  "AuditLog",
-  "Backup",
-  "BackupArtifact",
-  "DumpOptions",
-  "RetentionRule",
-  "Schedule",
-  "ScheduleServer",
-  "ScheduleStorageTarget",
-  "Server",
-  "Session",
-  "StorageTarget",
-  "User",
-];
+/** Every model of the Prisma schema: the migrations must create exactly their tables. */
+const MODEL_TABLES = [...readFileSync(new URL("../../prisma/schema.prisma", import.meta.url), "utf8").matchAll(/^model (\w+) \{/gm)].map((m) => m[1]!);
 
 describe("migrate", () => {
   it("creates a missing database and applies every shipped migration, in name order", async () => {

@@ -1,4 +1,7 @@
 import type { AuthService } from "../auth/auth.service.ts";
+import type { BackupsService } from "../backups/backups.service.ts";
+import type { DashboardService } from "../backups/dashboard.service.ts";
+import type { ProbesService } from "../backups/probes.service.ts";
 import type { Principal } from "../auth/roles.ts";
 import type { DumpOptionsService } from "../catalog/dump-options.service.ts";
 import type { RetentionRulesService } from "../catalog/retention-rules.service.ts";
@@ -7,6 +10,14 @@ import type { ServersService } from "../catalog/servers.service.ts";
 import type { StorageTargetsService } from "../catalog/storage-targets.service.ts";
 import type { UsersService } from "../catalog/users.service.ts";
 import type { PrismaClient } from "../db/client.ts";
+import type { DrillsService } from "../restore/drills.service.ts";
+import type { RestoresService } from "../restore/restores.service.ts";
+import type { VerificationService } from "../restore/verification.service.ts";
+import type { RetentionSweeper } from "../retention/sweeper.ts";
+import type { BackupHealthService } from "../scheduler/backup-health.service.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
+import type { WebhookDispatcher } from "../notifications/dispatcher.ts";
+import type { WebhooksService } from "../notifications/webhooks.service.ts";
 
 /** The services resolvers call; resolvers hold no logic of their own. */
 export type Services = {
@@ -17,6 +28,17 @@ export type Services = {
   schedules: SchedulesService;
   retentionRules: RetentionRulesService;
   users: UsersService;
+  backups: BackupsService;
+  probes: ProbesService;
+  dashboard: DashboardService;
+  scheduler: Scheduler;
+  retention: RetentionSweeper;
+  health: BackupHealthService;
+  restores: RestoresService;
+  verification: VerificationService;
+  drills: DrillsService;
+  webhooks: WebhooksService;
+  notifications: WebhookDispatcher;
 };
 
 /** Session cookie control for the login and logout mutations. */

@@ -11,5 +11,16 @@ import "./types/storage-target.ts";
 import "./types/schedule.ts";
 import "./types/retention-rule.ts";
 import "./types/audit-log.ts";
+import "./types/backup.ts";
+import "./types/backup-event.ts";
+import "./types/dashboard.ts";
+import "./types/connection-test.ts";
+import "./types/schedule-run.ts";
+import "./types/retention.ts";
+import "./types/backup-health.ts";
+import "./types/restore.ts";
+import "./types/verification.ts";
+import "./types/drill.ts";
+import "./types/webhook.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,12 +1,12 @@
 import { Kind, type DocumentNode, type OperationDefinitionNode } from "graphql";
 import { createGraphQLError, createYoga, type Plugin } from "graphql-yoga";
 import type { PrismaClient } from "../db/client.ts";
+import { parseCookies, SESSION_COOKIE } from "../http/cookies.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { GraphQLContext, Services } from "./context.ts";
 import { createMaskError } from "./errors.ts";
 import { schema } from "./schema.ts";
 
-export const SESSION_COOKIE = "sqlguard_session";
 
 /** Root fields a caller may use without being authenticated. */
 const PUBLIC_MUTATIONS = new Set(["login", "__typename"]);
@@ -54,15 +54,18 @@ export function createGraphQLHandler(deps: YogaDeps) {
 }
 
 function requireAuthentication(): Plugin<GraphQLContext> {
+  const refusal = () => ({
+    errors: [createGraphQLError("authentication required: log in or send an API token", { extensions: { code: "UNAUTHENTICATED" } })],
+  });
   return {
     onExecute({ args, setResultAndStopExecution }) {
       if (args.contextValue.principal) return;
       if (isPublicOperation(args.document, args.operationName ?? undefined)) return;
-      setResultAndStopExecution({
-        errors: [
-          createGraphQLError("authentication required: log in or send an API token", { extensions: { code: "UNAUTHENTICATED" } }),
-        ],
-      });
+      setResultAndStopExecution(refusal());
+    },
+    // Subscriptions (backupEvents over SSE) bypass onExecute: every one needs a principal.
+    onSubscribe({ args, setResultAndStopExecution }) {
+      if (!args.contextValue.principal) setResultAndStopExecution(refusal());
     },
   };
 }
@@ -91,20 +94,4 @@ function sessionCookie(token: string, expiresAt: Date, secure: boolean): string 
     `Expires=${expiresAt.toUTCString()}`,
     ...(secure ? ["Secure"] : []),
   ].join("; ");
-}
-
-/** Parses a Cookie header into name → value. */
-export function parseCookies(header: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of header?.split(";") ?? []) {
-    const eq = part.indexOf("=");
-    if (eq <= 0) continue;
-    const raw = part.slice(eq + 1).trim();
-    try {
-      out[part.slice(0, eq).trim()] = decodeURIComponent(raw);
-    } catch {
-      out[part.slice(0, eq).trim()] = raw;
-    }
-  }
-  return out;
 }

@@ -114,6 +114,19 @@ export class BackupRunner {
     return backups;
   }
 
+  /** Removes `.partial` leftovers older than `olderThan` on every enabled target (best effort). */
+  async removeStalePartials(olderThan: Date): Promise<void> {
+    const targets = await this.deps.prisma.storageTarget.findMany({ where: { enabled: true } });
+    for (const target of targets) {
+      try {
+        const removed = await this.deps.storeFor(target).removePartials(olderThan);
+        if (removed) this.#log.info({ target: target.name, removed }, "removed partial artifacts left by interrupted backups");
+      } catch (error) {
+        this.#log.warn({ err: error, target: target.name }, "could not look for partial artifacts");
+      }
+    }
+  }
+
   async #run(id: number): Promise<void> {
     const { repo, prisma, events } = this.deps;
     const backup = await repo.get(id);
@@ -232,6 +245,8 @@ export class BackupRunner {
           }
         },
       });
+      // The last word on progress: a short backup may end before its first throttled event.
+      events.emit({ type: "PROGRESS", backupId: backup.id, rawBytes: result.rawBytes, storedBytes: result.storedBytes, bytesPerSecond: Math.round(result.rawBytes / Math.max(0.001, (Date.now() - started) / 1000)) });
       const manifestErrors = await this.#writeManifests(backup, server, { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, started }, stores);
       return { result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors };
     } finally {

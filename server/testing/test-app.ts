@@ -7,7 +7,12 @@ import type { Role } from "../auth/roles.ts";
 import { seedDefaults } from "../catalog/defaults.ts";
 import { readMigrations } from "../db/migrator.ts";
 import { SecretBox } from "../secrets/secret-box.ts";
-import { createServices } from "../services.ts";
+import type { DumpEngine } from "../runner/dump-engine.ts";
+import type { RunnerLimits } from "../runner/backup-runner.ts";
+import { createRuntime } from "../services.ts";
+import type { SchedulingConfig } from "../config/env.ts";
+import type { Clock } from "../scheduler/clock.ts";
+import type { CronDriver } from "../scheduler/cron-driver.ts";
 import { createTestDatabase, memoryLogger, type TestDatabase } from "./test-db.ts";
 
 export type GqlResult<T = Record<string, any>> = {
@@ -22,21 +27,39 @@ export const ADMIN_PASSWORD = "admin-test-password";
  * memory through `yoga.fetch`. `as(role)` returns a client authenticated by an API token of a
  * user with that role.
  */
-export async function createTestApp() {
+export async function createTestApp(
+  options: {
+    engine?: DumpEngine;
+    limits?: Partial<RunnerLimits>;
+    instanceId?: string;
+    /** Scheduling settings; nothing of the scheduler, leases or sweeper runs until the test starts it. */
+    scheduling?: Partial<SchedulingConfig>;
+    clock?: Clock;
+    cron?: CronDriver;
+  } = {},
+) {
   const db: TestDatabase = await createTestDatabase();
   const { logger, lines } = memoryLogger();
   const secretKey = crypto.randomBytes(32);
   const changes: Array<{ entity: string; id: number; action: string }> = [];
-  const services = createServices({
+  const { services, runner, events, scheduler, leases, sweeper, metrics, restore } = createRuntime({
     prisma: db.prisma,
     secrets: new SecretBox(secretKey),
+    logger,
     sessionTtlMs: 3_600_000,
+    instanceId: options.instanceId ?? `test-${crypto.randomBytes(3).toString("hex")}`,
+    limits: { maxConcurrent: 4, stallMs: 60_000, timeoutMs: 600_000, maxAttempts: 3, retryBaseMs: 50, heartbeatMs: 200, ...options.limits },
+    engine: options.engine,
     onChange: (c) => changes.push(c),
+    scheduling: options.scheduling,
+    clock: options.clock,
+    cron: options.cron,
   });
   const dataDir = path.join(os.tmpdir(), `sqlguard-test-${crypto.randomBytes(4).toString("hex")}`);
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
   const migrations = (await readMigrations()).map((m) => m.name);
-  const app = createApp({ prisma: db.prisma, services, logger, migrations, consoleDir: path.join(dataDir, "no-console") });
+  // /metrics is open here; the collector loads nothing until a test calls metrics.start().
+  const app = createApp({ prisma: db.prisma, services, logger, migrations, consoleDir: path.join(dataDir, "no-console"), metrics: { source: metrics, auth: {} } });
 
   async function gql<T = Record<string, any>>(
     query: string,
@@ -69,5 +92,33 @@ export async function createTestApp() {
     return (query: string, variables: Record<string, unknown> = {}) => gql(query, variables, { authorization: `Bearer ${bearer}` });
   }
 
-  return { db, app, services, gql, as, logLines: lines, changes, secretKey, dataDir, close: () => db.drop() };
+  return {
+    db,
+    app,
+    services,
+    runner,
+    events,
+    scheduler,
+    leases,
+    sweeper,
+    metrics,
+    restore,
+    gql,
+    as,
+    logLines: lines,
+    changes,
+    secretKey,
+    dataDir,
+    close: async () => {
+      await scheduler.stop();
+      leases.stop();
+      await sweeper.stop();
+      await restore.stop();
+      await runner.stop();
+      metrics.stop();
+      await metrics.idle();
+      await services.notifications.stop(0);
+      await db.drop();
+    },
+  };
 }

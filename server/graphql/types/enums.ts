@@ -15,3 +15,9 @@ export const RoleEnum = builder.enumType(E.Role, {
   name: "Role",
   description: "VIEWER reads; OPERATOR also runs backups and restores; ADMIN also changes configuration and users.",
 });
+export const BackupStatusEnum = builder.enumType(E.BackupStatus, {
+  name: "BackupStatus",
+  description: "PENDING → RUNNING → SUCCEEDED (every target stored) / PARTIAL (some) / FAILED / CANCELLED; DELETED by retention; SKIPPED when a run overlapped.",
+});
+export const ArtifactStatusEnum = builder.enumType(E.ArtifactStatus, { name: "ArtifactStatus", description: "The state of one backup's copy on one storage target." });
+export const BackupTriggerEnum = builder.enumType(E.BackupTrigger, { name: "BackupTrigger" });

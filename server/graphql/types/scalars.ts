@@ -3,6 +3,7 @@ import { builder } from "../builder.ts";
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 builder.scalarType("DateTime", {
   description: "An instant, as an ISO-8601 string in UTC.",

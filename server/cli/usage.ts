@@ -1,0 +1,44 @@
+/** The help texts and the CLI's shared types, apart from the commands so that `--help` loads nothing else. */
+
+/** `sqlguard --help`. */
+export const USAGE = `usage: sqlguard <command> [options]
+commands:
+  restore            restore an artifact (file or S3 object) into a server, checking its SHA-256
+  recover-metadata   rebuild backup records from the manifests in storage
+Run \`sqlguard <command> --help\` for its options.`;
+
+/** `sqlguard restore --help`. */
+export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --from-s3 s3://bucket/key [--endpoint <url>] [--region <region>])
+                        [--manifest <file>] --to <connection url> [--database <name>] [--overwrite]
+  Restores one artifact without the metadata database: its manifest (default: <artifact>.manifest.json,
+  read from the same place) gives the engine, compression and SHA-256, which is checked on the way.
+  --to       mysql://user@host:3306, mariadb://…, postgres://user@host:5432 (password: in the URL, or MYSQL_PWD / PGPASSWORD)
+  --database target database (default: the URL's path, else <database>_restored_<UTC time>); created unless --overwrite
+  S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
+
+/** `sqlguard recover-metadata --help`. */
+export const RECOVER_USAGE = `usage: sqlguard recover-metadata [--local <dir>]... [--s3 s3://bucket[/prefix]]... [--endpoint <url>] [--region <region>]
+                                 [--database-url <url>] [--dry-run] [--merge] [--verify] [--json]
+  Rebuilds Backup and BackupArtifact records from the manifests beside the artifacts. Without --local / --s3,
+  scans the storage targets configured in the metadata database. Objects without a manifest are reported, not guessed.
+  --dry-run  only report what would be recorded     --merge   add what is missing to a database that has backups
+  --verify   read every artifact and check its SHA-256 (default: sizes only)
+  Metadata database: --database-url, else DATABASE_URL. S3 credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY;
+  SQLGUARD_SECRET_KEY (or <SQLGUARD_DATA_DIR>/secret.key) seals the S3 secret of a target it creates.`;
+
+/** A mistake on the command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {
+  constructor(
+    readonly option: string,
+    problem: string,
+  ) {
+    super(`${option}: ${problem}`);
+    this.name = "UsageError";
+  }
+}
+
+/** Where a command writes: stdout for results, stderr for progress and errors (tests capture both). */
+export type CliIo = { out: (line: string) => void; err: (line: string) => void };
+
+/** The environment variables a command may read, passed in by main.ts (the CLI's composition root). */
+export type CliEnv = Record<string, string | undefined>;

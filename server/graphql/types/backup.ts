@@ -1,0 +1,124 @@
+import { cursorOf } from "../../backups/backups.service.ts";
+import { builder } from "../builder.ts";
+import { ArtifactStatusEnum, BackupStatusEnum, BackupTriggerEnum, CompressionEnum, EngineEnum } from "./enums.ts";
+
+builder.prismaObject("BackupArtifact", {
+  description: "One backup's copy on one storage target.",
+  fields: (t) => ({
+    id: t.exposeInt("id"),
+    status: t.expose("status", { type: ArtifactStatusEnum }),
+    key: t.exposeString("key", { description: "Key inside the target (its prefix or base path not included)." }),
+    sizeBytes: t.expose("sizeBytes", { type: "BigInt", nullable: true }),
+    storedAt: t.expose("storedAt", { type: "DateTime", nullable: true }),
+    deletedAt: t.expose("deletedAt", { type: "DateTime", nullable: true }),
+    verifiedAt: t.expose("verifiedAt", { type: "DateTime", nullable: true }),
+    error: t.exposeString("error", { nullable: true }),
+    storageTargetId: t.exposeInt("storageTargetId", { nullable: true }),
+    storageTarget: t.relation("storageTarget", { nullable: true }),
+  }),
+});
+
+builder.prismaObject("Backup", {
+  description: "One dump of one database, and its artifacts on each storage target.",
+  fields: (t) => ({
+    id: t.exposeInt("id"),
+    status: t.expose("status", { type: BackupStatusEnum }),
+    database: t.exposeString("database"),
+    server: t.relation("server", { nullable: true, description: "Null once the server was deleted; serverName stays." }),
+    serverName: t.exposeString("serverName"),
+    engine: t.expose("engine", { type: EngineEnum }),
+    schedule: t.relation("schedule", { nullable: true }),
+    scheduleName: t.exposeString("scheduleName", { nullable: true, description: "Null for manual backups." }),
+    trigger: t.expose("trigger", { type: BackupTriggerEnum }),
+    dueAt: t.expose("dueAt", { type: "DateTime", nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
+    finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
+    durationMs: t.exposeInt("durationMs", { nullable: true }),
+    progressBytes: t.expose("progressBytes", { type: "BigInt", nullable: true, description: "Compressed bytes written so far (while RUNNING)." }),
+    rawBytes: t.expose("rawBytes", { type: "BigInt", nullable: true, description: "Bytes the dump produced." }),
+    storedBytes: t.expose("storedBytes", { type: "BigInt", nullable: true, description: "Bytes stored per target, after compression." }),
+    compression: t.expose("compression", { type: CompressionEnum }),
+    sha256: t.exposeString("sha256", { nullable: true, description: "SHA-256 of the stored artifact, as written to every target." }),
+    serverVersion: t.exposeString("serverVersion", { nullable: true }),
+    tool: t.exposeString("tool", { nullable: true, description: "Dump program and flags (never secrets)." }),
+    position: t.string({
+      nullable: true,
+      description: "Binlog coordinates, GTID set or WAL LSN at dump time, as JSON.",
+      resolve: (b) => (b.position == null ? null : JSON.stringify(b.position)),
+    }),
+    error: t.exposeString("error", { nullable: true }),
+    logTail: t.exposeString("logTail", { nullable: true, description: "The end of the dump program's stderr." }),
+    attempt: t.exposeInt("attempt"),
+    instanceId: t.exposeString("instanceId", { nullable: true }),
+    artifacts: t.relation("artifacts"),
+  }),
+});
+
+const BackupFilter = builder.inputType("BackupFilter", {
+  fields: (t) => ({
+    serverId: t.int(),
+    database: t.string(),
+    scheduleId: t.int(),
+    status: t.field({ type: [BackupStatusEnum] }),
+    storageTargetId: t.int(),
+    trigger: t.field({ type: BackupTriggerEnum }),
+    from: t.field({ type: "DateTime", description: "Created at or after." }),
+    to: t.field({ type: "DateTime", description: "Created before." }),
+  }),
+});
+
+type Page = { nodes: Array<{ id: number; createdAt: Date }>; hasNextPage: boolean; filter: object };
+const BackupPage = builder.objectRef<Page>("BackupPage").implement({
+  description: "A page of backups, newest first. Pass endCursor as `after` for the next page.",
+  fields: (t) => ({
+    nodes: t.prismaField({ type: ["Backup"], resolve: (_q, page) => page.nodes as never }),
+    hasNextPage: t.exposeBoolean("hasNextPage"),
+    endCursor: t.string({ nullable: true, resolve: (page) => (page.nodes.length ? cursorOf(page.nodes.at(-1)!) : null) }),
+    totalCount: t.int({ description: "Backups matching the filter (costs a count query).", resolve: (page, _a, ctx) => ctx.services.backups.count(page.filter) }),
+  }),
+});
+
+const RunBackupInput = builder.inputType("RunBackupInput", {
+  fields: (t) => ({
+    serverId: t.int({ required: true }),
+    databases: t.stringList({ description: "Databases to back up; omitted or empty = all that the server's patterns select." }),
+    storageTargetIds: t.intList({ description: "Targets to write to; omitted or empty = the default targets." }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  backup: t.prismaField({
+    type: "Backup",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.backups.get(id),
+  }),
+  backups: t.field({
+    type: BackupPage,
+    args: {
+      filter: t.arg({ type: BackupFilter }),
+      first: t.arg.int({ defaultValue: 50 }),
+      after: t.arg.string({ description: "endCursor of the previous page." }),
+    },
+    resolve: async (_r, args, ctx) => {
+      const filter = args.filter ?? {};
+      const page = await ctx.services.backups.list(filter, { first: args.first ?? 50, after: args.after });
+      return { ...page, filter };
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  runBackup: t.prismaField({
+    type: ["Backup"],
+    description: "Starts a backup of a server now: one record per database, returned at once (PENDING); they run in the background.",
+    args: { input: t.arg({ type: RunBackupInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => ctx.services.backups.runBackup(ctx.principal!, input),
+  }),
+  cancelBackup: t.prismaField({
+    type: "Backup",
+    description: "Cancels a pending backup, or stops a running one; a finished backup is returned unchanged.",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.backups.cancel(ctx.principal!, id),
+  }),
+}));

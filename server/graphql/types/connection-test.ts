@@ -1,0 +1,38 @@
+import type { ServerProbe, StorageProbe } from "../../backups/probes.service.ts";
+import { builder } from "../builder.ts";
+
+const ServerConnectionTest = builder.objectRef<ServerProbe>("ServerConnectionTest").implement({
+  description: "The result of testServerConnection: what a backup of the server would see now.",
+  fields: (t) => ({
+    ok: t.exposeBoolean("ok"),
+    version: t.exposeString("version", { nullable: true }),
+    databases: t.exposeStringList("databases", { description: "What a backup would cover (include/exclude applied)." }),
+    allDatabases: t.exposeStringList("allDatabases", { description: "Every non-system database on the server." }),
+    warnings: t.exposeStringList("warnings"),
+    errorKind: t.exposeString("errorKind", { nullable: true, description: "REFUSED, ACCESS_DENIED, UNKNOWN_HOST, TIMEOUT, TLS, PRIVILEGES, NO_DATABASES or OTHER." }),
+    error: t.exposeString("error", { nullable: true }),
+    dumpTool: t.exposeString("dumpTool", { nullable: true }),
+  }),
+});
+
+const StorageTargetTest = builder.objectRef<StorageProbe>("StorageTargetTest").implement({
+  description: "The result of testStorageTarget: a probe object written, read back and deleted.",
+  fields: (t) => ({
+    ok: t.exposeBoolean("ok"),
+    latencyMs: t.exposeInt("latencyMs", { nullable: true }),
+    error: t.exposeString("error", { nullable: true }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  testServerConnection: t.field({
+    type: ServerConnectionTest,
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_r, { id }, ctx) => ctx.services.probes.testServer(ctx.principal!, id),
+  }),
+  testStorageTarget: t.field({
+    type: StorageTargetTest,
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_r, { id }, ctx) => ctx.services.probes.testStorage(ctx.principal!, id),
+  }),
+}));

@@ -1,0 +1,60 @@
+import type { Dashboard, DashboardDatabase, StorageUsage } from "../../backups/dashboard.service.ts";
+import { builder } from "../builder.ts";
+
+const DatabaseStatusEnum = builder.enumType("DatabaseStatus", {
+  values: ["OK", "FAILING", "OVERDUE", "NEVER"] as const,
+  description: "OK: recent success; FAILING: the last run failed; OVERDUE: no success by its expected time; NEVER: never backed up.",
+});
+
+const DashboardDatabaseRef = builder.objectRef<DashboardDatabase>("DashboardDatabase").implement({
+  description: "A protected database: its last good backup against its RPO, its last failure, its next run.",
+  fields: (t) => ({
+    serverId: t.exposeInt("serverId"),
+    serverName: t.exposeString("serverName"),
+    database: t.exposeString("database", { nullable: true, description: "Null for a covered server never backed up yet." }),
+    status: t.field({ type: DatabaseStatusEnum, resolve: (d) => d.status }),
+    lastSuccessAt: t.expose("lastSuccessAt", { type: "DateTime", nullable: true }),
+    ageSeconds: t.exposeInt("ageSeconds", { nullable: true, description: "Age of the last successful backup." }),
+    rpoSeconds: t.exposeInt("rpoSeconds", { nullable: true, description: "The shortest interval of its schedules." }),
+    expectedBy: t.expose("expectedBy", { type: "DateTime", nullable: true }),
+    overdue: t.exposeBoolean("overdue"),
+    lastFailureAt: t.expose("lastFailureAt", { type: "DateTime", nullable: true }),
+    lastError: t.exposeString("lastError", { nullable: true }),
+    nextRunAt: t.expose("nextRunAt", { type: "DateTime", nullable: true }),
+    schedules: t.exposeStringList("schedules"),
+  }),
+});
+
+const StorageUsageRef = builder.objectRef<StorageUsage>("StorageUsage").implement({
+  description: "Stored artifacts on one target (recomputed at most every 30 s).",
+  fields: (t) => ({
+    target: t.prismaField({ type: "StorageTarget", resolve: (_q, u) => u.target }),
+    bytes: t.field({ type: "BigInt", resolve: (u) => u.bytes }),
+    objects: t.exposeInt("objects"),
+  }),
+});
+
+const TotalsRef = builder.objectRef<Dashboard["totals"]>("DashboardTotals").implement({
+  fields: (t) => ({
+    backups: t.exposeInt("backups", { description: "Backup records in the history." }),
+    backups24h: t.exposeInt("backups24h"),
+    successRate24h: t.exposeFloat("successRate24h", { nullable: true, description: "Succeeded or partial over finished runs, 0..1." }),
+    successRate7d: t.exposeFloat("successRate7d", { nullable: true }),
+    storage: t.field({ type: [StorageUsageRef], resolve: (x) => x.storage }),
+  }),
+});
+
+const DashboardRef = builder.objectRef<Dashboard>("Dashboard").implement({
+  description: "Is every database protected? The console's first page in one query.",
+  fields: (t) => ({
+    generatedAt: t.expose("generatedAt", { type: "DateTime" }),
+    databases: t.field({ type: [DashboardDatabaseRef], description: "Problems first: overdue, failing, never, then ok.", resolve: (d) => d.databases }),
+    running: t.prismaField({ type: ["Backup"], description: "Pending and running backups.", resolve: (_q, d) => d.running as never }),
+    recentFailures: t.prismaField({ type: ["Backup"], description: "The last 10 failures of the past 7 days.", resolve: (_q, d) => d.recentFailures as never }),
+    totals: t.field({ type: TotalsRef, resolve: (d) => d.totals }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  dashboard: t.field({ type: DashboardRef, resolve: (_r, _a, ctx) => ctx.services.dashboard.get(ctx.principal!) }),
+}));

@@ -1,0 +1,76 @@
+import * as E from "../../db/generated/enums.ts";
+import { builder } from "../builder.ts";
+
+const DrillStatusEnum = builder.enumType(E.DrillStatus, { name: "DrillStatus" });
+const DrillTriggerEnum = builder.enumType(E.DrillTrigger, { name: "DrillTrigger", description: "AFTER_BACKUP (schedule drills), CRON (the schedule's drill cron) or MANUAL." });
+const DrillBaselineEnum = builder.enumType(E.DrillBaseline, {
+  name: "DrillBaseline",
+  description: "CAPTURED: stats taken right before the dump (strict); LIVE_SOURCE: the source now, as no stats were captured; NONE: nothing to compare with.",
+});
+
+builder.prismaObject("RestoreDrill", {
+  description: "A backup restored into a scratch database on a verification server, compared with what was captured, then dropped.",
+  fields: (t) => ({
+    id: t.exposeInt("id"),
+    status: t.expose("status", { type: DrillStatusEnum }),
+    trigger: t.expose("trigger", { type: DrillTriggerEnum }),
+    backupId: t.exposeInt("backupId", { nullable: true }),
+    backup: t.relation("backup", { nullable: true }),
+    schedule: t.relation("schedule", { nullable: true }),
+    server: t.relation("server", { nullable: true, description: "The verification server; null once deleted (serverName stays)." }),
+    serverName: t.exposeString("serverName"),
+    sourceServerName: t.exposeString("sourceServerName"),
+    database: t.exposeString("database", { description: "The backed-up database." }),
+    scratchDatabase: t.exposeString("scratchDatabase"),
+    baseline: t.expose("baseline", { type: DrillBaselineEnum, nullable: true }),
+    requestedBy: t.exposeString("requestedBy"),
+    startedAt: t.expose("startedAt", { type: "DateTime" }),
+    finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
+    restoreMs: t.exposeInt("restoreMs", { nullable: true, description: "Restore time, the RTO figure: database created, artifact read, verified and committed." }),
+    durationMs: t.exposeInt("durationMs", { nullable: true }),
+    restoredBytes: t.expose("restoredBytes", { type: "BigInt", nullable: true }),
+    details: t.string({ nullable: true, description: "JSON: per-table expected and actual rows, missing and extra objects, problems and notes.", resolve: (d) => (d.details == null ? null : JSON.stringify(d.details)) }),
+    error: t.exposeString("error", { nullable: true, description: "Why it failed." }),
+    scratchDropped: t.exposeBoolean("scratchDropped"),
+  }),
+});
+
+builder.prismaObjectField("Backup", "drills", (t) => t.relation("drills", { description: "Restore drills of this backup." }));
+
+builder.prismaObjectFields("Schedule", (t) => ({
+  drillEnabled: t.exposeBoolean("drillEnabled", { description: "Restore drills of this schedule's backups." }),
+  drillServer: t.relation("drillServer", { nullable: true, description: "The verification server drills restore into." }),
+  drillCron: t.exposeString("drillCron", { nullable: true, description: "Drill on this cron instead of after every successful backup." }),
+}));
+
+const ScheduleDrillInput = builder.inputType("ScheduleDrillInput", {
+  fields: (t) => ({
+    enabled: t.boolean({ required: true }),
+    serverId: t.int({ description: "The verification server (required to enable)." }),
+    cron: t.string({ description: "Drill on this cron (the schedule's timezone); omitted = after every successful backup." }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  restoreDrills: t.prismaField({
+    type: ["RestoreDrill"],
+    description: "Drills newest first: of a backup, or of a database (sourceServerName + database), optionally by status.",
+    args: { backupId: t.arg.int(), serverName: t.arg.string(), database: t.arg.string(), status: t.arg({ type: [DrillStatusEnum] }), first: t.arg.int({ defaultValue: 50 }) },
+    resolve: (_q, _r, args, ctx) => ctx.services.drills.list(args, args.first ?? 50),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  runRestoreDrill: t.prismaField({
+    type: "RestoreDrill",
+    description: "Drills a backup now on a verification server: returned at once (RUNNING), it finishes PASSED or FAILED.",
+    args: { backupId: t.arg.int({ required: true }), serverId: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { backupId, serverId }, ctx) => ctx.services.drills.runRestoreDrill(ctx.principal!, backupId, serverId),
+  }),
+  setScheduleDrill: t.prismaField({
+    type: "Schedule",
+    description: "Turns restore drills of a schedule's backups on or off. Admin role.",
+    args: { scheduleId: t.arg.int({ required: true }), input: t.arg({ type: ScheduleDrillInput, required: true }) },
+    resolve: (_q, _r, { scheduleId, input }, ctx) => ctx.services.drills.setScheduleDrill(ctx.principal!, scheduleId, input),
+  }),
+}));

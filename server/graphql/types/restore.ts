@@ -1,0 +1,97 @@
+import * as E from "../../db/generated/enums.ts";
+import { builder } from "../builder.ts";
+import { EngineEnum } from "./enums.ts";
+
+const RestoreStatusEnum = builder.enumType(E.RestoreStatus, {
+  name: "RestoreStatus",
+  description: "PENDING → RUNNING → SUCCEEDED / FAILED (a checksum mismatch among the reasons) / CANCELLED.",
+});
+
+builder.prismaObject("Restore", {
+  description: "One restore of a backup artifact into a database of a server, with live progress while RUNNING.",
+  fields: (t) => ({
+    id: t.exposeInt("id"),
+    status: t.expose("status", { type: RestoreStatusEnum }),
+    backupId: t.exposeInt("backupId", { nullable: true }),
+    backup: t.relation("backup", { nullable: true }),
+    storageTarget: t.relation("storageTarget", { nullable: true, description: "Where the artifact was read from." }),
+    artifactKey: t.exposeString("artifactKey"),
+    server: t.relation("server", { nullable: true, description: "The server restored into; null once deleted (serverName stays)." }),
+    serverName: t.exposeString("serverName"),
+    engine: t.expose("engine", { type: EngineEnum }),
+    sourceDatabase: t.exposeString("sourceDatabase"),
+    database: t.exposeString("database", { description: "The database restored into." }),
+    overwrite: t.exposeBoolean("overwrite", { description: "The database existed and was replaced." }),
+    createdDatabase: t.exposeBoolean("createdDatabase", { description: "SQLGuard created the database (a failed restore drops it again)." }),
+    requestedBy: t.exposeString("requestedBy"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
+    finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
+    durationMs: t.exposeInt("durationMs", { nullable: true }),
+    totalBytes: t.expose("totalBytes", { type: "BigInt", nullable: true, description: "Stored size of the artifact." }),
+    progressBytes: t.expose("progressBytes", { type: "BigInt", nullable: true, description: "Stored bytes read so far (while RUNNING, saved at each heartbeat)." }),
+    rawBytes: t.expose("rawBytes", { type: "BigInt", nullable: true, description: "Bytes fed to the client after decompression." }),
+    sha256: t.exposeString("sha256", { nullable: true, description: "SHA-256 of the artifact as read, equal to the backup's." }),
+    error: t.exposeString("error", { nullable: true }),
+    logTail: t.exposeString("logTail", { nullable: true, description: "The end of the client program's stderr." }),
+    cancelRequestedAt: t.expose("cancelRequestedAt", { type: "DateTime", nullable: true }),
+  }),
+});
+
+builder.prismaObjectField("Backup", "restores", (t) => t.relation("restores", { description: "Restores of this backup, oldest first." }));
+
+const RestoreBackupInput = builder.inputType("RestoreBackupInput", {
+  fields: (t) => ({
+    backupId: t.int({ required: true }),
+    storageTargetId: t.int({ description: "Target to read the artifact from; omitted = the first stored copy." }),
+    serverId: t.int({ description: "Server to restore into; omitted = the backup's own server." }),
+    database: t.string({ description: "Database to restore into; omitted = a new `<database>_restored_<UTC YYYYMMDD_HHMMSS>`." }),
+    overwrite: t.boolean({ description: "Replace an existing database (admin role only)." }),
+  }),
+});
+
+const RestoreFilter = builder.inputType("RestoreFilter", {
+  fields: (t) => ({ backupId: t.int(), serverId: t.int(), status: t.field({ type: [RestoreStatusEnum] }) }),
+});
+
+type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean };
+const RestorePage = builder.objectRef<Page>("RestorePage").implement({
+  description: "A page of restores, newest first. Pass endCursor as `after` for the next page.",
+  fields: (t) => ({
+    nodes: t.prismaField({ type: ["Restore"], resolve: (_q, page) => page.nodes as never }),
+    hasNextPage: t.exposeBoolean("hasNextPage"),
+    endCursor: t.string({ nullable: true, resolve: (page) => (page.nodes.length ? String(page.nodes.at(-1)!.id) : null) }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  restore: t.prismaField({
+    type: "Restore",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.restores.get(id),
+  }),
+  restores: t.field({
+    type: RestorePage,
+    args: { filter: t.arg({ type: RestoreFilter }), first: t.arg.int({ defaultValue: 50 }), after: t.arg.string({ description: "endCursor of the previous page." }) },
+    resolve: (_r, args, ctx) => {
+      const after = args.after ? Number.parseInt(args.after, 10) : null;
+      return ctx.services.restores.list(args.filter ?? {}, { first: args.first ?? 50, after: Number.isFinite(after) ? after : null });
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  restoreBackup: t.prismaField({
+    type: "Restore",
+    description:
+      "Restores a backup into a new database (or, with overwrite and the admin role, over an existing one), checking the artifact's SHA-256 on the way: returned at once (PENDING), it runs in the background.",
+    args: { input: t.arg({ type: RestoreBackupInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => ctx.services.restores.restoreBackup(ctx.principal!, input),
+  }),
+  cancelRestore: t.prismaField({
+    type: "Restore",
+    description: "Cancels a pending restore, or stops a running one (a database it created is dropped); a finished one is returned unchanged.",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.restores.cancel(ctx.principal!, id),
+  }),
+}));

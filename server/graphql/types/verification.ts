@@ -1,0 +1,23 @@
+import * as E from "../../db/generated/enums.ts";
+import { builder } from "../builder.ts";
+
+const VerificationResultEnum = builder.enumType(E.VerificationResult, {
+  name: "VerificationResult",
+  description:
+    "OK; CORRUPT (the bytes differ from the recorded SHA-256); MISSING (the object is gone); MANIFEST_PROBLEM (data intact, manifest missing or disagreeing); UNREADABLE (storage failed: nothing known).",
+});
+
+builder.prismaObjectFields("BackupArtifact", (t) => ({
+  verifyResult: t.expose("verifyResult", { type: VerificationResultEnum, nullable: true, description: "Outcome of the last verification; null = never verified." }),
+  verifyDetail: t.exposeString("verifyDetail", { nullable: true, description: "What the last verification found." }),
+}));
+
+builder.mutationFields((t) => ({
+  verifyBackup: t.prismaField({
+    type: "Backup",
+    description:
+      "Re-reads every stored copy of a backup and compares its SHA-256 with the record and the manifest; results land on each artifact (verifyResult, verifiedAt; status CORRUPT / MISSING on a mismatch).",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.verification.verifyBackup(ctx.principal!, id),
+  }),
+}));

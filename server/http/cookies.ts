@@ -1,0 +1,18 @@
+/** The console session cookie (HttpOnly, SameSite=Lax), read by /graphql and the download endpoint. */
+export const SESSION_COOKIE = "sqlguard_session";
+
+/** Parses a Cookie header into name → value. */
+export function parseCookies(header: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of header?.split(";") ?? []) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      out[part.slice(0, eq).trim()] = decodeURIComponent(raw);
+    } catch {
+      out[part.slice(0, eq).trim()] = raw;
+    }
+  }
+  return out;
+}

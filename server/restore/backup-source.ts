@@ -1,0 +1,60 @@
+import type { PrismaClient } from "../db/client.ts";
+import type { Backup, BackupArtifact, StorageTarget } from "../db/generated/client.ts";
+import { ValidationError } from "../errors.ts";
+import type { ArtifactStore } from "../storage/artifact-store.ts";
+import type { ArtifactSource } from "./restore-artifact.ts";
+
+/** Artifact statuses a restore may read: a CORRUPT mark may be stale, and the restore verifies anyway. */
+const READABLE = new Set<BackupArtifact["status"]>(["STORED", "CORRUPT"]);
+
+/** The artifact chosen for a restore, its target, and how to read it. */
+export type ResolvedArtifact = { artifact: BackupArtifact; target: StorageTarget; source: ArtifactSource };
+
+/** pg_dump's custom format is stored as `.dump[.zst|.gz]`; everything else is SQL. */
+export function formatOfKey(key: string): "sql" | "pg-custom" {
+  return /\.dump(\.zst|\.gz)?$/.test(key) ? "pg-custom" : "sql";
+}
+
+/**
+ * The artifact of a successful backup to restore from: the one on `storageTargetId`, or the first
+ * STORED one. Throws ValidationError naming `backupId` or `storageTargetId` when there is none.
+ */
+export async function resolveArtifact(
+  prisma: PrismaClient,
+  storeFor: (target: StorageTarget) => ArtifactStore,
+  backup: Backup & { artifacts: BackupArtifact[] },
+  storageTargetId: number | null | undefined,
+): Promise<ResolvedArtifact> {
+  if (!["SUCCEEDED", "PARTIAL"].includes(backup.status) || !backup.sha256) {
+    throw new ValidationError("backupId", `backup ${backup.id} is ${backup.status}: only a successful backup can be restored`);
+  }
+  const candidates = backup.artifacts.filter((a) => a.storageTargetId !== null && READABLE.has(a.status));
+  const artifact =
+    storageTargetId == null
+      ? (candidates.find((a) => a.status === "STORED") ?? candidates[0])
+      : candidates.find((a) => a.storageTargetId === storageTargetId);
+  if (!artifact) {
+    throw new ValidationError(
+      storageTargetId == null ? "backupId" : "storageTargetId",
+      storageTargetId == null ? `backup ${backup.id} has no stored artifact left` : `backup ${backup.id} has no stored artifact on storage target ${storageTargetId}`,
+    );
+  }
+  const target = await prisma.storageTarget.findUnique({ where: { id: artifact.storageTargetId! } });
+  if (!target) throw new ValidationError("storageTargetId", `storage target ${artifact.storageTargetId} no longer exists`);
+  const store = storeFor(target);
+  const source: ArtifactSource = {
+    open: (signal) => store.get(artifact.key, { signal }),
+    sha256: backup.sha256,
+    compression: backup.compression,
+    format: formatOfKey(artifact.key),
+  };
+  return { artifact, target, source };
+}
+
+/** Marks an artifact CORRUPT after a restore or drill read it back with another SHA-256. */
+export async function markCorrupt(prisma: PrismaClient, artifactId: number, detail: string): Promise<void> {
+  await prisma.backupArtifact.updateMany({
+    where: { id: artifactId, status: { in: ["STORED", "CORRUPT"] } },
+    data: { status: "CORRUPT", verifyResult: "CORRUPT", verifiedAt: new Date(), verifyDetail: detail, error: detail },
+  });
+}

@@ -1,0 +1,99 @@
+import crypto from "node:crypto";
+import type { PrismaClient } from "../db/client.ts";
+import type { Backup, BackupArtifact, RestoreDrill, Server, StorageTarget } from "../db/generated/client.ts";
+import type { Logger } from "../observability/logger.ts";
+import { connectionOf } from "../runner/connection-of.ts";
+import type { SecretBox } from "../secrets/secret-box.ts";
+import type { ArtifactStore } from "../storage/artifact-store.ts";
+import { markCorrupt, resolveArtifact } from "./backup-source.ts";
+import { compareStats, noBaseline, type DrillComparison } from "./drill-compare.ts";
+import { toRestoreError } from "./errors.ts";
+import type { RestoreEvents } from "./events.ts";
+import { restoreArtifact } from "./restore-artifact.ts";
+import type { RestoreTools } from "./restore-tools.ts";
+import { captureTableStats, parseTableStats, type TableStats } from "./table-stats.ts";
+import { dropDatabase } from "./target-database.ts";
+
+/** What running a drill needs. */
+export type DrillRunnerDeps = {
+  prisma: PrismaClient;
+  secrets: SecretBox;
+  storeFor: (target: StorageTarget) => ArtifactStore;
+  events: RestoreEvents;
+  logger: Logger;
+  tools?: RestoreTools;
+};
+
+/** A scratch database name no one else uses: `sqlguard_drill_<backup id>_<random>`. */
+export function scratchName(backupId: number): string {
+  return `sqlguard_drill_${backupId}_${crypto.randomBytes(4).toString("hex")}`;
+}
+
+/**
+ * Runs a recorded (RUNNING) drill: restores the backup into its scratch database on the
+ * verification server (checksum verified on the way), compares the result with the stats captured
+ * at dump time, or with the live source when none were captured (said so in the details), drops
+ * the scratch database, and records PASSED or FAILED with the restore time (RTO). Never throws.
+ */
+export async function executeDrill(deps: DrillRunnerDeps, drill: RestoreDrill, backup: Backup & { artifacts: BackupArtifact[] }, server: Server, signal: AbortSignal): Promise<RestoreDrill> {
+  const { prisma } = deps;
+  const log = deps.logger.child({ component: "drill", drillId: drill.id, backupId: backup.id });
+  const conn = connectionOf(server, deps.secrets);
+  let result: { status: "PASSED" | "FAILED"; details: DrillComparison | null; error: string | null; restoreMs: number | null; bytes: number | null };
+  let restored = false;
+  try {
+    const { artifact, source } = await resolveArtifact(prisma, deps.storeFor, backup, null);
+    let outcome;
+    try {
+      outcome = await restoreArtifact(source, { conn, database: drill.scratchDatabase, mode: "create" }, { signal, tools: deps.tools });
+    } catch (caught) {
+      const error = toRestoreError(caught, signal);
+      if (error.reason === "CHECKSUM_MISMATCH") await markCorrupt(prisma, artifact.id, error.message.split(";")[0]!);
+      throw error;
+    }
+    restored = true;
+    const actual = await captureTableStats(conn, drill.scratchDatabase);
+    const details = await compareWithBaseline(deps, backup, actual);
+    result = { status: details.passed ? "PASSED" : "FAILED", details, error: details.problems.join("; ") || null, restoreMs: outcome.restoreMs, bytes: outcome.storedBytes };
+  } catch (error) {
+    result = { status: "FAILED", details: null, error: (error as Error).message, restoreMs: null, bytes: null };
+  }
+  // restoreArtifact already dropped a database it created for a restore that failed.
+  const dropped = await dropDatabase(conn, drill.scratchDatabase).then(
+    () => true,
+    (error: unknown) => (log.warn({ err: error, scratch: drill.scratchDatabase }, "could not drop the scratch database"), !restored),
+  );
+  const finishedAt = new Date();
+  const row = await prisma.restoreDrill.update({
+    where: { id: drill.id },
+    data: {
+      status: result.status,
+      baseline: result.details?.baseline ?? null,
+      details: (result.details ?? undefined) as object | undefined,
+      error: result.error,
+      restoreMs: result.restoreMs,
+      restoredBytes: result.bytes === null ? null : BigInt(result.bytes),
+      finishedAt,
+      durationMs: finishedAt.getTime() - drill.startedAt.getTime(),
+      scratchDropped: dropped,
+    },
+  });
+  log[result.status === "PASSED" ? "info" : "warn"]({ status: result.status, restoreMs: result.restoreMs, err: result.error }, "restore drill finished");
+  deps.events.emit({ type: "DRILL_FINISHED", drillId: row.id, backupId: backup.id, sourceServerName: backup.serverName, database: backup.database, status: result.status, restoreMs: result.restoreMs, error: result.error });
+  return row;
+}
+
+/** Stats captured at dump time if the backup has them, else the live source now, else nothing. */
+async function compareWithBaseline(deps: DrillRunnerDeps, backup: Backup, actual: TableStats): Promise<DrillComparison> {
+  const captured = parseTableStats(backup.tableStats);
+  if (captured) return compareStats(captured, actual, "CAPTURED");
+  const source = backup.serverId === null ? null : await deps.prisma.server.findUnique({ where: { id: backup.serverId } });
+  if (!source) return noBaseline(actual, "no table stats were captured at dump time and the source server was deleted");
+  let live: TableStats;
+  try {
+    live = await captureTableStats(connectionOf(source, deps.secrets), backup.database);
+  } catch (error) {
+    return noBaseline(actual, `no table stats were captured at dump time and the source could not be read (${(error as Error).message})`);
+  }
+  return compareStats(live, actual, "LIVE_SOURCE");
+}

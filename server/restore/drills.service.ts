@@ -1,0 +1,184 @@
+import { Cron } from "croner";
+import type { AuditLog } from "../audit/audit-log.ts";
+import { actorName, requireRole, type Principal } from "../auth/roles.ts";
+import type { Prisma, RestoreDrill, Schedule } from "../db/generated/client.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
+import type { BackupEvent } from "../runner/events.ts";
+import type { Clock } from "../scheduler/clock.ts";
+import { executeDrill, scratchName, type DrillRunnerDeps } from "./drill-runner.ts";
+
+/** A drill's needs plus the audit log, the clock (drill crons) and this instance's id. */
+export type DrillsDeps = DrillRunnerDeps & { audit: AuditLog; clock: Clock; instanceId: string };
+
+/** Filters of the drill history: a backup, or a database (per source server name). */
+export type DrillFilter = { backupId?: number | null; serverName?: string | null; database?: string | null; status?: RestoreDrill["status"][] | null };
+
+const ENGINE_FAMILY = { MYSQL: "mysql", MARIADB: "mysql", POSTGRESQL: "pg" } as const;
+const CRON_CHECK_MS = 60_000;
+
+/**
+ * Restore drills: on demand (runRestoreDrill), after each successful backup of a schedule with
+ * drills enabled (runDrillFor, wired to the backup events), or on the schedule's own drill cron
+ * (runDueDrills, checked every minute). Drills run one at a time on this instance.
+ */
+export class DrillsService {
+  #chain: Promise<unknown> = Promise.resolve();
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #controller = new AbortController();
+  #stopTimer: (() => void) | null = null;
+
+  constructor(private readonly deps: DrillsDeps) {}
+
+  /** Records a drill of a backup into a scratch database on `serverId` and runs it in the background. Operator role; audited. */
+  async runRestoreDrill(principal: Principal, backupId: number, serverId: number): Promise<RestoreDrill> {
+    requireRole(principal, "OPERATOR");
+    const drill = await this.#record(backupId, serverId, "MANUAL", null, actorName(principal));
+    await this.deps.audit.record(actorName(principal), "restoreDrill.run", "restoreDrill", drill.id, null, drill);
+    void this.#enqueue(drill);
+    return drill;
+  }
+
+  /**
+   * The hook after a successful backup: drills it when its schedule has drills enabled without a
+   * drill cron. Idempotent (one AFTER_BACKUP drill per backup). Resolves with the finished drill,
+   * or null when none is due. Never throws.
+   */
+  async runDrillFor(backupId: number): Promise<RestoreDrill | null> {
+    try {
+      const backup = await this.deps.prisma.backup.findUnique({ where: { id: backupId }, include: { schedule: true } });
+      const schedule = backup?.schedule;
+      if (!backup || !schedule?.drillEnabled || !schedule.drillServerId || schedule.drillCron) return null;
+      if (await this.deps.prisma.restoreDrill.findFirst({ where: { backupId, trigger: "AFTER_BACKUP" }, select: { id: true } })) return null;
+      const drill = await this.#record(backupId, schedule.drillServerId, "AFTER_BACKUP", schedule.id, "scheduler");
+      return await this.#enqueue(drill);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, backupId }, "could not run the restore drill after a backup");
+      return null;
+    }
+  }
+
+  /** BackupEvents listener: a backup that ended SUCCEEDED or PARTIAL may be due a drill. */
+  onBackupEvent(event: BackupEvent): void {
+    if (event.type !== "STATUS" || !["SUCCEEDED", "PARTIAL"].includes(event.status)) return;
+    const task = this.runDrillFor(event.backupId);
+    this.#pending.add(task);
+    void task.finally(() => this.#pending.delete(task));
+  }
+
+  /**
+   * Schedules whose drill cron fired since their last drill: drills the newest successful backup
+   * of each of their databases. The due time is claimed by a conditional update, so one instance runs it.
+   */
+  async runDueDrills(): Promise<RestoreDrill[]> {
+    const { prisma, clock } = this.deps;
+    const now = clock.now();
+    const done: RestoreDrill[] = [];
+    for (const s of await prisma.schedule.findMany({ where: { drillEnabled: true, drillCron: { not: null }, drillServerId: { not: null } } })) {
+      const since = s.lastDrillAt ?? s.updatedAt;
+      const next = nextRun(s.drillCron!, s.timezone, since);
+      if (!next || next > now) continue;
+      const claimed = await prisma.schedule.updateMany({ where: { id: s.id, lastDrillAt: s.lastDrillAt }, data: { lastDrillAt: now } });
+      if (claimed.count !== 1) continue;
+      const newest = await prisma.backup.findMany({ where: { scheduleId: s.id, status: { in: ["SUCCEEDED", "PARTIAL"] } }, orderBy: { id: "desc" }, distinct: ["serverName", "database"], select: { id: true } });
+      for (const b of newest) {
+        const drill = await this.#record(b.id, s.drillServerId!, "CRON", s.id, "scheduler").catch(() => null);
+        if (drill) done.push(await this.#enqueue(drill));
+      }
+    }
+    return done;
+  }
+
+  /**
+   * Turns drills on or off for a schedule: the verification server, and an optional drill cron
+   * (null = after every successful backup). Admin role; audited. Throws ValidationError naming the field.
+   */
+  async setScheduleDrill(principal: Principal, scheduleId: number, input: { enabled: boolean; serverId?: number | null; cron?: string | null }): Promise<Schedule> {
+    requireRole(principal, "ADMIN");
+    const { prisma } = this.deps;
+    const before = await prisma.schedule.findUnique({ where: { id: scheduleId } });
+    if (!before) throw new NotFoundError("schedule", scheduleId);
+    const serverId = input.serverId ?? null;
+    if (input.enabled && serverId === null) throw new ValidationError("serverId", "a verification server is required to enable drills");
+    if (serverId !== null && !(await prisma.server.findUnique({ where: { id: serverId }, select: { id: true } }))) throw new ValidationError("serverId", `no server with id ${serverId}`);
+    const cron = input.cron?.trim() || null;
+    if (cron && !nextRun(cron, before.timezone, new Date())) throw new ValidationError("cron", `${JSON.stringify(cron)} is not a cron expression that ever fires`);
+    const after = await prisma.schedule.update({ where: { id: scheduleId }, data: { drillEnabled: input.enabled, drillServerId: serverId, drillCron: cron, lastDrillAt: cron ? this.deps.clock.now() : null } });
+    await this.deps.audit.record(actorName(principal), "schedule.drill", "schedule", scheduleId, pick(before), pick(after));
+    return after;
+  }
+
+  /** A page of drills, newest first. */
+  async list(filter: DrillFilter, first: number): Promise<RestoreDrill[]> {
+    if (!Number.isInteger(first) || first < 1 || first > 500) throw new ValidationError("first", "must be between 1 and 500");
+    const where: Prisma.RestoreDrillWhereInput = {
+      ...(filter.backupId != null ? { backupId: filter.backupId } : {}),
+      ...(filter.serverName != null ? { sourceServerName: filter.serverName } : {}),
+      ...(filter.database != null ? { database: filter.database } : {}),
+      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
+    };
+    return this.deps.prisma.restoreDrill.findMany({ where, orderBy: { id: "desc" }, take: first });
+  }
+
+  /** Starts the drill-cron check. */
+  start(): void {
+    this.#stopTimer ??= this.deps.clock.every(CRON_CHECK_MS, () => void this.runDueDrills().catch((error: unknown) => this.deps.logger.error({ err: error }, "drill cron check failed")));
+  }
+
+  /** Waits for the drills started on this instance (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#pending.size) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Stops the cron check and the drill under way (recorded FAILED), then waits. */
+  async stop(): Promise<void> {
+    this.#stopTimer?.();
+    this.#stopTimer = null;
+    this.#controller.abort(new Error("interrupted: SQLGuard was shut down"));
+    await this.idle();
+  }
+
+  /** Checks the backup and the verification server, and records a RUNNING drill. */
+  async #record(backupId: number, serverId: number, trigger: RestoreDrill["trigger"], scheduleId: number | null, requestedBy: string): Promise<RestoreDrill> {
+    const { prisma } = this.deps;
+    const backup = await prisma.backup.findUnique({ where: { id: backupId } });
+    if (!backup) throw new NotFoundError("backup", backupId);
+    if (!["SUCCEEDED", "PARTIAL"].includes(backup.status)) throw new ValidationError("backupId", `backup ${backupId} is ${backup.status}: only a successful backup can be drilled`);
+    const server = await prisma.server.findUnique({ where: { id: serverId } });
+    if (!server) throw new ValidationError("serverId", `no server with id ${serverId}`);
+    if (ENGINE_FAMILY[server.engine] !== ENGINE_FAMILY[backup.engine]) throw new ValidationError("serverId", `a ${backup.engine} backup cannot be drilled on ${server.name}, a ${server.engine} server`);
+    return prisma.restoreDrill.create({
+      data: { backupId, scheduleId: scheduleId ?? backup.scheduleId, serverId, serverName: server.name, sourceServerName: backup.serverName, database: backup.database, scratchDatabase: scratchName(backupId), trigger, requestedBy, instanceId: this.deps.instanceId },
+    });
+  }
+
+  /** Runs a recorded drill after those queued before it; resolves with its finished row. */
+  #enqueue(drill: RestoreDrill): Promise<RestoreDrill> {
+    const run = this.#chain.then(async () => {
+      const { prisma } = this.deps;
+      const backup = await prisma.backup.findUniqueOrThrow({ where: { id: drill.backupId! }, include: { artifacts: true } });
+      const server = await prisma.server.findUniqueOrThrow({ where: { id: drill.serverId! } });
+      return executeDrill(this.deps, drill, backup, server, this.#controller.signal);
+    });
+    this.#chain = run.catch(() => {});
+    this.#pending.add(run);
+    void run.finally(() => this.#pending.delete(run)).catch(() => {});
+    return run;
+  }
+}
+
+function nextRun(expression: string, timezone: string, from: Date): Date | null {
+  try {
+    const job = new Cron(expression, { timezone, paused: true });
+    try {
+      return job.nextRun(from);
+    } finally {
+      job.stop();
+    }
+  } catch {
+    return null;
+  }
+}
+
+function pick(s: Schedule) {
+  return { drillEnabled: s.drillEnabled, drillServerId: s.drillServerId, drillCron: s.drillCron };
+}

@@ -1,0 +1,182 @@
+import crypto from "node:crypto";
+import path from "node:path";
+import { Duplex, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { CompressionKind } from "../runner/compress.ts";
+import { Meter } from "../runner/meter.ts";
+import { lastLines, spawnChild, type ChildHandle, type ExitInfo } from "../runner/spawn.ts";
+import { createDecompressor } from "./artifact-read.ts";
+import { ChecksumMismatchError, RestoreError } from "./errors.ts";
+import type { ClientCommand, RestoreCommands } from "./restore-command.ts";
+import { StdinGate } from "./stdin-gate.ts";
+
+/** One artifact's way into a client program. */
+export type StreamRestoreOptions = {
+  /** The stored artifact, as read from its storage target. */
+  source: Readable;
+  expectedSha256: string;
+  compression: CompressionKind;
+  commands: RestoreCommands;
+  /** SQL run first, inside the transaction (PostgreSQL overwrite: drop the old schemas). */
+  prelude?: string;
+  /** Aborting it (cancel, shutdown) kills every child before anything is committed. */
+  signal: AbortSignal;
+  onProgress?: (progress: { storedBytes: number; rawBytes: number }) => void;
+};
+
+/** What a verified, committed restore read and fed. */
+export type StreamRestoreResult = { storedBytes: number; rawBytes: number; sha256: string; stderrTail: string };
+
+/**
+ * artifact → SHA-256 → decompressor → [pg_restore --file=-] → client stdin, all streamed. The
+ * client's stdin is released (PostgreSQL: COMMIT written, then EOF) only once the whole artifact
+ * was read and its SHA-256 equals `expectedSha256` and every producer exited cleanly; otherwise the
+ * client is killed first, so PostgreSQL rolls back. When the data path fails early the rest of the
+ * artifact is still read, so a corrupt artifact always fails as "checksum mismatch".
+ * Rejects with a RestoreError.
+ */
+export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRestoreResult> {
+  const { commands, signal } = o;
+  const client = spawnChild(commands.client.command, commands.client.args, { env: commands.client.env, signal: signal });
+  client.stdout.resume(); // query output (psql prints SELECT results) is not needed
+  const decompressor = createDecompressor(o.compression, signal);
+  const converter = commands.converter ? spawnChild(commands.converter.command, commands.converter.args, { env: commands.converter.env, signal: signal }) : null;
+  const raw = new Meter({ onBytes: (rawBytes) => o.onProgress?.({ storedBytes, rawBytes }) });
+
+  let storedBytes = 0;
+  let resolveHash!: (sha256: string | null) => void;
+  const hashed = new Promise<string | null>((resolve) => (resolveHash = resolve));
+  const gate = new StdinGate(client, {
+    // Checked before the client may see the end of its input: nothing unverified is ever committed.
+    beforeRelease: async () => {
+      const sha256 = await hashed;
+      if (sha256 !== o.expectedSha256) throw new RestoreError("CHECKSUM_MISMATCH", "checksum mismatch");
+      await decompressor.finished;
+      if (converter) await succeeded(converter, commands.converter!);
+    },
+    trailer: commands.transactional ? "COMMIT;\n" : "",
+  });
+  if (commands.transactional) client.stdin.write(`BEGIN;\n${o.prelude ?? ""}`);
+  const stages: NodeJS.ReadWriteStream[] = [decompressor.stream, ...(converter ? [Duplex.from({ writable: converter.stdin, readable: converter.stdout })] : []), raw];
+  const downstream = pipeline([...stages, gate] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], { signal: signal }).then(
+    () => null,
+    (error: unknown) => error,
+  );
+
+  // Once the decompressor has exited or the data path has failed, nothing will drain its input.
+  const stopWriting = Promise.race([decompressor.done, downstream]);
+  const read = await feed(o.source, decompressor.stream, stopWriting, signal, (bytes) => {
+    storedBytes = bytes;
+    o.onProgress?.({ storedBytes, rawBytes: raw.bytes });
+  });
+  resolveHash(read.sha256);
+  // Abandoned stages may wait for the rest of their input: close them so everything ends.
+  const abandon = () => {
+    decompressor.close();
+    converter?.stdin.destroy();
+    converter?.stdout.destroy();
+  };
+  if (read.sha256 !== o.expectedSha256) {
+    gate.killClient();
+    abandon();
+  }
+  const flowError = await downstream;
+  abandon();
+  const exit = await client.exited;
+  const decompressError = await decompressor.finished.then(() => null, (e: Error) => e);
+  const converterExit = converter ? await converter.exited : null;
+  const failure = explainFailure({ signal, read, expectedSha256: o.expectedSha256, commands, exit, converterExit, decompressError, flowError });
+  if (failure) throw failure;
+  return { storedBytes, rawBytes: raw.bytes, sha256: read.sha256!, stderrTail: exit.stderrTail };
+}
+
+type Outcome = {
+  signal: AbortSignal;
+  read: { sha256: string | null; error: unknown };
+  expectedSha256: string;
+  commands: RestoreCommands;
+  exit: ExitInfo;
+  converterExit: ExitInfo | null;
+  decompressError: Error | null;
+  flowError: unknown;
+};
+
+/** The error that best explains a restore that did not succeed, or null when it did. */
+function explainFailure(o: Outcome): RestoreError | null {
+  if (o.signal.aborted) return o.signal.reason instanceof RestoreError ? o.signal.reason : new RestoreError("CANCELLED", "the restore was cancelled");
+  if (o.read.error !== null) return new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(o.read.error as Error).message}`, { cause: o.read.error });
+  if (o.read.sha256 !== o.expectedSha256) {
+    return new ChecksumMismatchError(o.expectedSha256, o.read.sha256!, o.commands.transactional ? "the restore was rolled back before anything was committed" : "the restore was stopped");
+  }
+  // A program that exited with a code failed on its own; one killed by a signal was stopped
+  // because something else failed first, which is the better explanation.
+  const { exit, converterExit } = o;
+  if (exit.code !== null && exit.code !== 0) return childFailure(o.commands.client, exit);
+  if (converterExit && converterExit.code !== null && converterExit.code !== 0) return childFailure(o.commands.converter!, converterExit);
+  if (o.decompressError) return new RestoreError("DECOMPRESS_FAILED", o.decompressError.message, { cause: o.decompressError });
+  if (converterExit && converterExit.code !== 0) return childFailure(o.commands.converter!, converterExit);
+  if (exit.code !== 0) return childFailure(o.commands.client, exit);
+  if (o.flowError) return new RestoreError("CLIENT_FAILED", `the restore stream failed: ${(o.flowError as Error).message}`, { cause: o.flowError, stderrTail: exit.stderrTail });
+  return null;
+}
+
+/**
+ * Reads the whole source into `input` (with backpressure) while hashing it. Once writing stops
+ * (the data path failed or the decompressor exited), keeps reading only to hash: a corrupt
+ * artifact must always be told apart. Ends `input` after the last byte. A cancel ends it at once,
+ * even when the source stalls. Never throws: a read error or cancel is returned.
+ */
+async function feed(source: Readable, input: Duplex, stopWriting: Promise<unknown>, signal: AbortSignal, onBytes: (bytes: number) => void): Promise<{ sha256: string | null; error: unknown }> {
+  let writing = true;
+  void stopWriting.then(() => (writing = false));
+  const hash = crypto.createHash("sha256");
+  let bytes = 0;
+  let stop = () => {};
+  const aborted = new Promise<never>((_resolve, reject) => {
+    stop = () => (source.destroy(), reject(signal.reason ?? new Error("aborted")));
+    if (signal.aborted) stop();
+    else signal.addEventListener("abort", stop, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    const chunks = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([chunks.next(), aborted]);
+      if (next.done) break;
+      hash.update(next.value);
+      onBytes((bytes += next.value.length));
+      if (writing && !input.destroyed && !input.write(next.value)) await Promise.race([drainOrClose(input), stopWriting]);
+    }
+    if (writing && !input.destroyed) input.end();
+    return { sha256: hash.digest("hex"), error: null };
+  } catch (error) {
+    return { sha256: null, error };
+  } finally {
+    signal.removeEventListener("abort", stop);
+  }
+}
+
+async function succeeded(child: ChildHandle, command: ClientCommand): Promise<void> {
+  const exit = await child.exited;
+  if (exit.code !== 0) throw childFailure(command, exit);
+}
+
+function childFailure(command: ClientCommand, exit: ExitInfo): RestoreError {
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const words = lastLines(exit.stderrTail);
+  return new RestoreError("CLIENT_FAILED", `${path.basename(command.command)} ${how}${words ? `: ${words}` : ""}`, { stderrTail: exit.stderrTail });
+}
+
+function drainOrClose(stream: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      stream.off("error", done);
+      resolve();
+    };
+    stream.once("drain", done);
+    stream.once("close", done);
+    stream.once("error", done);
+  });
+}

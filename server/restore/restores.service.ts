@@ -1,0 +1,130 @@
+import type { AuditLog } from "../audit/audit-log.ts";
+import { actorName, requireRole, roleAtLeast, type Principal } from "../auth/roles.ts";
+import type { PrismaClient } from "../db/client.ts";
+import type { Prisma, Restore, StorageTarget } from "../db/generated/client.ts";
+import { AppError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import { connectionOf } from "../runner/connection-of.ts";
+import type { SecretBox } from "../secrets/secret-box.ts";
+import type { ArtifactStore } from "../storage/artifact-store.ts";
+import { resolveArtifact } from "./backup-source.ts";
+import { RestoreError } from "./errors.ts";
+import { databaseNameProblem, defaultRestoreName } from "./restore-command.ts";
+import type { RestoreJobs } from "./restore-job.ts";
+import { databaseExists } from "./target-database.ts";
+
+/** What the restore API needs. */
+export type RestoresDeps = {
+  prisma: PrismaClient;
+  secrets: SecretBox;
+  storeFor: (target: StorageTarget) => ArtifactStore;
+  audit: AuditLog;
+  jobs: RestoreJobs;
+  instanceId: string;
+};
+
+/** restoreBackup's input: only backupId is required. */
+export type RestoreInput = { backupId: number; storageTargetId?: number | null; serverId?: number | null; database?: string | null; overwrite?: boolean | null };
+
+/** Filters of the restore history; every field optional. */
+export type RestoreFilter = { backupId?: number | null; serverId?: number | null; status?: Restore["status"][] | null };
+
+const ENGINE_FAMILY = { MYSQL: "mysql", MARIADB: "mysql", POSTGRESQL: "pg" } as const;
+
+/**
+ * Restores as recorded operations: validated and recorded PENDING (and audited) at once, then run
+ * in the background by RestoreJobs. Operators restore into new databases; restoring over an
+ * existing one needs overwrite: true and the admin role.
+ */
+export class RestoresService {
+  constructor(private readonly deps: RestoresDeps) {}
+
+  /**
+   * Records a restore of a backup into `database` (default `<db>_restored_<UTC time>`) on
+   * `serverId` (default: the backup's server) from `storageTargetId` (default: the first stored
+   * copy). Throws ValidationError naming the field, FORBIDDEN for an overwrite below admin,
+   * CONFLICT when a restore into that database is already under way, UNAVAILABLE when the server
+   * cannot be reached.
+   */
+  async restoreBackup(principal: Principal, input: RestoreInput): Promise<Restore> {
+    requireRole(principal, "OPERATOR");
+    const { prisma } = this.deps;
+    if (input.overwrite && !roleAtLeast(principal.role, "ADMIN")) throw new AppError("FORBIDDEN", "restoring over an existing database needs the admin role");
+    const backup = await prisma.backup.findUnique({ where: { id: input.backupId }, include: { artifacts: true } });
+    if (!backup) throw new NotFoundError("backup", input.backupId);
+    const { artifact, target } = await resolveArtifact(prisma, this.deps.storeFor, backup, input.storageTargetId);
+    const serverId = input.serverId ?? backup.serverId;
+    if (serverId === null) throw new ValidationError("serverId", `the server of backup ${backup.id} was deleted: name the server to restore into`);
+    const server = await prisma.server.findUnique({ where: { id: serverId } });
+    if (!server) throw new ValidationError("serverId", `no server with id ${serverId}`);
+    if (ENGINE_FAMILY[server.engine] !== ENGINE_FAMILY[backup.engine]) {
+      throw new ValidationError("serverId", `a ${backup.engine} backup cannot be restored into ${server.name}, a ${server.engine} server`);
+    }
+    const database = input.database ?? defaultRestoreName(server.engine, backup.database, new Date());
+    const problem = databaseNameProblem(server.engine, database);
+    if (problem) throw new ValidationError("database", problem);
+    const conn = connectionOf(server, this.deps.secrets);
+    const exists = await databaseExists(conn, database).catch((error: Error) => {
+      throw new AppError("UNAVAILABLE", `cannot reach ${server.name}: ${error.message}`, { cause: error });
+    });
+    if (exists && !input.overwrite) {
+      throw new ValidationError("database", `${JSON.stringify(database)} already exists on ${server.name}: restoring over it needs overwrite: true (admin role)`);
+    }
+    const busy = await prisma.restore.findFirst({ where: { serverId, database, status: { in: ["PENDING", "RUNNING"] } }, select: { id: true } });
+    if (busy) throw new ConflictError("database", `restore ${busy.id} into ${JSON.stringify(database)} on ${server.name} is still under way`);
+
+    const restore = await prisma.$transaction(async (tx) => {
+      const row = await tx.restore.create({
+        data: {
+          backupId: backup.id,
+          storageTargetId: target.id,
+          artifactKey: artifact.key,
+          serverId: server.id,
+          serverName: server.name,
+          engine: server.engine,
+          sourceDatabase: backup.database,
+          database,
+          overwrite: exists,
+          requestedBy: actorName(principal),
+          totalBytes: artifact.sizeBytes,
+          instanceId: this.deps.instanceId,
+        },
+      });
+      await this.deps.audit.record(actorName(principal), "restore.start", "restore", row.id, null, row, tx);
+      return row;
+    });
+    this.deps.jobs.start(restore.id);
+    return restore;
+  }
+
+  /** Cancels a PENDING restore at once, or stops a RUNNING one (here at once, elsewhere at its next heartbeat). */
+  async cancel(principal: Principal, id: number): Promise<Restore> {
+    requireRole(principal, "OPERATOR");
+    const { prisma } = this.deps;
+    const before = await this.get(id);
+    const now = new Date();
+    const pending = await prisma.restore.updateMany({ where: { id, status: "PENDING" }, data: { status: "CANCELLED", cancelRequestedAt: now, finishedAt: now, error: "cancelled before it started" } });
+    const running = pending.count ? { count: 0 } : await prisma.restore.updateMany({ where: { id, status: "RUNNING" }, data: { cancelRequestedAt: now } });
+    if (running.count) this.deps.jobs.abortLocal(id, new RestoreError("CANCELLED", `cancelled by ${principal.username}`));
+    if (pending.count || running.count) await this.deps.audit.record(actorName(principal), "restore.cancel", "restore", id, before, await this.get(id));
+    return this.get(id);
+  }
+
+  async get(id: number): Promise<Restore> {
+    const restore = await this.deps.prisma.restore.findUnique({ where: { id } });
+    if (!restore) throw new NotFoundError("restore", id);
+    return restore;
+  }
+
+  /** A page of the restore history, newest first; `after` is the last id of the previous page. */
+  async list(filter: RestoreFilter, page: { first: number; after?: number | null }): Promise<{ nodes: Restore[]; hasNextPage: boolean }> {
+    if (!Number.isInteger(page.first) || page.first < 1 || page.first > 500) throw new ValidationError("first", "must be between 1 and 500");
+    const where: Prisma.RestoreWhereInput = {
+      ...(filter.backupId != null ? { backupId: filter.backupId } : {}),
+      ...(filter.serverId != null ? { serverId: filter.serverId } : {}),
+      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
+      ...(page.after ? { id: { lt: page.after } } : {}),
+    };
+    const rows = await this.deps.prisma.restore.findMany({ where, orderBy: { id: "desc" }, take: page.first + 1 });
+    return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
+  }
+}
