@@ -13,6 +13,7 @@ import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
 import { loadSecretKey, SecretBox } from "./secrets/secret-box.ts";
+import { followDrills } from "./observability/drill-metrics.ts";
 import { createRuntime } from "./services.ts";
 
 const CONSOLE_DIR = fileURLToPath(new URL("../console/out", import.meta.url));
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
   // Before anything runs a backup, the metrics follow the events (at once) and load what survives a
   // restart from the database (in the background; /metrics answers 503 until then).
   void metrics.start();
+  const stopDrillMetrics = await followDrills(prisma, metrics.metrics, restore.events);
   const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: { source: metrics, auth: metricsAuth } });
   const server = http.createServer(app.handle);
   server.listen(config.port, config.host, () => log.info({ url: `http://${config.host}:${config.port}` }, "listening"));
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
       await restore.stop();
       await runner.stop();
       metrics.stop();
+      stopDrillMetrics();
       // Notifications of the backups just interrupted get a few seconds to go out.
       await services.notifications.stop();
       await prisma.$disconnect();

@@ -128,6 +128,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     overdue: overdueFromHealth(services.health),
     nextRunAt: (s) => services.scheduler.nextRunAt(s.id) ?? cronNextRun(s),
   });
+  // A failed restore drill reaches the webhooks that want failures.
+  restore.events.on((e) => {
+    if (e.type === "DRILL_FINISHED" && e.status === "FAILED") void notifications.notifyDrillFailed(e.sourceServerName, e.database, { id: e.drillId, backupId: e.backupId, restoreMs: e.restoreMs, error: e.error });
+  });
   // Overdue databases reach the webhooks once per expected-by time.
   const overdue = new OverdueWatch({ health: services.health, notifications, clock, logger, intervalMs: 60_000 });
   return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue };

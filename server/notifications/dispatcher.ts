@@ -3,7 +3,7 @@ import type { PrismaClient } from "../db/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { BackupEvent, BackupEvents } from "../runner/events.ts";
 import { DEFAULT_DELIVERY, deliver, type DeliveryPolicy, type DeliveryResult } from "./delivery.ts";
-import { buildBody, eventOf, pingUrl, signature, type BackupFacts, type OverdueFacts, type WebhookBody } from "./webhook-payload.ts";
+import { buildBody, eventOf, pingUrl, signature, type BackupFacts, type DrillFacts, type OverdueFacts, type WebhookBody } from "./webhook-payload.ts";
 import type { WebhookTarget, WebhooksService } from "./webhooks.service.ts";
 
 /** What the dispatcher needs. */
@@ -65,6 +65,18 @@ export class WebhookDispatcher {
         const hooks = await this.deps.webhooks.targets({ scheduleNames: facts.lateSchedules });
         const body = buildBody({ event: "OVERDUE", server, database, overdue: facts });
         await Promise.all(hooks.filter((h) => h.format === "GENERIC" && h.onOverdue).map((h) => this.#send(h, h.url, body)));
+      })(),
+    );
+  }
+
+  /** A restore drill failed: GENERIC webhooks that want failures get a DRILL_FAILED event. */
+  notifyDrillFailed(server: string, database: string, drill: DrillFacts): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#track(
+      (async () => {
+        const hooks = await this.deps.webhooks.targets({});
+        const body = buildBody({ event: "DRILL_FAILED", server, database, drill });
+        await Promise.all(hooks.filter((h) => h.format === "GENERIC" && h.onFailure).map((h) => this.#send(h, h.url, body)));
       })(),
     );
   }

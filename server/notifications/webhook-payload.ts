@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 
 /** What a notification is about. STARTED goes only to healthchecks-style /start pings; TEST only from testWebhook. */
-export type WebhookEvent = "FAILURE" | "RECOVERY" | "SUCCESS" | "OVERDUE" | "STARTED" | "TEST";
+export type WebhookEvent = "FAILURE" | "RECOVERY" | "SUCCESS" | "OVERDUE" | "DRILL_FAILED" | "STARTED" | "TEST";
 
 /** The fields of a finished backup a notification carries (never credentials; the error is already scrubbed). */
 export type BackupFacts = {
@@ -23,6 +23,9 @@ export type BackupFacts = {
 /** The overdue facts the scheduler's health check reports. */
 export type OverdueFacts = { expectedBy: Date | null; lastSuccessAt: Date | null; lateSchedules: string[] };
 
+/** A restore drill that failed. */
+export type DrillFacts = { id: number; backupId: number; restoreMs: number | null; error: string | null };
+
 /** The JSON body of every delivery (documented in the README). */
 export type WebhookBody = {
   version: 1;
@@ -39,6 +42,7 @@ export type WebhookBody = {
   } | null;
   previous: { id: number; status: string; finishedAt: string | null } | null;
   overdue: { expectedBy: string | null; lastSuccessAt: string | null; lateSchedules: string[] } | null;
+  drill: DrillFacts | null;
 };
 
 /**
@@ -60,9 +64,10 @@ export function buildBody(input: {
   backup?: BackupFacts | null;
   previous?: { id: number; status: string; finishedAt: Date | null } | null;
   overdue?: OverdueFacts | null;
+  drill?: DrillFacts | null;
   now?: Date;
 }): WebhookBody {
-  const { event, backup = null, previous = null, overdue = null } = input;
+  const { event, backup = null, previous = null, overdue = null, drill = null } = input;
   const where = input.database ? `${input.database} on ${input.server}` : `server ${input.server}`;
   const summary = {
     FAILURE: `Backup of ${where} ${backup?.status === "PARTIAL" ? "reached only some storage targets" : "failed"}${backup?.error ? `: ${backup.error}` : ""}`,
@@ -70,6 +75,7 @@ export function buildBody(input: {
     SUCCESS: `Backup of ${where} succeeded`,
     STARTED: `Backup of ${where} started`,
     OVERDUE: `Backup of ${where} is overdue${overdue?.lateSchedules.length ? ` (schedule ${overdue.lateSchedules.join(", ")})` : ""}`,
+    DRILL_FAILED: `Restore drill of ${where} failed${drill?.error ? `: ${drill.error}` : ""}`,
     TEST: "Test notification from SQLGuard",
   }[event];
   const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
@@ -90,6 +96,7 @@ export function buildBody(input: {
     },
     previous: previous && { id: previous.id, status: previous.status, finishedAt: iso(previous.finishedAt) },
     overdue: overdue && { expectedBy: iso(overdue.expectedBy), lastSuccessAt: iso(overdue.lastSuccessAt), lateSchedules: overdue.lateSchedules },
+    drill,
   };
 }
 

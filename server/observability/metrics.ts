@@ -39,6 +39,8 @@ export class SqlguardMetrics {
   readonly #retentionDeleted = this.#counter("sqlguard_retention_deleted_total", "Stored artifacts retention deleted from a storage target.", ["target"]);
   readonly #nextRun = this.#gauge("sqlguard_schedule_next_run_timestamp_seconds", "Next due time of an enabled schedule, Unix seconds.", ["schedule"]);
   readonly #verification = this.#gauge("sqlguard_backup_verification_status", "0 when a kept artifact of the database on the target is corrupt or missing, else 1.", ["server", "database", "target"]);
+  readonly #drillStatus = this.#gauge("sqlguard_restore_drill_status", "Outcome of the newest restore drill of the database: 1 passed, 0 failed.", DB);
+  readonly #drillRestore = this.#gauge("sqlguard_restore_drill_restore_seconds", "Restore time of the newest restore drill of the database (the RTO figure).", DB);
   readonly #lastSuccessAt = new Map<string, number>();
   /** The compression label each database's size series carries, so a change replaces the old series. */
   readonly #sizeCompression = new Map<string, string>();
@@ -134,6 +136,12 @@ export class SqlguardMetrics {
   setNextRuns(rows: Array<{ schedule: string; at: Date }>): void {
     this.#nextRun.reset();
     for (const r of rows) this.#nextRun.set({ schedule: r.schedule }, r.at.getTime() / 1000);
+  }
+
+  /** The newest restore drill of a database: passed or not, and how long its restore took. */
+  recordDrill(labels: DatabaseLabels, passed: boolean, restoreMs: number | null): void {
+    this.#drillStatus.set(labels, passed ? 1 : 0);
+    if (restoreMs !== null) this.#drillRestore.set(labels, restoreMs / 1000);
   }
 
   /** Replaces the verification status per database and target. */

@@ -14,6 +14,7 @@ import { BackupError } from "./errors.ts";
 import type { BackupEvents } from "./events.ts";
 import { SlotLimiter } from "./limiter.ts";
 import { buildManifest } from "./manifest.ts";
+import { saveTableStats, type TableStats } from "../restore/table-stats.ts";
 
 export type RunnerLimits = {
   maxConcurrent: number;
@@ -38,7 +39,7 @@ export type RunnerDeps = {
 };
 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
-type Attempt = { result: PipelineResult; tool: string; serverVersion: string; position: ReplicationPosition | null; manifestErrors: Map<number, string> };
+type Attempt = { result: PipelineResult; tool: string; serverVersion: string; position: ReplicationPosition | null; manifestErrors: Map<number, string>; tableStats: TableStats | null };
 
 const PROGRESS_EVENT_MS = 250;
 
@@ -168,7 +169,7 @@ export class BackupRunner {
     try {
       for (;;) {
         try {
-          const done = await this.#attempt(backup, server, conn, controller.signal, (bytes) => (stored = bytes));
+          const done = await this.#attempt(backup, server, conn, controller.signal, (bytes) => (stored = bytes), log);
           await this.#finishStored(backup, done, attempt, scrub);
           log.info({ storedBytes: done.result.storedBytes, rawBytes: done.result.rawBytes }, "backup finished");
           return;
@@ -194,7 +195,7 @@ export class BackupRunner {
   }
 
   /** One attempt: inspect the server, dump to every target, write the manifests. */
-  async #attempt(backup: BackupWithArtifacts, server: ServerRow, conn: ServerConnection, signal: AbortSignal, onStored: (bytes: number) => void): Promise<Attempt> {
+  async #attempt(backup: BackupWithArtifacts, server: ServerRow, conn: ServerConnection, signal: AbortSignal, onStored: (bytes: number) => void, log: Logger): Promise<Attempt> {
     const { engine, prisma, repo, events, limits } = this.deps;
     signal.throwIfAborted();
     const inspection = await engine.inspect(conn).catch((error: Error & { transient?: boolean }) => {
@@ -204,6 +205,7 @@ export class BackupRunner {
       throw new BackupError("CONFIGURATION", `database ${JSON.stringify(backup.database)} does not exist on ${server.name}`);
     }
     const position = await engine.position(conn).catch(() => null);
+    const tableStats = await this.#tableStats(backup, conn, log);
     const profile = server.dumpOptions;
     let dump;
     try {
@@ -247,8 +249,8 @@ export class BackupRunner {
       });
       // The last word on progress: a short backup may end before its first throttled event.
       events.emit({ type: "PROGRESS", backupId: backup.id, rawBytes: result.rawBytes, storedBytes: result.storedBytes, bytesPerSecond: Math.round(result.rawBytes / Math.max(0.001, (Date.now() - started) / 1000)) });
-      const manifestErrors = await this.#writeManifests(backup, server, { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, started }, stores);
-      return { result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors };
+      const manifestErrors = await this.#writeManifests(backup, server, { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, started }, stores);
+      return { result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
     } finally {
       clearInterval(watchdog);
       await dump.cleanup();
@@ -259,7 +261,7 @@ export class BackupRunner {
   async #writeManifests(
     backup: BackupWithArtifacts,
     server: ServerRow,
-    run: { result: PipelineResult; key: string; dump: { description: string; format: "sql" | "pg-custom" }; compression: "ZSTD" | "GZIP" | "NONE"; level: number; inspection: { version: string }; position: ReplicationPosition | null; started: number },
+    run: { result: PipelineResult; key: string; dump: { description: string; format: "sql" | "pg-custom" }; compression: "ZSTD" | "GZIP" | "NONE"; level: number; inspection: { version: string }; position: ReplicationPosition | null; tableStats: TableStats | null; started: number },
     stores: Map<number, ArtifactStore>,
   ): Promise<Map<number, string>> {
     const manifest = buildManifest({
@@ -272,6 +274,7 @@ export class BackupRunner {
       compression: { algorithm: run.compression.toLowerCase() as "zstd" | "gzip" | "none", level: run.compression === "NONE" ? 0 : run.level },
       artifact: { key: run.key, rawBytes: run.result.rawBytes, storedBytes: run.result.storedBytes, sha256: run.result.sha256 },
       position: run.position,
+      ...(run.tableStats ? { tableStats: run.tableStats } : {}),
       startedAt: new Date(run.started).toISOString(),
       finishedAt: new Date().toISOString(),
     });
@@ -315,7 +318,22 @@ export class BackupRunner {
       logTail: scrub(done.result.stderrTail).slice(-4000) || null,
       artifacts,
     });
+    if (done.tableStats && status !== "FAILED") await saveTableStats(this.deps.prisma, backup.id, done.tableStats);
     this.deps.events.emit({ type: "STATUS", backupId: backup.id, status });
+  }
+
+  /**
+   * Exact row counts cost a COUNT(*) per table, so they are captured only for backups whose
+   * schedule runs restore drills; a failure to capture never fails the backup.
+   */
+  async #tableStats(backup: BackupWithArtifacts, conn: ServerConnection, log: Logger): Promise<TableStats | null> {
+    if (!backup.scheduleId || !this.deps.engine.tableStats) return null;
+    const schedule = await this.deps.prisma.schedule.findUnique({ where: { id: backup.scheduleId }, select: { drillEnabled: true } });
+    if (!schedule?.drillEnabled) return null;
+    return this.deps.engine.tableStats(conn, backup.database).catch((error: unknown) => {
+      log.warn({ err: error }, "could not capture table statistics for restore drills");
+      return null;
+    });
   }
 
   async #finishFailed(backup: BackupWithArtifacts, error: BackupError, attempt: number, logTail?: string): Promise<void> {

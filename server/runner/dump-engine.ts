@@ -1,3 +1,4 @@
+import type { TableStats } from "../restore/table-stats.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ReplicationPosition, ServerConnection, ServerInspection } from "./dumpers/types.ts";
 
 /**
@@ -9,4 +10,6 @@ export type DumpEngine = {
   inspect(conn: ServerConnection): Promise<ServerInspection>;
   position(conn: ServerConnection): Promise<ReplicationPosition | null>;
   build(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand;
+  /** Tables with exact row counts and object names, captured right before a dump that restore drills will check. */
+  tableStats?(conn: ServerConnection, database: string): Promise<TableStats>;
 };

@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import type { TableStats } from "../restore/table-stats.ts";
 import type { ReplicationPosition } from "./dumpers/types.ts";
 
 const VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
@@ -22,6 +23,8 @@ export type Manifest = {
   compression: { algorithm: "zstd" | "gzip" | "none"; level: number };
   artifact: { key: string; rawBytes: number; storedBytes: number; sha256: string };
   position: ReplicationPosition | null;
+  /** Tables, row counts and objects at dump time, when restore drills check this schedule's backups. */
+  tableStats?: TableStats | null;
   startedAt: string;
   finishedAt: string;
   restore: string;

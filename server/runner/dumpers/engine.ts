@@ -1,7 +1,8 @@
+import { captureTableStats } from "../../restore/table-stats.ts";
 import type { DumpEngine } from "../dump-engine.ts";
 import { buildDump } from "./build-dump.ts";
 import { inspectServer, replicationPosition } from "./discovery.ts";
 import { detectTools } from "./tools.ts";
 
 /** The real adapter: dump programs on this machine, live servers through the mariadb and pg drivers. */
-export const dumpEngine: DumpEngine = { tools: detectTools, inspect: inspectServer, position: replicationPosition, build: buildDump };
+export const dumpEngine: DumpEngine = { tools: detectTools, inspect: inspectServer, position: replicationPosition, build: buildDump, tableStats: captureTableStats };
