@@ -161,7 +161,9 @@ describe("StorageTarget", () => {
 
 describe("Schedule, ScheduleServer, ScheduleStorageTarget and RetentionRule", () => {
   it("round-trip with their relations", async () => {
-    const [a, b] = await Promise.all([prisma.server.create({ data: serverData("a") }), prisma.server.create({ data: serverData("b") })]);
+    // One after the other: the ids (and so the order read back) must follow the names.
+    const a = await prisma.server.create({ data: serverData("a") });
+    const b = await prisma.server.create({ data: serverData("b") });
     const target = await prisma.storageTarget.create({ data: { name: "local", kind: "LOCAL", path: "/backups" } });
     const lastDueAt = new Date("2026-11-23T10:00:00.123Z");
 
