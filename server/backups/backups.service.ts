@@ -28,6 +28,9 @@ export type BackupsDeps = {
   storeFor: (target: StorageTarget) => ArtifactStore;
 };
 
+/** The history's order: by creation time, then id. */
+export type BackupOrder = "NEWEST_FIRST" | "OLDEST_FIRST";
+
 /** Filters of the backup history; every field optional. */
 export type BackupFilter = {
   serverId?: number | null;
@@ -148,16 +151,17 @@ export class BackupsService {
   }
 
   /**
-   * A page of the history, newest first (createdAt, then id). The cursor is the last row's
+   * A page of the history, newest (or oldest) first by createdAt, then id. The cursor is the last row's
    * `<createdAt ms>.<id>`, so a deep page costs as much as the first (keyset pagination).
    */
-  async list(filter: BackupFilter, page: { first: number; after?: string | null }): Promise<{ nodes: BackupWithArtifacts[]; hasNextPage: boolean }> {
+  async list(filter: BackupFilter, page: { first: number; after?: string | null; order?: BackupOrder | null }): Promise<{ nodes: BackupWithArtifacts[]; hasNextPage: boolean }> {
     if (!Number.isInteger(page.first) || page.first < 1 || page.first > 500) throw new ValidationError("first", "must be between 1 and 500");
     const after = page.after ? parseCursor(page.after) : null;
-    const ids = filter.storageTargetId != null ? await this.#idsOnTarget(filter, filter.storageTargetId, page.first + 1, after) : null;
+    const dir = page.order === "OLDEST_FIRST" ? "asc" : "desc";
+    const ids = filter.storageTargetId != null ? await this.#idsOnTarget(filter, filter.storageTargetId, page.first + 1, after, dir) : null;
     const rows = await this.deps.prisma.backup.findMany({
-      where: ids ? { id: { in: ids } } : { AND: [backupWhere(filter), afterCursor(after)] },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      where: ids ? { id: { in: ids } } : { AND: [backupWhere(filter), afterCursor(after, dir)] },
+      orderBy: [{ createdAt: dir }, { id: dir }],
       take: page.first + 1,
       include: { artifacts: true },
     });
@@ -170,15 +174,15 @@ export class BackupsService {
    * each chunk's artifacts stays fast when the target holds many backups, and the semi-join is the
    * fallback for a target that holds few.
    */
-  async #idsOnTarget(filter: BackupFilter, storageTargetId: number, take: number, after: Cursor | null): Promise<number[]> {
+  async #idsOnTarget(filter: BackupFilter, storageTargetId: number, take: number, after: Cursor | null, dir: "asc" | "desc"): Promise<number[]> {
     const { prisma } = this.deps;
     const { storageTargetId: _omit, ...rest } = filter;
     const found: number[] = [];
     let cursor = after;
     for (let round = 0; round < 10 && found.length < take; round++) {
       const chunk = await prisma.backup.findMany({
-        where: { AND: [backupWhere(rest), afterCursor(cursor)] },
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        where: { AND: [backupWhere(rest), afterCursor(cursor, dir)] },
+        orderBy: [{ createdAt: dir }, { id: dir }],
         take: 1000,
         select: { id: true, createdAt: true },
       });
@@ -192,8 +196,8 @@ export class BackupsService {
     }
     if (found.length >= take) return found;
     const rest2 = await prisma.backup.findMany({
-      where: { AND: [backupWhere(filter), afterCursor(cursor)] },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      where: { AND: [backupWhere(filter), afterCursor(cursor, dir)] },
+      orderBy: [{ createdAt: dir }, { id: dir }],
       take: take - found.length,
       select: { id: true },
     });
@@ -259,8 +263,11 @@ export function cursorOf(row: { createdAt: Date; id: number }): string {
 
 type Cursor = { createdAt: Date; id: number };
 
-function afterCursor(cursor: Cursor | null): Prisma.BackupWhereInput {
-  return cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {};
+/** Rows after the cursor in the page order: older ones newest first, newer ones oldest first. */
+function afterCursor(cursor: Cursor | null, dir: "asc" | "desc" = "desc"): Prisma.BackupWhereInput {
+  if (!cursor) return {};
+  const beyond = dir === "desc" ? "lt" : "gt";
+  return { OR: [{ createdAt: { [beyond]: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { [beyond]: cursor.id } }] };
 }
 
 function parseCursor(cursor: string): Cursor {

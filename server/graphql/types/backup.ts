@@ -70,7 +70,7 @@ const BackupFilter = builder.inputType("BackupFilter", {
 
 type Page = { nodes: Array<{ id: number; createdAt: Date }>; hasNextPage: boolean; filter: object };
 const BackupPage = builder.objectRef<Page>("BackupPage").implement({
-  description: "A page of backups, newest first. Pass endCursor as `after` for the next page.",
+  description: "A page of backups in the requested order. Pass endCursor as `after` for the next page.",
   fields: (t) => ({
     nodes: t.prismaField({ type: ["Backup"], resolve: (_q, page) => page.nodes as never }),
     hasNextPage: t.exposeBoolean("hasNextPage"),
@@ -78,6 +78,8 @@ const BackupPage = builder.objectRef<Page>("BackupPage").implement({
     totalCount: t.int({ description: "Backups matching the filter (costs a count query).", resolve: (page, _a, ctx) => ctx.services.backups.count(page.filter) }),
   }),
 });
+
+const BackupOrderEnum = builder.enumType("BackupOrder", { values: ["NEWEST_FIRST", "OLDEST_FIRST"] as const, description: "By creation time, then id." });
 
 const RunBackupInput = builder.inputType("RunBackupInput", {
   fields: (t) => ({
@@ -99,10 +101,11 @@ builder.queryFields((t) => ({
       filter: t.arg({ type: BackupFilter }),
       first: t.arg.int({ defaultValue: 50 }),
       after: t.arg.string({ description: "endCursor of the previous page." }),
+      order: t.arg({ type: BackupOrderEnum, defaultValue: "NEWEST_FIRST" }),
     },
     resolve: async (_r, args, ctx) => {
       const filter = args.filter ?? {};
-      const page = await ctx.services.backups.list(filter, { first: args.first ?? 50, after: args.after });
+      const page = await ctx.services.backups.list(filter, { first: args.first ?? 50, after: args.after, order: args.order });
       return { ...page, filter };
     },
   }),
