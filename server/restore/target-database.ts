@@ -1,70 +1,14 @@
-import mariadb, { type Connection as MysqlConn } from "mariadb";
 import pg from "pg";
 import { quoteIdent } from "../db/connection.ts";
-import { classify } from "../runner/dumpers/discovery.ts";
+import { withMysql, withPg as withPgSession } from "../runner/dumpers/server-session.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 
-const CONNECT_TIMEOUT_MS = 10_000;
+/** Server sessions for restores: no query timeout (DDL and restores take as long as they take). */
+export { withMysql };
 
-/** Runs `use` on a MySQL/MariaDB connection (no database selected). Throws a ServerConnectionError. */
-export async function withMysql<T>(conn: ServerConnection, use: (c: MysqlConn) => Promise<T>): Promise<T> {
-  let c: MysqlConn;
-  try {
-    c = await mariadb.createConnection({
-      host: conn.host,
-      port: conn.port,
-      user: conn.username,
-      password: conn.password ?? undefined,
-      ssl: conn.tls ? { rejectUnauthorized: false } : undefined,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      bigIntAsNumber: true,
-    });
-  } catch (error) {
-    throw classify(error, conn);
-  }
-  try {
-    return await use(c);
-  } catch (error) {
-    throw classify(error, conn);
-  } finally {
-    await c.end().catch(() => c.destroy());
-  }
-}
-
-/**
- * Runs `use` on a PostgreSQL connection to `database`, or to the maintenance database (postgres,
- * else template1) when it is null. Throws a ServerConnectionError.
- */
-export async function withPg<T>(conn: ServerConnection, database: string | null, use: (c: pg.Client) => Promise<T>): Promise<T> {
-  const candidates = database === null ? ["postgres", "template1"] : [database];
-  for (const [i, name] of candidates.entries()) {
-    const client = new pg.Client({
-      host: conn.host,
-      port: conn.port,
-      user: conn.username,
-      password: conn.password ?? undefined,
-      database: name,
-      ssl: conn.tls ? { rejectUnauthorized: false } : false,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      application_name: "sqlguard-restore",
-    });
-    client.on("error", () => {}); // a dropped idle connection must not crash the process
-    try {
-      await client.connect();
-    } catch (error) {
-      await client.end().catch(() => {});
-      if (i < candidates.length - 1 && ["3D000", "42501"].includes((error as { code?: string }).code ?? "")) continue;
-      throw classify(error, conn);
-    }
-    try {
-      return await use(client);
-    } catch (error) {
-      throw classify(error, conn);
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  throw new Error("unreachable");
+/** A PostgreSQL session for restores, named sqlguard-restore in pg_stat_activity. */
+export function withPg<T>(conn: ServerConnection, database: string | null, use: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withPgSession(conn, database, use, { applicationName: "sqlguard-restore" });
 }
 
 /** Quotes a PostgreSQL identifier. */

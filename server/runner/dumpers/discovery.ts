@@ -1,5 +1,6 @@
 import mariadb, { type Connection as MysqlConn } from "mariadb";
 import pg from "pg";
+import { withMysql, withPg } from "./server-session.ts";
 import type { ReplicationPosition, ServerConnection, ServerInspection } from "./types.ts";
 
 export type ConnectionErrorKind = "REFUSED" | "ACCESS_DENIED" | "UNKNOWN_HOST" | "TIMEOUT" | "TLS" | "PRIVILEGES" | "OTHER";
@@ -21,8 +22,8 @@ export class ServerConnectionError extends Error {
   }
 }
 
-const CONNECT_TIMEOUT_MS = 10_000;
-const QUERY_TIMEOUT_MS = 30_000;
+/** Inspection queries are quick; a server that does not answer in 30 s is treated as down. */
+const QUERY = { queryTimeoutMs: 30_000 };
 /** MySQL / MariaDB schemas that hold the server's own data, never backed up as databases. */
 const MYSQL_SYSTEM = new Set(["information_schema", "performance_schema", "mysql", "sys"]);
 
@@ -34,7 +35,7 @@ const MYSQL_SYSTEM = new Set(["information_schema", "performance_schema", "mysql
  * Throws a ServerConnectionError.
  */
 export async function inspectServer(conn: ServerConnection): Promise<ServerInspection> {
-  return conn.engine === "POSTGRESQL" ? withPg(conn, inspectPg) : withMysql(conn, inspectMysql);
+  return conn.engine === "POSTGRESQL" ? withPg(conn, null, inspectPg, QUERY) : withMysql(conn, inspectMysql, QUERY);
 }
 
 /**
@@ -44,7 +45,7 @@ export async function inspectServer(conn: ServerConnection): Promise<ServerInspe
  */
 export async function replicationPosition(conn: ServerConnection): Promise<ReplicationPosition | null> {
   try {
-    return await (conn.engine === "POSTGRESQL" ? withPg(conn, pgPosition) : withMysql(conn, mysqlPosition));
+    return await (conn.engine === "POSTGRESQL" ? withPg(conn, null, pgPosition, QUERY) : withMysql(conn, mysqlPosition, QUERY));
   } catch {
     return null;
   }
@@ -52,31 +53,6 @@ export async function replicationPosition(conn: ServerConnection): Promise<Repli
 
 // ---- MySQL / MariaDB ---------------------------------------------------------------------------
 
-async function withMysql<T>(conn: ServerConnection, use: (c: MysqlConn) => Promise<T>): Promise<T> {
-  let c: MysqlConn;
-  try {
-    c = await mariadb.createConnection({
-      host: conn.host,
-      port: conn.port,
-      user: conn.username,
-      password: conn.password ?? undefined,
-      // Encrypted but not verified, as the dump tools do with --ssl / --ssl-mode=REQUIRED.
-      ssl: conn.tls ? { rejectUnauthorized: false } : undefined,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      socketTimeout: QUERY_TIMEOUT_MS,
-      bigIntAsNumber: true,
-    });
-  } catch (error) {
-    throw classify(error, conn);
-  }
-  try {
-    return await use(c);
-  } catch (error) {
-    throw classify(error, conn);
-  } finally {
-    await c.end().catch(() => c.destroy());
-  }
-}
 
 async function column(c: MysqlConn, sql: string): Promise<unknown[]> {
   const rows = (await c.query({ sql, rowsAsArray: true })) as unknown[][];
@@ -190,40 +166,6 @@ function nameList(names: string[]): string {
 
 // ---- PostgreSQL --------------------------------------------------------------------------------
 
-async function withPg<T>(conn: ServerConnection, use: (c: pg.Client) => Promise<T>): Promise<T> {
-  let client: pg.Client | undefined;
-  // "postgres" is the usual maintenance database; template1 exists everywhere else.
-  for (const database of ["postgres", "template1"]) {
-    const candidate = new pg.Client({
-      host: conn.host,
-      port: conn.port,
-      user: conn.username,
-      password: conn.password ?? undefined,
-      database,
-      ssl: conn.tls ? { rejectUnauthorized: false } : false,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
-      application_name: "sqlguard",
-    });
-    candidate.on("error", () => {}); // a dropped idle connection must not crash the process
-    try {
-      await candidate.connect();
-      client = candidate;
-      break;
-    } catch (error) {
-      await candidate.end().catch(() => {});
-      const code = (error as { code?: string }).code;
-      if (database === "template1" || (code !== "3D000" && code !== "42501")) throw classify(error, conn);
-    }
-  }
-  try {
-    return await use(client!);
-  } catch (error) {
-    throw classify(error, conn);
-  } finally {
-    await client!.end().catch(() => {});
-  }
-}
 
 async function inspectPg(c: pg.Client): Promise<ServerInspection> {
   const version = String((await c.query<{ server_version: string }>("SHOW server_version")).rows[0]?.server_version ?? "");

@@ -1,11 +1,7 @@
-import { execFile } from "node:child_process";
-import fs from "node:fs/promises";
-import path from "node:path";
+import { firstMysqlProgram, newestPgProgram } from "./programs.ts";
 import type { DumpTools } from "./types.ts";
 
-const VERSION_TIMEOUT_MS = 5000;
-/** Where Debian and Ubuntu install every PostgreSQL major version side by side. */
-const PG_VERSIONED_DIRS = "/usr/lib/postgresql";
+export { compareVersions, versionNumbers } from "./programs.ts";
 
 let cached: Promise<DumpTools> | undefined;
 
@@ -21,83 +17,6 @@ export function detectTools(): Promise<DumpTools> {
 
 /** Uncached lookup over an explicit search path (tests). */
 export async function findTools(searchPath: string): Promise<DumpTools> {
-  const [mysqlDump, pgDump] = await Promise.all([findMysqlDump(searchPath), findPgDump(searchPath)]);
+  const [mysqlDump, pgDump] = await Promise.all([firstMysqlProgram(["mariadb-dump", "mysqldump"], searchPath), newestPgProgram("pg_dump", searchPath)]);
   return { mysqlDump, pgDump };
-}
-
-async function findMysqlDump(searchPath: string): Promise<DumpTools["mysqlDump"]> {
-  for (const name of ["mariadb-dump", "mysqldump"]) {
-    const found = await which(name, searchPath);
-    if (!found) continue;
-    const version = await versionLine(found);
-    if (!version) continue;
-    return { path: found, flavor: version.includes("MariaDB") ? "mariadb" : "mysql", version };
-  }
-  return null;
-}
-
-async function findPgDump(searchPath: string): Promise<DumpTools["pgDump"]> {
-  const candidates = new Set<string>();
-  const onPath = await which("pg_dump", searchPath);
-  if (onPath) candidates.add(onPath);
-  const majors = await fs.readdir(PG_VERSIONED_DIRS).catch(() => [] as string[]);
-  for (const major of majors) {
-    const file = path.join(PG_VERSIONED_DIRS, major, "bin", "pg_dump");
-    if (await isExecutable(file)) candidates.add(file);
-  }
-  let best: { path: string; version: string; rank: number[] } | null = null;
-  for (const file of candidates) {
-    const version = await versionLine(file);
-    if (!version) continue;
-    const rank = versionNumbers(version);
-    if (!best || compareVersions(rank, best.rank) > 0) best = { path: file, version, rank };
-  }
-  return best && { path: best.path, version: best.version };
-}
-
-/** The absolute path of `name` in the first PATH directory that holds an executable file of that name. */
-async function which(name: string, searchPath: string): Promise<string | null> {
-  for (const dir of searchPath.split(path.delimiter)) {
-    if (!path.isAbsolute(dir)) continue; // a relative PATH entry would depend on the working directory
-    const file = path.join(dir, name);
-    if (await isExecutable(file)) return file;
-  }
-  return null;
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    await fs.access(file, fs.constants.X_OK);
-    return (await fs.stat(file)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** First line of `<program> --version`, or null when it does not run. */
-function versionLine(file: string): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(file, ["--version"], { timeout: VERSION_TIMEOUT_MS, env: { PATH: process.env.PATH ?? "", LC_ALL: "C" } }, (error, stdout) => {
-      const line = String(stdout).trim().split("\n")[0]?.trim() ?? "";
-      resolve(error || !line ? null : line);
-    });
-  });
-}
-
-/**
- * The numbers of the program's own version: "pg_dump (PostgreSQL) 15.20 (Debian …)" → [15, 20];
- * "mysqldump  Ver 10.19 Distrib 10.11.19-MariaDB" → [10, 11, 19] (the distribution, not the
- * client protocol); "mysqldump  Ver 8.0.36 for Linux" → [8, 0, 36].
- */
-export function versionNumbers(line: string): number[] {
-  const match = /Distrib\s+(\d+(?:\.\d+)*)/.exec(line) ?? /(\d+(?:\.\d+)+)/.exec(line) ?? /(\d+)/.exec(line);
-  return match ? match[1]!.split(".").map(Number) : [];
-}
-
-export function compareVersions(a: number[], b: number[]): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }

@@ -1,0 +1,77 @@
+import mariadb, { type Connection as MysqlConn } from "mariadb";
+import pg from "pg";
+import { classify } from "./discovery.ts";
+import type { ServerConnection } from "./types.ts";
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** `queryTimeoutMs`: how long one query may take (none by default: DDL and row counts can be slow). */
+export type SessionOptions = { queryTimeoutMs?: number; applicationName?: string };
+
+/**
+ * Runs `use` on a MySQL/MariaDB connection with no database selected, then closes it. TLS is
+ * encrypted but not verified, as the dump tools do with --ssl / --ssl-mode=REQUIRED. Every error
+ * becomes a ServerConnectionError (never carrying the password).
+ */
+export async function withMysql<T>(conn: ServerConnection, use: (c: MysqlConn) => Promise<T>, options: SessionOptions = {}): Promise<T> {
+  let c: MysqlConn;
+  try {
+    c = await mariadb.createConnection({
+      host: conn.host,
+      port: conn.port,
+      user: conn.username,
+      password: conn.password ?? undefined,
+      ssl: conn.tls ? { rejectUnauthorized: false } : undefined,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      ...(options.queryTimeoutMs ? { socketTimeout: options.queryTimeoutMs } : {}),
+      bigIntAsNumber: true,
+    });
+  } catch (error) {
+    throw classify(error, conn);
+  }
+  try {
+    return await use(c);
+  } catch (error) {
+    throw classify(error, conn);
+  } finally {
+    await c.end().catch(() => c.destroy());
+  }
+}
+
+/**
+ * Runs `use` on a PostgreSQL connection to `database`, or to the maintenance database (postgres,
+ * else template1) when it is null, then closes it. Errors become ServerConnectionErrors.
+ */
+export async function withPg<T>(conn: ServerConnection, database: string | null, use: (c: pg.Client) => Promise<T>, options: SessionOptions = {}): Promise<T> {
+  const candidates = database === null ? ["postgres", "template1"] : [database];
+  for (const [i, name] of candidates.entries()) {
+    const client = new pg.Client({
+      host: conn.host,
+      port: conn.port,
+      user: conn.username,
+      password: conn.password ?? undefined,
+      database: name,
+      ssl: conn.tls ? { rejectUnauthorized: false } : false,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
+      application_name: options.applicationName ?? "sqlguard",
+    });
+    client.on("error", () => {}); // a dropped idle connection must not crash the process
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => {});
+      // No such maintenance database, or no right to connect to it: try the next one.
+      if (i < candidates.length - 1 && ["3D000", "42501"].includes((error as { code?: string }).code ?? "")) continue;
+      throw classify(error, conn);
+    }
+    try {
+      return await use(client);
+    } catch (error) {
+      throw classify(error, conn);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+  throw new Error("unreachable: the candidate list is never empty");
+}
