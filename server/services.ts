@@ -115,7 +115,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     scheduler,
     retention: sweeper,
     health: new BackupHealthService({ prisma, clock, graceMs: settings.overdueGraceMs }),
-    dashboard: new DashboardService({ prisma, graceMs: settings.overdueGraceMs, now: () => clock.now() }),
+    dashboard: new DashboardService({ prisma, graceMs: settings.overdueGraceMs, now: () => clock.now(), events }),
     restores: restore.restores,
     verification: restore.verification,
     drills: restore.drills,

@@ -1,6 +1,7 @@
 import { requireRole, type Principal } from "../auth/roles.ts";
 import { selectDatabases } from "../catalog/glob.ts";
 import type { PrismaClient } from "../db/client.ts";
+import type { BackupEvents } from "../runner/events.ts";
 import type { Backup, StorageTarget } from "../db/generated/client.ts";
 import { latestByStatus } from "../db/backup-stats.ts";
 import { nextDue } from "../scheduler/due-times.ts";
@@ -44,12 +45,20 @@ const DAY_MS = 86_400_000;
  * The console's first page in one call: per server and database the last good backup and its
  * age against the RPO, the last failure, the next run; what runs now; recent failures; totals.
  * Every query reads an index (loose index scans per database, ranges on createdAt); the history
- * size and storage use per target read whole tables, so they are recomputed at most every 30 s.
+ * size and storage use per target read whole tables, so they are recomputed at most every 30 s
+ * (the history size counts the backups created since from the events).
  */
 export class DashboardService {
   #storage: { at: number; value: Promise<{ backups: number; storage: StorageUsage[] }> } | null = null;
 
-  constructor(private readonly deps: { prisma: PrismaClient; graceMs: number; now?: () => Date }) {}
+  /** Backups recorded since the cached count was taken: counted from the events, not re-read. */
+  #createdSince = 0;
+
+  constructor(private readonly deps: { prisma: PrismaClient; graceMs: number; now?: () => Date; events?: BackupEvents }) {
+    deps.events?.on((event) => {
+      if (event.type === "CREATED") this.#createdSince++;
+    });
+  }
 
   async get(principal: Principal): Promise<Dashboard> {
     requireRole(principal, "VIEWER");
@@ -146,12 +155,13 @@ export class DashboardService {
     const window = (ms: number) =>
       prisma.backup.groupBy({ by: ["status"], where: { createdAt: { gte: new Date(now.getTime() - ms) } }, _count: { _all: true } });
     const [day, week, scans] = await Promise.all([window(DAY_MS), window(7 * DAY_MS), this.#fullScans()]);
-    return { backups: scans.backups, backups24h: sum(day), successRate24h: successRate(day), successRate7d: successRate(week), storage: scans.storage };
+    return { backups: scans.backups + this.#createdSince, backups24h: sum(day), successRate24h: successRate(day), successRate7d: successRate(week), storage: scans.storage };
   }
 
   /** The two totals that read whole tables (history size, storage use), cached for 30 s. */
   #fullScans(): Promise<{ backups: number; storage: StorageUsage[] }> {
     if (this.#storage && Date.now() - this.#storage.at < STORAGE_TTL_MS) return this.#storage.value;
+    this.#createdSince = 0;
     const value = (async () => {
       const [total, targets, sums] = await Promise.all([
         this.deps.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT COUNT(*) AS n FROM Backup`,

@@ -50,6 +50,12 @@ describe("dashboard", () => {
     expect(dashboard.totals).toMatchObject({ backups: 4, backups24h: 3 });
     expect(dashboard.totals.successRate24h).toBeCloseTo(2 / 3);
     expect(dashboard.totals.storage.find((s: any) => s.target.name === local.name)).toMatchObject({ bytes: "3000", objects: 3 });
+
+    // The history size is cached, but a backup recorded since counts at once.
+    await record("fresh", "SUCCEEDED", 0.05);
+    app.events.emit({ type: "CREATED", backupId: 0 });
+    const again = dataOf(await viewer(`{ dashboard { totals { backups backups24h } } }`)) as { dashboard: { totals: { backups: number; backups24h: number } } };
+    expect(again.dashboard.totals).toEqual({ backups: 5, backups24h: 4 });
   });
 
   it("needs authentication", async () => {
