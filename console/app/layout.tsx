@@ -1,4 +1,4 @@
-import type { Metadata } from "next";
+import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
 import "./globals.css";
 
@@ -7,13 +7,13 @@ export const metadata: Metadata = {
   description: "Backups for MySQL, MariaDB and PostgreSQL",
 };
 
+export const viewport: Viewport = { width: "device-width", initialScale: 1 };
+
 /** Root layout shared by every console page. */
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body>
-        <main className="shell">{children}</main>
-      </body>
+      <body>{children}</body>
     </html>
   );
 }

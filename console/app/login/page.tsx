@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { Suspense } from "react";
 import { LoginForm } from "@/features/auth/login-form";
 
 export const metadata: Metadata = { title: "Sign in" };
@@ -6,9 +7,13 @@ export const metadata: Metadata = { title: "Sign in" };
 /** Login page: the form is a client component, the page itself is static. */
 export default function LoginPage() {
   return (
-    <section className="card">
-      <h1>Sign in to SQLGuard</h1>
-      <LoginForm />
-    </section>
+    <main className="center">
+      <section className="card">
+        <h1>Sign in to SQLGuard</h1>
+        <Suspense>
+          <LoginForm />
+        </Suspense>
+      </section>
+    </main>
   );
 }

@@ -1,5 +1,6 @@
 "use client";
 
+import { useRouter, useSearchParams } from "next/navigation";
 import { useEffect, useState, type FormEvent } from "react";
 import { GraphQLRequestError, requestGraphQL } from "@/lib/graphql";
 
@@ -12,24 +13,17 @@ const LOGIN = /* GraphQL */ `
   }
 `;
 
-const ME = /* GraphQL */ `
-  {
-    me {
-      username
-      role
-    }
-  }
-`;
+type State = { kind: "idle" } | { kind: "pending" } | { kind: "error"; message: string } | { kind: "signed-in"; username: string };
 
-interface Viewer {
-  username: string;
-  role: string;
+/** Only same-origin paths: `?next=https://evil` must not redirect away. */
+function safeNext(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
-type State = { kind: "idle" } | { kind: "pending" } | { kind: "error"; message: string } | { kind: "signed-in"; viewer: Viewer };
-
-/** Username/password form that signs in through the GraphQL `login` mutation and then reads `me`. */
+/** Username/password form that signs in through the GraphQL `login` mutation, then opens `?next=` or the dashboard. */
 export function LoginForm() {
+  const router = useRouter();
+  const params = useSearchParams();
   const [state, setState] = useState<State>({ kind: "idle" });
   // The export is static HTML: keep the button disabled until React has hydrated, so an early click
   // cannot fall through to a native form submission.
@@ -41,10 +35,13 @@ export function LoginForm() {
     const form = new FormData(event.currentTarget);
     setState({ kind: "pending" });
     try {
-      await requestGraphQL(LOGIN, { u: String(form.get("username") ?? ""), p: String(form.get("password") ?? "") });
-      const { me } = await requestGraphQL<{ me: Viewer | null }>(ME);
-      if (!me) throw new GraphQLRequestError("Signed in, but the session was not kept.");
-      setState({ kind: "signed-in", viewer: me });
+      const { login } = await requestGraphQL<{ login: { username: string } | null }>(LOGIN, {
+        u: String(form.get("username") ?? ""),
+        p: String(form.get("password") ?? ""),
+      });
+      if (!login) throw new GraphQLRequestError("Sign-in failed.");
+      setState({ kind: "signed-in", username: login.username });
+      router.replace(safeNext(params.get("next")));
     } catch (error) {
       const message = error instanceof Error ? error.message : "Sign-in failed.";
       setState({ kind: "error", message });
@@ -54,7 +51,7 @@ export function LoginForm() {
   if (state.kind === "signed-in") {
     return (
       <p role="status" className="success">
-        Signed in as {state.viewer.username} ({state.viewer.role})
+        Signed in as {state.username}. Opening the console…
       </p>
     );
   }

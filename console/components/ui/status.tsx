@@ -1,0 +1,28 @@
+const TONE: Record<string, "ok" | "bad" | "warn" | "info" | "muted"> = {
+  OK: "ok",
+  SUCCEEDED: "ok",
+  STORED: "ok",
+  PASSED: "ok",
+  FAILING: "bad",
+  FAILED: "bad",
+  CORRUPT: "bad",
+  MISSING: "bad",
+  OVERDUE: "warn",
+  PARTIAL: "warn",
+  NEVER: "muted",
+  SKIPPED: "muted",
+  CANCELLED: "muted",
+  DELETED: "muted",
+  PENDING: "info",
+  RUNNING: "info",
+};
+
+/** A coloured status light with its name as text (colour is never the only signal). */
+export function StatusBadge({ status }: { status: string }) {
+  return (
+    <span className={`badge tone-${TONE[status] ?? "muted"}`} data-status={status}>
+      <span className="dot" aria-hidden="true" />
+      {status}
+    </span>
+  );
+}

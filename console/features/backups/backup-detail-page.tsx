@@ -1,0 +1,231 @@
+"use client";
+
+import Link from "next/link";
+import { useSearchParams } from "next/navigation";
+import { useCallback, useState } from "react";
+import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { useQuery } from "@/lib/use-query";
+import { formatBytes, formatDateTime, formatMs, formatRate } from "@/lib/format";
+import type { BackupArtifact, BackupStatus } from "@/lib/types";
+import { ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
+import { StatusBadge } from "@/components/ui/status";
+import { useViewer } from "@/features/shell/viewer";
+import { BACKUP, CANCEL_BACKUP, VERIFY_BACKUP } from "./queries";
+import { useBackupEvents, type BackupEventData } from "./use-backup-events";
+
+interface BackupDetail {
+  id: number;
+  status: BackupStatus;
+  serverName: string;
+  server: { id: number } | null;
+  serverVersion: string | null;
+  database: string;
+  engine: string;
+  scheduleName: string | null;
+  trigger: string;
+  attempt: number;
+  compression: string;
+  tool: string | null;
+  createdAt: string;
+  dueAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  rawBytes: string | null;
+  storedBytes: string | null;
+  progressBytes: string | null;
+  sha256: string | null;
+  position: string | null;
+  error: string | null;
+  logTail: string | null;
+  artifacts: Array<BackupArtifact & { verifiedAt: string | null; verifyResult: string | null; verifyDetail: string | null }>;
+}
+
+const ACTIVE: BackupStatus[] = ["PENDING", "RUNNING"];
+
+/** One backup: timings, sizes, checksum, artifacts per target, log tail, error; download / cancel / verify. */
+export function BackupDetailPage() {
+  const params = useSearchParams();
+  const raw = params.get("id");
+  const id = raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
+  const viewer = useViewer();
+  const { data, error, refetch } = useQuery<{ backup: BackupDetail }>(BACKUP, { id }, { skip: id === undefined });
+  const [live, setLive] = useState<BackupEventData>();
+  const [busy, setBusy] = useState<string>();
+  const [failure, setFailure] = useState<unknown>();
+
+  const onEvent = useCallback(
+    (event: BackupEventData) => {
+      if (event.type === "PROGRESS") setLive(event);
+      else refetch();
+    },
+    [refetch],
+  );
+  useBackupEvents(onEvent, { backupId: id ?? -1, onOpen: refetch });
+
+  async function act(label: string, mutation: string, confirmText?: string) {
+    if (confirmText && !window.confirm(confirmText)) return;
+    setBusy(label);
+    setFailure(undefined);
+    try {
+      await requestGraphQL(mutation, { id });
+      refetch();
+    } catch (e) {
+      setFailure(new Error(messageOf(e)));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  if (id === undefined) return <ErrorMessage error={new Error("No backup id in the address: open a backup from the history.")} />;
+  if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the backup" />}</>;
+  const b = data.backup;
+  const running = ACTIVE.includes(b.status);
+
+  return (
+    <>
+      <p className="small">
+        <Link href="/backups/">← Backups</Link>
+      </p>
+      <PageHeader title={`Backup #${b.id}`}>
+        <span aria-live="polite" data-testid="backup-status">
+          <StatusBadge status={b.status} />
+        </span>
+        {viewer.canOperate && running && (
+          <button type="button" className="danger" disabled={!!busy} onClick={() => act("cancel", CANCEL_BACKUP, `Cancel backup #${b.id}?`)}>
+            {busy === "cancel" ? "Cancelling…" : "Cancel backup"}
+          </button>
+        )}
+        {viewer.canOperate && (b.status === "SUCCEEDED" || b.status === "PARTIAL") && (
+          <button type="button" disabled={!!busy} onClick={() => act("verify", VERIFY_BACKUP)}>
+            {busy === "verify" ? "Verifying…" : "Verify checksums"}
+          </button>
+        )}
+      </PageHeader>
+      <ErrorMessage error={failure} />
+
+      <div className="grid-2">
+        <section className="panel" aria-labelledby="summary-heading">
+          <h2 id="summary-heading">Summary</h2>
+          <dl className="props">
+            <dt>Server</dt>
+            <dd>
+              {b.server ? <Link href={`/backups/?server=${b.server.id}`}>{b.serverName}</Link> : b.serverName} ({b.engine}
+              {b.serverVersion ? ` ${b.serverVersion}` : ""})
+            </dd>
+            <dt>Database</dt>
+            <dd>{b.database}</dd>
+            <dt>Schedule</dt>
+            <dd>{b.scheduleName ?? "—"}</dd>
+            <dt>Trigger</dt>
+            <dd>
+              {b.trigger} (attempt {b.attempt})
+            </dd>
+            <dt>Tool</dt>
+            <dd className="mono">{b.tool ?? "—"}</dd>
+            <dt>Compression</dt>
+            <dd>{b.compression}</dd>
+            <dt>SHA-256</dt>
+            <dd className="mono" data-testid="sha256">
+              {b.sha256 ?? "—"}
+            </dd>
+            {b.position && (
+              <>
+                <dt>Position</dt>
+                <dd className="mono">{b.position}</dd>
+              </>
+            )}
+          </dl>
+        </section>
+        <section className="panel" aria-labelledby="timing-heading">
+          <h2 id="timing-heading">Timings and sizes</h2>
+          <dl className="props">
+            <dt>Created</dt>
+            <dd>{formatDateTime(b.createdAt)}</dd>
+            {b.dueAt && (
+              <>
+                <dt>Due</dt>
+                <dd>{formatDateTime(b.dueAt)}</dd>
+              </>
+            )}
+            <dt>Started</dt>
+            <dd>{formatDateTime(b.startedAt)}</dd>
+            <dt>Finished</dt>
+            <dd>{formatDateTime(b.finishedAt)}</dd>
+            <dt>Duration</dt>
+            <dd>{formatMs(b.durationMs)}</dd>
+            <dt>Dumped</dt>
+            <dd>{formatBytes(running ? (live?.rawBytes ?? b.rawBytes) : b.rawBytes)}</dd>
+            <dt>Stored</dt>
+            <dd>{formatBytes(running ? (live?.storedBytes ?? b.progressBytes) : b.storedBytes)}</dd>
+            {running && (
+              <>
+                <dt>Rate</dt>
+                <dd>{formatRate(live?.bytesPerSecond)}</dd>
+              </>
+            )}
+          </dl>
+        </section>
+      </div>
+
+      {b.error && (
+        <section className="panel" aria-labelledby="error-heading">
+          <h2 id="error-heading">Error</h2>
+          <p className="error-cell">{b.error}</p>
+        </section>
+      )}
+
+      <section className="panel" aria-labelledby="artifacts-heading">
+        <h2 id="artifacts-heading">Artifacts</h2>
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Target</th>
+                <th scope="col">Status</th>
+                <th scope="col">Key</th>
+                <th scope="col">Size</th>
+                <th scope="col">Verified</th>
+                <th scope="col">
+                  <span className="sr-only">Download</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {b.artifacts.map((a) => (
+                <tr key={a.id} data-testid="artifact-row">
+                  <td>{a.storageTarget ? `${a.storageTarget.name} (${a.storageTarget.kind})` : "deleted target"}</td>
+                  <td>
+                    <StatusBadge status={a.status} />
+                    {a.error && <div className="error-cell">{a.error}</div>}
+                  </td>
+                  <td className="mono">{a.key}</td>
+                  <td>{formatBytes(a.sizeBytes)}</td>
+                  <td className="small">{a.verifyResult ? `${a.verifyResult} ${formatDateTime(a.verifiedAt)}` : "never"}</td>
+                  <td>
+                    {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
+                      <a
+                        className="button"
+                        href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}`}
+                        download
+                        aria-label={`Download from ${a.storageTarget?.name ?? "target"}`}
+                      >
+                        Download
+                      </a>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <p className="small muted">Checksum of every copy: SHA-256 above. Check a download with <code>sha256sum</code>.</p>
+      </section>
+
+      <section className="panel" aria-labelledby="log-heading">
+        <h2 id="log-heading">Log tail</h2>
+        {b.logTail ? <pre className="log">{b.logTail}</pre> : <p className="muted">The dump program wrote nothing to stderr.</p>}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,219 @@
+"use client";
+
+import Link from "next/link";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { useCallback, useRef, type FormEvent } from "react";
+import { useQuery } from "@/lib/use-query";
+import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
+import { BACKUP_STATUSES, type BackupSummary } from "@/lib/types";
+import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
+import { StatusBadge } from "@/components/ui/status";
+import { BACKUPS, FILTER_OPTIONS } from "./queries";
+import { useBackupEvents } from "./use-backup-events";
+
+const PAGE_SIZE = 25;
+const FILTER_KEYS = ["server", "database", "schedule", "status", "target", "from", "to"] as const;
+
+interface Options {
+  servers: Array<{ id: number; name: string }>;
+  schedules: Array<{ id: number; name: string }>;
+  storageTargets: Array<{ id: number; name: string }>;
+}
+
+interface BackupsData {
+  backups: { totalCount: number; hasNextPage: boolean; endCursor: string | null; nodes: BackupSummary[] };
+}
+
+/** The URL's query string as a BackupFilter; dates are whole local days (`to` inclusive). */
+function filterOf(params: URLSearchParams): Record<string, unknown> {
+  const filter: Record<string, unknown> = {};
+  const num = (k: string) => (params.get(k) && /^\d+$/.test(params.get(k)!) ? Number(params.get(k)) : undefined);
+  if (num("server") !== undefined) filter.serverId = num("server");
+  if (num("schedule") !== undefined) filter.scheduleId = num("schedule");
+  if (num("target") !== undefined) filter.storageTargetId = num("target");
+  if (params.get("database")) filter.database = params.get("database");
+  const status = params.getAll("status").filter((s) => (BACKUP_STATUSES as string[]).includes(s));
+  if (status.length) filter.status = status;
+  const from = params.get("from");
+  const to = params.get("to");
+  if (from && !Number.isNaN(Date.parse(`${from}T00:00`))) filter.from = new Date(`${from}T00:00`).toISOString();
+  if (to && !Number.isNaN(Date.parse(`${to}T00:00`))) filter.to = new Date(new Date(`${to}T00:00`).getTime() + 86_400_000).toISOString();
+  return filter;
+}
+
+/** Backup history: filters kept in the URL, newest first, cursor pages, live status. */
+export function BackupsPage() {
+  const params = useSearchParams();
+  const router = useRouter();
+  const pathname = usePathname();
+  const filter = filterOf(params);
+  const after = params.get("after");
+  const options = useQuery<Options>(FILTER_OPTIONS);
+  const { data, error, loading, refetch } = useQuery<BackupsData>(BACKUPS, { filter, after, first: PAGE_SIZE });
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+
+  const onEvent = useCallback(
+    (e: { type: string }) => {
+      if (e.type === "PROGRESS") return;
+      clearTimeout(pending.current);
+      pending.current = setTimeout(refetch, 300);
+    },
+    [refetch],
+  );
+  useBackupEvents(onEvent, { onOpen: refetch });
+
+  function apply(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const f = new FormData(event.currentTarget);
+    const next = new URLSearchParams();
+    for (const key of FILTER_KEYS) {
+      const value = String(f.get(key) ?? "").trim();
+      if (value) next.set(key, value);
+    }
+    router.replace(next.size ? `${pathname}?${next}` : pathname);
+  }
+
+  function page(cursor: string | null) {
+    const next = new URLSearchParams(params);
+    if (cursor) next.set("after", cursor);
+    else next.delete("after");
+    router.push(next.size ? `${pathname}?${next}` : pathname);
+  }
+
+  const o = options.data;
+  // Remount the form when the URL changes or the options arrive, so defaultValue picks the right option.
+  const formKey = `${params.toString()}:${o ? "loaded" : "loading"}`;
+  return (
+    <>
+      <PageHeader title="Backups">{loading && data && <span className="muted">Refreshing…</span>}</PageHeader>
+      <form key={formKey} className="filters panel" onSubmit={apply} aria-label="Filter backups" role="search">
+        <label>
+          Server
+          <select name="server" defaultValue={params.get("server") ?? ""}>
+            <option value="">Any server</option>
+            {o?.servers.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Database
+          <input name="database" defaultValue={params.get("database") ?? ""} placeholder="Exact name" />
+        </label>
+        <label>
+          Schedule
+          <select name="schedule" defaultValue={params.get("schedule") ?? ""}>
+            <option value="">Any schedule</option>
+            {o?.schedules.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Status
+          <select name="status" defaultValue={params.get("status") ?? ""}>
+            <option value="">Any status</option>
+            {BACKUP_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Target
+          <select name="target" defaultValue={params.get("target") ?? ""}>
+            <option value="">Any target</option>
+            {o?.storageTargets.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          From
+          <input type="date" name="from" defaultValue={params.get("from") ?? ""} />
+        </label>
+        <label>
+          To
+          <input type="date" name="to" defaultValue={params.get("to") ?? ""} />
+        </label>
+        <div className="form-actions">
+          <button type="submit" className="primary">
+            Apply filters
+          </button>
+          <button type="button" onClick={() => router.replace(pathname)}>
+            Clear
+          </button>
+        </div>
+      </form>
+
+      <ErrorMessage error={error} />
+      {!data ? (
+        !error && <Loading what="Loading backups" />
+      ) : data.backups.nodes.length === 0 ? (
+        <Empty>{params.size ? "No backup matches these filters." : "No backups yet. Run one from the Servers page or wait for a schedule."}</Empty>
+      ) : (
+        <section className="panel" aria-label="Backup history">
+          <p className="muted small" role="status">
+            {data.backups.totalCount} backup{data.backups.totalCount === 1 ? "" : "s"} match
+          </p>
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">#</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Server / database</th>
+                  <th scope="col">Schedule</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Duration</th>
+                  <th scope="col">Size</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.backups.nodes.map((b) => (
+                  <tr key={b.id} data-testid="backup-row">
+                    <td>
+                      <Link href={`/backups/detail/?id=${b.id}`} aria-label={`Backup ${b.id}: ${b.serverName} / ${b.database}`}>
+                        {b.id}
+                      </Link>
+                    </td>
+                    <td>
+                      <StatusBadge status={b.status} />
+                    </td>
+                    <td>
+                      {b.serverName} / {b.database}
+                      {b.error && <div className="error-cell">{b.error}</div>}
+                    </td>
+                    <td>{b.scheduleName ?? <span className="muted">{b.trigger.toLowerCase()}</span>}</td>
+                    <td>{formatDateTime(b.createdAt)}</td>
+                    <td>{formatMs(b.durationMs)}</td>
+                    <td>{formatBytes(b.storedBytes ?? b.progressBytes)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <nav className="form-actions" aria-label="Pages">
+            {after && (
+              <button type="button" onClick={() => page(null)}>
+                First page
+              </button>
+            )}
+            {data.backups.hasNextPage && (
+              <button type="button" onClick={() => page(data.backups.endCursor)}>
+                Next page
+              </button>
+            )}
+          </nav>
+        </section>
+      )}
+    </>
+  );
+}

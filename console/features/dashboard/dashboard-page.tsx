@@ -1,0 +1,274 @@
+"use client";
+
+import Link from "next/link";
+import { useCallback, useRef, useState } from "react";
+import { useQuery } from "@/lib/use-query";
+import { formatBytes, formatDateTime, formatPercent, formatRate, formatRelative, formatSeconds } from "@/lib/format";
+import type { BackupStatus, DatabaseStatus, StorageKind } from "@/lib/types";
+import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
+import { StatusBadge } from "@/components/ui/status";
+import { useBackupEvents, type BackupEventData } from "@/features/backups/use-backup-events";
+import { HistoryCharts } from "./history-charts";
+
+const DASHBOARD = /* GraphQL */ `
+  query Dashboard {
+    dashboard {
+      generatedAt
+      databases {
+        serverId
+        serverName
+        database
+        status
+        ageSeconds
+        rpoSeconds
+        lastSuccessAt
+        lastFailureAt
+        lastError
+        nextRunAt
+        schedules
+      }
+      running {
+        id
+        serverName
+        database
+        status
+        startedAt
+        progressBytes
+      }
+      recentFailures {
+        id
+        serverName
+        database
+        finishedAt
+        createdAt
+        error
+      }
+      totals {
+        backups
+        backups24h
+        successRate24h
+        successRate7d
+        storage {
+          target {
+            id
+            name
+            kind
+          }
+          bytes
+          objects
+        }
+      }
+    }
+  }
+`;
+
+interface DashboardData {
+  dashboard: {
+    generatedAt: string;
+    databases: Array<{
+      serverId: number;
+      serverName: string;
+      database: string | null;
+      status: DatabaseStatus;
+      ageSeconds: number | null;
+      rpoSeconds: number | null;
+      lastSuccessAt: string | null;
+      lastFailureAt: string | null;
+      lastError: string | null;
+      nextRunAt: string | null;
+      schedules: string[];
+    }>;
+    running: Array<{ id: number; serverName: string; database: string; status: BackupStatus; startedAt: string | null; progressBytes: string | null }>;
+    recentFailures: Array<{ id: number; serverName: string; database: string; finishedAt: string | null; createdAt: string; error: string | null }>;
+    totals: {
+      backups: number;
+      backups24h: number;
+      successRate24h: number | null;
+      successRate7d: number | null;
+      storage: Array<{ target: { id: number; name: string; kind: StorageKind }; bytes: string; objects: number }>;
+    };
+  };
+}
+
+type Progress = Record<number, { storedBytes: string | null; rawBytes: string | null; bytesPerSecond: number | null }>;
+
+/** "Is every database protected?": status lights, running backups (live), failures, storage. */
+export function DashboardPage() {
+  const { data, error, loading, refetch } = useQuery<DashboardData>(DASHBOARD);
+  const [progress, setProgress] = useState<Progress>({});
+  const [version, setVersion] = useState(0);
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+
+  const onEvent = useCallback(
+    (event: BackupEventData) => {
+      if (event.type === "PROGRESS") {
+        setProgress((p) => ({ ...p, [event.backupId]: { storedBytes: event.storedBytes, rawBytes: event.rawBytes, bytesPerSecond: event.bytesPerSecond } }));
+        return;
+      }
+      // CREATED / STATUS: the dashboard's lists change; coalesce bursts (one per database) into one refetch.
+      clearTimeout(pending.current);
+      pending.current = setTimeout(() => {
+        refetch();
+        if (event.type === "STATUS") setVersion((v) => v + 1);
+      }, 250);
+    },
+    [refetch],
+  );
+  const live = useBackupEvents(onEvent, { onOpen: refetch });
+
+  if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the dashboard" />}</>;
+  const d = data.dashboard;
+  const problems = d.databases.filter((db) => db.status !== "OK").length;
+
+  return (
+    <>
+      <PageHeader title="Dashboard">
+        <span className={live ? "live on" : "live"} role="status">
+          {live ? "Live" : "Connecting…"}
+        </span>
+        {loading && <span className="muted">Refreshing…</span>}
+      </PageHeader>
+      <ErrorMessage error={error} />
+
+      <section aria-label="Totals" className="stats">
+        <Stat label="Databases" value={String(d.databases.length)} detail={problems ? `${problems} need attention` : "all protected"} />
+        <Stat label="Backups (24 h)" value={String(d.totals.backups24h)} detail={`${d.totals.backups} in history`} />
+        <Stat label="Success rate 24 h" value={formatPercent(d.totals.successRate24h)} detail={`7 days: ${formatPercent(d.totals.successRate7d)}`} />
+        <Stat label="Running" value={String(d.running.length)} detail="pending or running" />
+      </section>
+
+      <section aria-labelledby="db-heading" className="panel">
+        <h2 id="db-heading">Databases</h2>
+        {d.databases.length === 0 ? (
+          <Empty>
+            No database is covered by a schedule yet. <Link href="/servers/">Add a server</Link> to start protecting it.
+          </Empty>
+        ) : (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Status</th>
+                  <th scope="col">Server / database</th>
+                  <th scope="col">Last good backup</th>
+                  <th scope="col">Age / RPO</th>
+                  <th scope="col">Next run</th>
+                  <th scope="col">Last error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.databases.map((db) => {
+                  const late = db.ageSeconds !== null && db.rpoSeconds !== null && db.ageSeconds > db.rpoSeconds;
+                  return (
+                    <tr key={`${db.serverId}/${db.database ?? ""}`} data-testid="db-row">
+                      <td>
+                        <StatusBadge status={db.status} />
+                      </td>
+                      <td>
+                        <strong>{db.serverName}</strong> / {db.database ?? <em>no backup yet</em>}
+                        <div className="muted small">{db.schedules.join(", ")}</div>
+                      </td>
+                      <td>{formatDateTime(db.lastSuccessAt)}</td>
+                      <td className={late ? "warn-text" : undefined}>
+                        {formatSeconds(db.ageSeconds)} / {formatSeconds(db.rpoSeconds)}
+                      </td>
+                      <td>{db.nextRunAt ? formatRelative(db.nextRunAt) : "—"}</td>
+                      <td className="error-cell">{db.lastError ?? ""}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      <div className="grid-2">
+        <section aria-labelledby="running-heading" className="panel">
+          <h2 id="running-heading">Running backups</h2>
+          {d.running.length === 0 ? (
+            <Empty>Nothing running.</Empty>
+          ) : (
+            <ul className="plain-list">
+              {d.running.map((b) => {
+                const p = progress[b.id];
+                return (
+                  <li key={b.id} data-testid="running-backup">
+                    <Link href={`/backups/detail/?id=${b.id}`}>
+                      {b.serverName} / {b.database}
+                    </Link>{" "}
+                    <StatusBadge status={b.status} />
+                    <div className="muted small" aria-live="off">
+                      {formatBytes(p?.storedBytes ?? b.progressBytes)} stored · {formatBytes(p?.rawBytes)} dumped · {formatRate(p?.bytesPerSecond)}
+                    </div>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+        </section>
+
+        <section aria-labelledby="failures-heading" className="panel">
+          <h2 id="failures-heading">Recent failures</h2>
+          {d.recentFailures.length === 0 ? (
+            <Empty>No failures in the past 7 days.</Empty>
+          ) : (
+            <ul className="plain-list">
+              {d.recentFailures.map((b) => (
+                <li key={b.id}>
+                  <Link href={`/backups/detail/?id=${b.id}`}>
+                    {b.serverName} / {b.database}
+                  </Link>{" "}
+                  <span className="muted small">{formatDateTime(b.finishedAt ?? b.createdAt)}</span>
+                  <div className="error-cell">{b.error ?? "failed"}</div>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      </div>
+
+      <section aria-labelledby="storage-heading" className="panel">
+        <h2 id="storage-heading">Storage use</h2>
+        {d.totals.storage.length === 0 ? (
+          <Empty>No storage target yet.</Empty>
+        ) : (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Target</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Stored</th>
+                  <th scope="col">Objects</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.totals.storage.map((s) => (
+                  <tr key={s.target.id}>
+                    <td>{s.target.name}</td>
+                    <td>{s.target.kind}</td>
+                    <td>{formatBytes(s.bytes)}</td>
+                    <td>{s.objects}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <HistoryCharts version={version} />
+      <p className="muted small">Updated {formatDateTime(d.generatedAt)}</p>
+    </>
+  );
+}
+
+function Stat({ label, value, detail }: { label: string; value: string; detail: string }) {
+  return (
+    <div className="stat">
+      <div className="stat-label">{label}</div>
+      <div className="stat-value">{value}</div>
+      <div className="muted small">{detail}</div>
+    </div>
+  );
+}

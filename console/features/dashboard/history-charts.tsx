@@ -1,0 +1,101 @@
+"use client";
+
+import { useEffect, useMemo } from "react";
+import { useQuery } from "@/lib/use-query";
+import { formatBytes, formatMs } from "@/lib/format";
+import type { BackupStatus } from "@/lib/types";
+
+const HISTORY = /* GraphQL */ `
+  query DashboardHistory($filter: BackupFilter) {
+    backups(filter: $filter, first: 200) {
+      nodes {
+        id
+        status
+        createdAt
+        durationMs
+        storedBytes
+      }
+    }
+  }
+`;
+
+interface Point {
+  id: number;
+  status: BackupStatus;
+  createdAt: string;
+  durationMs: number | null;
+  storedBytes: string | null;
+}
+
+const DAYS = 14;
+const W = 280;
+const H = 64;
+
+/** A small bar chart; `label` names it for assistive technology and the table below repeats the figures. */
+function Bars({ label, values, format, tone }: { label: string; values: Array<{ key: string; value: number; title: string }>; format: (n: number) => string; tone: string }) {
+  const max = Math.max(1, ...values.map((v) => v.value));
+  const bw = values.length ? W / values.length : W;
+  return (
+    <figure className="chart">
+      <figcaption>
+        {label} <span className="muted small">(max {format(max)})</span>
+      </figcaption>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${label}: ${values.length} values, max ${format(max)}`} preserveAspectRatio="none">
+        {values.map((v, i) => {
+          const h = (v.value / max) * (H - 2);
+          return (
+            <rect key={v.key} x={i * bw + 1} y={H - h} width={Math.max(1, bw - 2)} height={h} className={tone}>
+              <title>{v.title}</title>
+            </rect>
+          );
+        })}
+      </svg>
+    </figure>
+  );
+}
+
+/** Backup size and duration over time, and the success rate per day, for the last 14 days; `version` bumps refetch it. */
+export function HistoryCharts({ version }: { version: number }) {
+  const from = useMemo(() => new Date(Date.now() - DAYS * 86_400_000).toISOString().slice(0, 13) + ":00:00.000Z", []);
+  const { data, refetch } = useQuery<{ backups: { nodes: Point[] } }>(HISTORY, { filter: { from } });
+  useEffect(() => {
+    if (version > 0) refetch();
+  }, [version, refetch]);
+  if (!data) return null;
+  const finished = data.backups.nodes.filter((b) => !["PENDING", "RUNNING", "SKIPPED", "CANCELLED"].includes(b.status)).reverse();
+  if (finished.length === 0) return null;
+  const ok = finished.filter((b) => b.status === "SUCCEEDED" || b.status === "PARTIAL");
+  const days = new Map<string, { ok: number; all: number }>();
+  for (const b of finished) {
+    const day = b.createdAt.slice(0, 10);
+    const d = days.get(day) ?? { ok: 0, all: 0 };
+    d.all++;
+    if (b.status === "SUCCEEDED" || b.status === "PARTIAL") d.ok++;
+    days.set(day, d);
+  }
+  return (
+    <section className="panel" aria-labelledby="charts-heading">
+      <h2 id="charts-heading">Last {DAYS} days</h2>
+      <div className="charts">
+        <Bars
+          label="Backup size"
+          tone="bar-info"
+          format={formatBytes}
+          values={ok.map((b) => ({ key: String(b.id), value: Number(b.storedBytes ?? 0), title: `#${b.id}: ${formatBytes(b.storedBytes)}` }))}
+        />
+        <Bars
+          label="Duration"
+          tone="bar-info"
+          format={formatMs}
+          values={ok.map((b) => ({ key: String(b.id), value: b.durationMs ?? 0, title: `#${b.id}: ${formatMs(b.durationMs)}` }))}
+        />
+        <Bars
+          label="Success rate per day"
+          tone="bar-ok"
+          format={(n) => `${Math.round(n * 100)} %`}
+          values={[...days].map(([day, d]) => ({ key: day, value: d.ok / d.all, title: `${day}: ${d.ok} of ${d.all} succeeded` }))}
+        />
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,65 @@
+"use client";
+
+import { useEffect, useState } from "react";
+import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { formatDateTime } from "@/lib/format";
+import { CRON_PREVIEW } from "./queries";
+
+interface Preview {
+  valid: boolean;
+  error: string | null;
+  nextRuns: string[];
+}
+
+/** The next five runs of `expression` in `timezone`, asked of the server as you type (debounced). */
+export function CronPreview({ id, expression, timezone }: { id: string; expression: string; timezone: string }) {
+  const [preview, setPreview] = useState<Preview>();
+  const [failure, setFailure] = useState<string>();
+
+  useEffect(() => {
+    if (!expression.trim()) {
+      setPreview(undefined);
+      return;
+    }
+    let cancelled = false;
+    const timer = setTimeout(() => {
+      requestGraphQL<{ cronPreview: Preview }>(CRON_PREVIEW, { expression, timezone: timezone || "UTC" }).then(
+        ({ cronPreview }) => {
+          if (cancelled) return;
+          setPreview(cronPreview);
+          setFailure(undefined);
+        },
+        (e: unknown) => !cancelled && setFailure(messageOf(e)),
+      );
+    }, 200);
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+    };
+  }, [expression, timezone]);
+
+  return (
+    <div id={id} className="cron-preview" aria-live="polite">
+      {failure ? (
+        <p className="field-error">{failure}</p>
+      ) : !preview ? (
+        <p className="hint">Enter five fields (minute hour day month weekday), e.g. 0 2 * * *.</p>
+      ) : !preview.valid ? (
+        <p className="field-error" role="alert">
+          Invalid cron expression: {preview.error}
+        </p>
+      ) : (
+        <>
+          <p className="hint">Next runs ({timezone || "UTC"}):</p>
+          <ol aria-label="Next runs" className="small">
+            {preview.nextRuns.map((r) => (
+              <li key={r}>
+                <time dateTime={r}>{formatDateTime(r, timezone || "UTC")}</time>
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,31 @@
+import type { ConnectionTest } from "./queries";
+
+/** What "Test connection" found: version and databases, or the error and its kind. */
+export function ConnectionResult({ serverName, result }: { serverName: string; result: ConnectionTest }) {
+  if (!result.ok) {
+    return (
+      <div role="alert" className="error-box" aria-label={`Connection test of ${serverName}`}>
+        <strong>Connection failed{result.errorKind ? ` (${result.errorKind})` : ""}:</strong> {result.error}
+      </div>
+    );
+  }
+  return (
+    <div role="status" className="ok-box" aria-label={`Connection test of ${serverName}`}>
+      <p>
+        <strong>Connected</strong> to {serverName}: version {result.version ?? "unknown"}
+        {result.dumpTool ? `, dump tool ${result.dumpTool}` : ""}.
+      </p>
+      <p>
+        Databases a backup would cover ({result.databases.length} of {result.allDatabases.length}):{" "}
+        {result.databases.length ? result.databases.join(", ") : "none"}
+      </p>
+      {result.warnings.length > 0 && (
+        <ul>
+          {result.warnings.map((w) => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

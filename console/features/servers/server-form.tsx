@@ -1,0 +1,167 @@
+"use client";
+
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import { ENGINES, type Engine, type Server } from "@/lib/types";
+import { CheckField, SelectField, TextField } from "@/components/ui/field";
+import { ErrorMessage } from "@/components/ui/states";
+import { CREATE_SERVER, UPDATE_SERVER } from "./queries";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function list(value: FormDataEntryValue | null): string[] {
+  return String(value ?? "")
+    .split(/[\s,]+/)
+    .filter(Boolean);
+}
+
+/** Client-side checks mirroring the server's rules; the server's own field errors still show. */
+function validate(v: { name: string; host: string; port: string; username: string; maxConcurrent: string }): Record<string, string> {
+  const e: Record<string, string> = {};
+  if (!v.name) e.name = "Enter a name.";
+  else if (!NAME.test(v.name)) e.name = "Use letters, digits, '.', '_' and '-', starting with a letter or digit.";
+  if (!v.host) e.host = "Enter a host name or IP address.";
+  if (v.port && !(/^\d+$/.test(v.port) && Number(v.port) >= 1 && Number(v.port) <= 65535)) e.port = "Enter a port between 1 and 65535.";
+  if (!v.username) e.username = "Enter the user SQLGuard connects as.";
+  if (v.maxConcurrent && !(/^\d+$/.test(v.maxConcurrent) && Number(v.maxConcurrent) >= 1)) e.maxConcurrent = "Enter a whole number of at least 1.";
+  return e;
+}
+
+/** Create or edit a server. Calls `onSaved` with the saved server. */
+export function ServerForm({
+  server,
+  profiles,
+  onSaved,
+  onCancel,
+}: {
+  server?: Server;
+  profiles: ReadonlyArray<{ id: number; name: string }>;
+  onSaved: (server: Server) => void;
+  onCancel: () => void;
+}) {
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [failure, setFailure] = useState<unknown>();
+  const [saving, setSaving] = useState(false);
+  const [engine, setEngine] = useState<Engine>(server?.engine ?? "MARIADB");
+  const formRef = useRef<HTMLFormElement>(null);
+
+  useEffect(() => {
+    formRef.current?.querySelector<HTMLInputElement>("input")?.focus();
+  }, []);
+
+  useEffect(() => {
+    if (Object.keys(errors).length) formRef.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
+  }, [errors]);
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const f = new FormData(event.currentTarget);
+    const raw = {
+      name: String(f.get("name") ?? "").trim(),
+      host: String(f.get("host") ?? "").trim(),
+      port: String(f.get("port") ?? "").trim(),
+      username: String(f.get("username") ?? ""),
+      maxConcurrent: String(f.get("maxConcurrent") ?? "").trim(),
+    };
+    const problems = validate(raw);
+    setErrors(problems);
+    setFailure(undefined);
+    if (Object.keys(problems).length) return;
+    const password = String(f.get("password") ?? "");
+    const profile = String(f.get("dumpOptionsId") ?? "");
+    const input: Record<string, unknown> = {
+      name: raw.name,
+      engine,
+      host: raw.host,
+      port: raw.port ? Number(raw.port) : null,
+      username: raw.username,
+      includeDatabases: list(f.get("includeDatabases")),
+      excludeDatabases: list(f.get("excludeDatabases")),
+      tls: f.get("tls") === "on",
+      enabled: f.get("enabled") === "on",
+      maxConcurrent: raw.maxConcurrent ? Number(raw.maxConcurrent) : 1,
+      dumpOptionsId: profile ? Number(profile) : null,
+    };
+    if (!server || password || f.get("clearPassword") === "on") input.password = password;
+    if (input.port === null) delete input.port;
+    setSaving(true);
+    try {
+      const saved = server
+        ? (await requestGraphQL<{ updateServer: Server }>(UPDATE_SERVER, { id: server.id, input })).updateServer
+        : (await requestGraphQL<{ createServer: Server }>(CREATE_SERVER, { input })).createServer;
+      onSaved(saved);
+    } catch (error) {
+      const fields = fieldErrorsOf(error);
+      setErrors(fields);
+      if (!Object.keys(fields).length) setFailure(error);
+      else setFailure(new Error(`Check the highlighted fields: ${messageOf(error)}`));
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  const defaultPort = engine === "POSTGRESQL" ? "5432" : "3306";
+  return (
+    <section className="panel" aria-labelledby="server-form-heading">
+      <h2 id="server-form-heading">{server ? `Edit server ${server.name}` : "Add a server"}</h2>
+      <form ref={formRef} className="edit-form" onSubmit={onSubmit} noValidate aria-busy={saving}>
+        <TextField label="Name" name="name" defaultValue={server?.name} error={errors.name} required autoComplete="off" />
+        <SelectField
+          label="Engine"
+          name="engine"
+          value={engine}
+          onChange={(e) => setEngine(e.target.value as Engine)}
+          options={ENGINES.map((e) => ({ value: e, label: e }))}
+          error={errors.engine}
+        />
+        <TextField label="Host" name="host" defaultValue={server?.host} error={errors.host} required autoComplete="off" />
+        <TextField label="Port" name="port" inputMode="numeric" defaultValue={server?.port} placeholder={defaultPort} error={errors.port} />
+        <TextField label="Username" name="username" defaultValue={server?.username} error={errors.username} required autoComplete="off" />
+        <TextField
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          error={errors.password}
+          hint={server ? (server.passwordSet ? "A password is stored; leave empty to keep it." : "No password stored.") : "Stored encrypted, never shown again."}
+        />
+        <TextField
+          label="Include databases"
+          name="includeDatabases"
+          defaultValue={server?.includeDatabases.join(", ")}
+          error={errors.includeDatabases}
+          hint="Glob patterns, comma separated; empty = every non-system database."
+        />
+        <TextField
+          label="Exclude databases"
+          name="excludeDatabases"
+          defaultValue={server?.excludeDatabases.join(", ")}
+          error={errors.excludeDatabases}
+          hint="Applied after the includes."
+        />
+        <TextField label="Concurrent backups" name="maxConcurrent" inputMode="numeric" defaultValue={server?.maxConcurrent ?? 1} error={errors.maxConcurrent} />
+        <SelectField
+          label="Dump options profile"
+          name="dumpOptionsId"
+          defaultValue={server?.dumpOptionsId ?? ""}
+          options={[{ value: "", label: "Default" }, ...profiles.map((p) => ({ value: String(p.id), label: p.name }))]}
+          error={errors.dumpOptionsId}
+        />
+        <CheckField label="Use TLS" name="tls" defaultChecked={server?.tls ?? false} />
+        <CheckField label="Enabled" name="enabled" defaultChecked={server?.enabled ?? true} />
+        {server?.passwordSet && <CheckField label="Remove the stored password" name="clearPassword" />}
+        <div className="wide">
+          <ErrorMessage error={failure} />
+        </div>
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={saving}>
+            {saving ? "Saving…" : server ? "Save server" : "Add server"}
+          </button>
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}

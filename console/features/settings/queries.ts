@@ -1,0 +1,149 @@
+// GraphQL operations of the Settings page.
+
+export const USERS = /* GraphQL */ `
+  query Users {
+    users {
+      id
+      username
+      role
+      disabled
+      createdAt
+    }
+  }
+`;
+
+export const CREATE_USER = /* GraphQL */ `
+  mutation CreateUser($input: UserInput!) {
+    createUser(input: $input) {
+      id
+      username
+    }
+  }
+`;
+
+export const UPDATE_USER = /* GraphQL */ `
+  mutation UpdateUser($id: Int!, $input: UserInput!) {
+    updateUser(id: $id, input: $input) {
+      id
+      username
+    }
+  }
+`;
+
+export const DELETE_USER = /* GraphQL */ `
+  mutation DeleteUser($id: Int!) {
+    deleteUser(id: $id) {
+      id
+    }
+  }
+`;
+
+export const API_TOKENS = /* GraphQL */ `
+  query ApiTokens {
+    apiTokens {
+      id
+      name
+      prefix
+      role
+      createdAt
+      expiresAt
+      lastUsedAt
+      revokedAt
+      user {
+        username
+      }
+    }
+  }
+`;
+
+export const CREATE_TOKEN = /* GraphQL */ `
+  mutation CreateApiToken($name: String!, $role: Role!, $expiresInDays: Int) {
+    createApiToken(name: $name, role: $role, expiresInDays: $expiresInDays) {
+      token
+      apiToken {
+        id
+        name
+      }
+    }
+  }
+`;
+
+export const REVOKE_TOKEN = /* GraphQL */ `
+  mutation RevokeApiToken($id: Int!) {
+    revokeApiToken(id: $id) {
+      id
+      revokedAt
+    }
+  }
+`;
+
+export const AUDIT_LOG = /* GraphQL */ `
+  query AuditLog($beforeId: Int, $limit: Int) {
+    auditLog(beforeId: $beforeId, limit: $limit) {
+      id
+      at
+      actor
+      action
+      entityType
+      entityId
+      before
+      after
+    }
+  }
+`;
+
+const WEBHOOK_FIELDS = /* GraphQL */ `
+  fragment WebhookFields on Webhook {
+    id
+    name
+    url
+    format
+    enabled
+    onFailure
+    onOverdue
+    onRecovery
+    onSuccess
+    secretSet
+    scheduleId
+  }
+`;
+
+export const WEBHOOKS = /* GraphQL */ `
+  query Webhooks {
+    webhooks {
+      ...WebhookFields
+    }
+    schedules {
+      id
+      name
+    }
+  }
+  ${WEBHOOK_FIELDS}
+`;
+
+export const CREATE_WEBHOOK = /* GraphQL */ `
+  mutation CreateWebhook($input: WebhookInput!) {
+    createWebhook(input: $input) {
+      ...WebhookFields
+    }
+  }
+  ${WEBHOOK_FIELDS}
+`;
+
+export const DELETE_WEBHOOK = /* GraphQL */ `
+  mutation DeleteWebhook($id: Int!) {
+    deleteWebhook(id: $id) {
+      id
+    }
+  }
+`;
+
+export const TEST_WEBHOOK = /* GraphQL */ `
+  mutation TestWebhook($id: Int!) {
+    testWebhook(id: $id) {
+      ok
+      status
+      error
+    }
+  }
+`;

@@ -1,0 +1,64 @@
+"use client";
+
+import { useState, type KeyboardEvent } from "react";
+import { PageHeader } from "@/components/ui/states";
+import { useViewer } from "@/features/shell/viewer";
+import { AuditPanel } from "./audit-panel";
+import { TokensPanel } from "./tokens-panel";
+import { UsersPanel } from "./users-panel";
+import { WebhooksPanel } from "./webhooks-panel";
+
+type Tab = "tokens" | "users" | "webhooks" | "audit";
+
+/** Settings: API tokens for everyone; users, webhooks and the audit log for admins. Tabs follow the ARIA pattern. */
+export function SettingsPage() {
+  const viewer = useViewer();
+  const tabs: Array<{ id: Tab; label: string }> = [
+    { id: "tokens", label: "API tokens" },
+    ...(viewer.canEdit
+      ? [
+          { id: "users" as const, label: "Users and roles" },
+          { id: "webhooks" as const, label: "Webhooks" },
+          { id: "audit" as const, label: "Audit log" },
+        ]
+      : []),
+  ];
+  const [tab, setTab] = useState<Tab>("tokens");
+
+  function onKey(event: KeyboardEvent<HTMLDivElement>) {
+    const index = tabs.findIndex((t) => t.id === tab);
+    const delta = event.key === "ArrowRight" ? 1 : event.key === "ArrowLeft" ? -1 : 0;
+    if (!delta) return;
+    const next = tabs[(index + delta + tabs.length) % tabs.length]!;
+    setTab(next.id);
+    document.getElementById(`tab-${next.id}`)?.focus();
+  }
+
+  return (
+    <>
+      <PageHeader title="Settings" />
+      <div role="tablist" aria-label="Settings" className="tabs" onKeyDown={onKey}>
+        {tabs.map((t) => (
+          <button
+            key={t.id}
+            id={`tab-${t.id}`}
+            type="button"
+            role="tab"
+            aria-selected={tab === t.id}
+            aria-controls={`panel-${t.id}`}
+            tabIndex={tab === t.id ? 0 : -1}
+            onClick={() => setTab(t.id)}
+          >
+            {t.label}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        {tab === "tokens" && <TokensPanel />}
+        {tab === "users" && <UsersPanel />}
+        {tab === "webhooks" && <WebhooksPanel />}
+        {tab === "audit" && <AuditPanel />}
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,194 @@
+"use client";
+
+import { Fragment, useState, type FormEvent } from "react";
+import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import { useQuery } from "@/lib/use-query";
+import { CheckField, SelectField, TextField } from "@/components/ui/field";
+import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
+import { CREATE_WEBHOOK, DELETE_WEBHOOK, TEST_WEBHOOK, WEBHOOKS } from "./queries";
+
+interface Webhook {
+  id: number;
+  name: string;
+  url: string;
+  format: "GENERIC" | "HEALTHCHECKS";
+  enabled: boolean;
+  onFailure: boolean;
+  onOverdue: boolean;
+  onRecovery: boolean;
+  onSuccess: boolean;
+  secretSet: boolean;
+  scheduleId: number | null;
+}
+
+type TestResult = { ok: boolean; status: number | null; error: string | null };
+
+/** Webhooks (admins only): add, send a test event, delete. */
+export function WebhooksPanel() {
+  const { data, error, refetch } = useQuery<{ webhooks: Webhook[]; schedules: Array<{ id: number; name: string }> }>(WEBHOOKS);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [failure, setFailure] = useState<unknown>();
+  const [tests, setTests] = useState<Record<number, TestResult | Error | "testing">>({});
+  const [formKey, setFormKey] = useState(0);
+
+  async function create(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const f = new FormData(event.currentTarget);
+    const name = String(f.get("name") ?? "").trim();
+    const url = String(f.get("url") ?? "").trim();
+    const problems: Record<string, string> = {};
+    if (!name) problems.name = "Enter a name.";
+    if (!/^https?:\/\/\S+$/.test(url)) problems.url = "Enter an http:// or https:// URL.";
+    setErrors(problems);
+    setFailure(undefined);
+    if (Object.keys(problems).length) return;
+    const schedule = String(f.get("scheduleId") ?? "");
+    const input = {
+      name,
+      url,
+      format: String(f.get("format")),
+      enabled: true,
+      onFailure: f.get("onFailure") === "on",
+      onOverdue: f.get("onOverdue") === "on",
+      onRecovery: f.get("onRecovery") === "on",
+      onSuccess: f.get("onSuccess") === "on",
+      scheduleId: schedule ? Number(schedule) : null,
+      secret: String(f.get("secret") ?? "") || null,
+    };
+    try {
+      await requestGraphQL(CREATE_WEBHOOK, { input });
+      setFormKey((k) => k + 1);
+      refetch();
+    } catch (e) {
+      const fields = fieldErrorsOf(e);
+      setErrors(fields);
+      setFailure(Object.keys(fields).length ? new Error(`Check the highlighted fields: ${messageOf(e)}`) : e);
+    }
+  }
+
+  async function test(hook: Webhook) {
+    setTests((t) => ({ ...t, [hook.id]: "testing" }));
+    try {
+      const { testWebhook } = await requestGraphQL<{ testWebhook: TestResult }>(TEST_WEBHOOK, { id: hook.id });
+      setTests((t) => ({ ...t, [hook.id]: testWebhook }));
+    } catch (e) {
+      setTests((t) => ({ ...t, [hook.id]: new Error(messageOf(e)) }));
+    }
+  }
+
+  async function remove(hook: Webhook) {
+    if (!window.confirm(`Delete webhook ${hook.name}?`)) return;
+    try {
+      await requestGraphQL(DELETE_WEBHOOK, { id: hook.id });
+      refetch();
+    } catch (e) {
+      setFailure(new Error(messageOf(e)));
+    }
+  }
+
+  if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading webhooks" />}</>;
+  const scheduleName = new Map(data.schedules.map((s) => [s.id, s.name]));
+  return (
+    <>
+      <ErrorMessage error={failure} />
+      {data.webhooks.length === 0 ? (
+        <Empty>No webhooks: nobody is notified of failures yet.</Empty>
+      ) : (
+        <div className="table-wrap panel">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">URL</th>
+                <th scope="col">Events</th>
+                <th scope="col">Scope</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.webhooks.map((h) => {
+                const result = tests[h.id];
+                return (
+                  <Fragment key={h.id}>
+                    <tr data-testid={`webhook-${h.name}`}>
+                      <td>
+                        {h.name} <span className="muted small">{h.format}</span>
+                      </td>
+                      <td className="mono">{h.url}</td>
+                      <td className="small">
+                        {h.format === "HEALTHCHECKS"
+                          ? "start / success / fail pings"
+                          : [h.onFailure && "failure", h.onOverdue && "overdue", h.onRecovery && "recovery", h.onSuccess && "success"].filter(Boolean).join(", ")}
+                        {h.secretSet && " · signed"}
+                      </td>
+                      <td className="small">{h.scheduleId ? scheduleName.get(h.scheduleId) : "every backup"}</td>
+                      <td>
+                        <div className="row-actions">
+                          <button type="button" onClick={() => test(h)} aria-label={`Send a test to ${h.name}`} disabled={result === "testing"}>
+                            {result === "testing" ? "Sending…" : "Send test"}
+                          </button>
+                          <button type="button" className="danger" onClick={() => remove(h)} aria-label={`Delete webhook ${h.name}`}>
+                            Delete
+                          </button>
+                        </div>
+                      </td>
+                    </tr>
+                    {result && result !== "testing" && (
+                      <tr>
+                        <td colSpan={5}>
+                          {result instanceof Error ? (
+                            <ErrorMessage error={result} />
+                          ) : (
+                            <p role="status" className={result.ok ? "ok-box" : "error-box"} aria-label={`Test of ${h.name}`}>
+                              {result.ok ? "Delivered" : "Not delivered"}
+                              {result.status !== null ? ` (HTTP ${result.status})` : ""}
+                              {result.error ? `: ${result.error}` : "."}
+                            </p>
+                          )}
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <section className="panel" aria-labelledby="add-webhook-heading">
+        <h2 id="add-webhook-heading">Add a webhook</h2>
+        <form key={formKey} className="edit-form" onSubmit={create} noValidate>
+          <TextField label="Webhook name" name="name" autoComplete="off" error={errors.name} />
+          <TextField label="URL" name="url" type="url" autoComplete="off" error={errors.url} hint="For healthchecks.io, the check's ping URL." />
+          <SelectField
+            label="Format"
+            name="format"
+            defaultValue="GENERIC"
+            options={[
+              { value: "GENERIC", label: "Generic JSON (signed)" },
+              { value: "HEALTHCHECKS", label: "healthchecks.io pings" },
+            ]}
+          />
+          <SelectField
+            label="Backups of"
+            name="scheduleId"
+            defaultValue=""
+            options={[{ value: "", label: "Every backup" }, ...data.schedules.map((s) => ({ value: String(s.id), label: `Schedule ${s.name}` }))]}
+          />
+          <TextField label="Signing secret" name="secret" type="password" autoComplete="new-password" error={errors.secret} hint="Optional HMAC key: deliveries carry X-SQLGuard-Signature." />
+          <CheckField label="On failure" name="onFailure" defaultChecked />
+          <CheckField label="On overdue" name="onOverdue" defaultChecked />
+          <CheckField label="On recovery" name="onRecovery" defaultChecked />
+          <CheckField label="On success" name="onSuccess" />
+          <div className="form-actions">
+            <button type="submit" className="primary">
+              Add webhook
+            </button>
+          </div>
+        </form>
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,131 @@
+"use client";
+
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import type { StorageKind, StorageTarget } from "@/lib/types";
+import { CheckField, SelectField, TextField } from "@/components/ui/field";
+import { ErrorMessage } from "@/components/ui/states";
+import { CREATE_TARGET, UPDATE_TARGET } from "./queries";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Create or edit a local or S3 storage target. */
+export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTarget; onSaved: (t: StorageTarget) => void; onCancel: () => void }) {
+  const [kind, setKind] = useState<StorageKind>(target?.kind ?? "LOCAL");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [failure, setFailure] = useState<unknown>();
+  const [saving, setSaving] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+
+  useEffect(() => formRef.current?.querySelector<HTMLInputElement>("input")?.focus(), []);
+  useEffect(() => {
+    if (Object.keys(errors).length) formRef.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
+  }, [errors]);
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const f = new FormData(event.currentTarget);
+    const text = (k: string) => String(f.get(k) ?? "").trim();
+    const problems: Record<string, string> = {};
+    if (!text("name")) problems.name = "Enter a name.";
+    else if (!NAME.test(text("name"))) problems.name = "Use letters, digits, '.', '_' and '-', starting with a letter or digit.";
+    if (kind === "LOCAL") {
+      if (!text("path")) problems.path = "Enter the directory backups are written to.";
+      else if (!text("path").startsWith("/")) problems.path = "Enter an absolute path (starting with /).";
+    } else {
+      if (!text("bucket")) problems.bucket = "Enter the bucket name.";
+      if (text("endpoint") && !/^https?:\/\/\S+$/.test(text("endpoint"))) problems.endpoint = "Enter an http:// or https:// URL, or leave empty for AWS.";
+      if (!target && !!text("accessKeyId") !== !!text("secretAccessKey"))
+        problems.secretAccessKey = "Enter both the access key id and the secret key, or neither.";
+    }
+    setErrors(problems);
+    setFailure(undefined);
+    if (Object.keys(problems).length) return;
+
+    const input: Record<string, unknown> = {
+      name: text("name"),
+      kind,
+      prefix: text("prefix"),
+      enabled: f.get("enabled") === "on",
+      isDefault: f.get("isDefault") === "on",
+    };
+    if (kind === "LOCAL") input.path = text("path");
+    else {
+      Object.assign(input, {
+        bucket: text("bucket"),
+        endpoint: text("endpoint") || null,
+        region: text("region") || null,
+        accessKeyId: text("accessKeyId") || null,
+        forcePathStyle: f.get("forcePathStyle") === "on",
+      });
+      if (!target || text("secretAccessKey")) input.secretAccessKey = text("secretAccessKey") || null;
+    }
+    setSaving(true);
+    try {
+      const saved = target
+        ? (await requestGraphQL<{ updateStorageTarget: StorageTarget }>(UPDATE_TARGET, { id: target.id, input })).updateStorageTarget
+        : (await requestGraphQL<{ createStorageTarget: StorageTarget }>(CREATE_TARGET, { input })).createStorageTarget;
+      onSaved(saved);
+    } catch (error) {
+      const fields = fieldErrorsOf(error);
+      setErrors(fields);
+      setFailure(Object.keys(fields).length ? new Error(`Check the highlighted fields: ${messageOf(error)}`) : error);
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  return (
+    <section className="panel" aria-labelledby="target-form-heading">
+      <h2 id="target-form-heading">{target ? `Edit storage target ${target.name}` : "Add a storage target"}</h2>
+      <form ref={formRef} className="edit-form" onSubmit={onSubmit} noValidate aria-busy={saving}>
+        <TextField label="Name" name="name" defaultValue={target?.name} error={errors.name} required autoComplete="off" />
+        <SelectField
+          label="Kind"
+          name="kind"
+          value={kind}
+          onChange={(e) => setKind(e.target.value as StorageKind)}
+          options={[
+            { value: "LOCAL", label: "Local directory" },
+            { value: "S3", label: "S3-compatible bucket" },
+          ]}
+          error={errors.kind}
+          disabled={!!target}
+        />
+        {kind === "LOCAL" ? (
+          <TextField label="Path" name="path" defaultValue={target?.path ?? ""} error={errors.path} hint="Absolute base directory on the SQLGuard host." />
+        ) : (
+          <>
+            <TextField label="Bucket" name="bucket" defaultValue={target?.bucket ?? ""} error={errors.bucket} />
+            <TextField label="Endpoint" name="endpoint" defaultValue={target?.endpoint ?? ""} error={errors.endpoint} hint="e.g. http://minio:9000; empty for AWS." />
+            <TextField label="Region" name="region" defaultValue={target?.region ?? ""} error={errors.region} />
+            <TextField label="Access key id" name="accessKeyId" defaultValue={target?.accessKeyId ?? ""} error={errors.accessKeyId} autoComplete="off" />
+            <TextField
+              label="Secret access key"
+              name="secretAccessKey"
+              type="password"
+              autoComplete="new-password"
+              error={errors.secretAccessKey}
+              hint={target?.secretAccessKeySet ? "A secret is stored; leave empty to keep it." : "Stored encrypted, never shown again."}
+            />
+            <CheckField label="Path-style URLs" name="forcePathStyle" defaultChecked={target?.forcePathStyle ?? true} hint="Needed by MinIO and most S3-compatible services." />
+          </>
+        )}
+        <TextField label="Prefix" name="prefix" defaultValue={target?.prefix ?? ""} error={errors.prefix} hint="Key prefix inside the bucket or directory." />
+        <CheckField label="Default target" name="isDefault" defaultChecked={target?.isDefault ?? false} hint="Used by manual backups and schedules that name no target." />
+        <CheckField label="Enabled" name="enabled" defaultChecked={target?.enabled ?? true} />
+        <div className="wide">
+          <ErrorMessage error={failure} />
+        </div>
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={saving}>
+            {saving ? "Saving…" : target ? "Save target" : "Add target"}
+          </button>
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}

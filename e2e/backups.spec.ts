@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { expect, test } from "./fixtures/server.ts";
+import { createServerViaApi, gqlOk, signIn, snapshot, unique, waitForBackup } from "./fixtures/helpers.ts";
+
+test("backs up now, watches it go live to SUCCEEDED, filters the history, opens the detail and downloads the artifact", async ({
+  page,
+  sampleDatabase,
+}, testInfo) => {
+  await signIn(page);
+  const name = unique("shop");
+  await createServerViaApi(page, name, sampleDatabase);
+
+  await page.goto("/servers/");
+  await page.getByRole("button", { name: `Back up ${name} now` }).click();
+  const form = page.getByRole("region", { name: `Back up ${name} now` });
+  await expect(form.getByRole("checkbox", { name: sampleDatabase })).toBeChecked();
+  await expect(form.getByRole("checkbox", { name: "local (default)" })).toBeChecked();
+  await form.getByRole("button", { name: "Start backup" }).click();
+
+  const link = form.getByRole("link", { name: `of ${sampleDatabase}` });
+  await expect(link).toBeVisible();
+  await link.click();
+  await expect(page).toHaveURL(/\/backups\/detail\/\?id=\d+/);
+  const id = Number(new URL(page.url()).searchParams.get("id"));
+
+  // No reload: the status follows backupEvents until it succeeds.
+  await expect(page.getByTestId("backup-status")).toContainText("SUCCEEDED", { timeout: 60_000 });
+  const sha = page.getByTestId("sha256");
+  await expect(sha).toHaveText(/^[0-9a-f]{64}$/);
+  const artifact = page.getByTestId("artifact-row");
+  await expect(artifact).toHaveCount(1);
+  await expect(artifact).toContainText("STORED");
+  await expect(artifact).toContainText(sampleDatabase);
+  await snapshot(page, testInfo, "backup-detail");
+
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download from local" }).click()]);
+  const bytes = await readFile(await download.path());
+  expect(createHash("sha256").update(bytes).digest("hex")).toBe(await sha.textContent());
+  expect(download.suggestedFilename()).toMatch(/\.sql\.zst$/);
+
+  // History: filter by server and status; the filters live in the URL.
+  await page.getByRole("link", { name: "Backups", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Backups", level: 1 })).toBeVisible();
+  const filters = page.getByRole("search", { name: "Filter backups" });
+  await filters.getByLabel("Server").selectOption({ label: name });
+  await filters.getByLabel("Status").selectOption("SUCCEEDED");
+  await filters.getByRole("button", { name: "Apply filters" }).click();
+  await expect(page).toHaveURL(/server=\d+/);
+  await expect(page).toHaveURL(/status=SUCCEEDED/);
+  const rows = page.getByTestId("backup-row");
+  await expect(rows).toHaveCount(1);
+  await expect(rows).toContainText(sampleDatabase);
+  await snapshot(page, testInfo, "backups");
+
+  await filters.getByLabel("Status").selectOption("FAILED");
+  await filters.getByRole("button", { name: "Apply filters" }).click();
+  await expect(page.getByText("No backup matches these filters.")).toBeVisible();
+
+  // Reloading the filtered URL keeps the filter.
+  await page.reload();
+  await expect(filters.getByLabel("Status")).toHaveValue("FAILED");
+  await expect(filters.getByLabel("Server")).toHaveValue(/^\d+$/);
+  await page.goto(`/backups/?server=${new URL(page.url()).searchParams.get("server")}&status=SUCCEEDED`);
+  await expect(rows).toHaveCount(1);
+  await rows.getByRole("link", { name: `Backup ${id}:` }).click();
+  await expect(page.getByRole("heading", { name: `Backup #${id}` })).toBeVisible();
+});
+
+test("the dashboard shows a new database and updates live as its backup runs", async ({ page, sampleDatabase }, testInfo) => {
+  await signIn(page);
+  const name = unique("dash");
+  const serverId = await createServerViaApi(page, name, sampleDatabase);
+
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
+  await expect(page.getByText("Live", { exact: true })).toBeVisible();
+  // Covered by the stock schedules, never backed up yet.
+  const row = page.getByTestId("db-row").filter({ hasText: name });
+  await expect(row).toContainText("NEVER");
+
+  const { runBackup } = await gqlOk<{ runBackup: Array<{ id: number }> }>(
+    page.request,
+    "mutation($input: RunBackupInput!) { runBackup(input: $input) { id } }",
+    { input: { serverId, databases: [sampleDatabase] } },
+  );
+  const done = await waitForBackup(page.request, runBackup[0]!.id);
+  expect(done.status).toBe("SUCCEEDED");
+
+  // The STATUS events refetched the dashboard: no reload here.
+  const okRow = page.getByTestId("db-row").filter({ hasText: `${name} / ${sampleDatabase}` });
+  await expect(okRow).toContainText("OK");
+  await expect(page.getByRole("region", { name: "Storage use" })).toContainText("local");
+  await expect(page.getByRole("img", { name: /^Backup size: \d+ values/ })).toBeVisible();
+  await expect(page.getByRole("img", { name: /^Success rate per day: 1 values, max 100 %/ })).toBeVisible();
+  await snapshot(page, testInfo, "dashboard");
+});
