@@ -82,14 +82,14 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
   const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits });
-  const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor });
+  const audit = new AuditLog(prisma);
+  const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit });
   const cron = deps.cron ?? new CronerDriver(logger);
   const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs });
   const leases = new LeaseKeeper({ prisma, runner, storeFor, events, logger, clock, instanceId, leaseMs: settings.leaseMs });
   const sweeper = new RetentionSweeper({ prisma, storeFor, events, logger, clock, failedGraceMs: settings.failedGraceMs, intervalMs: settings.retentionIntervalMs });
   // Each finished backup has its retention group swept (once the sweeper has started).
   events.on((event) => sweeper.onBackupEvent(event));
-  const audit = new AuditLog(prisma);
   // Every configuration change reaches the scheduler, which reconciles once it has started.
   const onChange: ConfigListener = (change) => {
     deps.onChange?.(change);

@@ -209,6 +209,26 @@ describe("backup round trips", () => {
     for (const r of runs) expect((await waitForBackup(operator, r.id)).status).toBe("SUCCEEDED");
   });
 
+  it("deletes a backup from every target for an admin only, keeping its record as DELETED", async () => {
+    const backup = await app.db.prisma.backup.findFirstOrThrow({ where: { status: "SUCCEEDED", artifacts: { some: { storageTargetId: s3Id } } }, include: { artifacts: true } });
+    const key = backup.artifacts[0]!.key;
+    expect(fs.existsSync(path.join(localDir, key))).toBe(true);
+    const forbidden = await operator(`mutation($id: Int!) { deleteBackup(id: $id) { id } }`, { id: backup.id });
+    expect(forbidden.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    const { deleteBackup } = dataOf(await admin(`mutation($id: Int!) { deleteBackup(id: $id) { status artifacts { status } } }`, { id: backup.id })) as { deleteBackup: { status: string; artifacts: Array<{ status: string }> } };
+    expect(deleteBackup).toEqual({ status: "DELETED", artifacts: [{ status: "DELETED" }, { status: "DELETED" }] });
+    expect(fs.existsSync(path.join(localDir, key))).toBe(false);
+    expect(fs.existsSync(path.join(localDir, `${key}.manifest.json`))).toBe(false);
+    const target = await app.db.prisma.storageTarget.findUniqueOrThrow({ where: { id: s3Id } });
+    const { createStore } = await import("../storage/create-store.ts");
+    const { SecretBox } = await import("../secrets/secret-box.ts");
+    const s3Store = createStore(target, new SecretBox(app.secretKey));
+    expect(await s3Store.head(key)).toBeNull();
+    expect(await s3Store.head(`${key}.manifest.json`)).toBeNull();
+    const audit = await app.db.prisma.auditLog.findFirst({ where: { action: "backup.delete", entityId: String(backup.id) } });
+    expect(audit?.actor).toBe("test-admin (token test ADMIN)");
+  });
+
   it("tests storage targets: a working one passes, an unreachable one explains why", async () => {
     const ok = dataOf(await operator(`mutation($id: Int!) { testStorageTarget(id: $id) { ok latencyMs error } }`, { id: s3Id })) as { testStorageTarget: { ok: boolean; error: string | null } };
     expect(ok.testStorageTarget).toMatchObject({ ok: true, error: null });

@@ -12,6 +12,8 @@ import type { DumpEngine } from "../runner/dump-engine.ts";
 import { BackupError } from "../runner/errors.ts";
 import type { BackupEvent, BackupEvents } from "../runner/events.ts";
 import { eventStream } from "../runner/event-stream.ts";
+import type { AuditLog } from "../audit/audit-log.ts";
+import { deleteBackup } from "./delete-backup.ts";
 import type { StorageTarget } from "../db/generated/client.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { contentTypeOf } from "../runner/artifact-key.ts";
@@ -26,6 +28,7 @@ export type BackupsDeps = {
   events: BackupEvents;
   instanceId: string;
   storeFor: (target: StorageTarget) => ArtifactStore;
+  audit?: AuditLog;
 };
 
 /** The history's order: by creation time, then id. */
@@ -235,6 +238,12 @@ export class BackupsService {
   subscribe(principal: Principal, filter: { backupId?: number | null }, signal?: AbortSignal): AsyncIterableIterator<BackupEvent> {
     requireRole(principal, "VIEWER");
     return eventStream(this.deps.events, (event) => filter.backupId == null || event.backupId === filter.backupId, signal);
+  }
+
+  /** Admin: deletes a finished backup's artifacts everywhere; see delete-backup.ts. */
+  delete(principal: Principal, id: number): Promise<BackupWithArtifacts> {
+    if (!this.deps.audit) throw new Error("BackupsService needs the audit log to delete backups");
+    return deleteBackup({ prisma: this.deps.prisma, storeFor: this.deps.storeFor, events: this.deps.events, audit: this.deps.audit }, principal, id);
   }
 
   async get(id: number): Promise<BackupWithArtifacts> {

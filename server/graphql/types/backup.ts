@@ -118,6 +118,12 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RunBackupInput, required: true }) },
     resolve: (_q, _r, { input }, ctx) => ctx.services.backups.runBackup(ctx.principal!, input),
   }),
+  deleteBackup: t.prismaField({
+    type: "Backup",
+    description: "Admin: deletes a finished backup's artifacts and manifests from every target; the record stays, DELETED.",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => ctx.services.backups.delete(ctx.principal!, id),
+  }),
   cancelBackup: t.prismaField({
     type: "Backup",
     description: "Cancels a pending backup, or stops a running one; a finished backup is returned unchanged.",
