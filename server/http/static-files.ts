@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
+import zlib from "node:zlib";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -14,6 +15,12 @@ const TYPES: Record<string, string> = {
   ".woff2": "font/woff2",
   ".map": "application/json",
 };
+
+/** Text types worth compressing; images and fonts are compressed already. */
+const COMPRESSIBLE = new Set([".html", ".js", ".css", ".json", ".txt", ".svg", ".map"]);
+
+/** Gzipped bodies by file, made on first request (the export never changes while the server runs). */
+const gzipped = new Map<string, { mtimeMs: number; body: Buffer }>();
 
 /**
  * Serves the console's static export (Next.js `out/`): `/x` → `x`, `x.html` or `x/index.html`;
@@ -68,12 +75,29 @@ function send(req: IncomingMessage, res: ServerResponse, file: string | null, st
     return;
   }
   const immutable = file.includes(`${path.sep}_next${path.sep}static${path.sep}`);
-  res.writeHead(status, {
+  const stat = fs.statSync(file);
+  const headers: Record<string, string | number> = {
     "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
-    "content-length": fs.statSync(file).size,
     "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
     "x-content-type-options": "nosniff",
-  });
+    vary: "accept-encoding",
+  };
+  if (COMPRESSIBLE.has(path.extname(file)) && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
+    const body = gzipOf(file, stat.mtimeMs);
+    res.writeHead(status, { ...headers, "content-encoding": "gzip", "content-length": body.length });
+    res.end(req.method === "HEAD" ? undefined : body);
+    return;
+  }
+  res.writeHead(status, { ...headers, "content-length": stat.size });
   if (req.method === "HEAD") res.end();
   else fs.createReadStream(file).pipe(res);
+}
+
+/** The file gzipped at level 9, cached until the file changes (a rebuild of the console). */
+function gzipOf(file: string, mtimeMs: number): Buffer {
+  const hit = gzipped.get(file);
+  if (hit && hit.mtimeMs === mtimeMs) return hit.body;
+  const body = zlib.gzipSync(fs.readFileSync(file), { level: 9 });
+  gzipped.set(file, { mtimeMs, body });
+  return body;
 }
