@@ -69,7 +69,8 @@ function shellPipe(database: string, filter: string[] | null, file: string): Pro
 
 function sqlguardBackup(database: string, dir: string): Promise<{ wallMs: number; rawBytes: number; storedBytes: number; peakRssBytes: number; rssBeforeBytes: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/pipeline-sqlguard.ts", database, dir], { stdio: ["ignore", "pipe", "inherit"] });
+    // The same V8 flags as `npm start` and the Docker image, so the RSS is production's.
+    const child = spawn(process.execPath, ["--max-semi-space-size=4", "--import", "tsx", "bench/pipeline-sqlguard.ts", database, dir], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`SQLGuard backup exited ${code}: ${out}`))));
