@@ -1,4 +1,5 @@
 import path from "node:path";
+import { mysqlConnectionArgs, pgClientEnv } from "../runner/dumpers/client-args.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import type { RestoreTools } from "./restore-tools.ts";
 
@@ -59,16 +60,7 @@ export function buildRestoreCommands(conn: ServerConnection, database: string, f
   if (conn.engine === "POSTGRESQL") {
     const psql = tools.psql;
     if (!psql) throw new Error("psql is not installed on this machine");
-    const env: Record<string, string> = {
-      PGHOST: conn.host,
-      PGPORT: String(conn.port),
-      PGUSER: conn.username,
-      PGDATABASE: database,
-      PGSSLMODE: conn.tls ? "require" : "prefer",
-      PGAPPNAME: "sqlguard-restore",
-      PGCONNECT_TIMEOUT: "15",
-    };
-    if (conn.password) env.PGPASSWORD = conn.password;
+    const env = pgClientEnv(conn, database, "sqlguard-restore");
     const args = ["--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1", "--file=-"];
     const client = { command: psql.path, args, env, description: `${path.basename(psql.path)} ${args.join(" ")}` };
     if (format === "sql") return { client, converter: null, transactional: true };
@@ -82,13 +74,7 @@ export function buildRestoreCommands(conn: ServerConnection, database: string, f
   if (!mysql) throw new Error("neither mariadb nor mysql (the client) is installed on this machine");
   if (format !== "sql") throw new Error("a pg_dump custom archive cannot be restored into MySQL or MariaDB");
   const args = [
-    // Ignore my.cnf and ~/.my.cnf: the restore depends only on the server record.
-    "--no-defaults",
-    `--host=${conn.host}`,
-    `--port=${conn.port}`,
-    `--user=${conn.username}`,
-    "--protocol=TCP",
-    ...(conn.tls ? [mysql.flavor === "mariadb" ? "--ssl" : "--ssl-mode=REQUIRED"] : []),
+    ...mysqlConnectionArgs(conn, mysql.flavor),
     // Client commands such as \! (a shell) in a dump are never run; data passes unchanged.
     "--binary-mode",
     "--default-character-set=utf8mb4",

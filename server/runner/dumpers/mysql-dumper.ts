@@ -1,6 +1,7 @@
 import path from "node:path";
 import { extraFlagProblem, MYSQL_EXTRA_FLAGS } from "../../catalog/dump-flags.ts";
 import { versionNumbers } from "./tools.ts";
+import { mysqlConnectionArgs } from "./client-args.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
 
 type MysqlTool = NonNullable<DumpTools["mysqlDump"]>;
@@ -21,14 +22,7 @@ export function buildMysqlDump(conn: ServerConnection, profile: DumpProfile | nu
 
   const options = [...profileFlags(profile, tool, conn, serverVersion), ...checkedExtraFlags(profile?.mysqlExtraFlags ?? [])];
   const args = [
-    // Ignore my.cnf files on this machine (and ~/.my.cnf, which may hold another account's
-    // password): the dump must depend only on the server record and the profile.
-    "--no-defaults",
-    `--host=${conn.host}`,
-    `--port=${conn.port}`,
-    `--user=${conn.username}`,
-    "--protocol=TCP",
-    ...(conn.tls ? [tool.flavor === "mariadb" ? "--ssl" : "--ssl-mode=REQUIRED"] : []),
+    ...mysqlConnectionArgs(conn, tool.flavor),
     ...options,
     // Both tools stop reading options at "--" (my_getopt), and read options even after a
     // positional argument, so without it a database named "--host=x" would be an option.

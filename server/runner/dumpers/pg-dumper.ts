@@ -1,6 +1,7 @@
 import path from "node:path";
 import { extraFlagProblem, PG_EXTRA_FLAGS } from "../../catalog/dump-flags.ts";
 import { versionNumbers } from "./tools.ts";
+import { pgClientEnv } from "./client-args.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
 
 /** The tool and record columns hold at most this much. */
@@ -33,18 +34,7 @@ export function buildPgDump(conn: ServerConnection, profile: DumpProfile | null,
     ...((profile?.noPrivileges ?? false) ? ["--no-privileges"] : []),
     ...checkedExtraFlags(profile?.pgExtraFlags ?? []),
   ];
-  const env: Record<string, string> = {
-    PGHOST: conn.host,
-    PGPORT: String(conn.port),
-    PGUSER: conn.username,
-    // libpq reads PGDATABASE as a plain name: unlike a dbname argument, it is never parsed as a
-    // connection string, so "host=… dbname=…" or a URI stays a name.
-    PGDATABASE: database,
-    PGSSLMODE: conn.tls ? "require" : "prefer",
-    PGAPPNAME: "sqlguard",
-    PGCONNECT_TIMEOUT: "15",
-  };
-  if (conn.password) env.PGPASSWORD = conn.password;
+  const env = pgClientEnv(conn, database, "sqlguard");
   const description = `${path.basename(tool.path)} ${versionNumbers(tool.version).join(".")} ${args.join(" ")}`;
   return {
     command: tool.path,
