@@ -92,6 +92,25 @@ describe("runPipeline", () => {
     expect(store.committed).toEqual([]);
   });
 
+  it("fails with the compressor's reason when zstd fails, and commits nothing", async () => {
+    const store = new MemoryStore();
+    // Level -1 becomes the option "--1", which zstd refuses.
+    const error = await runPipeline(options(fakeDump("seq 1 100000"), [store], { level: -1 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackupError);
+    expect((error as BackupError).reason).toBe("COMPRESSOR_FAILED");
+    expect((error as Error).message).toMatch(/zstd failed/);
+    expect(store.committed).toEqual([]);
+  });
+
+  it("reports raw progress while a slow dump runs, and the exact raw size at the end", async () => {
+    const seen: number[] = [];
+    const result = await runPipeline(options(fakeDump("seq 1 20000; sleep 0.7; seq 1 20000"), [new MemoryStore()], { onProgress: ({ rawBytes }) => seen.push(rawBytes) }));
+    const half = execFileSync("sh", ["-c", "seq 1 20000"]).length;
+    expect(result.rawBytes).toBe(2 * half);
+    // Progress was reported during the pause, before the second half was written.
+    expect(seen.some((bytes) => bytes >= half && bytes < 2 * half)).toBe(true);
+  });
+
   it("reports a missing dump program clearly", async () => {
     const dump: DumpCommand = { command: "/nonexistent/mysqldump", args: [], env: {}, description: "x", format: "sql", cleanup: async () => {} };
     const error = await runPipeline(options(dump, [new MemoryStore()])).catch((e: unknown) => e);

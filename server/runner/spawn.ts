@@ -22,18 +22,34 @@ const KILL_GRACE_MS = 5000;
  * plus `env`. Keeps the last 8 KiB of stderr. When `signal` aborts, sends SIGTERM, then SIGKILL
  * after a grace period.
  */
-export function spawnChild(command: string, args: string[], options: { env?: Record<string, string>; signal?: AbortSignal } = {}): ChildHandle {
+export function spawnChild(command: string, args: string[], options: SpawnOptions = {}): ChildHandle {
+  const { child, handle } = start(command, args, options, "pipe");
+  // A child that exits early closes its stdin: the EPIPE surfaces in the exit code, not as a crash.
+  child.stdin!.on("error", () => {});
+  return { ...handle, stdin: child.stdin! };
+}
+
+/**
+ * Like spawnChild, but the program reads `source` (another child's stdout) directly: its file
+ * descriptor is handed over, so the data flows from process to process without passing through
+ * this one. The caller must not read `source` itself.
+ */
+export function spawnReading(command: string, args: string[], source: Readable, options: SpawnOptions = {}): Omit<ChildHandle, "stdin"> {
+  return start(command, args, options, source).handle;
+}
+
+type SpawnOptions = { env?: Record<string, string>; signal?: AbortSignal };
+
+function start(command: string, args: string[], options: SpawnOptions, stdin: "pipe" | Readable) {
   const env: Record<string, string> = {};
   for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name]!;
-  const child = spawn(command, args, { env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(command, args, { env: { ...env, ...options.env }, stdio: [stdin, "pipe", "pipe"] });
 
   let tail = Buffer.alloc(0);
-  child.stderr.on("data", (chunk: Buffer) => {
+  child.stderr!.on("data", (chunk: Buffer) => {
     tail = Buffer.concat([tail, chunk]);
     if (tail.length > TAIL_BYTES) tail = tail.subarray(tail.length - TAIL_BYTES);
   });
-  // A child that exits early closes its stdin: the EPIPE surfaces in the exit code, not as a crash.
-  child.stdin.on("error", () => {});
 
   const onAbort = () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -54,7 +70,7 @@ export function spawnChild(command: string, args: string[], options: { env?: Rec
       resolve({ code: spawnError ? 127 : code, signal, stderrTail });
     });
   });
-  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, exited };
+  return { child, handle: { pid: child.pid, stdout: child.stdout!, exited } };
 }
 
 /** The last `lines` lines of a text, for error messages. */
