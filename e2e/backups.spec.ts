@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { expect, test } from "./fixtures/server.ts";
+import { expect, mariadbQuery, mariadbSql, test } from "./fixtures/server.ts";
 import { createServerViaApi, gqlOk, signIn, snapshot, unique, waitForBackup } from "./fixtures/helpers.ts";
 
 test("backs up now, watches it go live to SUCCEEDED, filters the history, opens the detail and downloads the artifact", async ({
@@ -94,4 +94,73 @@ test("the dashboard shows a new database and updates live as its backup runs", a
   await expect(page.getByRole("img", { name: /^Backup size: \d+ values/ })).toBeVisible();
   await expect(page.getByRole("img", { name: /^Success rate per day: 1 values, max 100 %/ })).toBeVisible();
   await snapshot(page, testInfo, "dashboard");
+});
+
+test("sorts the history oldest first, restores a backup into a new database and deletes it as admin", async ({ page, sampleDatabase }, testInfo) => {
+  await signIn(page);
+  const name = unique("restore");
+  const serverId = await createServerViaApi(page, name, sampleDatabase);
+  const ids: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const { runBackup } = await gqlOk<{ runBackup: Array<{ id: number }> }>(
+      page.request,
+      "mutation($input: RunBackupInput!) { runBackup(input: $input) { id } }",
+      { input: { serverId, databases: [sampleDatabase] } },
+    );
+    ids.push(runBackup[0]!.id);
+    expect((await waitForBackup(page.request, runBackup[0]!.id)).status).toBe("SUCCEEDED");
+  }
+  const [older, newer] = ids as [number, number];
+
+  // Newest first by default; the sort control applies at once and lives in the URL with the filters.
+  await page.goto(`/backups/?server=${serverId}`);
+  const rows = page.getByTestId("backup-row");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.first().getByRole("link")).toHaveText(String(newer));
+  const filters = page.getByRole("search", { name: "Filter backups" });
+  await filters.getByLabel("Sort").selectOption({ label: "Oldest first" });
+  await expect(page).toHaveURL(/order=oldest/);
+  await expect(page).toHaveURL(new RegExp(`server=${serverId}`));
+  await expect(rows.first().getByRole("link")).toHaveText(String(older));
+  await page.reload();
+  await expect(filters.getByLabel("Sort")).toHaveValue("oldest");
+  await expect(rows.first().getByRole("link")).toHaveText(String(older));
+
+  // Restore the older backup into a new database and follow it to the end.
+  await rows.first().getByRole("link").click();
+  await expect(page.getByRole("heading", { name: `Backup #${older}` })).toBeVisible();
+  await page.getByRole("button", { name: "Restore…" }).click();
+  const form = page.getByRole("region", { name: `Restore backup #${older}` });
+  await expect(form.getByLabel("Read from")).toHaveValue(/^\d+$/);
+  await expect(form.getByLabel("Restore into server")).toHaveValue(String(serverId));
+  const target = unique("e2e_restored").replaceAll("-", "_");
+  try {
+    await form.getByLabel("Database name").fill(target);
+    await form.getByRole("button", { name: "Start restore" }).click();
+    await expect(form.getByTestId("restore-status")).toContainText("SUCCEEDED", { timeout: 60_000 });
+    await expect(page.getByTestId("restore-row")).toContainText(target);
+    expect(await mariadbQuery(`SELECT COUNT(*) FROM \`${target}\`.customers`)).toBe("2000");
+    await snapshot(page, testInfo, "backup-restored");
+
+    // Restoring into the same database again is refused on the field: it exists now.
+    await form.getByRole("button", { name: "Close" }).click();
+    await page.getByRole("button", { name: "Restore…" }).click();
+    await form.getByLabel("Database name").fill(target);
+    await form.getByRole("button", { name: "Start restore" }).click();
+    await expect(form.getByLabel("Database name")).toHaveAttribute("aria-invalid", "true");
+    await expect(form.getByText(/already exists/).first()).toBeVisible();
+    await form.getByRole("button", { name: "Cancel" }).click();
+  } finally {
+    await mariadbSql(`DROP DATABASE IF EXISTS \`${target}\``);
+  }
+
+  // Delete, confirmed in the dialog: the record stays, DELETED, and its copy is gone.
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
+  const dialog = page.getByRole("dialog", { name: `Delete backup #${older}?` });
+  await dialog.getByRole("button", { name: "Delete backup" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByTestId("backup-status")).toContainText("DELETED");
+  await expect(page.getByTestId("artifact-row")).toContainText("DELETED");
+  await expect(page.getByRole("button", { name: "Restore…" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Delete", exact: true })).toHaveCount(0);
 });

@@ -35,6 +35,8 @@ test("an admin adds a viewer, who sees everything but cannot edit", async ({ pag
     await expect(viewer.getByRole("heading", { name: "Servers", level: 1 })).toBeVisible();
     await expect(viewer.getByRole("button", { name: "Add server" })).toHaveCount(0);
     await expect(viewer.getByRole("button", { name: /^(Edit|Delete|Test connection|Back up)/ })).toHaveCount(0);
+    await expect(viewer.getByTestId("profile-default")).toBeVisible();
+    await expect(viewer.getByRole("button", { name: "Add profile" })).toHaveCount(0);
 
     await viewer.getByRole("link", { name: "Storage" }).click();
     await expect(viewer.getByRole("heading", { name: "Storage", level: 1 })).toBeVisible();

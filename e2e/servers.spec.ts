@@ -65,8 +65,27 @@ test("adds a MariaDB server with validation, tests the connection, edits and del
   await page.getByRole("button", { name: `Test connection to ${broken}` }).click();
   await expect(page.getByRole("alert", { name: `Connection test of ${broken}` })).toContainText("Connection failed");
 
-  page.once("dialog", (dialog) => void dialog.accept());
-  await page.getByRole("button", { name: `Delete ${broken}` }).click();
+  // The confirmation is a modal: focus starts on Cancel, stays inside on Tab, Escape backs out and
+  // focus returns to the button that opened it.
+  const deleteButton = page.getByRole("button", { name: `Delete ${broken}` });
+  await deleteButton.click();
+  const dialog = page.getByRole("dialog", { name: `Delete server ${broken}?` });
+  await expect(dialog).toHaveAttribute("aria-modal", "true");
+  await expect(dialog).toContainText("Its backups stay in the history.");
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await page.keyboard.press("Tab");
+  await expect(dialog.getByRole("button", { name: "Delete server" })).toBeFocused();
+  await page.keyboard.press("Shift+Tab");
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await snapshot(page, testInfo, "confirm-dialog");
+  await page.keyboard.press("Escape");
+  await expect(dialog).toHaveCount(0);
+  await expect(deleteButton).toBeFocused();
+  await expect(page.getByTestId(`server-${broken}`)).toHaveCount(1);
+
+  await deleteButton.press("Enter");
+  await dialog.getByRole("button", { name: "Delete server" }).click();
+  await expect(dialog).toHaveCount(0);
   await expect(page.getByTestId(`server-${broken}`)).toHaveCount(0);
   await expect(row).toBeVisible();
 });

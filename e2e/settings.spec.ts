@@ -33,8 +33,8 @@ test("creates an API token shown once, uses it, revokes it, and finds both in th
     const me = await gql<{ me: { username: string } }>(api, "{ me { username } }", {}, { authorization: `Bearer ${token}` });
     expect(me.data?.me.username).toBe("admin");
 
-    page.once("dialog", (dialog) => void dialog.accept());
     await page.getByRole("button", { name: `Revoke ${name}` }).click();
+    await page.getByRole("dialog", { name: `Revoke token ${name}?` }).getByRole("button", { name: "Revoke token" }).click();
     await expect(row).toContainText("revoked");
     await expect(page.getByRole("button", { name: `Revoke ${name}` })).toHaveCount(0);
 
@@ -86,8 +86,8 @@ test("adds a webhook and sends it a test event", async ({ page }, testInfo) => {
     expect(received[0]!.method).toBe("POST");
     await snapshot(page, testInfo, "settings-webhooks");
 
-    page.once("dialog", (dialog) => void dialog.accept());
     await page.getByRole("button", { name: `Delete webhook ${name}` }).click();
+    await page.getByRole("dialog", { name: `Delete webhook ${name}?` }).getByRole("button", { name: "Delete webhook" }).click();
     await expect(row).toHaveCount(0);
   } finally {
     await new Promise((resolve) => receiver.close(resolve));

@@ -32,8 +32,8 @@ test("adds a local target with validation and tests it", async ({ page, sqlguard
   await expect(page.getByTestId(`target-${name}`)).toContainText("prefix e2e");
   await snapshot(page, testInfo, "storage");
 
-  page.once("dialog", (dialog) => void dialog.accept());
   await page.getByRole("button", { name: `Delete ${name}` }).click();
+  await page.getByRole("dialog", { name: `Delete storage target ${name}?` }).getByRole("button", { name: "Delete target" }).click();
   await expect(page.getByTestId(`target-${name}`)).toHaveCount(0);
 });
 

@@ -8,9 +8,15 @@ export type DatabaseStatus = "FAILING" | "NEVER" | "OK" | "OVERDUE";
 export type ArtifactStatus = "CORRUPT" | "DELETED" | "FAILED" | "MISSING" | "PENDING" | "STORED";
 export type StorageKind = "LOCAL" | "S3";
 export type BackupTrigger = "CATCH_UP" | "MANUAL" | "SCHEDULED";
+export type BackupOrder = "NEWEST_FIRST" | "OLDEST_FIRST";
+export type RestoreStatus = "CANCELLED" | "FAILED" | "PENDING" | "RUNNING" | "SUCCEEDED";
+export type Compression = "GZIP" | "NONE" | "ZSTD";
+export type PgFormat = "CUSTOM" | "PLAIN";
+export type GtidPurged = "AUTO" | "OFF" | "ON";
 
 export const ROLES: Role[] = ["VIEWER", "OPERATOR", "ADMIN"];
 export const ENGINES: Engine[] = ["MARIADB", "MYSQL", "POSTGRESQL"];
+export const COMPRESSIONS: Compression[] = ["ZSTD", "GZIP", "NONE"];
 export const BACKUP_STATUSES: BackupStatus[] = ["PENDING", "RUNNING", "SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED", "SKIPPED", "DELETED"];
 
 export interface Viewer {
@@ -107,4 +113,43 @@ export interface RetentionRule {
   gfsWeekly: number | null;
   gfsMonthly: number | null;
   gfsYearly: number | null;
+}
+
+export interface Restore {
+  id: number;
+  status: RestoreStatus;
+  serverName: string;
+  database: string;
+  overwrite: boolean;
+  requestedBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  totalBytes: string | null;
+  progressBytes: string | null;
+  rawBytes: string | null;
+  error: string | null;
+  logTail: string | null;
+}
+
+export interface DumpOptions {
+  id: number;
+  name: string;
+  description: string | null;
+  singleTransaction: boolean;
+  quick: boolean;
+  routines: boolean;
+  triggers: boolean;
+  events: boolean;
+  hexBlob: boolean;
+  setGtidPurged: GtidPurged | null;
+  columnStatistics: boolean | null;
+  pgFormat: PgFormat;
+  noOwner: boolean;
+  noPrivileges: boolean;
+  mysqlExtraFlags: string[];
+  pgExtraFlags: string[];
+  compression: Compression;
+  compressionLevel: number;
 }

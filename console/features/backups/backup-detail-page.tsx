@@ -6,11 +6,14 @@ import { useCallback, useState } from "react";
 import { messageOf, requestGraphQL } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatDateTime, formatMs, formatRate } from "@/lib/format";
-import type { BackupArtifact, BackupStatus } from "@/lib/types";
+import type { BackupArtifact, BackupStatus, Restore } from "@/lib/types";
+import { useConfirm, type ConfirmOptions } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { useViewer } from "@/features/shell/viewer";
-import { BACKUP, CANCEL_BACKUP, VERIFY_BACKUP } from "./queries";
+import { BACKUP, CANCEL_BACKUP, DELETE_BACKUP, VERIFY_BACKUP } from "./queries";
+import { RestoreForm } from "./restore-form";
+import { RestoresTable } from "./restores-table";
 import { useBackupEvents, type BackupEventData } from "./use-backup-events";
 
 interface BackupDetail {
@@ -39,11 +42,12 @@ interface BackupDetail {
   error: string | null;
   logTail: string | null;
   artifacts: Array<BackupArtifact & { verifiedAt: string | null; verifyResult: string | null; verifyDetail: string | null }>;
+  restores: Restore[];
 }
 
 const ACTIVE: BackupStatus[] = ["PENDING", "RUNNING"];
 
-/** One backup: timings, sizes, checksum, artifacts per target, log tail, error; download / cancel / verify. */
+/** One backup: timings, sizes, checksum, artifacts per target, restores, log tail, error; download / cancel / verify / restore / delete. */
 export function BackupDetailPage() {
   const params = useSearchParams();
   const raw = params.get("id");
@@ -53,6 +57,8 @@ export function BackupDetailPage() {
   const [live, setLive] = useState<BackupEventData>();
   const [busy, setBusy] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
+  const [restoring, setRestoring] = useState(false);
+  const confirm = useConfirm();
 
   const onEvent = useCallback(
     (event: BackupEventData) => {
@@ -63,8 +69,8 @@ export function BackupDetailPage() {
   );
   useBackupEvents(onEvent, { backupId: id ?? -1, onOpen: refetch });
 
-  async function act(label: string, mutation: string, confirmText?: string) {
-    if (confirmText && !window.confirm(confirmText)) return;
+  async function act(label: string, mutation: string, question?: ConfirmOptions) {
+    if (question && !(await confirm(question))) return;
     setBusy(label);
     setFailure(undefined);
     try {
@@ -81,6 +87,7 @@ export function BackupDetailPage() {
   if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the backup" />}</>;
   const b = data.backup;
   const running = ACTIVE.includes(b.status);
+  const restorable = b.artifacts.some((a) => a.status === "STORED" && a.storageTargetId !== null);
 
   return (
     <>
@@ -92,7 +99,7 @@ export function BackupDetailPage() {
           <StatusBadge status={b.status} />
         </span>
         {viewer.canOperate && running && (
-          <button type="button" className="danger" disabled={!!busy} onClick={() => act("cancel", CANCEL_BACKUP, `Cancel backup #${b.id}?`)}>
+          <button type="button" className="danger" disabled={!!busy} onClick={() => act("cancel", CANCEL_BACKUP, { title: `Cancel backup #${b.id}?`, message: "The dump stops and nothing is stored.", confirmLabel: "Cancel backup", cancelLabel: "Keep running" })}>
             {busy === "cancel" ? "Cancelling…" : "Cancel backup"}
           </button>
         )}
@@ -101,8 +108,30 @@ export function BackupDetailPage() {
             {busy === "verify" ? "Verifying…" : "Verify checksums"}
           </button>
         )}
+        {viewer.canOperate && restorable && !restoring && (
+          <button type="button" disabled={!!busy} onClick={() => setRestoring(true)}>
+            Restore…
+          </button>
+        )}
+        {viewer.canEdit && !running && b.status !== "DELETED" && (
+          <button
+            type="button"
+            className="danger"
+            disabled={!!busy}
+            onClick={() =>
+              act("delete", DELETE_BACKUP, {
+                title: `Delete backup #${b.id}?`,
+                message: `Every stored copy of ${b.database} from ${formatDateTime(b.createdAt)} is removed from its storage target. The record stays in the history as DELETED.`,
+                confirmLabel: "Delete backup",
+              })
+            }
+          >
+            {busy === "delete" ? "Deleting…" : "Delete"}
+          </button>
+        )}
       </PageHeader>
       <ErrorMessage error={failure} />
+      {restoring && <RestoreForm backup={b} canOverwrite={viewer.canEdit} onClose={() => setRestoring(false)} onEnd={refetch} />}
 
       <div className="grid-2">
         <section className="panel" aria-labelledby="summary-heading">
@@ -221,6 +250,8 @@ export function BackupDetailPage() {
         </div>
         <p className="small muted">Checksum of every copy: SHA-256 above. Check a download with <code>sha256sum</code>.</p>
       </section>
+
+      {b.restores.length > 0 && <RestoresTable restores={b.restores} />}
 
       <section className="panel" aria-labelledby="log-heading">
         <h2 id="log-heading">Log tail</h2>

@@ -5,7 +5,7 @@ import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useRef, type FormEvent } from "react";
 import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
-import { BACKUP_STATUSES, type BackupSummary } from "@/lib/types";
+import { BACKUP_STATUSES, type BackupOrder, type BackupSummary } from "@/lib/types";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { BACKUPS, FILTER_OPTIONS } from "./queries";
@@ -13,6 +13,8 @@ import { useBackupEvents } from "./use-backup-events";
 
 const PAGE_SIZE = 25;
 const FILTER_KEYS = ["server", "database", "schedule", "status", "target", "from", "to"] as const;
+/** `?order=oldest` sorts oldest first; newest first is the default and stays out of the URL. */
+const ORDERS: Record<string, BackupOrder> = { "": "NEWEST_FIRST", oldest: "OLDEST_FIRST" };
 
 interface Options {
   servers: Array<{ id: number; name: string }>;
@@ -41,15 +43,18 @@ function filterOf(params: URLSearchParams): Record<string, unknown> {
   return filter;
 }
 
-/** Backup history: filters kept in the URL, newest first, cursor pages, live status. */
+/** Backup history: filters and sort order kept in the URL, cursor pages, live status. */
 export function BackupsPage() {
   const params = useSearchParams();
   const router = useRouter();
   const pathname = usePathname();
   const filter = filterOf(params);
   const after = params.get("after");
+  const sort = params.get("order") ?? "";
+  const order = ORDERS[sort] ?? "NEWEST_FIRST";
+  const filtered = FILTER_KEYS.some((key) => params.has(key));
   const options = useQuery<Options>(FILTER_OPTIONS);
-  const { data, error, loading, refetch } = useQuery<BackupsData>(BACKUPS, { filter, after, first: PAGE_SIZE });
+  const { data, error, loading, refetch } = useQuery<BackupsData>(BACKUPS, { filter, after, first: PAGE_SIZE, order });
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   const onEvent = useCallback(
@@ -66,7 +71,7 @@ export function BackupsPage() {
     event.preventDefault();
     const f = new FormData(event.currentTarget);
     const next = new URLSearchParams();
-    for (const key of FILTER_KEYS) {
+    for (const key of [...FILTER_KEYS, "order"]) {
       const value = String(f.get(key) ?? "").trim();
       if (value) next.set(key, value);
     }
@@ -143,6 +148,14 @@ export function BackupsPage() {
           To
           <input type="date" name="to" defaultValue={params.get("to") ?? ""} />
         </label>
+        <label>
+          Sort
+          {/* Sorting applies at once (with the filters as typed); a cursor belongs to one order, so paging restarts. */}
+          <select name="order" defaultValue={ORDERS[sort] ? sort : ""} onChange={(e) => e.currentTarget.form?.requestSubmit()}>
+            <option value="">Newest first</option>
+            <option value="oldest">Oldest first</option>
+          </select>
+        </label>
         <div className="form-actions">
           <button type="submit" className="primary">
             Apply filters
@@ -157,7 +170,7 @@ export function BackupsPage() {
       {!data ? (
         !error && <Loading what="Loading backups" />
       ) : data.backups.nodes.length === 0 ? (
-        <Empty>{params.size ? "No backup matches these filters." : "No backups yet. Run one from the Servers page or wait for a schedule."}</Empty>
+        <Empty>{filtered ? "No backup matches these filters." : "No backups yet. Run one from the Servers page or wait for a schedule."}</Empty>
       ) : (
         <section className="panel" aria-label="Backup history">
           <p className="muted small" role="status">

@@ -1,8 +1,8 @@
 // GraphQL operations of the Backups pages.
 
 export const BACKUPS = /* GraphQL */ `
-  query Backups($filter: BackupFilter, $after: String, $first: Int) {
-    backups(filter: $filter, after: $after, first: $first) {
+  query Backups($filter: BackupFilter, $after: String, $first: Int, $order: BackupOrder) {
+    backups(filter: $filter, after: $after, first: $first, order: $order) {
       totalCount
       hasNextPage
       endCursor
@@ -39,6 +39,26 @@ export const FILTER_OPTIONS = /* GraphQL */ `
       id
       name
     }
+  }
+`;
+
+export const RESTORE_FIELDS = /* GraphQL */ `
+  fragment RestoreFields on Restore {
+    id
+    status
+    serverName
+    database
+    overwrite
+    requestedBy
+    createdAt
+    startedAt
+    finishedAt
+    durationMs
+    totalBytes
+    progressBytes
+    rawBytes
+    error
+    logTail
   }
 `;
 
@@ -88,8 +108,12 @@ export const BACKUP = /* GraphQL */ `
           kind
         }
       }
+      restores {
+        ...RestoreFields
+      }
     }
   }
+  ${RESTORE_FIELDS}
 `;
 
 export const CANCEL_BACKUP = /* GraphQL */ `
@@ -107,4 +131,50 @@ export const VERIFY_BACKUP = /* GraphQL */ `
       id
     }
   }
+`;
+
+export const DELETE_BACKUP = /* GraphQL */ `
+  mutation DeleteBackup($id: Int!) {
+    deleteBackup(id: $id) {
+      id
+      status
+    }
+  }
+`;
+
+export const RESTORE_TARGETS = /* GraphQL */ `
+  query RestoreTargets {
+    servers {
+      id
+      name
+      engine
+    }
+  }
+`;
+
+export const RESTORE_BACKUP = /* GraphQL */ `
+  mutation RestoreBackup($input: RestoreBackupInput!) {
+    restoreBackup(input: $input) {
+      ...RestoreFields
+    }
+  }
+  ${RESTORE_FIELDS}
+`;
+
+export const RESTORE = /* GraphQL */ `
+  query Restore($id: Int!) {
+    restore(id: $id) {
+      ...RestoreFields
+    }
+  }
+  ${RESTORE_FIELDS}
+`;
+
+export const CANCEL_RESTORE = /* GraphQL */ `
+  mutation CancelRestore($id: Int!) {
+    cancelRestore(id: $id) {
+      ...RestoreFields
+    }
+  }
+  ${RESTORE_FIELDS}
 `;

@@ -5,6 +5,7 @@ import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
 import { formatDateTime } from "@/lib/format";
 import type { RetentionRule } from "@/lib/types";
 import { CheckField, TextField } from "@/components/ui/field";
+import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading } from "@/components/ui/states";
 import { DELETE_RETENTION_RULE, RETENTION_PREVIEW, SET_RETENTION_RULE } from "./queries";
 
@@ -41,6 +42,7 @@ export function RetentionEditor({
   canEdit: boolean;
   onChanged: () => void;
 }) {
+  const confirm = useConfirm();
   const [editing, setEditing] = useState(false);
   const [keepForever, setKeepForever] = useState(rule?.keepForever ?? false);
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -91,7 +93,7 @@ export function RetentionEditor({
   }
 
   async function remove() {
-    if (!rule || !window.confirm(`Remove the retention rule of ${target.name}? Its backups are then kept forever.`)) return;
+    if (!rule || !(await confirm({ title: `Remove the retention rule of ${target.name}?`, message: "Its backups are then kept forever.", confirmLabel: "Remove rule" }))) return;
     try {
       await requestGraphQL(DELETE_RETENTION_RULE, { id: rule.id });
       onChanged();

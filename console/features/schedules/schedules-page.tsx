@@ -6,12 +6,14 @@ import { messageOf, requestGraphQL } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
 import { formatDateTime, formatRelative } from "@/lib/format";
 import type { Schedule } from "@/lib/types";
+import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { DELETE_SCHEDULE, RUN_SCHEDULE, SCHEDULES } from "./queries";
 
 /** Schedules: list with their next runs; run now, edit, delete. */
 export function SchedulesPage() {
+  const confirm = useConfirm();
   const viewer = useViewer();
   const { data, error, refetch } = useQuery<{ schedules: Schedule[] }>(SCHEDULES);
   const [notice, setNotice] = useState<string>();
@@ -28,7 +30,7 @@ export function SchedulesPage() {
   }
 
   async function remove(s: Schedule) {
-    if (!window.confirm(`Delete schedule ${s.name}? Its backups stay in the history.`)) return;
+    if (!(await confirm({ title: `Delete schedule ${s.name}?`, message: "Its backups stay in the history.", confirmLabel: "Delete schedule" }))) return;
     setFailure(undefined);
     try {
       await requestGraphQL(DELETE_SCHEDULE, { id: s.id });

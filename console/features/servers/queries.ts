@@ -98,3 +98,61 @@ export interface ConnectionTest {
   errorKind: string | null;
   error: string | null;
 }
+
+export const DUMP_OPTIONS_FIELDS = /* GraphQL */ `
+  fragment DumpOptionsFields on DumpOptions {
+    id
+    name
+    description
+    singleTransaction
+    quick
+    routines
+    triggers
+    events
+    hexBlob
+    setGtidPurged
+    columnStatistics
+    pgFormat
+    noOwner
+    noPrivileges
+    mysqlExtraFlags
+    pgExtraFlags
+    compression
+    compressionLevel
+  }
+`;
+
+export const DUMP_OPTIONS_PROFILES = /* GraphQL */ `
+  query DumpOptionsProfiles {
+    dumpOptionsProfiles {
+      ...DumpOptionsFields
+    }
+  }
+  ${DUMP_OPTIONS_FIELDS}
+`;
+
+export const CREATE_DUMP_OPTIONS = /* GraphQL */ `
+  mutation CreateDumpOptions($input: DumpOptionsInput!) {
+    createDumpOptions(input: $input) {
+      ...DumpOptionsFields
+    }
+  }
+  ${DUMP_OPTIONS_FIELDS}
+`;
+
+export const UPDATE_DUMP_OPTIONS = /* GraphQL */ `
+  mutation UpdateDumpOptions($id: Int!, $input: DumpOptionsInput!) {
+    updateDumpOptions(id: $id, input: $input) {
+      ...DumpOptionsFields
+    }
+  }
+  ${DUMP_OPTIONS_FIELDS}
+`;
+
+export const DELETE_DUMP_OPTIONS = /* GraphQL */ `
+  mutation DeleteDumpOptions($id: Int!) {
+    deleteDumpOptions(id: $id) {
+      id
+    }
+  }
+`;

@@ -4,9 +4,11 @@ import { Fragment, useState } from "react";
 import { messageOf, requestGraphQL } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
 import type { Server } from "@/lib/types";
+import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { ConnectionResult } from "./connection-result";
+import { DumpOptionsSection } from "./dump-options-section";
 import { DELETE_SERVER, SERVERS, TEST_SERVER, type ConnectionTest } from "./queries";
 import { RunBackupForm } from "./run-backup-form";
 import { ServerForm } from "./server-form";
@@ -19,8 +21,9 @@ interface ServersData {
 
 type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; server: Server } | { kind: "run"; server: Server };
 
-/** Servers: list, add, edit, delete, test the connection, back up now. */
+/** Servers: list, add, edit, delete, test the connection, back up now; dump option profiles below. */
 export function ServersPage() {
+  const confirm = useConfirm();
   const viewer = useViewer();
   const { data, error, refetch } = useQuery<ServersData>(SERVERS);
   const [panel, setPanel] = useState<Panel>({ kind: "none" });
@@ -39,7 +42,7 @@ export function ServersPage() {
   }
 
   async function remove(server: Server) {
-    if (!window.confirm(`Delete server ${server.name}? Its backups stay in the history.`)) return;
+    if (!(await confirm({ title: `Delete server ${server.name}?`, message: "Its backups stay in the history.", confirmLabel: "Delete server" }))) return;
     setFailure(undefined);
     try {
       await requestGraphQL(DELETE_SERVER, { id: server.id });
@@ -157,6 +160,7 @@ export function ServersPage() {
           </table>
         </div>
       )}
+      <DumpOptionsSection servers={data.servers} onChange={refetch} />
     </>
   );
 }

@@ -6,6 +6,7 @@ import { formatDateTime } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
 import { ROLES, type Role } from "@/lib/types";
 import { SelectField, TextField } from "@/components/ui/field";
+import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { API_TOKENS, CREATE_TOKEN, REVOKE_TOKEN } from "./queries";
@@ -24,6 +25,7 @@ interface ApiToken {
 
 /** API tokens: create (the secret is shown once), list, revoke. */
 export function TokensPanel() {
+  const confirm = useConfirm();
   const viewer = useViewer();
   const { data, error, refetch } = useQuery<{ apiTokens: ApiToken[] }>(API_TOKENS);
   const [created, setCreated] = useState<{ name: string; token: string }>();
@@ -60,7 +62,7 @@ export function TokensPanel() {
   }
 
   async function revoke(token: ApiToken) {
-    if (!window.confirm(`Revoke token ${token.name}? Scripts using it stop working at once.`)) return;
+    if (!(await confirm({ title: `Revoke token ${token.name}?`, message: "Scripts using it stop working at once.", confirmLabel: "Revoke token" }))) return;
     try {
       await requestGraphQL(REVOKE_TOKEN, { id: token.id });
       refetch();

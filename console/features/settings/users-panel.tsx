@@ -6,6 +6,7 @@ import { formatDateTime } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
 import { ROLES, type Role } from "@/lib/types";
 import { SelectField, TextField } from "@/components/ui/field";
+import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { CREATE_USER, DELETE_USER, UPDATE_USER, USERS } from "./queries";
@@ -20,6 +21,7 @@ interface User {
 
 /** Users and roles (admins only): add, change role, disable, delete. */
 export function UsersPanel() {
+  const confirm = useConfirm();
   const viewer = useViewer();
   const { data, error, refetch } = useQuery<{ users: User[] }>(USERS);
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -63,7 +65,7 @@ export function UsersPanel() {
   }
 
   async function remove(user: User) {
-    if (!window.confirm(`Delete user ${user.username}?`)) return;
+    if (!(await confirm({ title: `Delete user ${user.username}?`, message: "Their sessions and API tokens stop working.", confirmLabel: "Delete user" }))) return;
     try {
       await requestGraphQL(DELETE_USER, { id: user.id });
       setNotice(`Deleted user ${user.username}.`);

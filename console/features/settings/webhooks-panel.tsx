@@ -4,6 +4,7 @@ import { Fragment, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
+import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
 import { CREATE_WEBHOOK, DELETE_WEBHOOK, TEST_WEBHOOK, WEBHOOKS } from "./queries";
 
@@ -25,6 +26,7 @@ type TestResult = { ok: boolean; status: number | null; error: string | null };
 
 /** Webhooks (admins only): add, send a test event, delete. */
 export function WebhooksPanel() {
+  const confirm = useConfirm();
   const { data, error, refetch } = useQuery<{ webhooks: Webhook[]; schedules: Array<{ id: number; name: string }> }>(WEBHOOKS);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
@@ -77,7 +79,7 @@ export function WebhooksPanel() {
   }
 
   async function remove(hook: Webhook) {
-    if (!window.confirm(`Delete webhook ${hook.name}?`)) return;
+    if (!(await confirm({ title: `Delete webhook ${hook.name}?`, message: "Its receiver gets no more events.", confirmLabel: "Delete webhook" }))) return;
     try {
       await requestGraphQL(DELETE_WEBHOOK, { id: hook.id });
       refetch();

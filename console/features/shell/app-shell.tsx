@@ -6,6 +6,7 @@ import { useEffect, useState, type ReactNode } from "react";
 import { requestGraphQL } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
 import type { Viewer } from "@/lib/types";
+import { ConfirmProvider } from "@/components/ui/confirm-dialog";
 import { Loading, ErrorMessage } from "@/components/ui/states";
 import { ViewerProvider, viewerInfo } from "./viewer";
 
@@ -76,47 +77,49 @@ export function AppShell({ children }: { children: ReactNode }) {
   const viewer = viewerInfo(data.me);
   return (
     <ViewerProvider value={viewer}>
-      <a className="skip-link" href="#content">
-        Skip to content
-      </a>
-      <div className="layout">
-        <header className="topbar">
-          <Link href="/" className="brand">
-            SQLGuard
-          </Link>
-          <button
-            type="button"
-            className="menu-toggle"
-            aria-expanded={menuOpen}
-            aria-controls="main-nav"
-            onClick={() => setMenuOpen((o) => !o)}
-          >
-            Menu
-          </button>
-          <nav id="main-nav" aria-label="Main" className={menuOpen ? "nav open" : "nav"}>
-            <ul>
-              {NAV.map((item) => (
-                <li key={item.href}>
-                  <Link href={item.href} aria-current={isCurrent(pathname, item.href) ? "page" : undefined}>
-                    {item.label}
-                  </Link>
-                </li>
-              ))}
-            </ul>
-            <div className="user">
-              <span>
-                <span className="username">{viewer.username}</span> <span className="role">{viewer.role}</span>
-              </span>
-              <button type="button" className="link-button" onClick={logout}>
-                Sign out
-              </button>
-            </div>
-          </nav>
-        </header>
-        <main id="content" className="content" tabIndex={-1}>
-          {children}
-        </main>
-      </div>
+      <ConfirmProvider>
+        <a className="skip-link" href="#content">
+          Skip to content
+        </a>
+        <div className="layout">
+          <header className="topbar">
+            <Link href="/" className="brand">
+              SQLGuard
+            </Link>
+            <button
+              type="button"
+              className="menu-toggle"
+              aria-expanded={menuOpen}
+              aria-controls="main-nav"
+              onClick={() => setMenuOpen((o) => !o)}
+            >
+              Menu
+            </button>
+            <nav id="main-nav" aria-label="Main" className={menuOpen ? "nav open" : "nav"}>
+              <ul>
+                {NAV.map((item) => (
+                  <li key={item.href}>
+                    <Link href={item.href} aria-current={isCurrent(pathname, item.href) ? "page" : undefined}>
+                      {item.label}
+                    </Link>
+                  </li>
+                ))}
+              </ul>
+              <div className="user">
+                <span>
+                  <span className="username">{viewer.username}</span> <span className="role">{viewer.role}</span>
+                </span>
+                <button type="button" className="link-button" onClick={logout}>
+                  Sign out
+                </button>
+              </div>
+            </nav>
+          </header>
+          <main id="content" className="content" tabIndex={-1}>
+            {children}
+          </main>
+        </div>
+      </ConfirmProvider>
     </ViewerProvider>
   );
 }

@@ -5,6 +5,7 @@ import { messageOf, requestGraphQL } from "@/lib/graphql";
 import { formatBytes } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
 import type { StorageTarget } from "@/lib/types";
+import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { DELETE_TARGET, STORAGE, TEST_TARGET, type TargetTest } from "./queries";
@@ -24,6 +25,7 @@ function location(t: StorageTarget): string {
 
 /** Storage targets: list with usage, add, edit, delete, test. */
 export function StoragePage() {
+  const confirm = useConfirm();
   const viewer = useViewer();
   const { data, error, refetch } = useQuery<StorageData>(STORAGE);
   const [panel, setPanel] = useState<Panel>({ kind: "none" });
@@ -42,7 +44,7 @@ export function StoragePage() {
   }
 
   async function remove(target: StorageTarget) {
-    if (!window.confirm(`Delete storage target ${target.name}?`)) return;
+    if (!(await confirm({ title: `Delete storage target ${target.name}?`, message: "A target that still holds stored backups cannot be deleted: disable it instead.", confirmLabel: "Delete target" }))) return;
     setFailure(undefined);
     try {
       await requestGraphQL(DELETE_TARGET, { id: target.id });

@@ -1,0 +1,86 @@
+"use client";
+
+import { useEffect, useState } from "react";
+import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
+import type { Restore, RestoreStatus } from "@/lib/types";
+import { useConfirm } from "@/components/ui/confirm-dialog";
+import { ErrorMessage } from "@/components/ui/states";
+import { StatusBadge } from "@/components/ui/status";
+import { CANCEL_RESTORE, RESTORE } from "./queries";
+
+const POLL_MS = 1_000;
+/** A restore in one of these states still changes; the others are final. */
+export const ACTIVE_RESTORE: RestoreStatus[] = ["PENDING", "RUNNING"];
+
+/**
+ * Follows one restore by polling `restore(id)` every second until it ends (restores have no live
+ * event stream), then calls `onEnd` once. Shows status, progress, the target database and any error.
+ */
+export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Restore; canCancel: boolean; onEnd: (restore: Restore) => void }) {
+  const [restore, setRestore] = useState(initial);
+  const [failure, setFailure] = useState<unknown>();
+  const [cancelling, setCancelling] = useState(false);
+  const confirm = useConfirm();
+  const active = ACTIVE_RESTORE.includes(restore.status);
+
+  useEffect(() => {
+    if (!active) {
+      onEnd(restore);
+      return;
+    }
+    const timer = setTimeout(() => {
+      requestGraphQL<{ restore: Restore }>(RESTORE, { id: restore.id }).then(
+        (data) => {
+          setFailure(undefined);
+          setRestore(data.restore);
+        },
+        // Keep polling through a transient failure; the next answer clears the message.
+        (error: unknown) => {
+          setFailure(new Error(`Cannot read the restore's status: ${messageOf(error)}`));
+          setRestore((r) => ({ ...r }));
+        },
+      );
+    }, POLL_MS);
+    return () => clearTimeout(timer);
+    // onEnd is called once, when the status turns final; it is not a reason to poll again.
+  }, [restore, active]);
+
+  async function cancel() {
+    const message = "It stops where it is; a database the restore created is dropped again.";
+    if (!(await confirm({ title: `Cancel restore #${restore.id}?`, message, confirmLabel: "Cancel restore", cancelLabel: "Keep running" }))) return;
+    setCancelling(true);
+    try {
+      setRestore((await requestGraphQL<{ cancelRestore: Restore }>(CANCEL_RESTORE, { id: restore.id })).cancelRestore);
+    } catch (error) {
+      setFailure(new Error(messageOf(error)));
+    } finally {
+      setCancelling(false);
+    }
+  }
+
+  return (
+    <div className={restore.status === "SUCCEEDED" ? "ok-box" : restore.status === "FAILED" ? "error-box" : "panel"} aria-label={`Restore #${restore.id}`} role="group">
+      <p>
+        Restore #{restore.id} into <strong className="mono">{restore.database}</strong> on {restore.serverName}
+        {restore.overwrite ? " (replacing it)" : ""}:{" "}
+        <span aria-live="polite" data-testid="restore-status">
+          <StatusBadge status={restore.status} />
+        </span>
+      </p>
+      <p className="small">
+        {active
+          ? `Read ${formatBytes(restore.progressBytes)} of ${formatBytes(restore.totalBytes)}…`
+          : `Finished ${formatDateTime(restore.finishedAt)} after ${formatMs(restore.durationMs)}; ${formatBytes(restore.rawBytes)} restored.`}
+      </p>
+      {restore.error && <p className="error-cell">{restore.error}</p>}
+      {restore.logTail && restore.status === "FAILED" && <pre className="log">{restore.logTail}</pre>}
+      <ErrorMessage error={failure} />
+      {active && canCancel && (
+        <button type="button" className="danger" onClick={cancel} disabled={cancelling}>
+          {cancelling ? "Cancelling…" : "Cancel restore"}
+        </button>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,198 @@
+"use client";
+
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import { COMPRESSIONS, type Compression, type DumpOptions } from "@/lib/types";
+import { CheckField, SelectField, TextAreaField, TextField } from "@/components/ui/field";
+import { ErrorMessage } from "@/components/ui/states";
+import { CREATE_DUMP_OPTIONS, UPDATE_DUMP_OPTIONS } from "./queries";
+
+const MAX_LEVEL: Record<Compression, number> = { ZSTD: 19, GZIP: 9, NONE: 19 };
+
+/** Extra flags as typed: one per line or separated by spaces. */
+function flags(value: FormDataEntryValue | null): string[] {
+  return String(value ?? "")
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
+/** Client-side checks mirroring the server's rules; the flag allow-lists stay on the server. */
+function validate(v: { name: string; level: string; compression: Compression; mysqlFlags: string[]; pgFlags: string[] }): Record<string, string> {
+  const e: Record<string, string> = {};
+  if (!v.name) e.name = "Enter a name.";
+  else if (v.name.length > 100) e.name = "Use at most 100 characters.";
+  const max = MAX_LEVEL[v.compression];
+  if (!/^\d+$/.test(v.level) || Number(v.level) < 1 || Number(v.level) > max) e.compressionLevel = `Enter a whole number between 1 and ${max}.`;
+  const notFlag = (f: string) => !f.startsWith("--");
+  if (v.mysqlFlags.some(notFlag)) e.mysqlExtraFlags = "Each flag starts with --, e.g. --skip-comments.";
+  if (v.pgFlags.some(notFlag)) e.pgExtraFlags = "Each flag starts with --, e.g. --no-comments.";
+  return e;
+}
+
+/** "" / "true" / "false" for a nullable boolean select. */
+const tristate = (value: boolean | null | undefined) => (value === null || value === undefined ? "" : String(value));
+
+/** Create or edit a dump option profile. Calls `onSaved` with the saved profile. */
+export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: DumpOptions; onSaved: (saved: DumpOptions) => void; onCancel: () => void }) {
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [failure, setFailure] = useState<unknown>();
+  const [saving, setSaving] = useState(false);
+  const [compression, setCompression] = useState<Compression>(profile?.compression ?? "ZSTD");
+  const formRef = useRef<HTMLFormElement>(null);
+
+  useEffect(() => {
+    formRef.current?.querySelector<HTMLInputElement>("input")?.focus();
+  }, []);
+
+  useEffect(() => {
+    if (Object.keys(errors).length) formRef.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
+  }, [errors]);
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const f = new FormData(event.currentTarget);
+    const raw = {
+      name: String(f.get("name") ?? "").trim(),
+      level: String(f.get("compressionLevel") ?? "").trim(),
+      compression,
+      mysqlFlags: flags(f.get("mysqlExtraFlags")),
+      pgFlags: flags(f.get("pgExtraFlags")),
+    };
+    const problems = validate(raw);
+    setErrors(problems);
+    setFailure(undefined);
+    if (Object.keys(problems).length) return;
+    const gtid = String(f.get("setGtidPurged") ?? "");
+    const stats = String(f.get("columnStatistics") ?? "");
+    const input = {
+      name: raw.name,
+      description: String(f.get("description") ?? "").trim() || null,
+      compression,
+      compressionLevel: Number(raw.level),
+      singleTransaction: f.get("singleTransaction") === "on",
+      quick: f.get("quick") === "on",
+      routines: f.get("routines") === "on",
+      triggers: f.get("triggers") === "on",
+      events: f.get("events") === "on",
+      hexBlob: f.get("hexBlob") === "on",
+      setGtidPurged: gtid || null,
+      columnStatistics: stats ? stats === "true" : null,
+      mysqlExtraFlags: raw.mysqlFlags,
+      pgFormat: String(f.get("pgFormat") ?? "PLAIN"),
+      noOwner: f.get("noOwner") === "on",
+      noPrivileges: f.get("noPrivileges") === "on",
+      pgExtraFlags: raw.pgFlags,
+    };
+    setSaving(true);
+    try {
+      const saved = profile
+        ? (await requestGraphQL<{ updateDumpOptions: DumpOptions }>(UPDATE_DUMP_OPTIONS, { id: profile.id, input })).updateDumpOptions
+        : (await requestGraphQL<{ createDumpOptions: DumpOptions }>(CREATE_DUMP_OPTIONS, { input })).createDumpOptions;
+      onSaved(saved);
+    } catch (error) {
+      const fields = fieldErrorsOf(error);
+      setErrors(fields);
+      setFailure(Object.keys(fields).length ? new Error(`Check the highlighted fields: ${messageOf(error)}`) : error);
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  const p = profile;
+  return (
+    <section className="panel" aria-labelledby="dump-options-form-heading">
+      <h3 id="dump-options-form-heading">{p ? `Edit profile ${p.name}` : "Add a dump option profile"}</h3>
+      <form ref={formRef} className="edit-form" onSubmit={onSubmit} noValidate aria-busy={saving}>
+        <TextField label="Profile name" name="name" defaultValue={p?.name} error={errors.name} required autoComplete="off" />
+        <TextAreaField label="Description" name="description" defaultValue={p?.description ?? ""} error={errors.description} rows={2} />
+        <SelectField
+          label="Compression"
+          name="compression"
+          value={compression}
+          onChange={(e) => setCompression(e.target.value as Compression)}
+          options={COMPRESSIONS.map((c) => ({ value: c, label: c }))}
+          error={errors.compression}
+        />
+        <TextField
+          label="Compression level"
+          name="compressionLevel"
+          inputMode="numeric"
+          defaultValue={p?.compressionLevel ?? 3}
+          error={errors.compressionLevel}
+          hint="zstd 1–19 (default 3), gzip 1–9."
+        />
+        <fieldset>
+          <legend>MySQL and MariaDB (mysqldump, mariadb-dump)</legend>
+          <CheckField label="Single transaction (consistent InnoDB snapshot)" name="singleTransaction" defaultChecked={p?.singleTransaction ?? true} />
+          <CheckField label="Quick (stream rows)" name="quick" defaultChecked={p?.quick ?? true} />
+          <CheckField label="Routines" name="routines" defaultChecked={p?.routines ?? true} />
+          <CheckField label="Triggers" name="triggers" defaultChecked={p?.triggers ?? true} />
+          <CheckField label="Events" name="events" defaultChecked={p?.events ?? true} />
+          <CheckField label="Hex blobs" name="hexBlob" defaultChecked={p?.hexBlob ?? true} />
+          <SelectField
+            label="Set GTID purged"
+            name="setGtidPurged"
+            defaultValue={p?.setGtidPurged ?? ""}
+            options={[{ value: "", label: "Tool default" }, ...["AUTO", "ON", "OFF"].map((v) => ({ value: v, label: v }))]}
+            error={errors.setGtidPurged}
+            hint="MySQL 8 only."
+          />
+          <SelectField
+            label="Column statistics"
+            name="columnStatistics"
+            defaultValue={tristate(p?.columnStatistics)}
+            options={[
+              { value: "", label: "From the server version" },
+              { value: "true", label: "On" },
+              { value: "false", label: "Off" },
+            ]}
+            error={errors.columnStatistics}
+            hint="MySQL 8 mysqldump only."
+          />
+          <TextAreaField
+            label="Extra mysqldump flags"
+            name="mysqlExtraFlags"
+            defaultValue={p?.mysqlExtraFlags.join("\n")}
+            error={errors.mysqlExtraFlags}
+            rows={2}
+            hint="One per line, from the allow-list, e.g. --skip-comments or --max-allowed-packet=1G."
+          />
+        </fieldset>
+        <fieldset>
+          <legend>PostgreSQL (pg_dump)</legend>
+          <SelectField
+            label="Format"
+            name="pgFormat"
+            defaultValue={p?.pgFormat ?? "PLAIN"}
+            options={[
+              { value: "PLAIN", label: "Plain SQL" },
+              { value: "CUSTOM", label: "Custom (pg_restore)" },
+            ]}
+            error={errors.pgFormat}
+          />
+          <CheckField label="No owner" name="noOwner" defaultChecked={p?.noOwner ?? true} />
+          <CheckField label="No privileges" name="noPrivileges" defaultChecked={p?.noPrivileges ?? false} />
+          <TextAreaField
+            label="Extra pg_dump flags"
+            name="pgExtraFlags"
+            defaultValue={p?.pgExtraFlags.join("\n")}
+            error={errors.pgExtraFlags}
+            rows={2}
+            hint="One per line, from the allow-list, e.g. --no-comments or --exclude-schema=tmp."
+          />
+        </fieldset>
+        <div className="wide">
+          <ErrorMessage error={failure} />
+        </div>
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={saving}>
+            {saving ? "Saving…" : p ? "Save profile" : "Add profile"}
+          </button>
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
