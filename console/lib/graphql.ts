@@ -1,6 +1,18 @@
-// Fetch-based GraphQL client for the console: queries and mutations over POST /graphql with the
-// session cookie, and subscriptions over Server-Sent Events (the same endpoint, Accept: text/event-stream).
-// urql is not installed in this repo; this keeps the bundle small and covers what the console needs.
+// The console's GraphQL client: one urql Client for POST /graphql with the session cookie. Queries and
+// mutations go over fetch; subscriptions stream over Server-Sent Events from the same endpoint
+// (`fetchSubscriptions`, which graphql-yoga serves without extra packages). Errors are turned into
+// GraphQLRequestError so forms can show the server's `extensions.field(s)` problems.
+import { Client, cacheExchange, fetchExchange, type AnyVariables, type CombinedError, type TypedDocumentNode } from "@urql/core";
+
+export const client = new Client({
+  url: "/graphql",
+  exchanges: [cacheExchange, fetchExchange],
+  fetchSubscriptions: true,
+  fetchOptions: { credentials: "same-origin" },
+  // POST like every other request: no operation in a URL, and no GET caching by the browser.
+  preferGetMethod: false,
+  requestPolicy: "cache-and-network",
+});
 
 /** One input problem reported by the server (`extensions.fields`). */
 export interface FieldProblem {
@@ -22,14 +34,10 @@ export class GraphQLRequestError extends Error {
   }
 }
 
-interface RawError {
-  message: string;
-  extensions?: { code?: string; field?: string; fields?: FieldProblem[] };
-}
-
-interface GraphQLResponse<T> {
-  data?: T | null;
-  errors?: ReadonlyArray<RawError>;
+interface ErrorExtensions {
+  code?: string;
+  field?: string;
+  fields?: FieldProblem[];
 }
 
 /** Strips the "field: " prefix the server puts in front of a single problem. */
@@ -37,84 +45,39 @@ function problemText(message: string, field: string): string {
   return message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
 }
 
-function toError(raw: RawError): GraphQLRequestError {
-  const ext = raw.extensions ?? {};
-  const fields = ext.fields ?? (ext.field ? [{ field: ext.field, problem: problemText(raw.message, ext.field) }] : []);
-  return new GraphQLRequestError(raw.message, ext.code, fields);
+/** The first GraphQL error of an urql result (code and field problems), or a transport message. */
+export function toRequestError(error: CombinedError): GraphQLRequestError {
+  const first = error.graphQLErrors[0];
+  if (!first) {
+    const status = (error.response as Response | undefined)?.status;
+    return new GraphQLRequestError(
+      status ? `Unexpected response from the server (HTTP ${status}).` : "Cannot reach the SQLGuard server.",
+    );
+  }
+  const ext = (first.extensions ?? {}) as ErrorExtensions;
+  const fields = ext.fields ?? (ext.field ? [{ field: ext.field, problem: problemText(first.message, ext.field) }] : []);
+  return new GraphQLRequestError(first.message, ext.code, fields);
 }
 
-/**
- * POSTs one operation to the same-origin `/graphql` endpoint with the session cookie.
- * Throws GraphQLRequestError carrying the first GraphQL error (code and field problems), or a transport message.
- */
-export async function requestGraphQL<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch {
-    throw new GraphQLRequestError("Cannot reach the SQLGuard server.");
-  }
-
-  let body: GraphQLResponse<T>;
-  try {
-    body = (await response.json()) as GraphQLResponse<T>;
-  } catch {
-    throw new GraphQLRequestError(`Unexpected response from the server (HTTP ${response.status}).`);
-  }
-
-  const first = body.errors?.[0];
-  if (first) throw toError(first);
-  if (body.data == null) throw new GraphQLRequestError(`Empty response from the server (HTTP ${response.status}).`);
-  return body.data;
-}
+/** Variables as an argument: optional when the operation has none that are required. */
+type VariablesArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
 
 /**
- * Runs a subscription over SSE until `signal` aborts or the server ends the stream; calls `onOpen`
- * once the server accepted it and `onData` for every `next` event. Resolves when the stream ends;
- * rejects on transport or GraphQL errors.
+ * Runs one query or mutation outside a component (form submits, previews, polls); queries bypass the
+ * cache. Resolves with the typed data; throws GraphQLRequestError with the first GraphQL error.
  */
-export async function subscribeGraphQL<T>(
-  query: string,
-  variables: Record<string, unknown> | undefined,
-  onData: (data: T) => void,
-  signal: AbortSignal,
-  onOpen?: () => void,
-): Promise<void> {
-  const response = await fetch("/graphql", {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "content-type": "application/json", accept: "text/event-stream" },
-    body: JSON.stringify({ query, variables }),
-    signal,
-  });
-  if (!response.ok || !response.body) throw new GraphQLRequestError(`Live updates unavailable (HTTP ${response.status}).`);
-  onOpen?.();
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = block
-        .split("\n")
-        .filter((line) => line.startsWith("data:"))
-        .map((line) => line.slice(5).trimStart())
-        .join("\n");
-      if (!data) continue; // keep-alive comment or the `complete` event
-      const payload = JSON.parse(data) as GraphQLResponse<T>;
-      if (payload.errors?.[0]) throw toError(payload.errors[0]);
-      if (payload.data) onData(payload.data);
-    }
-  }
+export async function request<Data, Variables extends AnyVariables>(
+  document: TypedDocumentNode<Data, Variables>,
+  ...[variables]: VariablesArg<Variables>
+): Promise<Data> {
+  const vars = (variables ?? {}) as Variables;
+  const isMutation = document.definitions.some((d) => d.kind === "OperationDefinition" && d.operation === "mutation");
+  const result = isMutation
+    ? await client.mutation(document, vars).toPromise()
+    : await client.query(document, vars, { requestPolicy: "network-only" }).toPromise();
+  if (result.error) throw toRequestError(result.error);
+  if (result.data == null) throw new GraphQLRequestError("Empty response from the server.");
+  return result.data;
 }
 
 /** Problems keyed by field, the list index dropped (`includeDatabases.2` → `includeDatabases`). */

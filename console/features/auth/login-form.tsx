@@ -2,16 +2,17 @@
 
 import { useRouter, useSearchParams } from "next/navigation";
 import { useEffect, useState, type FormEvent } from "react";
-import { GraphQLRequestError, requestGraphQL } from "@/lib/graphql";
+import { GraphQLRequestError, request } from "@/lib/graphql";
+import { graphql } from "@/lib/graphql-tada";
 
-const LOGIN = /* GraphQL */ `
+const LOGIN = graphql(`
   mutation Login($u: String!, $p: String!) {
     login(username: $u, password: $p) {
       username
       role
     }
   }
-`;
+`);
 
 type State = { kind: "idle" } | { kind: "pending" } | { kind: "error"; message: string } | { kind: "signed-in"; username: string };
 
@@ -35,7 +36,7 @@ export function LoginForm() {
     const form = new FormData(event.currentTarget);
     setState({ kind: "pending" });
     try {
-      const { login } = await requestGraphQL<{ login: { username: string } | null }>(LOGIN, {
+      const { login } = await request(LOGIN, {
         u: String(form.get("username") ?? ""),
         p: String(form.get("password") ?? ""),
       });

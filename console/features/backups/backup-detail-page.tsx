@@ -3,10 +3,11 @@
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useCallback, useState } from "react";
-import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { messageOf, request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatDateTime, formatMs, formatRate } from "@/lib/format";
-import type { BackupArtifact, BackupStatus, Restore } from "@/lib/types";
+import type { TypedDocumentNode } from "@urql/core";
+import type { BackupStatus } from "@/lib/types";
 import { useConfirm, type ConfirmOptions } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
@@ -16,35 +17,6 @@ import { RestoreForm } from "./restore-form";
 import { RestoresTable } from "./restores-table";
 import { useBackupEvents, type BackupEventData } from "./use-backup-events";
 
-interface BackupDetail {
-  id: number;
-  status: BackupStatus;
-  serverName: string;
-  server: { id: number } | null;
-  serverVersion: string | null;
-  database: string;
-  engine: string;
-  scheduleName: string | null;
-  trigger: string;
-  attempt: number;
-  compression: string;
-  tool: string | null;
-  createdAt: string;
-  dueAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  rawBytes: string | null;
-  storedBytes: string | null;
-  progressBytes: string | null;
-  sha256: string | null;
-  position: string | null;
-  error: string | null;
-  logTail: string | null;
-  artifacts: Array<BackupArtifact & { verifiedAt: string | null; verifyResult: string | null; verifyDetail: string | null }>;
-  restores: Restore[];
-}
-
 const ACTIVE: BackupStatus[] = ["PENDING", "RUNNING"];
 
 /** One backup: timings, sizes, checksum, artifacts per target, restores, log tail, error; download / cancel / verify / restore / delete. */
@@ -53,7 +25,7 @@ export function BackupDetailPage() {
   const raw = params.get("id");
   const id = raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
   const viewer = useViewer();
-  const { data, error, refetch } = useQuery<{ backup: BackupDetail }>(BACKUP, { id }, { skip: id === undefined });
+  const { data, error, refetch } = useQuery(BACKUP, { id: id ?? -1 }, { skip: id === undefined });
   const [live, setLive] = useState<BackupEventData>();
   const [busy, setBusy] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
@@ -69,12 +41,13 @@ export function BackupDetailPage() {
   );
   useBackupEvents(onEvent, { backupId: id ?? -1, onOpen: refetch });
 
-  async function act(label: string, mutation: string, question?: ConfirmOptions) {
+  async function act(label: string, mutation: TypedDocumentNode<unknown, { id: number }>, question?: ConfirmOptions) {
+    if (id === undefined) return;
     if (question && !(await confirm(question))) return;
     setBusy(label);
     setFailure(undefined);
     try {
-      await requestGraphQL(mutation, { id });
+      await request(mutation, { id });
       refetch();
     } catch (e) {
       setFailure(new Error(messageOf(e)));

@@ -5,10 +5,10 @@ import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useRef, type FormEvent } from "react";
 import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
-import { BACKUP_STATUSES, type BackupOrder, type BackupSummary } from "@/lib/types";
+import { BACKUP_STATUSES, type BackupOrder } from "@/lib/types";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
-import { BACKUPS, FILTER_OPTIONS } from "./queries";
+import { BACKUPS, FILTER_OPTIONS, type BackupSummary } from "./queries";
 import { useBackupEvents } from "./use-backup-events";
 
 const PAGE_SIZE = 25;
@@ -16,15 +16,7 @@ const FILTER_KEYS = ["server", "database", "schedule", "status", "target", "from
 /** `?order=oldest` sorts oldest first; newest first is the default and stays out of the URL. */
 const ORDERS: Record<string, BackupOrder> = { "": "NEWEST_FIRST", oldest: "OLDEST_FIRST" };
 
-interface Options {
-  servers: Array<{ id: number; name: string }>;
-  schedules: Array<{ id: number; name: string }>;
-  storageTargets: Array<{ id: number; name: string }>;
-}
 
-interface BackupsData {
-  backups: { totalCount: number; hasNextPage: boolean; endCursor: string | null; nodes: BackupSummary[] };
-}
 
 /** The URL's query string as a BackupFilter; dates are whole local days (`to` inclusive). */
 function filterOf(params: URLSearchParams): Record<string, unknown> {
@@ -53,8 +45,8 @@ export function BackupsPage() {
   const sort = params.get("order") ?? "";
   const order = ORDERS[sort] ?? "NEWEST_FIRST";
   const filtered = FILTER_KEYS.some((key) => params.has(key));
-  const options = useQuery<Options>(FILTER_OPTIONS);
-  const { data, error, loading, refetch } = useQuery<BackupsData>(BACKUPS, { filter, after, first: PAGE_SIZE, order });
+  const options = useQuery(FILTER_OPTIONS);
+  const { data, error, loading, refetch } = useQuery(BACKUPS, { filter, after, first: PAGE_SIZE, order });
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   const onEvent = useCallback(

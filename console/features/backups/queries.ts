@@ -1,6 +1,8 @@
 // GraphQL operations of the Backups pages.
 
-export const BACKUPS = /* GraphQL */ `
+import { graphql, type ResultOf } from "@/lib/graphql-tada";
+
+export const BACKUPS = graphql(`
   query Backups($filter: BackupFilter, $after: String, $first: Int, $order: BackupOrder) {
     backups(filter: $filter, after: $after, first: $first, order: $order) {
       totalCount
@@ -23,9 +25,9 @@ export const BACKUPS = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-export const FILTER_OPTIONS = /* GraphQL */ `
+export const FILTER_OPTIONS = graphql(`
   query BackupFilterOptions {
     servers {
       id
@@ -40,9 +42,9 @@ export const FILTER_OPTIONS = /* GraphQL */ `
       name
     }
   }
-`;
+`);
 
-export const RESTORE_FIELDS = /* GraphQL */ `
+export const RESTORE_FIELDS = graphql(`
   fragment RestoreFields on Restore {
     id
     status
@@ -60,9 +62,9 @@ export const RESTORE_FIELDS = /* GraphQL */ `
     error
     logTail
   }
-`;
+`);
 
-export const BACKUP = /* GraphQL */ `
+export const BACKUP = graphql(`
   query Backup($id: Int!) {
     backup(id: $id) {
       id
@@ -113,36 +115,35 @@ export const BACKUP = /* GraphQL */ `
       }
     }
   }
-  ${RESTORE_FIELDS}
-`;
+`, [RESTORE_FIELDS]);
 
-export const CANCEL_BACKUP = /* GraphQL */ `
+export const CANCEL_BACKUP = graphql(`
   mutation CancelBackup($id: Int!) {
     cancelBackup(id: $id) {
       id
       status
     }
   }
-`;
+`);
 
-export const VERIFY_BACKUP = /* GraphQL */ `
+export const VERIFY_BACKUP = graphql(`
   mutation VerifyBackup($id: Int!) {
     verifyBackup(id: $id) {
       id
     }
   }
-`;
+`);
 
-export const DELETE_BACKUP = /* GraphQL */ `
+export const DELETE_BACKUP = graphql(`
   mutation DeleteBackup($id: Int!) {
     deleteBackup(id: $id) {
       id
       status
     }
   }
-`;
+`);
 
-export const RESTORE_TARGETS = /* GraphQL */ `
+export const RESTORE_TARGETS = graphql(`
   query RestoreTargets {
     servers {
       id
@@ -150,31 +151,35 @@ export const RESTORE_TARGETS = /* GraphQL */ `
       engine
     }
   }
-`;
+`);
 
-export const RESTORE_BACKUP = /* GraphQL */ `
+export const RESTORE_BACKUP = graphql(`
   mutation RestoreBackup($input: RestoreBackupInput!) {
     restoreBackup(input: $input) {
       ...RestoreFields
     }
   }
-  ${RESTORE_FIELDS}
-`;
+`, [RESTORE_FIELDS]);
 
-export const RESTORE = /* GraphQL */ `
+export const RESTORE = graphql(`
   query Restore($id: Int!) {
     restore(id: $id) {
       ...RestoreFields
     }
   }
-  ${RESTORE_FIELDS}
-`;
+`, [RESTORE_FIELDS]);
 
-export const CANCEL_RESTORE = /* GraphQL */ `
+export const CANCEL_RESTORE = graphql(`
   mutation CancelRestore($id: Int!) {
     cancelRestore(id: $id) {
       ...RestoreFields
     }
   }
-  ${RESTORE_FIELDS}
-`;
+`, [RESTORE_FIELDS]);
+
+/** One row of the backups list. */
+export type BackupSummary = ResultOf<typeof BACKUPS>["backups"]["nodes"][number];
+/** A restore as every restore view shows it. */
+export type Restore = ResultOf<typeof RESTORE_FIELDS>;
+/** One backup with its artifacts and restores. */
+export type BackupDetail = NonNullable<ResultOf<typeof BACKUP>["backup"]>;

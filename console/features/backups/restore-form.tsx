@@ -1,13 +1,13 @@
 "use client";
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
-import type { Engine, Restore } from "@/lib/types";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
-import { RESTORE_BACKUP, RESTORE_TARGETS } from "./queries";
+import type { VariablesOf } from "@/lib/graphql-tada";
+import { RESTORE_BACKUP, RESTORE_TARGETS, type Restore } from "./queries";
 import { RestoreStatusPanel } from "./restore-status";
 
 /** What the form needs to know about the backup it restores. */
@@ -35,7 +35,7 @@ function validate(database: string, engine: string): Record<string, string> {
  * default; admins may overwrite), starts the restore and follows it until it ends.
  */
 export function RestoreForm({ backup, canOverwrite, onClose, onEnd }: { backup: RestoreSource; canOverwrite: boolean; onClose: () => void; onEnd: () => void }) {
-  const servers = useQuery<{ servers: Array<{ id: number; name: string; engine: Engine }> }>(RESTORE_TARGETS);
+  const servers = useQuery(RESTORE_TARGETS);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -59,7 +59,7 @@ export function RestoreForm({ backup, canOverwrite, onClose, onEnd }: { backup: 
     setErrors(problems);
     setFailure(undefined);
     if (Object.keys(problems).length) return;
-    const input: Record<string, unknown> = {
+    const input: VariablesOf<typeof RESTORE_BACKUP>["input"] = {
       backupId: backup.id,
       storageTargetId: Number(f.get("storageTargetId")),
       overwrite: f.get("overwrite") === "on",
@@ -72,7 +72,7 @@ export function RestoreForm({ backup, canOverwrite, onClose, onEnd }: { backup: 
     }
     setBusy(true);
     try {
-      setStarted((await requestGraphQL<{ restoreBackup: Restore }>(RESTORE_BACKUP, { input })).restoreBackup);
+      setStarted((await request(RESTORE_BACKUP, { input })).restoreBackup);
     } catch (error) {
       const fields = fieldErrorsOf(error);
       setErrors(fields);

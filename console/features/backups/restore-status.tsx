@@ -1,13 +1,13 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { messageOf, request } from "@/lib/graphql";
 import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
-import type { Restore, RestoreStatus } from "@/lib/types";
+import type { RestoreStatus } from "@/lib/types";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
-import { CANCEL_RESTORE, RESTORE } from "./queries";
+import { CANCEL_RESTORE, RESTORE, type Restore } from "./queries";
 
 const POLL_MS = 1_000;
 /** A restore in one of these states still changes; the others are final. */
@@ -30,7 +30,7 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
       return;
     }
     const timer = setTimeout(() => {
-      requestGraphQL<{ restore: Restore }>(RESTORE, { id: restore.id }).then(
+      request(RESTORE, { id: restore.id }).then(
         (data) => {
           setFailure(undefined);
           setRestore(data.restore);
@@ -51,7 +51,7 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
     if (!(await confirm({ title: `Cancel restore #${restore.id}?`, message, confirmLabel: "Cancel restore", cancelLabel: "Keep running" }))) return;
     setCancelling(true);
     try {
-      setRestore((await requestGraphQL<{ cancelRestore: Restore }>(CANCEL_RESTORE, { id: restore.id })).cancelRestore);
+      setRestore((await request(CANCEL_RESTORE, { id: restore.id })).cancelRestore);
     } catch (error) {
       setFailure(new Error(messageOf(error)));
     } finally {

@@ -1,5 +1,5 @@
 import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
-import type { Restore } from "@/lib/types";
+import type { Restore } from "./queries";
 import { StatusBadge } from "@/components/ui/status";
 
 /** The restores of one backup, oldest first: where to, by whom, how it ended. */

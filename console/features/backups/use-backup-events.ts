@@ -1,19 +1,10 @@
 "use client";
 
 import { useEffect, useRef, useState } from "react";
-import { subscribeGraphQL } from "@/lib/graphql";
-import type { BackupStatus } from "@/lib/types";
+import { client } from "@/lib/graphql";
+import { graphql, type ResultOf } from "@/lib/graphql-tada";
 
-export interface BackupEventData {
-  type: "CREATED" | "PROGRESS" | "STATUS";
-  backupId: number;
-  status: BackupStatus | null;
-  rawBytes: string | null;
-  storedBytes: string | null;
-  bytesPerSecond: number | null;
-}
-
-const EVENTS = /* GraphQL */ `
+const EVENTS = graphql(`
   subscription BackupEvents($backupId: Int) {
     backupEvents(backupId: $backupId) {
       type
@@ -24,7 +15,9 @@ const EVENTS = /* GraphQL */ `
       bytesPerSecond
     }
   }
-`;
+`);
+
+export type BackupEventData = ResultOf<typeof EVENTS>["backupEvents"];
 
 const RETRY_MS = [1_000, 2_000, 5_000, 10_000];
 
@@ -42,34 +35,46 @@ export function useBackupEvents(onEvent: (event: BackupEventData) => void, optio
   const [live, setLive] = useState(false);
 
   useEffect(() => {
-    const controller = new AbortController();
+    let stopped = false;
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let subscription: { unsubscribe: () => void } | undefined;
+
+    // The server accepted the stream once its response headers arrive; urql reports no such moment,
+    // so this operation's fetch is wrapped to notice it.
+    const fetchNoticingOpen: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.ok && !stopped) {
+        setLive(true);
+        opened.current?.();
+      }
+      return response;
+    };
+
+    const reconnect = () => {
+      subscription?.unsubscribe();
+      subscription = undefined;
+      if (stopped) return;
+      setLive(false);
+      timer = setTimeout(connect, RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]);
+    };
 
     const connect = () => {
-      subscribeGraphQL<{ backupEvents: BackupEventData }>(
-        EVENTS,
-        backupId === undefined ? {} : { backupId },
-        (data) => {
+      const variables = backupId === undefined ? {} : { backupId };
+      subscription = client
+        .subscription(EVENTS, variables, { fetch: fetchNoticingOpen })
+        .subscribe((result) => {
+          // The stream ended (hasNext false), failed, or sent an error: start over after a pause.
+          if (result.error || result.hasNext === false) return void queueMicrotask(reconnect);
+          if (!result.data) return;
           attempt = 0;
-          handler.current(data.backupEvents);
-        },
-        controller.signal,
-        () => {
-          setLive(true);
-          opened.current?.();
-        },
-      )
-        .catch(() => undefined)
-        .finally(() => {
-          if (controller.signal.aborted) return;
-          setLive(false);
-          timer = setTimeout(connect, RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]);
+          handler.current(result.data.backupEvents);
         });
     };
     connect();
     return () => {
-      controller.abort();
+      stopped = true;
+      subscription?.unsubscribe();
       if (timer) clearTimeout(timer);
     };
   }, [backupId]);

@@ -4,13 +4,13 @@ import Link from "next/link";
 import { useCallback, useRef, useState } from "react";
 import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatDateTime, formatPercent, formatRate, formatRelative, formatSeconds } from "@/lib/format";
-import type { BackupStatus, DatabaseStatus, StorageKind } from "@/lib/types";
+import { graphql } from "@/lib/graphql-tada";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { useBackupEvents, type BackupEventData } from "@/features/backups/use-backup-events";
 import { HistoryCharts } from "./history-charts";
 
-const DASHBOARD = /* GraphQL */ `
+const DASHBOARD = graphql(`
   query Dashboard {
     dashboard {
       generatedAt
@@ -60,41 +60,13 @@ const DASHBOARD = /* GraphQL */ `
       }
     }
   }
-`;
-
-interface DashboardData {
-  dashboard: {
-    generatedAt: string;
-    databases: Array<{
-      serverId: number;
-      serverName: string;
-      database: string | null;
-      status: DatabaseStatus;
-      ageSeconds: number | null;
-      rpoSeconds: number | null;
-      lastSuccessAt: string | null;
-      lastFailureAt: string | null;
-      lastError: string | null;
-      nextRunAt: string | null;
-      schedules: string[];
-    }>;
-    running: Array<{ id: number; serverName: string; database: string; status: BackupStatus; startedAt: string | null; progressBytes: string | null }>;
-    recentFailures: Array<{ id: number; serverName: string; database: string; finishedAt: string | null; createdAt: string; error: string | null }>;
-    totals: {
-      backups: number;
-      backups24h: number;
-      successRate24h: number | null;
-      successRate7d: number | null;
-      storage: Array<{ target: { id: number; name: string; kind: StorageKind }; bytes: string; objects: number }>;
-    };
-  };
-}
+`);
 
 type Progress = Record<number, { storedBytes: string | null; rawBytes: string | null; bytesPerSecond: number | null }>;
 
 /** "Is every database protected?": status lights, running backups (live), failures, storage. */
 export function DashboardPage() {
-  const { data, error, loading, refetch } = useQuery<DashboardData>(DASHBOARD);
+  const { data, error, loading, refetch } = useQuery(DASHBOARD);
   const [progress, setProgress] = useState<Progress>({});
   const [version, setVersion] = useState(0);
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);

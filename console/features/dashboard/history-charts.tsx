@@ -3,9 +3,9 @@
 import { useEffect, useMemo } from "react";
 import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatMs } from "@/lib/format";
-import type { BackupStatus } from "@/lib/types";
+import { graphql } from "@/lib/graphql-tada";
 
-const HISTORY = /* GraphQL */ `
+const HISTORY = graphql(`
   query DashboardHistory($filter: BackupFilter) {
     backups(filter: $filter, first: 200) {
       nodes {
@@ -17,15 +17,7 @@ const HISTORY = /* GraphQL */ `
       }
     }
   }
-`;
-
-interface Point {
-  id: number;
-  status: BackupStatus;
-  createdAt: string;
-  durationMs: number | null;
-  storedBytes: string | null;
-}
+`);
 
 const DAYS = 14;
 const W = 280;
@@ -57,7 +49,7 @@ function Bars({ label, values, format, tone }: { label: string; values: Array<{ 
 /** Backup size and duration over time, and the success rate per day, for the last 14 days; `version` bumps refetch it. */
 export function HistoryCharts({ version }: { version: number }) {
   const from = useMemo(() => new Date(Date.now() - DAYS * 86_400_000).toISOString().slice(0, 13) + ":00:00.000Z", []);
-  const { data, refetch } = useQuery<{ backups: { nodes: Point[] } }>(HISTORY, { filter: { from } });
+  const { data, refetch } = useQuery(HISTORY, { filter: { from } });
   useEffect(() => {
     if (version > 0) refetch();
   }, [version, refetch]);

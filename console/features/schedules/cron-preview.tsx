@@ -1,15 +1,12 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { messageOf, request } from "@/lib/graphql";
 import { formatDateTime } from "@/lib/format";
+import type { ResultOf } from "@/lib/graphql-tada";
 import { CRON_PREVIEW } from "./queries";
 
-interface Preview {
-  valid: boolean;
-  error: string | null;
-  nextRuns: string[];
-}
+type Preview = ResultOf<typeof CRON_PREVIEW>["cronPreview"];
 
 /** The next five runs of `expression` in `timezone`, asked of the server as you type (debounced). */
 export function CronPreview({ id, expression, timezone }: { id: string; expression: string; timezone: string }) {
@@ -23,7 +20,7 @@ export function CronPreview({ id, expression, timezone }: { id: string; expressi
     }
     let cancelled = false;
     const timer = setTimeout(() => {
-      requestGraphQL<{ cronPreview: Preview }>(CRON_PREVIEW, { expression, timezone: timezone || "UTC" }).then(
+      request(CRON_PREVIEW, { expression, timezone: timezone || "UTC" }).then(
         ({ cronPreview }) => {
           if (cancelled) return;
           setPreview(cronPreview);

@@ -1,6 +1,8 @@
 // GraphQL operations of the Schedules pages.
 
-export const SCHEDULES = /* GraphQL */ `
+import { graphql, type ResultOf } from "@/lib/graphql-tada";
+
+export const SCHEDULES = graphql(`
   query Schedules {
     schedules {
       id
@@ -22,9 +24,9 @@ export const SCHEDULES = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-const RULE_FIELDS = /* GraphQL */ `
+const RULE_FIELDS = graphql(`
   fragment RuleFields on RetentionRule {
     id
     scheduleId
@@ -43,9 +45,9 @@ const RULE_FIELDS = /* GraphQL */ `
     gfsMonthly
     gfsYearly
   }
-`;
+`);
 
-export const SCHEDULE = /* GraphQL */ `
+export const SCHEDULE = graphql(`
   query Schedule($id: Int!) {
     schedule(id: $id) {
       id
@@ -71,10 +73,9 @@ export const SCHEDULE = /* GraphQL */ `
       }
     }
   }
-  ${RULE_FIELDS}
-`;
+`, [RULE_FIELDS]);
 
-export const SCHEDULE_OPTIONS = /* GraphQL */ `
+export const SCHEDULE_OPTIONS = graphql(`
   query ScheduleOptions {
     servers {
       id
@@ -86,9 +87,9 @@ export const SCHEDULE_OPTIONS = /* GraphQL */ `
       isDefault
     }
   }
-`;
+`);
 
-export const CRON_PREVIEW = /* GraphQL */ `
+export const CRON_PREVIEW = graphql(`
   query CronPreview($expression: String!, $timezone: String) {
     cronPreview(expression: $expression, timezone: $timezone, count: 5) {
       valid
@@ -96,61 +97,60 @@ export const CRON_PREVIEW = /* GraphQL */ `
       nextRuns
     }
   }
-`;
+`);
 
-export const CREATE_SCHEDULE = /* GraphQL */ `
+export const CREATE_SCHEDULE = graphql(`
   mutation CreateSchedule($input: ScheduleInput!) {
     createSchedule(input: $input) {
       id
       name
     }
   }
-`;
+`);
 
-export const UPDATE_SCHEDULE = /* GraphQL */ `
+export const UPDATE_SCHEDULE = graphql(`
   mutation UpdateSchedule($id: Int!, $input: ScheduleInput!) {
     updateSchedule(id: $id, input: $input) {
       id
       name
     }
   }
-`;
+`);
 
-export const DELETE_SCHEDULE = /* GraphQL */ `
+export const DELETE_SCHEDULE = graphql(`
   mutation DeleteSchedule($id: Int!) {
     deleteSchedule(id: $id) {
       id
     }
   }
-`;
+`);
 
-export const RUN_SCHEDULE = /* GraphQL */ `
+export const RUN_SCHEDULE = graphql(`
   mutation RunSchedule($id: Int!) {
     runSchedule(id: $id) {
       id
       status
     }
   }
-`;
+`);
 
-export const SET_RETENTION_RULE = /* GraphQL */ `
+export const SET_RETENTION_RULE = graphql(`
   mutation SetRetentionRule($input: RetentionRuleInput!) {
     setRetentionRule(input: $input) {
       ...RuleFields
     }
   }
-  ${RULE_FIELDS}
-`;
+`, [RULE_FIELDS]);
 
-export const DELETE_RETENTION_RULE = /* GraphQL */ `
+export const DELETE_RETENTION_RULE = graphql(`
   mutation DeleteRetentionRule($id: Int!) {
     deleteRetentionRule(id: $id) {
       id
     }
   }
-`;
+`);
 
-export const RETENTION_PREVIEW = /* GraphQL */ `
+export const RETENTION_PREVIEW = graphql(`
   query RetentionPreview($scheduleId: Int!, $storageTargetId: Int!) {
     retentionPreview(scheduleId: $scheduleId, storageTargetId: $storageTargetId) {
       evaluatedAt
@@ -167,4 +167,11 @@ export const RETENTION_PREVIEW = /* GraphQL */ `
       }
     }
   }
-`;
+`);
+
+/** One schedule of the schedules list. */
+export type Schedule = ResultOf<typeof SCHEDULES>["schedules"][number];
+/** A retention rule of one schedule and storage target. */
+export type RetentionRule = ResultOf<typeof RULE_FIELDS>;
+/** One schedule with its retention rules, as the edit page shows it. */
+export type ScheduleDetail = NonNullable<ResultOf<typeof SCHEDULE>["schedule"]>;

@@ -1,13 +1,13 @@
 "use client";
 
 import { useEffect, useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { formatDateTime } from "@/lib/format";
-import type { RetentionRule } from "@/lib/types";
 import { CheckField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading } from "@/components/ui/states";
-import { DELETE_RETENTION_RULE, RETENTION_PREVIEW, SET_RETENTION_RULE } from "./queries";
+import type { VariablesOf, ResultOf } from "@/lib/graphql-tada";
+import { DELETE_RETENTION_RULE, RETENTION_PREVIEW, SET_RETENTION_RULE, type RetentionRule } from "./queries";
 
 const LIMITS = [
   ["keepLast", "Keep last", "The newest N backups."],
@@ -20,13 +20,7 @@ const LIMITS = [
   ["gfsYearly", "GFS yearly", undefined],
 ] as const;
 
-interface Preview {
-  evaluatedAt: string;
-  deleteCount: number;
-  keepCount: number;
-  note: string | null;
-  deletions: Array<{ backupId: number; serverName: string; database: string; backupTime: string; kind: string; reasons: string[] }>;
-}
+type Preview = ResultOf<typeof RETENTION_PREVIEW>["retentionPreview"];
 
 /** One schedule × target retention rule: edit, remove, and what the next sweep would delete. */
 export function RetentionEditor({
@@ -55,7 +49,7 @@ export function RetentionEditor({
     if (!rule) return;
     let cancelled = false;
     setPreview(undefined);
-    requestGraphQL<{ retentionPreview: Preview }>(RETENTION_PREVIEW, { scheduleId, storageTargetId: target.id }).then(
+    request(RETENTION_PREVIEW, { scheduleId, storageTargetId: target.id }).then(
       (d) => !cancelled && setPreview(d.retentionPreview),
       (e: unknown) => !cancelled && setPreviewError(e),
     );
@@ -67,7 +61,7 @@ export function RetentionEditor({
   async function save(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const f = new FormData(event.currentTarget);
-    const input: Record<string, unknown> = { scheduleId, storageTargetId: target.id, keepForever };
+    const input: VariablesOf<typeof SET_RETENTION_RULE>["input"] = { scheduleId, storageTargetId: target.id, keepForever };
     const problems: Record<string, string> = {};
     for (const [key] of LIMITS) {
       const value = String(f.get(key) ?? "").trim();
@@ -81,7 +75,7 @@ export function RetentionEditor({
     setFailure(undefined);
     if (Object.keys(problems).length) return;
     try {
-      await requestGraphQL(SET_RETENTION_RULE, { input });
+      await request(SET_RETENTION_RULE, { input });
       setEditing(false);
       setVersion((v) => v + 1);
       onChanged();
@@ -95,7 +89,7 @@ export function RetentionEditor({
   async function remove() {
     if (!rule || !(await confirm({ title: `Remove the retention rule of ${target.name}?`, message: "Its backups are then kept forever.", confirmLabel: "Remove rule" }))) return;
     try {
-      await requestGraphQL(DELETE_RETENTION_RULE, { id: rule.id });
+      await request(DELETE_RETENTION_RULE, { id: rule.id });
       onChanged();
     } catch (e) {
       setFailure(e);

@@ -4,17 +4,12 @@ import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { useQuery } from "@/lib/use-query";
-import type { RetentionRule, Schedule } from "@/lib/types";
 import { ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { RetentionEditor } from "./retention-editor";
 import { SCHEDULE, SCHEDULE_OPTIONS } from "./queries";
 import { ScheduleForm } from "./schedule-form";
 
-interface Options {
-  servers: Array<{ id: number; name: string }>;
-  storageTargets: Array<{ id: number; name: string; isDefault: boolean }>;
-}
 
 /** `/schedules/edit/` (new) or `/schedules/edit/?id=3`: the schedule form and its retention rules per target. */
 export function ScheduleEditPage() {
@@ -23,8 +18,8 @@ export function ScheduleEditPage() {
   const raw = params.get("id");
   const id = raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
   const viewer = useViewer();
-  const options = useQuery<Options>(SCHEDULE_OPTIONS);
-  const schedule = useQuery<{ schedule: Schedule & { retentionRules: RetentionRule[] } }>(SCHEDULE, { id }, { skip: id === undefined });
+  const options = useQuery(SCHEDULE_OPTIONS);
+  const schedule = useQuery(SCHEDULE, { id: id ?? -1 }, { skip: id === undefined });
   const [notice, setNotice] = useState<string>();
 
   if (!options.data || (id !== undefined && !schedule.data)) {

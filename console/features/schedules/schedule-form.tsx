@@ -1,12 +1,12 @@
 "use client";
 
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
-import type { Schedule } from "@/lib/types";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
+import type { MissedRunPolicy } from "@/lib/types";
 import { CheckField, CheckGroup, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import { CronPreview } from "./cron-preview";
-import { CREATE_SCHEDULE, UPDATE_SCHEDULE } from "./queries";
+import { CREATE_SCHEDULE, UPDATE_SCHEDULE, type ScheduleDetail } from "./queries";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -18,7 +18,7 @@ export function ScheduleForm({
   readOnly,
   onSaved,
 }: {
-  schedule?: Schedule;
+  schedule?: ScheduleDetail;
   servers: ReadonlyArray<{ id: number; name: string }>;
   targets: ReadonlyArray<{ id: number; name: string; isDefault: boolean }>;
   readOnly: boolean;
@@ -57,15 +57,15 @@ export function ScheduleForm({
       cronExpression: cron.trim(),
       timezone: timezone.trim(),
       enabled: f.get("enabled") === "on",
-      missedRunPolicy: String(f.get("missedRunPolicy") ?? "RUN_ONCE"),
+      missedRunPolicy: String(f.get("missedRunPolicy") ?? "RUN_ONCE") as MissedRunPolicy,
       serverIds: serverIds.map(Number),
       storageTargetIds: targetIds.map(Number),
     };
     setSaving(true);
     try {
       const saved = schedule
-        ? (await requestGraphQL<{ updateSchedule: { id: number; name: string } }>(UPDATE_SCHEDULE, { id: schedule.id, input })).updateSchedule
-        : (await requestGraphQL<{ createSchedule: { id: number; name: string } }>(CREATE_SCHEDULE, { input })).createSchedule;
+        ? (await request(UPDATE_SCHEDULE, { id: schedule.id, input })).updateSchedule
+        : (await request(CREATE_SCHEDULE, { input })).createSchedule;
       onSaved(saved);
     } catch (error) {
       const fields = fieldErrorsOf(error);

@@ -2,27 +2,26 @@
 
 import Link from "next/link";
 import { useState } from "react";
-import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { messageOf, request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
 import { formatDateTime, formatRelative } from "@/lib/format";
-import type { Schedule } from "@/lib/types";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
-import { DELETE_SCHEDULE, RUN_SCHEDULE, SCHEDULES } from "./queries";
+import { DELETE_SCHEDULE, RUN_SCHEDULE, SCHEDULES, type Schedule } from "./queries";
 
 /** Schedules: list with their next runs; run now, edit, delete. */
 export function SchedulesPage() {
   const confirm = useConfirm();
   const viewer = useViewer();
-  const { data, error, refetch } = useQuery<{ schedules: Schedule[] }>(SCHEDULES);
+  const { data, error, refetch } = useQuery(SCHEDULES);
   const [notice, setNotice] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
 
   async function run(s: Schedule) {
     setFailure(undefined);
     try {
-      const { runSchedule } = await requestGraphQL<{ runSchedule: Array<{ id: number; status: string }> }>(RUN_SCHEDULE, { id: s.id });
+      const { runSchedule } = await request(RUN_SCHEDULE, { id: s.id });
       setNotice(`Schedule ${s.name}: ${runSchedule.length} backup${runSchedule.length === 1 ? "" : "s"} queued.`);
     } catch (e) {
       setFailure(new Error(messageOf(e)));
@@ -33,7 +32,7 @@ export function SchedulesPage() {
     if (!(await confirm({ title: `Delete schedule ${s.name}?`, message: "Its backups stay in the history.", confirmLabel: "Delete schedule" }))) return;
     setFailure(undefined);
     try {
-      await requestGraphQL(DELETE_SCHEDULE, { id: s.id });
+      await request(DELETE_SCHEDULE, { id: s.id });
       setNotice(`Deleted schedule ${s.name}.`);
       refetch();
     } catch (e) {

@@ -1,11 +1,11 @@
 "use client";
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
-import { COMPRESSIONS, type Compression, type DumpOptions } from "@/lib/types";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
+import { COMPRESSIONS, type Compression, type GtidPurged, type PgFormat } from "@/lib/types";
 import { CheckField, SelectField, TextAreaField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
-import { CREATE_DUMP_OPTIONS, UPDATE_DUMP_OPTIONS } from "./queries";
+import { CREATE_DUMP_OPTIONS, UPDATE_DUMP_OPTIONS, type DumpOptions } from "./queries";
 
 const MAX_LEVEL: Record<Compression, number> = { ZSTD: 19, GZIP: 9, NONE: 19 };
 
@@ -75,10 +75,10 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
       triggers: f.get("triggers") === "on",
       events: f.get("events") === "on",
       hexBlob: f.get("hexBlob") === "on",
-      setGtidPurged: gtid || null,
+      setGtidPurged: (gtid || null) as GtidPurged | null,
       columnStatistics: stats ? stats === "true" : null,
       mysqlExtraFlags: raw.mysqlFlags,
-      pgFormat: String(f.get("pgFormat") ?? "PLAIN"),
+      pgFormat: String(f.get("pgFormat") ?? "PLAIN") as PgFormat,
       noOwner: f.get("noOwner") === "on",
       noPrivileges: f.get("noPrivileges") === "on",
       pgExtraFlags: raw.pgFlags,
@@ -86,8 +86,8 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
     setSaving(true);
     try {
       const saved = profile
-        ? (await requestGraphQL<{ updateDumpOptions: DumpOptions }>(UPDATE_DUMP_OPTIONS, { id: profile.id, input })).updateDumpOptions
-        : (await requestGraphQL<{ createDumpOptions: DumpOptions }>(CREATE_DUMP_OPTIONS, { input })).createDumpOptions;
+        ? (await request(UPDATE_DUMP_OPTIONS, { id: profile.id, input })).updateDumpOptions
+        : (await request(CREATE_DUMP_OPTIONS, { input })).createDumpOptions;
       onSaved(saved);
     } catch (error) {
       const fields = fieldErrorsOf(error);

@@ -1,14 +1,13 @@
 "use client";
 
 import { useState } from "react";
-import { requestGraphQL } from "@/lib/graphql";
+import { request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
-import type { DumpOptions, Server } from "@/lib/types";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { DumpOptionsForm } from "./dump-options-form";
-import { DELETE_DUMP_OPTIONS, DUMP_OPTIONS_PROFILES } from "./queries";
+import { DELETE_DUMP_OPTIONS, DUMP_OPTIONS_PROFILES, type DumpOptions, type Server } from "./queries";
 
 type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; profile: DumpOptions };
 
@@ -31,7 +30,7 @@ function summary(p: DumpOptions): string {
 export function DumpOptionsSection({ servers, onChange }: { servers: ReadonlyArray<Pick<Server, "id" | "name" | "dumpOptionsId">>; onChange: () => void }) {
   const viewer = useViewer();
   const confirm = useConfirm();
-  const { data, error, refetch } = useQuery<{ dumpOptionsProfiles: DumpOptions[] }>(DUMP_OPTIONS_PROFILES);
+  const { data, error, refetch } = useQuery(DUMP_OPTIONS_PROFILES);
   const [panel, setPanel] = useState<Panel>({ kind: "none" });
   const [notice, setNotice] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
@@ -51,7 +50,7 @@ export function DumpOptionsSection({ servers, onChange }: { servers: ReadonlyArr
     if (!(await confirm({ title: `Delete profile ${p.name}?`, message: users, confirmLabel: "Delete profile" }))) return;
     setFailure(undefined);
     try {
-      await requestGraphQL(DELETE_DUMP_OPTIONS, { id: p.id });
+      await request(DELETE_DUMP_OPTIONS, { id: p.id });
       changed(`Deleted profile ${p.name}.`);
     } catch (e) {
       setFailure(e);

@@ -1,6 +1,8 @@
 // GraphQL operations of the Servers page.
 
-export const SERVER_FIELDS = /* GraphQL */ `
+import { graphql, type ResultOf } from "@/lib/graphql-tada";
+
+export const SERVER_FIELDS = graphql(`
   fragment ServerFields on Server {
     id
     name
@@ -16,9 +18,9 @@ export const SERVER_FIELDS = /* GraphQL */ `
     maxConcurrent
     dumpOptionsId
   }
-`;
+`);
 
-export const SERVERS = /* GraphQL */ `
+export const SERVERS = graphql(`
   query Servers {
     servers {
       ...ServerFields
@@ -34,36 +36,33 @@ export const SERVERS = /* GraphQL */ `
       name
     }
   }
-  ${SERVER_FIELDS}
-`;
+`, [SERVER_FIELDS]);
 
-export const CREATE_SERVER = /* GraphQL */ `
+export const CREATE_SERVER = graphql(`
   mutation CreateServer($input: ServerInput!) {
     createServer(input: $input) {
       ...ServerFields
     }
   }
-  ${SERVER_FIELDS}
-`;
+`, [SERVER_FIELDS]);
 
-export const UPDATE_SERVER = /* GraphQL */ `
+export const UPDATE_SERVER = graphql(`
   mutation UpdateServer($id: Int!, $input: ServerUpdateInput!) {
     updateServer(id: $id, input: $input) {
       ...ServerFields
     }
   }
-  ${SERVER_FIELDS}
-`;
+`, [SERVER_FIELDS]);
 
-export const DELETE_SERVER = /* GraphQL */ `
+export const DELETE_SERVER = graphql(`
   mutation DeleteServer($id: Int!) {
     deleteServer(id: $id) {
       id
     }
   }
-`;
+`);
 
-export const TEST_SERVER = /* GraphQL */ `
+export const TEST_SERVER = graphql(`
   mutation TestServerConnection($id: Int!) {
     testServerConnection(id: $id) {
       ok
@@ -76,9 +75,9 @@ export const TEST_SERVER = /* GraphQL */ `
       error
     }
   }
-`;
+`);
 
-export const RUN_BACKUP = /* GraphQL */ `
+export const RUN_BACKUP = graphql(`
   mutation RunBackup($input: RunBackupInput!) {
     runBackup(input: $input) {
       id
@@ -86,20 +85,12 @@ export const RUN_BACKUP = /* GraphQL */ `
       status
     }
   }
-`;
+`);
 
-export interface ConnectionTest {
-  ok: boolean;
-  version: string | null;
-  databases: string[];
-  allDatabases: string[];
-  dumpTool: string | null;
-  warnings: string[];
-  errorKind: string | null;
-  error: string | null;
-}
+/** The result of a connection test. */
+export type ConnectionTest = ResultOf<typeof TEST_SERVER>["testServerConnection"];
 
-export const DUMP_OPTIONS_FIELDS = /* GraphQL */ `
+export const DUMP_OPTIONS_FIELDS = graphql(`
   fragment DumpOptionsFields on DumpOptions {
     id
     name
@@ -120,39 +111,41 @@ export const DUMP_OPTIONS_FIELDS = /* GraphQL */ `
     compression
     compressionLevel
   }
-`;
+`);
 
-export const DUMP_OPTIONS_PROFILES = /* GraphQL */ `
+export const DUMP_OPTIONS_PROFILES = graphql(`
   query DumpOptionsProfiles {
     dumpOptionsProfiles {
       ...DumpOptionsFields
     }
   }
-  ${DUMP_OPTIONS_FIELDS}
-`;
+`, [DUMP_OPTIONS_FIELDS]);
 
-export const CREATE_DUMP_OPTIONS = /* GraphQL */ `
+export const CREATE_DUMP_OPTIONS = graphql(`
   mutation CreateDumpOptions($input: DumpOptionsInput!) {
     createDumpOptions(input: $input) {
       ...DumpOptionsFields
     }
   }
-  ${DUMP_OPTIONS_FIELDS}
-`;
+`, [DUMP_OPTIONS_FIELDS]);
 
-export const UPDATE_DUMP_OPTIONS = /* GraphQL */ `
+export const UPDATE_DUMP_OPTIONS = graphql(`
   mutation UpdateDumpOptions($id: Int!, $input: DumpOptionsInput!) {
     updateDumpOptions(id: $id, input: $input) {
       ...DumpOptionsFields
     }
   }
-  ${DUMP_OPTIONS_FIELDS}
-`;
+`, [DUMP_OPTIONS_FIELDS]);
 
-export const DELETE_DUMP_OPTIONS = /* GraphQL */ `
+export const DELETE_DUMP_OPTIONS = graphql(`
   mutation DeleteDumpOptions($id: Int!) {
     deleteDumpOptions(id: $id) {
       id
     }
   }
-`;
+`);
+
+/** A database server as the servers page and its forms show it. */
+export type Server = ResultOf<typeof SERVER_FIELDS>;
+/** A dump options profile. */
+export type DumpOptions = ResultOf<typeof DUMP_OPTIONS_FIELDS>;

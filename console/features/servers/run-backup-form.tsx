@@ -2,11 +2,10 @@
 
 import Link from "next/link";
 import { useEffect, useState, type FormEvent } from "react";
-import { messageOf, requestGraphQL } from "@/lib/graphql";
-import type { Server } from "@/lib/types";
+import { messageOf, request } from "@/lib/graphql";
 import { CheckGroup } from "@/components/ui/field";
 import { ErrorMessage, Loading } from "@/components/ui/states";
-import { RUN_BACKUP, TEST_SERVER, type ConnectionTest } from "./queries";
+import { RUN_BACKUP, TEST_SERVER, type ConnectionTest, type Server } from "./queries";
 
 /**
  * "Back up now": lists the databases the server would back up (through a connection test) and the
@@ -30,7 +29,7 @@ export function RunBackupForm({
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    requestGraphQL<{ testServerConnection: ConnectionTest }>(TEST_SERVER, { id: server.id }).then(
+    request(TEST_SERVER, { id: server.id }).then(
       ({ testServerConnection }) => {
         setTest(testServerConnection);
         setDatabases(testServerConnection.databases);
@@ -48,7 +47,7 @@ export function RunBackupForm({
     setBusy(true);
     setFailure(undefined);
     try {
-      const { runBackup } = await requestGraphQL<{ runBackup: Array<{ id: number; database: string }> }>(RUN_BACKUP, {
+      const { runBackup } = await request(RUN_BACKUP, {
         input: { serverId: server.id, databases, storageTargetIds: targetIds.map(Number) },
       });
       setStarted(runBackup);

@@ -1,11 +1,12 @@
 "use client";
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
-import { ENGINES, type Engine, type Server } from "@/lib/types";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
+import { ENGINES, type Engine } from "@/lib/types";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
-import { CREATE_SERVER, UPDATE_SERVER } from "./queries";
+import type { VariablesOf } from "@/lib/graphql-tada";
+import { CREATE_SERVER, UPDATE_SERVER, type Server } from "./queries";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -69,7 +70,7 @@ export function ServerForm({
     if (Object.keys(problems).length) return;
     const password = String(f.get("password") ?? "");
     const profile = String(f.get("dumpOptionsId") ?? "");
-    const input: Record<string, unknown> = {
+    const input: VariablesOf<typeof CREATE_SERVER>["input"] = {
       name: raw.name,
       engine,
       host: raw.host,
@@ -87,8 +88,8 @@ export function ServerForm({
     setSaving(true);
     try {
       const saved = server
-        ? (await requestGraphQL<{ updateServer: Server }>(UPDATE_SERVER, { id: server.id, input })).updateServer
-        : (await requestGraphQL<{ createServer: Server }>(CREATE_SERVER, { input })).createServer;
+        ? (await request(UPDATE_SERVER, { id: server.id, input })).updateServer
+        : (await request(CREATE_SERVER, { input })).createServer;
       onSaved(saved);
     } catch (error) {
       const fields = fieldErrorsOf(error);

@@ -1,23 +1,17 @@
 "use client";
 
 import { Fragment, useState } from "react";
-import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { messageOf, request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
-import type { Server } from "@/lib/types";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { ConnectionResult } from "./connection-result";
 import { DumpOptionsSection } from "./dump-options-section";
-import { DELETE_SERVER, SERVERS, TEST_SERVER, type ConnectionTest } from "./queries";
+import { DELETE_SERVER, SERVERS, TEST_SERVER, type ConnectionTest, type Server } from "./queries";
 import { RunBackupForm } from "./run-backup-form";
 import { ServerForm } from "./server-form";
 
-interface ServersData {
-  servers: Server[];
-  storageTargets: Array<{ id: number; name: string; isDefault: boolean; enabled: boolean }>;
-  dumpOptionsProfiles: Array<{ id: number; name: string }>;
-}
 
 type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; server: Server } | { kind: "run"; server: Server };
 
@@ -25,7 +19,7 @@ type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; server: Ser
 export function ServersPage() {
   const confirm = useConfirm();
   const viewer = useViewer();
-  const { data, error, refetch } = useQuery<ServersData>(SERVERS);
+  const { data, error, refetch } = useQuery(SERVERS);
   const [panel, setPanel] = useState<Panel>({ kind: "none" });
   const [tests, setTests] = useState<Record<number, ConnectionTest | "testing" | Error>>({});
   const [notice, setNotice] = useState<string>();
@@ -34,7 +28,7 @@ export function ServersPage() {
   async function testConnection(server: Server) {
     setTests((t) => ({ ...t, [server.id]: "testing" }));
     try {
-      const { testServerConnection } = await requestGraphQL<{ testServerConnection: ConnectionTest }>(TEST_SERVER, { id: server.id });
+      const { testServerConnection } = await request(TEST_SERVER, { id: server.id });
       setTests((t) => ({ ...t, [server.id]: testServerConnection }));
     } catch (error) {
       setTests((t) => ({ ...t, [server.id]: new Error(messageOf(error)) }));
@@ -45,7 +39,7 @@ export function ServersPage() {
     if (!(await confirm({ title: `Delete server ${server.name}?`, message: "Its backups stay in the history.", confirmLabel: "Delete server" }))) return;
     setFailure(undefined);
     try {
-      await requestGraphQL(DELETE_SERVER, { id: server.id });
+      await request(DELETE_SERVER, { id: server.id });
       setNotice(`Deleted server ${server.name}.`);
       refetch();
     } catch (error) {

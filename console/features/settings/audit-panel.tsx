@@ -6,24 +6,13 @@ import { useQuery } from "@/lib/use-query";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
 import { AUDIT_LOG } from "./queries";
 
-interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  entityType: string;
-  entityId: string | null;
-  before: string | null;
-  after: string | null;
-}
-
 const PAGE = 50;
 
 /** The audit log (admins only), newest first, older pages by id. */
 export function AuditPanel() {
   const [cursors, setCursors] = useState<number[]>([]);
   const beforeId = cursors.at(-1);
-  const { data, error } = useQuery<{ auditLog: AuditEntry[] }>(AUDIT_LOG, { beforeId, limit: PAGE });
+  const { data, error } = useQuery(AUDIT_LOG, { beforeId, limit: PAGE });
 
   if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the audit log" />}</>;
   const entries = data.auditLog;

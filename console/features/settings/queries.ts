@@ -1,6 +1,8 @@
 // GraphQL operations of the Settings page.
 
-export const USERS = /* GraphQL */ `
+import { graphql } from "@/lib/graphql-tada";
+
+export const USERS = graphql(`
   query Users {
     users {
       id
@@ -10,35 +12,35 @@ export const USERS = /* GraphQL */ `
       createdAt
     }
   }
-`;
+`);
 
-export const CREATE_USER = /* GraphQL */ `
+export const CREATE_USER = graphql(`
   mutation CreateUser($input: UserInput!) {
     createUser(input: $input) {
       id
       username
     }
   }
-`;
+`);
 
-export const UPDATE_USER = /* GraphQL */ `
+export const UPDATE_USER = graphql(`
   mutation UpdateUser($id: Int!, $input: UserInput!) {
     updateUser(id: $id, input: $input) {
       id
       username
     }
   }
-`;
+`);
 
-export const DELETE_USER = /* GraphQL */ `
+export const DELETE_USER = graphql(`
   mutation DeleteUser($id: Int!) {
     deleteUser(id: $id) {
       id
     }
   }
-`;
+`);
 
-export const API_TOKENS = /* GraphQL */ `
+export const API_TOKENS = graphql(`
   query ApiTokens {
     apiTokens {
       id
@@ -54,9 +56,9 @@ export const API_TOKENS = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-export const CREATE_TOKEN = /* GraphQL */ `
+export const CREATE_TOKEN = graphql(`
   mutation CreateApiToken($name: String!, $role: Role!, $expiresInDays: Int) {
     createApiToken(name: $name, role: $role, expiresInDays: $expiresInDays) {
       token
@@ -66,18 +68,18 @@ export const CREATE_TOKEN = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-export const REVOKE_TOKEN = /* GraphQL */ `
+export const REVOKE_TOKEN = graphql(`
   mutation RevokeApiToken($id: Int!) {
     revokeApiToken(id: $id) {
       id
       revokedAt
     }
   }
-`;
+`);
 
-export const AUDIT_LOG = /* GraphQL */ `
+export const AUDIT_LOG = graphql(`
   query AuditLog($beforeId: Int, $limit: Int) {
     auditLog(beforeId: $beforeId, limit: $limit) {
       id
@@ -90,9 +92,9 @@ export const AUDIT_LOG = /* GraphQL */ `
       after
     }
   }
-`;
+`);
 
-const WEBHOOK_FIELDS = /* GraphQL */ `
+const WEBHOOK_FIELDS = graphql(`
   fragment WebhookFields on Webhook {
     id
     name
@@ -106,9 +108,9 @@ const WEBHOOK_FIELDS = /* GraphQL */ `
     secretSet
     scheduleId
   }
-`;
+`);
 
-export const WEBHOOKS = /* GraphQL */ `
+export const WEBHOOKS = graphql(`
   query Webhooks {
     webhooks {
       ...WebhookFields
@@ -118,27 +120,25 @@ export const WEBHOOKS = /* GraphQL */ `
       name
     }
   }
-  ${WEBHOOK_FIELDS}
-`;
+`, [WEBHOOK_FIELDS]);
 
-export const CREATE_WEBHOOK = /* GraphQL */ `
+export const CREATE_WEBHOOK = graphql(`
   mutation CreateWebhook($input: WebhookInput!) {
     createWebhook(input: $input) {
       ...WebhookFields
     }
   }
-  ${WEBHOOK_FIELDS}
-`;
+`, [WEBHOOK_FIELDS]);
 
-export const DELETE_WEBHOOK = /* GraphQL */ `
+export const DELETE_WEBHOOK = graphql(`
   mutation DeleteWebhook($id: Int!) {
     deleteWebhook(id: $id) {
       id
     }
   }
-`;
+`);
 
-export const TEST_WEBHOOK = /* GraphQL */ `
+export const TEST_WEBHOOK = graphql(`
   mutation TestWebhook($id: Int!) {
     testWebhook(id: $id) {
       ok
@@ -146,4 +146,4 @@ export const TEST_WEBHOOK = /* GraphQL */ `
       error
     }
   }
-`;
+`);

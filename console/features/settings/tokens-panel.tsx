@@ -1,33 +1,24 @@
 "use client";
 
 import { useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { formatDateTime } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
 import { ROLES, type Role } from "@/lib/types";
+import type { ResultOf } from "@/lib/graphql-tada";
 import { SelectField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { API_TOKENS, CREATE_TOKEN, REVOKE_TOKEN } from "./queries";
 
-interface ApiToken {
-  id: number;
-  name: string;
-  prefix: string;
-  role: Role;
-  createdAt: string;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  user: { username: string };
-}
+type ApiToken = ResultOf<typeof API_TOKENS>["apiTokens"][number];
 
 /** API tokens: create (the secret is shown once), list, revoke. */
 export function TokensPanel() {
   const confirm = useConfirm();
   const viewer = useViewer();
-  const { data, error, refetch } = useQuery<{ apiTokens: ApiToken[] }>(API_TOKENS);
+  const { data, error, refetch } = useQuery(API_TOKENS);
   const [created, setCreated] = useState<{ name: string; token: string }>();
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
@@ -46,9 +37,9 @@ export function TokensPanel() {
     setFailure(undefined);
     if (Object.keys(problems).length) return;
     try {
-      const { createApiToken } = await requestGraphQL<{ createApiToken: { token: string; apiToken: { name: string } } }>(CREATE_TOKEN, {
+      const { createApiToken } = await request(CREATE_TOKEN, {
         name,
-        role: String(f.get("role")),
+        role: String(f.get("role")) as Role,
         expiresInDays: days ? Number(days) : null,
       });
       setCreated({ name: createApiToken.apiToken.name, token: createApiToken.token });
@@ -64,7 +55,7 @@ export function TokensPanel() {
   async function revoke(token: ApiToken) {
     if (!(await confirm({ title: `Revoke token ${token.name}?`, message: "Scripts using it stop working at once.", confirmLabel: "Revoke token" }))) return;
     try {
-      await requestGraphQL(REVOKE_TOKEN, { id: token.id });
+      await request(REVOKE_TOKEN, { id: token.id });
       refetch();
     } catch (e) {
       setFailure(new Error(messageOf(e)));

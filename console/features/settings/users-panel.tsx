@@ -1,29 +1,24 @@
 "use client";
 
 import { useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { formatDateTime } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
 import { ROLES, type Role } from "@/lib/types";
+import type { ResultOf } from "@/lib/graphql-tada";
 import { SelectField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { CREATE_USER, DELETE_USER, UPDATE_USER, USERS } from "./queries";
 
-interface User {
-  id: number;
-  username: string;
-  role: Role;
-  disabled: boolean;
-  createdAt: string;
-}
+type User = ResultOf<typeof USERS>["users"][number];
 
 /** Users and roles (admins only): add, change role, disable, delete. */
 export function UsersPanel() {
   const confirm = useConfirm();
   const viewer = useViewer();
-  const { data, error, refetch } = useQuery<{ users: User[] }>(USERS);
+  const { data, error, refetch } = useQuery(USERS);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
@@ -34,7 +29,7 @@ export function UsersPanel() {
     const f = new FormData(event.currentTarget);
     const username = String(f.get("username") ?? "").trim();
     const password = String(f.get("password") ?? "");
-    const role = String(f.get("role") ?? "VIEWER");
+    const role = String(f.get("role") ?? "VIEWER") as Role;
     const problems: Record<string, string> = {};
     if (!username) problems.username = "Enter a username.";
     if (password.length < 8) problems.password = "Use at least 8 characters.";
@@ -42,7 +37,7 @@ export function UsersPanel() {
     setFailure(undefined);
     if (Object.keys(problems).length) return;
     try {
-      await requestGraphQL(CREATE_USER, { input: { username, password, role } });
+      await request(CREATE_USER, { input: { username, password, role } });
       setNotice(`Added user ${username} (${role}).`);
       setFormKey((k) => k + 1);
       refetch();
@@ -56,7 +51,7 @@ export function UsersPanel() {
   async function update(user: User, input: Record<string, unknown>, what: string) {
     setFailure(undefined);
     try {
-      await requestGraphQL(UPDATE_USER, { id: user.id, input });
+      await request(UPDATE_USER, { id: user.id, input });
       setNotice(`${user.username}: ${what}.`);
       refetch();
     } catch (e) {
@@ -67,7 +62,7 @@ export function UsersPanel() {
   async function remove(user: User) {
     if (!(await confirm({ title: `Delete user ${user.username}?`, message: "Their sessions and API tokens stop working.", confirmLabel: "Delete user" }))) return;
     try {
-      await requestGraphQL(DELETE_USER, { id: user.id });
+      await request(DELETE_USER, { id: user.id });
       setNotice(`Deleted user ${user.username}.`);
       refetch();
     } catch (e) {

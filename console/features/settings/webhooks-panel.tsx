@@ -1,33 +1,23 @@
 "use client";
 
 import { Fragment, useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
+import type { WebhookFormat } from "@/lib/types";
+import type { ResultOf } from "@/lib/graphql-tada";
 import { CREATE_WEBHOOK, DELETE_WEBHOOK, TEST_WEBHOOK, WEBHOOKS } from "./queries";
 
-interface Webhook {
-  id: number;
-  name: string;
-  url: string;
-  format: "GENERIC" | "HEALTHCHECKS";
-  enabled: boolean;
-  onFailure: boolean;
-  onOverdue: boolean;
-  onRecovery: boolean;
-  onSuccess: boolean;
-  secretSet: boolean;
-  scheduleId: number | null;
-}
+type Webhook = ResultOf<typeof WEBHOOKS>["webhooks"][number];
 
-type TestResult = { ok: boolean; status: number | null; error: string | null };
+type TestResult = ResultOf<typeof TEST_WEBHOOK>["testWebhook"];
 
 /** Webhooks (admins only): add, send a test event, delete. */
 export function WebhooksPanel() {
   const confirm = useConfirm();
-  const { data, error, refetch } = useQuery<{ webhooks: Webhook[]; schedules: Array<{ id: number; name: string }> }>(WEBHOOKS);
+  const { data, error, refetch } = useQuery(WEBHOOKS);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
   const [tests, setTests] = useState<Record<number, TestResult | Error | "testing">>({});
@@ -48,7 +38,7 @@ export function WebhooksPanel() {
     const input = {
       name,
       url,
-      format: String(f.get("format")),
+      format: String(f.get("format")) as WebhookFormat,
       enabled: true,
       onFailure: f.get("onFailure") === "on",
       onOverdue: f.get("onOverdue") === "on",
@@ -58,7 +48,7 @@ export function WebhooksPanel() {
       secret: String(f.get("secret") ?? "") || null,
     };
     try {
-      await requestGraphQL(CREATE_WEBHOOK, { input });
+      await request(CREATE_WEBHOOK, { input });
       setFormKey((k) => k + 1);
       refetch();
     } catch (e) {
@@ -71,7 +61,7 @@ export function WebhooksPanel() {
   async function test(hook: Webhook) {
     setTests((t) => ({ ...t, [hook.id]: "testing" }));
     try {
-      const { testWebhook } = await requestGraphQL<{ testWebhook: TestResult }>(TEST_WEBHOOK, { id: hook.id });
+      const { testWebhook } = await request(TEST_WEBHOOK, { id: hook.id });
       setTests((t) => ({ ...t, [hook.id]: testWebhook }));
     } catch (e) {
       setTests((t) => ({ ...t, [hook.id]: new Error(messageOf(e)) }));
@@ -81,7 +71,7 @@ export function WebhooksPanel() {
   async function remove(hook: Webhook) {
     if (!(await confirm({ title: `Delete webhook ${hook.name}?`, message: "Its receiver gets no more events.", confirmLabel: "Delete webhook" }))) return;
     try {
-      await requestGraphQL(DELETE_WEBHOOK, { id: hook.id });
+      await request(DELETE_WEBHOOK, { id: hook.id });
       refetch();
     } catch (e) {
       setFailure(new Error(messageOf(e)));

@@ -3,28 +3,12 @@
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { useEffect, useState, type ReactNode } from "react";
-import { requestGraphQL } from "@/lib/graphql";
+import { request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
-import type { Viewer } from "@/lib/types";
 import { ConfirmProvider } from "@/components/ui/confirm-dialog";
 import { Loading, ErrorMessage } from "@/components/ui/states";
+import { LOGOUT, ME } from "./queries";
 import { ViewerProvider, viewerInfo } from "./viewer";
-
-const ME = /* GraphQL */ `
-  query Me {
-    me {
-      id
-      username
-      role
-    }
-  }
-`;
-
-const LOGOUT = /* GraphQL */ `
-  mutation Logout {
-    logout
-  }
-`;
 
 const NAV = [
   { href: "/", label: "Dashboard" },
@@ -46,7 +30,7 @@ function isCurrent(pathname: string, href: string): boolean {
 export function AppShell({ children }: { children: ReactNode }) {
   const pathname = usePathname();
   const router = useRouter();
-  const { data, error } = useQuery<{ me: Viewer }>(ME);
+  const { data, error } = useQuery(ME);
   const [menuOpen, setMenuOpen] = useState(false);
 
   useEffect(() => {
@@ -60,7 +44,7 @@ export function AppShell({ children }: { children: ReactNode }) {
 
   async function logout() {
     try {
-      await requestGraphQL(LOGOUT);
+      await request(LOGOUT);
     } finally {
       router.replace("/login/");
     }

@@ -1,7 +1,8 @@
 "use client";
 
 import { createContext, useContext } from "react";
-import type { Role, Viewer } from "@/lib/types";
+import type { Role } from "@/lib/types";
+import type { Viewer } from "./queries";
 
 export interface ViewerInfo extends Viewer {
   /** ADMIN: changes configuration, users. */

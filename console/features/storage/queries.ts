@@ -1,6 +1,8 @@
 // GraphQL operations of the Storage page.
 
-const TARGET_FIELDS = /* GraphQL */ `
+import { graphql, type ResultOf } from "@/lib/graphql-tada";
+
+const TARGET_FIELDS = graphql(`
   fragment TargetFields on StorageTarget {
     id
     name
@@ -16,9 +18,9 @@ const TARGET_FIELDS = /* GraphQL */ `
     secretAccessKeySet
     forcePathStyle
   }
-`;
+`);
 
-export const STORAGE = /* GraphQL */ `
+export const STORAGE = graphql(`
   query Storage {
     storageTargets {
       ...TargetFields
@@ -35,36 +37,33 @@ export const STORAGE = /* GraphQL */ `
       }
     }
   }
-  ${TARGET_FIELDS}
-`;
+`, [TARGET_FIELDS]);
 
-export const CREATE_TARGET = /* GraphQL */ `
+export const CREATE_TARGET = graphql(`
   mutation CreateStorageTarget($input: StorageTargetInput!) {
     createStorageTarget(input: $input) {
       ...TargetFields
     }
   }
-  ${TARGET_FIELDS}
-`;
+`, [TARGET_FIELDS]);
 
-export const UPDATE_TARGET = /* GraphQL */ `
+export const UPDATE_TARGET = graphql(`
   mutation UpdateStorageTarget($id: Int!, $input: StorageTargetInput!) {
     updateStorageTarget(id: $id, input: $input) {
       ...TargetFields
     }
   }
-  ${TARGET_FIELDS}
-`;
+`, [TARGET_FIELDS]);
 
-export const DELETE_TARGET = /* GraphQL */ `
+export const DELETE_TARGET = graphql(`
   mutation DeleteStorageTarget($id: Int!) {
     deleteStorageTarget(id: $id) {
       id
     }
   }
-`;
+`);
 
-export const TEST_TARGET = /* GraphQL */ `
+export const TEST_TARGET = graphql(`
   mutation TestStorageTarget($id: Int!) {
     testStorageTarget(id: $id) {
       ok
@@ -72,10 +71,10 @@ export const TEST_TARGET = /* GraphQL */ `
       error
     }
   }
-`;
+`);
 
-export interface TargetTest {
-  ok: boolean;
-  latencyMs: number | null;
-  error: string | null;
-}
+/** The result of a storage target test. */
+export type TargetTest = ResultOf<typeof TEST_TARGET>["testStorageTarget"];
+
+/** A storage target as the storage page and its form show it. */
+export type StorageTarget = ResultOf<typeof TARGET_FIELDS>;

@@ -1,11 +1,11 @@
 "use client";
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, requestGraphQL } from "@/lib/graphql";
-import type { StorageKind, StorageTarget } from "@/lib/types";
+import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
+import type { StorageKind } from "@/lib/types";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
-import { CREATE_TARGET, UPDATE_TARGET } from "./queries";
+import { CREATE_TARGET, UPDATE_TARGET, type StorageTarget } from "./queries";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -63,8 +63,8 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
     setSaving(true);
     try {
       const saved = target
-        ? (await requestGraphQL<{ updateStorageTarget: StorageTarget }>(UPDATE_TARGET, { id: target.id, input })).updateStorageTarget
-        : (await requestGraphQL<{ createStorageTarget: StorageTarget }>(CREATE_TARGET, { input })).createStorageTarget;
+        ? (await request(UPDATE_TARGET, { id: target.id, input })).updateStorageTarget
+        : (await request(CREATE_TARGET, { input })).createStorageTarget;
       onSaved(saved);
     } catch (error) {
       const fields = fieldErrorsOf(error);

@@ -1,20 +1,15 @@
 "use client";
 
 import { Fragment, useState } from "react";
-import { messageOf, requestGraphQL } from "@/lib/graphql";
+import { messageOf, request } from "@/lib/graphql";
 import { formatBytes } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
-import type { StorageTarget } from "@/lib/types";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
-import { DELETE_TARGET, STORAGE, TEST_TARGET, type TargetTest } from "./queries";
+import { DELETE_TARGET, STORAGE, TEST_TARGET, type StorageTarget, type TargetTest } from "./queries";
 import { StorageForm } from "./storage-form";
 
-interface StorageData {
-  storageTargets: StorageTarget[];
-  dashboard: { totals: { storage: Array<{ target: { id: number }; bytes: string; objects: number }> } };
-}
 
 type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; target: StorageTarget };
 
@@ -27,7 +22,7 @@ function location(t: StorageTarget): string {
 export function StoragePage() {
   const confirm = useConfirm();
   const viewer = useViewer();
-  const { data, error, refetch } = useQuery<StorageData>(STORAGE);
+  const { data, error, refetch } = useQuery(STORAGE);
   const [panel, setPanel] = useState<Panel>({ kind: "none" });
   const [tests, setTests] = useState<Record<number, TargetTest | "testing" | Error>>({});
   const [notice, setNotice] = useState<string>();
@@ -36,7 +31,7 @@ export function StoragePage() {
   async function test(target: StorageTarget) {
     setTests((t) => ({ ...t, [target.id]: "testing" }));
     try {
-      const { testStorageTarget } = await requestGraphQL<{ testStorageTarget: TargetTest }>(TEST_TARGET, { id: target.id });
+      const { testStorageTarget } = await request(TEST_TARGET, { id: target.id });
       setTests((t) => ({ ...t, [target.id]: testStorageTarget }));
     } catch (error) {
       setTests((t) => ({ ...t, [target.id]: new Error(messageOf(error)) }));
@@ -47,7 +42,7 @@ export function StoragePage() {
     if (!(await confirm({ title: `Delete storage target ${target.name}?`, message: "A target that still holds stored backups cannot be deleted: disable it instead.", confirmLabel: "Delete target" }))) return;
     setFailure(undefined);
     try {
-      await requestGraphQL(DELETE_TARGET, { id: target.id });
+      await request(DELETE_TARGET, { id: target.id });
       setNotice(`Deleted storage target ${target.name}.`);
       refetch();
     } catch (error) {
