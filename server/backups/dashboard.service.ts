@@ -1,10 +1,9 @@
 import { requireRole, type Principal } from "../auth/roles.ts";
-import { selectDatabases } from "../catalog/glob.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { BackupEvents } from "../runner/events.ts";
 import type { Backup, StorageTarget } from "../db/generated/client.ts";
-import { latestByStatus } from "../db/backup-stats.ts";
 import { nextDue } from "../scheduler/due-times.ts";
+import { loadCoverage } from "../scheduler/coverage.ts";
 import { assessHealth, type CoveringSchedule } from "../scheduler/overdue.ts";
 
 export type DatabaseStatus = "OK" | "FAILING" | "OVERDUE" | "NEVER";
@@ -68,60 +67,33 @@ export class DashboardService {
   }
 
   async #databases(now: Date): Promise<DashboardDatabase[]> {
-    const { prisma } = this.deps;
-    const [schedules, servers, known, latest] = await Promise.all([
-      prisma.schedule.findMany({ where: { enabled: true }, include: { servers: { select: { serverId: true } } } }),
-      prisma.server.findMany({ where: { enabled: true }, orderBy: { name: "asc" } }),
-      // GROUP BY on an index prefix with MAX of the next column: MariaDB jumps from group to group.
-      prisma.$queryRaw<Array<{ serverId: number; database: string }>>`SELECT serverId, \`database\` FROM Backup WHERE serverId IS NOT NULL GROUP BY serverId, \`database\``,
-      latestByStatus(prisma),
-    ]);
-    const succeeded = latest.filter((r) => r.status !== "FAILED");
-    const failed = latest.filter((r) => r.status === "FAILED");
-    const key = (serverId: number, database: string) => `${serverId}\u0000${database}`;
-    const lastSuccess = new Map<string, Date>();
-    for (const row of succeeded) {
-      const k = key(row.serverId, row.database);
-      if (!lastSuccess.has(k) || lastSuccess.get(k)! < row.at) lastSuccess.set(k, row.at);
-    }
-    const lastFailure = new Map(failed.map((r) => [key(r.serverId, r.database), r.at]));
-    // Next run and interval once per schedule, not per server.
-    const timing = new Map(
-      schedules.map((s) => {
-        const spec = { expression: s.cronExpression, timezone: s.timezone };
-        return [s.id, { next: safe(() => nextDue(spec, now)), interval: safe(() => intervalSeconds(spec, now)) }];
-      }),
-    );
-    const out: DashboardDatabase[] = [];
-    for (const server of servers) {
-      const mine = schedules.filter((s) => s.servers.length === 0 || s.servers.some((l) => l.serverId === server.id));
-      if (mine.length === 0) continue;
-      const covering: CoveringSchedule[] = mine.map((s) => ({ id: s.id, name: s.name, spec: { expression: s.cronExpression, timezone: s.timezone }, createdAt: s.createdAt }));
-      const names = selectDatabases(known.filter((k) => k.serverId === server.id).map((k) => k.database), server.includeDatabases as string[], server.excludeDatabases as string[]);
-      const nextRunAt = earliest(mine.map((s) => timing.get(s.id)!.next));
-      const rpoSeconds = minimum(mine.map((s) => timing.get(s.id)!.interval));
-      for (const database of names.length ? names : [null]) {
-        const lastSuccessAt = database === null ? null : (lastSuccess.get(key(server.id, database)) ?? null);
-        const lastFailureAt = database === null ? null : (lastFailure.get(key(server.id, database)) ?? null);
-        const health = assessHealth({ serverId: server.id, serverName: server.name, serverCreatedAt: server.createdAt, database, lastSuccessAt, schedules: covering }, now, this.deps.graceMs);
-        const status: DatabaseStatus = !lastSuccessAt ? "NEVER" : health.overdue ? "OVERDUE" : lastFailureAt && lastFailureAt > lastSuccessAt ? "FAILING" : "OK";
-        out.push({
-          serverId: server.id,
-          serverName: server.name,
-          database,
-          status,
-          lastSuccessAt,
-          ageSeconds: lastSuccessAt ? Math.max(0, Math.round((now.getTime() - lastSuccessAt.getTime()) / 1000)) : null,
-          rpoSeconds,
-          expectedBy: health.expectedBy,
-          overdue: health.overdue,
-          lastFailureAt,
-          lastError: null,
-          nextRunAt,
-          schedules: health.schedules,
-        });
-      }
-    }
+    const coverage = await loadCoverage(this.deps.prisma);
+    // Next run and interval once per schedule, not per database.
+    const timing = new Map<number, { next: Date | null; interval: number | null }>();
+    const timeOf = (s: CoveringSchedule) => {
+      if (!timing.has(s.id)) timing.set(s.id, { next: safe(() => nextDue(s.spec, now)), interval: safe(() => intervalSeconds(s.spec, now)) });
+      return timing.get(s.id)!;
+    };
+    const out = coverage.map((entry): DashboardDatabase => {
+      const { lastSuccessAt, lastFailureAt } = entry;
+      const health = assessHealth(entry, now, this.deps.graceMs);
+      const status: DatabaseStatus = !lastSuccessAt ? "NEVER" : health.overdue ? "OVERDUE" : lastFailureAt && lastFailureAt > lastSuccessAt ? "FAILING" : "OK";
+      return {
+        serverId: entry.serverId,
+        serverName: entry.serverName,
+        database: entry.database,
+        status,
+        lastSuccessAt,
+        ageSeconds: lastSuccessAt ? Math.max(0, Math.round((now.getTime() - lastSuccessAt.getTime()) / 1000)) : null,
+        rpoSeconds: minimum(entry.schedules.map((s) => timeOf(s).interval)),
+        expectedBy: health.expectedBy,
+        overdue: health.overdue,
+        lastFailureAt,
+        lastError: null,
+        nextRunAt: earliest(entry.schedules.map((s) => timeOf(s).next)),
+        schedules: health.schedules,
+      };
+    });
     await this.#attachErrors(out);
     const rank: Record<DatabaseStatus, number> = { OVERDUE: 0, FAILING: 1, NEVER: 2, OK: 3 };
     return out.sort((a, b) => rank[a.status] - rank[b.status] || a.serverName.localeCompare(b.serverName) || (a.database ?? "").localeCompare(b.database ?? ""));

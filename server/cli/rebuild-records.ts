@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../db/client.ts";
 import type { Prisma } from "../db/generated/client.ts";
 import type { Manifest } from "../runner/manifest.ts";
-import { parseTableStats } from "../restore/table-stats.ts";
+import { parseTableStats } from "../runner/table-stats.ts";
 import { compressionOf } from "./cli-inputs.ts";
 import type { FoundArtifact } from "./scan-storage.ts";
 

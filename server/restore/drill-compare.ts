@@ -1,4 +1,4 @@
-import type { TableStats } from "./table-stats.ts";
+import type { TableStats } from "../runner/table-stats.ts";
 
 /** What the restored database was compared with: the capture at dump time, or the live source now. */
 export type Baseline = "CAPTURED" | "LIVE_SOURCE";

@@ -11,7 +11,7 @@ import { toRestoreError } from "./errors.ts";
 import type { RestoreEvents } from "./events.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
 import type { RestoreTools } from "./restore-tools.ts";
-import { captureTableStats, parseTableStats, type TableStats } from "./table-stats.ts";
+import { captureTableStats, parseTableStats, type TableStats } from "../runner/table-stats.ts";
 import { dropDatabase } from "./target-database.ts";
 
 /** What running a drill needs. */

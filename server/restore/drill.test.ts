@@ -6,7 +6,7 @@ import { createServer, createTarget, dataOf, runBackup, waitForBackup, type Back
 import { createMariadbSample, createPgSample, dropMariadbDatabase, dropPgDatabase, mariadbExec, pgExec, POSTGRES, uniqueName } from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
 import type { RestoreEvent } from "./events.ts";
-import { captureTableStats, saveTableStats } from "./table-stats.ts";
+import { captureTableStats, saveTableStats } from "../runner/table-stats.ts";
 import { eventually, flipByte } from "./testing/restore-helpers.ts";
 
 const DRILL_FIELDS = "id status trigger baseline restoreMs durationMs restoredBytes details error scratchDatabase scratchDropped serverName sourceServerName database";

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { quoteIdent } from "../db/connection.ts";
-import { withMysql, withPg as withPgSession } from "../runner/dumpers/server-session.ts";
+import { pgIdent, withMysql, withPg as withPgSession } from "../runner/dumpers/server-session.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 
 /** Server sessions for restores: no query timeout (DDL and restores take as long as they take). */
@@ -11,10 +11,6 @@ export function withPg<T>(conn: ServerConnection, database: string | null, use: 
   return withPgSession(conn, database, use, { applicationName: "sqlguard-restore" });
 }
 
-/** Quotes a PostgreSQL identifier. */
-export function pgIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 /** Whether the database exists on the server. */
 export async function databaseExists(conn: ServerConnection, database: string): Promise<boolean> {

@@ -14,7 +14,7 @@ import { BackupError } from "./errors.ts";
 import type { BackupEvents } from "./events.ts";
 import { SlotLimiter } from "./limiter.ts";
 import { buildManifest } from "./manifest.ts";
-import { saveTableStats, type TableStats } from "../restore/table-stats.ts";
+import { saveTableStats, type TableStats } from "./table-stats.ts";
 
 export type RunnerLimits = {
   maxConcurrent: number;

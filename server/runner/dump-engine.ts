@@ -1,4 +1,4 @@
-import type { TableStats } from "../restore/table-stats.ts";
+import type { TableStats } from "./table-stats.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ReplicationPosition, ServerConnection, ServerInspection } from "./dumpers/types.ts";
 
 /**

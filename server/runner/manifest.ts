@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import type { TableStats } from "../restore/table-stats.ts";
+import type { TableStats } from "./table-stats.ts";
 import type { ReplicationPosition } from "./dumpers/types.ts";
 
 const VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;

@@ -1,4 +1,4 @@
-import { captureTableStats } from "../../restore/table-stats.ts";
+import { captureTableStats } from "../table-stats.ts";
 import type { DumpEngine } from "../dump-engine.ts";
 import { buildDump } from "./build-dump.ts";
 import { inspectServer, replicationPosition } from "./discovery.ts";

@@ -1,6 +1,6 @@
 import mariadb, { type Connection as MysqlConn } from "mariadb";
 import pg from "pg";
-import { classify } from "./discovery.ts";
+import { classify } from "./connection-errors.ts";
 import type { ServerConnection } from "./types.ts";
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -74,4 +74,9 @@ export async function withPg<T>(conn: ServerConnection, database: string | null,
     }
   }
   throw new Error("unreachable: the candidate list is never empty");
+}
+
+/** Quotes a PostgreSQL identifier for SQL sent over these sessions. */
+export function pgIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }

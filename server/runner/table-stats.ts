@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../db/client.ts";
 import { quoteIdent } from "../db/connection.ts";
-import type { ServerConnection } from "../runner/dumpers/types.ts";
-import { pgIdent, withMysql, withPg } from "./target-database.ts";
+import { pgIdent, withMysql, withPg } from "./dumpers/server-session.ts";
+import type { ServerConnection } from "./dumpers/types.ts";
 
 /** Marks the JSON of TableStats, so a future format can be told apart. */
 export const TABLE_STATS_FORMAT = "sqlguard-table-stats/1";
