@@ -84,54 +84,14 @@ export function BackupsPage() {
     <>
       <PageHeader title="Backups">{loading && data && <span className="muted">Refreshing…</span>}</PageHeader>
       <form key={formKey} className="filters panel" onSubmit={apply} aria-label="Filter backups" role="search">
-        <label>
-          Server
-          <select name="server" defaultValue={params.get("server") ?? ""}>
-            <option value="">Any server</option>
-            {o?.servers.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect label="Server" name="server" any="Any server" params={params} options={o?.servers ?? []} />
         <label>
           Database
           <input name="database" defaultValue={params.get("database") ?? ""} placeholder="Exact name" />
         </label>
-        <label>
-          Schedule
-          <select name="schedule" defaultValue={params.get("schedule") ?? ""}>
-            <option value="">Any schedule</option>
-            {o?.schedules.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Status
-          <select name="status" defaultValue={params.get("status") ?? ""}>
-            <option value="">Any status</option>
-            {BACKUP_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Target
-          <select name="target" defaultValue={params.get("target") ?? ""}>
-            <option value="">Any target</option>
-            {o?.storageTargets.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect label="Schedule" name="schedule" any="Any schedule" params={params} options={o?.schedules ?? []} />
+        <FilterSelect label="Status" name="status" any="Any status" params={params} options={BACKUP_STATUSES.map((s) => ({ id: s, name: s }))} />
+        <FilterSelect label="Target" name="target" any="Any target" params={params} options={o?.storageTargets ?? []} />
         <label>
           From
           <input type="date" name="from" defaultValue={params.get("from") ?? ""} />
@@ -220,5 +180,22 @@ export function BackupsPage() {
         </section>
       )}
     </>
+  );
+}
+
+/** One filter of the history: a select defaulting to the URL's value, with "any" first. */
+function FilterSelect(props: { label: string; name: string; any: string; params: URLSearchParams; options: ReadonlyArray<{ id: number | string; name: string }> }) {
+  return (
+    <label>
+      {props.label}
+      <select name={props.name} defaultValue={props.params.get(props.name) ?? ""}>
+        <option value="">{props.any}</option>
+        {props.options.map((o) => (
+          <option key={o.id} value={o.id}>
+            {o.name}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

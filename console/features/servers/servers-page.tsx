@@ -1,14 +1,15 @@
 "use client";
 
 import { Fragment, useState } from "react";
-import { messageOf, request } from "@/lib/graphql";
+import { request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
+import { useRowTests } from "@/lib/use-row-tests";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { ConnectionResult } from "./connection-result";
 import { DumpOptionsSection } from "./dump-options-section";
-import { DELETE_SERVER, SERVERS, TEST_SERVER, type ConnectionTest, type Server } from "./queries";
+import { DELETE_SERVER, SERVERS, TEST_SERVER, type Server } from "./queries";
 import { RunBackupForm } from "./run-backup-form";
 import { ServerForm } from "./server-form";
 
@@ -21,19 +22,11 @@ export function ServersPage() {
   const viewer = useViewer();
   const { data, error, refetch } = useQuery(SERVERS);
   const [panel, setPanel] = useState<Panel>({ kind: "none" });
-  const [tests, setTests] = useState<Record<number, ConnectionTest | "testing" | Error>>({});
+  const { tests, run: runTest } = useRowTests(async (id) => (await request(TEST_SERVER, { id })).testServerConnection);
   const [notice, setNotice] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
 
-  async function testConnection(server: Server) {
-    setTests((t) => ({ ...t, [server.id]: "testing" }));
-    try {
-      const { testServerConnection } = await request(TEST_SERVER, { id: server.id });
-      setTests((t) => ({ ...t, [server.id]: testServerConnection }));
-    } catch (error) {
-      setTests((t) => ({ ...t, [server.id]: new Error(messageOf(error)) }));
-    }
-  }
+  const testConnection = (server: Server) => runTest(server.id);
 
   async function remove(server: Server) {
     if (!(await confirm({ title: `Delete server ${server.name}?`, message: "Its backups stay in the history.", confirmLabel: "Delete server" }))) return;

@@ -3,6 +3,7 @@
 import { Fragment, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
+import { useRowTests } from "@/lib/use-row-tests";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
@@ -12,7 +13,6 @@ import { CREATE_WEBHOOK, DELETE_WEBHOOK, TEST_WEBHOOK, WEBHOOKS } from "./querie
 
 type Webhook = ResultOf<typeof WEBHOOKS>["webhooks"][number];
 
-type TestResult = ResultOf<typeof TEST_WEBHOOK>["testWebhook"];
 
 /** Webhooks (admins only): add, send a test event, delete. */
 export function WebhooksPanel() {
@@ -20,7 +20,7 @@ export function WebhooksPanel() {
   const { data, error, refetch } = useQuery(WEBHOOKS);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
-  const [tests, setTests] = useState<Record<number, TestResult | Error | "testing">>({});
+  const { tests, run: runTest } = useRowTests(async (id) => (await request(TEST_WEBHOOK, { id })).testWebhook);
   const [formKey, setFormKey] = useState(0);
 
   async function create(event: FormEvent<HTMLFormElement>) {
@@ -58,15 +58,7 @@ export function WebhooksPanel() {
     }
   }
 
-  async function test(hook: Webhook) {
-    setTests((t) => ({ ...t, [hook.id]: "testing" }));
-    try {
-      const { testWebhook } = await request(TEST_WEBHOOK, { id: hook.id });
-      setTests((t) => ({ ...t, [hook.id]: testWebhook }));
-    } catch (e) {
-      setTests((t) => ({ ...t, [hook.id]: new Error(messageOf(e)) }));
-    }
-  }
+  const test = (hook: Webhook) => runTest(hook.id);
 
   async function remove(hook: Webhook) {
     if (!(await confirm({ title: `Delete webhook ${hook.name}?`, message: "Its receiver gets no more events.", confirmLabel: "Delete webhook" }))) return;

@@ -1,13 +1,14 @@
 "use client";
 
 import { Fragment, useState } from "react";
-import { messageOf, request } from "@/lib/graphql";
+import { request } from "@/lib/graphql";
 import { formatBytes } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
+import { useRowTests } from "@/lib/use-row-tests";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
-import { DELETE_TARGET, STORAGE, TEST_TARGET, type StorageTarget, type TargetTest } from "./queries";
+import { DELETE_TARGET, STORAGE, TEST_TARGET, type StorageTarget } from "./queries";
 import { StorageForm } from "./storage-form";
 
 
@@ -24,19 +25,11 @@ export function StoragePage() {
   const viewer = useViewer();
   const { data, error, refetch } = useQuery(STORAGE);
   const [panel, setPanel] = useState<Panel>({ kind: "none" });
-  const [tests, setTests] = useState<Record<number, TargetTest | "testing" | Error>>({});
+  const { tests, run: runTest } = useRowTests(async (id) => (await request(TEST_TARGET, { id })).testStorageTarget);
   const [notice, setNotice] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
 
-  async function test(target: StorageTarget) {
-    setTests((t) => ({ ...t, [target.id]: "testing" }));
-    try {
-      const { testStorageTarget } = await request(TEST_TARGET, { id: target.id });
-      setTests((t) => ({ ...t, [target.id]: testStorageTarget }));
-    } catch (error) {
-      setTests((t) => ({ ...t, [target.id]: new Error(messageOf(error)) }));
-    }
-  }
+  const test = (target: StorageTarget) => runTest(target.id);
 
   async function remove(target: StorageTarget) {
     if (!(await confirm({ title: `Delete storage target ${target.name}?`, message: "A target that still holds stored backups cannot be deleted: disable it instead.", confirmLabel: "Delete target" }))) return;
