@@ -2,7 +2,6 @@
 // database, as an operator would, and checks what it prints, serves and leaves behind.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { connect, parseDatabaseUrl } from "./db/connection.ts";
 import { readMigrations } from "./db/migrator.ts";
 import { dropDatabase, freshDatabaseUrl } from "./testing/test-db.ts";
+import { freePort } from "./testing/server-process.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BOOT_TIMEOUT_MS = 60_000;
@@ -39,18 +39,6 @@ afterEach(async () => {
   }
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A fresh database URL and an empty data directory, both removed after the test. */
 async function installation(): Promise<{ databaseUrl: string; dataDir: string }> {

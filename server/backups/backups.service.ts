@@ -28,7 +28,7 @@ export type BackupsDeps = {
   events: BackupEvents;
   instanceId: string;
   storeFor: (target: StorageTarget) => ArtifactStore;
-  audit?: AuditLog;
+  audit: AuditLog;
 };
 
 /** The history's order: by creation time, then id. */
@@ -242,7 +242,6 @@ export class BackupsService {
 
   /** Admin: deletes a finished backup's artifacts everywhere; see delete-backup.ts. */
   delete(principal: Principal, id: number): Promise<BackupWithArtifacts> {
-    if (!this.deps.audit) throw new Error("BackupsService needs the audit log to delete backups");
     return deleteBackup({ prisma: this.deps.prisma, storeFor: this.deps.storeFor, events: this.deps.events, audit: this.deps.audit }, principal, id);
   }
 
