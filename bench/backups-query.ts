@@ -16,7 +16,16 @@ try {
   const admin = await t.as("ADMIN");
   const p = t.db.prisma;
   await p.server.createMany({
-    data: Array.from({ length: 200 }, (_, i) => ({ name: `srv-${i}`, engine: "MARIADB" as const, host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] })),
+    data: Array.from({ length: 200 }, (_, i) => ({
+      name: `srv-${i}`,
+      engine: "MARIADB" as const,
+      host: "127.0.0.1",
+      port: 3306,
+      username: "root",
+      labels: {},
+      includeDatabases: [],
+      excludeDatabases: [],
+    })),
   });
   const target2 = await p.storageTarget.create({ data: { name: "s3-bench", kind: "S3", bucket: "b", region: "us-east-1", accessKeyId: "a" } });
   const [firstServer] = await p.server.findMany({ orderBy: { id: "asc" }, take: 1 });
@@ -45,7 +54,11 @@ try {
   await p.$executeRawUnsafe("ANALYZE TABLE Backup, BackupArtifact");
   console.log(`inserted ${rows.toLocaleString()} backups and artifacts in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-  const middle = await p.backup.findFirstOrThrow({ where: { id: { gt: Math.floor(rows / 2) } }, orderBy: { id: "asc" }, select: { id: true, createdAt: true } });
+  const middle = await p.backup.findFirstOrThrow({
+    where: { id: { gt: Math.floor(rows / 2) } },
+    orderBy: { id: "asc" },
+    select: { id: true, createdAt: true },
+  });
   const fields = "nodes { id status database serverName scheduleName createdAt storedBytes artifacts { status storageTarget { name } } } hasNextPage endCursor";
   const queries: Record<string, [string, Record<string, unknown>]> = {
     "backups (first page)": [`{ backups(first: 50) { ${fields} } }`, {}],
@@ -53,10 +66,23 @@ try {
     "backups (status FAILED)": [`{ backups(first: 50, filter: { status: [FAILED] }) { ${fields} } }`, {}],
     "backups (server + FAILED)": [`query($s: Int!) { backups(first: 50, filter: { serverId: $s, status: [FAILED] }) { ${fields} } }`, { s: s0 + 50 }],
     "backups (storage target)": [`query($t: Int!) { backups(first: 50, filter: { storageTargetId: $t }) { ${fields} } }`, { t: target2.id }],
-    "backups (schedule + range)": [`query($sc: Int!) { backups(first: 50, filter: { scheduleId: $sc, from: "2025-06-01T00:00:00Z", to: "2025-07-01T00:00:00Z" }) { ${fields} } }`, { sc: sch0 + 1 }],
+    "backups (schedule + range)": [
+      `query($sc: Int!) { backups(first: 50, filter: { scheduleId: $sc, from: "2025-06-01T00:00:00Z", to: "2025-07-01T00:00:00Z" }) { ${fields} } }`,
+      { sc: sch0 + 1 },
+    ],
     "backups (deep page)": [`query($a: String!) { backups(first: 50, after: $a) { ${fields} } }`, { a: cursorOf(middle) }],
-    "backups (deep page, server)": [`query($a: String!, $s: Int!) { backups(first: 50, after: $a, filter: { serverId: $s }) { ${fields} } }`, { a: cursorOf(middle), s: s0 + 3 }],
-    ...(process.env.BENCH_NO_DASHBOARD ? {} : { dashboard: ["{ dashboard { totals { backups successRate24h successRate7d } databases { serverName database lastSuccessAt ageSeconds rpoSeconds status nextRunAt } } }", {}] as [string, Record<string, unknown>] }),
+    "backups (deep page, server)": [
+      `query($a: String!, $s: Int!) { backups(first: 50, after: $a, filter: { serverId: $s }) { ${fields} } }`,
+      { a: cursorOf(middle), s: s0 + 3 },
+    ],
+    ...(process.env.BENCH_NO_DASHBOARD
+      ? {}
+      : {
+          dashboard: [
+            "{ dashboard { totals { backups successRate24h successRate7d } databases { serverName database lastSuccessAt ageSeconds rpoSeconds status nextRunAt } } }",
+            {},
+          ] as [string, Record<string, unknown>],
+        }),
   };
   console.log(`query latency over ${rows.toLocaleString()} backups, ${calls} calls each (ms)`);
   for (const [name, [query, variables]] of Object.entries(queries)) {

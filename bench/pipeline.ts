@@ -14,7 +14,19 @@ const sizes = process.argv.flatMap((a, i) => (a === "--size-mb" ? [Number(proces
 if (sizes.length === 0) sizes.push(1024);
 const MARIADB = { host: "127.0.0.1", port: 3306, user: "root" };
 const DUMP = fs.existsSync("/usr/bin/mariadb-dump") ? "mariadb-dump" : "mysqldump";
-const DUMP_ARGS = ["--host=127.0.0.1", "--port=3306", "--user=root", "--protocol=TCP", "--single-transaction", "--quick", "--routines", "--triggers", "--events", "--hex-blob", "--default-character-set=utf8mb4"];
+const DUMP_ARGS = [
+  "--host=127.0.0.1",
+  "--port=3306",
+  "--user=root",
+  "--protocol=TCP",
+  "--single-transaction",
+  "--quick",
+  "--routines",
+  "--triggers",
+  "--events",
+  "--hex-blob",
+  "--default-character-set=utf8mb4",
+];
 const ROW_BYTES = 134; // about what one generated row takes in the dump
 
 /** Creates `sqlguard_bench_<mb>` with rows of mixed text and numbers, unless it already exists. */
@@ -22,7 +34,9 @@ async function ensureDatabase(mb: number): Promise<string> {
   const name = `sqlguard_bench_${mb}`;
   const conn = await connect({ ...MARIADB, database: "" }, { withDatabase: false });
   try {
-    const exists = (await conn.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'done'", [name])) as Array<{ n: bigint }>;
+    const exists = (await conn.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'done'", [name])) as Array<{
+      n: bigint;
+    }>;
     if (Number(exists[0]!.n) > 0) return name;
     await conn.query(`DROP DATABASE IF EXISTS ${name}`);
     await conn.query(`CREATE DATABASE ${name}`);
@@ -67,13 +81,20 @@ function shellPipe(database: string, filter: string[] | null, file: string): Pro
   });
 }
 
-function sqlguardBackup(database: string, dir: string): Promise<{ wallMs: number; rawBytes: number; storedBytes: number; peakRssBytes: number; rssBeforeBytes: number }> {
+function sqlguardBackup(
+  database: string,
+  dir: string,
+): Promise<{ wallMs: number; rawBytes: number; storedBytes: number; peakRssBytes: number; rssBeforeBytes: number }> {
   return new Promise((resolve, reject) => {
     // The same V8 flags as `npm start` and the Docker image, so the RSS is production's.
-    const child = spawn(process.execPath, ["--max-semi-space-size=4", "--import", "tsx", "bench/pipeline-sqlguard.ts", database, dir], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--max-semi-space-size=4", "--import", "tsx", "bench/pipeline-sqlguard.ts", database, dir], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`SQLGuard backup exited ${code}: ${out}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`SQLGuard backup exited ${code}: ${out}`)),
+    );
   });
 }
 
@@ -91,9 +112,15 @@ for (const mb of sizes) {
     const sg = await sqlguardBackup(database, path.join(work, "sqlguard"));
     console.log(`\npipeline benchmark: ${database}, dump ${mib(raw.bytes)} MiB (${DUMP}, ${os.cpus().length} CPUs)`);
     console.log(`  raw dump > file          ${(raw.ms / 1000).toFixed(2).padStart(7)} s  ${mbps(raw.bytes, raw.ms).padStart(7)} MB/s`);
-    console.log(`  dump | zstd -3 > file    ${(zstd.ms / 1000).toFixed(2).padStart(7)} s  ${mbps(raw.bytes, zstd.ms).padStart(7)} MB/s  -> ${mib(zstd.bytes)} MiB`);
-    console.log(`  dump | gzip -6 > file    ${(gzip.ms / 1000).toFixed(2).padStart(7)} s  ${mbps(raw.bytes, gzip.ms).padStart(7)} MB/s  -> ${mib(gzip.bytes)} MiB`);
-    console.log(`  SQLGuard (zstd 3, local) ${(sg.wallMs / 1000).toFixed(2).padStart(7)} s  ${mbps(sg.rawBytes, sg.wallMs).padStart(7)} MB/s  -> ${mib(sg.storedBytes)} MiB`);
+    console.log(
+      `  dump | zstd -3 > file    ${(zstd.ms / 1000).toFixed(2).padStart(7)} s  ${mbps(raw.bytes, zstd.ms).padStart(7)} MB/s  -> ${mib(zstd.bytes)} MiB`,
+    );
+    console.log(
+      `  dump | gzip -6 > file    ${(gzip.ms / 1000).toFixed(2).padStart(7)} s  ${mbps(raw.bytes, gzip.ms).padStart(7)} MB/s  -> ${mib(gzip.bytes)} MiB`,
+    );
+    console.log(
+      `  SQLGuard (zstd 3, local) ${(sg.wallMs / 1000).toFixed(2).padStart(7)} s  ${mbps(sg.rawBytes, sg.wallMs).padStart(7)} MB/s  -> ${mib(sg.storedBytes)} MiB`,
+    );
     console.log(`  SQLGuard / zstd pipe: ${(sg.wallMs / zstd.ms).toFixed(3)}x (target <= 1.05x); SQLGuard / raw dump: ${(sg.wallMs / raw.ms).toFixed(3)}x`);
     console.log(`  SQLGuard peak RSS: ${mib(sg.peakRssBytes)} MiB (target < 150 MiB); RSS before the backup: ${mib(sg.rssBeforeBytes)} MiB`);
   } finally {

@@ -32,7 +32,11 @@ const prisma = db.prisma;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-bench-sched-"));
 const logger = createLogger({ level: "warn", pretty: false, destination: process.stderr });
 const runtime = createRuntime({
-  prisma, secrets: new SecretBox(Buffer.alloc(32, 7)), logger, sessionTtlMs: 3_600_000, instanceId: "bench",
+  prisma,
+  secrets: new SecretBox(Buffer.alloc(32, 7)),
+  logger,
+  sessionTtlMs: 3_600_000,
+  instanceId: "bench",
   limits: { maxConcurrent: CONCURRENCY, stallMs: 60_000, timeoutMs: 600_000, maxAttempts: 1, retryBaseMs: 1000, heartbeatMs: 5000 },
   engine: fakeEngine(),
 });
@@ -40,8 +44,16 @@ const runtime = createRuntime({
 if (process.argv.includes("--no-run")) runtime.runner.enqueue = () => {};
 const ticks: Array<{ dueAt: Date; firedAt: Date }> = [];
 const scheduler = new Scheduler({
-  prisma, backups: runtime.services.backups, events: runtime.events, logger, clock: systemClock, instanceId: "bench", concurrency: arg("gate", 8),
-  cron: new CronerDriver(logger), pollMs: 3_600_000, onTick: (t) => void ticks.push(t),
+  prisma,
+  backups: runtime.services.backups,
+  events: runtime.events,
+  logger,
+  clock: systemClock,
+  instanceId: "bench",
+  concurrency: arg("gate", 8),
+  cron: new CronerDriver(logger),
+  pollMs: 3_600_000,
+  onTick: (t) => void ticks.push(t),
 });
 
 const pct = (values: number[], p: number) => {
@@ -49,17 +61,34 @@ const pct = (values: number[], p: number) => {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
 };
 const line = (label: string, values: number[]) =>
-  console.log(`  ${label.padEnd(34)} n=${String(values.length).padStart(5)}  p50 ${pct(values, 50).toFixed(0).padStart(6)} ms  p99 ${pct(values, 99).toFixed(0).padStart(6)} ms  max ${Math.max(...values).toFixed(0).padStart(6)} ms`);
+  console.log(
+    `  ${label.padEnd(34)} n=${String(values.length).padStart(5)}  p50 ${pct(values, 50).toFixed(0).padStart(6)} ms  p99 ${pct(values, 99).toFixed(0).padStart(6)} ms  max ${Math.max(
+      ...values,
+    )
+      .toFixed(0)
+      .padStart(6)} ms`,
+  );
 
 /** Lags of the ticks and backups whose due time is in [from, to). */
 async function report(title: string, from: Date, to: Date): Promise<void> {
   await runtime.runner.idle();
-  const rows = await prisma.backup.findMany({ where: { dueAt: { gte: from, lt: to } }, select: { dueAt: true, createdAt: true, startedAt: true, status: true } });
+  const rows = await prisma.backup.findMany({
+    where: { dueAt: { gte: from, lt: to } },
+    select: { dueAt: true, createdAt: true, startedAt: true, status: true },
+  });
   const fired = ticks.filter((t) => t.dueAt >= from && t.dueAt < to);
-  const statuses = Object.entries(rows.reduce<Record<string, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {})).map(([s, n]) => `${s} ${n}`).join(", ");
+  const statuses = Object.entries(rows.reduce<Record<string, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {}))
+    .map(([s, n]) => `${s} ${n}`)
+    .join(", ");
   console.log(`\n${title}: ${fired.length} ticks, ${rows.length} backups (${statuses})`);
-  line("fire lag (tick start − due)", fired.map((t) => t.firedAt.getTime() - t.dueAt.getTime()));
-  line("record lag (row written − due)", rows.map((r) => r.createdAt.getTime() - r.dueAt!.getTime()));
+  line(
+    "fire lag (tick start − due)",
+    fired.map((t) => t.firedAt.getTime() - t.dueAt.getTime()),
+  );
+  line(
+    "record lag (row written − due)",
+    rows.map((r) => r.createdAt.getTime() - r.dueAt!.getTime()),
+  );
   const started = rows.flatMap((r) => (r.startedAt ? [r.startedAt.getTime() - r.dueAt!.getTime()] : []));
   if (started.length) line(`start lag (started − due, ${CONCURRENCY} slots)`, started);
 }
@@ -73,21 +102,34 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 try {
   await prisma.storageTarget.create({ data: { name: "bench-local", kind: "LOCAL", path: dir, isDefault: true } });
   await prisma.server.createMany({
-    data: Array.from({ length: SERVERS }, (_, i) => ({ name: `srv-${i}`, engine: "MARIADB" as const, host: "127.0.0.1", port: 10_000 + i, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] })),
+    data: Array.from({ length: SERVERS }, (_, i) => ({
+      name: `srv-${i}`,
+      engine: "MARIADB" as const,
+      host: "127.0.0.1",
+      port: 10_000 + i,
+      username: "root",
+      labels: {},
+      includeDatabases: [],
+      excludeDatabases: [],
+    })),
   });
   const servers = (await prisma.server.findMany({ select: { id: true }, orderBy: { id: "asc" } })).map((s) => s.id);
   const spread = (i: number, shift = 0) => `${Array.from({ length: 60 / PERIOD }, (_, k) => ((i + shift) % PERIOD) + k * PERIOD).join(",")} * * * * *`;
   await prisma.schedule.createMany({ data: Array.from({ length: SCHEDULES }, (_, i) => ({ name: `sched-${i}`, cronExpression: spread(i) })) });
   const schedules = (await prisma.schedule.findMany({ select: { id: true }, orderBy: { id: "asc" } })).map((s) => s.id);
   await prisma.scheduleServer.createMany({ data: schedules.map((scheduleId, i) => ({ scheduleId, serverId: servers[i % SERVERS]! })) });
-  const runner = process.argv.includes("--no-run") ? "runner off (backups stay PENDING)" : `runner ${CONCURRENCY} slots (1 per server), fake dumps to a local target`;
+  const runner = process.argv.includes("--no-run")
+    ? "runner off (backups stay PENDING)"
+    : `runner ${CONCURRENCY} slots (1 per server), fake dumps to a local target`;
   console.log(`scheduler benchmark: ${SCHEDULES} schedules over ${SERVERS} servers, ${runner}, ${os.cpus().length} CPUs`);
 
   const [cold, coldMs] = await timed(() => scheduler.reconcile());
   const [, noopMs] = await timed(() => scheduler.reconcile());
   for (const id of schedules.slice(0, 100)) await prisma.schedule.update({ where: { id }, data: { cronExpression: spread(id, 7) } });
   const [changed, changedMs] = await timed(() => scheduler.reconcile());
-  console.log(`\nreconcile: cold ${coldMs.toFixed(1)} ms (${cold.added} jobs added), unchanged ${noopMs.toFixed(1)} ms, 100 changed ${changedMs.toFixed(1)} ms (${changed.changed} replaced)`);
+  console.log(
+    `\nreconcile: cold ${coldMs.toFixed(1)} ms (${cold.added} jobs added), unchanged ${noopMs.toFixed(1)} ms, 100 changed ${changedMs.toFixed(1)} ms (${changed.changed} replaced)`,
+  );
 
   await scheduler.stop();
   await runtime.runner.idle();

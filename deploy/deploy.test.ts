@@ -29,14 +29,25 @@ type Panel = { title?: string; type?: string; panels?: Panel[]; targets?: Array<
 
 describe("deploy/", () => {
   it("knows every metric of the issue, histograms by their series", () => {
-    for (const name of ["sqlguard_backup_last_success_timestamp_seconds", "sqlguard_backup_duration_seconds_bucket", "sqlguard_backups_running", "sqlguard_schedule_next_run_timestamp_seconds", "up"]) {
+    for (const name of [
+      "sqlguard_backup_last_success_timestamp_seconds",
+      "sqlguard_backup_duration_seconds_bucket",
+      "sqlguard_backups_running",
+      "sqlguard_schedule_next_run_timestamp_seconds",
+      "up",
+    ]) {
       expect(KNOWN.has(name), name).toBe(true);
     }
     expect(seriesIn('sum by (le) (increase(a_total{x="b(c)"}[5m])) / on(x) b * 3600 > 1e3 or absent(up{job="y"})')).toEqual(["a_total", "b", "up"]);
   });
 
   it("grafana/sqlguard.json is a dashboard whose every panel queries registered series", () => {
-    const dashboard = JSON.parse(read("./grafana/sqlguard.json")) as { title: string; uid: string; panels: Panel[]; templating: { list: Array<{ type: string; name: string; query: unknown }> } };
+    const dashboard = JSON.parse(read("./grafana/sqlguard.json")) as {
+      title: string;
+      uid: string;
+      panels: Panel[];
+      templating: { list: Array<{ type: string; name: string; query: unknown }> };
+    };
     expect(dashboard.title).toBeTruthy();
     expect(dashboard.uid).toMatch(/^[a-z0-9-]{1,40}$/);
     const variables = dashboard.templating.list;
@@ -53,18 +64,29 @@ describe("deploy/", () => {
       for (const target of panel.targets ?? []) {
         expect(target.expr, `panel ${panel.title}`).toBeTruthy();
         const series = seriesIn(target.expr!);
-        expect(series.filter((s) => !KNOWN.has(s)), `panel ${panel.title}: ${target.expr}`).toEqual([]);
+        expect(
+          series.filter((s) => !KNOWN.has(s)),
+          `panel ${panel.title}: ${target.expr}`,
+        ).toEqual([]);
         series.forEach((s) => used.add(s));
       }
     }
     // Age against RPO, outcomes, duration, size and storage per target all have a panel.
-    for (const name of ["sqlguard_backup_last_success_timestamp_seconds", "sqlguard_backup_runs_total", "sqlguard_backup_duration_seconds_sum", "sqlguard_backup_size_bytes", "sqlguard_storage_bytes"]) {
+    for (const name of [
+      "sqlguard_backup_last_success_timestamp_seconds",
+      "sqlguard_backup_runs_total",
+      "sqlguard_backup_duration_seconds_sum",
+      "sqlguard_backup_size_bytes",
+      "sqlguard_storage_bytes",
+    ]) {
       expect(used.has(name), name).toBe(true);
     }
   });
 
   it("prometheus/alerts.yml is a rule file whose every rule is complete and queries registered series", () => {
-    const file = parse(read("./prometheus/alerts.yml"), { strict: true, uniqueKeys: true }) as { groups: Array<{ name: string; rules: Array<Record<string, any>> }> };
+    const file = parse(read("./prometheus/alerts.yml"), { strict: true, uniqueKeys: true }) as {
+      groups: Array<{ name: string; rules: Array<Record<string, any>> }>;
+    };
     expect(file.groups.length).toBeGreaterThan(0);
     const alerts: string[] = [];
     for (const group of file.groups) {
@@ -77,10 +99,21 @@ describe("deploy/", () => {
         expect(typeof rule.annotations.summary).toBe("string");
         const series = seriesIn(rule.expr);
         expect(series.length, rule.alert).toBeGreaterThan(0);
-        expect(series.filter((s) => !KNOWN.has(s)), `${rule.alert}: ${rule.expr}`).toEqual([]);
+        expect(
+          series.filter((s) => !KNOWN.has(s)),
+          `${rule.alert}: ${rule.expr}`,
+        ).toEqual([]);
         alerts.push(rule.alert);
       }
     }
-    expect(alerts).toEqual(expect.arrayContaining(["SQLGuardBackupFailed", "SQLGuardBackupOverdue", "SQLGuardNoRecentSuccessfulBackup", "SQLGuardStorageUploadErrors", "SQLGuardDown"]));
+    expect(alerts).toEqual(
+      expect.arrayContaining([
+        "SQLGuardBackupFailed",
+        "SQLGuardBackupOverdue",
+        "SQLGuardNoRecentSuccessfulBackup",
+        "SQLGuardStorageUploadErrors",
+        "SQLGuardDown",
+      ]),
+    );
   });
 });

@@ -1,7 +1,10 @@
 import { expect, test } from "./fixtures/server.ts";
 import { createServerViaApi, signIn, snapshot, unique } from "./fixtures/helpers.ts";
 
-test("adds a dump option profile with client and server field errors, uses it on a server, edits and deletes it", async ({ page, sampleDatabase }, testInfo) => {
+test("adds a dump option profile with client and server field errors, uses it on a server, edits and deletes it", async ({
+  page,
+  sampleDatabase,
+}, testInfo) => {
   await signIn(page);
   const server = unique("profiled");
   await createServerViaApi(page, server, sampleDatabase);

@@ -34,7 +34,10 @@ test("creates an API token shown once, uses it, revokes it, and finds both in th
     expect(me.data?.me.username).toBe("admin");
 
     await page.getByRole("button", { name: `Revoke ${name}` }).click();
-    await page.getByRole("dialog", { name: `Revoke token ${name}?` }).getByRole("button", { name: "Revoke token" }).click();
+    await page
+      .getByRole("dialog", { name: `Revoke token ${name}?` })
+      .getByRole("button", { name: "Revoke token" })
+      .click();
     await expect(row).toContainText("revoked");
     await expect(page.getByRole("button", { name: `Revoke ${name}` })).toHaveCount(0);
 
@@ -87,7 +90,10 @@ test("adds a webhook and sends it a test event", async ({ page }, testInfo) => {
     await snapshot(page, testInfo, "settings-webhooks");
 
     await page.getByRole("button", { name: `Delete webhook ${name}` }).click();
-    await page.getByRole("dialog", { name: `Delete webhook ${name}?` }).getByRole("button", { name: "Delete webhook" }).click();
+    await page
+      .getByRole("dialog", { name: `Delete webhook ${name}?` })
+      .getByRole("button", { name: "Delete webhook" })
+      .click();
     await expect(row).toHaveCount(0);
   } finally {
     await new Promise((resolve) => receiver.close(resolve));

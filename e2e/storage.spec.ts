@@ -27,13 +27,19 @@ test("adds a local target with validation and tests it", async ({ page, sqlguard
 
   // Edit: make it the second default, then remove it again.
   await page.getByRole("button", { name: `Edit ${name}` }).click();
-  await page.getByRole("region", { name: `Edit storage target ${name}` }).getByLabel("Prefix").fill("e2e");
+  await page
+    .getByRole("region", { name: `Edit storage target ${name}` })
+    .getByLabel("Prefix")
+    .fill("e2e");
   await page.getByRole("button", { name: "Save target" }).click();
   await expect(page.getByTestId(`target-${name}`)).toContainText("prefix e2e");
   await snapshot(page, testInfo, "storage");
 
   await page.getByRole("button", { name: `Delete ${name}` }).click();
-  await page.getByRole("dialog", { name: `Delete storage target ${name}?` }).getByRole("button", { name: "Delete target" }).click();
+  await page
+    .getByRole("dialog", { name: `Delete storage target ${name}?` })
+    .getByRole("button", { name: "Delete target" })
+    .click();
   await expect(page.getByTestId(`target-${name}`)).toHaveCount(0);
 });
 

@@ -111,7 +111,10 @@ for (const r of results) {
   total.passed += r.passed;
   total.failed += r.failed;
   total.skipped += r.skipped;
-  const detail = r.name === "typecheck" || r.name === "schema:check" ? r.note : `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.note ? ` (${r.note})` : ""}`;
+  const detail =
+    r.name === "typecheck" || r.name === "schema:check"
+      ? r.note
+      : `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.note ? ` (${r.note})` : ""}`;
   console.log(`  ${r.name.padEnd(12)} ${detail}`);
 }
 console.log(`${total.passed} passed, ${total.failed} failed${total.skipped > 0 ? `, ${total.skipped} skipped` : ""}`);

@@ -70,7 +70,17 @@ const SCHEDULING_DEFAULTS: SchedulingConfig = {
  * Everything one SQLGuard process runs: the services resolvers call, the backup runner, and the
  * background parts main.ts starts (scheduler, leases, retention sweeper); nothing runs until then.
  */
-export type Runtime = { services: Services; runner: BackupRunner; events: BackupEvents; scheduler: Scheduler; leases: LeaseKeeper; sweeper: RetentionSweeper; metrics: MetricsCollector; restore: RestoreRuntime; overdue: OverdueWatch };
+export type Runtime = {
+  services: Services;
+  runner: BackupRunner;
+  events: BackupEvents;
+  scheduler: Scheduler;
+  leases: LeaseKeeper;
+  sweeper: RetentionSweeper;
+  metrics: MetricsCollector;
+  restore: RestoreRuntime;
+  overdue: OverdueWatch;
+};
 
 /** Wires the services and the runner over one Prisma client. Used by main.ts and by integration tests. */
 export function createRuntime(deps: RuntimeDeps): Runtime {
@@ -87,7 +97,15 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const cron = deps.cron ?? new CronerDriver(logger);
   const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs });
   const leases = new LeaseKeeper({ prisma, runner, storeFor, events, logger, clock, instanceId, leaseMs: settings.leaseMs });
-  const sweeper = new RetentionSweeper({ prisma, storeFor, events, logger, clock, failedGraceMs: settings.failedGraceMs, intervalMs: settings.retentionIntervalMs });
+  const sweeper = new RetentionSweeper({
+    prisma,
+    storeFor,
+    events,
+    logger,
+    clock,
+    failedGraceMs: settings.failedGraceMs,
+    intervalMs: settings.retentionIntervalMs,
+  });
   // Each finished backup has its retention group swept (once the sweeper has started).
   events.on((event) => sweeper.onBackupEvent(event));
   // Every configuration change reaches the scheduler, which reconciles once it has started.
@@ -97,7 +115,18 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   };
   const catalog = { prisma, secrets, audit, onChange };
   // Restores, artifact verification and restore drills (drills follow successful backups through `events`).
-  const restore = createRestoreRuntime({ prisma, secrets, storeFor, audit, backupEvents: events, logger, clock, instanceId, heartbeatMs: deps.limits.heartbeatMs, verifyIntervalMs: deps.verifyIntervalMs ?? 0 });
+  const restore = createRestoreRuntime({
+    prisma,
+    secrets,
+    storeFor,
+    audit,
+    backupEvents: events,
+    logger,
+    clock,
+    instanceId,
+    heartbeatMs: deps.limits.heartbeatMs,
+    verifyIntervalMs: deps.verifyIntervalMs ?? 0,
+  });
   // Webhook notifications: failures, recoveries and successes from `events`; overdue from the scheduler.
   const webhooks = new WebhooksService({ prisma, secrets, audit });
   const notifications = new WebhookDispatcher({ prisma, webhooks, logger });
@@ -124,13 +153,16 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   };
   // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
   const metrics = new MetricsCollector({
-    prisma, events, logger,
+    prisma,
+    events,
+    logger,
     overdue: overdueFromHealth(services.health),
     nextRunAt: (s) => services.scheduler.nextRunAt(s.id) ?? cronNextRun(s),
   });
   // A failed restore drill reaches the webhooks that want failures.
   restore.events.on((e) => {
-    if (e.type === "DRILL_FINISHED" && e.status === "FAILED") void notifications.notifyDrillFailed(e.sourceServerName, e.database, { id: e.drillId, backupId: e.backupId, restoreMs: e.restoreMs, error: e.error });
+    if (e.type === "DRILL_FINISHED" && e.status === "FAILED")
+      void notifications.notifyDrillFailed(e.sourceServerName, e.database, { id: e.drillId, backupId: e.backupId, restoreMs: e.restoreMs, error: e.error });
   });
   // Overdue databases reach the webhooks once per expected-by time.
   const overdue = new OverdueWatch({ health: services.health, notifications, clock, logger, intervalMs: 60_000 });

@@ -50,9 +50,7 @@ export function toRequestError(error: CombinedError): GraphQLRequestError {
   const first = error.graphQLErrors[0];
   if (!first) {
     const status = (error.response as Response | undefined)?.status;
-    return new GraphQLRequestError(
-      status ? `Unexpected response from the server (HTTP ${status}).` : "Cannot reach the SQLGuard server.",
-    );
+    return new GraphQLRequestError(status ? `Unexpected response from the server (HTTP ${status}).` : "Cannot reach the SQLGuard server.");
   }
   const ext = (first.extensions ?? {}) as ErrorExtensions;
   const fields = ext.fields ?? (ext.field ? [{ field: ext.field, problem: problemText(first.message, ext.field) }] : []);

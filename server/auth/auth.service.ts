@@ -97,10 +97,17 @@ export class AuthService {
     if (!row || (row.userId !== principal.userId && principal.role !== "ADMIN")) throw new NotFoundError("API token", id);
     if (row.revokedAt) return row;
     const revoked = await this.prisma.apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
-    await this.audit.record(actorName(principal), "apiToken.revoke", "ApiToken", id, { name: row.name, revokedAt: null }, {
-      name: row.name,
-      revokedAt: revoked.revokedAt,
-    });
+    await this.audit.record(
+      actorName(principal),
+      "apiToken.revoke",
+      "ApiToken",
+      id,
+      { name: row.name, revokedAt: null },
+      {
+        name: row.name,
+        revokedAt: revoked.revokedAt,
+      },
+    );
     return revoked;
   }
 }

@@ -11,8 +11,18 @@ import { createTestApp } from "../testing/test-app.ts";
 type Event = { type: string; backupId: number; status: string | null; storedBytes: string | null; backup: { database: string } | null };
 
 /** Opens a GraphQL subscription over SSE and yields each `data:` payload. */
-async function* subscribe(url: string, query: string, headers: Record<string, string>, signal: AbortSignal): AsyncGenerator<{ data?: { backupEvents: Event }; errors?: Array<{ extensions?: { code?: string } }> }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", accept: "text/event-stream", ...headers }, body: JSON.stringify({ query }), signal });
+async function* subscribe(
+  url: string,
+  query: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): AsyncGenerator<{ data?: { backupEvents: Event }; errors?: Array<{ extensions?: { code?: string } }> }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream", ...headers },
+    body: JSON.stringify({ query }),
+    signal,
+  });
   const decoder = new TextDecoder();
   let buffered = "";
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
@@ -21,7 +31,11 @@ async function* subscribe(url: string, query: string, headers: Record<string, st
     while ((end = buffered.indexOf("\n\n")) !== -1) {
       const message = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
-      const data = message.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
+      const data = message
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trim())
+        .join("");
       if (data) yield JSON.parse(data);
     }
   }
@@ -52,11 +66,18 @@ describe("backupEvents subscription", () => {
   it("streams created, running, progress and succeeded for a real backup to a viewer", async () => {
     const admin = await app.as("ADMIN");
     await app.as("VIEWER");
-    const viewerToken = (await app.services.auth.createApiToken({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, { name: "sse", role: "VIEWER" })).token;
+    const viewerToken = (
+      await app.services.auth.createApiToken({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, { name: "sse", role: "VIEWER" })
+    ).token;
     const serverId = await createServer(admin, { name: "maria-events", engine: "MARIADB", host: "127.0.0.1", username: "root" });
     const targetId = await createTarget(admin, { name: "events-local", kind: "LOCAL", path: dir });
     const controller = new AbortController();
-    const stream = subscribe(url, "subscription { backupEvents { type backupId status storedBytes backup { database } } }", { authorization: `Bearer ${viewerToken}` }, controller.signal);
+    const stream = subscribe(
+      url,
+      "subscription { backupEvents { type backupId status storedBytes backup { database } } }",
+      { authorization: `Bearer ${viewerToken}` },
+      controller.signal,
+    );
     const first = stream.next(); // the request is open once the first read is pending
     await new Promise((r) => setTimeout(r, 300));
     const [created] = await runBackup(admin, { serverId, databases: [db], storageTargetIds: [targetId] });

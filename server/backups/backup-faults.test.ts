@@ -46,7 +46,10 @@ describe("backup faults", () => {
     operator = await app.as("OPERATOR");
     // A user with a password: its password must never show in argv, logs or errors.
     await mariadbExec([`CREATE USER '${user}'@'%' IDENTIFIED BY '${PASSWORD}'`, `CREATE USER '${user}'@'localhost' IDENTIFIED BY '${PASSWORD}'`]);
-    await mariadbExec([`GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES, EVENT, PROCESS, RELOAD, EXECUTE ON *.* TO '${user}'@'%'`, `GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES, EVENT, PROCESS, RELOAD, EXECUTE ON *.* TO '${user}'@'localhost'`]);
+    await mariadbExec([
+      `GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES, EVENT, PROCESS, RELOAD, EXECUTE ON *.* TO '${user}'@'%'`,
+      `GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES, EVENT, PROCESS, RELOAD, EXECUTE ON *.* TO '${user}'@'localhost'`,
+    ]);
     serverId = await createServer(admin, { name: "maria-faults", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: user, password: PASSWORD });
   });
 
@@ -113,7 +116,16 @@ describe("backup faults", () => {
     try {
       const db = await sample("s3dies");
       const local = await localTarget("t-s3dies-local");
-      const s3Id = await createTarget(admin, { name: "t-s3dies-s3", kind: "S3", bucket: s3.bucket, region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: "S3RVER", secretAccessKey: "S3RVER" });
+      const s3Id = await createTarget(admin, {
+        name: "t-s3dies-s3",
+        kind: "S3",
+        bucket: s3.bucket,
+        region: "us-east-1",
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        accessKeyId: "S3RVER",
+        secretAccessKey: "S3RVER",
+      });
       const lock = await lockTable(db, "files");
       let id: number;
       try {

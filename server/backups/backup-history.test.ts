@@ -19,7 +19,10 @@ describe("backups history", () => {
     app = await createTestApp();
     viewer = await app.as("VIEWER");
     const p = app.db.prisma;
-    const server = (name: string) => p.server.create({ data: { name, engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] } });
+    const server = (name: string) =>
+      p.server.create({
+        data: { name, engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] },
+      });
     const a = await server("hist-a");
     serverB = (await server("hist-b")).id;
     const local = await p.storageTarget.findFirstOrThrow({ where: { kind: "LOCAL" } });
@@ -30,7 +33,16 @@ describe("backups history", () => {
       // Every third pair shares a creation time, so the id must break the tie.
       const createdAt = new Date(t0 + Math.floor(i / 2) * 60_000);
       const b = await p.backup.create({
-        data: { serverId, serverName: "x", engine: "MARIADB", database: i % 2 ? "shop" : "crm", trigger: "MANUAL", status: i % 5 === 0 ? "FAILED" : "SUCCEEDED", compression: "ZSTD", createdAt },
+        data: {
+          serverId,
+          serverName: "x",
+          engine: "MARIADB",
+          database: i % 2 ? "shop" : "crm",
+          trigger: "MANUAL",
+          status: i % 5 === 0 ? "FAILED" : "SUCCEEDED",
+          compression: "ZSTD",
+          createdAt,
+        },
       });
       await p.backupArtifact.create({ data: { backupId: b.id, storageTargetId: i % 4 === 0 ? s3Id : local.id, key: `k/${b.id}` } });
       (ids.all ??= []).push(b.id);
@@ -50,7 +62,12 @@ describe("backups history", () => {
     let pages = 0;
     let total = 0;
     for (;;) {
-      const { backups } = dataOf(await viewer(`query($after: String) { backups(first: ${first}, after: $after, ${args}) { nodes { id database status } hasNextPage endCursor totalCount } }`, { after })) as { backups: Page };
+      const { backups } = dataOf(
+        await viewer(
+          `query($after: String) { backups(first: ${first}, after: $after, ${args}) { nodes { id database status } hasNextPage endCursor totalCount } }`,
+          { after },
+        ),
+      ) as { backups: Page };
       out.push(...backups.nodes.map((n) => n.id));
       pages++;
       total = backups.totalCount;

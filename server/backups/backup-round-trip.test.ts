@@ -74,7 +74,12 @@ describe("backup round trips", () => {
 
   /** Downloads an artifact through the HTTP endpoint as the operator would. */
   async function download(backupId: number, targetId: number, file: string): Promise<Response> {
-    const token = (await app.services.auth.createApiToken({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, { name: `dl-${backupId}-${targetId}`, role: "OPERATOR" })).token;
+    const token = (
+      await app.services.auth.createApiToken(
+        { userId: 1, username: "admin", role: "ADMIN", via: "session" },
+        { name: `dl-${backupId}-${targetId}`, role: "OPERATOR" },
+      )
+    ).token;
     const response = await fetch(`${baseUrl}/api/backups/${backupId}/download?storageTargetId=${targetId}`, { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(200);
     await pipeline(response.body as unknown as NodeJS.ReadableStream, fs.createWriteStream(file));
@@ -98,7 +103,10 @@ describe("backup round trips", () => {
     expect(backup.status).toBe("SUCCEEDED");
     expect(backup.compression).toBe("ZSTD");
     expect(backup.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(backup.artifacts.map((a) => [a.storageTarget?.kind, a.status]).sort()).toEqual([["LOCAL", "STORED"], ["S3", "STORED"]]);
+    expect(backup.artifacts.map((a) => [a.storageTarget?.kind, a.status]).sort()).toEqual([
+      ["LOCAL", "STORED"],
+      ["S3", "STORED"],
+    ]);
     const key = backup.artifacts[0]!.key;
     expect(key).toMatch(new RegExp(`^maria-rt/${source.replace(/[$()]/g, "\\$&")}/manual/\\d{8}T\\d{6}Z_${backup.id}\\.sql\\.zst$`));
 
@@ -121,7 +129,10 @@ describe("backup round trips", () => {
 
     const expected = await mariadbFingerprint(source);
     expect(Object.keys(expected.checksums).sort()).toEqual(["audit", "customers", "empty_table", "files"]);
-    for (const [label, file] of [["local", localFile], ["s3", s3File]] as const) {
+    for (const [label, file] of [
+      ["local", localFile],
+      ["s3", s3File],
+    ] as const) {
       const restored = uniqueName(`restored_${label}`);
       mariaDbs.push(restored);
       await mariadbExec([`CREATE DATABASE ${restored}`]);
@@ -135,7 +146,9 @@ describe("backup round trips", () => {
     pgDbs.push(source);
     await createPgSample(source);
     const plainServer = await createServer(admin, { name: "pg-plain", engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: POSTGRES.user });
-    const customProfile = dataOf(await admin(`mutation { createDumpOptions(input: { name: "pg-custom", pgFormat: CUSTOM, compression: GZIP, noOwner: true }) { id } }`)) as { createDumpOptions: { id: number } };
+    const customProfile = dataOf(
+      await admin(`mutation { createDumpOptions(input: { name: "pg-custom", pgFormat: CUSTOM, compression: GZIP, noOwner: true }) { id } }`),
+    ) as { createDumpOptions: { id: number } };
     const customServer = await createServer(admin, {
       name: "pg-custom",
       engine: "POSTGRESQL",
@@ -179,11 +192,15 @@ describe("backup round trips", () => {
     const backup = await app.db.prisma.backup.findFirstOrThrow({ where: { status: "SUCCEEDED" }, include: { artifacts: true } });
     const url = `${baseUrl}/api/backups/${backup.id}/download`;
     expect((await fetch(url)).status).toBe(401);
-    const viewerToken = (await app.services.auth.createApiToken({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, { name: "dl-viewer", role: "VIEWER" })).token;
+    const viewerToken = (
+      await app.services.auth.createApiToken({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, { name: "dl-viewer", role: "VIEWER" })
+    ).token;
     const asViewer = await fetch(url, { headers: { authorization: `Bearer ${viewerToken}` } });
     expect(asViewer.status).toBe(403);
     expect(await asViewer.json()).toMatchObject({ error: expect.stringContaining("operator") });
-    const operatorToken = (await app.services.auth.createApiToken({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, { name: "dl-op", role: "OPERATOR" })).token;
+    const operatorToken = (
+      await app.services.auth.createApiToken({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, { name: "dl-op", role: "OPERATOR" })
+    ).token;
     const wrongTarget = await fetch(`${url}?storageTargetId=99999`, { headers: { authorization: `Bearer ${operatorToken}` } });
     expect(wrongTarget.status).toBe(400);
     expect((await fetch(`${baseUrl}/api/backups/99999/download`, { headers: { authorization: `Bearer ${operatorToken}` } })).status).toBe(404);
@@ -194,7 +211,13 @@ describe("backup round trips", () => {
     const later = uniqueName("disc_b");
     mariaDbs.push(first, later);
     await mariadbExec([`CREATE DATABASE ${first}`, `CREATE TABLE ${first}.t (id INT PRIMARY KEY)`]);
-    const serverId = await createServer(admin, { name: "maria-disc", engine: "MARIADB", host: "127.0.0.1", username: "root", includeDatabases: ["sqlg_disc_*"] });
+    const serverId = await createServer(admin, {
+      name: "maria-disc",
+      engine: "MARIADB",
+      host: "127.0.0.1",
+      username: "root",
+      includeDatabases: ["sqlg_disc_*"],
+    });
     const probe = dataOf(await operator(`mutation($id: Int!) { testServerConnection(id: $id) { ok version databases error } }`, { id: serverId })) as {
       testServerConnection: { ok: boolean; version: string; databases: string[] };
     };
@@ -210,12 +233,17 @@ describe("backup round trips", () => {
   });
 
   it("deletes a backup from every target for an admin only, keeping its record as DELETED", async () => {
-    const backup = await app.db.prisma.backup.findFirstOrThrow({ where: { status: "SUCCEEDED", artifacts: { some: { storageTargetId: s3Id } } }, include: { artifacts: true } });
+    const backup = await app.db.prisma.backup.findFirstOrThrow({
+      where: { status: "SUCCEEDED", artifacts: { some: { storageTargetId: s3Id } } },
+      include: { artifacts: true },
+    });
     const key = backup.artifacts[0]!.key;
     expect(fs.existsSync(path.join(localDir, key))).toBe(true);
     const forbidden = await operator(`mutation($id: Int!) { deleteBackup(id: $id) { id } }`, { id: backup.id });
     expect(forbidden.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
-    const { deleteBackup } = dataOf(await admin(`mutation($id: Int!) { deleteBackup(id: $id) { status artifacts { status } } }`, { id: backup.id })) as { deleteBackup: { status: string; artifacts: Array<{ status: string }> } };
+    const { deleteBackup } = dataOf(await admin(`mutation($id: Int!) { deleteBackup(id: $id) { status artifacts { status } } }`, { id: backup.id })) as {
+      deleteBackup: { status: string; artifacts: Array<{ status: string }> };
+    };
     expect(deleteBackup).toEqual({ status: "DELETED", artifacts: [{ status: "DELETED" }, { status: "DELETED" }] });
     expect(fs.existsSync(path.join(localDir, key))).toBe(false);
     expect(fs.existsSync(path.join(localDir, `${key}.manifest.json`))).toBe(false);
@@ -230,10 +258,23 @@ describe("backup round trips", () => {
   });
 
   it("tests storage targets: a working one passes, an unreachable one explains why", async () => {
-    const ok = dataOf(await operator(`mutation($id: Int!) { testStorageTarget(id: $id) { ok latencyMs error } }`, { id: s3Id })) as { testStorageTarget: { ok: boolean; error: string | null } };
+    const ok = dataOf(await operator(`mutation($id: Int!) { testStorageTarget(id: $id) { ok latencyMs error } }`, { id: s3Id })) as {
+      testStorageTarget: { ok: boolean; error: string | null };
+    };
     expect(ok.testStorageTarget).toMatchObject({ ok: true, error: null });
-    const badId = await createTarget(admin, { name: "rt-bad-s3", kind: "S3", bucket: "nope", region: "us-east-1", endpoint: "http://127.0.0.1:1", forcePathStyle: true, accessKeyId: "a", secretAccessKey: "verysecretkey" });
-    const bad = dataOf(await operator(`mutation($id: Int!) { testStorageTarget(id: $id) { ok error } }`, { id: badId })) as { testStorageTarget: { ok: boolean; error: string } };
+    const badId = await createTarget(admin, {
+      name: "rt-bad-s3",
+      kind: "S3",
+      bucket: "nope",
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:1",
+      forcePathStyle: true,
+      accessKeyId: "a",
+      secretAccessKey: "verysecretkey",
+    });
+    const bad = dataOf(await operator(`mutation($id: Int!) { testStorageTarget(id: $id) { ok error } }`, { id: badId })) as {
+      testStorageTarget: { ok: boolean; error: string };
+    };
     expect(bad.testStorageTarget.ok).toBe(false);
     expect(bad.testStorageTarget.error).toMatch(/write/i);
     expect(bad.testStorageTarget.error).not.toContain("verysecretkey");

@@ -72,7 +72,10 @@ export class BackupsService {
    * A manual backup of a server: the databases given, or all that its include/exclude patterns
    * select now; the targets given, or the default ones. Returns the PENDING records at once.
    */
-  async runBackup(principal: Principal, input: { serverId: number; databases?: string[] | null; storageTargetIds?: number[] | null }): Promise<BackupWithArtifacts[]> {
+  async runBackup(
+    principal: Principal,
+    input: { serverId: number; databases?: string[] | null; storageTargetIds?: number[] | null },
+  ): Promise<BackupWithArtifacts[]> {
     requireRole(principal, "OPERATOR");
     const server = await this.deps.prisma.server.findUnique({ where: { id: input.serverId }, include: { dumpOptions: true } });
     if (!server) throw new NotFoundError("server", input.serverId);
@@ -157,7 +160,10 @@ export class BackupsService {
    * A page of the history, newest (or oldest) first by createdAt, then id. The cursor is the last row's
    * `<createdAt ms>.<id>`, so a deep page costs as much as the first (keyset pagination).
    */
-  async list(filter: BackupFilter, page: { first: number; after?: string | null; order?: BackupOrder | null }): Promise<{ nodes: BackupWithArtifacts[]; hasNextPage: boolean }> {
+  async list(
+    filter: BackupFilter,
+    page: { first: number; after?: string | null; order?: BackupOrder | null },
+  ): Promise<{ nodes: BackupWithArtifacts[]; hasNextPage: boolean }> {
     if (!Number.isInteger(page.first) || page.first < 1 || page.first > 500) throw new ValidationError("first", "must be between 1 and 500");
     const after = page.after ? parseCursor(page.after) : null;
     const dir = page.order === "OLDEST_FIRST" ? "asc" : "desc";
@@ -191,7 +197,9 @@ export class BackupsService {
       });
       if (chunk.length === 0) return found;
       const onTarget = new Set(
-        (await prisma.backupArtifact.findMany({ where: { storageTargetId, backupId: { in: chunk.map((c) => c.id) } }, select: { backupId: true } })).map((a) => a.backupId),
+        (await prisma.backupArtifact.findMany({ where: { storageTargetId, backupId: { in: chunk.map((c) => c.id) } }, select: { backupId: true } })).map(
+          (a) => a.backupId,
+        ),
       );
       for (const c of chunk) if (onTarget.has(c.id) && found.length < take) found.push(c.id);
       if (chunk.length < 1000) return found;
@@ -221,7 +229,10 @@ export class BackupsService {
     const stored = backup.artifacts.filter((a) => a.status === "STORED" && a.storageTargetId !== null);
     const artifact = storageTargetId === null ? stored[0] : stored.find((a) => a.storageTargetId === storageTargetId);
     if (!artifact) {
-      throw new ValidationError("storageTargetId", storageTargetId === null ? `backup ${id} has no stored artifact` : `backup ${id} has no stored artifact on storage target ${storageTargetId}`);
+      throw new ValidationError(
+        "storageTargetId",
+        storageTargetId === null ? `backup ${id} has no stored artifact` : `backup ${id} has no stored artifact on storage target ${storageTargetId}`,
+      );
     }
     const target = await this.deps.prisma.storageTarget.findUnique({ where: { id: artifact.storageTargetId! } });
     if (!target) throw new NotFoundError("storage target", artifact.storageTargetId!);

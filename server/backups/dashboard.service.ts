@@ -62,7 +62,12 @@ export class DashboardService {
   async get(principal: Principal): Promise<Dashboard> {
     requireRole(principal, "VIEWER");
     const now = this.deps.now?.() ?? new Date();
-    const [databases, running, recentFailures, totals] = await Promise.all([this.#databases(now), this.#running(), this.#recentFailures(now), this.#totals(now)]);
+    const [databases, running, recentFailures, totals] = await Promise.all([
+      this.#databases(now),
+      this.#running(),
+      this.#recentFailures(now),
+      this.#totals(now),
+    ]);
     return { generatedAt: now, databases, running, recentFailures, totals };
   }
 
@@ -96,7 +101,9 @@ export class DashboardService {
     });
     await this.#attachErrors(out);
     const rank: Record<DatabaseStatus, number> = { OVERDUE: 0, FAILING: 1, NEVER: 2, OK: 3 };
-    return out.sort((a, b) => rank[a.status] - rank[b.status] || a.serverName.localeCompare(b.serverName) || (a.database ?? "").localeCompare(b.database ?? ""));
+    return out.sort(
+      (a, b) => rank[a.status] - rank[b.status] || a.serverName.localeCompare(b.serverName) || (a.database ?? "").localeCompare(b.database ?? ""),
+    );
   }
 
   /** The error of the last failure, for the databases whose last finished run failed. */
@@ -127,7 +134,13 @@ export class DashboardService {
     const window = (ms: number) =>
       prisma.backup.groupBy({ by: ["status"], where: { createdAt: { gte: new Date(now.getTime() - ms) } }, _count: { _all: true } });
     const [day, week, scans] = await Promise.all([window(DAY_MS), window(7 * DAY_MS), this.#fullScans()]);
-    return { backups: scans.backups + this.#createdSince, backups24h: sum(day), successRate24h: successRate(day), successRate7d: successRate(week), storage: scans.storage };
+    return {
+      backups: scans.backups + this.#createdSince,
+      backups24h: sum(day),
+      successRate24h: successRate(day),
+      successRate7d: successRate(week),
+      storage: scans.storage,
+    };
   }
 
   /** The two totals that read whole tables (history size, storage use), cached for 30 s. */

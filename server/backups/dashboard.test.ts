@@ -17,15 +17,33 @@ describe("dashboard", () => {
   it("classifies each database, measures its age against the RPO and totals the history", async () => {
     const p = app.db.prisma;
     const now = Date.now();
-    const server = await p.server.create({ data: { name: "dash", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] } });
+    const server = await p.server.create({
+      data: { name: "dash", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] },
+    });
     const local = await p.storageTarget.findFirstOrThrow({ where: { kind: "LOCAL" } });
     const hourly = await p.schedule.findFirstOrThrow({ where: { name: "hourly" } });
     const at = (hoursAgo: number) => new Date(now - hoursAgo * HOUR);
     const record = async (database: string, status: "SUCCEEDED" | "FAILED", hoursAgo: number, error: string | null = null) => {
       const b = await p.backup.create({
-        data: { serverId: server.id, serverName: server.name, engine: "MARIADB", database, scheduleId: hourly.id, scheduleName: "hourly", trigger: "SCHEDULED", status, compression: "ZSTD", createdAt: at(hoursAgo), startedAt: at(hoursAgo), finishedAt: at(hoursAgo - 0.01), error, storedBytes: 1000n },
+        data: {
+          serverId: server.id,
+          serverName: server.name,
+          engine: "MARIADB",
+          database,
+          scheduleId: hourly.id,
+          scheduleName: "hourly",
+          trigger: "SCHEDULED",
+          status,
+          compression: "ZSTD",
+          createdAt: at(hoursAgo),
+          startedAt: at(hoursAgo),
+          finishedAt: at(hoursAgo - 0.01),
+          error,
+          storedBytes: 1000n,
+        },
       });
-      if (status === "SUCCEEDED") await p.backupArtifact.create({ data: { backupId: b.id, storageTargetId: local.id, key: `k/${b.id}`, status: "STORED", sizeBytes: 1000n } });
+      if (status === "SUCCEEDED")
+        await p.backupArtifact.create({ data: { backupId: b.id, storageTargetId: local.id, key: `k/${b.id}`, status: "STORED", sizeBytes: 1000n } });
     };
     await record("fresh", "SUCCEEDED", 0.2);
     await record("broken", "SUCCEEDED", 0.9);

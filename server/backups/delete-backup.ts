@@ -23,27 +23,40 @@ export async function deleteBackup(deps: DeleteBackupDeps, principal: Principal,
   const { prisma } = deps;
   const backup = await prisma.backup.findUnique({ where: { id }, include: { artifacts: true } });
   if (!backup) throw new NotFoundError("backup", id);
-  if (backup.status === "PENDING" || backup.status === "RUNNING") throw new ConflictError("id", `backup ${id} is ${backup.status.toLowerCase()}: cancel it first`);
+  if (backup.status === "PENDING" || backup.status === "RUNNING")
+    throw new ConflictError("id", `backup ${id} is ${backup.status.toLowerCase()}: cancel it first`);
   const targets = new Map((await prisma.storageTarget.findMany()).map((t) => [t.id, t]));
   const counts: SweepCounts = { artifactsDeleted: 0, backupsDeleted: 0, recordsRemoved: 0 };
   const keeper = KEEPERS.has(backup.status);
   for (const artifact of backup.artifacts) {
     if (artifact.status === "DELETED" || artifact.storageTargetId === null) continue;
-    await applyDeletion({ prisma, storeFor: deps.storeFor, events: deps.events, targets, now: new Date() }, artifact.storageTargetId, {
-      backupId: id,
-      status: backup.status,
-      effectiveStatus: backup.status,
-      createdAt: backup.createdAt,
-      startedAt: backup.startedAt,
-      action: "DELETE",
-      reasons: [`deleted by ${actorName(principal)}`],
-      kind: keeper && artifact.status === "STORED" ? "ARTIFACT" : "LEFTOVER",
-      artifact: { id: artifact.id, key: artifact.key, status: artifact.status },
-    }, counts);
+    await applyDeletion(
+      { prisma, storeFor: deps.storeFor, events: deps.events, targets, now: new Date() },
+      artifact.storageTargetId,
+      {
+        backupId: id,
+        status: backup.status,
+        effectiveStatus: backup.status,
+        createdAt: backup.createdAt,
+        startedAt: backup.startedAt,
+        action: "DELETE",
+        reasons: [`deleted by ${actorName(principal)}`],
+        kind: keeper && artifact.status === "STORED" ? "ARTIFACT" : "LEFTOVER",
+        artifact: { id: artifact.id, key: artifact.key, status: artifact.status },
+      },
+      counts,
+    );
   }
   // A failed or cancelled run has no copy to lose its status over: it is marked here.
   const { count } = await prisma.backup.updateMany({ where: { id, status: { notIn: ["DELETED", "PENDING", "RUNNING"] } }, data: { status: "DELETED" } });
   if (count) deps.events.emit({ type: "STATUS", backupId: id, status: "DELETED" });
-  await deps.audit.record(actorName(principal), "backup.delete", "Backup", id, { status: backup.status, database: backup.database, server: backup.serverName }, { status: "DELETED", artifactsDeleted: counts.artifactsDeleted });
+  await deps.audit.record(
+    actorName(principal),
+    "backup.delete",
+    "Backup",
+    id,
+    { status: backup.status, database: backup.database, server: backup.serverName },
+    { status: "DELETED", artifactsDeleted: counts.artifactsDeleted },
+  );
   return prisma.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: true } });
 }

@@ -28,9 +28,7 @@ export type StorageProbe = { ok: boolean; latencyMs: number | null; error: strin
 
 /** "Test connection" for servers and storage targets: never changes configuration. */
 export class ProbesService {
-  constructor(
-    private readonly deps: { prisma: PrismaClient; secrets: SecretBox; engine: DumpEngine; storeFor: (target: StorageTarget) => ArtifactStore },
-  ) {}
+  constructor(private readonly deps: { prisma: PrismaClient; secrets: SecretBox; engine: DumpEngine; storeFor: (target: StorageTarget) => ArtifactStore }) {}
 
   /** Connects, reports the version and the databases a backup would cover, or why it cannot. */
   async testServer(principal: Principal, id: number): Promise<ServerProbe> {

@@ -45,7 +45,12 @@ export async function seedDefaults(prisma: PrismaClient, options: { dataDir: str
           });
         }
         await tx.auditLog.create({
-          data: { actor: "system", action: "defaults.create", entityType: "System", after: { schedules: DEFAULT_SCHEDULES.map((s) => s.name), storageTarget: local.name } },
+          data: {
+            actor: "system",
+            action: "defaults.create",
+            entityType: "System",
+            after: { schedules: DEFAULT_SCHEDULES.map((s) => s.name), storageTarget: local.name },
+          },
         });
         return { seeded: true, generatedAdminPassword: generated };
       } finally {

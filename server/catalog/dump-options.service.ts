@@ -8,12 +8,15 @@ import { definedOnly, withoutNulls } from "./objects.ts";
 import { nameRule, parseInput } from "./validate.ts";
 
 const flagsRule = (family: "mysql" | "pg") =>
-  z.array(z.string().trim()).max(50, "at most 50 flags").superRefine((flags, ctx) => {
-    flags.forEach((flag, i) => {
-      const problem = extraFlagProblem(flag, family);
-      if (problem) ctx.addIssue({ code: "custom", path: [i], message: problem });
+  z
+    .array(z.string().trim())
+    .max(50, "at most 50 flags")
+    .superRefine((flags, ctx) => {
+      flags.forEach((flag, i) => {
+        const problem = extraFlagProblem(flag, family);
+        if (problem) ctx.addIssue({ code: "custom", path: [i], message: problem });
+      });
     });
-  });
 
 const fields = {
   name: nameRule,

@@ -71,10 +71,8 @@ export class RetentionRulesService {
       ...Object.fromEntries(KEEP_FIELDS.map((f) => [f, input[f] ?? null])),
       minKeep: input.minKeep ?? 1,
     };
-    return commitChange(
-      this.deps,
-      { actor: actorName(principal), entity: "retentionRule", action: before ? "update" : "create", before },
-      (tx) => tx.retentionRule.upsert({ where: { scheduleId_storageTargetId: key }, create: { ...key, ...data }, update: data }),
+    return commitChange(this.deps, { actor: actorName(principal), entity: "retentionRule", action: before ? "update" : "create", before }, (tx) =>
+      tx.retentionRule.upsert({ where: { scheduleId_storageTargetId: key }, create: { ...key, ...data }, update: data }),
     );
   }
 

@@ -6,7 +6,10 @@ import { commitChange, type CatalogDeps } from "./catalog-deps.ts";
 import { definedOnly } from "./objects.ts";
 import { cronProblem, cronRule, nameRule, parseInput, timezoneRule } from "./validate.ts";
 
-const idList = z.array(z.number().int()).max(1000, "at most 1000 entries").transform((ids) => [...new Set(ids)]);
+const idList = z
+  .array(z.number().int())
+  .max(1000, "at most 1000 entries")
+  .transform((ids) => [...new Set(ids)]);
 
 const updateSchema = z
   .object({
@@ -102,9 +105,7 @@ export class SchedulesService {
   async delete(principal: Principal, id: number): Promise<ScheduleWithLinks> {
     requireRole(principal, "ADMIN");
     const before = await this.get(id);
-    await commitChange(this.deps, { actor: actorName(principal), entity: "schedule", action: "delete", before }, (tx) =>
-      tx.schedule.delete({ where: { id } }),
-    );
+    await commitChange(this.deps, { actor: actorName(principal), entity: "schedule", action: "delete", before }, (tx) => tx.schedule.delete({ where: { id } }));
     return before;
   }
 
@@ -127,12 +128,7 @@ export class SchedulesService {
   }
 }
 
-async function checkIds(
-  ids: number[] | undefined,
-  field: string,
-  what: string,
-  find: (ids: number[]) => Promise<Array<{ id: number }>>,
-): Promise<void> {
+async function checkIds(ids: number[] | undefined, field: string, what: string, find: (ids: number[]) => Promise<Array<{ id: number }>>): Promise<void> {
   if (!ids?.length) return;
   const found = new Set((await find(ids)).map((r) => r.id));
   const missing = ids.filter((id) => !found.has(id));

@@ -13,7 +13,10 @@ export const DEFAULT_PORTS: Record<EngineName, number> = { MYSQL: 3306, MARIADB:
 const labelsRule = z
   .array(
     z.object({
-      key: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/, "label keys are letters, digits, '_', '.', '-' (max 63)"),
+      key: z
+        .string()
+        .trim()
+        .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/, "label keys are letters, digits, '_', '.', '-' (max 63)"),
       value: z.string().max(255, "label values are at most 255 characters"),
     }),
   )
@@ -116,9 +119,7 @@ export class ServersService {
   async delete(principal: Principal, id: number): Promise<Server> {
     requireRole(principal, "ADMIN");
     const before = await this.get(id);
-    await commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "delete", before }, (tx) =>
-      tx.server.delete({ where: { id } }),
-    );
+    await commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "delete", before }, (tx) => tx.server.delete({ where: { id } }));
     return before;
   }
 

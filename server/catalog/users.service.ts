@@ -10,7 +10,10 @@ import { parseInput } from "./validate.ts";
 const passwordRule = z.string().min(8, "must be at least 8 characters").max(200, "must be at most 200 characters");
 const updateSchema = z
   .object({
-    username: z.string().trim().regex(/^[A-Za-z0-9._@-]{1,100}$/, "may contain only letters, digits, '.', '_', '@' and '-' (max 100)"),
+    username: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9._@-]{1,100}$/, "may contain only letters, digits, '.', '_', '@' and '-' (max 100)"),
     password: passwordRule,
     role: z.enum(["ADMIN", "OPERATOR", "VIEWER"]),
     disabled: z.boolean(),
@@ -63,9 +66,7 @@ export class UsersService {
     requireRole(principal, "ADMIN");
     const before = await this.get(id);
     if (before.role === "ADMIN") await this.#keepOneAdmin(id, "id");
-    await commitChange(this.deps, { actor: actorName(principal), entity: "user", action: "delete", before }, (tx) =>
-      tx.user.delete({ where: { id } }),
-    );
+    await commitChange(this.deps, { actor: actorName(principal), entity: "user", action: "delete", before }, (tx) => tx.user.delete({ where: { id } }));
     return before;
   }
 

@@ -2,18 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ValidationError } from "../errors.ts";
 import { extraFlagProblem } from "./dump-flags.ts";
-import {
-  absolutePathRule,
-  bucketRule,
-  cronProblem,
-  endpointRule,
-  hostRule,
-  nameRule,
-  parseInput,
-  portRule,
-  prefixRule,
-  timezoneProblem,
-} from "./validate.ts";
+import { absolutePathRule, bucketRule, cronProblem, endpointRule, hostRule, nameRule, parseInput, portRule, prefixRule, timezoneProblem } from "./validate.ts";
 
 const ok = (rule: z.ZodType, value: unknown) => rule.safeParse(value).success;
 

@@ -39,12 +39,15 @@ export const usernameRule = z
 
 export const secretRule = z.string().max(1024, "must be at most 1024 characters");
 
-export const globListRule = z.array(z.string()).max(200, "at most 200 patterns").superRefine((patterns, ctx) => {
-  patterns.forEach((p, i) => {
-    const problem = globProblem(p);
-    if (problem) ctx.addIssue({ code: "custom", path: [i], message: `pattern ${JSON.stringify(p)} ${problem}` });
+export const globListRule = z
+  .array(z.string())
+  .max(200, "at most 200 patterns")
+  .superRefine((patterns, ctx) => {
+    patterns.forEach((p, i) => {
+      const problem = globProblem(p);
+      if (problem) ctx.addIssue({ code: "custom", path: [i], message: `pattern ${JSON.stringify(p)} ${problem}` });
+    });
   });
-});
 
 export const absolutePathRule = z
   .string()
@@ -63,7 +66,10 @@ export const bucketRule = z
   .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be 3 to 63 lower-case letters, digits, '.' or '-'")
   .refine((b) => !b.includes(".."), { message: "must not contain '..'" });
 
-export const regionRule = z.string().trim().regex(/^[a-z0-9-]{1,64}$/, "must be a region name such as us-east-1");
+export const regionRule = z
+  .string()
+  .trim()
+  .regex(/^[a-z0-9-]{1,64}$/, "must be a region name such as us-east-1");
 
 export const endpointRule = z
   .string()
@@ -100,10 +106,14 @@ export function timezoneProblem(tz: string): string | null {
   }
 }
 
-export const timezoneRule = z.string().trim().min(1, "must not be empty").superRefine((tz, ctx) => {
-  const problem = timezoneProblem(tz);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+export const timezoneRule = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .superRefine((tz, ctx) => {
+    const problem = timezoneProblem(tz);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /** Returns why a cron expression is unusable, or null. Croner's own message explains the fault. */
 export function cronProblem(expression: string, timezone = "UTC"): string | null {
@@ -117,10 +127,15 @@ export function cronProblem(expression: string, timezone = "UTC"): string | null
   }
 }
 
-export const cronRule = z.string().trim().min(1, "must not be empty").max(120, "must be at most 120 characters").superRefine((c, ctx) => {
-  const problem = cronProblem(c);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+export const cronRule = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(120, "must be at most 120 characters")
+  .superRefine((c, ctx) => {
+    const problem = cronProblem(c);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 export const countRule = z.number().int("must be a whole number").min(0, "must not be negative").max(100_000, "must be at most 100000");
 

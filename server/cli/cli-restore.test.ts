@@ -42,10 +42,29 @@ describe("sqlguard restore", () => {
       const admin = await app.as("ADMIN");
       const localDir = path.join(work, "local");
       const localId = await createTarget(admin, { name: "cli-local", kind: "LOCAL", path: localDir });
-      const s3Id = await createTarget(admin, { name: "cli-s3", kind: "S3", bucket: s3.bucket, region: "us-east-1", endpoint: s3.endpoint, prefix: "team", forcePathStyle: true, accessKeyId: "S3RVER", secretAccessKey: "S3RVER" });
+      const s3Id = await createTarget(admin, {
+        name: "cli-s3",
+        kind: "S3",
+        bucket: s3.bucket,
+        region: "us-east-1",
+        endpoint: s3.endpoint,
+        prefix: "team",
+        forcePathStyle: true,
+        accessKeyId: "S3RVER",
+        secretAccessKey: "S3RVER",
+      });
       const mariaId = await createServer(admin, { name: "maria-cli", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root" });
-      const profile = dataOf(await admin(`mutation { createDumpOptions(input: { name: "cli-custom", pgFormat: CUSTOM, compression: GZIP }) { id } }`)) as { createDumpOptions: { id: number } };
-      const pgId = await createServer(admin, { name: "pg-cli", engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: POSTGRES.user, dumpOptionsId: profile.createDumpOptions.id });
+      const profile = dataOf(await admin(`mutation { createDumpOptions(input: { name: "cli-custom", pgFormat: CUSTOM, compression: GZIP }) { id } }`)) as {
+        createDumpOptions: { id: number };
+      };
+      const pgId = await createServer(admin, {
+        name: "pg-cli",
+        engine: "POSTGRESQL",
+        host: "127.0.0.1",
+        port: 5432,
+        username: POSTGRES.user,
+        dumpOptionsId: profile.createDumpOptions.id,
+      });
       mariaSource = `${uniqueName("cli")} we;ird $(x)`;
       pgSource = uniqueName("clipg");
       mariaDbs.push(mariaSource);

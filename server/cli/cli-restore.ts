@@ -9,7 +9,6 @@ import { defaultRestoreName, databaseNameProblem } from "../restore/restore-comm
 import { compressionOf, parseConnectionUrl, parseManifest, parseS3Url } from "./cli-inputs.ts";
 import { UsageError, type CliEnv, type CliIo } from "./usage.ts";
 
-
 /**
  * `sqlguard restore`: restores an artifact file or S3 object into a server, verifying its SHA-256
  * against the manifest on the way (a new database is dropped again if anything fails). Resolves
@@ -38,16 +37,21 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
     throw new UsageError("--manifest", `cannot read the manifest: ${error.message}`);
   });
   const isPg = manifest.server.engine === "POSTGRESQL";
-  if (isPg !== (target.conn.engine === "POSTGRESQL")) throw new UsageError("--to", `a ${manifest.server.engine} backup needs a ${isPg ? "postgres://" : "mysql:// or mariadb://"} URL`);
+  if (isPg !== (target.conn.engine === "POSTGRESQL"))
+    throw new UsageError("--to", `a ${manifest.server.engine} backup needs a ${isPg ? "postgres://" : "mysql:// or mariadb://"} URL`);
   const database = values.database ?? target.database ?? defaultRestoreName(target.conn.engine, manifest.database, new Date());
   const problem = databaseNameProblem(target.conn.engine, database);
   if (problem) throw new UsageError("--database", problem);
 
   const source: ArtifactSource = { open: input.open, sha256: manifest.artifact.sha256, compression: compressionOf(manifest), format: manifest.dump.format };
-  io.err(`restoring ${manifest.server.name}/${manifest.database} (backup ${manifest.backupId}, ${manifest.artifact.storedBytes} bytes) into ${JSON.stringify(database)} on ${target.conn.host}:${target.conn.port}`);
+  io.err(
+    `restoring ${manifest.server.name}/${manifest.database} (backup ${manifest.backupId}, ${manifest.artifact.storedBytes} bytes) into ${JSON.stringify(database)} on ${target.conn.host}:${target.conn.port}`,
+  );
   try {
     const outcome = await restoreArtifact(source, { conn: target.conn, database, mode: values.overwrite ? "overwrite" : "create" }, { signal });
-    io.out(`restored into ${JSON.stringify(database)}: ${outcome.storedBytes} bytes read, SHA-256 ${outcome.sha256} verified, ${(outcome.restoreMs / 1000).toFixed(1)} s`);
+    io.out(
+      `restored into ${JSON.stringify(database)}: ${outcome.storedBytes} bytes read, SHA-256 ${outcome.sha256} verified, ${(outcome.restoreMs / 1000).toFixed(1)} s`,
+    );
     return 0;
   } catch (error) {
     const message = (error as Error).message;
@@ -89,4 +93,3 @@ async function s3Input(url: string, values: { endpoint?: string; region?: string
     manifest: async () => (values.manifest ? fsp.readFile(values.manifest, "utf8") : (await buffer(await store.get(key + MANIFEST_SUFFIX))).toString("utf8")),
   };
 }
-

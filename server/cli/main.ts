@@ -5,7 +5,6 @@
  */
 import { RECOVER_USAGE, RESTORE_USAGE, USAGE, UsageError, type CliIo } from "./usage.ts";
 
-
 const io: CliIo = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
 
 /** Runs one command; resolves with the process exit code (2 for usage errors). */

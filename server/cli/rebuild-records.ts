@@ -30,13 +30,30 @@ const TRIGGERS = new Set(["SCHEDULED", "MANUAL", "CATCH_UP"]);
 export async function rebuildBackup(prisma: PrismaClient | null, copies: FoundCopy[], dryRun: boolean): Promise<BackupOutcome> {
   const m = copies[0]!.manifest;
   const outcome: BackupOutcome = { backupId: m.backupId, serverName: m.server.name, database: m.database, action: "create", copies: [], problem: null };
-  const view = (c: FoundCopy, added: boolean) => ({ target: c.targetLabel, key: c.key, bytes: c.bytes, status: c.problem ? ("CORRUPT" as const) : ("STORED" as const), added, problem: c.problem });
+  const view = (c: FoundCopy, added: boolean) => ({
+    target: c.targetLabel,
+    key: c.key,
+    bytes: c.bytes,
+    status: c.problem ? ("CORRUPT" as const) : ("STORED" as const),
+    added,
+    problem: c.problem,
+  });
   if (copies.some((c) => c.manifest.artifact.sha256 !== m.artifact.sha256 || c.manifest.database !== m.database)) {
-    return { ...outcome, action: "conflict", copies: copies.map((c) => view(c, false)), problem: `the manifests of backup ${m.backupId} disagree on its database or SHA-256` };
+    return {
+      ...outcome,
+      action: "conflict",
+      copies: copies.map((c) => view(c, false)),
+      problem: `the manifests of backup ${m.backupId} disagree on its database or SHA-256`,
+    };
   }
   const existing = prisma ? await prisma.backup.findUnique({ where: { id: m.backupId }, include: { artifacts: true } }) : null;
   if (existing && (existing.sha256 !== m.artifact.sha256 || existing.database !== m.database)) {
-    return { ...outcome, action: "conflict", copies: copies.map((c) => view(c, false)), problem: `backup ${m.backupId} already exists as another backup (${existing.serverName}/${existing.database})` };
+    return {
+      ...outcome,
+      action: "conflict",
+      copies: copies.map((c) => view(c, false)),
+      problem: `backup ${m.backupId} already exists as another backup (${existing.serverName}/${existing.database})`,
+    };
   }
   const missing = copies.filter((c) => !existing?.artifacts.some((a) => c.storageTargetId !== null && a.storageTargetId === c.storageTargetId));
   outcome.action = existing ? (missing.length ? "merge" : "unchanged") : "create";
@@ -46,7 +63,15 @@ export async function rebuildBackup(prisma: PrismaClient | null, copies: FoundCo
     if (!existing) await tx.backup.create({ data: await backupRow(tx as unknown as PrismaClient, m) });
     for (const c of missing) {
       await tx.backupArtifact.create({
-        data: { backupId: m.backupId, storageTargetId: c.storageTargetId, key: c.key, status: c.problem ? "CORRUPT" : "STORED", sizeBytes: BigInt(c.bytes), storedAt: new Date(m.finishedAt), error: c.problem },
+        data: {
+          backupId: m.backupId,
+          storageTargetId: c.storageTargetId,
+          key: c.key,
+          status: c.problem ? "CORRUPT" : "STORED",
+          sizeBytes: BigInt(c.bytes),
+          storedAt: new Date(m.finishedAt),
+          error: c.problem,
+        },
       });
     }
   });

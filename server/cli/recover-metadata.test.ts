@@ -14,7 +14,15 @@ import { dropDatabase } from "../testing/test-db.ts";
 import type { RecoveryReport } from "./recover-metadata.ts";
 import { runCli } from "./testing/run-cli.ts";
 
-type Original = { id: number; database: string; serverName: string; sha256: string; rawBytes: bigint; storedBytes: bigint; artifacts: Array<{ kind: string; key: string; sizeBytes: bigint }> };
+type Original = {
+  id: number;
+  database: string;
+  serverName: string;
+  sha256: string;
+  rawBytes: bigint;
+  storedBytes: bigint;
+  artifacts: Array<{ kind: string; key: string; sizeBytes: bigint }>;
+};
 
 /** The metadata database is lost: `recover-metadata` rebuilds the records from a local and an S3 target. */
 describe("sqlguard recover-metadata", () => {
@@ -27,7 +35,18 @@ describe("sqlguard recover-metadata", () => {
   let prisma: PrismaClient | undefined;
   const mariaDbs: string[] = [];
   const pgDbs: string[] = [];
-  const args = () => ["recover-metadata", "--local", localDir, "--s3", `s3://${s3.bucket}/prod/eu`, "--endpoint", s3.endpoint, "--database-url", databaseUrl, "--json"];
+  const args = () => [
+    "recover-metadata",
+    "--local",
+    localDir,
+    "--s3",
+    `s3://${s3.bucket}/prod/eu`,
+    "--endpoint",
+    s3.endpoint,
+    "--database-url",
+    databaseUrl,
+    "--json",
+  ];
   const env = () => ({ AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", SQLGUARD_SECRET_KEY: secretKey });
   const metadataExists = async () => ((await mariadbExec([`SHOW DATABASES LIKE '${new URL(databaseUrl).pathname.slice(1)}'`]))[0] as unknown[]).length > 0;
 
@@ -38,7 +57,17 @@ describe("sqlguard recover-metadata", () => {
     try {
       const admin = await app.as("ADMIN");
       const localId = await createTarget(admin, { name: "rc-local", kind: "LOCAL", path: localDir });
-      const s3Id = await createTarget(admin, { name: "rc-s3", kind: "S3", bucket: s3.bucket, region: "us-east-1", endpoint: s3.endpoint, prefix: "prod/eu", forcePathStyle: true, accessKeyId: "S3RVER", secretAccessKey: "S3RVER" });
+      const s3Id = await createTarget(admin, {
+        name: "rc-s3",
+        kind: "S3",
+        bucket: s3.bucket,
+        region: "us-east-1",
+        endpoint: s3.endpoint,
+        prefix: "prod/eu",
+        forcePathStyle: true,
+        accessKeyId: "S3RVER",
+        secretAccessKey: "S3RVER",
+      });
       const mariaId = await createServer(admin, { name: "maria-rc", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root" });
       const pgId = await createServer(admin, { name: "pg-rc", engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: POSTGRES.user });
       const maria = uniqueName("rc");

@@ -11,7 +11,6 @@ import { ensureTarget, findTarget, targetsFromArgs, targetsFromDatabase, type Sc
 import { scanStorage } from "./scan-storage.ts";
 import { UsageError, type CliEnv, type CliIo } from "./usage.ts";
 
-
 /** What recover-metadata found and did, printed (or as JSON with --json). */
 export type RecoveryReport = {
   dryRun: boolean;
@@ -41,7 +40,8 @@ export async function runRecoverMetadata(argv: string[], env: CliEnv, io: CliIo)
   });
   const dryRun = values["dry-run"];
   const databaseUrl = values["database-url"] ?? env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/sqlguard";
-  if (!/^(mysql|mariadb):\/\/[^/]+\/[A-Za-z0-9_$]+(\?.*)?$/.test(databaseUrl)) throw new UsageError("--database-url", "must look like mysql://user:password@host:3306/database");
+  if (!/^(mysql|mariadb):\/\/[^/]+\/[A-Za-z0-9_$]+(\?.*)?$/.test(databaseUrl))
+    throw new UsageError("--database-url", "must look like mysql://user:password@host:3306/database");
   const secrets = await secretBox(env);
   const prisma = await openMetadata(databaseUrl, dryRun, io);
   try {
@@ -52,7 +52,9 @@ export async function runRecoverMetadata(argv: string[], env: CliEnv, io: CliIo)
     if (prisma && !dryRun && !values.merge) {
       const count = await prisma.backup.count();
       if (count > 0) {
-        io.err(`sqlguard recover-metadata: the metadata database already holds ${count} backups: pass --merge to add only what is missing, or --dry-run to see what would be`);
+        io.err(
+          `sqlguard recover-metadata: the metadata database already holds ${count} backups: pass --merge to add only what is missing, or --dry-run to see what would be`,
+        );
         return 1;
       }
     }
@@ -63,7 +65,8 @@ export async function runRecoverMetadata(argv: string[], env: CliEnv, io: CliIo)
         const scan = await scanStorage(target.store, { verify: values.verify });
         const storageTargetId = dryRun || !prisma ? await findTarget(prisma, target) : (await ensureTarget(prisma, target)).id;
         report.targets.push({ label: target.label, storageTargetId, error: null });
-        for (const a of scan.artifacts) copies.set(a.manifest.backupId, [...(copies.get(a.manifest.backupId) ?? []), { ...a, targetLabel: target.label, storageTargetId }]);
+        for (const a of scan.artifacts)
+          copies.set(a.manifest.backupId, [...(copies.get(a.manifest.backupId) ?? []), { ...a, targetLabel: target.label, storageTargetId }]);
         report.orphans.push(...scan.orphans.map((o) => ({ target: target.label, ...o })));
         report.problems.push(...scan.problems.map((p) => ({ target: target.label, ...p })));
       } catch (error) {
@@ -72,7 +75,11 @@ export async function runRecoverMetadata(argv: string[], env: CliEnv, io: CliIo)
     }
     for (const id of [...copies.keys()].sort((a, b) => a - b)) report.backups.push(await rebuildBackup(prisma, copies.get(id)!, dryRun));
     if (prisma && !dryRun) {
-      const summary = { created: report.backups.filter((b) => b.action === "create").length, merged: report.backups.filter((b) => b.action === "merge").length, orphans: report.orphans.length };
+      const summary = {
+        created: report.backups.filter((b) => b.action === "create").length,
+        merged: report.backups.filter((b) => b.action === "merge").length,
+        orphans: report.orphans.length,
+      };
       await prisma.auditLog.create({ data: { actor: "recover-metadata (cli)", action: "metadata.recover", entityType: "backup", after: summary } });
     }
     if (values.json) io.out(JSON.stringify(report, null, 2));
@@ -102,7 +109,14 @@ async function openMetadata(databaseUrl: string, dryRun: boolean, io: CliIo): Pr
     () => false,
   );
   const prisma = exists ? createPrisma(databaseUrl) : null;
-  if (prisma && (await prisma.backup.count().then(() => true, () => false))) return prisma;
+  if (
+    prisma &&
+    (await prisma.backup.count().then(
+      () => true,
+      () => false,
+    ))
+  )
+    return prisma;
   await prisma?.$disconnect().catch(() => {});
   io.err("note: the metadata database cannot be read; the dry run treats it as empty");
   return null;
@@ -118,7 +132,8 @@ async function secretBox(env: CliEnv): Promise<SecretBox | null> {
 
 function printReport(r: RecoveryReport, io: CliIo): void {
   const verb = r.dryRun ? "would be" : "were";
-  for (const t of r.targets) io.out(t.error ? `target ${t.label}: cannot scan: ${t.error}` : `target ${t.label}: storage target ${t.storageTargetId ?? "(to be created)"}`);
+  for (const t of r.targets)
+    io.out(t.error ? `target ${t.label}: cannot scan: ${t.error}` : `target ${t.label}: storage target ${t.storageTargetId ?? "(to be created)"}`);
   for (const b of r.backups) {
     io.out(`backup ${b.backupId} ${b.serverName}/${b.database}: ${b.action}${b.problem ? ` (${b.problem})` : ""}`);
     for (const c of b.copies) io.out(`  ${c.added ? "+" : "="} ${c.target} ${c.key} ${c.bytes} bytes ${c.status}${c.problem ? `: ${c.problem}` : ""}`);
@@ -128,5 +143,7 @@ function printReport(r: RecoveryReport, io: CliIo): void {
   const created = r.backups.filter((b) => b.action === "create").length;
   const merged = r.backups.filter((b) => b.action === "merge").length;
   const conflicts = r.backups.filter((b) => b.action === "conflict").length;
-  io.out(`${created} backups ${verb} recreated, ${merged} completed with missing copies, ${conflicts} conflicts, ${r.orphans.length} objects without a manifest`);
+  io.out(
+    `${created} backups ${verb} recreated, ${merged} completed with missing copies, ${conflicts} conflicts, ${r.orphans.length} objects without a manifest`,
+  );
 }

@@ -27,10 +27,23 @@ export type ScanTarget = {
  * `--endpoint`, `--region`; credentials AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). The S3 secret
  * is stored sealed only when a secret box is available. Throws a UsageError naming the option.
  */
-export function targetsFromArgs(locals: string[], s3s: string[], opts: { endpoint?: string; region?: string }, env: CliEnv, secrets: SecretBox | null): ScanTarget[] {
+export function targetsFromArgs(
+  locals: string[],
+  s3s: string[],
+  opts: { endpoint?: string; region?: string },
+  env: CliEnv,
+  secrets: SecretBox | null,
+): ScanTarget[] {
   const out: ScanTarget[] = locals.map((dir) => {
     const base = path.resolve(dir);
-    return { label: base, store: new LocalStore({ basePath: base }), existingId: null, match: { kind: "LOCAL", path: base }, create: { kind: "LOCAL", path: base }, nameHint: "recovered-local" };
+    return {
+      label: base,
+      store: new LocalStore({ basePath: base }),
+      existingId: null,
+      match: { kind: "LOCAL", path: base },
+      create: { kind: "LOCAL", path: base },
+      nameHint: "recovered-local",
+    };
   });
   if (s3s.length && (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY)) throw new UsageError("--s3", "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
   for (const url of s3s) {
@@ -38,7 +51,15 @@ export function targetsFromArgs(locals: string[], s3s: string[], opts: { endpoin
     const cleanPrefix = prefix.replace(/^\/+|\/+$/g, "");
     const region = opts.region ?? env.AWS_REGION ?? "us-east-1";
     const forcePathStyle = Boolean(opts.endpoint);
-    const store = new S3Store({ bucket, region, endpoint: opts.endpoint, prefix: cleanPrefix, forcePathStyle, accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! });
+    const store = new S3Store({
+      bucket,
+      region,
+      endpoint: opts.endpoint,
+      prefix: cleanPrefix,
+      forcePathStyle,
+      accessKeyId: env.AWS_ACCESS_KEY_ID!,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
+    });
     out.push({
       label: url,
       store,
@@ -63,7 +84,14 @@ export function targetsFromArgs(locals: string[], s3s: string[], opts: { endpoin
 /** Every storage target configured in the (reachable) metadata database. */
 export async function targetsFromDatabase(prisma: PrismaClient, secrets: SecretBox): Promise<ScanTarget[]> {
   const rows = await prisma.storageTarget.findMany({ orderBy: { id: "asc" } });
-  return rows.map((t) => ({ label: t.name, store: createStore(t, secrets), existingId: t.id, match: { id: t.id }, create: { kind: t.kind }, nameHint: t.name }));
+  return rows.map((t) => ({
+    label: t.name,
+    store: createStore(t, secrets),
+    existingId: t.id,
+    match: { id: t.id },
+    create: { kind: t.kind },
+    nameHint: t.name,
+  }));
 }
 
 /** The id of the target's row: the one it came from, a matching one, or a new one (`recovered-…`, numbered if taken). */

@@ -63,7 +63,9 @@ async function check(store: ArtifactStore, key: string, bytes: number, manifest:
   if (!verify) return null;
   try {
     const { sha256 } = await hashStream(await store.get(key));
-    return sha256 === manifest.artifact.sha256 ? null : `checksum mismatch: the object's SHA-256 is ${sha256}, its manifest records ${manifest.artifact.sha256}`;
+    return sha256 === manifest.artifact.sha256
+      ? null
+      : `checksum mismatch: the object's SHA-256 is ${sha256}, its manifest records ${manifest.artifact.sha256}`;
   } catch (error) {
     return `cannot read the object: ${(error as Error).message}`;
   }

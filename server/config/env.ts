@@ -28,7 +28,12 @@ const envSchema = z.object({
   // trace, debug, info, warn, error, fatal or silent.
   SQLGUARD_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   // Lifetime of a console login session, in hours.
-  SQLGUARD_SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24 * 7),
+  SQLGUARD_SESSION_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .default(24 * 7),
   // Name of this instance in backup records and logs; defaults to the host name. It must stay the
   // same across restarts (backups it left running are then marked interrupted at once) and differ
   // between instances sharing one metadata database.
@@ -38,15 +43,26 @@ const envSchema = z.object({
   // A backup that writes no byte for this long is killed and recorded as stalled.
   SQLGUARD_BACKUP_STALL_SECONDS: z.coerce.number().int().min(1).default(600),
   // Hard limit on one backup attempt's duration.
-  SQLGUARD_BACKUP_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(12 * 3600),
+  SQLGUARD_BACKUP_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(12 * 3600),
   // Attempts per backup when failures are transient (connection refused, S3 5xx, timeouts).
   SQLGUARD_BACKUP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   // Bearer token /metrics requires (`Authorization: Bearer <token>`); unset with the next one = open.
   SQLGUARD_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   // `user:password` /metrics accepts as HTTP basic authentication (either credential works when both are set).
-  SQLGUARD_METRICS_BASIC_AUTH: z.string().regex(/^[^:]+:.+$/, "must be user:password").optional(),
+  SQLGUARD_METRICS_BASIC_AUTH: z
+    .string()
+    .regex(/^[^:]+:.+$/, "must be user:password")
+    .optional(),
   // How often every stored artifact is re-read and its SHA-256 checked against the record (0 = never).
-  SQLGUARD_VERIFY_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(7 * 86_400),
+  SQLGUARD_VERIFY_INTERVAL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 86_400),
 });
 
 /**
@@ -63,7 +79,10 @@ const schedulingSchema = z.object({
   // How often the full retention sweep runs (a sweep of its group also follows every backup).
   SQLGUARD_RETENTION_INTERVAL_SECONDS: z.coerce.number().min(1).default(3600),
   // How long failed, cancelled and skipped runs are kept before retention removes them (7 days).
-  SQLGUARD_FAILED_RETENTION_SECONDS: z.coerce.number().min(0).default(7 * 86_400),
+  SQLGUARD_FAILED_RETENTION_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .default(7 * 86_400),
   // Time a scheduled backup gets after its due time before its database counts as overdue.
   SQLGUARD_OVERDUE_GRACE_SECONDS: z.coerce.number().min(0).default(3600),
 });

@@ -147,7 +147,8 @@ export class BackupsRepository {
     const rows = await this.prisma.backup.findMany({ where, select: { id: true, status: true, artifacts: { select: { storageTargetId: true, key: true } } } });
     const now = new Date();
     for (const row of rows) {
-      const error = row.status === "RUNNING" ? "interrupted: SQLGuard stopped while this backup was running" : "interrupted: SQLGuard stopped before this backup started";
+      const error =
+        row.status === "RUNNING" ? "interrupted: SQLGuard stopped while this backup was running" : "interrupted: SQLGuard stopped before this backup started";
       const { count } = await this.prisma.backup.updateMany({ where: { id: row.id, status: row.status }, data: { status: "FAILED", error, finishedAt: now } });
       if (count === 1) await this.prisma.backupArtifact.updateMany({ where: { backupId: row.id, status: "PENDING" }, data: { status: "FAILED", error } });
     }

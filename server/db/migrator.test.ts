@@ -208,9 +208,7 @@ describe("migrate", () => {
 
     // Fixing the file is not enough: the failed row must be resolved first, as with prisma migrate deploy.
     await fs.writeFile(path.join(dir, "20990102000000_broken", "migration.sql"), "SELECT 1;\n");
-    await expect(migrate({ databaseUrl: url, logger: memoryLogger().logger, dir })).rejects.toThrow(
-      /migration 20990102000000_broken failed earlier/,
-    );
+    await expect(migrate({ databaseUrl: url, logger: memoryLogger().logger, dir })).rejects.toThrow(/migration 20990102000000_broken failed earlier/);
     expect(await migrationRows(url)).toHaveLength(2);
 
     // Once marked rolled back, it is applied again and the rest follows.

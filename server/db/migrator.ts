@@ -15,7 +15,10 @@ export type Migration = { name: string; sql: string; checksum: string };
 /** Reads `<dir>/<name>/migration.sql` for every migration directory, in name order. */
 export async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true });
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   return Promise.all(
     names.map(async (name) => {
       const bytes = await fs.readFile(path.join(dir, name, "migration.sql"));
@@ -54,9 +57,7 @@ export async function migrate(options: { databaseUrl: string; logger: Logger; di
 
   const admin = await connect(settings, { withDatabase: false });
   try {
-    await admin.query(
-      `CREATE DATABASE IF NOT EXISTS ${quoteIdent(settings.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-    );
+    await admin.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(settings.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   } finally {
     await admin.end();
   }
@@ -67,14 +68,10 @@ export async function migrate(options: { databaseUrl: string; logger: Logger; di
     if (Number(lock.got) !== 1) throw new MigrationError("timed out waiting for the migration lock held by another instance");
     try {
       await conn.query(CREATE_BOOKKEEPING);
-      const rows: AppliedRow[] = await conn.query(
-        "SELECT id, migration_name, checksum, finished_at FROM _prisma_migrations WHERE rolled_back_at IS NULL",
-      );
+      const rows: AppliedRow[] = await conn.query("SELECT id, migration_name, checksum, finished_at FROM _prisma_migrations WHERE rolled_back_at IS NULL");
       const failed = rows.find((r) => r.finished_at === null);
       if (failed) {
-        throw new MigrationError(
-          `migration ${failed.migration_name} failed earlier (see _prisma_migrations.logs); fix the database, then mark it rolled back`,
-        );
+        throw new MigrationError(`migration ${failed.migration_name} failed earlier (see _prisma_migrations.logs); fix the database, then mark it rolled back`);
       }
       const known = new Set(migrations.map((m) => m.name));
       for (const row of rows) {
@@ -108,10 +105,11 @@ export async function migrate(options: { databaseUrl: string; logger: Logger; di
 
 async function applyOne(conn: Awaited<ReturnType<typeof connect>>, migration: Migration): Promise<void> {
   const id = crypto.randomUUID();
-  await conn.query(
-    "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, UTC_TIMESTAMP(3), 0)",
-    [id, migration.checksum, migration.name],
-  );
+  await conn.query("INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, UTC_TIMESTAMP(3), 0)", [
+    id,
+    migration.checksum,
+    migration.name,
+  ]);
   try {
     await conn.query(migration.sql);
   } catch (error) {

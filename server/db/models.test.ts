@@ -154,7 +154,15 @@ describe("StorageTarget", () => {
       secretAccessKeyEnc: null,
     });
     expect(await prisma.storageTarget.findUniqueOrThrow({ where: { name: "offsite" } })).toEqual(s3);
-    expect(s3).toMatchObject({ kind: "S3", enabled: false, isDefault: false, path: null, prefix: "sqlguard/prod", forcePathStyle: false, secretAccessKeyEnc: "v1:c2VhbGVk" });
+    expect(s3).toMatchObject({
+      kind: "S3",
+      enabled: false,
+      isDefault: false,
+      path: null,
+      prefix: "sqlguard/prod",
+      forcePathStyle: false,
+      secretAccessKeyEnc: "v1:c2VhbGVk",
+    });
     expect(await errorCodeOf(prisma.storageTarget.create({ data: { name: "local", kind: "LOCAL", path: "/elsewhere" } }))).toBe(UNIQUE_VIOLATION);
   });
 });
@@ -179,14 +187,20 @@ describe("Schedule, ScheduleServer, ScheduleStorageTarget and RetentionRule", ()
         servers: { create: [{ serverId: a!.id }, { serverId: b!.id }] },
         storageTargets: { create: [{ storageTargetId: target.id }] },
         retentionRules: {
-          create: [{ storageTargetId: target.id, keepLast: 10, maxAgeDays: 30, gfsHourly: 24, gfsDaily: 7, gfsWeekly: 4, gfsMonthly: 12, gfsYearly: 3, minKeep: 2 }],
+          create: [
+            { storageTargetId: target.id, keepLast: 10, maxAgeDays: 30, gfsHourly: 24, gfsDaily: 7, gfsWeekly: 4, gfsMonthly: 12, gfsYearly: 3, minKeep: 2 },
+          ],
         },
       },
     });
 
     const read = await prisma.schedule.findUniqueOrThrow({
       where: { name: "nightly" },
-      include: { servers: { include: { server: true }, orderBy: { serverId: "asc" } }, storageTargets: { include: { storageTarget: true } }, retentionRules: true },
+      include: {
+        servers: { include: { server: true }, orderBy: { serverId: "asc" } },
+        storageTargets: { include: { storageTarget: true } },
+        retentionRules: true,
+      },
     });
     expect(read).toMatchObject({ ...schedule, description: "every night", timezone: "Europe/Berlin", enabled: false, missedRunPolicy: "SKIP" });
     expect(read.lastDueAt).toEqual(lastDueAt);
@@ -219,7 +233,12 @@ describe("Schedule, ScheduleServer, ScheduleStorageTarget and RetentionRule", ()
     const server = await prisma.server.create({ data: serverData("a") });
     const target = await prisma.storageTarget.create({ data: { name: "local", kind: "LOCAL", path: "/backups" } });
     const schedule = await prisma.schedule.create({
-      data: { name: "hourly", cronExpression: "0 * * * *", servers: { create: { serverId: server.id } }, storageTargets: { create: { storageTargetId: target.id } } },
+      data: {
+        name: "hourly",
+        cronExpression: "0 * * * *",
+        servers: { create: { serverId: server.id } },
+        storageTargets: { create: { storageTargetId: target.id } },
+      },
     });
     expect(schedule).toMatchObject({ description: null, timezone: "UTC", enabled: true, missedRunPolicy: "RUN_ONCE", lastDueAt: null });
     const rule = await prisma.retentionRule.create({ data: { scheduleId: schedule.id, storageTargetId: target.id } });
@@ -267,12 +286,23 @@ describe("Backup and BackupArtifact", () => {
         logTail: "-- Dump completed\n",
         attempt: 2,
         instanceId: "host-1:4242",
-        artifacts: { create: { storageTargetId: target.id, key: `prod/${WEIRD_DATABASE}/2026-11-23.sql.zst`, status: "STORED", sizeBytes: BEYOND_2_53, storedAt: new Date("2026-11-23T00:07:04.500Z") } },
+        artifacts: {
+          create: {
+            storageTargetId: target.id,
+            key: `prod/${WEIRD_DATABASE}/2026-11-23.sql.zst`,
+            status: "STORED",
+            sizeBytes: BEYOND_2_53,
+            storedAt: new Date("2026-11-23T00:07:04.500Z"),
+          },
+        },
       },
       include: { artifacts: true },
     });
 
-    const read = await prisma.backup.findUniqueOrThrow({ where: { id: backup.id }, include: { artifacts: { include: { storageTarget: true } }, server: true, schedule: true } });
+    const read = await prisma.backup.findUniqueOrThrow({
+      where: { id: backup.id },
+      include: { artifacts: { include: { storageTarget: true } }, server: true, schedule: true },
+    });
     expect(read.database).toBe(WEIRD_DATABASE);
     expect(typeof read.rawBytes).toBe("bigint");
     expect(read.rawBytes).toBe(27_021_597_764_222_979n);
@@ -282,12 +312,26 @@ describe("Backup and BackupArtifact", () => {
     expect(read.startedAt).toEqual(new Date("2026-11-23T00:00:01.250Z"));
     expect(read.finishedAt).toEqual(new Date("2026-11-23T00:07:03.999Z"));
     expect(read.dueAt).toEqual(dueAt);
-    expect(read).toMatchObject({ status: "SUCCEEDED", trigger: "SCHEDULED", compression: "ZSTD", attempt: 2, cancelRequestedAt: null, instanceId: "host-1:4242" });
+    expect(read).toMatchObject({
+      status: "SUCCEEDED",
+      trigger: "SCHEDULED",
+      compression: "ZSTD",
+      attempt: 2,
+      cancelRequestedAt: null,
+      instanceId: "host-1:4242",
+    });
     expect(read.server?.name).toBe("prod");
     expect(read.schedule?.name).toBe("daily");
     expect(read.artifacts).toHaveLength(1);
     const [artifact] = read.artifacts;
-    expect(artifact).toMatchObject({ key: `prod/${WEIRD_DATABASE}/2026-11-23.sql.zst`, status: "STORED", sizeBytes: BEYOND_2_53, deletedAt: null, verifiedAt: null, error: null });
+    expect(artifact).toMatchObject({
+      key: `prod/${WEIRD_DATABASE}/2026-11-23.sql.zst`,
+      status: "STORED",
+      sizeBytes: BEYOND_2_53,
+      deletedAt: null,
+      verifiedAt: null,
+      error: null,
+    });
     expect(artifact!.storageTarget?.name).toBe("offsite");
     expect(artifact).toEqual({ ...backup.artifacts[0], storageTarget: expect.anything() });
 
@@ -353,7 +397,12 @@ describe("Backup and BackupArtifact", () => {
     const backup = await prisma.backup.create({
       data: {
         ...backupData(server.id, schedule.id, "shop", new Date("2026-11-23T00:00:00.000Z")),
-        artifacts: { create: [{ storageTargetId: t1!.id, key: "k1" }, { storageTargetId: t2!.id, key: "k2" }] },
+        artifacts: {
+          create: [
+            { storageTargetId: t1!.id, key: "k1" },
+            { storageTargetId: t2!.id, key: "k2" },
+          ],
+        },
       },
     });
     expect(await errorCodeOf(prisma.backupArtifact.create({ data: { backupId: backup.id, storageTargetId: t1!.id, key: "again" } }))).toBe(UNIQUE_VIOLATION);
@@ -394,7 +443,15 @@ describe("User, Session and ApiToken", () => {
     expect(read.sessions).toHaveLength(1);
     expect(read.sessions[0]).toMatchObject({ tokenHash: "1".repeat(64), userId: user.id, expiresAt });
     expect(read.apiTokens).toHaveLength(1);
-    expect(read.apiTokens[0]).toMatchObject({ name: "ci", tokenHash: "2".repeat(64), prefix: "sqlg_abcd", role: "VIEWER", userId: user.id, expiresAt, revokedAt: null });
+    expect(read.apiTokens[0]).toMatchObject({
+      name: "ci",
+      tokenHash: "2".repeat(64),
+      prefix: "sqlg_abcd",
+      role: "VIEWER",
+      userId: user.id,
+      expiresAt,
+      revokedAt: null,
+    });
     const session = await prisma.session.findUniqueOrThrow({ where: { tokenHash: "1".repeat(64) }, include: { user: true } });
     expect(session.user.username).toBe("alice");
     const token = await prisma.apiToken.findUniqueOrThrow({ where: { tokenHash: "2".repeat(64) }, include: { user: true } });

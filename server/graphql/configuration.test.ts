@@ -16,7 +16,8 @@ async function expectInputError(query: string, variables: Record<string, unknown
   if (problem) expect(r.errors?.[0]?.message).toMatch(problem);
 }
 
-const SERVER_FIELDS = "id name engine host port username passwordSet tls enabled labels { key value } includeDatabases excludeDatabases maxConcurrent dumpOptions { name }";
+const SERVER_FIELDS =
+  "id name engine host port username passwordSet tls enabled labels { key value } includeDatabases excludeDatabases maxConcurrent dumpOptions { name }";
 
 describe("servers", () => {
   const create = `mutation ($input: ServerInput!) { createServer(input: $input) { ${SERVER_FIELDS} } }`;
@@ -120,9 +121,12 @@ describe("storage targets", () => {
     const target = s3.data!.createStorageTarget;
     expect(target).toMatchObject({ kind: "S3", prefix: "prod", forcePathStyle: true, accessKeyId: "AKIAEXAMPLE", secretAccessKeySet: true });
 
-    const updated = await admin(`mutation ($id: Int!) { updateStorageTarget(id: $id, input: { enabled: false, prefix: "other" }) { enabled prefix secretAccessKeySet } }`, {
-      id: target.id,
-    });
+    const updated = await admin(
+      `mutation ($id: Int!) { updateStorageTarget(id: $id, input: { enabled: false, prefix: "other" }) { enabled prefix secretAccessKeySet } }`,
+      {
+        id: target.id,
+      },
+    );
     expect(updated.data!.updateStorageTarget).toEqual({ enabled: false, prefix: "other", secretAccessKeySet: true });
 
     const listed = await admin("{ storageTargets { name } }");
@@ -161,7 +165,8 @@ describe("schedules and retention rules", () => {
   const create = `mutation ($input: ScheduleInput!) { createSchedule(input: $input) { id name cronExpression timezone enabled allServers servers { name } storageTargets { name } nextRunAt nextRuns(count: 3) } }`;
 
   it("are created, read, updated and deleted, with next runs in their time zone", async () => {
-    const server = (await admin(`mutation { createServer(input: { name: "sched-db", engine: MARIADB, host: "127.0.0.1", username: "root" }) { id } }`)).data!.createServer;
+    const server = (await admin(`mutation { createServer(input: { name: "sched-db", engine: MARIADB, host: "127.0.0.1", username: "root" }) { id } }`)).data!
+      .createServer;
     const local = (await admin("{ storageTargets { id name } }")).data!.storageTargets.find((s: { name: string }) => s.name === "local");
 
     const created = await admin(create, {
@@ -169,7 +174,13 @@ describe("schedules and retention rules", () => {
     });
     expect(created.errors).toBeUndefined();
     const schedule = created.data!.createSchedule;
-    expect(schedule).toMatchObject({ name: "nightly", timezone: "Europe/Berlin", allServers: false, servers: [{ name: "sched-db" }], storageTargets: [{ name: "local" }] });
+    expect(schedule).toMatchObject({
+      name: "nightly",
+      timezone: "Europe/Berlin",
+      allServers: false,
+      servers: [{ name: "sched-db" }],
+      storageTargets: [{ name: "local" }],
+    });
     expect(schedule.nextRuns).toHaveLength(3);
     for (const run of schedule.nextRuns as string[]) {
       const berlin = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", hour: "2-digit", minute: "2-digit" }).format(new Date(run));
@@ -177,9 +188,12 @@ describe("schedules and retention rules", () => {
     }
     expect(schedule.nextRunAt).toBe(schedule.nextRuns[0]);
 
-    const updated = await admin(`mutation ($id: Int!) { updateSchedule(id: $id, input: { cronExpression: "0 * * * *", serverIds: [] }) { cronExpression allServers nextRunAt } }`, {
-      id: schedule.id,
-    });
+    const updated = await admin(
+      `mutation ($id: Int!) { updateSchedule(id: $id, input: { cronExpression: "0 * * * *", serverIds: [] }) { cronExpression allServers nextRunAt } }`,
+      {
+        id: schedule.id,
+      },
+    );
     expect(updated.data!.updateSchedule).toMatchObject({ cronExpression: "0 * * * *", allServers: true });
     expect(new Date(updated.data!.updateSchedule.nextRunAt).getUTCMinutes()).toBe(0);
 
@@ -193,7 +207,9 @@ describe("schedules and retention rules", () => {
       { s: schedule.id, t: local.id },
     );
     expect(replaced.data!.setRetentionRule).toEqual({ id: rule.data!.setRetentionRule.id, maxAgeDays: 30, keepLast: null, minKeep: 1 });
-    const rules = await admin(`query ($s: Int!) { retentionRules(scheduleId: $s) { maxAgeDays storageTarget { name } schedule { name } } }`, { s: schedule.id });
+    const rules = await admin(`query ($s: Int!) { retentionRules(scheduleId: $s) { maxAgeDays storageTarget { name } schedule { name } } }`, {
+      s: schedule.id,
+    });
     expect(rules.data!.retentionRules).toEqual([{ maxAgeDays: 30, storageTarget: { name: "local" }, schedule: { name: "nightly" } }]);
 
     const deleted = await admin(`mutation ($id: Int!) { deleteSchedule(id: $id) { name } }`, { id: schedule.id });
@@ -241,14 +257,30 @@ describe("schedules and retention rules", () => {
 
 describe("dump option profiles", () => {
   it("are created with defaults, updated, and refuse flags outside the allow-list", async () => {
-    const created = await admin(`mutation { createDumpOptions(input: { name: "pg-custom", pgFormat: CUSTOM, pgExtraFlags: ["--no-comments"] }) { id singleTransaction pgFormat pgExtraFlags compression compressionLevel } }`);
-    expect(created.data!.createDumpOptions).toMatchObject({ singleTransaction: true, pgFormat: "CUSTOM", pgExtraFlags: ["--no-comments"], compression: "ZSTD", compressionLevel: 3 });
+    const created = await admin(
+      `mutation { createDumpOptions(input: { name: "pg-custom", pgFormat: CUSTOM, pgExtraFlags: ["--no-comments"] }) { id singleTransaction pgFormat pgExtraFlags compression compressionLevel } }`,
+    );
+    expect(created.data!.createDumpOptions).toMatchObject({
+      singleTransaction: true,
+      pgFormat: "CUSTOM",
+      pgExtraFlags: ["--no-comments"],
+      compression: "ZSTD",
+      compressionLevel: 3,
+    });
     const id = created.data!.createDumpOptions.id;
 
-    const updated = await admin(`mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compression: GZIP, compressionLevel: 9 }) { compression compressionLevel } }`, { id });
+    const updated = await admin(
+      `mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compression: GZIP, compressionLevel: 9 }) { compression compressionLevel } }`,
+      { id },
+    );
     expect(updated.data!.updateDumpOptions).toEqual({ compression: "GZIP", compressionLevel: 9 });
 
-    await expectInputError(`mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compressionLevel: 12 }) { id } }`, { id }, "compressionLevel", /between 1 and 9 for GZIP/);
+    await expectInputError(
+      `mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compressionLevel: 12 }) { id } }`,
+      { id },
+      "compressionLevel",
+      /between 1 and 9 for GZIP/,
+    );
     await expectInputError(
       `mutation { createDumpOptions(input: { name: "evil", mysqlExtraFlags: ["--skip-comments", "--result-file=/etc/passwd"] }) { id } }`,
       {},

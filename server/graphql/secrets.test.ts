@@ -23,7 +23,10 @@ afterAll(() => t.close());
 
 /** Every scalar and enum field of a type, from introspection, so a new field cannot slip by. */
 async function allScalarFields(typeName: string): Promise<string> {
-  const r = await admin(`query ($n: String!) { __type(name: $n) { fields { name args { name } type { kind ofType { kind ofType { kind ofType { kind } } } } } } }`, { n: typeName });
+  const r = await admin(
+    `query ($n: String!) { __type(name: $n) { fields { name args { name } type { kind ofType { kind ofType { kind ofType { kind } } } } } } }`,
+    { n: typeName },
+  );
   type T = { kind: string; ofType?: T | null };
   const leaf = (type: T): boolean => (type.ofType ? leaf(type.ofType) : type.kind === "SCALAR" || type.kind === "ENUM");
   return (r.data!.__type.fields as Array<{ name: string; args: unknown[]; type: T }>)
@@ -37,7 +40,10 @@ describe("secrets", () => {
   let targetId: number;
 
   beforeAll(async () => {
-    const server = await admin(`mutation ($p: String!) { createServer(input: { name: "secret-db", engine: MYSQL, host: "127.0.0.1", username: "root", password: $p }) { id } }`, { p: DB_PASSWORD });
+    const server = await admin(
+      `mutation ($p: String!) { createServer(input: { name: "secret-db", engine: MYSQL, host: "127.0.0.1", username: "root", password: $p }) { id } }`,
+      { p: DB_PASSWORD },
+    );
     serverId = server.data!.createServer.id;
     const target = await admin(
       `mutation ($s: String!) { createStorageTarget(input: { name: "secret-s3", kind: S3, bucket: "b-ucket", accessKeyId: "AKIA1", secretAccessKey: $s }) { id } }`,
@@ -65,7 +71,8 @@ describe("secrets", () => {
   it("are encrypted at rest with AES-256-GCM under the configured key", async () => {
     const tables = ["Server", "StorageTarget", "AuditLog", "DumpOptions", "Schedule", "User", "ApiToken", "Session"];
     const dump: string[] = [];
-    for (const table of tables) dump.push(JSON.stringify(await t.db.prisma.$queryRawUnsafe(`SELECT * FROM \`${table}\``), (_k, v) => (typeof v === "bigint" ? String(v) : v)));
+    for (const table of tables)
+      dump.push(JSON.stringify(await t.db.prisma.$queryRawUnsafe(`SELECT * FROM \`${table}\``), (_k, v) => (typeof v === "bigint" ? String(v) : v)));
     for (const secret of [DB_PASSWORD, NEW_PASSWORD, S3_SECRET]) expect(dump.join("\n")).not.toContain(secret);
 
     const box = new SecretBox(t.secretKey);

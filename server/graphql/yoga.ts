@@ -7,7 +7,6 @@ import type { GraphQLContext, Services } from "./context.ts";
 import { createMaskError } from "./errors.ts";
 import { schema } from "./schema.ts";
 
-
 /** Root fields a caller may use without being authenticated. */
 const PUBLIC_MUTATIONS = new Set(["login", "__typename"]);
 
@@ -86,12 +85,5 @@ function setCookies(cookiesToSet: WeakMap<Request, string[]>): Plugin {
 }
 
 function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
-  return [
-    `${SESSION_COOKIE}=${token}`,
-    "Path=/",
-    "HttpOnly",
-    "SameSite=Lax",
-    `Expires=${expiresAt.toUTCString()}`,
-    ...(secure ? ["Secure"] : []),
-  ].join("; ");
+  return [`${SESSION_COOKIE}=${token}`, "Path=/", "HttpOnly", "SameSite=Lax", `Expires=${expiresAt.toUTCString()}`, ...(secure ? ["Secure"] : [])].join("; ");
 }

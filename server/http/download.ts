@@ -15,14 +15,18 @@ export const DOWNLOAD_PATH = /^\/api\/backups\/(\d+)\/download$/;
  * authenticated like /graphql (session cookie or bearer token). Without storageTargetId, the first
  * target that holds it.
  */
-export function createDownloadHandler(deps: { services: { auth: Pick<AuthService, "authenticate">; backups: Pick<BackupsService, "openArtifact"> }; logger: Logger }) {
+export function createDownloadHandler(deps: {
+  services: { auth: Pick<AuthService, "authenticate">; backups: Pick<BackupsService, "openArtifact"> };
+  logger: Logger;
+}) {
   const log = deps.logger.child({ component: "download" });
   return async (req: IncomingMessage, res: ServerResponse, backupId: number): Promise<void> => {
     try {
       if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "use GET");
       const url = new URL(req.url ?? "/", "http://localhost");
       const rawTarget = url.searchParams.get("storageTargetId");
-      if (rawTarget !== null && !/^\d+$/.test(rawTarget)) throw new AppError("BAD_USER_INPUT", "storageTargetId: must be a positive integer", { field: "storageTargetId" });
+      if (rawTarget !== null && !/^\d+$/.test(rawTarget))
+        throw new AppError("BAD_USER_INPUT", "storageTargetId: must be a positive integer", { field: "storageTargetId" });
       const principal = await deps.services.auth.authenticate({
         sessionToken: parseCookies(req.headers.cookie ?? null)[SESSION_COOKIE],
         bearerToken: req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1],
@@ -48,7 +52,14 @@ export function createDownloadHandler(deps: { services: { auth: Pick<AuthService
         res.destroy();
         return;
       }
-      const status = error instanceof HttpError ? error.status : error instanceof AppError ? (STATUS_OF[error.code] ?? 500) : (error as { code?: string }).code === "NOT_FOUND" ? 404 : 500;
+      const status =
+        error instanceof HttpError
+          ? error.status
+          : error instanceof AppError
+            ? (STATUS_OF[error.code] ?? 500)
+            : (error as { code?: string }).code === "NOT_FOUND"
+              ? 404
+              : 500;
       if (status === 500) log.error({ err: error, backupId }, "download failed");
       const message = status === 500 && !(error instanceof AppError) ? "the artifact could not be read from its storage target" : (error as Error).message;
       res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify({ error: message }));
@@ -57,7 +68,10 @@ export function createDownloadHandler(deps: { services: { auth: Pick<AuthService
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -45,7 +45,8 @@ export async function deliver(
     } catch (caught) {
       status = null;
       const cause = (caught as { cause?: { code?: string } }).cause?.code;
-      error = (caught as Error).name === "TimeoutError" ? `no answer within ${policy.timeoutMs} ms` : `${(caught as Error).message}${cause ? ` (${cause})` : ""}`;
+      error =
+        (caught as Error).name === "TimeoutError" ? `no answer within ${policy.timeoutMs} ms` : `${(caught as Error).message}${cause ? ` (${cause})` : ""}`;
     }
   }
   return { ok: false, attempts: policy.maxAttempts, status, error };

@@ -106,7 +106,10 @@ export class WebhookDispatcher {
 
   async #backupEvent(backupId: number, status: string): Promise<void> {
     const { prisma } = this.deps;
-    const b = await prisma.backup.findUnique({ where: { id: backupId }, include: { server: { select: { name: true } }, schedule: { select: { name: true } } } });
+    const b = await prisma.backup.findUnique({
+      where: { id: backupId },
+      include: { server: { select: { name: true } }, schedule: { select: { name: true } } },
+    });
     if (!b) return;
     const hooks = await this.deps.webhooks.targets({ scheduleId: b.scheduleId });
     if (hooks.length === 0) return;
@@ -117,11 +120,14 @@ export class WebhookDispatcher {
       await Promise.all(hooks.filter((h) => h.format === "HEALTHCHECKS").map((h) => this.#send(h, pingUrl(h.url, "start", b.id), body)));
       return;
     }
-    const previous = b.serverId === null ? null : await prisma.backup.findFirst({
-      where: { serverId: b.serverId, database: b.database, id: { not: b.id }, createdAt: { lte: b.createdAt }, status: { in: [...FINISHED] } },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      select: { id: true, status: true, finishedAt: true },
-    });
+    const previous =
+      b.serverId === null
+        ? null
+        : await prisma.backup.findFirst({
+            where: { serverId: b.serverId, database: b.database, id: { not: b.id }, createdAt: { lte: b.createdAt }, status: { in: [...FINISHED] } },
+            orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+            select: { id: true, status: true, finishedAt: true },
+          });
     const event = eventOf(b.status, previous?.status ?? null);
     if (!event) return;
     const facts: BackupFacts = { ...b, server, schedule };

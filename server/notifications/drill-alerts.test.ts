@@ -34,12 +34,25 @@ describe("failed restore drills", () => {
   it("send a signed DRILL_FAILED webhook and show in the drill metrics, which reload from the database", async () => {
     const admin = await app.as("ADMIN");
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/drills`;
-    dataOf(await admin(`mutation($input: WebhookInput!) { createWebhook(input: $input) { id } }`, { input: { name: "drills", url, secret: SECRET, onFailure: true } }));
+    dataOf(
+      await admin(`mutation($input: WebhookInput!) { createWebhook(input: $input) { id } }`, {
+        input: { name: "drills", url, secret: SECRET, onFailure: true },
+      }),
+    );
     const base = { serverName: "verify", scratchDatabase: "scratch", trigger: "MANUAL" as const, requestedBy: "test", finishedAt: new Date() };
     await app.db.prisma.restoreDrill.create({ data: { ...base, sourceServerName: "prod", database: "shop", status: "PASSED", restoreMs: 4200 } });
     const stop = await followDrills(app.db.prisma, app.metrics.metrics, app.restore.events);
 
-    app.restore.events.emit({ type: "DRILL_FINISHED", drillId: 99, backupId: 7, sourceServerName: "prod", database: "crm", status: "FAILED", restoreMs: 1500, error: "table orders: 10 rows expected, 9 restored" });
+    app.restore.events.emit({
+      type: "DRILL_FINISHED",
+      drillId: 99,
+      backupId: 7,
+      sourceServerName: "prod",
+      database: "crm",
+      status: "FAILED",
+      restoreMs: 1500,
+      error: "table orders: 10 rows expected, 9 restored",
+    });
     const deadline = Date.now() + 10_000;
     while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     const [hit] = received;

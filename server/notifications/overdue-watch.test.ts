@@ -12,7 +12,18 @@ describe("OverdueWatch", () => {
       health: {
         list: async (_p, filter) => {
           asked.push(filter);
-          return [{ serverId: 1, serverName: "prod", database: "shop", lastSuccessAt: null, expectedBy: new Date("2026-11-23T11:00:00Z"), overdue: true, schedules: ["hourly"], lateSchedules: ["hourly"] }];
+          return [
+            {
+              serverId: 1,
+              serverName: "prod",
+              database: "shop",
+              lastSuccessAt: null,
+              expectedBy: new Date("2026-11-23T11:00:00Z"),
+              overdue: true,
+              schedules: ["hourly"],
+              lateSchedules: ["hourly"],
+            },
+          ];
         },
       },
       notifications: { notifyOverdue: async (server, database, facts) => void sent.push([server, database, facts.lateSchedules]) },

@@ -15,7 +15,15 @@ export class OverdueWatch {
   #stopTimer: (() => void) | null = null;
   #running = false;
 
-  constructor(private readonly deps: { health: Pick<BackupHealthService, "list">; notifications: Pick<WebhookDispatcher, "notifyOverdue">; clock: Clock; logger: Logger; intervalMs: number }) {}
+  constructor(
+    private readonly deps: {
+      health: Pick<BackupHealthService, "list">;
+      notifications: Pick<WebhookDispatcher, "notifyOverdue">;
+      clock: Clock;
+      logger: Logger;
+      intervalMs: number;
+    },
+  ) {}
 
   start(): void {
     this.#stopTimer = this.deps.clock.every(this.deps.intervalMs, () => void this.check());
@@ -33,7 +41,11 @@ export class OverdueWatch {
     try {
       const overdue = await this.deps.health.list(SYSTEM, { overdueOnly: true });
       for (const h of overdue) {
-        void this.deps.notifications.notifyOverdue(h.serverName, h.database, { expectedBy: h.expectedBy, lastSuccessAt: h.lastSuccessAt, lateSchedules: h.lateSchedules });
+        void this.deps.notifications.notifyOverdue(h.serverName, h.database, {
+          expectedBy: h.expectedBy,
+          lastSuccessAt: h.lastSuccessAt,
+          lateSchedules: h.lateSchedules,
+        });
       }
       return overdue.length;
     } catch (error) {

@@ -37,8 +37,16 @@ export type WebhookBody = {
   database: string | null;
   schedule: string | null;
   backup: {
-    id: number; status: string; trigger: string; startedAt: string | null; finishedAt: string | null;
-    durationSeconds: number | null; storedBytes: number | null; compression: string; attempt: number; error: string | null;
+    id: number;
+    status: string;
+    trigger: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+    durationSeconds: number | null;
+    storedBytes: number | null;
+    compression: string;
+    attempt: number;
+    error: string | null;
   } | null;
   previous: { id: number; status: string; finishedAt: string | null } | null;
   overdue: { expectedBy: string | null; lastSuccessAt: string | null; lateSchedules: string[] } | null;
@@ -89,10 +97,16 @@ export function buildBody(input: {
     database: input.database,
     schedule: input.schedule ?? backup?.schedule ?? null,
     backup: backup && {
-      id: backup.id, status: backup.status, trigger: backup.trigger, startedAt: iso(backup.startedAt), finishedAt: iso(backup.finishedAt),
+      id: backup.id,
+      status: backup.status,
+      trigger: backup.trigger,
+      startedAt: iso(backup.startedAt),
+      finishedAt: iso(backup.finishedAt),
       durationSeconds: backup.durationMs == null ? null : backup.durationMs / 1000,
       storedBytes: backup.storedBytes == null ? null : Number(backup.storedBytes),
-      compression: backup.compression, attempt: backup.attempt, error: backup.error,
+      compression: backup.compression,
+      attempt: backup.attempt,
+      error: backup.error,
     },
     previous: previous && { id: previous.id, status: previous.status, finishedAt: iso(previous.finishedAt) },
     overdue: overdue && { expectedBy: iso(overdue.expectedBy), lastSuccessAt: iso(overdue.lastSuccessAt), lateSchedules: overdue.lateSchedules },

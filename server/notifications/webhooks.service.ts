@@ -133,7 +133,15 @@ export class WebhooksService {
   async #write(principal: Principal, action: "create" | "update" | "delete", before: Webhook | null, write: (tx: Tx) => Promise<Webhook>): Promise<Webhook> {
     return this.deps.prisma.$transaction(async (tx) => {
       const after = await write(tx);
-      await this.deps.audit.record(actorName(principal), `webhook.${action}`, "Webhook", after.id, forAudit(before), action === "delete" ? null : forAudit(after), tx);
+      await this.deps.audit.record(
+        actorName(principal),
+        `webhook.${action}`,
+        "Webhook",
+        after.id,
+        forAudit(before),
+        action === "delete" ? null : forAudit(after),
+        tx,
+      );
       return after;
     });
   }

@@ -69,7 +69,11 @@ describe("webhook notifications", () => {
   });
 
   async function createWebhook(input: Record<string, unknown>): Promise<{ id: number; secretSet: boolean }> {
-    return (dataOf(await admin(`mutation($input: WebhookInput!) { createWebhook(input: $input) { id secretSet } }`, { input })) as { createWebhook: { id: number; secretSet: boolean } }).createWebhook;
+    return (
+      dataOf(await admin(`mutation($input: WebhookInput!) { createWebhook(input: $input) { id secretSet } }`, { input })) as {
+        createWebhook: { id: number; secretSet: boolean };
+      }
+    ).createWebhook;
   }
 
   async function backup(databases: string[], storageTargetIds?: number[]): Promise<{ id: number; status: string }> {
@@ -96,7 +100,15 @@ describe("webhook notifications", () => {
     expect(failed.status).toBe("FAILED");
     const [failure] = await receiver.at("/hook", 1);
     expectSigned(failure!, "FAILURE");
-    expect(failure!.json).toMatchObject({ version: 1, server: "maria-hook", database, schedule: null, previous: null, overdue: null, backup: { id: failed.id, status: "FAILED", trigger: "MANUAL", storedBytes: null } });
+    expect(failure!.json).toMatchObject({
+      version: 1,
+      server: "maria-hook",
+      database,
+      schedule: null,
+      previous: null,
+      overdue: null,
+      backup: { id: failed.id, status: "FAILED", trigger: "MANUAL", storedBytes: null },
+    });
     expect(failure!.json.backup.error).toContain("does not exist");
     expect(failure!.json.summary).toContain(`Backup of ${database} on maria-hook failed`);
 
@@ -139,14 +151,27 @@ describe("webhook notifications", () => {
     const localId = await createTarget(admin, { name: "hook-local", kind: "LOCAL", path: path.join(work, "local") });
     fs.writeFileSync(path.join(work, "a-file"), "not a directory");
     const brokenId = await createTarget(admin, { name: "hook-broken", kind: "LOCAL", path: path.join(work, "a-file", "below") });
-    const hcServer = await createServer(admin, { name: "maria-hc", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", includeDatabases: [database] });
-    const scheduleId = (dataOf(await admin(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
-      input: { name: "hc-nightly", cronExpression: "0 3 * * *", serverIds: [hcServer], storageTargetIds: [localId] },
-    })) as { createSchedule: { id: number } }).createSchedule.id;
+    const hcServer = await createServer(admin, {
+      name: "maria-hc",
+      engine: "MARIADB",
+      host: "127.0.0.1",
+      port: 3306,
+      username: "root",
+      includeDatabases: [database],
+    });
+    const scheduleId = (
+      dataOf(
+        await admin(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
+          input: { name: "hc-nightly", cronExpression: "0 3 * * *", serverIds: [hcServer], storageTargetIds: [localId] },
+        }),
+      ) as { createSchedule: { id: number } }
+    ).createSchedule.id;
     await createWebhook({ name: "hc", url: `${receiver.base}/ping/3f0c2a/`, format: "HEALTHCHECKS", scheduleId, secret: SECRET });
 
     const runSchedule = async () => {
-      const [run] = (dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> }).runSchedule;
+      const [run] = (
+        dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> }
+      ).runSchedule;
       return waitForBackup(operator, run!.id);
     };
     const ok = await runSchedule();
@@ -160,7 +185,12 @@ describe("webhook notifications", () => {
 
     // A manual backup of the same database is outside the webhook's schedule.
     expect((await backup([database], [localId])).status).toBe("SUCCEEDED");
-    dataOf(await admin(`mutation($id: Int!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`, { id: scheduleId, input: { storageTargetIds: [brokenId] } }));
+    dataOf(
+      await admin(`mutation($id: Int!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`, {
+        id: scheduleId,
+        input: { storageTargetIds: [brokenId] },
+      }),
+    );
     const broken = await runSchedule();
     expect(broken.status).toBe("FAILED");
     const [fail] = await receiver.at("/ping/3f0c2a/fail", 1);
@@ -168,7 +198,12 @@ describe("webhook notifications", () => {
     expect(fail!.json).toMatchObject({ event: "FAILURE", backup: { id: broken.id, status: "FAILED" } });
     await app.services.notifications.idle();
     // Each run's end comes after its start, and the manual backup pinged nothing.
-    expect(receiver.received.filter((r) => r.path.startsWith("/ping/")).map((r) => r.path)).toEqual(["/ping/3f0c2a/start", "/ping/3f0c2a", "/ping/3f0c2a/start", "/ping/3f0c2a/fail"]);
+    expect(receiver.received.filter((r) => r.path.startsWith("/ping/")).map((r) => r.path)).toEqual([
+      "/ping/3f0c2a/start",
+      "/ping/3f0c2a",
+      "/ping/3f0c2a/start",
+      "/ping/3f0c2a/fail",
+    ]);
   });
 
   it("sends OVERDUE once per expected-by time, for the scheduler to call", async () => {
@@ -178,38 +213,69 @@ describe("webhook notifications", () => {
     const hits = receiver.received.filter((r) => r.path === "/hook" && r.json.event === "OVERDUE");
     expect(hits).toHaveLength(1);
     expectSigned(hits[0]!, "OVERDUE");
-    expect(hits[0]!.json).toMatchObject({ server: "maria-hook", database, backup: null, overdue: { expectedBy: expectedBy.toISOString(), lastSuccessAt: null, lateSchedules: ["daily"] } });
+    expect(hits[0]!.json).toMatchObject({
+      server: "maria-hook",
+      database,
+      backup: null,
+      overdue: { expectedBy: expectedBy.toISOString(), lastSuccessAt: null, lateSchedules: ["daily"] },
+    });
   });
 
   it("keeps webhooks admin-only, validated and audited, never returns the secret, and tests one on demand", async () => {
     const viewer = await app.as("VIEWER");
     for (const client of [operator, viewer]) {
       expect((await client(`{ webhooks { id } }`)).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
-      expect((await client(`mutation { createWebhook(input: { name: "x", url: "https://example.com" }) { id } }`)).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+      expect((await client(`mutation { createWebhook(input: { name: "x", url: "https://example.com" }) { id } }`)).errors?.[0]?.extensions?.code).toBe(
+        "FORBIDDEN",
+      );
     }
     expect((await admin(`{ webhooks { secret } }`)).errors?.[0]?.message).toContain('Cannot query field "secret"');
-    const invalid = await admin(`mutation($input: WebhookInput!) { createWebhook(input: $input) { id } }`, { input: { name: "bad one", url: "https://user:pw@example.com/x", scheduleId: 999_999 } });
+    const invalid = await admin(`mutation($input: WebhookInput!) { createWebhook(input: $input) { id } }`, {
+      input: { name: "bad one", url: "https://user:pw@example.com/x", scheduleId: 999_999 },
+    });
     expect(invalid.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT" });
     expect(invalid.errors?.[0]?.message).toMatch(/name: .*url: must be an http\(s\) URL without credentials/);
-    expect((await admin(`mutation { createWebhook(input: { name: "ops", url: "https://example.com" }) { id } }`)).errors?.[0]?.extensions?.code).toBe("CONFLICT");
-    expect((await admin(`mutation { createWebhook(input: { name: "lost", url: "https://example.com", scheduleId: 999999 }) { id } }`)).errors?.[0]?.message).toBe("scheduleId: no schedule with id 999999");
+    expect((await admin(`mutation { createWebhook(input: { name: "ops", url: "https://example.com" }) { id } }`)).errors?.[0]?.extensions?.code).toBe(
+      "CONFLICT",
+    );
+    expect(
+      (await admin(`mutation { createWebhook(input: { name: "lost", url: "https://example.com", scheduleId: 999999 }) { id } }`)).errors?.[0]?.message,
+    ).toBe("scheduleId: no schedule with id 999999");
 
     const fields = `id name url format onFailure onRecovery onOverdue onSuccess scheduleId schedule { name } enabled secretSet`;
     const { webhooks } = dataOf(await admin(`{ webhooks { ${fields} } }`)) as { webhooks: Array<Record<string, any>> };
-    expect(webhooks.map((w) => [w.name, w.format, w.scheduleId !== null, w.secretSet])).toEqual([["flaky", "GENERIC", false, false], ["hc", "HEALTHCHECKS", true, true], ["ops", "GENERIC", false, true]]);
+    expect(webhooks.map((w) => [w.name, w.format, w.scheduleId !== null, w.secretSet])).toEqual([
+      ["flaky", "GENERIC", false, false],
+      ["hc", "HEALTHCHECKS", true, true],
+      ["ops", "GENERIC", false, true],
+    ]);
     const ops = webhooks.find((w) => w.name === "ops")!;
-    expect(ops).toMatchObject({ url: `${receiver.base}/hook`, onFailure: true, onRecovery: true, onOverdue: true, onSuccess: false, enabled: true, schedule: null });
+    expect(ops).toMatchObject({
+      url: `${receiver.base}/hook`,
+      onFailure: true,
+      onRecovery: true,
+      onOverdue: true,
+      onSuccess: false,
+      enabled: true,
+      schedule: null,
+    });
     expect(webhooks.find((w) => w.name === "hc")!.schedule).toEqual({ name: "hc-nightly" });
 
-    const tested = dataOf(await admin(`mutation($id: Int!) { testWebhook(id: $id) { ok status error } }`, { id: ops.id })) as { testWebhook: Record<string, unknown> };
+    const tested = dataOf(await admin(`mutation($id: Int!) { testWebhook(id: $id) { ok status error } }`, { id: ops.id })) as {
+      testWebhook: Record<string, unknown>;
+    };
     expect(tested.testWebhook).toEqual({ ok: true, status: 200, error: null });
     expectSigned(receiver.received.at(-1)!, "TEST");
 
-    const updated = dataOf(await admin(`mutation($id: Int!) { updateWebhook(id: $id, input: { secret: null, enabled: false }) { ${fields} } }`, { id: ops.id })) as { updateWebhook: Record<string, unknown> };
+    const updated = dataOf(
+      await admin(`mutation($id: Int!) { updateWebhook(id: $id, input: { secret: null, enabled: false }) { ${fields} } }`, { id: ops.id }),
+    ) as { updateWebhook: Record<string, unknown> };
     expect(updated.updateWebhook).toMatchObject({ secretSet: false, enabled: false, url: `${receiver.base}/hook` });
     dataOf(await admin(`mutation($id: Int!) { deleteWebhook(id: $id) { id } }`, { id: ops.id }));
     expect((await admin(`query($id: Int!) { webhook(id: $id) { id } }`, { id: ops.id })).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
-    const actions = (await app.db.prisma.auditLog.findMany({ where: { entityType: "Webhook", entityId: String(ops.id) }, orderBy: { id: "asc" } })).map((a) => a.action);
+    const actions = (await app.db.prisma.auditLog.findMany({ where: { entityType: "Webhook", entityId: String(ops.id) }, orderBy: { id: "asc" } })).map(
+      (a) => a.action,
+    );
     expect(actions).toEqual(["webhook.create", "webhook.update", "webhook.delete"]);
 
     // A schedule's webhooks go with it.

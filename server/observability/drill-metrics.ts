@@ -21,6 +21,8 @@ export async function followDrills(prisma: PrismaClient, metrics: SqlguardMetric
     select: { sourceServerName: true, database: true, status: true, restoreMs: true },
   });
   // A drill that finished while loading is newer than what the load read.
-  for (const d of latest) if (!live.has(`${d.sourceServerName}\u0000${d.database}`)) metrics.recordDrill({ server: d.sourceServerName, database: d.database }, d.status === "PASSED", d.restoreMs);
+  for (const d of latest)
+    if (!live.has(`${d.sourceServerName}\u0000${d.database}`))
+      metrics.recordDrill({ server: d.sourceServerName, database: d.database }, d.status === "PASSED", d.restoreMs);
   return off;
 }

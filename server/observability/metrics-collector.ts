@@ -139,7 +139,11 @@ export class MetricsCollector {
     if (remember(this.#seenRuns, backupId)) return;
     const b = await this.deps.prisma.backup.findUnique({
       where: { id: backupId },
-      include: { server: { select: { name: true } }, schedule: { select: { name: true } }, artifacts: { include: { storageTarget: { select: { name: true } } } } },
+      include: {
+        server: { select: { name: true } },
+        schedule: { select: { name: true } },
+        artifacts: { include: { storageTarget: { select: { name: true } } } },
+      },
     });
     const status = b && RUN_STATUS[b.status];
     if (!b || !status) return;
@@ -149,7 +153,8 @@ export class MetricsCollector {
     if ((b.finishedAt ?? b.createdAt) >= this.#snapshotAt) {
       this.metrics.recordRuns(run, status);
       if (success && b.durationMs != null) this.metrics.recordDuration(run, b.durationMs / 1000);
-      if (reachedStorage(b)) for (const a of b.artifacts) if (a.status === "FAILED" && !a.storedAt && a.storageTarget) this.metrics.recordUploadErrors(a.storageTarget.name);
+      if (reachedStorage(b))
+        for (const a of b.artifacts) if (a.status === "FAILED" && !a.storedAt && a.storageTarget) this.metrics.recordUploadErrors(a.storageTarget.name);
     }
     // Per-database gauges follow the servers that still exist, as the load does; an event is newer than the load.
     if (!b.server || !(success || b.status === "FAILED")) return;

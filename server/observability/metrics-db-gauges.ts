@@ -25,7 +25,9 @@ export const cronNextRun: NextRunSource = (s) => {
 const METRICS_READER: Principal = { userId: 0, username: "metrics", role: "VIEWER", via: "session" };
 
 /** The scheduler's BackupHealthService (overdue per database) as an OverdueSource. */
-export function overdueFromHealth(health: { list(principal: Principal): Promise<Array<{ serverName: string; database: string | null; overdue: boolean }>> }): OverdueSource {
+export function overdueFromHealth(health: {
+  list(principal: Principal): Promise<Array<{ serverName: string; database: string | null; overdue: boolean }>>;
+}): OverdueSource {
   return async () => (await health.list(METRICS_READER)).map((h) => ({ server: h.serverName, database: h.database, overdue: h.overdue }));
 }
 
@@ -47,7 +49,11 @@ export async function refreshDbGauges(
   const bad = new Map<string, DatabaseLabels & { target: string; ok: boolean }>();
   for (const t of await prisma.storageTarget.findMany({ select: { id: true, name: true } })) {
     // One target at a time, so each query is a range of the (storageTargetId, status) index.
-    const held = await prisma.backupArtifact.aggregate({ where: { storageTargetId: t.id, status: { in: ["STORED", "CORRUPT"] } }, _count: true, _sum: { sizeBytes: true } });
+    const held = await prisma.backupArtifact.aggregate({
+      where: { storageTargetId: t.id, status: { in: ["STORED", "CORRUPT"] } },
+      _count: true,
+      _sum: { sizeBytes: true },
+    });
     storage.push({ target: t.name, bytes: Number(held._sum.sizeBytes ?? 0), objects: held._count });
     const broken = await prisma.backupArtifact.findMany({
       where: { storageTargetId: t.id, status: { in: ["CORRUPT", "MISSING"] }, backup: { serverId: { not: null } } },
@@ -75,9 +81,11 @@ export async function refreshDbGauges(
     metrics.recordRetentionDeleted(r.target, 0);
   }
   metrics.setVerification([...verification.values()]);
-  metrics.setNextRuns(schedules.flatMap((s) => {
-    const at = sources.nextRunAt(s);
-    return at ? [{ schedule: s.name, at }] : [];
-  }));
+  metrics.setNextRuns(
+    schedules.flatMap((s) => {
+      const at = sources.nextRunAt(s);
+      return at ? [{ schedule: s.name, at }] : [];
+    }),
+  );
   metrics.setOverdue(overdue.map((o) => ({ server: o.server, database: o.database ?? "", overdue: o.overdue })));
 }

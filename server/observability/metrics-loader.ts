@@ -54,7 +54,18 @@ export async function loadMetrics(prisma: PrismaClient, target: SqlguardMetrics,
     metrics.recordRetentionDeleted(name, 0);
   }
   // One pass over the history, grouped by ids (names are mapped here, cheaper than joins).
-  const runs = await prisma.$queryRaw<Array<{ serverId: number | null; serverName: string; database: string; scheduleId: number | null; scheduleName: string | null; status: string; clean: Count; n: Count }>>`
+  const runs = await prisma.$queryRaw<
+    Array<{
+      serverId: number | null;
+      serverName: string;
+      database: string;
+      scheduleId: number | null;
+      scheduleName: string | null;
+      status: string;
+      clean: Count;
+      n: Count;
+    }>
+  >`
     SELECT serverId, serverName, \`database\`, scheduleId, scheduleName, status, error IS NULL AS clean, COUNT(*) AS n
     FROM Backup
     WHERE status IN ('SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'SKIPPED', 'DELETED') AND COALESCE(finishedAt, createdAt) < ${snapshotAt}
@@ -71,7 +82,10 @@ export async function loadMetrics(prisma: PrismaClient, target: SqlguardMetrics,
       WHERE a.storageTargetId = ${id} AND a.status = 'FAILED' AND a.storedAt IS NULL AND b.status IN ('SUCCEEDED', 'PARTIAL', 'FAILED')
         AND b.finishedAt < ${snapshotAt} AND (b.rawBytes IS NOT NULL OR b.error LIKE ${ALL_TARGETS_FAILED + "%"})`;
     metrics.recordUploadErrors(name, Number(uploadErrors[0]?.n ?? 0));
-    metrics.recordRetentionDeleted(name, await prisma.backupArtifact.count({ where: { storageTargetId: id, status: "DELETED", deletedAt: { lt: snapshotAt } } }));
+    metrics.recordRetentionDeleted(
+      name,
+      await prisma.backupArtifact.count({ where: { storageTargetId: id, status: "DELETED", deletedAt: { lt: snapshotAt } } }),
+    );
   }
   await loadLatest(prisma, target, names, targets, { kept, touched }, ops);
   for (const op of ops) op();
@@ -99,22 +113,34 @@ async function loadLatest(
   { kept, touched }: { kept: KeptCopies; touched: Touched },
   ops: Array<() => void>,
 ): Promise<void> {
-  const pairs = await prisma.$queryRaw<Array<{ serverId: number; database: string }>>`SELECT DISTINCT serverId, \`database\` FROM Backup WHERE serverId IS NOT NULL`;
+  const pairs = await prisma.$queryRaw<
+    Array<{ serverId: number; database: string }>
+  >`SELECT DISTINCT serverId, \`database\` FROM Backup WHERE serverId IS NOT NULL`;
   const newest = { orderBy: [{ createdAt: "desc" as const }, { id: "desc" as const }] };
   for (const { serverId, database } of pairs) {
     const server = names.servers.get(serverId);
     if (!server) continue;
     const labels = { server, database };
     const key = `${serverId}\u0000${database}`;
-    const last = await prisma.backup.findFirst({ where: { serverId, database, status: { in: ["SUCCEEDED", "PARTIAL", "FAILED"] } }, ...newest, select: { status: true } });
-    const success = await prisma.backup.findFirst({ where: { serverId, database, status: { in: ["SUCCEEDED", "PARTIAL"] } }, ...newest, include: { artifacts: true } });
+    const last = await prisma.backup.findFirst({
+      where: { serverId, database, status: { in: ["SUCCEEDED", "PARTIAL", "FAILED"] } },
+      ...newest,
+      select: { status: true },
+    });
+    const success = await prisma.backup.findFirst({
+      where: { serverId, database, status: { in: ["SUCCEEDED", "PARTIAL"] } },
+      ...newest,
+      include: { artifacts: true },
+    });
     ops.push(() => {
       if (last && !touched.status.has(key)) metrics.recordLastStatus(labels, last.status === "SUCCEEDED");
       if (!success) return;
       if (success.startedAt) metrics.recordLastSuccess(labels, success.startedAt);
       if (touched.success.has(key)) return;
       if (success.storedBytes != null) metrics.recordSize(labels, success.compression.toLowerCase(), Number(success.storedBytes));
-      const held = success.artifacts.flatMap((a) => (a.storageTargetId !== null && ["STORED", "CORRUPT", "MISSING"].includes(a.status) ? (targets.get(a.storageTargetId) ?? []) : []));
+      const held = success.artifacts.flatMap((a) =>
+        a.storageTargetId !== null && ["STORED", "CORRUPT", "MISSING"].includes(a.status) ? (targets.get(a.storageTargetId) ?? []) : [],
+      );
       kept.set(key, { server, database, targets: held });
     });
   }

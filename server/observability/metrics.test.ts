@@ -31,7 +31,9 @@ function sqlguardSeries(families: Map<string, PromFamily>): Record<string, numbe
 }
 
 function key(name: string, labels: Record<string, string> = {}): string {
-  const inner = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  const inner = Object.entries(labels)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`);
   return inner.length ? `${name}{${inner.join(",")}}` : name;
 }
 
@@ -74,7 +76,14 @@ describe("Prometheus /metrics over real backups", () => {
     const admin = await app.as("ADMIN");
     const operator = await app.as("OPERATOR");
     const serverId = await createServer(admin, { name: "maria-met", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root" });
-    const scheduledServerId = await createServer(admin, { name: "maria-met-2", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", includeDatabases: [good] });
+    const scheduledServerId = await createServer(admin, {
+      name: "maria-met-2",
+      engine: "MARIADB",
+      host: "127.0.0.1",
+      port: 3306,
+      username: "root",
+      includeDatabases: [good],
+    });
     const localId = await createTarget(admin, { name: "met-local", kind: "LOCAL", path: path.join(work, "local") });
     fs.writeFileSync(path.join(work, "a-file"), "not a directory");
     const brokenId = await createTarget(admin, { name: "met-broken", kind: "LOCAL", path: path.join(work, "a-file", "below") });
@@ -87,13 +96,23 @@ describe("Prometheus /metrics over real backups", () => {
     expect((await waitForBackup(operator, upload!.id)).status).toBe("FAILED");
 
     // A schedule keeping one backup: two runs, then retention deletes the older.
-    const scheduleId = (dataOf(await admin(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
-      input: { name: "met-keep1", cronExpression: "0 0 1 1 *", serverIds: [scheduledServerId], storageTargetIds: [localId] },
-    })) as { createSchedule: { id: number } }).createSchedule.id;
-    dataOf(await admin(`mutation($input: RetentionRuleInput!) { setRetentionRule(input: $input) { id } }`, { input: { scheduleId, storageTargetId: localId, keepLast: 1, minKeep: 1 } }));
+    const scheduleId = (
+      dataOf(
+        await admin(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
+          input: { name: "met-keep1", cronExpression: "0 0 1 1 *", serverIds: [scheduledServerId], storageTargetIds: [localId] },
+        }),
+      ) as { createSchedule: { id: number } }
+    ).createSchedule.id;
+    dataOf(
+      await admin(`mutation($input: RetentionRuleInput!) { setRetentionRule(input: $input) { id } }`, {
+        input: { scheduleId, storageTargetId: localId, keepLast: 1, minKeep: 1 },
+      }),
+    );
     const scheduled: number[] = [];
     for (let i = 0; i < 2; i++) {
-      const [run] = (dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> }).runSchedule;
+      const [run] = (
+        dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> }
+      ).runSchedule;
       expect((await waitForBackup(operator, run!.id)).status).toBe("SUCCEEDED");
       scheduled.push(run!.id);
     }
@@ -137,7 +156,11 @@ describe("Prometheus /metrics over real backups", () => {
       [key("sqlguard_backup_verification_status", { ...m2, database: good, target: "met-local" })]: 1,
     };
     const newestBytes = Number(newest.artifacts[0]!.sizeBytes);
-    for (const [target, bytes, objects, uploadErrors, deleted] of [["local", 0, 0, 0, 0], ["met-local", Number(okRow.storedBytes) + newestBytes, 2, 0, 1], ["met-broken", 0, 0, 1, 0]] as const) {
+    for (const [target, bytes, objects, uploadErrors, deleted] of [
+      ["local", 0, 0, 0, 0],
+      ["met-local", Number(okRow.storedBytes) + newestBytes, 2, 0, 1],
+      ["met-broken", 0, 0, 1, 0],
+    ] as const) {
       expected[key("sqlguard_storage_bytes", { target })] = bytes;
       expected[key("sqlguard_storage_objects", { target })] = objects;
       expected[key("sqlguard_storage_upload_errors_total", { target })] = uploadErrors;
@@ -163,7 +186,13 @@ describe("Prometheus /metrics over real backups", () => {
 
   it("reports the same values from a new collector over the same database (a restart)", async () => {
     const { logger } = memoryLogger();
-    const restarted = new MetricsCollector({ prisma: app.db.prisma, events: new BackupEvents(), logger, overdue: overdueFromHealth(app.services.health), nextRunAt: cronNextRun });
+    const restarted = new MetricsCollector({
+      prisma: app.db.prisma,
+      events: new BackupEvents(),
+      logger,
+      overdue: overdueFromHealth(app.services.health),
+      nextRunAt: cronNextRun,
+    });
     await expect(restarted.scrape()).rejects.toBeInstanceOf(MetricsNotReadyError);
     await restarted.start();
     const families = parsePrometheusText(await restarted.scrape());
@@ -176,7 +205,11 @@ describe("Prometheus /metrics over real backups", () => {
     const { logger } = memoryLogger();
     const migrations = (await readMigrations()).map((m) => m.name);
     const secured = createApp({
-      prisma: app.db.prisma, services: app.services, logger, migrations, consoleDir: path.join(work, "none"),
+      prisma: app.db.prisma,
+      services: app.services,
+      logger,
+      migrations,
+      consoleDir: path.join(work, "none"),
       metrics: { source: app.metrics, auth: { token: "metrics-token-0123456789", basicAuth: "prom:s3cret:with-colon" } },
     });
     const server = http.createServer(secured.handle).listen(0, "127.0.0.1");
@@ -196,7 +229,10 @@ describe("Prometheus /metrics over real backups", () => {
       server.close();
     }
     // The variables: checked at boot with the rest of the environment.
-    expect(parseMetricsAuth({ SQLGUARD_METRICS_TOKEN: "metrics-token-0123456789", SQLGUARD_METRICS_BASIC_AUTH: "" })).toEqual({ token: "metrics-token-0123456789", basicAuth: undefined });
+    expect(parseMetricsAuth({ SQLGUARD_METRICS_TOKEN: "metrics-token-0123456789", SQLGUARD_METRICS_BASIC_AUTH: "" })).toEqual({
+      token: "metrics-token-0123456789",
+      basicAuth: undefined,
+    });
     expect(() => parseConfig({ SQLGUARD_METRICS_TOKEN: "short", SQLGUARD_METRICS_BASIC_AUTH: "no-colon" })).toThrow(
       /SQLGUARD_METRICS_TOKEN: must be at least 16 characters[\s\S]*SQLGUARD_METRICS_BASIC_AUTH: must be user:password/,
     );

@@ -20,7 +20,11 @@ const DB = ["server", "database"] as const;
  */
 export class SqlguardMetrics {
   readonly #registry = new Registry();
-  readonly #lastSuccess = this.#gauge("sqlguard_backup_last_success_timestamp_seconds", "Start time of the newest successful (or partial) backup, Unix seconds.", DB);
+  readonly #lastSuccess = this.#gauge(
+    "sqlguard_backup_last_success_timestamp_seconds",
+    "Start time of the newest successful (or partial) backup, Unix seconds.",
+    DB,
+  );
   readonly #lastStatus = this.#gauge("sqlguard_backup_last_status", "Outcome of the newest finished backup: 1 succeeded, 0 failed or partial.", DB);
   readonly #duration = new Histogram({
     name: "sqlguard_backup_duration_seconds",
@@ -29,18 +33,34 @@ export class SqlguardMetrics {
     buckets: DURATION_BUCKETS,
     registers: [this.#registry],
   });
-  readonly #size = this.#gauge("sqlguard_backup_size_bytes", "Stored (compressed) size of the newest successful backup.", ["server", "database", "compression"]);
+  readonly #size = this.#gauge("sqlguard_backup_size_bytes", "Stored (compressed) size of the newest successful backup.", [
+    "server",
+    "database",
+    "compression",
+  ]);
   readonly #runs = this.#counter("sqlguard_backup_runs_total", "Finished backup runs by outcome.", ["server", "database", "schedule", "status"]);
-  readonly #overdue = this.#gauge("sqlguard_backup_overdue", "1 when a database covered by a schedule has no successful backup since it was due (plus the grace).", DB);
+  readonly #overdue = this.#gauge(
+    "sqlguard_backup_overdue",
+    "1 when a database covered by a schedule has no successful backup since it was due (plus the grace).",
+    DB,
+  );
   readonly #running = this.#gauge("sqlguard_backups_running", "Backups running now, on every instance.", []);
   readonly #storageBytes = this.#gauge("sqlguard_storage_bytes", "Bytes of the stored backup artifacts on a storage target.", ["target"]);
   readonly #storageObjects = this.#gauge("sqlguard_storage_objects", "Stored backup artifacts on a storage target (manifests not counted).", ["target"]);
   readonly #uploadErrors = this.#counter("sqlguard_storage_upload_errors_total", "Artifacts a storage target failed to store.", ["target"]);
   readonly #retentionDeleted = this.#counter("sqlguard_retention_deleted_total", "Stored artifacts retention deleted from a storage target.", ["target"]);
   readonly #nextRun = this.#gauge("sqlguard_schedule_next_run_timestamp_seconds", "Next due time of an enabled schedule, Unix seconds.", ["schedule"]);
-  readonly #verification = this.#gauge("sqlguard_backup_verification_status", "0 when a kept artifact of the database on the target is corrupt or missing, else 1.", ["server", "database", "target"]);
+  readonly #verification = this.#gauge(
+    "sqlguard_backup_verification_status",
+    "0 when a kept artifact of the database on the target is corrupt or missing, else 1.",
+    ["server", "database", "target"],
+  );
   readonly #drillStatus = this.#gauge("sqlguard_restore_drill_status", "Outcome of the newest restore drill of the database: 1 passed, 0 failed.", DB);
-  readonly #drillRestore = this.#gauge("sqlguard_restore_drill_restore_seconds", "Restore time of the newest restore drill of the database (the RTO figure).", DB);
+  readonly #drillRestore = this.#gauge(
+    "sqlguard_restore_drill_restore_seconds",
+    "Restore time of the newest restore drill of the database (the RTO figure).",
+    DB,
+  );
   readonly #lastSuccessAt = new Map<string, number>();
   /** The compression label each database's size series carries, so a change replaces the old series. */
   readonly #sizeCompression = new Map<string, string>();

@@ -30,13 +30,13 @@ export async function resolveArtifact(
   }
   const candidates = backup.artifacts.filter((a) => a.storageTargetId !== null && READABLE.has(a.status));
   const artifact =
-    storageTargetId == null
-      ? (candidates.find((a) => a.status === "STORED") ?? candidates[0])
-      : candidates.find((a) => a.storageTargetId === storageTargetId);
+    storageTargetId == null ? (candidates.find((a) => a.status === "STORED") ?? candidates[0]) : candidates.find((a) => a.storageTargetId === storageTargetId);
   if (!artifact) {
     throw new ValidationError(
       storageTargetId == null ? "backupId" : "storageTargetId",
-      storageTargetId == null ? `backup ${backup.id} has no stored artifact left` : `backup ${backup.id} has no stored artifact on storage target ${storageTargetId}`,
+      storageTargetId == null
+        ? `backup ${backup.id} has no stored artifact left`
+        : `backup ${backup.id} has no stored artifact on storage target ${storageTargetId}`,
     );
   }
   const target = await prisma.storageTarget.findUnique({ where: { id: artifact.storageTargetId! } });

@@ -3,7 +3,12 @@ import { compareStats, noBaseline } from "./drill-compare.ts";
 import { TABLE_STATS_FORMAT, type TableStats } from "../runner/table-stats.ts";
 
 function stats(tables: Record<string, number>, objects: string[] = []): TableStats {
-  return { format: TABLE_STATS_FORMAT, capturedAt: "2026-11-23T02:00:00.000Z", tables: Object.entries(tables).map(([name, rows]) => ({ name, rows })), objects };
+  return {
+    format: TABLE_STATS_FORMAT,
+    capturedAt: "2026-11-23T02:00:00.000Z",
+    tables: Object.entries(tables).map(([name, rows]) => ({ name, rows })),
+    objects,
+  };
 }
 
 describe("compareStats", () => {

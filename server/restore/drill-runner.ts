@@ -35,7 +35,13 @@ export function scratchName(backupId: number): string {
  * at dump time, or with the live source when none were captured (said so in the details), drops
  * the scratch database, and records PASSED or FAILED with the restore time (RTO). Never throws.
  */
-export async function executeDrill(deps: DrillRunnerDeps, drill: RestoreDrill, backup: Backup & { artifacts: BackupArtifact[] }, server: Server, signal: AbortSignal): Promise<RestoreDrill> {
+export async function executeDrill(
+  deps: DrillRunnerDeps,
+  drill: RestoreDrill,
+  backup: Backup & { artifacts: BackupArtifact[] },
+  server: Server,
+  signal: AbortSignal,
+): Promise<RestoreDrill> {
   const { prisma } = deps;
   const log = deps.logger.child({ component: "drill", drillId: drill.id, backupId: backup.id });
   const conn = connectionOf(server, deps.secrets);
@@ -54,7 +60,13 @@ export async function executeDrill(deps: DrillRunnerDeps, drill: RestoreDrill, b
     restored = true;
     const actual = await captureTableStats(conn, drill.scratchDatabase);
     const details = await compareWithBaseline(deps, backup, actual);
-    result = { status: details.passed ? "PASSED" : "FAILED", details, error: details.problems.join("; ") || null, restoreMs: outcome.restoreMs, bytes: outcome.storedBytes };
+    result = {
+      status: details.passed ? "PASSED" : "FAILED",
+      details,
+      error: details.problems.join("; ") || null,
+      restoreMs: outcome.restoreMs,
+      bytes: outcome.storedBytes,
+    };
   } catch (error) {
     result = { status: "FAILED", details: null, error: (error as Error).message, restoreMs: null, bytes: null };
   }
@@ -79,7 +91,16 @@ export async function executeDrill(deps: DrillRunnerDeps, drill: RestoreDrill, b
     },
   });
   log[result.status === "PASSED" ? "info" : "warn"]({ status: result.status, restoreMs: result.restoreMs, err: result.error }, "restore drill finished");
-  deps.events.emit({ type: "DRILL_FINISHED", drillId: row.id, backupId: backup.id, sourceServerName: backup.serverName, database: backup.database, status: result.status, restoreMs: result.restoreMs, error: result.error });
+  deps.events.emit({
+    type: "DRILL_FINISHED",
+    drillId: row.id,
+    backupId: backup.id,
+    sourceServerName: backup.serverName,
+    database: backup.database,
+    status: result.status,
+    restoreMs: result.restoreMs,
+    error: result.error,
+  });
   return row;
 }
 

@@ -3,14 +3,35 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, createTarget, dataOf, runBackup, waitForBackup, type BackupView } from "../testing/backup-helpers.ts";
-import { createMariadbSample, createPgSample, dropMariadbDatabase, dropPgDatabase, mariadbExec, pgExec, POSTGRES, uniqueName } from "../testing/sample-databases.ts";
+import {
+  createMariadbSample,
+  createPgSample,
+  dropMariadbDatabase,
+  dropPgDatabase,
+  mariadbExec,
+  pgExec,
+  POSTGRES,
+  uniqueName,
+} from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
 import type { RestoreEvent } from "./events.ts";
 import { captureTableStats, saveTableStats } from "../runner/table-stats.ts";
 import { eventually, flipByte } from "./testing/restore-helpers.ts";
 
-const DRILL_FIELDS = "id status trigger baseline restoreMs durationMs restoredBytes details error scratchDatabase scratchDropped serverName sourceServerName database";
-type DrillView = { id: number; status: string; trigger: string; baseline: string | null; restoreMs: number | null; details: string | null; error: string | null; scratchDatabase: string; scratchDropped: boolean; database: string };
+const DRILL_FIELDS =
+  "id status trigger baseline restoreMs durationMs restoredBytes details error scratchDatabase scratchDropped serverName sourceServerName database";
+type DrillView = {
+  id: number;
+  status: string;
+  trigger: string;
+  baseline: string | null;
+  restoreMs: number | null;
+  details: string | null;
+  error: string | null;
+  scratchDatabase: string;
+  scratchDropped: boolean;
+  database: string;
+};
 const MARIA = { engine: "MARIADB" as const, host: "127.0.0.1", port: 3306, username: "root", password: null, tls: false };
 
 /** Drills on the real servers: a scheduled backup drilled at once, strict comparisons, a broken artifact. */
@@ -35,7 +56,14 @@ describe("restore drills", () => {
     localDir = path.join(work, "local");
     localId = await createTarget(admin, { name: "dr-local", kind: "LOCAL", path: localDir });
     mariaId = await createServer(admin, { name: "maria-dr", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root" });
-    verifyId = await createServer(admin, { name: "maria-verify", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", includeDatabases: ["none"] });
+    verifyId = await createServer(admin, {
+      name: "maria-verify",
+      engine: "MARIADB",
+      host: "127.0.0.1",
+      port: 3306,
+      username: "root",
+      includeDatabases: ["none"],
+    });
   });
 
   afterAll(async () => {
@@ -46,12 +74,17 @@ describe("restore drills", () => {
   });
 
   async function schedule(name: string, serverId: number): Promise<number> {
-    const r = dataOf(await admin(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, { input: { name, cronExpression: "0 3 * * *", serverIds: [serverId], storageTargetIds: [localId] } }));
+    const r = dataOf(
+      await admin(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
+        input: { name, cronExpression: "0 3 * * *", serverIds: [serverId], storageTargetIds: [localId] },
+      }),
+    );
     return (r as { createSchedule: { id: number } }).createSchedule.id;
   }
 
   async function drillsOf(backupId: number): Promise<DrillView[]> {
-    return (dataOf(await operator(`query($b: Int!) { backup(id: $b) { drills { ${DRILL_FIELDS} } } }`, { b: backupId })) as { backup: { drills: DrillView[] } }).backup.drills;
+    return (dataOf(await operator(`query($b: Int!) { backup(id: $b) { drills { ${DRILL_FIELDS} } } }`, { b: backupId })) as { backup: { drills: DrillView[] } })
+      .backup.drills;
   }
 
   async function finishedDrill(backupId: number, count = 1): Promise<DrillView> {
@@ -74,11 +107,23 @@ describe("restore drills", () => {
     mariaDbs.push(source);
     await createMariadbSample(source, { rows: 80 });
     const scheduleId = await schedule("dr-nightly", mariaId);
-    const set = dataOf(await admin(`mutation($id: Int!, $s: Int!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s }) { drillEnabled drillCron drillServer { id } } }`, { id: scheduleId, s: verifyId }));
+    const set = dataOf(
+      await admin(
+        `mutation($id: Int!, $s: Int!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s }) { drillEnabled drillCron drillServer { id } } }`,
+        { id: scheduleId, s: verifyId },
+      ),
+    );
     expect(set).toEqual({ setScheduleDrill: { drillEnabled: true, drillCron: null, drillServer: { id: verifyId } } });
 
     const server = await app.db.prisma.server.findUniqueOrThrow({ where: { id: mariaId }, include: { dumpOptions: true } });
-    const [queued] = await app.services.backups.queue({ server, databases: [source], storageTargetIds: [localId], schedule: { id: scheduleId, name: "dr-nightly" }, trigger: "SCHEDULED", dueAt: new Date() });
+    const [queued] = await app.services.backups.queue({
+      server,
+      databases: [source],
+      storageTargetIds: [localId],
+      schedule: { id: scheduleId, name: "dr-nightly" },
+      trigger: "SCHEDULED",
+      dueAt: new Date(),
+    });
     expect((await waitForBackup(operator, queued!.id)).status).toBe("SUCCEEDED");
     const result = await finishedDrill(queued!.id);
     expect(result.error).toBeNull();
@@ -90,11 +135,18 @@ describe("restore drills", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(localDir, `${record.artifacts[0]!.key}.manifest.json`), "utf8"));
     expect(manifest.tableStats.tables).toContainEqual({ name: "customers", rows: 80 });
     const details = JSON.parse(result.details!) as { notes: string[]; tables: Array<{ name: string; status: string; actualRows: number }> };
-    expect(details.tables.map((t) => [t.name, t.status])).toEqual([["audit", "OK"], ["customers", "OK"], ["empty_table", "OK"], ["files", "OK"]]);
+    expect(details.tables.map((t) => [t.name, t.status])).toEqual([
+      ["audit", "OK"],
+      ["customers", "OK"],
+      ["empty_table", "OK"],
+      ["files", "OK"],
+    ]);
     expect(await databaseExists(result.scratchDatabase)).toBe(false);
 
     expect(await app.services.drills.runDrillFor(queued!.id)).toBeNull(); // one drill per backup
-    const perDatabase = dataOf(await operator(`query($d: String!) { restoreDrills(serverName: "maria-dr", database: $d) { id restoreMs } }`, { d: source })) as { restoreDrills: Array<{ id: number }> };
+    const perDatabase = dataOf(
+      await operator(`query($d: String!) { restoreDrills(serverName: "maria-dr", database: $d) { id restoreMs } }`, { d: source }),
+    ) as { restoreDrills: Array<{ id: number }> };
     expect(perDatabase.restoreDrills.map((d) => d.id)).toEqual([result.id]);
     expect(events).toContainEqual(expect.objectContaining({ type: "DRILL_FINISHED", drillId: result.id, status: "PASSED" }));
   });
@@ -105,7 +157,9 @@ describe("restore drills", () => {
     await createMariadbSample(source, { rows: 30 });
     const stats = await captureTableStats(MARIA, source); // the runner's hook, right before the dump
     expect(stats.tables.find((t) => t.name === "customers")?.rows).toBe(30);
-    expect(stats.objects).toEqual(expect.arrayContaining(["VIEW customer_files", "PROCEDURE count_customers", "FUNCTION shout", "TRIGGER customers_ai ON customers"]));
+    expect(stats.objects).toEqual(
+      expect.arrayContaining(["VIEW customer_files", "PROCEDURE count_customers", "FUNCTION shout", "TRIGGER customers_ai ON customers"]),
+    );
     const [b] = await runBackup(operator, { serverId: mariaId, databases: [source], storageTargetIds: [localId] });
     await waitForBackup(operator, b!.id);
     await saveTableStats(app.db.prisma, b!.id, stats);
@@ -133,7 +187,10 @@ describe("restore drills", () => {
     expect(failed).toMatchObject({ status: "FAILED", scratchDropped: true, restoreMs: null });
     expect(failed.error).toMatch(/^checksum mismatch: the artifact's SHA-256 is [0-9a-f]{64}, the backup recorded/);
     expect(await databaseExists(failed.scratchDatabase)).toBe(false);
-    expect(await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: backup.id } })).toMatchObject({ status: "CORRUPT", verifyResult: "CORRUPT" });
+    expect(await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: backup.id } })).toMatchObject({
+      status: "CORRUPT",
+      verifyResult: "CORRUPT",
+    });
     expect(events).toContainEqual(expect.objectContaining({ type: "DRILL_FINISHED", drillId: failed.id, status: "FAILED" }));
   });
 
@@ -143,9 +200,21 @@ describe("restore drills", () => {
     await createPgSample(source);
     const pgId = await createServer(admin, { name: "pg-dr", engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: POSTGRES.user });
     const scheduleId = await schedule("dr-pg", pgId);
-    dataOf(await admin(`mutation($id: Int!, $s: Int!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s, cron: "*/5 * * * *" }) { id } }`, { id: scheduleId, s: pgId }));
+    dataOf(
+      await admin(`mutation($id: Int!, $s: Int!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s, cron: "*/5 * * * *" }) { id } }`, {
+        id: scheduleId,
+        s: pgId,
+      }),
+    );
     const server = await app.db.prisma.server.findUniqueOrThrow({ where: { id: pgId }, include: { dumpOptions: true } });
-    const [queued] = await app.services.backups.queue({ server, databases: [source], storageTargetIds: [localId], schedule: { id: scheduleId, name: "dr-pg" }, trigger: "SCHEDULED", dueAt: new Date() });
+    const [queued] = await app.services.backups.queue({
+      server,
+      databases: [source],
+      storageTargetIds: [localId],
+      schedule: { id: scheduleId, name: "dr-pg" },
+      trigger: "SCHEDULED",
+      dueAt: new Date(),
+    });
     expect((await waitForBackup(operator, queued!.id)).status).toBe("SUCCEEDED");
     expect(await app.services.drills.runDrillFor(queued!.id)).toBeNull();
     expect(await app.services.drills.runDueDrills()).toEqual([]); // the cron has not fired since it was set
@@ -153,7 +222,12 @@ describe("restore drills", () => {
     await app.db.prisma.schedule.update({ where: { id: scheduleId }, data: { lastDrillAt: new Date(Date.now() - 10 * 60_000) } });
     const [cronDrill] = await app.services.drills.runDueDrills();
     expect(cronDrill).toMatchObject({ status: "PASSED", trigger: "CRON", baseline: "CAPTURED", backupId: queued!.id, scratchDropped: true });
-    expect((cronDrill!.details as { tables: Array<{ name: string; actualRows: number }> }).tables).toContainEqual({ name: "public.items", expectedRows: 300, actualRows: 300, status: "OK" });
+    expect((cronDrill!.details as { tables: Array<{ name: string; actualRows: number }> }).tables).toContainEqual({
+      name: "public.items",
+      expectedRows: 300,
+      actualRows: 300,
+      status: "OK",
+    });
     expect(await pgExec([`SELECT datname FROM pg_database WHERE datname = '${cronDrill!.scratchDatabase}'`])).toEqual([[]]);
     expect(await app.services.drills.runDueDrills()).toEqual([]);
   });
@@ -167,13 +241,18 @@ describe("restore drills", () => {
       [admin, { enabled: true, serverId: verifyId, cron: "every day" }, "BAD_USER_INPUT", "cron"],
     ];
     for (const [client, input, code, field] of cases) {
-      const r = await client(`mutation($id: Int!, $input: ScheduleDrillInput!) { setScheduleDrill(scheduleId: $id, input: $input) { id } }`, { id: scheduleId, input });
+      const r = await client(`mutation($id: Int!, $input: ScheduleDrillInput!) { setScheduleDrill(scheduleId: $id, input: $input) { id } }`, {
+        id: scheduleId,
+        input,
+      });
       expect(r.errors?.[0]?.extensions, JSON.stringify(input)).toMatchObject({ code, ...(field ? { field } : {}) });
     }
     const pgBackup = await app.db.prisma.backup.findFirst({ where: { engine: "POSTGRESQL" } });
     const wrongEngine = await operator(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: pgBackup!.id, s: verifyId });
     expect(wrongEngine.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "serverId" });
-    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "schedule", entityId: $id) { action } }`, { id: String(scheduleId) })) as { auditLog: Array<{ action: string }> };
+    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "schedule", entityId: $id) { action } }`, { id: String(scheduleId) })) as {
+      auditLog: Array<{ action: string }>;
+    };
     expect(audit.auditLog.filter((a) => a.action === "schedule.drill")).toHaveLength(0);
   });
 });

@@ -79,7 +79,12 @@ export class DrillsService {
       if (!next || next > now) continue;
       const claimed = await prisma.schedule.updateMany({ where: { id: s.id, lastDrillAt: s.lastDrillAt }, data: { lastDrillAt: now } });
       if (claimed.count !== 1) continue;
-      const newest = await prisma.backup.findMany({ where: { scheduleId: s.id, status: { in: ["SUCCEEDED", "PARTIAL"] } }, orderBy: { id: "desc" }, distinct: ["serverName", "database"], select: { id: true } });
+      const newest = await prisma.backup.findMany({
+        where: { scheduleId: s.id, status: { in: ["SUCCEEDED", "PARTIAL"] } },
+        orderBy: { id: "desc" },
+        distinct: ["serverName", "database"],
+        select: { id: true },
+      });
       for (const b of newest) {
         const drill = await this.#record(b.id, s.drillServerId!, "CRON", s.id, "scheduler").catch(() => null);
         if (drill) done.push(await this.#enqueue(drill));
@@ -92,17 +97,26 @@ export class DrillsService {
    * Turns drills on or off for a schedule: the verification server, and an optional drill cron
    * (null = after every successful backup). Admin role; audited. Throws ValidationError naming the field.
    */
-  async setScheduleDrill(principal: Principal, scheduleId: number, input: { enabled: boolean; serverId?: number | null; cron?: string | null }): Promise<Schedule> {
+  async setScheduleDrill(
+    principal: Principal,
+    scheduleId: number,
+    input: { enabled: boolean; serverId?: number | null; cron?: string | null },
+  ): Promise<Schedule> {
     requireRole(principal, "ADMIN");
     const { prisma } = this.deps;
     const before = await prisma.schedule.findUnique({ where: { id: scheduleId } });
     if (!before) throw new NotFoundError("schedule", scheduleId);
     const serverId = input.serverId ?? null;
     if (input.enabled && serverId === null) throw new ValidationError("serverId", "a verification server is required to enable drills");
-    if (serverId !== null && !(await prisma.server.findUnique({ where: { id: serverId }, select: { id: true } }))) throw new ValidationError("serverId", `no server with id ${serverId}`);
+    if (serverId !== null && !(await prisma.server.findUnique({ where: { id: serverId }, select: { id: true } })))
+      throw new ValidationError("serverId", `no server with id ${serverId}`);
     const cron = input.cron?.trim() || null;
-    if (cron && !nextRun(cron, before.timezone, new Date())) throw new ValidationError("cron", `${JSON.stringify(cron)} is not a cron expression that ever fires`);
-    const after = await prisma.schedule.update({ where: { id: scheduleId }, data: { drillEnabled: input.enabled, drillServerId: serverId, drillCron: cron, lastDrillAt: cron ? this.deps.clock.now() : null } });
+    if (cron && !nextRun(cron, before.timezone, new Date()))
+      throw new ValidationError("cron", `${JSON.stringify(cron)} is not a cron expression that ever fires`);
+    const after = await prisma.schedule.update({
+      where: { id: scheduleId },
+      data: { drillEnabled: input.enabled, drillServerId: serverId, drillCron: cron, lastDrillAt: cron ? this.deps.clock.now() : null },
+    });
     await this.deps.audit.record(actorName(principal), "schedule.drill", "schedule", scheduleId, pick(before), pick(after));
     return after;
   }
@@ -121,7 +135,10 @@ export class DrillsService {
 
   /** Starts the drill-cron check. */
   start(): void {
-    this.#stopTimer ??= this.deps.clock.every(CRON_CHECK_MS, () => void this.runDueDrills().catch((error: unknown) => this.deps.logger.error({ err: error }, "drill cron check failed")));
+    this.#stopTimer ??= this.deps.clock.every(
+      CRON_CHECK_MS,
+      () => void this.runDueDrills().catch((error: unknown) => this.deps.logger.error({ err: error }, "drill cron check failed")),
+    );
   }
 
   /** Waits for the drills started on this instance (tests, shutdown). */
@@ -142,12 +159,25 @@ export class DrillsService {
     const { prisma } = this.deps;
     const backup = await prisma.backup.findUnique({ where: { id: backupId } });
     if (!backup) throw new NotFoundError("backup", backupId);
-    if (!["SUCCEEDED", "PARTIAL"].includes(backup.status)) throw new ValidationError("backupId", `backup ${backupId} is ${backup.status}: only a successful backup can be drilled`);
+    if (!["SUCCEEDED", "PARTIAL"].includes(backup.status))
+      throw new ValidationError("backupId", `backup ${backupId} is ${backup.status}: only a successful backup can be drilled`);
     const server = await prisma.server.findUnique({ where: { id: serverId } });
     if (!server) throw new ValidationError("serverId", `no server with id ${serverId}`);
-    if (ENGINE_FAMILY[server.engine] !== ENGINE_FAMILY[backup.engine]) throw new ValidationError("serverId", `a ${backup.engine} backup cannot be drilled on ${server.name}, a ${server.engine} server`);
+    if (ENGINE_FAMILY[server.engine] !== ENGINE_FAMILY[backup.engine])
+      throw new ValidationError("serverId", `a ${backup.engine} backup cannot be drilled on ${server.name}, a ${server.engine} server`);
     return prisma.restoreDrill.create({
-      data: { backupId, scheduleId: scheduleId ?? backup.scheduleId, serverId, serverName: server.name, sourceServerName: backup.serverName, database: backup.database, scratchDatabase: scratchName(backupId), trigger, requestedBy, instanceId: this.deps.instanceId },
+      data: {
+        backupId,
+        scheduleId: scheduleId ?? backup.scheduleId,
+        serverId,
+        serverName: server.name,
+        sourceServerName: backup.serverName,
+        database: backup.database,
+        scratchDatabase: scratchName(backupId),
+        trigger,
+        requestedBy,
+        instanceId: this.deps.instanceId,
+      },
     });
   }
 

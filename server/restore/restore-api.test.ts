@@ -44,7 +44,17 @@ describe("restores through the API", () => {
     admin = await app.as("ADMIN");
     operator = await app.as("OPERATOR");
     localId = await createTarget(admin, { name: "rs-local", kind: "LOCAL", path: path.join(work, "local") });
-    s3Id = await createTarget(admin, { name: "rs-s3", kind: "S3", bucket: s3.bucket, region: "us-east-1", endpoint: s3.endpoint, prefix: "rs", forcePathStyle: true, accessKeyId: "S3RVER", secretAccessKey: "S3RVER" });
+    s3Id = await createTarget(admin, {
+      name: "rs-s3",
+      kind: "S3",
+      bucket: s3.bucket,
+      region: "us-east-1",
+      endpoint: s3.endpoint,
+      prefix: "rs",
+      forcePathStyle: true,
+      accessKeyId: "S3RVER",
+      secretAccessKey: "S3RVER",
+    });
     mariaId = await createServer(admin, { name: "maria-rs", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root" });
     pgId = await createServer(admin, { name: "pg-rs", engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: POSTGRES.user });
     mariaSource = `${uniqueName("rs")} we;ird $(x)`;
@@ -70,7 +80,14 @@ describe("restores through the API", () => {
     const restore = await restoreAndWait(operator, { backupId: mariaBackup.id, storageTargetId: s3Id });
     mariaDbs.push(restore.database);
     expect(restore.error).toBeNull();
-    expect(restore).toMatchObject({ status: "SUCCEEDED", createdDatabase: true, overwrite: false, sourceDatabase: mariaSource, serverName: "maria-rs", sha256: mariaBackup.sha256 });
+    expect(restore).toMatchObject({
+      status: "SUCCEEDED",
+      createdDatabase: true,
+      overwrite: false,
+      sourceDatabase: mariaSource,
+      serverName: "maria-rs",
+      sha256: mariaBackup.sha256,
+    });
     expect(restore.database).toBe(`${mariaSource}_restored_${restore.database.slice(-15)}`);
     expect(restore.database).toMatch(/_restored_\d{8}_\d{6}$/);
     expect(restore.storageTarget).toMatchObject({ id: s3Id, kind: "S3" });
@@ -79,20 +96,35 @@ describe("restores through the API", () => {
     expect(restore.requestedBy).toMatch(/^test-operator/);
     expect(await mariadbFingerprint(restore.database)).toEqual(await mariadbFingerprint(mariaSource));
 
-    const listed = dataOf(await operator(`query($b: Int!) { restores(filter: { backupId: $b }) { nodes { id } } backup(id: $b) { restores { id status } } }`, { b: mariaBackup.id })) as {
+    const listed = dataOf(
+      await operator(`query($b: Int!) { restores(filter: { backupId: $b }) { nodes { id } } backup(id: $b) { restores { id status } } }`, {
+        b: mariaBackup.id,
+      }),
+    ) as {
       restores: { nodes: Array<{ id: number }> };
       backup: { restores: Array<{ id: number; status: string }> };
     };
     expect(listed.restores.nodes.map((n) => n.id)).toContain(restore.id);
     expect(listed.backup.restores).toContainEqual({ id: restore.id, status: "SUCCEEDED" });
-    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "restore", entityId: $id) { action actor after } }`, { id: String(restore.id) })) as { auditLog: Array<{ action: string; actor: string; after: string }> };
+    const audit = dataOf(
+      await admin(`query($id: String!) { auditLog(entityType: "restore", entityId: $id) { action actor after } }`, { id: String(restore.id) }),
+    ) as { auditLog: Array<{ action: string; actor: string; after: string }> };
     expect(audit.auditLog.map((a) => a.action)).toEqual(["restore.start"]);
     expect(JSON.parse(audit.auditLog[0]!.after)).toMatchObject({ database: restore.database, backupId: mariaBackup.id });
   });
 
   it("restores PostgreSQL plain and custom-format backups into named databases with equal rows", async () => {
-    const profile = dataOf(await admin(`mutation { createDumpOptions(input: { name: "rs-custom", pgFormat: CUSTOM, compression: GZIP }) { id } }`)) as { createDumpOptions: { id: number } };
-    const customServer = await createServer(admin, { name: "pg-rs-custom", engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: POSTGRES.user, dumpOptionsId: profile.createDumpOptions.id });
+    const profile = dataOf(await admin(`mutation { createDumpOptions(input: { name: "rs-custom", pgFormat: CUSTOM, compression: GZIP }) { id } }`)) as {
+      createDumpOptions: { id: number };
+    };
+    const customServer = await createServer(admin, {
+      name: "pg-rs-custom",
+      engine: "POSTGRESQL",
+      host: "127.0.0.1",
+      port: 5432,
+      username: POSTGRES.user,
+      dumpOptionsId: profile.createDumpOptions.id,
+    });
     const [c] = await runBackup(operator, { serverId: customServer, databases: [pgSource], storageTargetIds: [s3Id] });
     const custom = await waitForBackup(operator, c!.id);
     expect(custom.artifacts[0]!.key).toMatch(/\.dump\.gz$/);
@@ -139,10 +171,27 @@ describe("restores through the API", () => {
     await mariadbExec([`CREATE DATABASE ${half}`, `CREATE TABLE ${half}.partial (id INT)`]);
     const instanceId = (await app.db.prisma.restore.findFirstOrThrow()).instanceId;
     const left = await app.db.prisma.restore.create({
-      data: { backupId: mariaBackup.id, artifactKey: "k", serverId: mariaId, serverName: "maria-rs", engine: "MARIADB", sourceDatabase: mariaSource, database: half, createdDatabase: true, status: "RUNNING", requestedBy: "x", instanceId, startedAt: new Date(), heartbeatAt: new Date() },
+      data: {
+        backupId: mariaBackup.id,
+        artifactKey: "k",
+        serverId: mariaId,
+        serverName: "maria-rs",
+        engine: "MARIADB",
+        sourceDatabase: mariaSource,
+        database: half,
+        createdDatabase: true,
+        status: "RUNNING",
+        requestedBy: "x",
+        instanceId,
+        startedAt: new Date(),
+        heartbeatAt: new Date(),
+      },
     });
     expect(await app.restore.recover()).toBe(1);
-    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: left.id } })).toMatchObject({ status: "FAILED", error: expect.stringMatching(/^interrupted/) });
+    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: left.id } })).toMatchObject({
+      status: "FAILED",
+      error: expect.stringMatching(/^interrupted/),
+    });
     expect(await mariadbExec([`SHOW DATABASES LIKE '${half}'`])).toEqual([[]]);
   });
 
@@ -150,7 +199,10 @@ describe("restores through the API", () => {
     const target = uniqueName("rspg_over");
     pgDbs.push(target);
     await pgExec([`CREATE DATABASE ${target}`]);
-    await pgExec(["CREATE TABLE items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'old')", "CREATE SCHEMA extra", "CREATE TABLE extra.t (id int)"], target);
+    await pgExec(
+      ["CREATE TABLE items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'old')", "CREATE SCHEMA extra", "CREATE TABLE extra.t (id int)"],
+      target,
+    );
     const before = await pgFingerprint(target);
 
     // A session holding a lock on the old table: the restore's DROP SCHEMA waits inside psql's transaction.
@@ -158,8 +210,13 @@ describe("restores through the API", () => {
     await holder.connect();
     await holder.query("BEGIN");
     await holder.query("LOCK TABLE items IN ACCESS SHARE MODE");
-    const started = (dataOf(await requestRestore(admin, { backupId: pgBackup.id, serverId: pgId, database: target, overwrite: true })) as { restoreBackup: RestoreView }).restoreBackup;
-    const waiting = () => pgExec([`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${target}' AND application_name = 'sqlguard-restore'`]).then((r) => (r[0] as Array<{ n: number }>)[0]!.n);
+    const started = (
+      dataOf(await requestRestore(admin, { backupId: pgBackup.id, serverId: pgId, database: target, overwrite: true })) as { restoreBackup: RestoreView }
+    ).restoreBackup;
+    const waiting = () =>
+      pgExec([`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${target}' AND application_name = 'sqlguard-restore'`]).then(
+        (r) => (r[0] as Array<{ n: number }>)[0]!.n,
+      );
     await eventually(async () => (await waiting()) > 0, "psql to wait for the lock");
     const running = await waitForRestore(admin, started.id, (r) => r.status === "RUNNING" && r.progressBytes === r.totalBytes);
     expect(running.progressBytes).toBe(pgBackup.storedBytes);
@@ -180,7 +237,9 @@ describe("restores through the API", () => {
     expect(replaced.status).toBe("SUCCEEDED");
     expect(await pgFingerprint(target)).toEqual(await pgFingerprint(pgSource));
     expect(await pgExec(["SELECT nspname FROM pg_namespace WHERE nspname = 'extra'"], target)).toEqual([[]]);
-    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "restore", entityId: $id) { action } }`, { id: String(started.id) })) as { auditLog: Array<{ action: string }> };
+    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "restore", entityId: $id) { action } }`, { id: String(started.id) })) as {
+      auditLog: Array<{ action: string }>;
+    };
     expect(audit.auditLog.map((a) => a.action).sort()).toEqual(["restore.cancel", "restore.start"]);
   });
 });

@@ -83,7 +83,9 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
         () => true,
         () => false,
       );
-      message += dropped ? `; the new database ${JSON.stringify(database)} was dropped` : `; the new database ${JSON.stringify(database)} could not be dropped: remove it by hand`;
+      message += dropped
+        ? `; the new database ${JSON.stringify(database)} was dropped`
+        : `; the new database ${JSON.stringify(database)} could not be dropped: remove it by hand`;
     }
     throw new RestoreError(error.reason, scrub(message), { cause: error, stderrTail: scrub(error.stderrTail) });
   }

@@ -29,7 +29,14 @@ describe("buildRestoreCommands", () => {
   it("gives psql everything through libpq variables, PGDATABASE as a plain name", () => {
     const { client, transactional } = buildRestoreCommands(pg, "host=evil dbname=x", "sql", TOOLS);
     expect(client.args).toEqual(["--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1", "--file=-"]);
-    expect(client.env).toMatchObject({ PGHOST: "pg", PGPORT: "5433", PGUSER: "restorer", PGDATABASE: "host=evil dbname=x", PGPASSWORD: "pg-secret", PGSSLMODE: "require" });
+    expect(client.env).toMatchObject({
+      PGHOST: "pg",
+      PGPORT: "5433",
+      PGUSER: "restorer",
+      PGDATABASE: "host=evil dbname=x",
+      PGPASSWORD: "pg-secret",
+      PGSSLMODE: "require",
+    });
     expect(transactional).toBe(true);
   });
 

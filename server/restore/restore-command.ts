@@ -42,7 +42,11 @@ export function databaseNameProblem(engine: ServerConnection["engine"], name: st
 
 /** `<database>_restored_<UTC YYYYMMDD_HHMMSS>`, the source name shortened to fit the engine's limit. */
 export function defaultRestoreName(engine: ServerConnection["engine"], source: string, at: Date): string {
-  const stamp = at.toISOString().replace(/\.\d{3}Z$/, "").replace(/-|:/g, "").replace("T", "_");
+  const stamp = at
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "")
+    .replace(/-|:/g, "")
+    .replace("T", "_");
   const suffix = `_restored_${stamp}`;
   let base = [...source];
   const fits = (s: string) => (engine === "POSTGRESQL" ? Buffer.byteLength(s) <= PG_NAME_BYTES : [...s].length <= MYSQL_NAME_CHARS);

@@ -66,7 +66,10 @@ export class RestoreJobs {
   async #run(id: number): Promise<void> {
     const { prisma, events } = this.deps;
     const now = new Date();
-    const claimed = await prisma.restore.updateMany({ where: { id, status: "PENDING" }, data: { status: "RUNNING", startedAt: now, heartbeatAt: now, instanceId: this.deps.instanceId, progressBytes: 0 } });
+    const claimed = await prisma.restore.updateMany({
+      where: { id, status: "PENDING" },
+      data: { status: "RUNNING", startedAt: now, heartbeatAt: now, instanceId: this.deps.instanceId, progressBytes: 0 },
+    });
     if (claimed.count !== 1) return;
     const restore = await prisma.restore.findUniqueOrThrow({ where: { id } });
     events.emit({ type: "RESTORE_STATUS", restoreId: id, status: "RUNNING", serverName: restore.serverName, database: restore.database });
@@ -96,7 +99,12 @@ export class RestoreJobs {
           onDatabaseCreated: async () => void (await prisma.restore.update({ where: { id }, data: { createdDatabase: true } })),
         },
       );
-      await this.#finish(restore, "SUCCEEDED", { rawBytes: BigInt(outcome.rawBytes), progressBytes: BigInt(outcome.storedBytes), sha256: outcome.sha256, logTail: outcome.stderrTail.slice(-4000) || null });
+      await this.#finish(restore, "SUCCEEDED", {
+        rawBytes: BigInt(outcome.rawBytes),
+        progressBytes: BigInt(outcome.storedBytes),
+        sha256: outcome.sha256,
+        logTail: outcome.stderrTail.slice(-4000) || null,
+      });
       log.info({ server: server.name, restoreMs: outcome.restoreMs }, "restore finished");
     } catch (caught) {
       const error = toRestoreError(caught, controller.signal);
@@ -119,10 +127,17 @@ export class RestoreJobs {
     return { backup, server, conn: connectionOf(server, secrets) };
   }
 
-  async #finish(restore: Restore, status: "SUCCEEDED" | "FAILED" | "CANCELLED", data: Partial<Pick<Restore, "rawBytes" | "progressBytes" | "sha256" | "error" | "logTail">>): Promise<void> {
+  async #finish(
+    restore: Restore,
+    status: "SUCCEEDED" | "FAILED" | "CANCELLED",
+    data: Partial<Pick<Restore, "rawBytes" | "progressBytes" | "sha256" | "error" | "logTail">>,
+  ): Promise<void> {
     const finishedAt = new Date();
     const startedAt = restore.startedAt ?? finishedAt;
-    await this.deps.prisma.restore.update({ where: { id: restore.id }, data: { ...data, status, finishedAt, durationMs: finishedAt.getTime() - startedAt.getTime() } });
+    await this.deps.prisma.restore.update({
+      where: { id: restore.id },
+      data: { ...data, status, finishedAt, durationMs: finishedAt.getTime() - startedAt.getTime() },
+    });
     this.deps.events.emit({ type: "RESTORE_STATUS", restoreId: restore.id, status, serverName: restore.serverName, database: restore.database });
   }
 
@@ -134,14 +149,21 @@ export class RestoreJobs {
     const { prisma, secrets } = this.deps;
     const stale = new Date(Date.now() - leaseMs);
     const rows = await prisma.restore.findMany({
-      where: { OR: [{ instanceId: this.deps.instanceId, status: { in: ["PENDING", "RUNNING"] } }, { status: "RUNNING", heartbeatAt: { lt: stale } }] },
+      where: {
+        OR: [
+          { instanceId: this.deps.instanceId, status: { in: ["PENDING", "RUNNING"] } },
+          { status: "RUNNING", heartbeatAt: { lt: stale } },
+        ],
+      },
       include: { server: true },
     });
     for (const r of rows) {
       const error = "interrupted: SQLGuard stopped while this restore was running";
       const { count } = await prisma.restore.updateMany({ where: { id: r.id, status: r.status }, data: { status: "FAILED", error, finishedAt: new Date() } });
       if (count !== 1 || !r.createdDatabase || !r.server) continue;
-      await dropDatabase(connectionOf(r.server, secrets), r.database).catch((e: unknown) => this.#log.warn({ err: e, restoreId: r.id }, "could not drop the database of an interrupted restore"));
+      await dropDatabase(connectionOf(r.server, secrets), r.database).catch((e: unknown) =>
+        this.#log.warn({ err: e, restoreId: r.id }, "could not drop the database of an interrupted restore"),
+      );
     }
     return rows.length;
   }

@@ -38,7 +38,10 @@ function source(data: Buffer, end: "end" | "error" | "stall" = "end"): Readable 
 describe("streamRestore", () => {
   const pgDb = uniqueName("stream_pg");
   const mariaDb = uniqueName("stream_maria");
-  const tables = async () => ((await pgExec(["SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"], pgDb))[0] as Array<{ tablename: string }>).map((r) => r.tablename);
+  const tables = async () =>
+    ((await pgExec(["SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"], pgDb))[0] as Array<{ tablename: string }>).map(
+      (r) => r.tablename,
+    );
 
   beforeAll(async () => {
     await pgExec([`CREATE DATABASE ${pgDb}`]);
@@ -49,10 +52,22 @@ describe("streamRestore", () => {
     await dropMariadbDatabase(mariaDb);
   });
 
-  async function run(conn: ServerConnection, database: string, data: Buffer, expected: string, options: { compression?: "NONE" | "GZIP"; raw?: boolean; end?: "end" | "error" | "stall"; signal?: AbortSignal } = {}) {
+  async function run(
+    conn: ServerConnection,
+    database: string,
+    data: Buffer,
+    expected: string,
+    options: { compression?: "NONE" | "GZIP"; raw?: boolean; end?: "end" | "error" | "stall"; signal?: AbortSignal } = {},
+  ) {
     const commands = buildRestoreCommands(conn, database, "sql", await detectRestoreTools());
     const body = options.compression === "GZIP" && !options.raw ? zlib.gzipSync(data) : data;
-    return streamRestore({ source: source(body, options.end), expectedSha256: expected, compression: options.compression ?? "NONE", commands, signal: options.signal ?? new AbortController().signal });
+    return streamRestore({
+      source: source(body, options.end),
+      expectedSha256: expected,
+      compression: options.compression ?? "NONE",
+      commands,
+      signal: options.signal ?? new AbortController().signal,
+    });
   }
 
   it("commits a verified stream, gzip or plain", async () => {
@@ -73,19 +88,29 @@ describe("streamRestore", () => {
 
   it("rolls back every statement psql already ran when the checksum does not match at the end", async () => {
     const data = script("unverified", 500);
-    await expect(run(PG, pgDb, data, "0".repeat(64))).rejects.toThrow(/^checksum mismatch: the artifact's SHA-256 is [0-9a-f]{64}, the backup recorded 0{64}; the restore was rolled back/);
+    await expect(run(PG, pgDb, data, "0".repeat(64))).rejects.toThrow(
+      /^checksum mismatch: the artifact's SHA-256 is [0-9a-f]{64}, the backup recorded 0{64}; the restore was rolled back/,
+    );
     expect(await tables()).not.toContain("unverified");
   });
 
   it("rolls back when storage fails mid-stream, and when the restore is cancelled while the source stalls", async () => {
-    await expect(run(PG, pgDb, script("cut_short", 300), "f".repeat(64), { end: "error" })).rejects.toMatchObject({ reason: "STORAGE_FAILED", message: expect.stringContaining("connection reset") });
+    await expect(run(PG, pgDb, script("cut_short", 300), "f".repeat(64), { end: "error" })).rejects.toMatchObject({
+      reason: "STORAGE_FAILED",
+      message: expect.stringContaining("connection reset"),
+    });
     const controller = new AbortController();
     const pending = run(PG, pgDb, script("stalled", 300), "f".repeat(64), { end: "stall", signal: controller.signal });
     await new Promise((r) => setTimeout(r, 500));
     controller.abort();
     await expect(pending).rejects.toMatchObject({ reason: "CANCELLED" });
     // psql was killed: its session ends as soon as the server notices, with nothing committed.
-    const sessions = async () => ((await pgExec([`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${pgDb}' AND application_name = 'sqlguard-restore'`]))[0] as Array<{ n: number }>)[0]!.n;
+    const sessions = async () =>
+      (
+        (await pgExec([`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${pgDb}' AND application_name = 'sqlguard-restore'`]))[0] as Array<{
+          n: number;
+        }>
+      )[0]!.n;
     await eventually(async () => (await sessions()) === 0, "the killed psql's session to end");
     expect(await tables()).not.toContain("cut_short");
     expect(await tables()).not.toContain("stalled");
@@ -93,10 +118,16 @@ describe("streamRestore", () => {
 
   it("names the client's error for a verified stream it rejects, and the decompressor's for a stream it cannot read", async () => {
     const bad = Buffer.from("CREATE TABLE broken (id int);\nSELEKT 1;\n");
-    await expect(run(PG, pgDb, bad, sha(bad))).rejects.toMatchObject({ reason: "CLIENT_FAILED", message: expect.stringMatching(/psql exited with code 3: .*syntax error at or near "SELEKT"/s) });
+    await expect(run(PG, pgDb, bad, sha(bad))).rejects.toMatchObject({
+      reason: "CLIENT_FAILED",
+      message: expect.stringMatching(/psql exited with code 3: .*syntax error at or near "SELEKT"/s),
+    });
     expect(await tables()).not.toContain("broken");
     const notGzip = script("not_gzip", 5);
-    await expect(run(PG, pgDb, notGzip, sha(notGzip), { compression: "GZIP", raw: true })).rejects.toMatchObject({ reason: "DECOMPRESS_FAILED", message: expect.stringMatching(/^gzip: /) });
+    await expect(run(PG, pgDb, notGzip, sha(notGzip), { compression: "GZIP", raw: true })).rejects.toMatchObject({
+      reason: "DECOMPRESS_FAILED",
+      message: expect.stringMatching(/^gzip: /),
+    });
   });
 
   it("feeds MariaDB through `mariadb … -- <database>` and fails loudly on a mismatch", async () => {

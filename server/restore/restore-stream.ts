@@ -40,7 +40,9 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
   const client = spawnChild(commands.client.command, commands.client.args, { env: commands.client.env, signal: signal });
   client.stdout.resume(); // query output (psql prints SELECT results) is not needed
   const decompressor = createDecompressor(o.compression, signal);
-  const converter = commands.converter ? spawnChild(commands.converter.command, commands.converter.args, { env: commands.converter.env, signal: signal }) : null;
+  const converter = commands.converter
+    ? spawnChild(commands.converter.command, commands.converter.args, { env: commands.converter.env, signal: signal })
+    : null;
   const raw = new Meter({ onBytes: (rawBytes) => o.onProgress?.({ storedBytes, rawBytes }) });
 
   let storedBytes = 0;
@@ -57,7 +59,11 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
     trailer: commands.transactional ? "COMMIT;\n" : "",
   });
   if (commands.transactional) client.stdin.write(`BEGIN;\n${o.prelude ?? ""}`);
-  const stages: NodeJS.ReadWriteStream[] = [decompressor.stream, ...(converter ? [Duplex.from({ writable: converter.stdin, readable: converter.stdout })] : []), raw];
+  const stages: NodeJS.ReadWriteStream[] = [
+    decompressor.stream,
+    ...(converter ? [Duplex.from({ writable: converter.stdin, readable: converter.stdout })] : []),
+    raw,
+  ];
   const downstream = pipeline([...stages, gate] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], { signal: signal }).then(
     () => null,
     (error: unknown) => error,
@@ -83,7 +89,10 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
   const flowError = await downstream;
   abandon();
   const exit = await client.exited;
-  const decompressError = await decompressor.finished.then(() => null, (e: Error) => e);
+  const decompressError = await decompressor.finished.then(
+    () => null,
+    (e: Error) => e,
+  );
   const converterExit = converter ? await converter.exited : null;
   const failure = explainFailure({ signal, read, expectedSha256: o.expectedSha256, commands, exit, converterExit, decompressError, flowError });
   if (failure) throw failure;
@@ -104,9 +113,14 @@ type Outcome = {
 /** The error that best explains a restore that did not succeed, or null when it did. */
 function explainFailure(o: Outcome): RestoreError | null {
   if (o.signal.aborted) return o.signal.reason instanceof RestoreError ? o.signal.reason : new RestoreError("CANCELLED", "the restore was cancelled");
-  if (o.read.error !== null) return new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(o.read.error as Error).message}`, { cause: o.read.error });
+  if (o.read.error !== null)
+    return new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(o.read.error as Error).message}`, { cause: o.read.error });
   if (o.read.sha256 !== o.expectedSha256) {
-    return new ChecksumMismatchError(o.expectedSha256, o.read.sha256!, o.commands.transactional ? "the restore was rolled back before anything was committed" : "the restore was stopped");
+    return new ChecksumMismatchError(
+      o.expectedSha256,
+      o.read.sha256!,
+      o.commands.transactional ? "the restore was rolled back before anything was committed" : "the restore was stopped",
+    );
   }
   // A program that exited with a code failed on its own; one killed by a signal was stopped
   // because something else failed first, which is the better explanation.
@@ -116,7 +130,11 @@ function explainFailure(o: Outcome): RestoreError | null {
   if (o.decompressError) return new RestoreError("DECOMPRESS_FAILED", o.decompressError.message, { cause: o.decompressError });
   if (converterExit && converterExit.code !== 0) return childFailure(o.commands.converter!, converterExit);
   if (exit.code !== 0) return childFailure(o.commands.client, exit);
-  if (o.flowError) return new RestoreError("CLIENT_FAILED", `the restore stream failed: ${(o.flowError as Error).message}`, { cause: o.flowError, stderrTail: exit.stderrTail });
+  if (o.flowError)
+    return new RestoreError("CLIENT_FAILED", `the restore stream failed: ${(o.flowError as Error).message}`, {
+      cause: o.flowError,
+      stderrTail: exit.stderrTail,
+    });
   return null;
 }
 
@@ -126,7 +144,13 @@ function explainFailure(o: Outcome): RestoreError | null {
  * artifact must always be told apart. Ends `input` after the last byte. A cancel ends it at once,
  * even when the source stalls. Never throws: a read error or cancel is returned.
  */
-async function feed(source: Readable, input: Duplex, stopWriting: Promise<unknown>, signal: AbortSignal, onBytes: (bytes: number) => void): Promise<{ sha256: string | null; error: unknown }> {
+async function feed(
+  source: Readable,
+  input: Duplex,
+  stopWriting: Promise<unknown>,
+  signal: AbortSignal,
+  onBytes: (bytes: number) => void,
+): Promise<{ sha256: string | null; error: unknown }> {
   let writing = true;
   void stopWriting.then(() => (writing = false));
   const hash = crypto.createHash("sha256");

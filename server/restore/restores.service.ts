@@ -23,7 +23,13 @@ export type RestoresDeps = {
 };
 
 /** restoreBackup's input: only backupId is required. */
-export type RestoreInput = { backupId: number; storageTargetId?: number | null; serverId?: number | null; database?: string | null; overwrite?: boolean | null };
+export type RestoreInput = {
+  backupId: number;
+  storageTargetId?: number | null;
+  serverId?: number | null;
+  database?: string | null;
+  overwrite?: boolean | null;
+};
 
 /** Filters of the restore history; every field optional. */
 export type RestoreFilter = { backupId?: number | null; serverId?: number | null; status?: Restore["status"][] | null };
@@ -67,7 +73,10 @@ export class RestoresService {
       throw new AppError("UNAVAILABLE", `cannot reach ${server.name}: ${error.message}`, { cause: error });
     });
     if (exists && !input.overwrite) {
-      throw new ValidationError("database", `${JSON.stringify(database)} already exists on ${server.name}: restoring over it needs overwrite: true (admin role)`);
+      throw new ValidationError(
+        "database",
+        `${JSON.stringify(database)} already exists on ${server.name}: restoring over it needs overwrite: true (admin role)`,
+      );
     }
     const busy = await prisma.restore.findFirst({ where: { serverId, database, status: { in: ["PENDING", "RUNNING"] } }, select: { id: true } });
     if (busy) throw new ConflictError("database", `restore ${busy.id} into ${JSON.stringify(database)} on ${server.name} is still under way`);
@@ -102,7 +111,10 @@ export class RestoresService {
     const { prisma } = this.deps;
     const before = await this.get(id);
     const now = new Date();
-    const pending = await prisma.restore.updateMany({ where: { id, status: "PENDING" }, data: { status: "CANCELLED", cancelRequestedAt: now, finishedAt: now, error: "cancelled before it started" } });
+    const pending = await prisma.restore.updateMany({
+      where: { id, status: "PENDING" },
+      data: { status: "CANCELLED", cancelRequestedAt: now, finishedAt: now, error: "cancelled before it started" },
+    });
     const running = pending.count ? { count: 0 } : await prisma.restore.updateMany({ where: { id, status: "RUNNING" }, data: { cancelRequestedAt: now } });
     if (running.count) this.deps.jobs.abortLocal(id, new RestoreError("CANCELLED", `cancelled by ${principal.username}`));
     if (pending.count || running.count) await this.deps.audit.record(actorName(principal), "restore.cancel", "restore", id, before, await this.get(id));

@@ -11,13 +11,15 @@ export function withPg<T>(conn: ServerConnection, database: string | null, use: 
   return withPgSession(conn, database, use, { applicationName: "sqlguard-restore" });
 }
 
-
 /** Whether the database exists on the server. */
 export async function databaseExists(conn: ServerConnection, database: string): Promise<boolean> {
   if (conn.engine === "POSTGRESQL") {
     return withPg(conn, null, async (c) => (await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [database])).rowCount === 1);
   }
-  return withMysql(conn, async (c) => ((await c.query("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", [database])) as unknown[]).length === 1);
+  return withMysql(
+    conn,
+    async (c) => ((await c.query("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", [database])) as unknown[]).length === 1,
+  );
 }
 
 /** Creates an empty database (PostgreSQL: from template0, so nothing of template1 gets in the way). */
@@ -47,7 +49,10 @@ export async function dropDatabase(conn: ServerConnection, database: string): Pr
  */
 export async function recreateMysqlDatabase(conn: ServerConnection, database: string): Promise<void> {
   await withMysql(conn, async (c) => {
-    const rows = (await c.query("SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", [database])) as Array<{ cs: string; co: string }>;
+    const rows = (await c.query(
+      "SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+      [database],
+    )) as Array<{ cs: string; co: string }>;
     const charset = rows[0] ? ` CHARACTER SET ${rows[0].cs} COLLATE ${rows[0].co}` : " CHARACTER SET utf8mb4";
     await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
     await c.query(`CREATE DATABASE ${quoteIdent(database)}${charset}`);
@@ -67,7 +72,9 @@ export async function pgOverwritePrelude(conn: ServerConnection, database: strin
     const ownerRole = (await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'pg_database_owner'")).rowCount === 1;
     const drops = rows.map((r) => `DROP SCHEMA ${pgIdent(r.nspname)} CASCADE;\n`).join("");
     // As in a fresh database: owned by the database owner (PostgreSQL 14+), usable by everyone.
-    const create = ownerRole ? "CREATE SCHEMA public AUTHORIZATION pg_database_owner;\nGRANT USAGE ON SCHEMA public TO PUBLIC;\n" : "CREATE SCHEMA public;\nGRANT ALL ON SCHEMA public TO PUBLIC;\n";
+    const create = ownerRole
+      ? "CREATE SCHEMA public AUTHORIZATION pg_database_owner;\nGRANT USAGE ON SCHEMA public TO PUBLIC;\n"
+      : "CREATE SCHEMA public;\nGRANT ALL ON SCHEMA public TO PUBLIC;\n";
     // The NOTICEs of every cascaded drop are noise in the restore's log.
     return `SET client_min_messages = warning;\n${drops}${create}`;
   });

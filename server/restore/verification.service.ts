@@ -23,7 +23,11 @@ export type VerificationDeps = {
 };
 
 /** What one periodic pass did. */
-export type VerificationPass = { checked: number; ok: number; problems: Array<{ artifactId: number; backupId: number; result: string; detail: string | null }> };
+export type VerificationPass = {
+  checked: number;
+  ok: number;
+  problems: Array<{ artifactId: number; backupId: number; result: string; detail: string | null }>;
+};
 
 /**
  * Checksum verification: `verifyBackup` on demand, and a periodic pass that re-reads every STORED
@@ -87,8 +91,16 @@ export class VerificationService {
     const { prisma, clock, intervalMs } = this.deps;
     // Due: never verified, or last verified a period ago (a little slack, so each tick finds those of the previous one).
     const cutoff = new Date(clock.now().getTime() - intervalMs + Math.min(60_000, intervalMs / 10));
-    const due = { status: "STORED" as const, storageTargetId: { not: null }, OR: intervalMs > 0 ? [{ verifiedAt: null }, { verifiedAt: { lt: cutoff } }] : [{ verifiedAt: null }] };
-    const candidates = await prisma.backupArtifact.findMany({ where: due, orderBy: [{ verifiedAt: { sort: "asc", nulls: "first" } }, { id: "asc" }], select: { id: true } });
+    const due = {
+      status: "STORED" as const,
+      storageTargetId: { not: null },
+      OR: intervalMs > 0 ? [{ verifiedAt: null }, { verifiedAt: { lt: cutoff } }] : [{ verifiedAt: null }],
+    };
+    const candidates = await prisma.backupArtifact.findMany({
+      where: due,
+      orderBy: [{ verifiedAt: { sort: "asc", nulls: "first" } }, { id: "asc" }],
+      select: { id: true },
+    });
     const pass: VerificationPass = { checked: 0, ok: 0, problems: [] };
     for (const { id } of candidates) {
       if (this.#stopping) break;
@@ -120,8 +132,22 @@ export class VerificationService {
     }
     const at = clock.now();
     if (!(await recordCheck(prisma, artifact.id, check, at))) return null;
-    if (check.result !== "OK") this.#log.warn({ backupId: backup.id, artifactId: artifact.id, target: target.name, result: check.result, detail: check.detail }, "artifact verification failed");
-    events.emit({ type: "VERIFIED", artifactId: artifact.id, backupId: backup.id, storageTargetId: target.id, storageTargetName: target.name, serverName: backup.serverName, database: backup.database, result: check.result, at });
+    if (check.result !== "OK")
+      this.#log.warn(
+        { backupId: backup.id, artifactId: artifact.id, target: target.name, result: check.result, detail: check.detail },
+        "artifact verification failed",
+      );
+    events.emit({
+      type: "VERIFIED",
+      artifactId: artifact.id,
+      backupId: backup.id,
+      storageTargetId: target.id,
+      storageTargetName: target.name,
+      serverName: backup.serverName,
+      database: backup.database,
+      result: check.result,
+      at,
+    });
     return check;
   }
 }

@@ -4,14 +4,32 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, createTarget, dataOf, runBackup, waitForBackup, type BackupView } from "../testing/backup-helpers.ts";
 import { startS3rver } from "../testing/s3rver.ts";
-import { createMariadbSample, createPgSample, dropMariadbDatabase, dropPgDatabase, mariadbExec, pgExec, pgFingerprint, POSTGRES, uniqueName } from "../testing/sample-databases.ts";
+import {
+  createMariadbSample,
+  createPgSample,
+  dropMariadbDatabase,
+  dropPgDatabase,
+  mariadbExec,
+  pgExec,
+  pgFingerprint,
+  POSTGRES,
+  uniqueName,
+} from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
 import { S3Store } from "../storage/s3-store.ts";
 import type { RestoreEvent } from "./events.ts";
 import { flipByte, restoreAndWait } from "./testing/restore-helpers.ts";
 
 const ARTIFACT_FIELDS = `artifacts { id status error verifiedAt verifyResult verifyDetail storageTarget { id kind } }`;
-type ArtifactView = { id: number; status: string; error: string | null; verifiedAt: string | null; verifyResult: string | null; verifyDetail: string | null; storageTarget: { id: number; kind: string } };
+type ArtifactView = {
+  id: number;
+  status: string;
+  error: string | null;
+  verifiedAt: string | null;
+  verifyResult: string | null;
+  verifyDetail: string | null;
+  storageTarget: { id: number; kind: string };
+};
 
 /** A byte flipped in a stored artifact, a deleted object, a tampered manifest: found, marked, never restored. */
 describe("checksum verification", () => {
@@ -37,7 +55,16 @@ describe("checksum verification", () => {
     operator = await app.as("OPERATOR");
     localDir = path.join(work, "local");
     localId = await createTarget(admin, { name: "vf-local", kind: "LOCAL", path: localDir });
-    s3Id = await createTarget(admin, { name: "vf-s3", kind: "S3", bucket: s3.bucket, region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: "S3RVER", secretAccessKey: "S3RVER" });
+    s3Id = await createTarget(admin, {
+      name: "vf-s3",
+      kind: "S3",
+      bucket: s3.bucket,
+      region: "us-east-1",
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      accessKeyId: "S3RVER",
+      secretAccessKey: "S3RVER",
+    });
     mariaId = await createServer(admin, { name: "maria-vf", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root" });
     pgId = await createServer(admin, { name: "pg-vf", engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: POSTGRES.user });
   });
@@ -58,7 +85,9 @@ describe("checksum verification", () => {
   }
 
   async function verify(id: number): Promise<ArtifactView[]> {
-    return (dataOf(await operator(`mutation($id: Int!) { verifyBackup(id: $id) { ${ARTIFACT_FIELDS} } }`, { id })) as { verifyBackup: { artifacts: ArtifactView[] } }).verifyBackup.artifacts;
+    return (
+      dataOf(await operator(`mutation($id: Int!) { verifyBackup(id: $id) { ${ARTIFACT_FIELDS} } }`, { id })) as { verifyBackup: { artifacts: ArtifactView[] } }
+    ).verifyBackup.artifacts;
   }
 
   const onTarget = (artifacts: ArtifactView[], id: number) => artifacts.find((a) => a.storageTarget.id === id)!;
@@ -69,7 +98,10 @@ describe("checksum verification", () => {
     await createMariadbSample(source, { rows: 100 });
     const b = await backup(mariaId, source, [localId, s3Id]);
     const ok = await verify(b.id);
-    expect(ok.map((a) => [a.status, a.verifyResult])).toEqual([["STORED", "OK"], ["STORED", "OK"]]);
+    expect(ok.map((a) => [a.status, a.verifyResult])).toEqual([
+      ["STORED", "OK"],
+      ["STORED", "OK"],
+    ]);
     expect(ok.every((a) => a.verifiedAt !== null)).toBe(true);
 
     flipByte(path.join(localDir, b.artifacts.find((a) => a.storageTarget?.id === localId)!.key));
@@ -82,15 +114,30 @@ describe("checksum verification", () => {
     expect(await mariadbExec([`SHOW DATABASES LIKE '${target}'`])).toEqual([[]]);
 
     const artifacts = await verify(b.id);
-    expect(onTarget(artifacts, localId)).toMatchObject({ status: "CORRUPT", verifyResult: "CORRUPT", verifyDetail: expect.stringMatching(/^checksum mismatch/) });
+    expect(onTarget(artifacts, localId)).toMatchObject({
+      status: "CORRUPT",
+      verifyResult: "CORRUPT",
+      verifyDetail: expect.stringMatching(/^checksum mismatch/),
+    });
     expect(onTarget(artifacts, s3Id)).toMatchObject({ status: "STORED", verifyResult: "OK", verifyDetail: null });
     const again = await restoreAndWait(operator, { backupId: b.id, storageTargetId: localId, database: target });
     expect(again.error).toMatch(/^checksum mismatch/);
 
     const statuses = await app.services.verification.statuses();
-    const mine = statuses.filter((s) => s.database === source).map((s) => [s.storageTargetName, s.result]).sort();
-    expect(mine).toEqual([["vf-local", "CORRUPT"], ["vf-s3", "OK"]]);
-    expect(events.filter((e) => e.type === "VERIFIED" && e.backupId === b.id).map((e) => (e as { result: string }).result)).toEqual(["OK", "OK", "CORRUPT", "OK"]);
+    const mine = statuses
+      .filter((s) => s.database === source)
+      .map((s) => [s.storageTargetName, s.result])
+      .sort();
+    expect(mine).toEqual([
+      ["vf-local", "CORRUPT"],
+      ["vf-s3", "OK"],
+    ]);
+    expect(events.filter((e) => e.type === "VERIFIED" && e.backupId === b.id).map((e) => (e as { result: string }).result)).toEqual([
+      "OK",
+      "OK",
+      "CORRUPT",
+      "OK",
+    ]);
   });
 
   it("marks a deleted object MISSING and a tampered manifest MANIFEST_PROBLEM; a repaired copy is STORED again", async () => {
@@ -99,7 +146,14 @@ describe("checksum verification", () => {
     await mariadbExec([`CREATE DATABASE ${source}`, `CREATE TABLE ${source}.t (id INT PRIMARY KEY)`, `INSERT INTO ${source}.t VALUES (1), (2)`]);
     const b = await backup(mariaId, source, [localId, s3Id]);
     const key = b.artifacts[0]!.key;
-    const s3Store = new S3Store({ bucket: s3.bucket, region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: "S3RVER", secretAccessKey: "S3RVER" });
+    const s3Store = new S3Store({
+      bucket: s3.bucket,
+      region: "us-east-1",
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      accessKeyId: "S3RVER",
+      secretAccessKey: "S3RVER",
+    });
     await s3Store.delete(key);
     const manifestFile = path.join(localDir, `${key}.manifest.json`);
     const original = fs.readFileSync(manifestFile, "utf8");
@@ -107,11 +161,17 @@ describe("checksum verification", () => {
 
     const artifacts = await verify(b.id);
     expect(onTarget(artifacts, s3Id)).toMatchObject({ status: "MISSING", verifyResult: "MISSING", error: expect.stringContaining("missing") });
-    expect(onTarget(artifacts, localId)).toMatchObject({ status: "STORED", verifyResult: "MANIFEST_PROBLEM", verifyDetail: expect.stringMatching(/manifest records SHA-256 0{64}/) });
+    expect(onTarget(artifacts, localId)).toMatchObject({
+      status: "STORED",
+      verifyResult: "MANIFEST_PROBLEM",
+      verifyDetail: expect.stringMatching(/manifest records SHA-256 0{64}/),
+    });
 
     fs.writeFileSync(manifestFile, original);
     expect(onTarget(await verify(b.id), localId)).toMatchObject({ status: "STORED", verifyResult: "OK" });
-    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "backup", entityId: $id) { action } }`, { id: String(b.id) })) as { auditLog: Array<{ action: string }> };
+    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "backup", entityId: $id) { action } }`, { id: String(b.id) })) as {
+      auditLog: Array<{ action: string }>;
+    };
     expect(audit.auditLog.map((a) => a.action)).toEqual(["backup.verify", "backup.verify"]);
   });
 

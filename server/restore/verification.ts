@@ -22,7 +22,8 @@ export async function checkArtifact(store: ArtifactStore, key: string, expectedS
   try {
     stream = await store.get(key);
   } catch (error) {
-    if (error instanceof StorageError && error.code === "NOT_FOUND") return { result: "MISSING", detail: `the object ${key} is missing from its storage target`, bytes: null };
+    if (error instanceof StorageError && error.code === "NOT_FOUND")
+      return { result: "MISSING", detail: `the object ${key} is missing from its storage target`, bytes: null };
     return { result: "UNREADABLE", detail: `cannot read the object: ${(error as Error).message}`, bytes: null };
   }
   let actual;
@@ -33,12 +34,20 @@ export async function checkArtifact(store: ArtifactStore, key: string, expectedS
   }
   if (actual.sha256 !== expectedSha256) {
     const size = expectedBytes !== null && expectedBytes !== actual.bytes ? ` (${actual.bytes} bytes, ${expectedBytes} recorded)` : "";
-    return { result: "CORRUPT", detail: `checksum mismatch: the stored object's SHA-256 is ${actual.sha256}, the backup recorded ${expectedSha256}${size}`, bytes: actual.bytes };
+    return {
+      result: "CORRUPT",
+      detail: `checksum mismatch: the stored object's SHA-256 is ${actual.sha256}, the backup recorded ${expectedSha256}${size}`,
+      bytes: actual.bytes,
+    };
   }
   const manifest = await readManifest(store, key);
   if (typeof manifest === "string") return { result: "MANIFEST_PROBLEM", detail: manifest, bytes: actual.bytes };
   if (manifest.sha256 !== expectedSha256) {
-    return { result: "MANIFEST_PROBLEM", detail: `the manifest records SHA-256 ${manifest.sha256}, the backup and the object ${expectedSha256}`, bytes: actual.bytes };
+    return {
+      result: "MANIFEST_PROBLEM",
+      detail: `the manifest records SHA-256 ${manifest.sha256}, the backup and the object ${expectedSha256}`,
+      bytes: actual.bytes,
+    };
   }
   return { result: "OK", detail: null, bytes: actual.bytes };
 }
@@ -96,7 +105,15 @@ export async function verificationStatuses(prisma: PrismaClient): Promise<Verifi
   const rows = await prisma.backupArtifact.findMany({
     where: { verifyResult: { not: null }, verifiedAt: { not: null }, status: { in: VERIFIABLE }, storageTargetId: { not: null } },
     orderBy: [{ backupId: "desc" }],
-    select: { id: true, backupId: true, verifyResult: true, verifiedAt: true, storageTargetId: true, storageTarget: { select: { name: true } }, backup: { select: { serverName: true, database: true } } },
+    select: {
+      id: true,
+      backupId: true,
+      verifyResult: true,
+      verifiedAt: true,
+      storageTargetId: true,
+      storageTarget: { select: { name: true } },
+      backup: { select: { serverName: true, database: true } },
+    },
   });
   const seen = new Map<string, VerificationStatus>();
   for (const r of rows) {

@@ -43,7 +43,9 @@ async function removeRecord(deps: ApplyDeps, backupId: number, counts: SweepCoun
   for (const a of artifacts) {
     // A deleted target took its objects with it; nothing is left to clean there.
     if (a.storageTargetId !== null) await removeObjects(deps, a.storageTargetId, a.key, true);
-    counts.artifactsDeleted += (await deps.prisma.backupArtifact.updateMany({ where: { id: a.id, status: a.status }, data: { status: "DELETED", deletedAt: deps.now } })).count;
+    counts.artifactsDeleted += (
+      await deps.prisma.backupArtifact.updateMany({ where: { id: a.id, status: a.status }, data: { status: "DELETED", deletedAt: deps.now } })
+    ).count;
   }
   const { count } = await deps.prisma.backup.deleteMany({ where: { id: backupId, status: { in: ["FAILED", "CANCELLED", "SKIPPED"] } } });
   counts.recordsRemoved += count;

@@ -16,7 +16,9 @@ type Row = { id: number; status: string; error: string | null; artifacts: Array<
 type Client = Awaited<ReturnType<typeof httpClient>>;
 
 async function rowsOf(client: Client, scheduleId: number): Promise<Row[]> {
-  const r = await client(`query($id: Int!) { backups(filter: { scheduleId: $id }, first: 500) { nodes { id status error artifacts { key status } } } }`, { id: scheduleId });
+  const r = await client(`query($id: Int!) { backups(filter: { scheduleId: $id }, first: 500) { nodes { id status error artifacts { key status } } } }`, {
+    id: scheduleId,
+  });
   return (dataOf(r) as { backups: { nodes: Row[] } }).backups.nodes.sort((a, b) => a.id - b.id);
 }
 
@@ -66,13 +68,23 @@ describe("retention end to end, while backups fail", () => {
       input: { name: "every-2s", cronExpression: "*/2 * * * * *", serverIds: [serverId], storageTargetIds: [targetId] },
     });
     const scheduleId = (dataOf(created) as { createSchedule: { id: number } }).createSchedule.id;
-    dataOf(await client(`mutation($input: RetentionRuleInput!) { setRetentionRule(input: $input) { id } }`, { input: { scheduleId, storageTargetId: targetId, maxAgeDays: 1, minKeep: 2 } }));
+    dataOf(
+      await client(`mutation($input: RetentionRuleInput!) { setRetentionRule(input: $input) { id } }`, {
+        input: { scheduleId, storageTargetId: targetId, maxAgeDays: 1, minKeep: 2 },
+      }),
+    );
 
     await until(client, scheduleId, (rows) => count(rows, "SUCCEEDED") >= 4, "four successful backups");
     // The server goes away: every run from now on fails (the tick queues the databases it knew).
-    dataOf(await client(`mutation($id: Int!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { id } }`, { id: serverId, input: { port: await freePort() } }));
+    dataOf(
+      await client(`mutation($id: Int!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { id } }`, {
+        id: serverId,
+        input: { port: await freePort() },
+      }),
+    );
     await until(client, scheduleId, (rows) => count(rows, "FAILED") >= 3, "three failed backups");
-    const setEnabled = (enabled: boolean) => client(`mutation($id: Int!, $e: Boolean!) { updateSchedule(id: $id, input: { enabled: $e }) { id } }`, { id: scheduleId, e: enabled });
+    const setEnabled = (enabled: boolean) =>
+      client(`mutation($id: Int!, $e: Boolean!) { updateSchedule(id: $id, input: { enabled: $e }) { id } }`, { id: scheduleId, e: enabled });
     dataOf(await setEnabled(false));
     const settled = await until(client, scheduleId, (rows) => !rows.some((r) => ["PENDING", "RUNNING"].includes(r.status)), "the last run to end");
     const successes = settled.filter((r) => r.status === "SUCCEEDED");
@@ -81,18 +93,33 @@ describe("retention end to end, while backups fail", () => {
     // Ten days pass for the successful backups.
     const conn = await connect(parseDatabaseUrl(databaseUrl));
     try {
-      await conn.query("UPDATE Backup SET startedAt = startedAt - INTERVAL 10 DAY, createdAt = createdAt - INTERVAL 10 DAY WHERE scheduleId = ? AND status = 'SUCCEEDED'", [scheduleId]);
+      await conn.query(
+        "UPDATE Backup SET startedAt = startedAt - INTERVAL 10 DAY, createdAt = createdAt - INTERVAL 10 DAY WHERE scheduleId = ? AND status = 'SUCCEEDED'",
+        [scheduleId],
+      );
     } finally {
       await conn.end();
     }
-    const preview = dataOf(await client(`query($s: Int!, $t: Int!) { retentionPreview(scheduleId: $s, storageTargetId: $t) { deleteCount keepCount deletions { backupId reasons kind } } }`, { s: scheduleId, t: targetId })) as {
+    const preview = dataOf(
+      await client(
+        `query($s: Int!, $t: Int!) { retentionPreview(scheduleId: $s, storageTargetId: $t) { deleteCount keepCount deletions { backupId reasons kind } } }`,
+        { s: scheduleId, t: targetId },
+      ),
+    ) as {
       retentionPreview: { deleteCount: number; keepCount: number; deletions: Array<{ backupId: number; reasons: string[]; kind: string }> };
     };
     const expected = successes.slice(0, -2).map((r) => r.id);
     expect(preview.retentionPreview.deletions.map((d) => d.backupId).sort()).toEqual(expected.sort());
-    expect(preview.retentionPreview.deletions.every((d) => d.kind === "ARTIFACT" && d.reasons[0] === "delete: older than 1 days and not selected by any rule")).toBe(true);
+    expect(
+      preview.retentionPreview.deletions.every((d) => d.kind === "ARTIFACT" && d.reasons[0] === "delete: older than 1 days and not selected by any rule"),
+    ).toBe(true);
 
-    const run = dataOf(await client(`mutation($s: Int, $t: Int) { runRetention(scheduleId: $s, storageTargetId: $t) { deletions { backupId done } backupsDeleted failures } }`, { s: scheduleId, t: targetId })) as {
+    const run = dataOf(
+      await client(`mutation($s: Int, $t: Int) { runRetention(scheduleId: $s, storageTargetId: $t) { deletions { backupId done } backupsDeleted failures } }`, {
+        s: scheduleId,
+        t: targetId,
+      }),
+    ) as {
       runRetention: { deletions: Array<{ backupId: number; done: boolean }>; backupsDeleted: number; failures: number };
     };
     expect(run.runRetention.deletions.map((d) => d.backupId).sort()).toEqual(expected.sort());

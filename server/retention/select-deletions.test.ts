@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  selectDeletions,
-  summarize,
-  type RetentionCandidate,
-  type RetentionDecision,
-  type RetentionPolicy,
-} from "./select-deletions.ts";
+import { selectDeletions, summarize, type RetentionCandidate, type RetentionDecision, type RetentionPolicy } from "./select-deletions.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

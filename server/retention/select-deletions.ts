@@ -76,21 +76,14 @@ type Entry = { candidate: RetentionCandidate; at: number };
  * Decides KEEP or DELETE for each candidate (same order as the input), with the reasons.
  * Throws RangeError when `options.timezone` is not a valid IANA zone.
  */
-export function selectDeletions(
-  candidates: readonly RetentionCandidate[],
-  policy: RetentionPolicy,
-  now: Date,
-  options: RetentionOptions,
-): RetentionDecision[] {
+export function selectDeletions(candidates: readonly RetentionCandidate[], policy: RetentionPolicy, now: Date, options: RetentionOptions): RetentionDecision[] {
   const calendar = zoneCalendar(options.timezone);
   const entries = candidates.map((c) => ({ candidate: c, at: backupTime(c) }));
   const keepers = entries.filter((e) => KEEPERS.has(e.candidate.status)).sort(newestFirst);
   const limited = hasLimits(policy);
   const kept = limited || policy.keepForever ? keepReasons(keepers, policy, now, calendar) : null;
   const maxAgeDays = count(policy.maxAgeDays);
-  const deleteReason = maxAgeDays
-    ? `delete: older than ${maxAgeDays} days and not selected by any rule`
-    : "delete: not selected by any rule";
+  const deleteReason = maxAgeDays ? `delete: older than ${maxAgeDays} days and not selected by any rule` : "delete: not selected by any rule";
 
   return entries.map(({ candidate, at }): RetentionDecision => {
     const { id, status } = candidate;
@@ -118,12 +111,7 @@ export function summarize(decisions: readonly RetentionDecision[]): RetentionSum
 }
 
 /** Reasons for every kept keeper; keepers is sorted newest first. */
-function keepReasons(
-  keepers: Entry[],
-  policy: RetentionPolicy,
-  now: Date,
-  calendar: (ms: number) => LocalTime,
-): Map<RetentionCandidate, string[]> {
+function keepReasons(keepers: Entry[], policy: RetentionPolicy, now: Date, calendar: (ms: number) => LocalTime): Map<RetentionCandidate, string[]> {
   const kept = new Map<RetentionCandidate, string[]>();
   const keep = (e: Entry, reason: string) => {
     const list = kept.get(e.candidate);
@@ -162,9 +150,7 @@ function keepReasons(
 }
 
 function hasLimits(p: RetentionPolicy): boolean {
-  return [p.maxAgeDays, p.keepLast, p.gfsHourly, p.gfsDaily, p.gfsWeekly, p.gfsMonthly, p.gfsYearly].some(
-    (n) => count(n) > 0,
-  );
+  return [p.maxAgeDays, p.keepLast, p.gfsHourly, p.gfsDaily, p.gfsWeekly, p.gfsMonthly, p.gfsYearly].some((n) => count(n) > 0);
 }
 
 /** Null, 0 and negative all mean "not set". */

@@ -12,7 +12,8 @@ afterEach(async () => {
 });
 
 const hoursBefore = (fx: Fixture, n: number) => new Date(fx.clock.now().getTime() - n * HOUR);
-const keyOf = async (fx: Fixture, backupId: number, target: number) => (await fx.prisma.backupArtifact.findFirstOrThrow({ where: { backupId, storageTargetId: target } })).key;
+const keyOf = async (fx: Fixture, backupId: number, target: number) =>
+  (await fx.prisma.backupArtifact.findFirstOrThrow({ where: { backupId, storageTargetId: target } })).key;
 
 describe("the retention sweeper", () => {
   it("applies the rule per server and database: object and manifest first, then artifact and backup DELETED", async () => {
@@ -46,7 +47,8 @@ describe("the retention sweeper", () => {
     const newest = await f.backup({ at: hoursBefore(f, 1), artifacts: both });
     await f.sweeper.sweep();
     expect(await f.statuses([old, partial, newest])).toEqual(["SUCCEEDED", "DELETED", "SUCCEEDED"]);
-    const artifactsOf = async (id: number) => (await f!.prisma.backupArtifact.findMany({ where: { backupId: id }, orderBy: { storageTargetId: "asc" } })).map((a) => a.status);
+    const artifactsOf = async (id: number) =>
+      (await f!.prisma.backupArtifact.findMany({ where: { backupId: id }, orderBy: { storageTargetId: "asc" } })).map((a) => a.status);
     expect(await artifactsOf(old)).toEqual(["DELETED", "STORED"]);
     // The partial backup's failed copy on t2 is not a keeper there; its leftover stays for the grace period.
     expect(await artifactsOf(partial)).toEqual(["DELETED", "FAILED"]);
@@ -97,7 +99,12 @@ describe("the retention sweeper", () => {
     await f.rule(t1, { maxAgeDays: 7, minKeep: 3 });
     for (let day = 0; day < 30; day++) {
       const start = f.clock.now().getTime();
-      await f.bulk(Array.from({ length: 24 }, (_, hour) => ({ at: new Date(start + hour * HOUR + 5 * 60_000), status: day < 20 ? ("SUCCEEDED" as const) : ("FAILED" as const) })));
+      await f.bulk(
+        Array.from({ length: 24 }, (_, hour) => ({
+          at: new Date(start + hour * HOUR + 5 * 60_000),
+          status: day < 20 ? ("SUCCEEDED" as const) : ("FAILED" as const),
+        })),
+      );
       await f.clock.advance(DAY);
       await f.sweeper.sweep();
     }

@@ -24,7 +24,16 @@ export type SweeperDeps = {
 };
 
 /** One deletion a sweep made (or, in a dry run, would make); a storage failure leaves the record as it was. */
-export type SweepDeletion = { backupId: number; storageTargetId: number; serverName: string; database: string; kind: DeletionKind; reasons: string[]; done: boolean; error: string | null };
+export type SweepDeletion = {
+  backupId: number;
+  storageTargetId: number;
+  serverName: string;
+  database: string;
+  kind: DeletionKind;
+  reasons: string[];
+  done: boolean;
+  error: string | null;
+};
 /** An object of a target that no record knows, as a sweep reports it. */
 export type UnknownObjectReport = { storageTargetId: number; storageTargetName: string; key: string; bytes: number; modifiedAt: Date };
 /** What a sweep did. */
@@ -64,7 +73,10 @@ export class RetentionSweeper {
 
   /** Starts the interval sweep and the after-backup sweeps. */
   start(): void {
-    this.#stopTimer = this.deps.clock.every(this.deps.intervalMs, () => void this.sweep({ scanUnknown: true }).catch((error: unknown) => this.#log.error({ err: error }, "retention sweep failed")));
+    this.#stopTimer = this.deps.clock.every(
+      this.deps.intervalMs,
+      () => void this.sweep({ scanUnknown: true }).catch((error: unknown) => this.#log.error({ err: error }, "retention sweep failed")),
+    );
   }
 
   /** Stops sweeping; resolves once the sweep under way (if any) has ended. */
@@ -77,16 +89,22 @@ export class RetentionSweeper {
   /** The BackupEvents hook: once a backup of a schedule ends, sweeps its group (coalesced). */
   onBackupEvent(event: { type: string; backupId: number; status?: string }): void {
     if (!this.#stopTimer || event.type !== "STATUS" || !TERMINAL.has(event.status ?? "")) return;
-    void this.#afterBackup(event.backupId).catch((error: unknown) => this.#log.warn({ err: error, backupId: event.backupId }, "retention sweep after a backup failed"));
+    void this.#afterBackup(event.backupId).catch((error: unknown) =>
+      this.#log.warn({ err: error, backupId: event.backupId }, "retention sweep after a backup failed"),
+    );
   }
 
   /** What the next sweep would do for one rule, with every decision's reasons. Viewer role. */
   async preview(principal: Principal, scheduleId: number, storageTargetId: number): Promise<RetentionPreview> {
     requireRole(principal, "VIEWER");
-    const rule = await this.deps.prisma.retentionRule.findUnique({ where: { scheduleId_storageTargetId: { scheduleId, storageTargetId } }, include: { storageTarget: true } });
+    const rule = await this.deps.prisma.retentionRule.findUnique({
+      where: { scheduleId_storageTargetId: { scheduleId, storageTargetId } },
+      include: { storageTarget: true },
+    });
     if (!rule) throw new ValidationError("storageTargetId", `schedule ${scheduleId} has no retention rule for storage target ${storageTargetId}`);
     const evaluatedAt = this.deps.clock.now();
-    if (!rule.storageTarget.enabled) return { scheduleId, storageTargetId, evaluatedAt, note: `storage target ${rule.storageTarget.name} is disabled: sweeps leave it alone`, groups: [] };
+    if (!rule.storageTarget.enabled)
+      return { scheduleId, storageTargetId, evaluatedAt, note: `storage target ${rule.storageTarget.name} is disabled: sweeps leave it alone`, groups: [] };
     const groups = await planRetention(this.deps.prisma, { scheduleId, storageTargetId }, evaluatedAt, this.deps.failedGraceMs);
     return { scheduleId, storageTargetId, evaluatedAt, note: null, groups };
   }
@@ -126,8 +144,18 @@ export class RetentionSweeper {
     const groups = await planRetention(prisma, scope, startedAt, this.deps.failedGraceMs);
     const targets = new Map((await prisma.storageTarget.findMany({ where: { enabled: true } })).map((t) => [t.id, t]));
     const summary: SweepSummary = {
-      dryRun, startedAt, finishedAt: startedAt, groups: groups.length, evaluated: 0, deletions: [],
-      artifactsDeleted: 0, backupsDeleted: 0, recordsRemoved: 0, failures: 0, unknownObjectCount: 0, unknownObjects: [],
+      dryRun,
+      startedAt,
+      finishedAt: startedAt,
+      groups: groups.length,
+      evaluated: 0,
+      deletions: [],
+      artifactsDeleted: 0,
+      backupsDeleted: 0,
+      recordsRemoved: 0,
+      failures: 0,
+      unknownObjectCount: 0,
+      unknownObjects: [],
     };
     for (const group of groups) {
       summary.evaluated += group.items.length;
@@ -144,8 +172,14 @@ export class RetentionSweeper {
 
   async #delete(group: PlannedGroup, item: PlannedItem, targets: Map<number, StorageTarget>, counts: SweepSummary, dryRun: boolean): Promise<SweepDeletion> {
     const deletion: SweepDeletion = {
-      backupId: item.backupId, storageTargetId: group.storageTargetId, serverName: group.serverName, database: group.database,
-      kind: item.kind, reasons: item.reasons, done: false, error: null,
+      backupId: item.backupId,
+      storageTargetId: group.storageTargetId,
+      serverName: group.serverName,
+      database: group.database,
+      kind: item.kind,
+      reasons: item.reasons,
+      done: false,
+      error: null,
     };
     if (dryRun) return deletion;
     try {
@@ -162,15 +196,24 @@ export class RetentionSweeper {
   /** Unknown objects of the targets in scope (every enabled target for an unscoped sweep). */
   async #reportUnknown(scope: SweepScope, groups: PlannedGroup[], targets: Map<number, StorageTarget>, summary: SweepSummary): Promise<void> {
     const unscoped = scope.scheduleId === undefined && scope.storageTargetId === undefined;
-    const ids = unscoped ? [...targets.keys()] : scope.storageTargetId !== undefined ? [scope.storageTargetId] : [...new Set(groups.map((g) => g.storageTargetId))];
+    const ids = unscoped
+      ? [...targets.keys()]
+      : scope.storageTargetId !== undefined
+        ? [scope.storageTargetId]
+        : [...new Set(groups.map((g) => g.storageTargetId))];
     for (const id of ids) {
       const target = targets.get(id);
       if (!target) continue;
       try {
         const found = await findUnknownObjects(this.deps.prisma, id, this.deps.storeFor(target));
         summary.unknownObjectCount += found.count;
-        for (const o of found.sample) summary.unknownObjects.push({ storageTargetId: id, storageTargetName: target.name, key: o.key, bytes: o.bytes, modifiedAt: o.modifiedAt });
-        if (found.count) this.#log.warn({ target: target.name, count: found.count, sample: found.sample.slice(0, 5).map((o) => o.key) }, "objects no backup record knows (reported, never deleted)");
+        for (const o of found.sample)
+          summary.unknownObjects.push({ storageTargetId: id, storageTargetName: target.name, key: o.key, bytes: o.bytes, modifiedAt: o.modifiedAt });
+        if (found.count)
+          this.#log.warn(
+            { target: target.name, count: found.count, sample: found.sample.slice(0, 5).map((o) => o.key) },
+            "objects no backup record knows (reported, never deleted)",
+          );
       } catch (error) {
         this.#log.warn({ err: error, target: target.name }, "could not list a storage target for unknown objects");
       }

@@ -9,7 +9,10 @@ export function keySegment(name: string): string {
 
 /** `20261123T020000Z`: sortable, and free of ':' (invalid in Windows file names). */
 export function keyTimestamp(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
 }
 
 /**
@@ -27,7 +30,12 @@ export function artifactKey(b: {
   compression: CompressionKind;
 }): string {
   const extension = (b.format === "pg-custom" ? ".dump" : ".sql") + COMPRESSION_SUFFIX[b.compression];
-  return [keySegment(b.serverName), keySegment(b.database), keySegment(b.scheduleName ?? "manual"), `${keyTimestamp(b.createdAt)}_${b.backupId}${extension}`].join("/");
+  return [
+    keySegment(b.serverName),
+    keySegment(b.database),
+    keySegment(b.scheduleName ?? "manual"),
+    `${keyTimestamp(b.createdAt)}_${b.backupId}${extension}`,
+  ].join("/");
 }
 
 export const MANIFEST_SUFFIX = ".manifest.json";

@@ -51,7 +51,9 @@ describe("runPipeline", () => {
 
   it("fails a dump that exits non-zero even though the compressor succeeded, and commits nothing", async () => {
     const store = new MemoryStore();
-    const error = await runPipeline(options(fakeDump("seq 1 100000; echo 'mysqldump: Got error: 1044: Access denied' >&2; exit 2"), [store])).catch((e: unknown) => e);
+    const error = await runPipeline(options(fakeDump("seq 1 100000; echo 'mysqldump: Got error: 1044: Access denied' >&2; exit 2"), [store])).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DumpFailedError);
     expect((error as DumpFailedError).exitCode).toBe(2);
     expect((error as DumpFailedError).message).toContain("Access denied");
@@ -60,7 +62,9 @@ describe("runPipeline", () => {
   });
 
   it("marks a lost connection during the dump as transient", async () => {
-    const error = await runPipeline(options(fakeDump("echo 'Lost connection to server during query (2013)' >&2; exit 2"), [new MemoryStore()])).catch((e: unknown) => e);
+    const error = await runPipeline(options(fakeDump("echo 'Lost connection to server during query (2013)' >&2; exit 2"), [new MemoryStore()])).catch(
+      (e: unknown) => e,
+    );
     expect((error as BackupError).transient).toBe(true);
   });
 
@@ -75,7 +79,9 @@ describe("runPipeline", () => {
   });
 
   it("fails when every target fails, transient if every failure is", async () => {
-    const error = await runPipeline(options(fakeDump("head -c 3000000 /dev/urandom"), [new MemoryStore({ failAfterBytes: 1000 })], { compression: "NONE" })).catch((e: unknown) => e);
+    const error = await runPipeline(
+      options(fakeDump("head -c 3000000 /dev/urandom"), [new MemoryStore({ failAfterBytes: 1000 })], { compression: "NONE" }),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackupError);
     expect((error as BackupError).reason).toBe("STORAGE_FAILED");
     expect((error as BackupError).transient).toBe(true);
@@ -86,7 +92,9 @@ describe("runPipeline", () => {
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(new BackupError("STALLED", "no progress")), 300);
-    const error = await runPipeline(options(fakeDump("while true; do echo data; sleep 0.01; done"), [store], { signal: controller.signal })).catch((e: unknown) => e);
+    const error = await runPipeline(options(fakeDump("while true; do echo data; sleep 0.01; done"), [store], { signal: controller.signal })).catch(
+      (e: unknown) => e,
+    );
     expect((error as BackupError).reason).toBe("STALLED");
     expect(Date.now() - started).toBeLessThan(5000);
     expect(store.committed).toEqual([]);
@@ -104,7 +112,9 @@ describe("runPipeline", () => {
 
   it("reports raw progress while a slow dump runs, and the exact raw size at the end", async () => {
     const seen: number[] = [];
-    const result = await runPipeline(options(fakeDump("seq 1 20000; sleep 0.7; seq 1 20000"), [new MemoryStore()], { onProgress: ({ rawBytes }) => seen.push(rawBytes) }));
+    const result = await runPipeline(
+      options(fakeDump("seq 1 20000; sleep 0.7; seq 1 20000"), [new MemoryStore()], { onProgress: ({ rawBytes }) => seen.push(rawBytes) }),
+    );
     const half = execFileSync("sh", ["-c", "seq 1 20000"]).length;
     expect(result.rawBytes).toBe(2 * half);
     // Progress was reported during the pause, before the second half was written.

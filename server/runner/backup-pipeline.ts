@@ -43,19 +43,18 @@ export type PipelineOptions = {
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
   const { signal } = options;
   const stored = new Meter({ hash: true, onBytes: () => options.onProgress?.({ rawBytes: source.rawBytes(), storedBytes: stored.bytes }) });
-  const source = options.compression === "ZSTD" && canCountRawBytes() ? directZstdSource(options, () => stored.bytes) : inProcessSource(options, () => stored.bytes);
+  const source =
+    options.compression === "ZSTD" && canCountRawBytes() ? directZstdSource(options, () => stored.bytes) : inProcessSource(options, () => stored.bytes);
 
   const fanOut = new FanOut(options.targets.length, source.producersOk);
   const puts = options.targets.map((t, i) =>
-    t.store
-      .put(t.key, fanOut.branches[i]!, { signal, expectedBytes: options.expectedBytes, contentType: t.contentType })
-      .then(
-        (r): TargetResult => ({ id: t.id, ok: true, bytes: r.bytes }),
-        (error: unknown): TargetResult => {
-          fanOut.drop(i);
-          return { id: t.id, ok: false, error };
-        },
-      ),
+    t.store.put(t.key, fanOut.branches[i]!, { signal, expectedBytes: options.expectedBytes, contentType: t.contentType }).then(
+      (r): TargetResult => ({ id: t.id, ok: true, bytes: r.bytes }),
+      (error: unknown): TargetResult => {
+        fanOut.drop(i);
+        return { id: t.id, ok: false, error };
+      },
+    ),
   );
 
   let flowError: unknown;
@@ -141,7 +140,10 @@ function directZstdSource(options: PipelineOptions, storedBytes: () => number): 
     rawBytes: () => raw,
     producersOk: async () => {
       const [dumpExit, zstdExit] = await done;
-      const zstdFailed = zstdExit.code !== 0 ? new BackupError("COMPRESSOR_FAILED", `zstd failed (exit ${zstdExit.code ?? zstdExit.signal}): ${lastLines(zstdExit.stderrTail)}`) : null;
+      const zstdFailed =
+        zstdExit.code !== 0
+          ? new BackupError("COMPRESSOR_FAILED", `zstd failed (exit ${zstdExit.code ?? zstdExit.signal}): ${lastLines(zstdExit.stderrTail)}`)
+          : null;
       // A failing dump ends zstd's input cleanly (zstd exits 0), but a failing zstd breaks the dump's
       // pipe (SIGPIPE, or exit 141 through a shell): a zstd that exited non-zero is the cause.
       if (zstdFailed && zstdExit.code !== null) throw zstdFailed;

@@ -39,7 +39,14 @@ export type RunnerDeps = {
 };
 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
-type Attempt = { result: PipelineResult; tool: string; serverVersion: string; position: ReplicationPosition | null; manifestErrors: Map<number, string>; tableStats: TableStats | null };
+type Attempt = {
+  result: PipelineResult;
+  tool: string;
+  serverVersion: string;
+  position: ReplicationPosition | null;
+  manifestErrors: Map<number, string>;
+  tableStats: TableStats | null;
+};
 
 const PROGRESS_EVENT_MS = 250;
 
@@ -163,7 +170,10 @@ export class BackupRunner {
         (error: unknown) => log.warn({ err: error }, "heartbeat failed"),
       );
     }, limits.heartbeatMs);
-    const timeout = setTimeout(() => controller.abort(new BackupError("TIMEOUT", `the backup exceeded its time limit of ${Math.round(limits.timeoutMs / 1000)} s`)), limits.timeoutMs);
+    const timeout = setTimeout(
+      () => controller.abort(new BackupError("TIMEOUT", `the backup exceeded its time limit of ${Math.round(limits.timeoutMs / 1000)} s`)),
+      limits.timeoutMs,
+    );
     log.info({ attempt: backup.attempt }, "backup started");
     let attempt = backup.attempt;
     try {
@@ -183,7 +193,12 @@ export class BackupRunner {
             continue;
           }
           log.warn({ reason: error.reason, err: scrub(error.message) }, "backup failed");
-          await this.#finishFailed(backup, new BackupError(error.reason, scrub(error.message)), attempt, error instanceof Error && "stderrTail" in error ? scrub(String(error.stderrTail)) : undefined);
+          await this.#finishFailed(
+            backup,
+            new BackupError(error.reason, scrub(error.message)),
+            attempt,
+            error instanceof Error && "stderrTail" in error ? scrub(String(error.stderrTail)) : undefined,
+          );
           return;
         }
       }
@@ -195,7 +210,14 @@ export class BackupRunner {
   }
 
   /** One attempt: inspect the server, dump to every target, write the manifests. */
-  async #attempt(backup: BackupWithArtifacts, server: ServerRow, conn: ServerConnection, signal: AbortSignal, onStored: (bytes: number) => void, log: Logger): Promise<Attempt> {
+  async #attempt(
+    backup: BackupWithArtifacts,
+    server: ServerRow,
+    conn: ServerConnection,
+    signal: AbortSignal,
+    onStored: (bytes: number) => void,
+    log: Logger,
+  ): Promise<Attempt> {
     const { engine, prisma, repo, events, limits } = this.deps;
     signal.throwIfAborted();
     const inspection = await engine.inspect(conn).catch((error: Error & { transient?: boolean }) => {
@@ -225,9 +247,13 @@ export class BackupRunner {
     // The watchdog: no byte for stallMs means the dump hangs.
     const stall = new AbortController();
     let lastByteAt = Date.now();
-    const watchdog = setInterval(() => {
-      if (Date.now() - lastByteAt > limits.stallMs) stall.abort(new BackupError("STALLED", `stalled: no data for ${Math.round(limits.stallMs / 1000)} s`, false));
-    }, Math.min(1000, limits.stallMs / 4));
+    const watchdog = setInterval(
+      () => {
+        if (Date.now() - lastByteAt > limits.stallMs)
+          stall.abort(new BackupError("STALLED", `stalled: no data for ${Math.round(limits.stallMs / 1000)} s`, false));
+      },
+      Math.min(1000, limits.stallMs / 4),
+    );
     const started = Date.now();
     let lastEvent = 0;
     try {
@@ -243,13 +269,30 @@ export class BackupRunner {
           onStored(storedBytes);
           if (lastByteAt - lastEvent >= PROGRESS_EVENT_MS) {
             lastEvent = lastByteAt;
-            events.emit({ type: "PROGRESS", backupId: backup.id, rawBytes, storedBytes, bytesPerSecond: Math.round(rawBytes / Math.max(0.001, (lastByteAt - started) / 1000)) });
+            events.emit({
+              type: "PROGRESS",
+              backupId: backup.id,
+              rawBytes,
+              storedBytes,
+              bytesPerSecond: Math.round(rawBytes / Math.max(0.001, (lastByteAt - started) / 1000)),
+            });
           }
         },
       });
       // The last word on progress: a short backup may end before its first throttled event.
-      events.emit({ type: "PROGRESS", backupId: backup.id, rawBytes: result.rawBytes, storedBytes: result.storedBytes, bytesPerSecond: Math.round(result.rawBytes / Math.max(0.001, (Date.now() - started) / 1000)) });
-      const manifestErrors = await this.#writeManifests(backup, server, { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, started }, stores);
+      events.emit({
+        type: "PROGRESS",
+        backupId: backup.id,
+        rawBytes: result.rawBytes,
+        storedBytes: result.storedBytes,
+        bytesPerSecond: Math.round(result.rawBytes / Math.max(0.001, (Date.now() - started) / 1000)),
+      });
+      const manifestErrors = await this.#writeManifests(
+        backup,
+        server,
+        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, started },
+        stores,
+      );
       return { result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
     } finally {
       clearInterval(watchdog);
@@ -261,7 +304,17 @@ export class BackupRunner {
   async #writeManifests(
     backup: BackupWithArtifacts,
     server: ServerRow,
-    run: { result: PipelineResult; key: string; dump: { description: string; format: "sql" | "pg-custom" }; compression: "ZSTD" | "GZIP" | "NONE"; level: number; inspection: { version: string }; position: ReplicationPosition | null; tableStats: TableStats | null; started: number },
+    run: {
+      result: PipelineResult;
+      key: string;
+      dump: { description: string; format: "sql" | "pg-custom" };
+      compression: "ZSTD" | "GZIP" | "NONE";
+      level: number;
+      inspection: { version: string };
+      position: ReplicationPosition | null;
+      tableStats: TableStats | null;
+      started: number;
+    },
     stores: Map<number, ArtifactStore>,
   ): Promise<Map<number, string>> {
     const manifest = buildManifest({

@@ -7,7 +7,11 @@ const MAX_QUEUED = 1000;
  * returns. A slow consumer never holds a backup back: past MAX_QUEUED waiting events, progress
  * events of a backup replace its queued one, and beyond that the oldest progress events are dropped.
  */
-export function eventStream(events: BackupEvents, filter: (event: BackupEvent) => boolean = () => true, signal?: AbortSignal): AsyncIterableIterator<BackupEvent> {
+export function eventStream(
+  events: BackupEvents,
+  filter: (event: BackupEvent) => boolean = () => true,
+  signal?: AbortSignal,
+): AsyncIterableIterator<BackupEvent> {
   const queue: BackupEvent[] = [];
   let wake: (() => void) | null = null;
   let done = false;

@@ -51,7 +51,10 @@ async function captureMysql(conn: ServerConnection, database: string): Promise<C
     await c.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
     await c.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
     try {
-      const rows = (await c.query("SELECT TABLE_NAME AS name, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", [database])) as Array<{ name: string; type: string }>;
+      const rows = (await c.query("SELECT TABLE_NAME AS name, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", [database])) as Array<{
+        name: string;
+        type: string;
+      }>;
       const tables: Captured["tables"] = [];
       for (const { name } of rows.filter((r) => r.type === "BASE TABLE" || r.type === "SYSTEM VERSIONED")) {
         const [count] = (await c.query(`SELECT COUNT(*) AS n FROM ${quoteIdent(database)}.${quoteIdent(name)}`)) as Array<{ n: number }>;
@@ -73,7 +76,8 @@ async function captureMysql(conn: ServerConnection, database: string): Promise<C
 
 const PG_USER_OBJECTS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 /** Objects that belong to an extension come with CREATE EXTENSION, not with the dump. */
-const NOT_EXTENSION = (catalog: string, oid: string) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+const NOT_EXTENSION = (catalog: string, oid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
 
 async function capturePg(conn: ServerConnection, database: string): Promise<Captured> {
   return withPg(conn, database, async (c) => {

@@ -27,6 +27,8 @@ export class BackupHealthService {
     const now = this.deps.clock.now();
     const out = (await loadCoverage(this.deps.prisma, filter)).map(({ lastFailureAt: _failure, ...entry }) => assessHealth(entry, now, this.deps.graceMs));
     const shown = filter.overdueOnly ? out.filter((h) => h.overdue) : out;
-    return shown.sort((a, b) => Number(b.overdue) - Number(a.overdue) || a.serverName.localeCompare(b.serverName) || (a.database ?? "").localeCompare(b.database ?? ""));
+    return shown.sort(
+      (a, b) => Number(b.overdue) - Number(a.overdue) || a.serverName.localeCompare(b.serverName) || (a.database ?? "").localeCompare(b.database ?? ""),
+    );
   }
 }

@@ -18,7 +18,9 @@ export async function loadCoverage(prisma: PrismaClient, filter: { serverId?: nu
     prisma.schedule.findMany({ where: { enabled: true }, include: { servers: { select: { serverId: true } } } }),
     prisma.server.findMany({ where: { enabled: true, ...(filter.serverId != null ? { id: filter.serverId } : {}) }, orderBy: { name: "asc" } }),
     // GROUP BY on an index prefix: MariaDB jumps from group to group instead of reading every row.
-    prisma.$queryRaw<Array<{ serverId: number; database: string }>>`SELECT serverId, \`database\` FROM Backup WHERE serverId IS NOT NULL GROUP BY serverId, \`database\``,
+    prisma.$queryRaw<
+      Array<{ serverId: number; database: string }>
+    >`SELECT serverId, \`database\` FROM Backup WHERE serverId IS NOT NULL GROUP BY serverId, \`database\``,
     latestByStatus(prisma),
   ]);
   const key = (serverId: number, database: string) => `${serverId}\u0000${database}`;
@@ -40,7 +42,12 @@ export async function loadCoverage(prisma: PrismaClient, filter: { serverId?: nu
     const base = { serverId: server.id, serverName: server.name, serverCreatedAt: server.createdAt, schedules: covering };
     if (databases.length === 0) out.push({ ...base, database: null, lastSuccessAt: null, lastFailureAt: null });
     for (const database of databases) {
-      out.push({ ...base, database, lastSuccessAt: lastSuccess.get(key(server.id, database)) ?? null, lastFailureAt: lastFailure.get(key(server.id, database)) ?? null });
+      out.push({
+        ...base,
+        database,
+        lastSuccessAt: lastSuccess.get(key(server.id, database)) ?? null,
+        lastFailureAt: lastFailure.get(key(server.id, database)) ?? null,
+      });
     }
   }
   return out;

@@ -12,7 +12,10 @@ type Row = { id: number; dueAt: string; status: string; instanceId: string; erro
 type Client = Awaited<ReturnType<typeof httpClient>>;
 
 async function rowsOf(client: Client, scheduleId: number): Promise<Row[]> {
-  const r = await client(`query($id: Int!) { backups(filter: { scheduleId: $id }, first: 500) { nodes { id dueAt status instanceId error artifacts { key } } } }`, { id: scheduleId });
+  const r = await client(
+    `query($id: Int!) { backups(filter: { scheduleId: $id }, first: 500) { nodes { id dueAt status instanceId error artifacts { key } } } }`,
+    { id: scheduleId },
+  );
   return (dataOf(r) as { backups: { nodes: Row[] } }).backups.nodes.sort((a, b) => a.dueAt.localeCompare(b.dueAt));
 }
 
@@ -81,7 +84,10 @@ describe("two SQLGuard processes on one metadata database", () => {
     expect(new Set(both.map((r) => r.dueAt)).size).toBe(both.length);
     expect(missingSeconds(both)).toBeLessThanOrEqual(1);
     expect(processes.get("ha-b")!.output()).toMatch(/schedules reconciled/);
-    console.log(`[ha] before the kill: ${both.length} runs, by instance:`, Object.fromEntries(["ha-a", "ha-b"].map((i) => [i, both.filter((r) => r.instanceId === i).length])));
+    console.log(
+      `[ha] before the kill: ${both.length} runs, by instance:`,
+      Object.fromEntries(["ha-a", "ha-b"].map((i) => [i, both.filter((r) => r.instanceId === i).length])),
+    );
 
     // A dump that blocks on a locked table stays RUNNING; kill the instance running it.
     const lock = await connect({ ...MARIADB, database: db });
@@ -98,17 +104,30 @@ describe("two SQLGuard processes on one metadata database", () => {
       processes.delete(running.instanceId);
       const survivor = survivorId === "ha-a" ? client : other;
 
-      const failed = await waitFor(async () => (await rowsOf(survivor, scheduleId)).find((r) => r.id === running.id && r.status === "FAILED"), "the lease sweep", 15_000);
+      const failed = await waitFor(
+        async () => (await rowsOf(survivor, scheduleId)).find((r) => r.id === running.id && r.status === "FAILED"),
+        "the lease sweep",
+        15_000,
+      );
       expect(failed.error).toMatch(new RegExp(`^interrupted: instance ${running.instanceId} stopped renewing this backup's lease`));
       expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2_500);
       expect(listFiles(targetDir)).not.toContain(`${running.artifacts[0]!.key}.partial`);
-      await waitFor(async () => ((await rowsOf(survivor, scheduleId)).some((r) => r.instanceId === survivorId && r.status === "RUNNING") ? true : undefined), "the survivor's next backup");
+      await waitFor(
+        async () => ((await rowsOf(survivor, scheduleId)).some((r) => r.instanceId === survivorId && r.status === "RUNNING") ? true : undefined),
+        "the survivor's next backup",
+      );
     } finally {
       await lock.end();
     }
     const survivor = survivorId === "ha-a" ? client : other;
-    await waitFor(async () => ((await rowsOf(survivor, scheduleId)).some((r) => r.id > running.id && r.status === "SUCCEEDED") ? true : undefined), "a success after the kill");
-    await waitFor(async () => ((await rowsOf(survivor, scheduleId)).filter((r) => r.id > running.id).length >= 6 ? true : undefined), "six runs after the kill");
+    await waitFor(
+      async () => ((await rowsOf(survivor, scheduleId)).some((r) => r.id > running.id && r.status === "SUCCEEDED") ? true : undefined),
+      "a success after the kill",
+    );
+    await waitFor(
+      async () => ((await rowsOf(survivor, scheduleId)).filter((r) => r.id > running.id).length >= 6 ? true : undefined),
+      "six runs after the kill",
+    );
     const after = await rowsOf(survivor, scheduleId);
     const sinceKill = after.filter((r) => r.id > running.id);
     expect(new Set(after.map((r) => r.dueAt)).size).toBe(after.length);

@@ -60,8 +60,18 @@ describe("several instances on one metadata database", () => {
     const old = new Date(now.getTime() - 5 * 60_000);
     const make = async (database: string, status: "RUNNING" | "PENDING", instanceId: string, heartbeatAt: Date) => {
       const b = await repo.create({
-        serverId: f!.serverId, serverName: "fake-1", engine: "MARIADB", database, scheduleId: null, scheduleName: null, trigger: "MANUAL", dueAt: null,
-        compression: "ZSTD", instanceId, storageTargetIds: [f!.targetId], keyOf: (row) => `fake-1/${database}/manual/${row.id}.sql.zst`,
+        serverId: f!.serverId,
+        serverName: "fake-1",
+        engine: "MARIADB",
+        database,
+        scheduleId: null,
+        scheduleName: null,
+        trigger: "MANUAL",
+        dueAt: null,
+        compression: "ZSTD",
+        instanceId,
+        storageTargetIds: [f!.targetId],
+        keyOf: (row) => `fake-1/${database}/manual/${row.id}.sql.zst`,
       });
       await prisma.backup.update({ where: { id: b.id }, data: { status, heartbeatAt, ...(status === "RUNNING" ? { startedAt: old } : {}) } });
       return b.id;

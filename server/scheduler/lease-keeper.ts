@@ -46,8 +46,14 @@ export class LeaseKeeper {
     const { clock, leaseMs } = this.deps;
     const guard = (what: string, work: () => Promise<unknown>) => () => void work().catch((error: unknown) => this.#log.warn({ err: error }, what));
     this.#timers = [
-      clock.every(Math.max(250, leaseMs / 4), guard("lease renewal failed", () => this.renew())),
-      clock.every(Math.max(500, Math.min(SWEEP_MAX_MS, leaseMs / 2)), guard("lease sweep failed", () => this.sweep())),
+      clock.every(
+        Math.max(250, leaseMs / 4),
+        guard("lease renewal failed", () => this.renew()),
+      ),
+      clock.every(
+        Math.max(500, Math.min(SWEEP_MAX_MS, leaseMs / 2)),
+        guard("lease sweep failed", () => this.sweep()),
+      ),
     ];
   }
 
@@ -76,7 +82,10 @@ export class LeaseKeeper {
     const rows = await prisma.backup.findMany({
       where: {
         status: "RUNNING",
-        AND: [{ OR: [{ instanceId: null }, { instanceId: { not: instanceId } }] }, { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] }],
+        AND: [
+          { OR: [{ instanceId: null }, { instanceId: { not: instanceId } }] },
+          { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] },
+        ],
       },
       select: { id: true, instanceId: true, heartbeatAt: true, artifacts: { select: { storageTargetId: true, key: true } } },
     });
@@ -84,7 +93,10 @@ export class LeaseKeeper {
     for (const row of rows) {
       const last = row.heartbeatAt ? row.heartbeatAt.toISOString() : "never";
       const error = `interrupted: instance ${row.instanceId ?? "unknown"} stopped renewing this backup's lease (last heartbeat ${last}); it is presumed dead`;
-      const { count } = await prisma.backup.updateMany({ where: { id: row.id, status: "RUNNING", heartbeatAt: row.heartbeatAt }, data: { status: "FAILED", error, finishedAt: now } });
+      const { count } = await prisma.backup.updateMany({
+        where: { id: row.id, status: "RUNNING", heartbeatAt: row.heartbeatAt },
+        data: { status: "FAILED", error, finishedAt: now },
+      });
       if (count !== 1) continue;
       await prisma.backupArtifact.updateMany({ where: { backupId: row.id, status: "PENDING" }, data: { status: "FAILED", error } });
       failed.push(row.id);
@@ -99,7 +111,10 @@ export class LeaseKeeper {
     const rows = await prisma.backup.findMany({
       where: {
         status: "PENDING",
-        AND: [{ OR: [{ instanceId: null }, { instanceId: { not: instanceId } }] }, { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] }],
+        AND: [
+          { OR: [{ instanceId: null }, { instanceId: { not: instanceId } }] },
+          { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] },
+        ],
       },
       select: { id: true, instanceId: true },
       orderBy: { id: "asc" },
@@ -107,7 +122,10 @@ export class LeaseKeeper {
     });
     const adopted: number[] = [];
     for (const row of rows) {
-      const { count } = await prisma.backup.updateMany({ where: { id: row.id, status: "PENDING", instanceId: row.instanceId }, data: { instanceId, heartbeatAt: now } });
+      const { count } = await prisma.backup.updateMany({
+        where: { id: row.id, status: "PENDING", instanceId: row.instanceId },
+        data: { instanceId, heartbeatAt: now },
+      });
       if (count === 1) adopted.push(row.id);
     }
     if (adopted.length) this.deps.runner.enqueue(adopted);

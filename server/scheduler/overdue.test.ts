@@ -16,7 +16,14 @@ const HOURLY = schedule("hourly", "0 * * * *");
 const NIGHTLY_BERLIN = schedule("nightly", "0 2 * * *", "Europe/Berlin");
 
 function entry(lastSuccessAt: string | null, schedules: CoveringSchedule[], serverCreatedAt = "2026-01-01T00:00:00Z"): DatabaseCoverage {
-  return { serverId: 1, serverName: "db1", serverCreatedAt: at(serverCreatedAt), database: "shop", lastSuccessAt: lastSuccessAt ? at(lastSuccessAt) : null, schedules };
+  return {
+    serverId: 1,
+    serverName: "db1",
+    serverCreatedAt: at(serverCreatedAt),
+    database: "shop",
+    lastSuccessAt: lastSuccessAt ? at(lastSuccessAt) : null,
+    schedules,
+  };
 }
 
 describe("assessHealth (expected-by and overdue, simulated clock)", () => {
@@ -44,7 +51,10 @@ describe("assessHealth (expected-by and overdue, simulated clock)", () => {
 
   it("without any success, counts from when both the server and the schedule existed", () => {
     const s = schedule("hourly", "0 * * * *", "UTC", "2026-06-10T09:10:00Z");
-    expect(assessHealth(entry(null, [s], "2026-06-10T08:00:00Z"), at("2026-06-10T10:20:00Z"), GRACE)).toMatchObject({ expectedBy: at("2026-06-10T10:30:00Z"), overdue: false });
+    expect(assessHealth(entry(null, [s], "2026-06-10T08:00:00Z"), at("2026-06-10T10:20:00Z"), GRACE)).toMatchObject({
+      expectedBy: at("2026-06-10T10:30:00Z"),
+      overdue: false,
+    });
     expect(assessHealth(entry(null, [s], "2026-06-10T08:00:00Z"), at("2026-06-10T10:31:00Z"), GRACE).overdue).toBe(true);
   });
 
@@ -66,9 +76,22 @@ describe("databaseHealth through GraphQL", () => {
     await prisma.schedule.update({ where: { id }, data: { createdAt: longAgo } });
     await prisma.server.update({ where: { id: f.serverId }, data: { createdAt: longAgo } });
     const row = (database: string, status: "SUCCEEDED" | "FAILED", startedAt: Date) => ({
-      serverId: f!.serverId, serverName: "fake-1", engine: "MARIADB" as const, database, trigger: "SCHEDULED" as const, status, compression: "ZSTD" as const, startedAt,
+      serverId: f!.serverId,
+      serverName: "fake-1",
+      engine: "MARIADB" as const,
+      database,
+      trigger: "SCHEDULED" as const,
+      status,
+      compression: "ZSTD" as const,
+      startedAt,
     });
-    await prisma.backup.createMany({ data: [row("fresh", "SUCCEEDED", new Date(now.getTime() - 5 * MIN)), row("stale", "SUCCEEDED", longAgo), row("stale", "FAILED", new Date(now.getTime() - MIN))] });
+    await prisma.backup.createMany({
+      data: [
+        row("fresh", "SUCCEEDED", new Date(now.getTime() - 5 * MIN)),
+        row("stale", "SUCCEEDED", longAgo),
+        row("stale", "FAILED", new Date(now.getTime() - MIN)),
+      ],
+    });
     const viewer = await f.app.as("VIEWER");
     const query = `query($o: Boolean) { databaseHealth(overdueOnly: $o) { serverName database overdue lateSchedules expectedBy lastSuccessAt schedules } }`;
     const all = (dataOf(await viewer(query, {})) as { databaseHealth: Array<Record<string, unknown>> }).databaseHealth;

@@ -86,9 +86,11 @@ async function loadRun(deps: ScheduleRunDeps, scheduleId: number) {
     include: { dumpOptions: true },
     orderBy: { id: "asc" },
   });
-  const targets = await targetsOf(deps, schedule.name, schedule.storageTargets.map((t) => t.storageTargetId)).catch((error: unknown) =>
-    error instanceof Error ? error : new Error(String(error)),
-  );
+  const targets = await targetsOf(
+    deps,
+    schedule.name,
+    schedule.storageTargets.map((t) => t.storageTargetId),
+  ).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
   return { schedule, servers, targets };
 }
 
@@ -177,7 +179,11 @@ async function knownDatabases(prisma: PrismaClient, server: ServerRow): Promise<
     distinct: ["database"],
     select: { database: true },
   });
-  return selectDatabases(rows.map((r) => r.database), server.includeDatabases as string[], server.excludeDatabases as string[]);
+  return selectDatabases(
+    rows.map((r) => r.database),
+    server.includeDatabases as string[],
+    server.excludeDatabases as string[],
+  );
 }
 
 /** Prisma codes of a busy or briefly unreachable metadata database: the pool or a transaction could not start. */

@@ -13,7 +13,8 @@ afterEach(async () => {
 });
 
 async function scheduleView(fx: SchedulerFixture, id: number) {
-  return (dataOf(await fx.admin(SCHEDULE, { id })) as { schedule: { nextRunAt: string | null; liveNextRunAt: string | null; lastDueAt: string | null } }).schedule;
+  return (dataOf(await fx.admin(SCHEDULE, { id })) as { schedule: { nextRunAt: string | null; liveNextRunAt: string | null; lastDueAt: string | null } })
+    .schedule;
 }
 
 async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
@@ -130,7 +131,19 @@ describe("the scheduler, reconciled from GraphQL changes", () => {
     f.engine.options.databases = () => ["app", "crm"];
     const id = await f.createSchedule({ name: "hourly", cronExpression: "0 * * * *" });
     const running = await f.app.db.prisma.backup.create({
-      data: { serverId: f.serverId, serverName: "fake-1", engine: "MARIADB", database: "app", scheduleId: id, scheduleName: "hourly", trigger: "SCHEDULED", status: "RUNNING", compression: "ZSTD", dueAt: new Date("2026-06-10T10:00:00Z"), heartbeatAt: new Date() },
+      data: {
+        serverId: f.serverId,
+        serverName: "fake-1",
+        engine: "MARIADB",
+        database: "app",
+        scheduleId: id,
+        scheduleName: "hourly",
+        trigger: "SCHEDULED",
+        status: "RUNNING",
+        compression: "ZSTD",
+        dueAt: new Date("2026-06-10T10:00:00Z"),
+        heartbeatAt: new Date(),
+      },
     });
     await f.app.scheduler.start();
     await f.clock.set("2026-06-10T11:00:00.010Z");
@@ -175,7 +188,9 @@ describe("the scheduler, reconciled from GraphQL changes", () => {
     const viewer = await f.app.as("VIEWER");
     expect((await viewer(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id })).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     const operator = await f.app.as("OPERATOR");
-    const r = dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id status trigger dueAt scheduleName database } }`, { id })) as { runSchedule: unknown[] };
+    const r = dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id status trigger dueAt scheduleName database } }`, { id })) as {
+      runSchedule: unknown[];
+    };
     expect(r.runSchedule).toEqual([{ id: expect.any(Number), status: "PENDING", trigger: "MANUAL", dueAt: null, scheduleName: "nightly", database: "app" }]);
     await f.app.runner.idle();
     expect((await f.backupsOf(id))[0]!.status).toBe("SUCCEEDED");

@@ -149,7 +149,8 @@ export class Scheduler {
           this.#log.warn({ scheduleId: row.id, schedule: row.name, dueAt }, "running a backup missed while SQLGuard was down");
           const spec = { expression: row.cronExpression, timezone: row.timezone };
           const run = this.#track(runSchedule(this.#run, row.id, dueAt, "CATCH_UP", spec));
-          if (await run.catch((error: unknown) => this.#log.error({ err: error, scheduleId: row.id }, "catch-up run failed"))) ran.push({ scheduleId: row.id, dueAt });
+          if (await run.catch((error: unknown) => this.#log.error({ err: error, scheduleId: row.id }, "catch-up run failed")))
+            ran.push({ scheduleId: row.id, dueAt });
         } else {
           this.#log.info({ scheduleId: row.id, schedule: row.name, dueAt }, "skipping a run missed while SQLGuard was down (missedRunPolicy SKIP)");
         }

@@ -12,8 +12,7 @@ import { S3Store } from "./s3-store.ts";
  * when the target lacks a required field or its secret cannot be decrypted.
  */
 export function createStore(target: StorageTarget, secrets: SecretBox): ArtifactStore {
-  const missing = (field: string): StorageError =>
-    new StorageError("FAILED", `storage target "${target.name}" has no ${field}`, false);
+  const missing = (field: string): StorageError => new StorageError("FAILED", `storage target "${target.name}" has no ${field}`, false);
   if (target.kind === "LOCAL") {
     if (!target.path) throw missing("path");
     return new LocalStore({ basePath: target.path });

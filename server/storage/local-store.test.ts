@@ -31,7 +31,11 @@ describe("LocalStore", () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const exists = (file: string): Promise<boolean> => fs.access(file).then(() => true, () => false);
+  const exists = (file: string): Promise<boolean> =>
+    fs.access(file).then(
+      () => true,
+      () => false,
+    );
 
   it("writes only <key>.partial while a put is in progress, with mode 0640", async () => {
     const body = sourceStream(Buffer.alloc(3 * 1024 * 1024, 7), { pauseAt: 1024 * 1024 });
@@ -65,7 +69,10 @@ describe("LocalStore", () => {
     await fs.mkdir(locked, { mode: 0o500 });
     await fs.chmod(dir, 0o755);
     // Root ignores directory modes, so as root the put runs in a child process as nobody.
-    const error = process.getuid?.() === 0 ? await putAsNobody(locked) : await new LocalStore({ basePath: locked }).put("x.sql", Readable.from([Buffer.from("d")])).catch((e: unknown) => e);
+    const error =
+      process.getuid?.() === 0
+        ? await putAsNobody(locked)
+        : await new LocalStore({ basePath: locked }).put("x.sql", Readable.from([Buffer.from("d")])).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "ACCESS_DENIED", transient: false });
     expect((error as Error).message).toBe(`cannot write ${path.join(locked, "x.sql")}: permission denied`);
     await fs.chmod(locked, 0o700);
@@ -95,7 +102,10 @@ describe("LocalStore", () => {
   it.each(["", "/abs/x.sql", "a/../../etc/passwd", "..", "a//b.sql", "a/./b.sql", "a/b.sql/", "nul\0.sql", "x.sql.partial"])(
     "rejects the bad key %j",
     async (key) => {
-      await expect(store.put(key, Readable.from([Buffer.from("x")]))).rejects.toMatchObject({ code: "FAILED", message: expect.stringContaining("invalid storage key") });
+      await expect(store.put(key, Readable.from([Buffer.from("x")]))).rejects.toMatchObject({
+        code: "FAILED",
+        message: expect.stringContaining("invalid storage key"),
+      });
       await expect(store.get(key)).rejects.toBeInstanceOf(StorageError);
       await expect(store.delete(key)).rejects.toBeInstanceOf(StorageError);
     },

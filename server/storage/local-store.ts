@@ -36,9 +36,14 @@ export class LocalStore implements ArtifactStore {
       const handle = await fs.open(partial, "w", 0o640);
       try {
         // Written through the handle (not a WriteStream that would close it) so it can be fsynced.
-        await pipeline(body, counter, async (chunks: AsyncIterable<Buffer>) => {
-          for await (const chunk of chunks) await handle.write(chunk);
-        }, { signal: options.signal });
+        await pipeline(
+          body,
+          counter,
+          async (chunks: AsyncIterable<Buffer>) => {
+            for await (const chunk of chunks) await handle.write(chunk);
+          },
+          { signal: options.signal },
+        );
         await handle.sync();
       } finally {
         await handle.close().catch(() => {});

@@ -131,7 +131,9 @@ describe("S3Store against s3rver", () => {
     const left = [];
     for await (const object of store.list("")) left.push(object.key);
     expect(left).toEqual([]);
-    expect(() => createStore({ ...target, secretAccessKeyEnc: new SecretBox(crypto.randomBytes(32)).seal("x") }, box)).toThrow(/cannot read its secret access key/);
+    expect(() => createStore({ ...target, secretAccessKeyEnc: new SecretBox(crypto.randomBytes(32)).seal("x") }, box)).toThrow(
+      /cannot read its secret access key/,
+    );
   });
 
   it("reports an unreachable endpoint as UNAVAILABLE without leaking the secret", async () => {

@@ -79,11 +79,7 @@ export class S3Store implements ArtifactStore {
    * Uploads `body`; resolves with the byte count once the object is complete. On failure or abort
    * every request in flight is cancelled, the multipart upload aborted and the key deleted.
    */
-  async put(
-    key: string,
-    body: Readable,
-    options: { signal?: AbortSignal; expectedBytes?: number; contentType?: string } = {},
-  ): Promise<{ bytes: number }> {
+  async put(key: string, body: Readable, options: { signal?: AbortSignal; expectedBytes?: number; contentType?: string } = {}): Promise<{ bytes: number }> {
     const objectKey = this.#key(key);
     const cancel = new AbortController();
     let committing = false;
@@ -181,9 +177,7 @@ export class S3Store implements ArtifactStore {
     do {
       let page;
       try {
-        page = await this.#client.send(
-          new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: base + prefix, ContinuationToken: token }),
-        );
+        page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: base + prefix, ContinuationToken: token }));
       } catch (error) {
         throw this.#error(error, "list", base + prefix);
       }
@@ -208,15 +202,15 @@ export class S3Store implements ArtifactStore {
   async removePartials(olderThan: Date): Promise<number> {
     const base = this.#prefix ? `${this.#prefix}/` : "";
     let removed = 0;
-    await this.#abortUploads(base, (upload) => upload.Initiated !== undefined && upload.Initiated < olderThan, () => removed++).catch(() => {});
+    await this.#abortUploads(
+      base,
+      (upload) => upload.Initiated !== undefined && upload.Initiated < olderThan,
+      () => removed++,
+    ).catch(() => {});
     return removed;
   }
 
-  async #abortUploads(
-    prefix: string,
-    select: (upload: { Key?: string; Initiated?: Date }) => boolean,
-    onAborted: () => void = () => {},
-  ): Promise<void> {
+  async #abortUploads(prefix: string, select: (upload: { Key?: string; Initiated?: Date }) => boolean, onAborted: () => void = () => {}): Promise<void> {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     do {
@@ -241,7 +235,9 @@ export class S3Store implements ArtifactStore {
   }
 
   #error(error: unknown, action: string, objectKey: string, aborted = false): StorageError {
-    const mapped = aborted ? new StorageError("ABORTED", `cannot ${action} s3://${this.#bucket}/${objectKey}: aborted`, false, { cause: error }) : toStorageError(error, action, `s3://${this.#bucket}/${objectKey}`);
+    const mapped = aborted
+      ? new StorageError("ABORTED", `cannot ${action} s3://${this.#bucket}/${objectKey}: aborted`, false, { cause: error })
+      : toStorageError(error, action, `s3://${this.#bucket}/${objectKey}`);
     if (!this.#secret || !mapped.message.includes(this.#secret)) return mapped;
     return new StorageError(mapped.code, mapped.message.replaceAll(this.#secret, "***"), mapped.transient);
   }
@@ -263,8 +259,28 @@ function withAbortSignal(client: S3Client, signal: AbortSignal, onCommit: () => 
   });
 }
 
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED", "ERR_SOCKET_CONNECTION_TIMEOUT"]);
-const UNAVAILABLE_NAMES = new Set(["SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeoutException", "TimeoutError", "InternalError", "ServiceUnavailable"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ECONNABORTED",
+  "ERR_SOCKET_CONNECTION_TIMEOUT",
+]);
+const UNAVAILABLE_NAMES = new Set([
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "TimeoutError",
+  "InternalError",
+  "ServiceUnavailable",
+]);
 const DENIED_NAMES = new Set(["AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "InvalidToken", "ExpiredToken"]);
 
 /**

@@ -21,7 +21,14 @@ export type BackupView = {
   progressBytes: string | null;
   attempt: number;
   tool: string | null;
-  artifacts: Array<{ id: number; status: string; key: string; sizeBytes: string | null; error: string | null; storageTarget: { id: number; kind: string } | null }>;
+  artifacts: Array<{
+    id: number;
+    status: string;
+    key: string;
+    sizeBytes: string | null;
+    error: string | null;
+    storageTarget: { id: number; kind: string } | null;
+  }>;
 };
 
 /** Fails the test with the GraphQL errors, or returns data. */
@@ -51,7 +58,12 @@ export async function getBackup(client: Client, id: number): Promise<BackupView>
 }
 
 /** Polls a backup until it leaves PENDING/RUNNING (or `until` holds). */
-export async function waitForBackup(client: Client, id: number, until: (b: BackupView) => boolean = (b) => !["PENDING", "RUNNING"].includes(b.status), timeoutMs = 60_000): Promise<BackupView> {
+export async function waitForBackup(
+  client: Client,
+  id: number,
+  until: (b: BackupView) => boolean = (b) => !["PENDING", "RUNNING"].includes(b.status),
+  timeoutMs = 60_000,
+): Promise<BackupView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const b = await getBackup(client, id);
@@ -95,5 +107,7 @@ export function processesWith(needle: string): Array<{ pid: number; argv: string
 
 /** Every process command line on the machine, joined (to search for a password). */
 export function allCommandLines(): string {
-  return processesWith("").map((p) => p.argv).join("\n");
+  return processesWith("")
+    .map((p) => p.argv)
+    .join("\n");
 }

@@ -7,7 +7,13 @@ export type PromFamily = { name: string; type: PromType; help: string | null; sa
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 const TYPES = new Set<PromType>(["counter", "gauge", "histogram", "summary", "untyped"]);
-const SUFFIXES: Record<PromType, string[]> = { counter: [""], gauge: [""], untyped: [""], histogram: ["_bucket", "_sum", "_count"], summary: ["", "_sum", "_count"] };
+const SUFFIXES: Record<PromType, string[]> = {
+  counter: [""],
+  gauge: [""],
+  untyped: [""],
+  histogram: ["_bucket", "_sum", "_count"],
+  summary: ["", "_sum", "_count"],
+};
 
 /**
  * A strict parser of the Prometheus text exposition format (0.0.4). It throws, naming the line, on
@@ -54,7 +60,10 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
       if (families.has(sample.name)) fail("sample of a family after another family");
       families.set(sample.name, (current = { name: sample.name, type: "untyped", help: null, samples: [] }));
     }
-    const key = `${sample.name}{${Object.entries(sample.labels).sort().map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(",")}}`;
+    const key = `${sample.name}{${Object.entries(sample.labels)
+      .sort()
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(",")}}`;
     if (series.has(key)) fail("duplicate series");
     series.add(key);
     current!.samples.push(sample);
@@ -81,7 +90,7 @@ function parseSample(line: string, fail: (problem: string) => never): PromSample
       if (label.startsWith("__")) fail("reserved label name");
       if (label in labels) fail("duplicate label");
       rest = rest.slice(label.length);
-      if (!rest.startsWith('="')) fail("expected =\" after a label name");
+      if (!rest.startsWith('="')) fail('expected =" after a label name');
       const end = closingQuote(rest, 2) ?? fail("unterminated label value");
       labels[label] = unescape(rest.slice(2, end), true, fail);
       rest = rest.slice(end + 1);
@@ -96,7 +105,15 @@ function parseSample(line: string, fail: (problem: string) => never): PromSample
   const special = /^([-+]?)(inf|infinity|nan)$/i.exec(raw);
   const float = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw);
   if (!special && !float) fail("value is not a float");
-  const value = !special ? Number(raw) : special[2]!.toLowerCase() === "nan" ? (special[1] ? fail("signed NaN") : NaN) : special[1] === "-" ? -Infinity : Infinity;
+  const value = !special
+    ? Number(raw)
+    : special[2]!.toLowerCase() === "nan"
+      ? special[1]
+        ? fail("signed NaN")
+        : NaN
+      : special[1] === "-"
+        ? -Infinity
+        : Infinity;
   return { name, labels, value };
 }
 
@@ -131,6 +148,7 @@ function checkHistogram(family: PromFamily): void {
     sorted.forEach(([, v], i) => {
       if (i > 0 && v < sorted[i - 1]![1]) throw new Error(`${family.name}${key}: buckets are not cumulative`);
     });
-    if (g.count === undefined || g.sum === undefined || sorted.at(-1)![1] !== g.count) throw new Error(`${family.name}${key}: _count and _sum must exist and _count equal the +Inf bucket`);
+    if (g.count === undefined || g.sum === undefined || sorted.at(-1)![1] !== g.count)
+      throw new Error(`${family.name}${key}: _count and _sum must exist and _count equal the +Inf bucket`);
   }
 }

@@ -48,7 +48,8 @@ export async function createMariadbSample(name: string, options: { rows?: number
   try {
     const texts = ["Zoë Ångström", "日本語のテキスト", "emoji 🎉🔥", "quote ' and \" and \\ backslash", "Ελληνικά", "line\nbreak\ttab"];
     const batch = [];
-    for (let i = 1; i <= rows; i++) batch.push([`${texts[i % texts.length]} #${i}`, i % 7 === 0 ? null : "x".repeat(i % 300), new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i))]);
+    for (let i = 1; i <= rows; i++)
+      batch.push([`${texts[i % texts.length]} #${i}`, i % 7 === 0 ? null : "x".repeat(i % 300), new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i))]);
     await conn.batch("INSERT INTO customers (name, note, created) VALUES (?, ?, ?)", batch);
     const blobs = [];
     for (let i = 1; i <= Math.min(rows, 50); i++) blobs.push([i, i, crypto.randomBytes(1000 + i * 37)]);
@@ -79,14 +80,20 @@ export async function addBulkTable(database: string, megabytes: number): Promise
 export async function mariadbFingerprint(database: string): Promise<{ checksums: Record<string, string>; objects: string[] }> {
   const conn = await connect({ ...MARIADB, database });
   try {
-    const tables = (await conn.query("SELECT TABLE_NAME AS t, TABLE_TYPE AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", [database])) as Array<{ t: string; k: string }>;
+    const tables = (await conn.query("SELECT TABLE_NAME AS t, TABLE_TYPE AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", [
+      database,
+    ])) as Array<{ t: string; k: string }>;
     const checksums: Record<string, string> = {};
     for (const { t } of tables.filter((r) => r.k === "BASE TABLE")) {
       const [row] = (await conn.query(`CHECKSUM TABLE ${quoteIdent(t)} EXTENDED`)) as Array<{ Checksum: unknown }>;
       checksums[t] = String(row!.Checksum);
     }
-    const routines = (await conn.query("SELECT CONCAT(ROUTINE_TYPE, ' ', ROUTINE_NAME) AS o FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", [database])) as Array<{ o: string }>;
-    const triggers = (await conn.query("SELECT CONCAT('TRIGGER ', TRIGGER_NAME) AS o FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", [database])) as Array<{ o: string }>;
+    const routines = (await conn.query("SELECT CONCAT(ROUTINE_TYPE, ' ', ROUTINE_NAME) AS o FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", [
+      database,
+    ])) as Array<{ o: string }>;
+    const triggers = (await conn.query("SELECT CONCAT('TRIGGER ', TRIGGER_NAME) AS o FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", [
+      database,
+    ])) as Array<{ o: string }>;
     const views = tables.filter((r) => r.k === "VIEW").map((r) => `VIEW ${r.t}`);
     return { checksums, objects: [...routines.map((r) => r.o), ...triggers.map((r) => r.o), ...views].sort() };
   } finally {
@@ -144,13 +151,23 @@ export async function createPgSample(name: string): Promise<void> {
 
 /** A digest of every row of every user table (and the view and function presence), to compare two databases. */
 export async function pgFingerprint(database: string): Promise<Record<string, string>> {
-  const tables = ((await pgExec(["SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"], database))[0] as Array<{ tablename: string }>).map((r) => r.tablename);
+  const tables = (
+    (await pgExec(["SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"], database))[0] as Array<{ tablename: string }>
+  ).map((r) => r.tablename);
   const out: Record<string, string> = {};
   for (const t of tables) {
-    const [rows] = (await pgExec([`SELECT count(*)::text AS n, coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') AS h FROM "${t}" x`], database)) as Array<Array<{ n: string; h: string }>>;
+    const [rows] = (await pgExec(
+      [`SELECT count(*)::text AS n, coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') AS h FROM "${t}" x`],
+      database,
+    )) as Array<Array<{ n: string; h: string }>>;
     out[t] = `${rows![0]!.n}:${rows![0]!.h}`;
   }
-  const [objects] = (await pgExec(["SELECT string_agg(name, ',' ORDER BY name) AS o FROM (SELECT viewname AS name FROM pg_views WHERE schemaname='public' UNION ALL SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname='public' UNION ALL SELECT tgname FROM pg_trigger WHERE NOT tgisinternal) s"], database)) as Array<Array<{ o: string }>>;
+  const [objects] = (await pgExec(
+    [
+      "SELECT string_agg(name, ',' ORDER BY name) AS o FROM (SELECT viewname AS name FROM pg_views WHERE schemaname='public' UNION ALL SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname='public' UNION ALL SELECT tgname FROM pg_trigger WHERE NOT tgisinternal) s",
+    ],
+    database,
+  )) as Array<Array<{ o: string }>>;
   out["(objects)"] = objects![0]!.o;
   return out;
 }

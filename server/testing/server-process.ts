@@ -41,7 +41,10 @@ export async function startServerProcess(env: Record<string, string>, options: {
   void exited.then(() => (done = true));
   for (;;) {
     if (done) throw new Error(`the server exited before it was ready:\n${output}`);
-    const ok = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
@@ -66,12 +69,19 @@ export async function httpClient(url: string, username: string, password: string
   const login = await fetch(`${url}/graphql`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query: `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { username } }`, variables: { u: username, p: password } }),
+    body: JSON.stringify({
+      query: `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { username } }`,
+      variables: { u: username, p: password },
+    }),
   });
   const cookie = login.headers.get("set-cookie")?.split(";")[0];
   if (!cookie) throw new Error(`login failed: ${await login.text()}`);
   return async (query: string, variables: Record<string, unknown> = {}) => {
-    const r = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: JSON.stringify({ query, variables }) });
+    const r = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify({ query, variables }),
+    });
     return (await r.json()) as { data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> };
   };
 }

@@ -59,7 +59,14 @@ export async function createTestApp(
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
   const migrations = (await readMigrations()).map((m) => m.name);
   // /metrics is open here; the collector loads nothing until a test calls metrics.start().
-  const app = createApp({ prisma: db.prisma, services, logger, migrations, consoleDir: path.join(dataDir, "no-console"), metrics: { source: metrics, auth: {} } });
+  const app = createApp({
+    prisma: db.prisma,
+    services,
+    logger,
+    migrations,
+    consoleDir: path.join(dataDir, "no-console"),
+    metrics: { source: metrics, auth: {} },
+  });
 
   async function gql<T = Record<string, any>>(
     query: string,

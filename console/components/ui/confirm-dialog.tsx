@@ -25,7 +25,14 @@ const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select
  * Shift+Tab stay inside, Escape or a click on the backdrop cancels, and focus returns to the
  * element that opened it.
  */
-export function ConfirmDialog({ title, message, confirmLabel = "OK", cancelLabel = "Cancel", danger = true, onClose }: ConfirmOptions & { onClose: (confirmed: boolean) => void }) {
+export function ConfirmDialog({
+  title,
+  message,
+  confirmLabel = "OK",
+  cancelLabel = "Cancel",
+  danger = true,
+  onClose,
+}: ConfirmOptions & { onClose: (confirmed: boolean) => void }) {
   const id = useId();
   const dialog = useRef<HTMLDivElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);

@@ -72,7 +72,19 @@ export function BackupDetailPage() {
           <StatusBadge status={b.status} />
         </span>
         {viewer.canOperate && running && (
-          <button type="button" className="danger" disabled={!!busy} onClick={() => act("cancel", CANCEL_BACKUP, { title: `Cancel backup #${b.id}?`, message: "The dump stops and nothing is stored.", confirmLabel: "Cancel backup", cancelLabel: "Keep running" })}>
+          <button
+            type="button"
+            className="danger"
+            disabled={!!busy}
+            onClick={() =>
+              act("cancel", CANCEL_BACKUP, {
+                title: `Cancel backup #${b.id}?`,
+                message: "The dump stops and nothing is stored.",
+                confirmLabel: "Cancel backup",
+                cancelLabel: "Keep running",
+              })
+            }
+          >
             {busy === "cancel" ? "Cancelling…" : "Cancel backup"}
           </button>
         )}
@@ -221,7 +233,9 @@ export function BackupDetailPage() {
             </tbody>
           </table>
         </div>
-        <p className="small muted">Checksum of every copy: SHA-256 above. Check a download with <code>sha256sum</code>.</p>
+        <p className="small muted">
+          Checksum of every copy: SHA-256 above. Check a download with <code>sha256sum</code>.
+        </p>
       </section>
 
       {b.restores.length > 0 && <RestoresTable restores={b.restores} />}

@@ -16,8 +16,6 @@ const FILTER_KEYS = ["server", "database", "schedule", "status", "target", "from
 /** `?order=oldest` sorts oldest first; newest first is the default and stays out of the URL. */
 const ORDERS: Record<string, BackupOrder> = { "": "NEWEST_FIRST", oldest: "OLDEST_FIRST" };
 
-
-
 /** The URL's query string as a BackupFilter; dates are whole local days (`to` inclusive). */
 function filterOf(params: URLSearchParams): Record<string, unknown> {
   const filter: Record<string, unknown> = {};
@@ -184,7 +182,13 @@ export function BackupsPage() {
 }
 
 /** One filter of the history: a select defaulting to the URL's value, with "any" first. */
-function FilterSelect(props: { label: string; name: string; any: string; params: URLSearchParams; options: ReadonlyArray<{ id: number | string; name: string }> }) {
+function FilterSelect(props: {
+  label: string;
+  name: string;
+  any: string;
+  params: URLSearchParams;
+  options: ReadonlyArray<{ id: number | string; name: string }>;
+}) {
   return (
     <label>
       {props.label}

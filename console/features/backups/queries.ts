@@ -64,7 +64,8 @@ export const RESTORE_FIELDS = graphql(`
   }
 `);
 
-export const BACKUP = graphql(`
+export const BACKUP = graphql(
+  `
   query Backup($id: Int!) {
     backup(id: $id) {
       id
@@ -115,7 +116,9 @@ export const BACKUP = graphql(`
       }
     }
   }
-`, [RESTORE_FIELDS]);
+`,
+  [RESTORE_FIELDS],
+);
 
 export const CANCEL_BACKUP = graphql(`
   mutation CancelBackup($id: Int!) {
@@ -153,29 +156,38 @@ export const RESTORE_TARGETS = graphql(`
   }
 `);
 
-export const RESTORE_BACKUP = graphql(`
+export const RESTORE_BACKUP = graphql(
+  `
   mutation RestoreBackup($input: RestoreBackupInput!) {
     restoreBackup(input: $input) {
       ...RestoreFields
     }
   }
-`, [RESTORE_FIELDS]);
+`,
+  [RESTORE_FIELDS],
+);
 
-export const RESTORE = graphql(`
+export const RESTORE = graphql(
+  `
   query Restore($id: Int!) {
     restore(id: $id) {
       ...RestoreFields
     }
   }
-`, [RESTORE_FIELDS]);
+`,
+  [RESTORE_FIELDS],
+);
 
-export const CANCEL_RESTORE = graphql(`
+export const CANCEL_RESTORE = graphql(
+  `
   mutation CancelRestore($id: Int!) {
     cancelRestore(id: $id) {
       ...RestoreFields
     }
   }
-`, [RESTORE_FIELDS]);
+`,
+  [RESTORE_FIELDS],
+);
 
 /** One row of the backups list. */
 export type BackupSummary = ResultOf<typeof BACKUPS>["backups"]["nodes"][number];

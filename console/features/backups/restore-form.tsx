@@ -34,7 +34,17 @@ function validate(database: string, engine: string): Record<string, string> {
  * "Restore…": picks the copy to read, the server and the database to restore into (a new one by
  * default; admins may overwrite), starts the restore and follows it until it ends.
  */
-export function RestoreForm({ backup, canOverwrite, onClose, onEnd }: { backup: RestoreSource; canOverwrite: boolean; onClose: () => void; onEnd: () => void }) {
+export function RestoreForm({
+  backup,
+  canOverwrite,
+  onClose,
+  onEnd,
+}: {
+  backup: RestoreSource;
+  canOverwrite: boolean;
+  onClose: () => void;
+  onEnd: () => void;
+}) {
   const servers = useQuery(RESTORE_TARGETS);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
@@ -68,7 +78,8 @@ export function RestoreForm({ backup, canOverwrite, onClose, onEnd }: { backup: 
     if (database) input.database = database;
     if (input.overwrite) {
       const title = `Replace ${database || "the database"} with backup #${backup.id}?`;
-      if (!(await confirm({ title, message: "If the database exists, its current contents are lost once the restore commits.", confirmLabel: "Replace it" }))) return;
+      if (!(await confirm({ title, message: "If the database exists, its current contents are lost once the restore commits.", confirmLabel: "Replace it" })))
+        return;
     }
     setBusy(true);
     try {
@@ -122,11 +133,7 @@ export function RestoreForm({ backup, canOverwrite, onClose, onEnd }: { backup: 
             hint="A new database, created by the restore. Empty = a new name with the time."
           />
           {canOverwrite && (
-            <CheckField
-              label="Overwrite an existing database"
-              name="overwrite"
-              hint="Admin only: its current contents are lost once the restore commits."
-            />
+            <CheckField label="Overwrite an existing database" name="overwrite" hint="Admin only: its current contents are lost once the restore commits." />
           )}
           <div className="wide">
             <ErrorMessage error={failure} />

@@ -60,7 +60,11 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
   }
 
   return (
-    <div className={restore.status === "SUCCEEDED" ? "ok-box" : restore.status === "FAILED" ? "error-box" : "panel"} aria-label={`Restore #${restore.id}`} role="group">
+    <div
+      className={restore.status === "SUCCEEDED" ? "ok-box" : restore.status === "FAILED" ? "error-box" : "panel"}
+      aria-label={`Restore #${restore.id}`}
+      role="group"
+    >
       <p>
         Restore #{restore.id} into <strong className="mono">{restore.database}</strong> on {restore.serverName}
         {restore.overwrite ? " (replacing it)" : ""}:{" "}

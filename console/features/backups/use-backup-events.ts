@@ -61,15 +61,13 @@ export function useBackupEvents(onEvent: (event: BackupEventData) => void, optio
 
     const connect = () => {
       const variables = backupId === undefined ? {} : { backupId };
-      subscription = client
-        .subscription(EVENTS, variables, { fetch: fetchNoticingOpen })
-        .subscribe((result) => {
-          // The stream ended (hasNext false), failed, or sent an error: start over after a pause.
-          if (result.error || result.hasNext === false) return void queueMicrotask(reconnect);
-          if (!result.data) return;
-          attempt = 0;
-          handler.current(result.data.backupEvents);
-        });
+      subscription = client.subscription(EVENTS, variables, { fetch: fetchNoticingOpen }).subscribe((result) => {
+        // The stream ended (hasNext false), failed, or sent an error: start over after a pause.
+        if (result.error || result.hasNext === false) return void queueMicrotask(reconnect);
+        if (!result.data) return;
+        attempt = 0;
+        handler.current(result.data.backupEvents);
+      });
     };
     connect();
     return () => {

@@ -24,7 +24,17 @@ const W = 280;
 const H = 64;
 
 /** A small bar chart; `label` names it for assistive technology and the table below repeats the figures. */
-function Bars({ label, values, format, tone }: { label: string; values: Array<{ key: string; value: number; title: string }>; format: (n: number) => string; tone: string }) {
+function Bars({
+  label,
+  values,
+  format,
+  tone,
+}: {
+  label: string;
+  values: Array<{ key: string; value: number; title: string }>;
+  format: (n: number) => string;
+  tone: string;
+}) {
   const max = Math.max(1, ...values.map((v) => v.value));
   const bw = values.length ? W / values.length : W;
   return (

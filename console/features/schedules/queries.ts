@@ -47,7 +47,8 @@ const RULE_FIELDS = graphql(`
   }
 `);
 
-export const SCHEDULE = graphql(`
+export const SCHEDULE = graphql(
+  `
   query Schedule($id: Int!) {
     schedule(id: $id) {
       id
@@ -73,7 +74,9 @@ export const SCHEDULE = graphql(`
       }
     }
   }
-`, [RULE_FIELDS]);
+`,
+  [RULE_FIELDS],
+);
 
 export const SCHEDULE_OPTIONS = graphql(`
   query ScheduleOptions {
@@ -134,13 +137,16 @@ export const RUN_SCHEDULE = graphql(`
   }
 `);
 
-export const SET_RETENTION_RULE = graphql(`
+export const SET_RETENTION_RULE = graphql(
+  `
   mutation SetRetentionRule($input: RetentionRuleInput!) {
     setRetentionRule(input: $input) {
       ...RuleFields
     }
   }
-`, [RULE_FIELDS]);
+`,
+  [RULE_FIELDS],
+);
 
 export const DELETE_RETENTION_RULE = graphql(`
   mutation DeleteRetentionRule($id: Int!) {

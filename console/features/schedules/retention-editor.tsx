@@ -69,8 +69,7 @@ export function RetentionEditor({
       if (!/^\d+$/.test(value)) problems[key] = "Enter a whole number.";
       else input[key] = Number(value);
     }
-    if (!keepForever && !LIMITS.some(([k]) => k !== "minKeep" && input[k] !== undefined))
-      problems.keepLast = "Set at least one limit, or keep forever.";
+    if (!keepForever && !LIMITS.some(([k]) => k !== "minKeep" && input[k] !== undefined)) problems.keepLast = "Set at least one limit, or keep forever.";
     setErrors(problems);
     setFailure(undefined);
     if (Object.keys(problems).length) return;
@@ -87,7 +86,11 @@ export function RetentionEditor({
   }
 
   async function remove() {
-    if (!rule || !(await confirm({ title: `Remove the retention rule of ${target.name}?`, message: "Its backups are then kept forever.", confirmLabel: "Remove rule" }))) return;
+    if (
+      !rule ||
+      !(await confirm({ title: `Remove the retention rule of ${target.name}?`, message: "Its backups are then kept forever.", confirmLabel: "Remove rule" }))
+    )
+      return;
     try {
       await request(DELETE_RETENTION_RULE, { id: rule.id });
       onChanged();

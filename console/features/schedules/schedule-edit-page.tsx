@@ -10,7 +10,6 @@ import { RetentionEditor } from "./retention-editor";
 import { SCHEDULE, SCHEDULE_OPTIONS } from "./queries";
 import { ScheduleForm } from "./schedule-form";
 
-
 /** `/schedules/edit/` (new) or `/schedules/edit/?id=3`: the schedule form and its retention rules per target. */
 export function ScheduleEditPage() {
   const params = useSearchParams();

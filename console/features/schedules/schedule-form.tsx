@@ -96,7 +96,15 @@ export function ScheduleForm({
           <CronPreview id="cron-preview" expression={cron} timezone={timezone} />
         </div>
         <div className="field">
-          <TextField label="Time zone" name="timezone" value={timezone} onChange={(e) => setTimezone(e.target.value)} list="time-zones" error={errors.timezone} autoComplete="off" />
+          <TextField
+            label="Time zone"
+            name="timezone"
+            value={timezone}
+            onChange={(e) => setTimezone(e.target.value)}
+            list="time-zones"
+            error={errors.timezone}
+            autoComplete="off"
+          />
           <datalist id="time-zones">
             {zones.map((z) => (
               <option key={z} value={z} />

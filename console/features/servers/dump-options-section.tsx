@@ -86,7 +86,9 @@ export function DumpOptionsSection({ servers, onChange }: { servers: ReadonlyArr
       {!data ? (
         !error && <Loading what="Loading dump option profiles" />
       ) : data.dumpOptionsProfiles.length === 0 ? (
-        <Empty>No profiles: every server dumps with the built-in defaults.{viewer.canEdit ? " Add a profile to share other options between servers." : ""}</Empty>
+        <Empty>
+          No profiles: every server dumps with the built-in defaults.{viewer.canEdit ? " Add a profile to share other options between servers." : ""}
+        </Empty>
       ) : (
         <div className="table-wrap">
           <table>

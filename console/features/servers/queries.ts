@@ -20,7 +20,8 @@ export const SERVER_FIELDS = graphql(`
   }
 `);
 
-export const SERVERS = graphql(`
+export const SERVERS = graphql(
+  `
   query Servers {
     servers {
       ...ServerFields
@@ -36,23 +37,31 @@ export const SERVERS = graphql(`
       name
     }
   }
-`, [SERVER_FIELDS]);
+`,
+  [SERVER_FIELDS],
+);
 
-export const CREATE_SERVER = graphql(`
+export const CREATE_SERVER = graphql(
+  `
   mutation CreateServer($input: ServerInput!) {
     createServer(input: $input) {
       ...ServerFields
     }
   }
-`, [SERVER_FIELDS]);
+`,
+  [SERVER_FIELDS],
+);
 
-export const UPDATE_SERVER = graphql(`
+export const UPDATE_SERVER = graphql(
+  `
   mutation UpdateServer($id: Int!, $input: ServerUpdateInput!) {
     updateServer(id: $id, input: $input) {
       ...ServerFields
     }
   }
-`, [SERVER_FIELDS]);
+`,
+  [SERVER_FIELDS],
+);
 
 export const DELETE_SERVER = graphql(`
   mutation DeleteServer($id: Int!) {
@@ -113,29 +122,38 @@ export const DUMP_OPTIONS_FIELDS = graphql(`
   }
 `);
 
-export const DUMP_OPTIONS_PROFILES = graphql(`
+export const DUMP_OPTIONS_PROFILES = graphql(
+  `
   query DumpOptionsProfiles {
     dumpOptionsProfiles {
       ...DumpOptionsFields
     }
   }
-`, [DUMP_OPTIONS_FIELDS]);
+`,
+  [DUMP_OPTIONS_FIELDS],
+);
 
-export const CREATE_DUMP_OPTIONS = graphql(`
+export const CREATE_DUMP_OPTIONS = graphql(
+  `
   mutation CreateDumpOptions($input: DumpOptionsInput!) {
     createDumpOptions(input: $input) {
       ...DumpOptionsFields
     }
   }
-`, [DUMP_OPTIONS_FIELDS]);
+`,
+  [DUMP_OPTIONS_FIELDS],
+);
 
-export const UPDATE_DUMP_OPTIONS = graphql(`
+export const UPDATE_DUMP_OPTIONS = graphql(
+  `
   mutation UpdateDumpOptions($id: Int!, $input: DumpOptionsInput!) {
     updateDumpOptions(id: $id, input: $input) {
       ...DumpOptionsFields
     }
   }
-`, [DUMP_OPTIONS_FIELDS]);
+`,
+  [DUMP_OPTIONS_FIELDS],
+);
 
 export const DELETE_DUMP_OPTIONS = graphql(`
   mutation DeleteDumpOptions($id: Int!) {

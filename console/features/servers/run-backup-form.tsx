@@ -29,13 +29,10 @@ export function RunBackupForm({
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    request(TEST_SERVER, { id: server.id }).then(
-      ({ testServerConnection }) => {
-        setTest(testServerConnection);
-        setDatabases(testServerConnection.databases);
-      },
-      setTestError,
-    );
+    request(TEST_SERVER, { id: server.id }).then(({ testServerConnection }) => {
+      setTest(testServerConnection);
+      setDatabases(testServerConnection.databases);
+    }, setTestError);
   }, [server.id]);
 
   async function onSubmit(event: FormEvent) {

@@ -87,9 +87,7 @@ export function ServerForm({
     if (input.port === null) delete input.port;
     setSaving(true);
     try {
-      const saved = server
-        ? (await request(UPDATE_SERVER, { id: server.id, input })).updateServer
-        : (await request(CREATE_SERVER, { input })).createServer;
+      const saved = server ? (await request(UPDATE_SERVER, { id: server.id, input })).updateServer : (await request(CREATE_SERVER, { input })).createServer;
       onSaved(saved);
     } catch (error) {
       const fields = fieldErrorsOf(error);
@@ -124,7 +122,9 @@ export function ServerForm({
           type="password"
           autoComplete="new-password"
           error={errors.password}
-          hint={server ? (server.passwordSet ? "A password is stored; leave empty to keep it." : "No password stored.") : "Stored encrypted, never shown again."}
+          hint={
+            server ? (server.passwordSet ? "A password is stored; leave empty to keep it." : "No password stored.") : "Stored encrypted, never shown again."
+          }
         />
         <TextField
           label="Include databases"

@@ -13,7 +13,6 @@ import { DELETE_SERVER, SERVERS, TEST_SERVER, type Server } from "./queries";
 import { RunBackupForm } from "./run-backup-form";
 import { ServerForm } from "./server-form";
 
-
 type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; server: Server } | { kind: "run"; server: Server };
 
 /** Servers: list, add, edit, delete, test the connection, back up now; dump option profiles below. */
@@ -151,4 +150,3 @@ export function ServersPage() {
     </>
   );
 }
-

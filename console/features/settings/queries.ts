@@ -110,7 +110,8 @@ const WEBHOOK_FIELDS = graphql(`
   }
 `);
 
-export const WEBHOOKS = graphql(`
+export const WEBHOOKS = graphql(
+  `
   query Webhooks {
     webhooks {
       ...WebhookFields
@@ -120,15 +121,20 @@ export const WEBHOOKS = graphql(`
       name
     }
   }
-`, [WEBHOOK_FIELDS]);
+`,
+  [WEBHOOK_FIELDS],
+);
 
-export const CREATE_WEBHOOK = graphql(`
+export const CREATE_WEBHOOK = graphql(
+  `
   mutation CreateWebhook($input: WebhookInput!) {
     createWebhook(input: $input) {
       ...WebhookFields
     }
   }
-`, [WEBHOOK_FIELDS]);
+`,
+  [WEBHOOK_FIELDS],
+);
 
 export const DELETE_WEBHOOK = graphql(`
   mutation DeleteWebhook($id: Int!) {

@@ -87,7 +87,13 @@ export function TokensPanel() {
         <h2 id="new-token-heading">Create a token</h2>
         <form key={formKey} className="edit-form" onSubmit={create} noValidate>
           <TextField label="Token name" name="name" autoComplete="off" error={errors.name} />
-          <SelectField label="Token role" name="role" defaultValue={roles[0]} options={roles.map((r) => ({ value: r, label: r }))} hint="At most your own role." />
+          <SelectField
+            label="Token role"
+            name="role"
+            defaultValue={roles[0]}
+            options={roles.map((r) => ({ value: r, label: r }))}
+            hint="At most your own role."
+          />
           <TextField label="Expires in days" name="expiresInDays" inputMode="numeric" error={errors.expiresInDays} hint="Empty = never." />
           <div className="form-actions">
             <button type="submit" className="primary">
@@ -97,7 +103,11 @@ export function TokensPanel() {
         </form>
       </section>
       {!data ? (
-        error ? <ErrorMessage error={error} /> : <Loading what="Loading tokens" />
+        error ? (
+          <ErrorMessage error={error} />
+        ) : (
+          <Loading what="Loading tokens" />
+        )
       ) : data.apiTokens.length === 0 ? (
         <Empty>No API tokens yet.</Empty>
       ) : (

@@ -60,7 +60,8 @@ export function UsersPanel() {
   }
 
   async function remove(user: User) {
-    if (!(await confirm({ title: `Delete user ${user.username}?`, message: "Their sessions and API tokens stop working.", confirmLabel: "Delete user" }))) return;
+    if (!(await confirm({ title: `Delete user ${user.username}?`, message: "Their sessions and API tokens stop working.", confirmLabel: "Delete user" })))
+      return;
     try {
       await request(DELETE_USER, { id: user.id });
       setNotice(`Deleted user ${user.username}.`);

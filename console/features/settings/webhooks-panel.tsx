@@ -13,7 +13,6 @@ import { CREATE_WEBHOOK, DELETE_WEBHOOK, TEST_WEBHOOK, WEBHOOKS } from "./querie
 
 type Webhook = ResultOf<typeof WEBHOOKS>["webhooks"][number];
 
-
 /** Webhooks (admins only): add, send a test event, delete. */
 export function WebhooksPanel() {
   const confirm = useConfirm();
@@ -104,7 +103,9 @@ export function WebhooksPanel() {
                       <td className="small">
                         {h.format === "HEALTHCHECKS"
                           ? "start / success / fail pings"
-                          : [h.onFailure && "failure", h.onOverdue && "overdue", h.onRecovery && "recovery", h.onSuccess && "success"].filter(Boolean).join(", ")}
+                          : [h.onFailure && "failure", h.onOverdue && "overdue", h.onRecovery && "recovery", h.onSuccess && "success"]
+                              .filter(Boolean)
+                              .join(", ")}
                         {h.secretSet && " · signed"}
                       </td>
                       <td className="small">{h.scheduleId ? scheduleName.get(h.scheduleId) : "every backup"}</td>
@@ -161,7 +162,14 @@ export function WebhooksPanel() {
             defaultValue=""
             options={[{ value: "", label: "Every backup" }, ...data.schedules.map((s) => ({ value: String(s.id), label: `Schedule ${s.name}` }))]}
           />
-          <TextField label="Signing secret" name="secret" type="password" autoComplete="new-password" error={errors.secret} hint="Optional HMAC key: deliveries carry X-SQLGuard-Signature." />
+          <TextField
+            label="Signing secret"
+            name="secret"
+            type="password"
+            autoComplete="new-password"
+            error={errors.secret}
+            hint="Optional HMAC key: deliveries carry X-SQLGuard-Signature."
+          />
           <CheckField label="On failure" name="onFailure" defaultChecked />
           <CheckField label="On overdue" name="onOverdue" defaultChecked />
           <CheckField label="On recovery" name="onRecovery" defaultChecked />

@@ -51,11 +51,7 @@ export function AppShell({ children }: { children: ReactNode }) {
   }
 
   if (!data) {
-    return (
-      <div className="boot">
-        {error && error.code !== "UNAUTHENTICATED" ? <ErrorMessage error={error} /> : <Loading what="Loading SQLGuard" />}
-      </div>
-    );
+    return <div className="boot">{error && error.code !== "UNAUTHENTICATED" ? <ErrorMessage error={error} /> : <Loading what="Loading SQLGuard" />}</div>;
   }
 
   const viewer = viewerInfo(data.me);
@@ -70,13 +66,7 @@ export function AppShell({ children }: { children: ReactNode }) {
             <Link href="/" className="brand">
               SQLGuard
             </Link>
-            <button
-              type="button"
-              className="menu-toggle"
-              aria-expanded={menuOpen}
-              aria-controls="main-nav"
-              onClick={() => setMenuOpen((o) => !o)}
-            >
+            <button type="button" className="menu-toggle" aria-expanded={menuOpen} aria-controls="main-nav" onClick={() => setMenuOpen((o) => !o)}>
               Menu
             </button>
             <nav id="main-nav" aria-label="Main" className={menuOpen ? "nav open" : "nav"}>

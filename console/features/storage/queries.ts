@@ -20,7 +20,8 @@ const TARGET_FIELDS = graphql(`
   }
 `);
 
-export const STORAGE = graphql(`
+export const STORAGE = graphql(
+  `
   query Storage {
     storageTargets {
       ...TargetFields
@@ -37,23 +38,31 @@ export const STORAGE = graphql(`
       }
     }
   }
-`, [TARGET_FIELDS]);
+`,
+  [TARGET_FIELDS],
+);
 
-export const CREATE_TARGET = graphql(`
+export const CREATE_TARGET = graphql(
+  `
   mutation CreateStorageTarget($input: StorageTargetInput!) {
     createStorageTarget(input: $input) {
       ...TargetFields
     }
   }
-`, [TARGET_FIELDS]);
+`,
+  [TARGET_FIELDS],
+);
 
-export const UPDATE_TARGET = graphql(`
+export const UPDATE_TARGET = graphql(
+  `
   mutation UpdateStorageTarget($id: Int!, $input: StorageTargetInput!) {
     updateStorageTarget(id: $id, input: $input) {
       ...TargetFields
     }
   }
-`, [TARGET_FIELDS]);
+`,
+  [TARGET_FIELDS],
+);
 
 export const DELETE_TARGET = graphql(`
   mutation DeleteStorageTarget($id: Int!) {

@@ -97,7 +97,13 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
         ) : (
           <>
             <TextField label="Bucket" name="bucket" defaultValue={target?.bucket ?? ""} error={errors.bucket} />
-            <TextField label="Endpoint" name="endpoint" defaultValue={target?.endpoint ?? ""} error={errors.endpoint} hint="e.g. http://minio:9000; empty for AWS." />
+            <TextField
+              label="Endpoint"
+              name="endpoint"
+              defaultValue={target?.endpoint ?? ""}
+              error={errors.endpoint}
+              hint="e.g. http://minio:9000; empty for AWS."
+            />
             <TextField label="Region" name="region" defaultValue={target?.region ?? ""} error={errors.region} />
             <TextField label="Access key id" name="accessKeyId" defaultValue={target?.accessKeyId ?? ""} error={errors.accessKeyId} autoComplete="off" />
             <TextField
@@ -108,11 +114,21 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
               error={errors.secretAccessKey}
               hint={target?.secretAccessKeySet ? "A secret is stored; leave empty to keep it." : "Stored encrypted, never shown again."}
             />
-            <CheckField label="Path-style URLs" name="forcePathStyle" defaultChecked={target?.forcePathStyle ?? true} hint="Needed by MinIO and most S3-compatible services." />
+            <CheckField
+              label="Path-style URLs"
+              name="forcePathStyle"
+              defaultChecked={target?.forcePathStyle ?? true}
+              hint="Needed by MinIO and most S3-compatible services."
+            />
           </>
         )}
         <TextField label="Prefix" name="prefix" defaultValue={target?.prefix ?? ""} error={errors.prefix} hint="Key prefix inside the bucket or directory." />
-        <CheckField label="Default target" name="isDefault" defaultChecked={target?.isDefault ?? false} hint="Used by manual backups and schedules that name no target." />
+        <CheckField
+          label="Default target"
+          name="isDefault"
+          defaultChecked={target?.isDefault ?? false}
+          hint="Used by manual backups and schedules that name no target."
+        />
         <CheckField label="Enabled" name="enabled" defaultChecked={target?.enabled ?? true} />
         <div className="wide">
           <ErrorMessage error={failure} />

@@ -11,7 +11,6 @@ import { useViewer } from "@/features/shell/viewer";
 import { DELETE_TARGET, STORAGE, TEST_TARGET, type StorageTarget } from "./queries";
 import { StorageForm } from "./storage-form";
 
-
 type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; target: StorageTarget };
 
 function location(t: StorageTarget): string {
@@ -32,7 +31,14 @@ export function StoragePage() {
   const test = (target: StorageTarget) => runTest(target.id);
 
   async function remove(target: StorageTarget) {
-    if (!(await confirm({ title: `Delete storage target ${target.name}?`, message: "A target that still holds stored backups cannot be deleted: disable it instead.", confirmLabel: "Delete target" }))) return;
+    if (
+      !(await confirm({
+        title: `Delete storage target ${target.name}?`,
+        message: "A target that still holds stored backups cannot be deleted: disable it instead.",
+        confirmLabel: "Delete target",
+      }))
+    )
+      return;
     setFailure(undefined);
     try {
       await request(DELETE_TARGET, { id: target.id });
@@ -104,7 +110,9 @@ export function StoragePage() {
                       <td className="mono">{location(t)}</td>
                       <td>{u ? `${formatBytes(u.bytes)} in ${u.objects} object${u.objects === 1 ? "" : "s"}` : "—"}</td>
                       <td className="small">
-                        {[t.isDefault && "default", !t.enabled && "disabled", t.kind === "S3" && (t.secretAccessKeySet ? "secret set" : "no secret")].filter(Boolean).join(", ")}
+                        {[t.isDefault && "default", !t.enabled && "disabled", t.kind === "S3" && (t.secretAccessKeySet ? "secret set" : "no secret")]
+                          .filter(Boolean)
+                          .join(", ")}
                       </td>
                       <td>
                         <div className="row-actions">

@@ -11,8 +11,16 @@ builder.prismaObject("AuditLog", {
     action: t.exposeString("action"),
     entityType: t.exposeString("entityType"),
     entityId: t.exposeString("entityId", { nullable: true }),
-    before: t.string({ nullable: true, description: "JSON of the entity before the change.", resolve: (e) => (e.before == null ? null : JSON.stringify(e.before)) }),
-    after: t.string({ nullable: true, description: "JSON of the entity after the change.", resolve: (e) => (e.after == null ? null : JSON.stringify(e.after)) }),
+    before: t.string({
+      nullable: true,
+      description: "JSON of the entity before the change.",
+      resolve: (e) => (e.before == null ? null : JSON.stringify(e.before)),
+    }),
+    after: t.string({
+      nullable: true,
+      description: "JSON of the entity after the change.",
+      resolve: (e) => (e.after == null ? null : JSON.stringify(e.after)),
+    }),
   }),
 });
 

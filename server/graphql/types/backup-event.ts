@@ -14,7 +14,12 @@ const BackupEventRef = builder.objectRef<BackupEvent>("BackupEvent").implement({
     backupId: t.exposeInt("backupId"),
     status: t.field({ type: BackupStatusEnum, nullable: true, resolve: (e) => (e.type === "STATUS" ? (e.status as never) : null) }),
     rawBytes: t.field({ type: "BigInt", nullable: true, description: "Dump bytes so far.", resolve: (e) => (e.type === "PROGRESS" ? e.rawBytes : null) }),
-    storedBytes: t.field({ type: "BigInt", nullable: true, description: "Compressed bytes so far.", resolve: (e) => (e.type === "PROGRESS" ? e.storedBytes : null) }),
+    storedBytes: t.field({
+      type: "BigInt",
+      nullable: true,
+      description: "Compressed bytes so far.",
+      resolve: (e) => (e.type === "PROGRESS" ? e.storedBytes : null),
+    }),
     bytesPerSecond: t.float({ nullable: true, description: "Dump rate since the start.", resolve: (e) => (e.type === "PROGRESS" ? e.bytesPerSecond : null) }),
     backup: t.prismaField({
       type: "Backup",

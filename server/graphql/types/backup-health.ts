@@ -7,7 +7,11 @@ const DatabaseBackupHealth = builder.objectRef<DatabaseHealth>("DatabaseBackupHe
   fields: (t) => ({
     serverId: t.exposeInt("serverId"),
     serverName: t.exposeString("serverName"),
-    server: t.prismaField({ type: "Server", nullable: true, resolve: (query, h, _a, ctx) => ctx.prisma.server.findUnique({ ...query, where: { id: h.serverId } }) }),
+    server: t.prismaField({
+      type: "Server",
+      nullable: true,
+      resolve: (query, h, _a, ctx) => ctx.prisma.server.findUnique({ ...query, where: { id: h.serverId } }),
+    }),
     database: t.exposeString("database", { nullable: true, description: "Null when no database of the server was ever backed up." }),
     lastSuccessAt: t.expose("lastSuccessAt", { type: "DateTime", nullable: true }),
     expectedBy: t.expose("expectedBy", { type: "DateTime", nullable: true }),

@@ -75,7 +75,10 @@ const BackupPage = builder.objectRef<Page>("BackupPage").implement({
     nodes: t.prismaField({ type: ["Backup"], resolve: (_q, page) => page.nodes as never }),
     hasNextPage: t.exposeBoolean("hasNextPage"),
     endCursor: t.string({ nullable: true, resolve: (page) => (page.nodes.length ? cursorOf(page.nodes.at(-1)!) : null) }),
-    totalCount: t.int({ description: "Backups matching the filter (costs a count query).", resolve: (page, _a, ctx) => ctx.services.backups.count(page.filter) }),
+    totalCount: t.int({
+      description: "Backups matching the filter (costs a count query).",
+      resolve: (page, _a, ctx) => ctx.services.backups.count(page.filter),
+    }),
   }),
 });
 

@@ -9,7 +9,10 @@ const ServerConnectionTest = builder.objectRef<ServerProbe>("ServerConnectionTes
     databases: t.exposeStringList("databases", { description: "What a backup would cover (include/exclude applied)." }),
     allDatabases: t.exposeStringList("allDatabases", { description: "Every non-system database on the server." }),
     warnings: t.exposeStringList("warnings"),
-    errorKind: t.exposeString("errorKind", { nullable: true, description: "REFUSED, ACCESS_DENIED, UNKNOWN_HOST, TIMEOUT, TLS, PRIVILEGES, NO_DATABASES or OTHER." }),
+    errorKind: t.exposeString("errorKind", {
+      nullable: true,
+      description: "REFUSED, ACCESS_DENIED, UNKNOWN_HOST, TIMEOUT, TLS, PRIVILEGES, NO_DATABASES or OTHER.",
+    }),
     error: t.exposeString("error", { nullable: true }),
     dumpTool: t.exposeString("dumpTool", { nullable: true }),
   }),

@@ -2,7 +2,10 @@ import * as E from "../../db/generated/enums.ts";
 import { builder } from "../builder.ts";
 
 const DrillStatusEnum = builder.enumType(E.DrillStatus, { name: "DrillStatus" });
-const DrillTriggerEnum = builder.enumType(E.DrillTrigger, { name: "DrillTrigger", description: "AFTER_BACKUP (schedule drills), CRON (the schedule's drill cron) or MANUAL." });
+const DrillTriggerEnum = builder.enumType(E.DrillTrigger, {
+  name: "DrillTrigger",
+  description: "AFTER_BACKUP (schedule drills), CRON (the schedule's drill cron) or MANUAL.",
+});
 const DrillBaselineEnum = builder.enumType(E.DrillBaseline, {
   name: "DrillBaseline",
   description: "CAPTURED: stats taken right before the dump (strict); LIVE_SOURCE: the source now, as no stats were captured; NONE: nothing to compare with.",
@@ -26,10 +29,17 @@ builder.prismaObject("RestoreDrill", {
     requestedBy: t.exposeString("requestedBy"),
     startedAt: t.expose("startedAt", { type: "DateTime" }),
     finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
-    restoreMs: t.exposeInt("restoreMs", { nullable: true, description: "Restore time, the RTO figure: database created, artifact read, verified and committed." }),
+    restoreMs: t.exposeInt("restoreMs", {
+      nullable: true,
+      description: "Restore time, the RTO figure: database created, artifact read, verified and committed.",
+    }),
     durationMs: t.exposeInt("durationMs", { nullable: true }),
     restoredBytes: t.expose("restoredBytes", { type: "BigInt", nullable: true }),
-    details: t.string({ nullable: true, description: "JSON: per-table expected and actual rows, missing and extra objects, problems and notes.", resolve: (d) => (d.details == null ? null : JSON.stringify(d.details)) }),
+    details: t.string({
+      nullable: true,
+      description: "JSON: per-table expected and actual rows, missing and extra objects, problems and notes.",
+      resolve: (d) => (d.details == null ? null : JSON.stringify(d.details)),
+    }),
     error: t.exposeString("error", { nullable: true, description: "Why it failed." }),
     scratchDropped: t.exposeBoolean("scratchDropped"),
   }),
@@ -55,7 +65,13 @@ builder.queryFields((t) => ({
   restoreDrills: t.prismaField({
     type: ["RestoreDrill"],
     description: "Drills newest first: of a backup, or of a database (sourceServerName + database), optionally by status.",
-    args: { backupId: t.arg.int(), serverName: t.arg.string(), database: t.arg.string(), status: t.arg({ type: [DrillStatusEnum] }), first: t.arg.int({ defaultValue: 50 }) },
+    args: {
+      backupId: t.arg.int(),
+      serverName: t.arg.string(),
+      database: t.arg.string(),
+      status: t.arg({ type: [DrillStatusEnum] }),
+      first: t.arg.int({ defaultValue: 50 }),
+    },
     resolve: (_q, _r, args, ctx) => ctx.services.drills.list(args, args.first ?? 50),
   }),
 }));

@@ -17,7 +17,11 @@ export const RoleEnum = builder.enumType(E.Role, {
 });
 export const BackupStatusEnum = builder.enumType(E.BackupStatus, {
   name: "BackupStatus",
-  description: "PENDING → RUNNING → SUCCEEDED (every target stored) / PARTIAL (some) / FAILED / CANCELLED; DELETED by retention; SKIPPED when a run overlapped.",
+  description:
+    "PENDING → RUNNING → SUCCEEDED (every target stored) / PARTIAL (some) / FAILED / CANCELLED; DELETED by retention; SKIPPED when a run overlapped.",
 });
-export const ArtifactStatusEnum = builder.enumType(E.ArtifactStatus, { name: "ArtifactStatus", description: "The state of one backup's copy on one storage target." });
+export const ArtifactStatusEnum = builder.enumType(E.ArtifactStatus, {
+  name: "ArtifactStatus",
+  description: "The state of one backup's copy on one storage target.",
+});
 export const BackupTriggerEnum = builder.enumType(E.BackupTrigger, { name: "BackupTrigger" });

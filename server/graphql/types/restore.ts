@@ -29,7 +29,11 @@ builder.prismaObject("Restore", {
     finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
     durationMs: t.exposeInt("durationMs", { nullable: true }),
     totalBytes: t.expose("totalBytes", { type: "BigInt", nullable: true, description: "Stored size of the artifact." }),
-    progressBytes: t.expose("progressBytes", { type: "BigInt", nullable: true, description: "Stored bytes read so far (while RUNNING, saved at each heartbeat)." }),
+    progressBytes: t.expose("progressBytes", {
+      type: "BigInt",
+      nullable: true,
+      description: "Stored bytes read so far (while RUNNING, saved at each heartbeat).",
+    }),
     rawBytes: t.expose("rawBytes", { type: "BigInt", nullable: true, description: "Bytes fed to the client after decompression." }),
     sha256: t.exposeString("sha256", { nullable: true, description: "SHA-256 of the artifact as read, equal to the backup's." }),
     error: t.exposeString("error", { nullable: true }),
@@ -72,7 +76,11 @@ builder.queryFields((t) => ({
   }),
   restores: t.field({
     type: RestorePage,
-    args: { filter: t.arg({ type: RestoreFilter }), first: t.arg.int({ defaultValue: 50 }), after: t.arg.string({ description: "endCursor of the previous page." }) },
+    args: {
+      filter: t.arg({ type: RestoreFilter }),
+      first: t.arg.int({ defaultValue: 50 }),
+      after: t.arg.string({ description: "endCursor of the previous page." }),
+    },
     resolve: (_r, args, ctx) => {
       const after = args.after ? Number.parseInt(args.after, 10) : null;
       return ctx.services.restores.list(args.filter ?? {}, { first: args.first ?? 50, after: Number.isFinite(after) ? after : null });

@@ -26,8 +26,15 @@ const RetentionDecisionType = builder.objectRef<Decision>("RetentionDecision").i
     serverName: t.exposeString("serverName"),
     database: t.exposeString("database"),
     status: t.expose("status", { type: BackupStatusEnum }),
-    effectiveStatus: t.expose("effectiveStatus", { type: BackupStatusEnum, description: "The status on this target: a PARTIAL backup whose copy here failed counts as FAILED." }),
-    backupTime: t.field({ type: "DateTime", description: "startedAt, else createdAt: what age and GFS periods are measured on.", resolve: (d) => d.startedAt ?? d.createdAt }),
+    effectiveStatus: t.expose("effectiveStatus", {
+      type: BackupStatusEnum,
+      description: "The status on this target: a PARTIAL backup whose copy here failed counts as FAILED.",
+    }),
+    backupTime: t.field({
+      type: "DateTime",
+      description: "startedAt, else createdAt: what age and GFS periods are measured on.",
+      resolve: (d) => d.startedAt ?? d.createdAt,
+    }),
     action: t.expose("action", { type: RetentionActionEnum }),
     kind: t.expose("kind", { type: RetentionDeletionKindEnum, description: "What a DELETE removes." }),
     reasons: t.exposeStringList("reasons"),
@@ -37,7 +44,8 @@ const RetentionDecisionType = builder.objectRef<Decision>("RetentionDecision").i
 const RetentionPreviewType = builder.objectRef<RetentionPreview>("RetentionPreview").implement({
   description: "Exactly what the next retention sweep of one schedule and storage target would delete, and why (a dry run).",
   fields: (t) => {
-    const decisions = (p: RetentionPreview): Decision[] => p.groups.flatMap((g) => g.items.map((i) => ({ ...i, serverName: g.serverName, database: g.database, storageTargetId: g.storageTargetId })));
+    const decisions = (p: RetentionPreview): Decision[] =>
+      p.groups.flatMap((g) => g.items.map((i) => ({ ...i, serverName: g.serverName, database: g.database, storageTargetId: g.storageTargetId })));
     return {
       scheduleId: t.exposeInt("scheduleId"),
       storageTargetId: t.exposeInt("storageTargetId"),

@@ -42,7 +42,7 @@ const serverFields = (required: boolean) =>
       host: t.string({ required }),
       port: t.int({ description: "Defaults to 3306 (MySQL, MariaDB) or 5432 (PostgreSQL)." }),
       username: t.string({ required }),
-      password: t.string({ description: "Stored encrypted, never returned. On update, null or \"\" removes it." }),
+      password: t.string({ description: 'Stored encrypted, never returned. On update, null or "" removes it.' }),
       tls: t.boolean(),
       enabled: t.boolean(),
       labels: t.field({ type: [LabelInput] }),

@@ -34,7 +34,7 @@ const StorageTargetInput = builder.inputType("StorageTargetInput", {
     prefix: t.string({ description: "Key prefix inside the bucket or directory." }),
     forcePathStyle: t.boolean(),
     accessKeyId: t.string(),
-    secretAccessKey: t.string({ description: "Stored encrypted, never returned. On update, null or \"\" removes it." }),
+    secretAccessKey: t.string({ description: 'Stored encrypted, never returned. On update, null or "" removes it.' }),
     enabled: t.boolean(),
     isDefault: t.boolean(),
   }),

@@ -8,7 +8,11 @@ const VerificationResultEnum = builder.enumType(E.VerificationResult, {
 });
 
 builder.prismaObjectFields("BackupArtifact", (t) => ({
-  verifyResult: t.expose("verifyResult", { type: VerificationResultEnum, nullable: true, description: "Outcome of the last verification; null = never verified." }),
+  verifyResult: t.expose("verifyResult", {
+    type: VerificationResultEnum,
+    nullable: true,
+    description: "Outcome of the last verification; null = never verified.",
+  }),
   verifyDetail: t.exposeString("verifyDetail", { nullable: true, description: "What the last verification found." }),
 }));
 

@@ -21,7 +21,10 @@ builder.prismaObject("Webhook", {
     scheduleId: t.exposeInt("scheduleId", { nullable: true, description: "Only this schedule's backups; null = every backup, manual ones included." }),
     schedule: t.relation("schedule", { nullable: true }),
     enabled: t.exposeBoolean("enabled"),
-    secretSet: t.boolean({ description: "Whether an HMAC secret is stored (deliveries then carry X-SQLGuard-Signature). It is never returned.", resolve: (w) => w.secretEnc != null }),
+    secretSet: t.boolean({
+      description: "Whether an HMAC secret is stored (deliveries then carry X-SQLGuard-Signature). It is never returned.",
+      resolve: (w) => w.secretEnc != null,
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
@@ -32,7 +35,7 @@ const WebhookInput = builder.inputType("WebhookInput", {
   fields: (t) => ({
     name: t.string(),
     url: t.string({ description: "http(s) URL without credentials; for HEALTHCHECKS the check's ping URL." }),
-    secret: t.string({ description: "HMAC-SHA256 key for X-SQLGuard-Signature. Stored encrypted, never returned. On update, null or \"\" removes it." }),
+    secret: t.string({ description: 'HMAC-SHA256 key for X-SQLGuard-Signature. Stored encrypted, never returned. On update, null or "" removes it.' }),
     format: t.field({ type: WebhookFormatEnum }),
     onFailure: t.boolean(),
     onRecovery: t.boolean(),

@@ -2,7 +2,10 @@ import fs from "node:fs";
 import { dataOf } from "../../testing/backup-helpers.ts";
 
 /** Any GraphQL client: the in-memory test app's or an HTTP one. */
-type Client = (query: string, variables?: Record<string, unknown>) => Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }> }>;
+type Client = (
+  query: string,
+  variables?: Record<string, unknown>,
+) => Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }> }>;
 
 /** The Restore fields the tests read. */
 export const RESTORE_FIELDS = `id status backupId database sourceDatabase serverName overwrite createdDatabase requestedBy totalBytes progressBytes rawBytes sha256 error logTail
@@ -40,7 +43,12 @@ export async function getRestore(client: Client, id: number): Promise<RestoreVie
 }
 
 /** Polls a restore until it leaves PENDING/RUNNING (or `until` holds). */
-export async function waitForRestore(client: Client, id: number, until: (r: RestoreView) => boolean = (r) => !["PENDING", "RUNNING"].includes(r.status), timeoutMs = 60_000): Promise<RestoreView> {
+export async function waitForRestore(
+  client: Client,
+  id: number,
+  until: (r: RestoreView) => boolean = (r) => !["PENDING", "RUNNING"].includes(r.status),
+  timeoutMs = 60_000,
+): Promise<RestoreView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await getRestore(client, id);

@@ -48,7 +48,13 @@ export async function retentionFixture(start = new Date("2026-03-01T00:00:00Z"))
   const schedule = await prisma.schedule.create({ data: { name: "hourly", cronExpression: "0 * * * *", timezone: "UTC" } });
   const servers: number[] = [];
   for (const name of ["db1", "db2"]) {
-    servers.push((await prisma.server.create({ data: { name, engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] } })).id);
+    servers.push(
+      (
+        await prisma.server.create({
+          data: { name, engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] },
+        })
+      ).id,
+    );
   }
   const events = new BackupEvents();
   const { logger, lines } = memoryLogger();
@@ -63,11 +69,29 @@ export async function retentionFixture(start = new Date("2026-03-01T00:00:00Z"))
     const finished = status !== "PENDING" && status !== "RUNNING";
     const row = await prisma.backup.create({
       data: {
-        serverId, serverName: serverId === servers[0] ? "db1" : "db2", engine: "MARIADB", database, scheduleId: spec.scheduleId ?? schedule.id, scheduleName: "hourly",
-        trigger: "SCHEDULED", dueAt: spec.at, status, compression: "ZSTD", startedAt: spec.at, finishedAt: finished ? new Date(spec.at.getTime() + 60_000) : null,
+        serverId,
+        serverName: serverId === servers[0] ? "db1" : "db2",
+        engine: "MARIADB",
+        database,
+        scheduleId: spec.scheduleId ?? schedule.id,
+        scheduleName: "hourly",
+        trigger: "SCHEDULED",
+        dueAt: spec.at,
+        status,
+        compression: "ZSTD",
+        startedAt: spec.at,
+        finishedAt: finished ? new Date(spec.at.getTime() + 60_000) : null,
       },
     });
-    const defaults: ArtifactSpec[] = status === "SKIPPED" ? [] : [{ target: targets[0]!, status: status === "SUCCEEDED" || status === "PARTIAL" ? "STORED" : status === "RUNNING" || status === "PENDING" ? "PENDING" : "FAILED" }];
+    const defaults: ArtifactSpec[] =
+      status === "SKIPPED"
+        ? []
+        : [
+            {
+              target: targets[0]!,
+              status: status === "SUCCEEDED" || status === "PARTIAL" ? "STORED" : status === "RUNNING" || status === "PENDING" ? "PENDING" : "FAILED",
+            },
+          ];
     for (const a of spec.artifacts ?? defaults) {
       const key = `${serverId}/${database}/hourly/${row.id}.sql.zst`;
       await prisma.backupArtifact.create({ data: { backupId: row.id, storageTargetId: a.target, key, status: a.status ?? "STORED" } });
@@ -84,14 +108,32 @@ export async function retentionFixture(start = new Date("2026-03-01T00:00:00Z"))
    */
   async function bulk(specs: Array<{ at: Date; status: "SUCCEEDED" | "FAILED" }>): Promise<void> {
     const rows = specs.map((b) => ({
-      serverId: servers[0]!, serverName: "db1", engine: "MARIADB" as const, database: "shop", scheduleId: schedule.id, scheduleName: "hourly",
-      trigger: "SCHEDULED" as const, dueAt: b.at, status: b.status, compression: "ZSTD" as const, startedAt: b.at, finishedAt: new Date(b.at.getTime() + 60_000),
+      serverId: servers[0]!,
+      serverName: "db1",
+      engine: "MARIADB" as const,
+      database: "shop",
+      scheduleId: schedule.id,
+      scheduleName: "hourly",
+      trigger: "SCHEDULED" as const,
+      dueAt: b.at,
+      status: b.status,
+      compression: "ZSTD" as const,
+      startedAt: b.at,
+      finishedAt: new Date(b.at.getTime() + 60_000),
     }));
     await prisma.backup.createMany({ data: rows });
-    const created = await prisma.backup.findMany({ where: { dueAt: { in: specs.map((b) => b.at) }, database: "shop", serverId: servers[0] }, select: { id: true, status: true } });
+    const created = await prisma.backup.findMany({
+      where: { dueAt: { in: specs.map((b) => b.at) }, database: "shop", serverId: servers[0] },
+      select: { id: true, status: true },
+    });
     const keyOf = (id: number) => `${servers[0]}/shop/hourly/${id}.sql.zst`;
     await prisma.backupArtifact.createMany({
-      data: created.map((b) => ({ backupId: b.id, storageTargetId: targets[0]!, key: keyOf(b.id), status: b.status === "SUCCEEDED" ? ("STORED" as const) : ("FAILED" as const) })),
+      data: created.map((b) => ({
+        backupId: b.id,
+        storageTargetId: targets[0]!,
+        key: keyOf(b.id),
+        status: b.status === "SUCCEEDED" ? ("STORED" as const) : ("FAILED" as const),
+      })),
     });
     const store = stores.get(targets[0]!)!;
     for (const b of created.filter((c) => c.status === "SUCCEEDED")) {
@@ -102,8 +144,23 @@ export async function retentionFixture(start = new Date("2026-03-01T00:00:00Z"))
 
   /** Sets the rule of the schedule on a target (defaults: no limit, minKeep 1). */
   function rule(target: number, fields: Record<string, number | boolean | null>) {
-    const data = { keepForever: false, maxAgeDays: null, keepLast: null, gfsHourly: null, gfsDaily: null, gfsWeekly: null, gfsMonthly: null, gfsYearly: null, minKeep: 1, ...fields };
-    return prisma.retentionRule.upsert({ where: { scheduleId_storageTargetId: { scheduleId: schedule.id, storageTargetId: target } }, create: { scheduleId: schedule.id, storageTargetId: target, ...data }, update: data });
+    const data = {
+      keepForever: false,
+      maxAgeDays: null,
+      keepLast: null,
+      gfsHourly: null,
+      gfsDaily: null,
+      gfsWeekly: null,
+      gfsMonthly: null,
+      gfsYearly: null,
+      minKeep: 1,
+      ...fields,
+    };
+    return prisma.retentionRule.upsert({
+      where: { scheduleId_storageTargetId: { scheduleId: schedule.id, storageTargetId: target } },
+      create: { scheduleId: schedule.id, storageTargetId: target, ...data },
+      update: data,
+    });
   }
 
   /** Status of each backup, by id. */

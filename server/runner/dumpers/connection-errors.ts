@@ -41,7 +41,8 @@ export function classify(error: unknown, conn: ServerConnection): ServerConnecti
   if (MYSQL_ACCESS_DENIED.has(errno) || code === "28P01" || code === "28000") {
     return make("ACCESS_DENIED", `access denied for user ${JSON.stringify(conn.username)} on ${where}: ${detail}`);
   }
-  if (MYSQL_PRIVILEGES.has(errno) || code === "42501") return make("PRIVILEGES", `the user ${JSON.stringify(conn.username)} lacks a privilege on ${where}: ${detail}`);
+  if (MYSQL_PRIVILEGES.has(errno) || code === "42501")
+    return make("PRIVILEGES", `the user ${JSON.stringify(conn.username)} lacks a privilege on ${where}: ${detail}`);
   if (MYSQL_BUSY.has(errno) || code === "53300" || code === "57P03") return make("OTHER", `${where} cannot accept the connection now: ${detail}`, true);
   if (["ETIMEDOUT", "ER_CONNECTION_TIMEOUT", "ER_SOCKET_TIMEOUT"].includes(code) || /timeout|timed out/i.test(detail)) {
     return make("TIMEOUT", `connecting to ${where} timed out: ${detail}`, true);

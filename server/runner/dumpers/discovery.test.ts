@@ -181,11 +181,7 @@ describe("privilegeWarnings", () => {
   it.each([
     ["ALL PRIVILEGES globally", ["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"], []],
     ["roles it cannot see through", ["GRANT USAGE ON *.* TO `u`@`%`", "GRANT `backup_role` TO `u`@`%`"], []],
-    [
-      "every needed privilege globally",
-      ["GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, REPLICATION CLIENT ON *.* TO `u`@`%`"],
-      [],
-    ],
+    ["every needed privilege globally", ["GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, REPLICATION CLIENT ON *.* TO `u`@`%`"], []],
     [
       "a wildcard database grant",
       ["GRANT USAGE ON *.* TO `u`@`%`", "GRANT ALL PRIVILEGES ON `app%`.* TO `u`@`%`"],

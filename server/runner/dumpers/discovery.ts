@@ -35,7 +35,6 @@ export async function replicationPosition(conn: ServerConnection): Promise<Repli
 
 // ---- MySQL / MariaDB ---------------------------------------------------------------------------
 
-
 async function column(c: MysqlConn, sql: string): Promise<unknown[]> {
   const rows = (await c.query({ sql, rowsAsArray: true })) as unknown[][];
   return rows.map((r) => r[0]);
@@ -116,7 +115,9 @@ export function privilegeWarnings(grants: string[], databases: string[], binlogO
   // every routine's body: global SELECT, SELECT on mysql.proc, or SHOW_ROUTINE / SHOW CREATE ROUTINE.
   const readsRoutines = ROUTINE_PRIVILEGES.some((p) => global.has(p)) || grants.some((g) => /^GRANT (?:[^`]*, )?SELECT\b.* ON `mysql`\.`proc` TO /.test(g));
   if (databases.length && !readsRoutines) {
-    warnings.push("the user lacks global SELECT (or SELECT on mysql.proc, or SHOW_ROUTINE on MySQL 8): routines defined by other users are silently left out (or turn routines off in the dump options)");
+    warnings.push(
+      "the user lacks global SELECT (or SELECT on mysql.proc, or SHOW_ROUTINE on MySQL 8): routines defined by other users are silently left out (or turn routines off in the dump options)",
+    );
   }
   if (binlogOn && !POSITION_PRIVILEGES.some((p) => global.has(p))) {
     warnings.push("the user lacks REPLICATION CLIENT (BINLOG MONITOR on MariaDB): the binlog position will not be recorded");
@@ -148,14 +149,16 @@ function nameList(names: string[]): string {
 
 // ---- PostgreSQL --------------------------------------------------------------------------------
 
-
 async function inspectPg(c: pg.Client): Promise<ServerInspection> {
   const version = String((await c.query<{ server_version: string }>("SHOW server_version")).rows[0]?.server_version ?? "");
   const { rows } = await c.query<{ datname: string; can_connect: boolean }>(
     "SELECT datname, has_database_privilege(oid, 'CONNECT') AS can_connect FROM pg_database WHERE datallowconn AND NOT datistemplate",
   );
   const databases = rows.map((r) => r.datname).sort();
-  const closed = rows.filter((r) => !r.can_connect).map((r) => r.datname).sort();
+  const closed = rows
+    .filter((r) => !r.can_connect)
+    .map((r) => r.datname)
+    .sort();
   const warnings = closed.length ? [`the user lacks CONNECT on ${nameList(closed)}: they cannot be dumped`] : [];
   return { version, databases, warnings };
 }

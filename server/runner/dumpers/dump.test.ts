@@ -61,7 +61,14 @@ async function run(dump: DumpCommand, input?: Buffer): Promise<Run> {
 }
 
 /** A plain command (restore tools) in the DumpCommand shape. */
-const command = (cmd: string, args: string[], env: Record<string, string> = {}): DumpCommand => ({ command: cmd, args, env, description: cmd, format: "sql", cleanup: async () => {} });
+const command = (cmd: string, args: string[], env: Record<string, string> = {}): DumpCommand => ({
+  command: cmd,
+  args,
+  env,
+  description: cmd,
+  format: "sql",
+  cleanup: async () => {},
+});
 
 let tools: DumpTools;
 
@@ -126,9 +133,14 @@ describe("a MariaDB dump", () => {
     expect(sql).toContain(ROW.replace(/'/g, "\\'"));
     expect(sql).not.toMatch(/CREATE DATABASE|^USE /m);
 
-    const restore = await run(command("mariadb", ["--no-defaults", "--host=127.0.0.1", "--protocol=TCP", "--user=root", "--default-character-set=utf8mb4", "--", RESTORED]), output);
+    const restore = await run(
+      command("mariadb", ["--no-defaults", "--host=127.0.0.1", "--protocol=TCP", "--user=root", "--default-character-set=utf8mb4", "--", RESTORED]),
+      output,
+    );
     expect(restore.exit).toMatchObject({ code: 0 });
-    const [rows] = await mariadbRoot<{ body: string; n: number }[]>([`SELECT (SELECT body FROM ${myIdent(RESTORED)}.notes WHERE id = 0) AS body, (SELECT COUNT(*) FROM ${myIdent(RESTORED)}.notes) AS n`]);
+    const [rows] = await mariadbRoot<{ body: string; n: number }[]>([
+      `SELECT (SELECT body FROM ${myIdent(RESTORED)}.notes WHERE id = 0) AS body, (SELECT COUNT(*) FROM ${myIdent(RESTORED)}.notes) AS n`,
+    ]);
     expect(rows![0]).toEqual({ body: ROW, n: BigInt(ROWS + 1) });
   });
 

@@ -5,4 +5,10 @@ import { inspectServer, replicationPosition } from "./discovery.ts";
 import { detectTools } from "./tools.ts";
 
 /** The real adapter: dump programs on this machine, live servers through the mariadb and pg drivers. */
-export const dumpEngine: DumpEngine = { tools: detectTools, inspect: inspectServer, position: replicationPosition, build: buildDump, tableStats: captureTableStats };
+export const dumpEngine: DumpEngine = {
+  tools: detectTools,
+  inspect: inspectServer,
+  position: replicationPosition,
+  build: buildDump,
+  tableStats: captureTableStats,
+};

@@ -70,12 +70,7 @@ describe("buildMysqlDump", () => {
     expect(dump.format).toBe("sql");
   });
 
-  it.each([
-    [WEIRD],
-    ["--host=evil.example"],
-    ["-pxyz"],
-    ["app`; DROP DATABASE x; --"],
-  ])("passes the database %j as one argv element after --, last", (name) => {
+  it.each([[WEIRD], ["--host=evil.example"], ["-pxyz"], ["app`; DROP DATABASE x; --"]])("passes the database %j as one argv element after --, last", (name) => {
     const { args } = buildMysqlDump(conn(), null, name, MARIADB_TOOL, MARIADB_SERVER);
     expect(args.at(-1)).toBe(name);
     expect(args.at(-2)).toBe("--");
@@ -176,7 +171,9 @@ describe("buildMysqlDump", () => {
   });
 
   it("says so when no dump program is installed", () => {
-    expect(() => buildMysqlDump(conn(), null, "app", { mysqlDump: null, pgDump: null }, MARIADB_SERVER)).toThrow("neither mariadb-dump nor mysqldump is installed on this machine");
+    expect(() => buildMysqlDump(conn(), null, "app", { mysqlDump: null, pgDump: null }, MARIADB_SERVER)).toThrow(
+      "neither mariadb-dump nor mysqldump is installed on this machine",
+    );
   });
 
   it("has nothing to clean up", async () => {

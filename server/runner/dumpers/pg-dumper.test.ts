@@ -3,7 +3,10 @@ import { buildDump } from "./build-dump.ts";
 import { buildPgDump } from "./pg-dumper.ts";
 import type { DumpProfile, DumpTools, ServerConnection } from "./types.ts";
 
-const TOOLS: DumpTools = { mysqlDump: null, pgDump: { path: "/usr/lib/postgresql/16/bin/pg_dump", version: "pg_dump (PostgreSQL) 16.4 (Debian 16.4-1.pgdg120+1)" } };
+const TOOLS: DumpTools = {
+  mysqlDump: null,
+  pgDump: { path: "/usr/lib/postgresql/16/bin/pg_dump", version: "pg_dump (PostgreSQL) 16.4 (Debian 16.4-1.pgdg120+1)" },
+};
 const SERVER = "15.20 (Debian 15.20-0+deb12u1)";
 const PASSWORD = "s3cr3t pa$$ word";
 const WEIRD = "we;ird $(x) ünï";
@@ -98,7 +101,9 @@ describe("buildPgDump", () => {
   });
 
   it("refuses to run a pg_dump older than the server, which pg_dump itself would refuse", () => {
-    expect(() => buildPgDump(conn(), null, "app", TOOLS, "17.2 (Debian 17.2-1)")).toThrow("pg_dump 16 cannot dump a PostgreSQL 17 server: install pg_dump 17 or newer");
+    expect(() => buildPgDump(conn(), null, "app", TOOLS, "17.2 (Debian 17.2-1)")).toThrow(
+      "pg_dump 16 cannot dump a PostgreSQL 17 server: install pg_dump 17 or newer",
+    );
     expect(buildPgDump(conn(), null, "app", TOOLS, "16.9").args).toContain("--format=plain");
   });
 
