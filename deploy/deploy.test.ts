@@ -68,7 +68,7 @@ describe("deploy/", () => {
           series.filter((s) => !KNOWN.has(s)),
           `panel ${panel.title}: ${target.expr}`,
         ).toEqual([]);
-        series.forEach((s) => used.add(s));
+        for (const s of series) used.add(s);
       }
     }
     // Age against RPO, outcomes, duration, size and storage per target all have a panel.

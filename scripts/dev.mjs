@@ -51,7 +51,9 @@ function stopAll(code) {
   stopping = true;
   const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
   for (const child of running) child.kill("SIGTERM");
-  const force = setTimeout(() => running.forEach((c) => c.kill("SIGKILL")), STOP_GRACE_MS);
+  const force = setTimeout(() => {
+    for (const c of running) c.kill("SIGKILL");
+  }, STOP_GRACE_MS);
   force.unref();
   Promise.all(running.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", resolve))))).then(() =>
     process.exit(code),

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: type check, schema check, vitest, then Playwright, streaming their output, and a
+// `npm test`: type check, lint (Biome), schema check, vitest, then Playwright, streaming their output, and a
 // closing line `N passed, N failed[, N skipped]` computed from the runners' JSON reports (CI reads
 // only that line). Both runners always run; a failed check, or a runner that crashed without a
 // report, counts as one failure. Exits 1 if anything failed.
@@ -88,7 +88,7 @@ async function runCheck(name) {
 
 mkdirSync(path.join(root, "reports"), { recursive: true });
 const bin = (name) => path.join(root, "node_modules/.bin", name);
-const results = [await runCheck("typecheck"), await runCheck("schema:check")];
+const results = [await runCheck("typecheck"), await runCheck("lint"), await runCheck("schema:check")];
 if (!args.has("--e2e")) {
   results.push(
     await runRunner(
@@ -112,7 +112,7 @@ for (const r of results) {
   total.failed += r.failed;
   total.skipped += r.skipped;
   const detail =
-    r.name === "typecheck" || r.name === "schema:check"
+    r.name === "typecheck" || r.name === "lint" || r.name === "schema:check"
       ? r.note
       : `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.note ? ` (${r.note})` : ""}`;
   console.log(`  ${r.name.padEnd(12)} ${detail}`);

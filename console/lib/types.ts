@@ -1,6 +1,6 @@
 // Enum types of the GraphQL API, taken from the committed schema.graphql (object types come from each
 // query's `ResultOf`), and the option lists the console's forms and filters show, in display order.
-import { graphql } from "./graphql-tada";
+import type { graphql } from "./graphql-tada";
 
 /** The TypeScript union of a schema enum's values. */
 type EnumOf<Name extends string> = ReturnType<typeof graphql.scalar<Name>>;

@@ -2,7 +2,7 @@
 
 import { useCallback, useMemo } from "react";
 import { useQuery as useUrqlQuery, type AnyVariables, type TypedDocumentNode, type UseQueryArgs } from "urql";
-import { GraphQLRequestError, toRequestError } from "./graphql";
+import { type GraphQLRequestError, toRequestError } from "./graphql";
 
 export interface QueryState<T> {
   data: T | undefined;

@@ -36,5 +36,5 @@ export function connect(settings: ConnectionSettings, options: { withDatabase?: 
 
 /** Quotes an identifier for MySQL (backticks doubled). */
 export function quoteIdent(name: string): string {
-  return "`" + name.replace(/`/g, "``") + "`";
+  return `\`${name.replace(/`/g, "``")}\``;
 }

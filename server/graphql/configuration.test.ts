@@ -86,7 +86,7 @@ describe("servers", () => {
 
   it("list every problem of an input at once", async () => {
     const r = await admin(create, { input: { name: "x y", engine: "MYSQL", host: "h", username: "u", port: 0 } });
-    const fields = (r.errors?.[0]?.extensions?.fields as Array<{ field: string }>).map((f) => f.field).sort();
+    const fields = ((r.errors?.[0]?.extensions?.fields ?? []) as Array<{ field: string }>).map((f) => f.field).sort();
     expect(fields).toEqual(["name", "port"]);
   });
 

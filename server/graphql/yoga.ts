@@ -72,7 +72,7 @@ function requireAuthentication(): Plugin<GraphQLContext> {
 function isPublicOperation(document: DocumentNode, operationName: string | undefined): boolean {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
-  if (!operation || operation.operation !== "mutation") return false;
+  if (operation?.operation !== "mutation") return false;
   return operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && PUBLIC_MUTATIONS.has(s.name.value));
 }
 

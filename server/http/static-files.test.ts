@@ -59,9 +59,9 @@ describe("console static files", () => {
     expect((await get(`${base}/backups`)).body.toString()).toContain("Backups");
     const png = await get(`${base}/secret.png`, { "accept-encoding": "gzip" });
     expect(png.headers["content-encoding"]).toBeUndefined();
-    const escape = await get(`${base}/..%2Foutside-the-root.txt`);
-    expect(escape.status).toBe(404);
-    expect(escape.body.toString()).not.toContain("private");
+    const outside = await get(`${base}/..%2Foutside-the-root.txt`);
+    expect(outside.status).toBe(404);
+    expect(outside.body.toString()).not.toContain("private");
     const missing = await get(`${base}/nope`);
     expect(missing.status).toBe(404);
     expect(missing.body.toString()).toContain("Not found");

@@ -1,7 +1,7 @@
 import type { Principal } from "../auth/roles.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { BackupEvent, BackupEvents } from "../runner/events.ts";
+import type { BackupEvent } from "../runner/events.ts";
 import { DEFAULT_DELIVERY, deliver, type DeliveryPolicy, type DeliveryResult } from "./delivery.ts";
 import { buildBody, eventOf, pingUrl, signature, type BackupFacts, type DrillFacts, type OverdueFacts, type WebhookBody } from "./webhook-payload.ts";
 import type { WebhookTarget, WebhooksService } from "./webhooks.service.ts";

@@ -80,7 +80,7 @@ export async function loadMetrics(prisma: PrismaClient, target: SqlguardMetrics,
     const uploadErrors = await prisma.$queryRaw<Array<{ n: Count }>>`
       SELECT COUNT(*) AS n FROM BackupArtifact a JOIN Backup b ON b.id = a.backupId
       WHERE a.storageTargetId = ${id} AND a.status = 'FAILED' AND a.storedAt IS NULL AND b.status IN ('SUCCEEDED', 'PARTIAL', 'FAILED')
-        AND b.finishedAt < ${snapshotAt} AND (b.rawBytes IS NOT NULL OR b.error LIKE ${ALL_TARGETS_FAILED + "%"})`;
+        AND b.finishedAt < ${snapshotAt} AND (b.rawBytes IS NOT NULL OR b.error LIKE ${`${ALL_TARGETS_FAILED}%`})`;
     metrics.recordUploadErrors(name, Number(uploadErrors[0]?.n ?? 0));
     metrics.recordRetentionDeleted(
       name,

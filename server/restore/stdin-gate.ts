@@ -36,9 +36,15 @@ export class StdinGate extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.#exited) return done(new Error("the client exited before it read all the data"));
+    if (this.#exited) {
+      done(new Error("the client exited before it read all the data"));
+      return;
+    }
     const stdin = this.#client.stdin;
-    if (stdin.write(chunk)) return done();
+    if (stdin.write(chunk)) {
+      done();
+      return;
+    }
     let settled = false;
     const finish = (error?: Error) => {
       if (settled) return;

@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import { quoteIdent } from "../db/connection.ts";
 import { pgIdent, withMysql, withPg as withPgSession } from "../runner/dumpers/server-session.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";

@@ -138,7 +138,7 @@ export class BackupRunner {
   async #run(id: number): Promise<void> {
     const { repo, prisma, events } = this.deps;
     const backup = await repo.get(id);
-    if (!backup || backup.status !== "PENDING") return;
+    if (backup?.status !== "PENDING") return;
     const server = backup.serverId ? await prisma.server.findUnique({ where: { id: backup.serverId }, include: { dumpOptions: true } }) : null;
     if (!server) {
       await this.#finishFailed(backup, new BackupError("CONFIGURATION", "the server was deleted before the backup started"), backup.attempt);
@@ -331,7 +331,7 @@ export class BackupRunner {
       startedAt: new Date(run.started).toISOString(),
       finishedAt: new Date().toISOString(),
     });
-    const body = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
+    const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
     const errors = new Map<number, string>();
     await Promise.all(
       run.result.targets

@@ -56,7 +56,7 @@ export async function loadSecretKey(options: { secretKey?: string; dataDir: stri
   const file = path.join(options.dataDir, "secret.key");
   await fs.mkdir(options.dataDir, { recursive: true });
   try {
-    await fs.writeFile(file, crypto.randomBytes(32).toString("hex") + "\n", { mode: 0o600, flag: "wx" });
+    await fs.writeFile(file, `${crypto.randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }

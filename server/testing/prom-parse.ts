@@ -44,7 +44,7 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
       current = family;
       if (kind === "HELP") {
         if (family.help !== null) fail("second HELP");
-        family.help = unescape(rest, false, fail);
+        family.help = unescapeValue(rest, false, fail);
       } else {
         if (family.samples.length || typed.has(name)) fail("TYPE after samples or twice");
         if (!TYPES.has(rest as PromType)) fail("unknown type");
@@ -92,7 +92,7 @@ function parseSample(line: string, fail: (problem: string) => never): PromSample
       rest = rest.slice(label.length);
       if (!rest.startsWith('="')) fail('expected =" after a label name');
       const end = closingQuote(rest, 2) ?? fail("unterminated label value");
-      labels[label] = unescape(rest.slice(2, end), true, fail);
+      labels[label] = unescapeValue(rest.slice(2, end), true, fail);
       rest = rest.slice(end + 1);
       if (rest.startsWith(",")) rest = rest.slice(1);
       else if (!rest.startsWith("}")) fail("expected , or } after a label value");
@@ -125,7 +125,7 @@ function closingQuote(s: string, from: number): number | null {
   return null;
 }
 
-function unescape(s: string, quotes: boolean, fail: (problem: string) => never): string {
+function unescapeValue(s: string, quotes: boolean, fail: (problem: string) => never): string {
   return s.replace(/\\(.?)/g, (_m, c: string) => (c === "\\" ? "\\" : c === "n" ? "\n" : quotes && c === '"' ? '"' : fail(`invalid escape \\${c}`)));
 }
 

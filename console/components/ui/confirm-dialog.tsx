@@ -72,6 +72,7 @@ export function ConfirmDialog({
   }
 
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a click on the backdrop is a mouse shortcut; Escape and the buttons are the accessible way out.
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose(false)}>
       <div
         ref={dialog}

@@ -8,7 +8,7 @@ import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
 import { BACKUP_STATUSES, type BackupOrder } from "@/lib/types";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
-import { BACKUPS, FILTER_OPTIONS, type BackupSummary } from "./queries";
+import { BACKUPS, FILTER_OPTIONS } from "./queries";
 import { useBackupEvents } from "./use-backup-events";
 
 const PAGE_SIZE = 25;
@@ -81,6 +81,7 @@ export function BackupsPage() {
   return (
     <>
       <PageHeader title="Backups">{loading && data && <span className="muted">Refreshing…</span>}</PageHeader>
+      {/* biome-ignore lint/a11y/useSemanticElements: <search> is not yet supported by every browser the console targets. */}
       <form key={formKey} className="filters panel" onSubmit={apply} aria-label="Filter backups" role="search">
         <FilterSelect label="Server" name="server" any="Any server" params={params} options={o?.servers ?? []} />
         <label>

@@ -24,6 +24,7 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
   const confirm = useConfirm();
   const active = ACTIVE_RESTORE.includes(restore.status);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: onEnd is called once, when the status turns final; it is not a reason to poll again.
   useEffect(() => {
     if (!active) {
       onEnd(restore);
@@ -60,6 +61,7 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
   }
 
   return (
+    // biome-ignore lint/a11y/useSemanticElements: a <fieldset> is for form controls; this is a status panel.
     <div
       className={restore.status === "SUCCEEDED" ? "ok-box" : restore.status === "FAILED" ? "error-box" : "panel"}
       aria-label={`Restore #${restore.id}`}

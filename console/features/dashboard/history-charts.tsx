@@ -58,7 +58,7 @@ function Bars({
 
 /** Backup size and duration over time, and the success rate per day, for the last 14 days; `version` bumps refetch it. */
 export function HistoryCharts({ version }: { version: number }) {
-  const from = useMemo(() => new Date(Date.now() - DAYS * 86_400_000).toISOString().slice(0, 13) + ":00:00.000Z", []);
+  const from = useMemo(() => `${new Date(Date.now() - DAYS * 86_400_000).toISOString().slice(0, 13)}:00:00.000Z`, []);
   const { data, refetch } = useQuery(HISTORY, { filter: { from } });
   useEffect(() => {
     if (version > 0) refetch();

@@ -45,6 +45,7 @@ export function RetentionEditor({
   const [previewError, setPreviewError] = useState<unknown>();
   const [version, setVersion] = useState(0);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is a refresh counter: bumping it reloads the preview.
   useEffect(() => {
     if (!rule) return;
     let cancelled = false;

@@ -28,7 +28,7 @@ export function ScheduleEditPage() {
   const s = schedule.data?.schedule;
   const rules = s?.retentionRules ?? [];
   // Targets with a rule, then the schedule's targets (or the defaults when it names none).
-  const chosen = s && s.storageTargets.length ? s.storageTargets : options.data.storageTargets.filter((t) => t.isDefault);
+  const chosen = s?.storageTargets.length ? s.storageTargets : options.data.storageTargets.filter((t) => t.isDefault);
   const targets = [...rules.map((r) => r.storageTarget), ...chosen.filter((t) => !rules.some((r) => r.storageTargetId === t.id))];
 
   return (

@@ -40,6 +40,7 @@ export function AppShell({ children }: { children: ReactNode }) {
     }
   }, [error, router]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the menu closes whenever the page changes.
   useEffect(() => setMenuOpen(false), [pathname]);
 
   async function logout() {

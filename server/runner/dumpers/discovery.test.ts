@@ -15,8 +15,8 @@ const PLAIN = `sqlg_disc_${suffix}`;
 const USER = `sqlg_disc_${suffix}`;
 const PASSWORD = `Pw-${crypto.randomBytes(6).toString("hex")}!$;`;
 
-const myIdent = (name: string) => "`" + name.replace(/`/g, "``") + "`";
-const pgIdent = (name: string) => '"' + name.replace(/"/g, '""') + '"';
+const myIdent = (name: string) => `\`${name.replace(/`/g, "``")}\``;
+const pgIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 async function mariadbRoot(statements: string[]): Promise<void> {
   const c = await mariadb.createConnection({ host: "127.0.0.1", port: 3306, user: "root" });

@@ -100,7 +100,7 @@ export function privilegeWarnings(grants: string[], databases: string[], binlogO
         .map((p) => p.trim().toUpperCase()),
     );
     if (privileges.has("ALL PRIVILEGES") || privileges.has("ALL")) privileges.add("*");
-    if (m[2] === "*") privileges.forEach((p) => global.add(p));
+    if (m[2] === "*") for (const p of privileges) global.add(p);
     else perDatabase.push({ pattern: grantPattern(m[2]!.slice(1, -1).replace(/``/g, "`")), privileges });
   }
   if (global.has("*")) return [];

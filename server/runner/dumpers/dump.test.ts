@@ -21,8 +21,8 @@ const MARIADB: ServerConnection = { engine: "MARIADB", host: "127.0.0.1", port: 
 // Trust authentication ignores the password, but it still travels to pg_dump: it must stay out of argv.
 const POSTGRES: ServerConnection = { engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: "postgres", password: PASSWORD, tls: false };
 
-const myIdent = (name: string) => "`" + name.replace(/`/g, "``") + "`";
-const pgIdent = (name: string) => '"' + name.replace(/"/g, '""') + '"';
+const myIdent = (name: string) => `\`${name.replace(/`/g, "``")}\``;
+const pgIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 async function mariadbRoot<T = unknown>(statements: string[]): Promise<T[]> {
   const c = await mariadb.createConnection({ host: "127.0.0.1", port: 3306, user: "root" });
@@ -123,7 +123,7 @@ describe("a MariaDB dump", () => {
     const dump = buildDump(MARIADB, null, WEIRD, tools, "10.11.19-MariaDB");
     const { exit, output, cmdline } = await run(dump);
     expect(exit).toMatchObject({ code: 0, signal: null });
-    expect(cmdline).toContain("--user=" + USER);
+    expect(cmdline).toContain(`--user=${USER}`);
     expect(cmdline).toContain(WEIRD);
     expect(cmdline).not.toContain(PASSWORD);
     expect(exit.stderrTail).not.toContain(PASSWORD);
