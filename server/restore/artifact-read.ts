@@ -1,8 +1,8 @@
 import crypto from "node:crypto";
 import { Duplex, PassThrough, type Readable } from "node:stream";
 import zlib from "node:zlib";
-import type { CompressionKind } from "../runner/compress.ts";
-import { lastLines, spawnChild } from "../runner/spawn.ts";
+import type { CompressionKind } from "../process/compress.ts";
+import { lastLines, spawnChild } from "../process/spawn.ts";
 
 /**
  * Reads a whole stream and returns its SHA-256 and size; `onBytes` sees the running total.

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { CompressionKind } from "../runner/compress.ts";
+import type { CompressionKind } from "../process/compress.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import { ChecksumMismatchError, RestoreError, scrubSecret, toRestoreError } from "./errors.ts";
 import { hashStream } from "./artifact-read.ts";

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { mysqlConnectionArgs, pgClientEnv } from "../runner/dumpers/client-args.ts";
+import { mysqlConnectionArgs, pgClientEnv } from "../process/client-args.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import type { RestoreTools } from "./restore-tools.ts";
 

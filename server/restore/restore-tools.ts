@@ -1,4 +1,4 @@
-import { firstMysqlProgram, newestPgProgram } from "../runner/dumpers/programs.ts";
+import { firstMysqlProgram, newestPgProgram } from "../process/programs.ts";
 
 /** The client programs a restore feeds: found once per process, null when missing. */
 export type RestoreTools = {

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import type { ChildHandle } from "../runner/spawn.ts";
+import type { ChildHandle } from "../process/spawn.ts";
 
 const GATE_BUFFER = 1 << 20;
 

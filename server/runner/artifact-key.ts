@@ -1,4 +1,4 @@
-import { COMPRESSION_SUFFIX, type CompressionKind } from "./compress.ts";
+import { COMPRESSION_SUFFIX, type CompressionKind } from "../process/compress.ts";
 
 /** Percent-encodes what a path segment cannot hold ('/', '\', '%', control characters, "." / ".."). */
 export function keySegment(name: string): string {

@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
-import { createCompressor, type CompressionKind } from "./compress.ts";
+import { createCompressor, type CompressionKind } from "../process/compress.ts";
 import type { DumpCommand } from "./dumpers/types.ts";
 import { BackupError, DumpFailedError, isTransientDumpError } from "./errors.ts";
 import { FanOut } from "./fan-out.ts";
-import { Meter } from "./meter.ts";
-import { lastLines, spawnChild, spawnReading, type ExitInfo } from "./spawn.ts";
+import { Meter } from "../process/meter.ts";
+import { lastLines, spawnChild, spawnReading, type ExitInfo } from "../process/spawn.ts";
 
 export type PipelineTarget = { id: number; store: ArtifactStore; key: string; contentType: string };
 

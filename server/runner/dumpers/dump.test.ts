@@ -4,7 +4,7 @@ import path from "node:path";
 import mariadb from "mariadb";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnChild, type ExitInfo } from "../spawn.ts";
+import { spawnChild, type ExitInfo } from "../../process/spawn.ts";
 import { buildDump } from "./build-dump.ts";
 import { detectTools, findTools } from "./tools.ts";
 import type { DumpCommand, DumpTools, ServerConnection } from "./types.ts";

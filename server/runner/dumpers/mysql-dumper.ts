@@ -1,7 +1,7 @@
 import path from "node:path";
 import { extraFlagProblem, MYSQL_EXTRA_FLAGS } from "../../catalog/dump-flags.ts";
 import { versionNumbers } from "./tools.ts";
-import { mysqlConnectionArgs } from "./client-args.ts";
+import { mysqlConnectionArgs } from "../../process/client-args.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
 
 type MysqlTool = NonNullable<DumpTools["mysqlDump"]>;

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { extraFlagProblem, PG_EXTRA_FLAGS } from "../../catalog/dump-flags.ts";
 import { versionNumbers } from "./tools.ts";
-import { pgClientEnv } from "./client-args.ts";
+import { pgClientEnv } from "../../process/client-args.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
 
 /** The tool and record columns hold at most this much. */

@@ -1,7 +1,7 @@
-import { firstMysqlProgram, newestPgProgram } from "./programs.ts";
+import { firstMysqlProgram, newestPgProgram } from "../../process/programs.ts";
 import type { DumpTools } from "./types.ts";
 
-export { compareVersions, versionNumbers } from "./programs.ts";
+export { compareVersions, versionNumbers } from "../../process/programs.ts";
 
 let cached: Promise<DumpTools> | undefined;
 

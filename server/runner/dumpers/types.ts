@@ -1,16 +1,6 @@
 import type { DumpOptions } from "../../db/generated/client.ts";
 
-export type EngineName = "MYSQL" | "MARIADB" | "POSTGRESQL";
-
-/** What a dumper needs to reach a server. The password is already decrypted; it goes only into env. */
-export type ServerConnection = {
-  engine: EngineName;
-  host: string;
-  port: number;
-  username: string;
-  password: string | null;
-  tls: boolean;
-};
+export type { EngineName, ServerConnection } from "../../process/server-connection.ts";
 
 /** The dump option profile; null fields and a missing profile mean the schema's defaults. */
 export type DumpProfile = Pick<

@@ -1,4 +1,4 @@
-import type { ServerConnection } from "./types.ts";
+import type { ServerConnection } from "./server-connection.ts";
 
 /**
  * libpq's environment for one PostgreSQL client (pg_dump, psql): the connection, and the password
