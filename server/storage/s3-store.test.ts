@@ -99,6 +99,7 @@ describe("toStorageError", () => {
     [fake("Error", undefined, { code: "ECONNREFUSED" }), "UNAVAILABLE", true],
     [fake("Error", undefined, { code: "EPIPE" }), "UNAVAILABLE", true],
     [fake("AbortError"), "ABORTED", false],
+    [fake("CredentialsProviderError"), "ACCESS_DENIED", false],
     [fake("NotImplemented", 501), "FAILED", false],
     [fake("EntityTooLarge", 400), "FAILED", false],
   ])("%s -> %s (transient %s)", (error, code, transient) => {

@@ -299,6 +299,12 @@ export function toStorageError(error: unknown, action: string, where: string): S
     new StorageError(storageCode, `cannot ${action} ${where}: ${reason} (${detail})`, transient, { cause: error });
 
   if (name === "AbortError" || code === "ABORT_ERR") return make("ABORTED", "aborted");
+  if (name === "CredentialsProviderError") {
+    return make(
+      "ACCESS_DENIED",
+      "no credentials: give the target an access key and secret, or give SQLGuard's environment credentials (instance profile, IRSA, AWS_* variables)",
+    );
+  }
   if (name === "NoSuchKey" || name === "NotFound" || status === 404) {
     return name === "NoSuchBucket" ? make("FAILED", "the bucket does not exist") : make("NOT_FOUND", "no such object");
   }

@@ -7,8 +7,9 @@ const QUERY = { queryTimeoutMs: 10_000 };
 /**
  * The size of a database on its server, as an upper-bound guess of its artifact's size (a dump,
  * compressed, is rarely larger than the tables and indexes it comes from): MySQL / MariaDB sum
- * information_schema's data and index lengths, PostgreSQL answers pg_database_size. Null when the
- * server cannot tell (privileges, a timeout); never throws.
+ * information_schema's data and index lengths (InnoDB's statistics, which may lag recent writes),
+ * PostgreSQL answers pg_database_size. Null when the server cannot tell (privileges, a timeout);
+ * never throws. A low guess costs nothing but larger parts later: S3 parts grow as the upload goes.
  */
 export async function estimateDatabaseBytes(conn: ServerConnection, database: string): Promise<number | null> {
   try {
