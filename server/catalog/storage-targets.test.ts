@@ -139,3 +139,24 @@ describe("re-pointing a storage target", () => {
     expect(r.errors?.[0]?.message).toBe("bucket: 1 backup(s) are being written to storage target empty-s3; wait until they finish before re-pointing it");
   });
 });
+
+describe("cleanup at start", () => {
+  // Before: every *.partial under a target older than the cut-off was deleted, at any depth,
+  // including files SQLGuard never wrote.
+  it("removes only the partial files the upload journal recorded for dead writers", async () => {
+    const local = await t.db.prisma.storageTarget.findUniqueOrThrow({ where: { name: "local" } });
+    const dir = path.join(local.path!, "srv", "db");
+    const old = new Date(Date.now() - 3_600_000);
+    for (const name of ["foreign.sql.partial", "dead.sql.zst.partial", "peer.sql.zst.partial"]) await writeFile(path.join(dir, name), "x");
+    for (const name of ["foreign.sql.partial", "dead.sql.zst.partial"]) await fs.utimes(path.join(dir, name), old, old);
+    await t.db.prisma.storageUpload.createMany({
+      data: [
+        { storageTargetId: local.id, key: "srv/db/dead.sql.zst", instanceId: "crashed-peer", startedAt: old, heartbeatAt: old },
+        { storageTargetId: local.id, key: "srv/db/peer.sql.zst", instanceId: "running-peer", startedAt: old, heartbeatAt: new Date() },
+      ],
+    });
+    await t.runner.removeStalePartials(new Date(Date.now() - 120_000));
+    expect((await fs.readdir(dir)).sort()).toEqual(["foreign.sql.partial", "peer.sql.zst.partial"]);
+    expect((await t.db.prisma.storageUpload.findMany({ where: { storageTargetId: local.id } })).map((r) => r.key)).toEqual(["srv/db/peer.sql.zst"]);
+  });
+});

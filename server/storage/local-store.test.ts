@@ -16,9 +16,9 @@ import { MemoryUploadJournals } from "./upload-journal.ts";
 
 const tempDir = (): Promise<string> => fs.mkdtemp(path.join(os.tmpdir(), "sqlguard-local-store-"));
 
-describeArtifactStoreContract("LocalStore", async () => {
+describeArtifactStoreContract("LocalStore", async (journal) => {
   const dir = await tempDir();
-  return { store: new LocalStore({ basePath: dir }), cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+  return { store: new LocalStore({ basePath: dir, journal }), cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
 });
 
 describe("LocalStore", () => {

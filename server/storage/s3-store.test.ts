@@ -30,9 +30,9 @@ function storeFor(server: S3rverHandle, options: { prefix?: string; requestTimeo
   });
 }
 
-describeArtifactStoreContract("S3Store", async () => {
+describeArtifactStoreContract("S3Store", async (journal) => {
   const server = await startS3rver();
-  return { store: storeFor(server, { prefix: "/backups/prod/" }), cleanup: () => server.stop() };
+  return { store: new S3Store({ ...storeOptions(server), prefix: "/backups/prod/", journal }), cleanup: () => server.stop() };
 });
 
 describe("part sizes", () => {
