@@ -1,6 +1,7 @@
+import { cp } from "node:fs/promises";
 import path from "node:path";
 import { expect, test } from "./fixtures/server.ts";
-import { signIn, snapshot, unique } from "./fixtures/helpers.ts";
+import { createServerViaApi, gqlOk, signIn, snapshot, unique, waitForBackup } from "./fixtures/helpers.ts";
 
 test("adds a local target with validation and tests it", async ({ page, sqlguard }, testInfo) => {
   await signIn(page);
@@ -67,4 +68,43 @@ test("adds an S3 target against s3rver and tests it", async ({ page, s3 }) => {
 
   await page.getByRole("button", { name: `Test ${name}` }).click();
   await expect(page.getByRole("status", { name: `Test of ${name}` })).toContainText("works");
+});
+
+test("refuses to re-point a target holding backups until they were copied, then moves it", async ({ page, sqlguard, sampleDatabase }) => {
+  await signIn(page);
+  const name = unique("moving");
+  const from = path.join(sqlguard.dataDir, `${name}-a`);
+  const to = path.join(sqlguard.dataDir, `${name}-b`);
+  const { createStorageTarget } = await gqlOk<{ createStorageTarget: { id: number } }>(
+    page.request,
+    "mutation($input: StorageTargetInput!) { createStorageTarget(input: $input) { id } }",
+    { input: { name, kind: "LOCAL", path: from } },
+  );
+  const serverId = await createServerViaApi(page, unique("srv"), sampleDatabase);
+  const { runBackup } = await gqlOk<{ runBackup: Array<{ id: number }> }>(
+    page.request,
+    "mutation($input: RunBackupInput!) { runBackup(input: $input) { id } }",
+    {
+      input: { serverId, storageTargetIds: [createStorageTarget.id] },
+    },
+  );
+  expect((await waitForBackup(page.request, runBackup[0]!.id)).status).toBe("SUCCEEDED");
+
+  await page.goto("/storage/");
+  await page.getByRole("button", { name: `Edit ${name}` }).click();
+  const form = page.getByRole("region", { name: `Edit storage target ${name}` });
+  await form.getByLabel("Path").fill(to);
+  await form.getByRole("button", { name: "Save target" }).click();
+  await expect(form.getByText(/holds 1 backup artifact\(s\), which changing its path would strand/).first()).toBeVisible();
+  await expect(form.getByLabel("Path")).toBeFocused();
+
+  // Claimed moved, but nothing is there yet: refused again, naming what is missing.
+  await form.getByLabel("I copied the stored backups to the new location").check();
+  await form.getByRole("button", { name: "Save target" }).click();
+  await expect(form.getByText(/are not at the new location \(.*: missing\)/).first()).toBeVisible();
+
+  await cp(from, to, { recursive: true });
+  await form.getByRole("button", { name: "Save target" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `Saved storage target ${name}.` })).toBeVisible();
+  await expect(page.getByTestId(`target-${name}`)).toContainText(to);
 });

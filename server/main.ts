@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     limits: { ...config.backups, retryBaseMs: 10_000, heartbeatMs: Math.min(5_000, scheduling.leaseMs / 4) },
     scheduling,
     verifyIntervalMs: parseVerifyIntervalMs(process.env),
+    dataDir: config.dataDir,
   });
   const restoresInterrupted = await restore.recover();
   if (restoresInterrupted) log.warn({ restores: restoresInterrupted }, "restores left running by a previous stop were marked failed");

@@ -34,7 +34,8 @@ import { LeaseKeeper } from "./scheduler/lease-keeper.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
 import type { SecretBox } from "./secrets/secret-box.ts";
 import type { ArtifactStore } from "./storage/artifact-store.ts";
-import { createStore } from "./storage/create-store.ts";
+import { createStore, type CreateStoreOptions } from "./storage/create-store.ts";
+import { PrismaUploadJournals } from "./storage/upload-journal.ts";
 
 export type RuntimeDeps = {
   prisma: PrismaClient;
@@ -54,6 +55,8 @@ export type RuntimeDeps = {
   cron?: CronDriver;
   /** How often stored artifacts are re-read and checked (SQLGUARD_VERIFY_INTERVAL_SECONDS); 0 or omitted = never. */
   verifyIntervalMs?: number;
+  /** SQLGuard's data directory (it holds secret.key): no LOCAL storage target may be it or contain it. */
+  dataDir?: string;
 };
 
 /** The env defaults (see server/config/env.ts). */
@@ -88,7 +91,12 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const settings = { ...SCHEDULING_DEFAULTS, ...deps.scheduling };
   const clock = deps.clock ?? systemClock;
   const engine = deps.engine ?? dumpEngine;
-  const storeFor = storeCache(secrets);
+  // Writes to storage targets are recorded, so that only this installation's dead leftovers are ever removed.
+  const storeOptions: CreateStoreOptions = {
+    journals: new PrismaUploadJournals({ prisma, instanceId, heartbeatMs: deps.limits.heartbeatMs }),
+    dataDir: deps.dataDir,
+  };
+  const storeFor = storeCache(secrets, storeOptions);
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
   const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits });
@@ -135,7 +143,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     auth: new AuthService(prisma, audit, deps.sessionTtlMs),
     servers: new ServersService(catalog),
     dumpOptions: new DumpOptionsService(catalog),
-    storageTargets: new StorageTargetsService(catalog),
+    storageTargets: new StorageTargetsService(catalog, { dataDir: deps.dataDir, storeFor: (t) => createStore(t, secrets, { dataDir: deps.dataDir }) }),
     schedules: new SchedulesService(catalog),
     retentionRules: new RetentionRulesService(catalog),
     users: new UsersService(catalog),
@@ -170,13 +178,13 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
 }
 
 /** One store (and S3 client) per target version: an edited target gets a fresh client. */
-function storeCache(secrets: SecretBox): (target: StorageTarget) => ArtifactStore {
+function storeCache(secrets: SecretBox, options: CreateStoreOptions): (target: StorageTarget) => ArtifactStore {
   const cache = new Map<number, { version: number; store: ArtifactStore }>();
   return (target) => {
     const version = target.updatedAt.getTime();
     const hit = cache.get(target.id);
     if (hit && hit.version === version) return hit.store;
-    const store = createStore(target, secrets);
+    const store = createStore(target, secrets, options);
     cache.set(target.id, { version, store });
     return store;
   };

@@ -8,6 +8,7 @@ import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { artifactKey, contentTypeOf, MANIFEST_SUFFIX } from "./artifact-key.ts";
 import { runPipeline, type PipelineResult } from "./backup-pipeline.ts";
 import type { DumpEngine } from "./dump-engine.ts";
+import { expectedArtifactBytes } from "./expected-bytes.ts";
 import type { ReplicationPosition, ServerConnection } from "./dumpers/types.ts";
 import { connectionOf } from "./connection-of.ts";
 import { BackupError } from "./errors.ts";
@@ -263,7 +264,7 @@ export class BackupRunner {
         level: profile?.compressionLevel ?? 3,
         targets: targets.map((t) => ({ id: t.id, store: stores.get(t.id)!, key, contentType: contentTypeOf(dump.format, compression) })),
         signal: AbortSignal.any([signal, stall.signal]),
-        expectedBytes: await repo.previousStoredBytes(server.id, backup.database),
+        expectedBytes: await expectedArtifactBytes(engine, conn, backup.database, repo.previousStoredBytes(server.id, backup.database)),
         onProgress: ({ rawBytes, storedBytes }) => {
           lastByteAt = Date.now();
           onStored(storedBytes);

@@ -12,10 +12,12 @@ export interface ArtifactStore {
   readonly kind: "LOCAL" | "S3";
 
   /**
-   * Writes `body` under `key`. The object exists under its final name only once it is complete and
-   * durable (local: `<key>.partial`, fsync, rename; S3: multipart completed). On any failure, or when
-   * `signal` aborts, nothing is left under the final name and the partial upload is removed, and
-   * the promise rejects. `expectedBytes` sizes S3 parts (learned from the previous backup).
+   * Writes `body` under `key`. The object exists under its final name only once it is complete,
+   * durable and of the size the stream delivered (local: `<key>.partial`, fsync, size check, rename;
+   * S3: upload completed, then its size checked). The write is recorded in the store's upload journal
+   * before it starts. On any failure, or when `signal` aborts, nothing is left under the final name
+   * and the partial upload is removed, and the promise rejects. `expectedBytes` (an upper-bound
+   * estimate: the previous backup, the database's size) sizes the first S3 parts.
    */
   put(key: string, body: Readable, options?: { signal?: AbortSignal; expectedBytes?: number; contentType?: string }): Promise<{ bytes: number }>;
 
@@ -32,12 +34,18 @@ export interface ArtifactStore {
   list(prefix: string): AsyncIterable<StoredObject>;
 
   /**
-   * Removes what an interrupted `put(key)` may have left (local: `<key>.partial`; S3: incomplete
-   * multipart uploads of key). Never touches the complete object; a missing leftover is not an error.
+   * Removes what an interrupted `put(key)` recorded in the journal may have left (local:
+   * `<key>.partial`; S3: its multipart upload), except a put running in this process: the caller
+   * knows the writer is dead (its backup was failed). Never touches the complete object; a missing
+   * leftover is not an error.
    */
   discard(key: string): Promise<void>;
 
-  /** Removes leftovers of interrupted writes last modified before `olderThan`; returns how many. */
+  /**
+   * Removes the leftovers of recorded writes whose writer is dead: not renewed since `olderThan`,
+   * or left by an earlier process of this instance. Returns how many. Nothing the journal does not
+   * know is touched (another program's files, another instance's running upload).
+   */
   removePartials(olderThan: Date): Promise<number>;
 }
 

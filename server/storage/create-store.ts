@@ -6,26 +6,41 @@ import type { SecretBox } from "../secrets/secret-box.ts";
 import { StorageError, type ArtifactStore } from "./artifact-store.ts";
 import { LocalStore } from "./local-store.ts";
 import { S3Store } from "./s3-store.ts";
+import { storagePathProblem } from "./storage-paths.ts";
+import type { UploadJournals } from "./upload-journal.ts";
+
+export type CreateStoreOptions = {
+  /** Where the store records its writes (the metadata database); a process-local journal otherwise. */
+  journals?: UploadJournals;
+  /** SQLGuard's data directory: a LOCAL target must not be it or contain it. */
+  dataDir?: string;
+};
 
 /**
- * Builds the store for a configured target, decrypting its S3 secret. Throws StorageError FAILED
- * when the target lacks a required field or its secret cannot be decrypted.
+ * Builds the store for a configured target, decrypting its S3 secret. An S3 target without keys
+ * uses the environment's credential chain (instance profile, IRSA, AWS_* variables). Throws
+ * StorageError FAILED when the target lacks a required field, its path is a system or data
+ * directory (an old record: validation refuses those now), or its secret cannot be decrypted.
  */
-export function createStore(target: StorageTarget, secrets: SecretBox): ArtifactStore {
+export function createStore(target: StorageTarget, secrets: SecretBox, options: CreateStoreOptions = {}): ArtifactStore {
   const missing = (field: string): StorageError => new StorageError("FAILED", `storage target "${target.name}" has no ${field}`, false);
+  const journal = options.journals?.forTarget(target.id);
   if (target.kind === "LOCAL") {
     if (!target.path) throw missing("path");
-    return new LocalStore({ basePath: target.path });
+    const problem = storagePathProblem(target.path, options.dataDir);
+    if (problem) throw new StorageError("FAILED", `storage target "${target.name}": its path ${target.path} ${problem}`, false);
+    return new LocalStore({ basePath: target.path, journal });
   }
   if (!target.bucket) throw missing("bucket");
-  if (!target.accessKeyId) throw missing("access key id");
-  if (!target.secretAccessKeyEnc) throw missing("secret access key");
-  let secretAccessKey: string;
-  try {
-    secretAccessKey = secrets.open(target.secretAccessKeyEnc);
-  } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : "decryption failed";
-    throw new StorageError("FAILED", `storage target "${target.name}": cannot read its secret access key: ${reason}`, false);
+  if (Boolean(target.accessKeyId) !== Boolean(target.secretAccessKeyEnc)) throw missing(target.accessKeyId ? "secret access key" : "access key id");
+  let secretAccessKey: string | undefined;
+  if (target.secretAccessKeyEnc) {
+    try {
+      secretAccessKey = secrets.open(target.secretAccessKeyEnc);
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : "decryption failed";
+      throw new StorageError("FAILED", `storage target "${target.name}": cannot read its secret access key: ${reason}`, false);
+    }
   }
   return new S3Store({
     bucket: target.bucket,
@@ -33,8 +48,9 @@ export function createStore(target: StorageTarget, secrets: SecretBox): Artifact
     endpoint: target.endpoint || undefined,
     prefix: target.prefix,
     forcePathStyle: target.forcePathStyle,
-    accessKeyId: target.accessKeyId,
+    accessKeyId: target.accessKeyId ?? undefined,
     secretAccessKey,
+    journal,
   });
 }
 

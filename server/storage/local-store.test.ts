@@ -4,19 +4,21 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import crypto from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { StorageTarget } from "../db/generated/client.ts";
 import { SecretBox } from "../secrets/secret-box.ts";
 import { StorageError } from "./artifact-store.ts";
 import { createStore, probeStore } from "./create-store.ts";
 import { LocalStore } from "./local-store.ts";
 import { describeArtifactStoreContract, sourceStream } from "./storage.contract.ts";
+import { MemoryUploadJournals } from "./upload-journal.ts";
 
 const tempDir = (): Promise<string> => fs.mkdtemp(path.join(os.tmpdir(), "sqlguard-local-store-"));
 
-describeArtifactStoreContract("LocalStore", async () => {
+describeArtifactStoreContract("LocalStore", async (journal) => {
   const dir = await tempDir();
-  return { store: new LocalStore({ basePath: dir }), cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+  return { store: new LocalStore({ basePath: dir, journal }), cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
 });
 
 describe("LocalStore", () => {
@@ -78,25 +80,113 @@ describe("LocalStore", () => {
     await fs.chmod(locked, 0o700);
   });
 
-  it("never lists partial files, and removePartials removes only old ones", async () => {
+  it("never lists partial files", async () => {
+    await store.put("listing/done.sql", Readable.from([Buffer.from("ok")]));
+    await fs.writeFile(path.join(dir, "listing", "other.sql.partial"), "x");
+    const listed = [];
+    for await (const object of store.list("listing/")) listed.push(object.key);
+    expect(listed).toEqual(["listing/done.sql"]);
+  });
+
+  // Before: every *.partial under the target older than the cut-off was deleted at start, including
+  // files SQLGuard never wrote (two foreign files were lost that way).
+  it("removes only the partial files of recorded puts whose writer is dead, never foreign ones", async () => {
     const base = path.join(dir, "sweep");
     await fs.mkdir(path.join(base, "deep"), { recursive: true });
-    await store.put("sweep/done.sql", Readable.from([Buffer.from("ok")]));
-    await fs.writeFile(path.join(base, "old.sql.partial"), "x");
-    await fs.writeFile(path.join(base, "deep", "old2.sql.partial"), "x");
-    await fs.writeFile(path.join(base, "fresh.sql.partial"), "x");
+    const journals = new MemoryUploadJournals("instance-a");
+    const swept = new LocalStore({ basePath: dir, journal: journals.forTarget(7) });
     const hourAgo = new Date(Date.now() - 3600_000);
-    await fs.utimes(path.join(base, "old.sql.partial"), hourAgo, hourAgo);
-    await fs.utimes(path.join(base, "deep", "old2.sql.partial"), hourAgo, hourAgo);
+    const plant = async (key: string, record: { instanceId: string; heartbeatAt: Date; startedAt?: Date } | null) => {
+      await fs.writeFile(path.join(dir, `${key}.partial`), "x");
+      await fs.utimes(path.join(dir, `${key}.partial`), hourAgo, hourAgo);
+      if (record) journals.add({ storageTargetId: 7, key, startedAt: record.startedAt ?? hourAgo, ...record });
+    };
+    await plant("sweep/dead.sql", { instanceId: "instance-b", heartbeatAt: hourAgo });
+    await plant("sweep/deep/dead2.sql", { instanceId: "instance-b", heartbeatAt: hourAgo });
+    // This instance's previous process (it restarted): dead although its heartbeat is recent.
+    await plant("sweep/mine-before-restart.sql", { instanceId: "instance-a", heartbeatAt: new Date(), startedAt: hourAgo });
+    // A peer's put still running: its record is renewed.
+    await plant("sweep/peer-running.sql", { instanceId: "instance-b", heartbeatAt: new Date(), startedAt: new Date() });
+    // Files SQLGuard never recorded, whatever their name and age.
+    await plant("sweep/foreign.sql", null);
+    await plant("sweep/deep/user-file", null);
+    // Recorded for another target.
+    journals.add({ storageTargetId: 8, key: "sweep/foreign.sql", instanceId: "instance-b", startedAt: hourAgo, heartbeatAt: hourAgo });
 
-    const listed = [];
-    for await (const object of store.list("sweep/")) listed.push(object.key);
-    expect(listed).toEqual(["sweep/done.sql"]);
+    expect(await swept.removePartials(new Date(Date.now() - 60_000))).toBe(3);
+    expect((await fs.readdir(base)).sort()).toEqual(["deep", "foreign.sql.partial", "peer-running.sql.partial"]);
+    expect(await fs.readdir(path.join(base, "deep"))).toEqual(["user-file.partial"]);
+    expect(journals.records.map((r) => r.key).sort()).toEqual(["sweep/foreign.sql", "sweep/peer-running.sql"]);
 
-    expect(await store.removePartials(new Date(Date.now() - 60_000))).toBe(2);
-    expect((await fs.readdir(base)).sort()).toEqual(["deep", "done.sql", "fresh.sql.partial"]);
-    await store.discard("sweep/fresh.sql");
-    expect((await fs.readdir(base)).sort()).toEqual(["deep", "done.sql"]);
+    // discard: the caller knows the write is dead (its backup was failed); foreign files stay.
+    await swept.discard("sweep/peer-running.sql");
+    await swept.discard("sweep/foreign.sql");
+    expect((await fs.readdir(base)).sort()).toEqual(["deep", "foreign.sql.partial"]);
+  });
+
+  it("records a put while it runs and drops the record once it is committed or cleaned up", async () => {
+    const journals = new MemoryUploadJournals("instance-a");
+    const recorded = new LocalStore({ basePath: dir, journal: journals.forTarget(1) });
+    const body = sourceStream(Buffer.alloc(2 * 1024 * 1024, 1), { pauseAt: 1024 * 1024 });
+    const controller = new AbortController();
+    const put = recorded.put("journal/a.sql", body, { signal: controller.signal });
+    await body.paused;
+    expect(journals.records).toMatchObject([{ storageTargetId: 1, key: "journal/a.sql", instanceId: "instance-a" }]);
+    // Running in this process: never a leftover, not even for discard.
+    expect(await recorded.removePartials(new Date(Date.now() + 60_000))).toBe(0);
+    await recorded.discard("journal/a.sql");
+    expect(await exists(path.join(dir, "journal/a.sql.partial"))).toBe(true);
+    controller.abort();
+    await expect(put).rejects.toMatchObject({ code: "ABORTED" });
+    expect(journals.records).toEqual([]);
+    await recorded.put("journal/b.sql", Readable.from([Buffer.from("done")]));
+    expect(journals.records).toEqual([]);
+  });
+
+  describe("short writes", () => {
+    let proto: { write: (...args: never[]) => Promise<{ bytesWritten: number }> };
+    beforeAll(async () => {
+      const handle = await fs.open(path.join(dir, "probe-handle"), "w");
+      proto = Object.getPrototypeOf(handle);
+      await handle.close();
+    });
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+    const data = crypto.randomBytes(3 * 1024 * 1024 + 17);
+
+    // Before: the byte count handle.write returns was ignored, so a write that took only part of
+    // a chunk left a truncated file that was committed (and recorded with the stream's SHA-256).
+    it("writes the rest of a chunk the file system took only part of", async () => {
+      const original = proto.write;
+      vi.spyOn(proto, "write").mockImplementation(function (this: unknown, buffer: Buffer, offset = 0, length = buffer.length - offset) {
+        // Like write(2) interrupted by a signal: at most 100 KiB per call.
+        return (original as (...a: unknown[]) => Promise<{ bytesWritten: number }>).call(this, buffer, offset, Math.min(length, 100 * 1024));
+      } as never);
+      await expect(store.put("short/a.sql", sourceStream(data))).resolves.toEqual({ bytes: data.length });
+      vi.restoreAllMocks();
+      const read = await fs.readFile(path.join(dir, "short/a.sql"));
+      expect(read.length).toBe(data.length);
+      expect(read.equals(data)).toBe(true);
+    });
+
+    it("refuses to commit a file whose size differs from the bytes the stream delivered", async () => {
+      const original = proto.write;
+      let calls = 0;
+      // A file system that claims to have written everything but dropped the tail of one chunk.
+      vi.spyOn(proto, "write").mockImplementation(async function (this: unknown, buffer: Buffer, offset = 0, length = buffer.length - offset) {
+        const lying = ++calls === 3;
+        await (original as (...a: unknown[]) => Promise<{ bytesWritten: number }>).call(this, buffer, offset, lying ? length - 10 : length);
+        return { bytesWritten: length, buffer };
+      } as never);
+      const error = await store.put("short/b.sql", sourceStream(data)).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: "FAILED",
+        message: `cannot write ${path.join(dir, "short/b.sql")}: the file holds ${data.length - 10} bytes, but the stream delivered ${data.length}`,
+      });
+      expect(await store.head("short/b.sql")).toBeNull();
+      expect(await exists(path.join(dir, "short/b.sql.partial"))).toBe(false);
+    });
   });
 
   it.each(["", "/abs/x.sql", "a/../../etc/passwd", "..", "a//b.sql", "a/./b.sql", "a/b.sql/", "nul\0.sql", "x.sql.partial"])(

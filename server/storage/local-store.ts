@@ -1,22 +1,33 @@
 import type { Dirent } from "node:fs";
-import fs from "node:fs/promises";
+import fs, { type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { addAbortSignal, Transform, type Readable } from "node:stream";
+import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StorageError, type ArtifactStore, type StoredObject } from "./artifact-store.ts";
+import { MemoryUploadJournals, type UploadJournal, type UploadRecord } from "./upload-journal.ts";
 
 const PARTIAL = ".partial";
 
+export type LocalStoreOptions = {
+  basePath: string;
+  /** Where writes in progress are recorded; without one, only this process's own leftovers are ever removed. */
+  journal?: UploadJournal;
+};
+
 /**
- * Artifacts as files under a base directory. A put writes `<key>.partial`, fsyncs it, renames it to
- * the final name and fsyncs the directory, so a file under its final name is always complete.
+ * Artifacts as files under a base directory. A put writes `<key>.partial`, fsyncs it, checks its
+ * size, renames it to the final name and fsyncs the directory, so a file under its final name is
+ * always complete. Every put is recorded in the journal first, and only recorded partial files are
+ * ever removed as leftovers: the directory may hold files SQLGuard did not write.
  */
 export class LocalStore implements ArtifactStore {
   readonly kind = "LOCAL" as const;
   readonly basePath: string;
+  readonly #journal: UploadJournal;
 
-  constructor(options: { basePath: string }) {
+  constructor(options: LocalStoreOptions) {
     this.basePath = path.resolve(options.basePath);
+    this.#journal = options.journal ?? new MemoryUploadJournals().forTarget(0);
   }
 
   /** Streams `body` to `<key>.partial`, then commits it; on failure removes the partial and rejects. */
@@ -24,27 +35,32 @@ export class LocalStore implements ArtifactStore {
     const file = this.#file(key);
     const partial = file + PARTIAL;
     let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        bytes += chunk.length;
-        callback(null, chunk);
-      },
-    });
+    let record: number | undefined;
     try {
       options.signal?.throwIfAborted();
       await fs.mkdir(path.dirname(file), { recursive: true });
+      record = await this.#journal.begin(key).catch((error: unknown) => {
+        throw new StorageError("FAILED", `cannot write ${file}: the write cannot be recorded: ${(error as Error)?.message ?? String(error)}`, true, {
+          cause: error,
+        });
+      });
       const handle = await fs.open(partial, "w", 0o640);
       try {
         // Written through the handle (not a WriteStream that would close it) so it can be fsynced.
         await pipeline(
           body,
-          counter,
           async (chunks: AsyncIterable<Buffer>) => {
-            for await (const chunk of chunks) await handle.write(chunk);
+            for await (const chunk of chunks) {
+              await writeFully(handle, chunk);
+              bytes += chunk.length;
+            }
           },
           { signal: options.signal },
         );
         await handle.sync();
+        // The last word before the commit: the file must hold every byte the stream delivered.
+        const { size } = await handle.stat();
+        if (size !== bytes) throw new StorageError("FAILED", `cannot write ${file}: the file holds ${size} bytes, but the stream delivered ${bytes}`, false);
       } finally {
         await handle.close().catch(() => {});
       }
@@ -52,9 +68,14 @@ export class LocalStore implements ArtifactStore {
       await fs.rename(partial, file);
     } catch (error) {
       body.destroy();
-      await fs.rm(partial, { force: true }).catch(() => {});
+      const removed = await fs.rm(partial, { force: true }).then(
+        () => true,
+        () => false,
+      );
+      if (record !== undefined) await this.#journal.end(record, removed ? "done" : "leftover").catch(() => {});
       throw toStorageError(error, "write", file, options.signal);
     }
+    await this.#journal.end(record!, "done").catch(() => {});
     // The rename is durable only once the directory entry is on disk.
     await syncDirectory(path.dirname(file)).catch(() => {});
     return { bytes };
@@ -118,30 +139,33 @@ export class LocalStore implements ArtifactStore {
     }
   }
 
-  /** Removes `<key>.partial` if an interrupted put left it. */
+  /** Removes `<key>.partial` if a recorded put of `key` (not one running in this process) left it. */
   async discard(key: string): Promise<void> {
-    const partial = this.#file(key) + PARTIAL;
-    try {
-      await fs.unlink(partial);
-    } catch (error) {
-      if (!isMissing(error)) throw toStorageError(error, "delete", partial);
-    }
+    this.#file(key);
+    await this.#removeLeftovers(await this.#journal.leftovers({ key }));
   }
 
-  /** Deletes every `*.partial` file last modified before `olderThan`; returns how many. */
+  /**
+   * Removes the partial files of recorded puts whose writer is dead (not renewed since
+   * `olderThan`, or left by an earlier process of this instance); returns how many. Files the
+   * journal does not know are never touched, whatever their name.
+   */
   async removePartials(olderThan: Date): Promise<number> {
+    return this.#removeLeftovers(await this.#journal.leftovers({ staleBefore: olderThan }));
+  }
+
+  async #removeLeftovers(records: UploadRecord[]): Promise<number> {
     let removed = 0;
-    for await (const rel of this.#walk("")) {
-      if (!rel.endsWith(PARTIAL)) continue;
-      const file = this.#join(rel);
+    for (const record of records) {
+      const partial = this.#join(record.key) + PARTIAL;
       try {
-        const stat = await fs.stat(file);
-        if (stat.mtime >= olderThan) continue;
-        await fs.unlink(file);
+        validateKey(record.key);
+        await fs.unlink(partial);
         removed++;
       } catch (error) {
-        if (!isMissing(error)) throw toStorageError(error, "delete", file);
+        if (!isMissing(error) && !(error instanceof StorageError)) throw toStorageError(error, "delete", partial);
       }
+      await this.#journal.forget(record.id);
     }
     return removed;
   }
@@ -186,6 +210,18 @@ function validateKey(key: string): void {
 
 function invalidKey(key: string, problem: string): StorageError {
   return new StorageError("FAILED", `invalid storage key ${JSON.stringify(key)}: ${problem}`, false);
+}
+
+/**
+ * Writes all of `chunk` at the file's position: a write may accept fewer bytes than it was given
+ * (a signal, a nearly full or network file system), and the rest must follow, not be dropped.
+ */
+async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    if (bytesWritten <= 0) throw Object.assign(new Error("the file system accepted no bytes"), { code: "EIO", syscall: "write" });
+    offset += bytesWritten;
+  }
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -1,23 +1,19 @@
 import {
   AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
-import { pipeline, Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { StorageError, type ArtifactStore, type StoredObject } from "./artifact-store.ts";
+import { abortMayWorkLater, uploadStream, UploadFailure, type S3Sender } from "./s3-upload.ts";
+import { MemoryUploadJournals, type UploadJournal, type UploadRecord } from "./upload-journal.ts";
 
-const MiB = 1024 * 1024;
-const MIN_PART = 8 * MiB;
-const MAX_PART = 5 * 1024 * MiB;
-/** S3 allows 10,000 parts; plan for 9,000 so estimation slack never runs into the limit. */
-const PLANNED_PARTS = 9000;
+/** How far an S3 server's clock may be behind ours when matching an upload to its record. */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 export type S3StoreOptions = {
   bucket: string;
@@ -26,112 +22,102 @@ export type S3StoreOptions = {
   /** Key prefix inside the bucket; slashes at either end are ignored. */
   prefix?: string;
   forcePathStyle: boolean;
-  accessKeyId: string;
-  secretAccessKey: string;
+  /**
+   * Static credentials. Without them the SDK's default chain finds credentials in the environment
+   * (AWS_* variables, shared config files, web identity / IRSA, ECS or EC2 instance roles).
+   */
+  accessKeyId?: string;
+  secretAccessKey?: string;
   /** Connection timeout and socket idle timeout of each request (default 10 s and 120 s). */
   requestTimeoutMs?: number;
+  /** Where multipart uploads are recorded; without one, only this process's own are ever aborted. */
+  journal?: UploadJournal;
+  /** Replaces the S3 client (unit tests with a fake, benchmarks with a wrapper). */
+  client?: S3Sender;
+  /** Called after each uploaded part (benchmarks). */
+  onPart?: (part: { key: string; partNumber: number; bytes: number }) => void;
 };
 
 /**
- * Multipart part size for an upload expected to be `expectedBytes` long: at least 8 MiB, large
- * enough that twice the expected size fits in 9,000 parts (backups grow), at most 5 GiB (the S3
- * limit), in whole MiB.
- */
-export function choosePartSize(expectedBytes?: number): number {
-  const needed = expectedBytes && expectedBytes > 0 ? Math.ceil((2 * expectedBytes) / PLANNED_PARTS) : 0;
-  return Math.min(MAX_PART, Math.ceil(Math.max(MIN_PART, needed) / MiB) * MiB);
-}
-
-/**
- * Artifacts as objects in an S3-compatible bucket under an optional prefix. A put is a multipart
- * upload (a single PutObject when the body fits in one part) that is completed only on success;
- * on failure it is aborted and the key deleted, so nothing is left behind.
+ * Artifacts as objects in an S3-compatible bucket under an optional prefix. A put is a single
+ * PutObject when the body fits in one part, else a multipart upload (s3-upload.ts) whose parts grow
+ * with the stream, recorded in the journal and completed only on success; on failure it is aborted
+ * and the key deleted, so nothing is left behind. After the upload the object's size is checked.
+ * Only multipart uploads the journal recorded, and whose writer is dead, are ever aborted.
  */
 export class S3Store implements ArtifactStore {
   readonly kind = "S3" as const;
-  readonly #client: S3Client;
+  readonly #client: S3Sender;
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #secret: string;
+  readonly #journal: UploadJournal;
+  readonly #onPart: S3StoreOptions["onPart"];
 
   constructor(options: S3StoreOptions) {
     this.#bucket = options.bucket;
     this.#prefix = (options.prefix ?? "").replace(/^\/+|\/+$/g, "");
-    this.#secret = options.secretAccessKey;
-    this.#client = new S3Client({
-      region: options.region,
-      endpoint: options.endpoint || undefined,
-      forcePathStyle: options.forcePathStyle,
-      credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-      maxAttempts: 3,
-      // Checksums only when an operation requires them: the default (WHEN_SUPPORTED) sends streamed
-      // bodies with aws-chunked framing, which many S3-compatible servers store verbatim (corrupt).
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      requestHandler: {
-        connectionTimeout: options.requestTimeoutMs ?? 10_000,
-        socketTimeout: options.requestTimeoutMs ?? 120_000,
-      },
-    });
+    this.#secret = options.secretAccessKey ?? "";
+    this.#journal = options.journal ?? new MemoryUploadJournals().forTarget(0);
+    this.#onPart = options.onPart;
+    const credentials =
+      options.accessKeyId && options.secretAccessKey ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } : undefined;
+    this.#client =
+      options.client ??
+      new S3Client({
+        region: options.region,
+        endpoint: options.endpoint || undefined,
+        forcePathStyle: options.forcePathStyle,
+        // Undefined: the default provider chain (environment, instance profile, IRSA…).
+        credentials,
+        maxAttempts: 3,
+        // Checksums only when an operation requires them: the default (WHEN_SUPPORTED) sends streamed
+        // bodies with aws-chunked framing, which many S3-compatible servers store verbatim (corrupt).
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        requestHandler: {
+          connectionTimeout: options.requestTimeoutMs ?? 10_000,
+          socketTimeout: options.requestTimeoutMs ?? 120_000,
+        },
+      });
   }
 
   /**
-   * Uploads `body`; resolves with the byte count once the object is complete. On failure or abort
-   * every request in flight is cancelled, the multipart upload aborted and the key deleted.
+   * Uploads `body`; resolves with the byte count once the object is complete and its size checked.
+   * `expectedBytes` (an upper-bound estimate) sizes the first parts. On failure or abort every
+   * request in flight is cancelled, the multipart upload aborted and the key deleted.
    */
   async put(key: string, body: Readable, options: { signal?: AbortSignal; expectedBytes?: number; contentType?: string } = {}): Promise<{ bytes: number }> {
     const objectKey = this.#key(key);
-    const cancel = new AbortController();
-    let committing = false;
-    let bytes = 0;
-    let bodyError: unknown;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        bytes += chunk.length;
-        callback(null, chunk);
-      },
-    });
-    pipeline(body, counter, (error) => {
-      // An AbortError here only means the uploader stopped reading after its own failure.
-      if (error && error.name !== "AbortError" && bodyError === undefined) bodyError = error;
-    });
-    const onAbort = (): void => {
-      cancel.abort();
-      counter.destroy(Object.assign(new Error("upload aborted"), { name: "AbortError" }));
-    };
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    // No abortController is handed to Upload: its done() would reject at once while requests are
-    // still in flight, and a late PutObject could then recreate the key after the cleanup below.
-    // Cancelling the requests and the body makes done() settle only when nothing is in flight.
-    const upload = new Upload({
-      client: withAbortSignal(this.#client, cancel.signal, () => (committing = true)),
-      params: { Bucket: this.#bucket, Key: objectKey, Body: counter, ContentType: options.contentType },
-      partSize: choosePartSize(options.expectedBytes),
-      queueSize: 2,
-      leavePartsOnError: false,
-    });
+    const onPart = this.#onPart;
     try {
-      options.signal?.throwIfAborted();
-      await upload.done();
-      options.signal?.throwIfAborted();
-      return { bytes };
+      return await uploadStream({
+        client: this.#client,
+        bucket: this.#bucket,
+        key: objectKey,
+        body,
+        signal: options.signal,
+        expectedBytes: options.expectedBytes,
+        contentType: options.contentType,
+        journal: this.#journal,
+        journalKey: key,
+        onPart: onPart && ((part) => onPart({ key, ...part })),
+      });
     } catch (error) {
-      cancel.abort();
-      counter.destroy();
-      body.destroy();
-      await upload.abort().catch(() => {});
-      // A PutObject or CompleteMultipartUpload may have taken effect although it failed for us.
-      // Without one, the key still holds what it held before (if anything), and that is kept.
-      if (committing) await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: objectKey })).catch(() => {});
-      if (options.signal?.aborted) throw this.#error(options.signal.reason ?? error, "upload", objectKey, true);
-      if (bodyError instanceof StorageError) throw bodyError;
-      if (bodyError !== undefined) {
-        const reason = bodyError instanceof Error ? bodyError.message : String(bodyError);
-        throw new StorageError("FAILED", `cannot upload s3://${this.#bucket}/${objectKey}: the source stream failed: ${reason}`, false, { cause: bodyError });
+      const failure = error as UploadFailure;
+      const where = `s3://${this.#bucket}/${objectKey}`;
+      if (!(failure instanceof UploadFailure)) throw this.#error(error, "upload", objectKey);
+      switch (failure.stage) {
+        case "aborted":
+          throw this.#error(failure.reason, "upload", objectKey, true);
+        case "source":
+          if (failure.reason instanceof StorageError) throw failure.reason;
+          throw new StorageError("FAILED", `cannot upload ${where}: the source stream failed: ${failure.message}`, false, { cause: failure.reason });
+        case "check":
+          throw this.#scrub(new StorageError("FAILED", `cannot upload ${where}: ${failure.message}`, failure.transient, { cause: failure.reason }));
+        default:
+          throw this.#error(failure.reason, "upload", objectKey);
       }
-      throw this.#error(error, "upload", objectKey);
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -190,41 +176,67 @@ export class S3Store implements ArtifactStore {
   }
 
   /**
-   * Best effort: aborts incomplete multipart uploads of `key`. Never throws, since some
-   * S3-compatible servers (s3rver among them) lack ListMultipartUploads.
+   * Aborts the multipart uploads of `key` the journal recorded (never one running in this
+   * process). Best effort: never throws.
    */
   async discard(key: string): Promise<void> {
-    const objectKey = this.#key(key);
-    await this.#abortUploads(objectKey, (upload) => upload.Key === objectKey).catch(() => 0);
+    this.#key(key);
+    await this.#journal
+      .leftovers({ key })
+      .then((records) => this.#abortRecorded(records))
+      .catch(() => 0);
   }
 
-  /** Best effort: aborts incomplete multipart uploads under the prefix begun before `olderThan`. */
+  /**
+   * Aborts the multipart uploads the journal recorded whose writer is dead (not renewed since
+   * `olderThan`, or left by an earlier process of this instance); returns how many. Uploads under
+   * the prefix that the journal does not know (another instance's, another program's) are never
+   * touched. Best effort per upload: one that cannot be aborted now stays recorded for next time.
+   */
   async removePartials(olderThan: Date): Promise<number> {
-    const base = this.#prefix ? `${this.#prefix}/` : "";
+    return this.#abortRecorded(await this.#journal.leftovers({ staleBefore: olderThan }));
+  }
+
+  async #abortRecorded(records: UploadRecord[]): Promise<number> {
     let removed = 0;
-    await this.#abortUploads(
-      base,
-      (upload) => upload.Initiated !== undefined && upload.Initiated < olderThan,
-      () => removed++,
-    ).catch(() => {});
+    for (const record of records) {
+      const objectKey = this.#key(record.key);
+      try {
+        const ids = record.uploadId ? [record.uploadId] : await this.#uploadsBegunAfter(objectKey, record.startedAt);
+        for (const uploadId of ids) {
+          await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: objectKey, UploadId: uploadId }));
+          removed++;
+        }
+        await this.#journal.forget(record.id);
+      } catch (error) {
+        // Gone already, or never possible on this server: nothing to retry. Otherwise the record stays.
+        if (!abortMayWorkLater(error)) await this.#journal.forget(record.id);
+      }
+    }
     return removed;
   }
 
-  async #abortUploads(prefix: string, select: (upload: { Key?: string; Initiated?: Date }) => boolean, onAborted: () => void = () => {}): Promise<void> {
+  /**
+   * The multipart uploads of exactly `objectKey` begun since `since`: those of a writer that died
+   * after recording its upload and before learning the upload's id.
+   */
+  async #uploadsBegunAfter(objectKey: string, since: Date): Promise<string[]> {
+    const found: string[] = [];
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     do {
       const page = await this.#client.send(
-        new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: objectKey, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
       );
       for (const upload of page.Uploads ?? []) {
-        if (!upload.Key || !upload.UploadId || !select(upload)) continue;
-        await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: upload.Key, UploadId: upload.UploadId }));
-        onAborted();
+        if (upload.Key === objectKey && upload.UploadId && upload.Initiated && upload.Initiated.getTime() >= since.getTime() - CLOCK_SKEW_MS) {
+          found.push(upload.UploadId);
+        }
       }
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
       uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
     } while (keyMarker);
+    return found;
   }
 
   #key(key: string): string {
@@ -238,25 +250,13 @@ export class S3Store implements ArtifactStore {
     const mapped = aborted
       ? new StorageError("ABORTED", `cannot ${action} s3://${this.#bucket}/${objectKey}: aborted`, false, { cause: error })
       : toStorageError(error, action, `s3://${this.#bucket}/${objectKey}`);
-    if (!this.#secret || !mapped.message.includes(this.#secret)) return mapped;
-    return new StorageError(mapped.code, mapped.message.replaceAll(this.#secret, "***"), mapped.transient);
+    return this.#scrub(mapped);
   }
-}
 
-/**
- * A view of `client` for one Upload: its requests are cancelled by `signal`, except
- * AbortMultipartUpload, which must still go out after a cancel (Upload never passes a signal to
- * send); `onCommit` is called when a request that can create the object is sent.
- */
-function withAbortSignal(client: S3Client, signal: AbortSignal, onCommit: () => void): S3Client {
-  const send = (command: unknown, options?: Record<string, unknown>): Promise<unknown> => {
-    if (command instanceof AbortMultipartUploadCommand) return client.send(command);
-    if (command instanceof PutObjectCommand || command instanceof CompleteMultipartUploadCommand) onCommit();
-    return client.send(command as never, { ...options, abortSignal: signal } as never);
-  };
-  return new Proxy(client, {
-    get: (target, property) => (property === "send" ? send : Reflect.get(target, property, target)),
-  });
+  #scrub(error: StorageError): StorageError {
+    if (!this.#secret || !error.message.includes(this.#secret)) return error;
+    return new StorageError(error.code, error.message.replaceAll(this.#secret, "***"), error.transient);
+  }
 }
 
 const NETWORK_CODES = new Set([
@@ -299,6 +299,12 @@ export function toStorageError(error: unknown, action: string, where: string): S
     new StorageError(storageCode, `cannot ${action} ${where}: ${reason} (${detail})`, transient, { cause: error });
 
   if (name === "AbortError" || code === "ABORT_ERR") return make("ABORTED", "aborted");
+  if (name === "CredentialsProviderError") {
+    return make(
+      "ACCESS_DENIED",
+      "no credentials: give the target an access key and secret, or give SQLGuard's environment credentials (instance profile, IRSA, AWS_* variables)",
+    );
+  }
   if (name === "NoSuchKey" || name === "NotFound" || status === 404) {
     return name === "NoSuchBucket" ? make("FAILED", "the bucket does not exist") : make("NOT_FOUND", "no such object");
   }

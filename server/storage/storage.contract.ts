@@ -3,8 +3,10 @@ import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StorageError, type ArtifactStore } from "./artifact-store.ts";
+import { MemoryUploadJournals, type UploadJournal } from "./upload-journal.ts";
 
-export type StoreFactory = () => Promise<{ store: ArtifactStore; cleanup(): Promise<void> }>;
+/** Builds a fresh store that records its writes in `journal`. */
+export type StoreFactory = (journal: UploadJournal) => Promise<{ store: ArtifactStore; cleanup(): Promise<void> }>;
 
 const MiB = 1024 * 1024;
 // One random buffer shared by the tests: random bytes are slow to make, and the content does not matter.
@@ -70,9 +72,10 @@ export function describeArtifactStoreContract(name: string, factory: StoreFactor
     let store: ArtifactStore;
     let cleanup: () => Promise<void> = async () => {};
     const unique = (): string => `t-${crypto.randomUUID()}`;
+    const journals = new MemoryUploadJournals("contract");
 
     beforeAll(async () => {
-      ({ store, cleanup } = await factory());
+      ({ store, cleanup } = await factory(journals.forTarget(1)));
     });
     afterAll(async () => {
       await cleanup();
@@ -177,6 +180,25 @@ export function describeArtifactStoreContract(name: string, factory: StoreFactor
       expect((await buffer(await store.get(key))).equals(data)).toBe(true);
       await store.delete(key);
       expect(await store.head(key)).toBeNull();
+    });
+
+    it("records a large put while it runs, and keeps no record once it committed, failed or was aborted", async () => {
+      const base = unique();
+      const body = sourceStream(DATA, { pauseAt: 9 * MiB });
+      const put = store.put(`${base}/recorded.sql.zst`, body);
+      await body.paused;
+      // The record exists before the first byte is written (S3: before the multipart upload is created).
+      while (!journals.records.some((r) => r.key === `${base}/recorded.sql.zst`)) await new Promise((resolve) => setTimeout(resolve, 10));
+      body.push(null);
+      await expect(put).resolves.toEqual({ bytes: 9 * MiB });
+      await expectStorageError(store.put(`${base}/failed.sql.zst`, sourceStream(DATA, { failAt: 10 * MiB })), "FAILED");
+      const controller = new AbortController();
+      const aborted = sourceStream(DATA, { pauseAt: 9 * MiB });
+      const abortedPut = store.put(`${base}/aborted.sql.zst`, aborted, { signal: controller.signal });
+      await aborted.paused;
+      controller.abort();
+      await expectStorageError(abortedPut, "ABORTED");
+      expect(journals.records.filter((r) => r.key.startsWith(base))).toEqual([]);
     });
 
     it("discards a never-written key without error and keeps complete objects", async () => {

@@ -42,6 +42,7 @@ export async function createTestApp(
   const { logger, lines } = memoryLogger();
   const secretKey = crypto.randomBytes(32);
   const changes: Array<{ entity: string; id: number; action: string }> = [];
+  const dataDir = path.join(os.tmpdir(), `sqlguard-test-${crypto.randomBytes(4).toString("hex")}`);
   const { services, runner, events, scheduler, leases, sweeper, metrics, restore } = createRuntime({
     prisma: db.prisma,
     secrets: new SecretBox(secretKey),
@@ -54,8 +55,8 @@ export async function createTestApp(
     scheduling: options.scheduling,
     clock: options.clock,
     cron: options.cron,
+    dataDir,
   });
-  const dataDir = path.join(os.tmpdir(), `sqlguard-test-${crypto.randomBytes(4).toString("hex")}`);
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
   const migrations = (await readMigrations()).map((m) => m.name);
   // /metrics is open here; the collector loads nothing until a test calls metrics.start().

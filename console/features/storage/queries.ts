@@ -55,8 +55,8 @@ export const CREATE_TARGET = graphql(
 
 export const UPDATE_TARGET = graphql(
   `
-  mutation UpdateStorageTarget($id: Int!, $input: StorageTargetInput!) {
-    updateStorageTarget(id: $id, input: $input) {
+  mutation UpdateStorageTarget($id: Int!, $input: StorageTargetInput!, $migration: StorageTargetMigration) {
+    updateStorageTarget(id: $id, input: $input, migration: $migration) {
       ...TargetFields
     }
   }

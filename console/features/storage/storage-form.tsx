@@ -1,13 +1,15 @@
 "use client";
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
+import { fieldErrorsOf, GraphQLRequestError, messageOf, request } from "@/lib/graphql";
 import type { StorageKind } from "@/lib/types";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import { CREATE_TARGET, UPDATE_TARGET, type StorageTarget } from "./queries";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** The fields that say where a target's artifacts are; the server refuses to change them while it holds some. */
+const LOCATION_FIELDS = ["kind", "path", "bucket", "prefix", "endpoint"];
 
 /** Create or edit a local or S3 storage target. */
 export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTarget; onSaved: (t: StorageTarget) => void; onCancel: () => void }) {
@@ -15,6 +17,8 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
   const [saving, setSaving] = useState(false);
+  // Set once the server refused to re-point a target holding artifacts: offers the explicit migration.
+  const [relocationRefused, setRelocationRefused] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
 
   useEffect(() => formRef.current?.querySelector<HTMLInputElement>("input")?.focus(), []);
@@ -62,13 +66,17 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
     }
     setSaving(true);
     try {
+      const migration = f.get("artifactsMoved") === "on" ? ("ARTIFACTS_MOVED" as const) : null;
       const saved = target
-        ? (await request(UPDATE_TARGET, { id: target.id, input })).updateStorageTarget
+        ? (await request(UPDATE_TARGET, { id: target.id, input, migration })).updateStorageTarget
         : (await request(CREATE_TARGET, { input })).createStorageTarget;
       onSaved(saved);
     } catch (error) {
       const fields = fieldErrorsOf(error);
       setErrors(fields);
+      if (error instanceof GraphQLRequestError && error.code === "CONFLICT" && error.fields.some((p) => LOCATION_FIELDS.includes(p.field))) {
+        setRelocationRefused(true);
+      }
       setFailure(Object.keys(fields).length ? new Error(`Check the highlighted fields: ${messageOf(error)}`) : error);
     } finally {
       setSaving(false);
@@ -130,6 +138,13 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
           hint="Used by manual backups and schedules that name no target."
         />
         <CheckField label="Enabled" name="enabled" defaultChecked={target?.enabled ?? true} />
+        {target && relocationRefused && (
+          <CheckField
+            label="I copied the stored backups to the new location"
+            name="artifactsMoved"
+            hint="SQLGuard then checks each backup there (present, same size, with its manifest) before it re-points this target. Otherwise add a new target and disable this one."
+          />
+        )}
         <div className="wide">
           <ErrorMessage error={failure} />
         </div>

@@ -23,21 +23,32 @@ export const StorageTargetType = builder.prismaObject("StorageTarget", {
 });
 
 const StorageTargetInput = builder.inputType("StorageTargetInput", {
-  description: "LOCAL needs path; S3 needs bucket (and accessKeyId with secretAccessKey, or neither). On update, omitted fields stay.",
+  description:
+    "LOCAL needs path (not a system directory, nor one holding SQLGuard's data directory); S3 needs bucket, and accessKeyId with secretAccessKey, or neither (the environment's credential chain: instance profile, IRSA, AWS_* variables). On update, omitted fields stay.",
   fields: (t) => ({
     name: t.string(),
     kind: t.field({ type: StorageKindEnum }),
-    path: t.string({ description: "LOCAL: absolute base directory." }),
+    path: t.string({ description: "LOCAL: absolute base directory; not /etc, /proc, /sys, /dev, /usr… nor SQLGuard's data directory or a parent of it." }),
     bucket: t.string(),
     region: t.string(),
     endpoint: t.string({ description: "S3-compatible endpoint URL, e.g. http://minio:9000; empty for AWS." }),
-    prefix: t.string({ description: "Key prefix inside the bucket or directory." }),
+    prefix: t.string({ description: "S3: key prefix inside the bucket (LOCAL targets do not use it)." }),
     forcePathStyle: t.boolean(),
     accessKeyId: t.string(),
     secretAccessKey: t.string({ description: 'Stored encrypted, never returned. On update, null or "" removes it.' }),
     enabled: t.boolean(),
     isDefault: t.boolean(),
   }),
+});
+
+const StorageTargetMigrationEnum = builder.enumType("StorageTargetMigration", {
+  description: "How updateStorageTarget may re-point a target that holds artifacts (kind, path, bucket, prefix or endpoint).",
+  values: {
+    ARTIFACTS_MOVED: {
+      description:
+        "The artifacts and their manifests were copied to the new location: each is checked there (present, with its recorded size) before the change.",
+    },
+  } as const,
 });
 
 builder.queryFields((t) => ({
@@ -57,8 +68,14 @@ builder.mutationFields((t) => ({
   }),
   updateStorageTarget: t.prismaField({
     type: "StorageTarget",
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: StorageTargetInput, required: true }) },
-    resolve: (_q, _r, { id, input }, ctx) => ctx.services.storageTargets.update(ctx.principal!, id, input),
+    description:
+      "Omitted fields stay. Changing where a target that holds artifacts points is refused (CONFLICT, naming the field) unless `migration` says the artifacts were moved.",
+    args: {
+      id: t.arg.int({ required: true }),
+      input: t.arg({ type: StorageTargetInput, required: true }),
+      migration: t.arg({ type: StorageTargetMigrationEnum, required: false }),
+    },
+    resolve: (_q, _r, { id, input, migration }, ctx) => ctx.services.storageTargets.update(ctx.principal!, id, input, migration),
   }),
   deleteStorageTarget: t.prismaField({
     type: "StorageTarget",
