@@ -42,7 +42,7 @@ export async function createTestApp(
   const { logger, lines } = memoryLogger();
   const secretKey = crypto.randomBytes(32);
   const changes: Array<{ entity: string; id: number; action: string }> = [];
-  const { services, runner, events, scheduler, leases, sweeper, metrics, restore } = createRuntime({
+  const { services, runner, events, scheduler, leases, sweeper, metrics, restore, interrupted } = createRuntime({
     prisma: db.prisma,
     secrets: new SecretBox(secretKey),
     logger,
@@ -110,6 +110,7 @@ export async function createTestApp(
     sweeper,
     metrics,
     restore,
+    interrupted,
     gql,
     as,
     logLines: lines,
