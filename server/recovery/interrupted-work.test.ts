@@ -236,6 +236,35 @@ describe("interrupted restores", () => {
   });
 });
 
+describe("interrupted restore drills", () => {
+  it("end FAILED at the next start of their instance, with the scratch database dropped", async () => {
+    const fx = await fixture();
+    const backupId = await storedBackup(fx);
+    const scratch = uniqueName("settle_drill");
+    cleanups.push(() => dropMariadbDatabase(scratch));
+    await mariadbExec([`CREATE DATABASE ${scratch}`]);
+    const base = {
+      backupId,
+      serverId: fx.serverId,
+      serverName: "fake-1",
+      sourceServerName: "fake-1",
+      database: "app",
+      trigger: "MANUAL" as const,
+      requestedBy: "t",
+    };
+    const own = await fx.app.db.prisma.restoreDrill.create({ data: { ...base, scratchDatabase: scratch, instanceId: "me" } });
+    const other = await fx.app.db.prisma.restoreDrill.create({ data: { ...base, scratchDatabase: "elsewhere", instanceId: "other" } });
+    await fx.app.interrupted.recover();
+    expect(await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: own.id } })).toMatchObject({
+      status: "FAILED",
+      error: "interrupted: SQLGuard stopped while this drill was running",
+      scratchDropped: true,
+    });
+    expect(await mariadbExec([`SHOW DATABASES LIKE '${scratch}'`])).toEqual([[]]);
+    expect((await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: other.id } })).status).toBe("RUNNING");
+  });
+});
+
 describe("heartbeats", () => {
   it("never renew a row that is not running on their instance", async () => {
     const fx = await fixture();

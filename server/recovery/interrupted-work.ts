@@ -62,7 +62,50 @@ export class InterruptedWork {
    */
   async recover(): Promise<SettledWork> {
     const settled = { backups: await this.#backups({ ownPending: true, others: true }), restores: await this.recoverRestores() };
-    if (settled.backups.length || settled.restores.length) this.#log.warn(settled, "settled backups and restores interrupted by a previous stop");
+    const drills = await this.#drills();
+    if (settled.backups.length || settled.restores.length || drills.length)
+      this.#log.warn({ ...settled, drills }, "settled backups, restores and drills interrupted by a previous stop");
+    return settled;
+  }
+
+  /**
+   * At start: this instance's RUNNING restore drills (a drill has no lease, so only its own
+   * instance can tell it is gone) end FAILED, and their scratch databases are dropped.
+   */
+  async #drills(): Promise<number[]> {
+    const { prisma, instanceId } = this.deps;
+    const rows = await prisma.restoreDrill.findMany({ where: { instanceId, status: "RUNNING" }, include: { server: true } });
+    const settled: number[] = [];
+    for (const row of rows) {
+      const finishedAt = this.deps.clock.now();
+      const error = "interrupted: SQLGuard stopped while this drill was running";
+      const { count } = await prisma.restoreDrill.updateMany({
+        where: { id: row.id, status: "RUNNING" },
+        data: { status: "FAILED", error, finishedAt, durationMs: Math.max(0, finishedAt.getTime() - row.startedAt.getTime()) },
+      });
+      if (count !== 1) continue;
+      settled.push(row.id);
+      if (row.server) {
+        try {
+          await dropDatabase(connectionOf(row.server, this.deps.secrets), row.scratchDatabase);
+          await prisma.restoreDrill.update({ where: { id: row.id }, data: { scratchDropped: true } });
+        } catch (error) {
+          this.#log.warn({ err: error, drillId: row.id }, "could not drop the scratch database of an interrupted drill");
+        }
+      }
+      if (row.backupId !== null) {
+        this.deps.restoreEvents.emit({
+          type: "DRILL_FINISHED",
+          drillId: row.id,
+          backupId: row.backupId,
+          sourceServerName: row.sourceServerName,
+          database: row.database,
+          status: "FAILED",
+          restoreMs: null,
+          error,
+        });
+      }
+    }
     return settled;
   }
 
