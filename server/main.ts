@@ -1,6 +1,6 @@
 /**
  * Composition root: parse the environment, migrate the metadata database, seed the defaults on
- * first start, wire the services, fail what a previous process left running, listen, start the
+ * first start, wire the services, settle what a previous process left running, listen, start the
  * leases, the retention sweeper and the scheduler (which runs what was missed while down), and
  * drain on SIGTERM / SIGINT (running backups are stopped and recorded as interrupted).
  */
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue } = createRuntime({
+  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted } = createRuntime({
     prisma,
     secrets,
     logger,
@@ -64,10 +64,8 @@ async function main(): Promise<void> {
     verifyIntervalMs: parseVerifyIntervalMs(process.env),
     dataDir: config.dataDir,
   });
-  const restoresInterrupted = await restore.recover();
-  if (restoresInterrupted) log.warn({ restores: restoresInterrupted }, "restores left running by a previous stop were marked failed");
-  const interrupted = await runner.recover();
-  if (interrupted) log.warn({ backups: interrupted }, "backups left running by a previous stop were marked failed");
+  // What a previous process left PENDING or RUNNING: a backup whose artifacts were committed ends SUCCEEDED, the rest FAILED.
+  await interrupted.recover();
   void runner.removeStalePartials(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
   // Before anything runs a backup, the metrics follow the events (at once) and load what survives a
   // restart from the database (in the background; /metrics answers 503 until then).

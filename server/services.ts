@@ -25,6 +25,8 @@ import { cronNextRun, overdueFromHealth } from "./observability/metrics-db-gauge
 import { OverdueWatch } from "./notifications/overdue-watch.ts";
 import { WebhookDispatcher } from "./notifications/dispatcher.ts";
 import { WebhooksService } from "./notifications/webhooks.service.ts";
+import { InterruptedWork } from "./recovery/interrupted-work.ts";
+import { RestoreEvents } from "./restore/events.ts";
 import { createRestoreRuntime, type RestoreRuntime } from "./restore/restore-runtime.ts";
 import { RetentionSweeper } from "./retention/sweeper.ts";
 import { BackupHealthService } from "./scheduler/backup-health.service.ts";
@@ -83,6 +85,8 @@ export type Runtime = {
   metrics: MetricsCollector;
   restore: RestoreRuntime;
   overdue: OverdueWatch;
+  /** Settles interrupted backups and restores: main.ts calls `recover()` at start. */
+  interrupted: InterruptedWork;
 };
 
 /** Wires the services and the runner over one Prisma client. Used by main.ts and by integration tests. */
@@ -100,11 +104,26 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
   const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits });
+  const restoreEvents = new RestoreEvents();
+  // What runs in this process is never settled as interrupted; `restore` is built below.
+  const interrupted = new InterruptedWork({
+    prisma,
+    repo,
+    storeFor,
+    secrets,
+    backupEvents: events,
+    restoreEvents,
+    logger,
+    clock,
+    instanceId,
+    leaseMs: settings.leaseMs,
+    live: { backup: (id) => runner.holds(id), restore: (id) => restore.jobs.holds(id) },
+  });
   const audit = new AuditLog(prisma);
-  const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit });
+  const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit, interrupted });
   const cron = deps.cron ?? new CronerDriver(logger);
   const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs });
-  const leases = new LeaseKeeper({ prisma, runner, storeFor, events, logger, clock, instanceId, leaseMs: settings.leaseMs });
+  const leases = new LeaseKeeper({ prisma, runner, interrupted, logger, clock, instanceId, leaseMs: settings.leaseMs });
   const sweeper = new RetentionSweeper({
     prisma,
     storeFor,
@@ -123,7 +142,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   };
   const catalog = { prisma, secrets, audit, onChange };
   // Restores, artifact verification and restore drills (drills follow successful backups through `events`).
-  const restore = createRestoreRuntime({
+  const restore: RestoreRuntime = createRestoreRuntime({
     prisma,
     secrets,
     storeFor,
@@ -134,6 +153,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     instanceId,
     heartbeatMs: deps.limits.heartbeatMs,
     verifyIntervalMs: deps.verifyIntervalMs ?? 0,
+    interrupted,
+    events: restoreEvents,
   });
   // Webhook notifications: failures, recoveries and successes from `events`; overdue from the scheduler.
   const webhooks = new WebhooksService({ prisma, secrets, audit });
@@ -174,7 +195,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   });
   // Overdue databases reach the webhooks once per expected-by time.
   const overdue = new OverdueWatch({ health: services.health, notifications, clock, logger, intervalMs: 60_000 });
-  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue };
+  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted };
 }
 
 /** One store (and S3 client) per target version: an edited target gets a fresh client. */

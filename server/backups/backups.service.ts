@@ -13,6 +13,7 @@ import { BackupError } from "../runner/errors.ts";
 import type { BackupEvent, BackupEvents } from "../runner/events.ts";
 import { eventStream } from "../runner/event-stream.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
+import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import { deleteBackup } from "./delete-backup.ts";
 import type { StorageTarget } from "../db/generated/client.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
@@ -29,6 +30,8 @@ export type BackupsDeps = {
   instanceId: string;
   storeFor: (target: StorageTarget) => ArtifactStore;
   audit: AuditLog;
+  /** Settles a RUNNING backup that no live process runs, when it is cancelled. */
+  interrupted: Pick<InterruptedWork, "cancelBackup">;
 };
 
 /** The history's order: by creation time, then id. */
@@ -146,12 +149,20 @@ export class BackupsService {
     return created;
   }
 
-  /** Cancels a PENDING backup at once, or stops a RUNNING one (here at once, elsewhere at its next heartbeat). */
+  /**
+   * Cancels a backup; always ends it. PENDING: CANCELLED at once. RUNNING here: stopped at once.
+   * RUNNING in no live process (this instance's but not running in this process, or its lease
+   * expired): settled at once (CANCELLED, or SUCCEEDED if its artifacts were already committed).
+   * RUNNING on another live instance: that instance stops it at its next heartbeat (and if it is
+   * dead after all, its lease expires and the lease sweep settles it as cancelled).
+   */
   async cancel(principal: Principal, id: number): Promise<BackupWithArtifacts> {
     requireRole(principal, "OPERATOR");
     const outcome = await this.deps.repo.requestCancel(id);
     if (outcome === "finished" && !(await this.deps.repo.get(id))) throw new NotFoundError("backup", id);
-    if (outcome === "requested") this.deps.runner.abortLocal(id, new BackupError("CANCELLED", `cancelled by ${principal.username}`));
+    if (outcome === "requested" && !this.deps.runner.abortLocal(id, new BackupError("CANCELLED", `cancelled by ${principal.username}`))) {
+      await this.deps.interrupted.cancelBackup(id, principal.username);
+    }
     if (outcome === "cancelled") this.deps.events.emit({ type: "STATUS", backupId: id, status: "CANCELLED" });
     return (await this.deps.repo.get(id))!;
   }

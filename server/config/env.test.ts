@@ -80,6 +80,12 @@ describe("parseConfig", () => {
     ["SQLGUARD_SESSION_TTL_HOURS", "8760"],
     ["SQLGUARD_MAX_CONCURRENT_BACKUPS", "256"],
     ["SQLGUARD_BACKUP_MAX_ATTEMPTS", "20"],
+    ["SQLGUARD_BACKUP_STALL_SECONDS", "86400"],
+    ["SQLGUARD_BACKUP_TIMEOUT_SECONDS", "2592000"],
+    ["SQLGUARD_VERIFY_INTERVAL_SECONDS", "31536000"],
+    ["SQLGUARD_RETENTION_INTERVAL_SECONDS", "2592000"],
+    ["SQLGUARD_FAILED_RETENTION_SECONDS", "315360000"],
+    ["SQLGUARD_OVERDUE_GRACE_SECONDS", "2592000"],
     ["SQLGUARD_SECRET_KEY", "x".repeat(32)],
     ["SQLGUARD_ADMIN_PASSWORD", "12345678"],
     ["DATABASE_URL", "mysql://root@localhost/sqlguard"],
@@ -106,10 +112,26 @@ describe("parseConfig", () => {
     ["SQLGUARD_BACKUP_STALL_SECONDS", "0"],
     ["SQLGUARD_BACKUP_TIMEOUT_SECONDS", "never"],
     ["SQLGUARD_BACKUP_MAX_ATTEMPTS", "21"],
+    // Past Node's timer limit (~24.8 days) a plain timer fires after 1 ms: every duration has a maximum.
+    ["SQLGUARD_BACKUP_STALL_SECONDS", "86401"],
+    ["SQLGUARD_BACKUP_TIMEOUT_SECONDS", "2592001"],
+    ["SQLGUARD_VERIFY_INTERVAL_SECONDS", "31536001"],
+    ["SQLGUARD_RETENTION_INTERVAL_SECONDS", "2592001"],
+    ["SQLGUARD_FAILED_RETENTION_SECONDS", "315360001"],
+    ["SQLGUARD_OVERDUE_GRACE_SECONDS", "2592001"],
   ])("rejects %s=%s, naming the variable", (name, value) => {
     const error = configErrorOf({ [name]: value });
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it("names the maximum of a duration variable", () => {
+    expect(configErrorOf({ SQLGUARD_BACKUP_TIMEOUT_SECONDS: String(40 * 86_400) }).problems).toEqual([
+      "SQLGUARD_BACKUP_TIMEOUT_SECONDS: must be at most 2592000 (30 days)",
+    ]);
+    expect(configErrorOf({ SQLGUARD_VERIFY_INTERVAL_SECONDS: String(2 * 365 * 86_400) }).problems).toEqual([
+      "SQLGUARD_VERIFY_INTERVAL_SECONDS: must be at most 31536000 (365 days)",
+    ]);
   });
 
   it("lists every problem at once in one ConfigError, each naming its variable", () => {

@@ -2,6 +2,16 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 
+const DAY_S = 86_400;
+
+/**
+ * The maximum of a duration variable. Every duration has one: the timers fed from them also wait
+ * in steps (server/process/timers.ts), but an interval of years is a typo, better refused at boot.
+ */
+function atMost(seconds: number, label: string): string {
+  return `must be at most ${seconds} (${label})`;
+}
+
 /**
  * The only reader of process.env. Everything else (servers, schedules, storage, retention) lives in
  * the metadata database and is edited through GraphQL.
@@ -40,13 +50,14 @@ const envSchema = z.object({
   SQLGUARD_INSTANCE_ID: z.string().min(1).max(255).optional(),
   // Backups this instance runs at once, over all servers (each server also has its own limit).
   SQLGUARD_MAX_CONCURRENT_BACKUPS: z.coerce.number().int().min(1).max(256).default(4),
-  // A backup that writes no byte for this long is killed and recorded as stalled.
-  SQLGUARD_BACKUP_STALL_SECONDS: z.coerce.number().int().min(1).default(600),
-  // Hard limit on one backup attempt's duration.
+  // A backup that writes no byte for this long is killed and recorded as stalled (at most 1 day).
+  SQLGUARD_BACKUP_STALL_SECONDS: z.coerce.number().int().min(1).max(DAY_S, atMost(DAY_S, "1 day")).default(600),
+  // Hard limit on one backup attempt's duration (at most 30 days).
   SQLGUARD_BACKUP_TIMEOUT_SECONDS: z.coerce
     .number()
     .int()
     .min(1)
+    .max(30 * DAY_S, atMost(30 * DAY_S, "30 days"))
     .default(12 * 3600),
   // Attempts per backup when failures are transient (connection refused, S3 5xx, timeouts).
   SQLGUARD_BACKUP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
@@ -57,12 +68,13 @@ const envSchema = z.object({
     .string()
     .regex(/^[^:]+:.+$/, "must be user:password")
     .optional(),
-  // How often every stored artifact is re-read and its SHA-256 checked against the record (0 = never).
+  // How often every stored artifact is re-read and its SHA-256 checked against the record (0 = never; at most 1 year).
   SQLGUARD_VERIFY_INTERVAL_SECONDS: z.coerce
     .number()
     .int()
     .min(0)
-    .default(7 * 86_400),
+    .max(365 * DAY_S, atMost(365 * DAY_S, "365 days"))
+    .default(7 * DAY_S),
 });
 
 /**
@@ -76,15 +88,24 @@ const schedulingSchema = z.object({
   SQLGUARD_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
   // How often each instance re-reads the schedules, to pick up changes made through another instance.
   SQLGUARD_SCHEDULE_POLL_SECONDS: z.coerce.number().min(0.2).max(3600).default(15),
-  // How often the full retention sweep runs (a sweep of its group also follows every backup).
-  SQLGUARD_RETENTION_INTERVAL_SECONDS: z.coerce.number().min(1).default(3600),
-  // How long failed, cancelled and skipped runs are kept before retention removes them (7 days).
+  // How often the full retention sweep runs (a sweep of its group also follows every backup; at most 30 days).
+  SQLGUARD_RETENTION_INTERVAL_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(30 * DAY_S, atMost(30 * DAY_S, "30 days"))
+    .default(3600),
+  // How long failed, cancelled and skipped runs are kept before retention removes them (7 days; at most 10 years).
   SQLGUARD_FAILED_RETENTION_SECONDS: z.coerce
     .number()
     .min(0)
-    .default(7 * 86_400),
-  // Time a scheduled backup gets after its due time before its database counts as overdue.
-  SQLGUARD_OVERDUE_GRACE_SECONDS: z.coerce.number().min(0).default(3600),
+    .max(3650 * DAY_S, atMost(3650 * DAY_S, "10 years"))
+    .default(7 * DAY_S),
+  // Time a scheduled backup gets after its due time before its database counts as overdue (at most 30 days).
+  SQLGUARD_OVERDUE_GRACE_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .max(30 * DAY_S, atMost(30 * DAY_S, "30 days"))
+    .default(3600),
 });
 
 /** Scheduling settings, in milliseconds. */

@@ -42,21 +42,40 @@ export class BackupsRepository {
     return this.prisma.backup.findUnique({ where: { id }, include: { artifacts: true } });
   }
 
-  /** PENDING → RUNNING for this instance; false when it was cancelled or taken meanwhile. */
-  async claim(id: number, instanceId: string): Promise<boolean> {
+  /**
+   * PENDING → RUNNING for this instance; false when it was cancelled or taken meanwhile. Safe to
+   * repeat after a dropped connection: a row this instance already claimed since `since` counts.
+   */
+  async claim(id: number, instanceId: string, since = new Date()): Promise<boolean> {
     const now = new Date();
     const { count } = await this.prisma.backup.updateMany({
       where: { id, status: "PENDING" },
       data: { status: "RUNNING", startedAt: now, heartbeatAt: now, instanceId, progressBytes: 0 },
     });
-    return count === 1;
+    if (count === 1) return true;
+    const row = await this.prisma.backup.findUnique({ where: { id }, select: { status: true, instanceId: true, startedAt: true } });
+    return row?.status === "RUNNING" && row.instanceId === instanceId && row.startedAt !== null && row.startedAt >= new Date(since.getTime() - 1000);
   }
 
-  /** Renews a running backup's lease and saves its progress; tells whether a cancel was requested. */
-  async heartbeat(id: number, progressBytes: number): Promise<{ cancelRequested: boolean }> {
-    await this.prisma.backup.updateMany({ where: { id, status: "RUNNING" }, data: { heartbeatAt: new Date(), progressBytes: BigInt(progressBytes) } });
+  /**
+   * Renews the lease of a backup this instance runs and saves its progress. `lost` when the row is
+   * no longer RUNNING here (another instance settled it): the run should stop, its verdict stands.
+   */
+  async heartbeat(id: number, instanceId: string, progressBytes: number): Promise<{ cancelRequested: boolean; lost: boolean }> {
+    const { count } = await this.prisma.backup.updateMany({
+      where: { id, status: "RUNNING", instanceId },
+      data: { heartbeatAt: new Date(), progressBytes: BigInt(progressBytes) },
+    });
     const row = await this.prisma.backup.findUnique({ where: { id }, select: { cancelRequestedAt: true } });
-    return { cancelRequested: row?.cancelRequestedAt != null };
+    return { cancelRequested: row?.cancelRequestedAt != null, lost: count === 0 };
+  }
+
+  /** What an attempt learnt before dumping: the compression, the dump tool, the server version, the artifact key. */
+  async prepareRun(id: number, run: { compression: Backup["compression"]; tool: string; serverVersion: string; key: string }): Promise<void> {
+    await this.prisma.$transaction([
+      this.prisma.backup.update({ where: { id }, data: { compression: run.compression, tool: run.tool, serverVersion: run.serverVersion } }),
+      this.prisma.backupArtifact.updateMany({ where: { backupId: id }, data: { key: run.key } }),
+    ]);
   }
 
   async noteAttempt(id: number, attempt: number, error: string): Promise<void> {
@@ -76,45 +95,34 @@ export class BackupsRepository {
   /**
    * Records the end of a RUNNING (or never started PENDING) backup and of each artifact, in one
    * transaction; a backup already finished elsewhere is left as it is. The status is SUCCEEDED only
-   * if every artifact (and manifest) was stored.
+   * if every artifact (and manifest) was stored. Safe to repeat (a retry after a dropped connection).
    */
-  async finish(
-    id: number,
-    result: Pick<Prisma.BackupUpdateInput, "error" | "logTail" | "tool" | "serverVersion" | "sha256" | "attempt"> & {
-      status: "SUCCEEDED" | "PARTIAL" | "FAILED" | "CANCELLED";
-      rawBytes?: number;
-      storedBytes?: number;
-      position?: object | null;
-      artifacts: ArtifactOutcome[];
-    },
-  ): Promise<BackupWithArtifacts> {
-    const { artifacts, rawBytes, storedBytes, position, ...fields } = result;
-    const finishedAt = new Date();
+  finish(id: number, result: BackupOutcome): Promise<BackupWithArtifacts> {
     return this.prisma.$transaction(async (tx) => {
-      const current = await tx.backup.findUniqueOrThrow({ where: { id }, select: { startedAt: true, status: true } });
-      // Another instance may have declared this one dead and failed the backup: its verdict stands.
-      if (current.status !== "RUNNING" && current.status !== "PENDING") return tx.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: true } });
-      for (const a of artifacts) {
-        await tx.backupArtifact.updateMany({
-          where: { backupId: id, storageTargetId: a.storageTargetId },
-          data: a.ok ? { status: "STORED", sizeBytes: BigInt(a.bytes), storedAt: finishedAt, error: null } : { status: "FAILED", error: a.error },
-        });
-      }
-      // Targets the run never reached (it failed before storing anything) fail with the backup.
-      await tx.backupArtifact.updateMany({ where: { backupId: id, status: "PENDING" }, data: { status: "FAILED", error: fields.error ?? "not stored" } });
-      await tx.backup.update({
-        where: { id },
-        data: {
-          ...fields,
-          ...(rawBytes !== undefined ? { rawBytes: BigInt(rawBytes) } : {}),
-          ...(storedBytes !== undefined ? { storedBytes: BigInt(storedBytes), progressBytes: BigInt(storedBytes) } : {}),
-          ...(position !== undefined ? { position: position ?? undefined } : {}),
-          finishedAt,
-          durationMs: current.startedAt ? finishedAt.getTime() - current.startedAt.getTime() : null,
-        },
-      });
+      await close(tx, id, result, null);
       return tx.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: true } });
     });
+  }
+
+  /**
+   * Settles a backup whose run was interrupted, only if it is still as it was seen (same status and
+   * heartbeat: nobody renewed or finished it meanwhile). True when this call settled it.
+   */
+  settle(id: number, seen: { status: "PENDING" | "RUNNING"; heartbeatAt: Date | null }, result: BackupOutcome): Promise<boolean> {
+    return this.prisma.$transaction((tx) => close(tx, id, result, seen));
+  }
+
+  /**
+   * Backups that may have been interrupted, with their artifacts: this instance's RUNNING ones
+   * (`ownPending`: and PENDING ones), and other instances' RUNNING ones whose lease expired before
+   * `staleBefore` (`others`). The caller leaves out what still runs in this process.
+   */
+  findInterrupted(scope: { instanceId: string; staleBefore: Date; ownPending: boolean; others: boolean }): Promise<BackupWithArtifacts[]> {
+    const { instanceId, staleBefore } = scope;
+    const expired: Prisma.BackupWhereInput = { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] };
+    const OR: Prisma.BackupWhereInput[] = [{ instanceId, status: { in: scope.ownPending ? ["PENDING", "RUNNING"] : ["RUNNING"] } }];
+    if (scope.others) OR.push({ status: "RUNNING", AND: [{ OR: [{ instanceId: null }, { instanceId: { not: instanceId } }] }, expired] });
+    return this.prisma.backup.findMany({ where: { OR }, include: { artifacts: true }, orderBy: { id: "asc" } });
   }
 
   /** PENDING → CANCELLED at once; for a RUNNING backup, records the request for its runner. */
@@ -131,27 +139,55 @@ export class BackupsRepository {
     const running = await this.prisma.backup.updateMany({ where: { id, status: "RUNNING" }, data: { cancelRequestedAt: now } });
     return running.count === 1 ? "requested" : "finished";
   }
+}
 
-  /**
-   * Fails the backups an instance left behind: this instance's PENDING and RUNNING ones (it
-   * restarted), and any RUNNING one whose lease expired (its instance died). Returns their
-   * artifacts, whose partial uploads the caller removes.
-   */
-  async failInterrupted(instanceId: string, staleBefore: Date): Promise<Array<{ backupId: number; storageTargetId: number | null; key: string }>> {
-    const where: Prisma.BackupWhereInput = {
-      OR: [
-        { instanceId, status: { in: ["PENDING", "RUNNING"] } },
-        { status: "RUNNING", heartbeatAt: { lt: staleBefore } },
-      ],
-    };
-    const rows = await this.prisma.backup.findMany({ where, select: { id: true, status: true, artifacts: { select: { storageTargetId: true, key: true } } } });
-    const now = new Date();
-    for (const row of rows) {
-      const error =
-        row.status === "RUNNING" ? "interrupted: SQLGuard stopped while this backup was running" : "interrupted: SQLGuard stopped before this backup started";
-      const { count } = await this.prisma.backup.updateMany({ where: { id: row.id, status: row.status }, data: { status: "FAILED", error, finishedAt: now } });
-      if (count === 1) await this.prisma.backupArtifact.updateMany({ where: { backupId: row.id, status: "PENDING" }, data: { status: "FAILED", error } });
-    }
-    return rows.flatMap((r) => r.artifacts.map((a) => ({ backupId: r.id, ...a })));
+/** How a backup ended, for `finish` and `settle`. */
+export type BackupOutcome = Pick<Prisma.BackupUpdateInput, "error" | "logTail" | "tool" | "serverVersion" | "sha256" | "attempt"> & {
+  status: "SUCCEEDED" | "PARTIAL" | "FAILED" | "CANCELLED";
+  rawBytes?: number;
+  storedBytes?: number;
+  position?: object | null;
+  tableStats?: object | null;
+  /** When the work ended; now when omitted. */
+  finishedAt?: Date;
+  artifacts: ArtifactOutcome[];
+};
+
+/**
+ * Writes a backup's end and its artifacts' inside `tx`, if the backup is still PENDING or RUNNING
+ * (and, with `seen`, still has that status and heartbeat). Targets the run never reached fail with it.
+ */
+async function close(
+  tx: Prisma.TransactionClient,
+  id: number,
+  result: BackupOutcome,
+  seen: { status: "PENDING" | "RUNNING"; heartbeatAt: Date | null } | null,
+): Promise<boolean> {
+  const { artifacts, rawBytes, storedBytes, position, tableStats, finishedAt = new Date(), ...fields } = result;
+  const current = await tx.backup.findUnique({ where: { id }, select: { startedAt: true } });
+  if (!current) return false;
+  // Conditional, so of two instances settling one backup only one wins; and another instance may
+  // have declared this one dead and settled the backup meanwhile: its verdict stands.
+  const { count } = await tx.backup.updateMany({
+    where: seen ? { id, status: seen.status, heartbeatAt: seen.heartbeatAt } : { id, status: { in: ["PENDING", "RUNNING"] } },
+    data: {
+      ...fields,
+      ...(rawBytes !== undefined ? { rawBytes: BigInt(rawBytes) } : {}),
+      ...(storedBytes !== undefined ? { storedBytes: BigInt(storedBytes), progressBytes: BigInt(storedBytes) } : {}),
+      ...(position !== undefined ? { position: position ?? undefined } : {}),
+      ...(tableStats ? { tableStats } : {}),
+      finishedAt,
+      durationMs: current.startedAt ? Math.max(0, finishedAt.getTime() - current.startedAt.getTime()) : null,
+    },
+  });
+  if (count !== 1) return false;
+  for (const a of artifacts) {
+    await tx.backupArtifact.updateMany({
+      where: { backupId: id, storageTargetId: a.storageTargetId },
+      data: a.ok ? { status: "STORED", sizeBytes: BigInt(a.bytes), storedAt: finishedAt, error: null } : { status: "FAILED", error: a.error },
+    });
   }
+  // Targets the run never reached (it failed before storing anything) fail with the backup.
+  await tx.backupArtifact.updateMany({ where: { backupId: id, status: "PENDING" }, data: { status: "FAILED", error: fields.error ?? "not stored" } });
+  return true;
 }

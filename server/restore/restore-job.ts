@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../db/client.ts";
 import type { Restore, StorageTarget } from "../db/generated/client.ts";
+import { MetadataUnavailableError, RecordWriter } from "../db/record-writer.ts";
 import type { Logger } from "../observability/logger.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
@@ -9,7 +10,9 @@ import { RestoreError, toRestoreError } from "./errors.ts";
 import type { RestoreEvents } from "./events.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
 import type { RestoreTools } from "./restore-tools.ts";
-import { dropDatabase } from "./target-database.ts";
+
+type RestoreEnd = "SUCCEEDED" | "FAILED" | "CANCELLED";
+type RestoreEndData = Partial<Pick<Restore, "rawBytes" | "progressBytes" | "sha256" | "error" | "logTail">>;
 
 /** What running restores in the background needs. */
 export type RestoreJobDeps = {
@@ -29,21 +32,39 @@ export type RestoreJobDeps = {
  * Runs recorded restores in the background on this instance: PENDING → RUNNING (conditional, so
  * one instance wins), progress and cancel checks at each heartbeat, then SUCCEEDED / FAILED /
  * CANCELLED with timings, bytes and the reason. A checksum mismatch also marks the artifact CORRUPT.
+ * Records go through a RecordWriter: an outage of the metadata database delays them, and a restore
+ * that ends while it lasts is recorded once it is over. Interrupted restores (this process died, or
+ * lost one) are settled by recovery/interrupted-work.ts.
  */
 export class RestoreJobs {
   readonly #active = new Map<number, AbortController>();
+  readonly #held = new Set<number>();
   readonly #tasks = new Set<Promise<void>>();
+  readonly #records: RecordWriter;
   readonly #log: Logger;
 
   constructor(private readonly deps: RestoreJobDeps) {
     this.#log = deps.logger.child({ component: "restore" });
+    this.#records = new RecordWriter({ logger: deps.logger });
   }
 
   /** Starts a PENDING restore in the background; returns at once. */
   start(id: number): void {
-    const task = this.#run(id).catch((error: unknown) => this.#log.error({ err: error, restoreId: id }, "restore task crashed"));
+    this.#held.add(id);
+    const task = this.#run(id)
+      .catch((error: unknown) => {
+        if (error instanceof MetadataUnavailableError)
+          this.#log.warn({ err: error, restoreId: id }, "restore left to the recovery: the metadata database is unreachable");
+        else this.#log.error({ err: error, restoreId: id }, "restore task crashed");
+      })
+      .finally(() => this.#held.delete(id));
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** True while this process runs (or is about to run) the restore. */
+  holds(id: number): boolean {
+    return this.#held.has(id);
   }
 
   /** Stops a restore running here; false when it does not run on this instance. */
@@ -60,30 +81,45 @@ export class RestoreJobs {
   /** Shutdown: stops what runs (recorded FAILED as interrupted; new databases dropped) and waits. */
   async stop(): Promise<void> {
     for (const c of this.#active.values()) c.abort(new RestoreError("INTERRUPTED", "interrupted: SQLGuard was shut down"));
+    this.#records.stop();
     await this.idle();
   }
 
   async #run(id: number): Promise<void> {
-    const { prisma, events } = this.deps;
+    const { prisma, events, instanceId } = this.deps;
     const now = new Date();
-    const claimed = await prisma.restore.updateMany({
-      where: { id, status: "PENDING" },
-      data: { status: "RUNNING", startedAt: now, heartbeatAt: now, instanceId: this.deps.instanceId, progressBytes: 0 },
+    const claimed = await this.#records.write("claim the restore", async () => {
+      const { count } = await prisma.restore.updateMany({
+        where: { id, status: "PENDING" },
+        data: { status: "RUNNING", startedAt: now, heartbeatAt: now, instanceId, progressBytes: 0 },
+      });
+      // A repeat after a dropped connection finds its own claim.
+      return count === 1 || (await prisma.restore.count({ where: { id, status: "RUNNING", instanceId, startedAt: now } })) === 1;
     });
-    if (claimed.count !== 1) return;
-    const restore = await prisma.restore.findUniqueOrThrow({ where: { id } });
+    if (!claimed) return;
+    const restore = await this.#records.write("read the restore", () => prisma.restore.findUniqueOrThrow({ where: { id } }));
     events.emit({ type: "RESTORE_STATUS", restoreId: id, status: "RUNNING", serverName: restore.serverName, database: restore.database });
     const log = this.#log.child({ restoreId: id, server: restore.serverName, database: restore.database });
     const controller = new AbortController();
     this.#active.set(id, controller);
     let progress = 0;
+    let beating = false;
     const heartbeat = setInterval(() => {
+      if (beating) return;
+      beating = true;
+      // Renews only a row this instance still runs: one settled elsewhere is never marked alive again.
       void prisma.restore
-        .update({ where: { id }, data: { heartbeatAt: new Date(), progressBytes: BigInt(progress) }, select: { cancelRequestedAt: true } })
-        .then((r) => r.cancelRequestedAt && controller.abort(new RestoreError("CANCELLED", "cancelled by request")))
-        .catch((error: unknown) => log.warn({ err: error }, "restore heartbeat failed"));
+        .updateMany({ where: { id, status: "RUNNING", instanceId }, data: { heartbeatAt: new Date(), progressBytes: BigInt(progress) } })
+        .then(async ({ count }) => {
+          const row = await prisma.restore.findUnique({ where: { id }, select: { cancelRequestedAt: true } });
+          if (count === 0) controller.abort(new RestoreError("INTERRUPTED", "interrupted: another instance settled this restore while it ran"));
+          else if (row?.cancelRequestedAt) controller.abort(new RestoreError("CANCELLED", "cancelled by request"));
+        })
+        .catch((error: unknown) => log.warn({ err: error }, "restore heartbeat failed"))
+        .finally(() => (beating = false));
     }, this.deps.heartbeatMs);
     let artifactId: number | null = null;
+    let ended: { status: RestoreEnd; data: RestoreEndData };
     try {
       const { backup, server, conn } = await this.#load(restore);
       const resolved = await resolveArtifact(prisma, this.deps.storeFor, backup, restore.storageTargetId);
@@ -96,25 +132,40 @@ export class RestoreJobs {
           signal: controller.signal,
           tools: this.deps.tools,
           onProgress: (p) => (progress = p.storedBytes),
-          onDatabaseCreated: async () => void (await prisma.restore.update({ where: { id }, data: { createdDatabase: true } })),
+          onDatabaseCreated: async () =>
+            void (await this.#records.write("note the created database", () => prisma.restore.updateMany({ where: { id }, data: { createdDatabase: true } }), {
+              signal: controller.signal,
+            })),
         },
       );
-      await this.#finish(restore, "SUCCEEDED", {
-        rawBytes: BigInt(outcome.rawBytes),
-        progressBytes: BigInt(outcome.storedBytes),
-        sha256: outcome.sha256,
-        logTail: outcome.stderrTail.slice(-4000) || null,
-      });
       log.info({ server: server.name, restoreMs: outcome.restoreMs }, "restore finished");
+      ended = {
+        status: "SUCCEEDED",
+        data: {
+          rawBytes: BigInt(outcome.rawBytes),
+          progressBytes: BigInt(outcome.storedBytes),
+          sha256: outcome.sha256,
+          logTail: outcome.stderrTail.slice(-4000) || null,
+        },
+      };
     } catch (caught) {
       const error = toRestoreError(caught, controller.signal);
-      if (error.reason === "CHECKSUM_MISMATCH" && artifactId !== null) await markCorrupt(prisma, artifactId, error.message.split(";")[0]!);
-      const status = error.reason === "CANCELLED" ? "CANCELLED" : "FAILED";
+      if (error.reason === "CHECKSUM_MISMATCH" && artifactId !== null) {
+        const corruptId = artifactId;
+        await this.#records
+          .write("mark the artifact corrupt", () => markCorrupt(prisma, corruptId, error.message.split(";")[0]!))
+          .catch((e: unknown) => log.warn({ err: e }, "could not mark the artifact corrupt"));
+      }
       log.warn({ reason: error.reason, err: error.message }, "restore failed");
-      await this.#finish(restore, status, { error: error.message, logTail: error.stderrTail.slice(-4000) || null });
+      ended = { status: error.reason === "CANCELLED" ? "CANCELLED" : "FAILED", data: { error: error.message, logTail: error.stderrTail.slice(-4000) || null } };
+    } finally {
+      this.#active.delete(id);
+    }
+    // The outcome is final: recorded once the metadata database takes it; the heartbeat keeps the lease meanwhile.
+    try {
+      await this.#finish(restore, ended.status, ended.data);
     } finally {
       clearInterval(heartbeat);
-      this.#active.delete(id);
     }
   }
 
@@ -127,44 +178,20 @@ export class RestoreJobs {
     return { backup, server, conn: connectionOf(server, secrets) };
   }
 
-  async #finish(
-    restore: Restore,
-    status: "SUCCEEDED" | "FAILED" | "CANCELLED",
-    data: Partial<Pick<Restore, "rawBytes" | "progressBytes" | "sha256" | "error" | "logTail">>,
-  ): Promise<void> {
+  /** Records the end, retrying through an outage of the metadata database; a row settled elsewhere keeps that verdict. */
+  async #finish(restore: Restore, status: RestoreEnd, data: RestoreEndData): Promise<void> {
     const finishedAt = new Date();
     const startedAt = restore.startedAt ?? finishedAt;
-    await this.deps.prisma.restore.update({
-      where: { id: restore.id },
-      data: { ...data, status, finishedAt, durationMs: finishedAt.getTime() - startedAt.getTime() },
-    });
+    const { count } = await this.#records.write(
+      "record the restore's outcome",
+      () =>
+        this.deps.prisma.restore.updateMany({
+          where: { id: restore.id, status: "RUNNING" },
+          data: { ...data, status, finishedAt, durationMs: finishedAt.getTime() - startedAt.getTime() },
+        }),
+      { fields: { restoreId: restore.id } },
+    );
+    if (count !== 1) return;
     this.deps.events.emit({ type: "RESTORE_STATUS", restoreId: restore.id, status, serverName: restore.serverName, database: restore.database });
-  }
-
-  /**
-   * At start: fails the restores this instance left PENDING or RUNNING and those whose instance
-   * stopped renewing them, and drops the databases they had created (best effort). Returns how many.
-   */
-  async recover(leaseMs: number): Promise<number> {
-    const { prisma, secrets } = this.deps;
-    const stale = new Date(Date.now() - leaseMs);
-    const rows = await prisma.restore.findMany({
-      where: {
-        OR: [
-          { instanceId: this.deps.instanceId, status: { in: ["PENDING", "RUNNING"] } },
-          { status: "RUNNING", heartbeatAt: { lt: stale } },
-        ],
-      },
-      include: { server: true },
-    });
-    for (const r of rows) {
-      const error = "interrupted: SQLGuard stopped while this restore was running";
-      const { count } = await prisma.restore.updateMany({ where: { id: r.id, status: r.status }, data: { status: "FAILED", error, finishedAt: new Date() } });
-      if (count !== 1 || !r.createdDatabase || !r.server) continue;
-      await dropDatabase(connectionOf(r.server, secrets), r.database).catch((e: unknown) =>
-        this.#log.warn({ err: e, restoreId: r.id }, "could not drop the database of an interrupted restore"),
-      );
-    }
-    return rows.length;
   }
 }

@@ -2,6 +2,7 @@ import type { AuditLog } from "../audit/audit-log.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { StorageTarget } from "../db/generated/client.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import type { BackupEvents } from "../runner/events.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
@@ -29,6 +30,10 @@ export type RestoreRuntimeDeps = {
   verifyIntervalMs: number;
   /** Replaceable in tests; the client programs on this machine otherwise. */
   tools?: RestoreTools;
+  /** Settles interrupted restores (at start, in the lease sweep, on cancel). */
+  interrupted: InterruptedWork;
+  /** The restore events, when the caller shares them (InterruptedWork announces settled restores). */
+  events?: RestoreEvents;
 };
 
 /** Restores, verification and drills, wired; nothing runs in the background until `start`. */
@@ -39,7 +44,7 @@ export type RestoreRuntime = {
   jobs: RestoreJobs;
   /** Restore, VERIFIED and DRILL_FINISHED events, for metrics and webhooks. */
   events: RestoreEvents;
-  /** At start: fails restores a previous process left running and drops the databases they created. */
+  /** At start: settles restores a previous process left running and drops the databases they created; returns how many. */
   recover(): Promise<number>;
   /** Starts the periodic verification and the drill-cron check. */
   start(): void;
@@ -49,10 +54,10 @@ export type RestoreRuntime = {
 
 /** Builds the restore side of SQLGuard over the shared Prisma client, stores and backup events. */
 export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
-  const events = new RestoreEvents();
+  const events = deps.events ?? new RestoreEvents();
   const { prisma, secrets, storeFor, logger, audit, clock, instanceId, tools } = deps;
   const jobs = new RestoreJobs({ prisma, secrets, storeFor, events, logger, instanceId, heartbeatMs: deps.heartbeatMs, tools });
-  const restores = new RestoresService({ prisma, secrets, storeFor, audit, jobs, instanceId });
+  const restores = new RestoresService({ prisma, secrets, storeFor, audit, jobs, instanceId, interrupted: deps.interrupted });
   const verification = new VerificationService({ prisma, storeFor, audit, events, logger, clock, intervalMs: deps.verifyIntervalMs });
   const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId });
   deps.backupEvents.on((event) => drills.onBackupEvent(event));
@@ -62,7 +67,7 @@ export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
     drills,
     jobs,
     events,
-    recover: () => jobs.recover(Math.max(60_000, deps.heartbeatMs * 4)),
+    recover: async () => (await deps.interrupted.recoverRestores()).length,
     start() {
       verification.start();
       drills.start();

@@ -3,6 +3,7 @@ import { actorName, requireRole, roleAtLeast, type Principal } from "../auth/rol
 import type { PrismaClient } from "../db/client.ts";
 import type { Prisma, Restore, StorageTarget } from "../db/generated/client.ts";
 import { AppError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
@@ -20,6 +21,8 @@ export type RestoresDeps = {
   audit: AuditLog;
   jobs: RestoreJobs;
   instanceId: string;
+  /** Settles a RUNNING restore that no live process runs, when it is cancelled. */
+  interrupted: Pick<InterruptedWork, "cancelRestore">;
 };
 
 /** restoreBackup's input: only backupId is required. */
@@ -105,7 +108,11 @@ export class RestoresService {
     return restore;
   }
 
-  /** Cancels a PENDING restore at once, or stops a RUNNING one (here at once, elsewhere at its next heartbeat). */
+  /**
+   * Cancels a restore; always ends it. PENDING: at once; RUNNING here: stopped at once; RUNNING in
+   * no live process (this instance's but not running here, or its lease expired): settled at once;
+   * RUNNING on another live instance: stopped there at its next heartbeat.
+   */
   async cancel(principal: Principal, id: number): Promise<Restore> {
     requireRole(principal, "OPERATOR");
     const { prisma } = this.deps;
@@ -116,7 +123,9 @@ export class RestoresService {
       data: { status: "CANCELLED", cancelRequestedAt: now, finishedAt: now, error: "cancelled before it started" },
     });
     const running = pending.count ? { count: 0 } : await prisma.restore.updateMany({ where: { id, status: "RUNNING" }, data: { cancelRequestedAt: now } });
-    if (running.count) this.deps.jobs.abortLocal(id, new RestoreError("CANCELLED", `cancelled by ${principal.username}`));
+    if (running.count && !this.deps.jobs.abortLocal(id, new RestoreError("CANCELLED", `cancelled by ${principal.username}`))) {
+      await this.deps.interrupted.cancelRestore(id, principal.username);
+    }
     if (pending.count || running.count) await this.deps.audit.record(actorName(principal), "restore.cancel", "restore", id, before, await this.get(id));
     return this.get(id);
   }

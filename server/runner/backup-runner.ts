@@ -1,8 +1,10 @@
 import { Readable } from "node:stream";
-import type { BackupsRepository, BackupWithArtifacts } from "../db/backups.repository.ts";
+import type { BackupOutcome, BackupsRepository, BackupWithArtifacts } from "../db/backups.repository.ts";
 import type { PrismaClient } from "../db/client.ts";
+import { MetadataUnavailableError, RecordWriter } from "../db/record-writer.ts";
 import type { DumpOptions, Server, StorageTarget } from "../db/generated/client.ts";
 import type { Logger } from "../observability/logger.ts";
+import { setLongTimeout } from "../process/timers.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { artifactKey, contentTypeOf, MANIFEST_SUFFIX } from "./artifact-key.ts";
@@ -15,7 +17,7 @@ import { BackupError } from "./errors.ts";
 import type { BackupEvents } from "./events.ts";
 import { SlotLimiter } from "./limiter.ts";
 import { buildManifest } from "./manifest.ts";
-import { saveTableStats, type TableStats } from "./table-stats.ts";
+import type { TableStats } from "./table-stats.ts";
 
 export type RunnerLimits = {
   maxConcurrent: number;
@@ -56,23 +58,38 @@ const PROGRESS_EVENT_MS = 250;
  * compress → checksum → every storage target, then the manifests, then the record. Transient
  * failures are retried with backoff; a stalled or overlong backup is killed; every failure path
  * leaves no artifact under its final name and a FAILED (or CANCELLED) record with its reason.
+ * Once an attempt has ended, its outcome is final: the record is written through a RecordWriter,
+ * so an outage of the metadata database delays it but does not lose it.
  */
 export class BackupRunner {
   readonly #limiter: SlotLimiter;
-  readonly #active = new Map<number, AbortController>();
+  /** Every backup this process holds, queued or running, with the controller that stops it. */
+  readonly #held = new Map<number, AbortController>();
+  readonly #running = new Set<number>();
   readonly #tasks = new Set<Promise<void>>();
+  readonly #records: RecordWriter;
   readonly #log: Logger;
   #stopping = false;
 
   constructor(private readonly deps: RunnerDeps) {
     this.#limiter = new SlotLimiter(deps.limits.maxConcurrent);
     this.#log = deps.logger.child({ component: "runner" });
+    this.#records = new RecordWriter({ logger: deps.logger });
   }
 
-  /** Runs the given PENDING backups in the background; returns at once. */
+  /** Runs the given PENDING backups in the background; returns at once. Ids held already are skipped. */
   enqueue(backupIds: number[]): void {
     for (const id of backupIds) {
-      const task = this.#run(id).catch((error: unknown) => this.#log.error({ err: error, backupId: id }, "backup task crashed"));
+      if (this.#held.has(id)) continue;
+      const controller = new AbortController();
+      this.#held.set(id, controller);
+      const task = this.#run(id, controller)
+        .catch((error: unknown) => {
+          if (error instanceof MetadataUnavailableError)
+            this.#log.warn({ err: error, backupId: id }, "backup left to the recovery: the metadata database is unreachable");
+          else this.#log.error({ err: error, backupId: id }, "backup task crashed");
+        })
+        .finally(() => this.#held.delete(id));
       this.#tasks.add(task);
       void task.finally(() => this.#tasks.delete(task));
     }
@@ -80,12 +97,22 @@ export class BackupRunner {
 
   /** Backups running on this instance now. */
   get running(): number {
-    return this.#active.size;
+    return this.#running.size;
   }
 
-  /** Stops a running backup on this instance at once; returns false if it does not run here. */
+  /** True while this process holds the backup (queued here or running here). */
+  holds(id: number): boolean {
+    return this.#held.has(id);
+  }
+
+  /** The ids this process holds (queued or running). */
+  held(): number[] {
+    return [...this.#held.keys()];
+  }
+
+  /** Stops a backup held by this process at once; returns false if it is not held here. */
   abortLocal(id: number, reason: BackupError): boolean {
-    const controller = this.#active.get(id);
+    const controller = this.#held.get(id);
     controller?.abort(reason);
     return controller !== undefined;
   }
@@ -95,32 +122,16 @@ export class BackupRunner {
     while (this.#tasks.size) await Promise.allSettled([...this.#tasks]);
   }
 
-  /** Shutdown: starts nothing new, stops what runs (recorded as interrupted), waits for the records. */
+  /**
+   * Shutdown: starts nothing new, stops what runs (recorded as interrupted), waits for the records.
+   * A record the metadata database cannot take now is left RUNNING: the recovery at the next start
+   * settles it (SUCCEEDED if its artifacts and manifests were committed).
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
-    for (const controller of this.#active.values()) controller.abort(new BackupError("INTERRUPTED", "interrupted: SQLGuard was shut down"));
+    for (const controller of this.#held.values()) controller.abort(new BackupError("INTERRUPTED", "interrupted: SQLGuard was shut down"));
+    this.#records.stop();
     await this.idle();
-  }
-
-  /**
-   * At start: fails what this instance left PENDING or RUNNING (it restarted) and what other
-   * instances left RUNNING without renewing their lease (they died), and removes their partial files.
-   */
-  async recover(): Promise<number> {
-    const leaseMs = Math.max(60_000, this.deps.limits.heartbeatMs * 4);
-    const leftovers = await this.deps.repo.failInterrupted(this.deps.instanceId, new Date(Date.now() - leaseMs));
-    const targets = await this.deps.prisma.storageTarget.findMany({ where: { id: { in: leftovers.flatMap((l) => l.storageTargetId ?? []) } } });
-    for (const l of leftovers) {
-      const target = targets.find((t) => t.id === l.storageTargetId);
-      if (!target) continue;
-      await this.deps
-        .storeFor(target)
-        .discard(l.key)
-        .catch((error: unknown) => this.#log.warn({ err: error, backupId: l.backupId, target: target.name }, "could not remove a partial artifact"));
-    }
-    const backups = new Set(leftovers.map((l) => l.backupId)).size;
-    if (backups) this.#log.warn({ backups }, "marked backups interrupted by a previous stop as failed");
-    return backups;
   }
 
   /** Removes `.partial` leftovers older than `olderThan` on every enabled target (best effort). */
@@ -136,78 +147,151 @@ export class BackupRunner {
     }
   }
 
-  async #run(id: number): Promise<void> {
-    const { repo, prisma, events } = this.deps;
-    const backup = await repo.get(id);
+  async #run(id: number, controller: AbortController): Promise<void> {
+    const { repo, prisma, events, instanceId } = this.deps;
+    const { signal } = controller;
+    const backup = await this.#db("read the backup", () => repo.get(id), signal);
     if (backup?.status !== "PENDING") return;
-    const server = backup.serverId ? await prisma.server.findUnique({ where: { id: backup.serverId }, include: { dumpOptions: true } }) : null;
+    const serverId = backup.serverId;
+    const server = serverId
+      ? await this.#db("read the server", () => prisma.server.findUnique({ where: { id: serverId }, include: { dumpOptions: true } }), signal)
+      : null;
     if (!server) {
-      await this.#finishFailed(backup, new BackupError("CONFIGURATION", "the server was deleted before the backup started"), backup.attempt);
+      await this.#record(
+        id,
+        this.#failedOutcome(new BackupError("CONFIGURATION", "the server was deleted before the backup started"), backup.attempt),
+        this.#log,
+      );
       return;
     }
     const release = await this.#limiter.acquire(server.id, server.maxConcurrent);
     try {
       // Left PENDING on shutdown: the next start records it as interrupted.
-      if (this.#stopping || !(await repo.claim(id, this.deps.instanceId))) return;
+      if (this.#stopping || signal.aborted) return;
+      const since = new Date();
+      if (!(await this.#db("claim the backup", () => repo.claim(id, instanceId, since), signal))) return;
+      this.#running.add(id);
       events.emit({ type: "STATUS", backupId: id, status: "RUNNING" });
-      await this.#execute(backup, server);
+      await this.#execute(backup, server, controller);
     } finally {
+      this.#running.delete(id);
       release();
     }
   }
 
-  async #execute(backup: BackupWithArtifacts, server: ServerRow): Promise<void> {
-    const { repo, limits, secrets } = this.deps;
+  /** Runs the attempts of a claimed backup, then records their outcome (retrying through an outage). */
+  async #execute(backup: BackupWithArtifacts, server: ServerRow, controller: AbortController): Promise<void> {
+    const { limits } = this.deps;
     const log = this.#log.child({ backupId: backup.id, server: server.name, database: backup.database });
-    const controller = new AbortController();
-    this.#active.set(backup.id, controller);
-    const conn = connectionOf(server, secrets);
-    const password = conn.password;
-    const scrub = (text: string) => (password ? text.split(password).join("[redacted]") : text);
     let stored = 0;
-    const heartbeat = setInterval(() => {
-      repo.heartbeat(backup.id, stored).then(
-        ({ cancelRequested }) => cancelRequested && controller.abort(new BackupError("CANCELLED", "cancelled by request")),
-        (error: unknown) => log.warn({ err: error }, "heartbeat failed"),
-      );
-    }, limits.heartbeatMs);
-    const timeout = setTimeout(
+    const stopHeartbeat = this.#heartbeat(backup.id, () => stored, controller, log);
+    const stopTimeout = setLongTimeout(
       () => controller.abort(new BackupError("TIMEOUT", `the backup exceeded its time limit of ${Math.round(limits.timeoutMs / 1000)} s`)),
       limits.timeoutMs,
     );
     log.info({ attempt: backup.attempt }, "backup started");
-    let attempt = backup.attempt;
     try {
-      for (;;) {
-        try {
-          const done = await this.#attempt(backup, server, conn, controller.signal, (bytes) => (stored = bytes), log);
-          await this.#finishStored(backup, done, attempt, scrub);
-          log.info({ storedBytes: done.result.storedBytes, rawBytes: done.result.rawBytes }, "backup finished");
-          return;
-        } catch (caught) {
-          const error = toBackupError(caught, controller.signal);
-          if (error.transient && attempt < limits.maxAttempts && !controller.signal.aborted) {
-            attempt++;
-            log.warn({ attempt, reason: error.reason, err: scrub(error.message) }, "transient failure, retrying");
-            await repo.noteAttempt(backup.id, attempt, scrub(error.message));
-            await sleep(backoffMs(limits.retryBaseMs, attempt), controller.signal);
-            continue;
-          }
-          log.warn({ reason: error.reason, err: scrub(error.message) }, "backup failed");
-          await this.#finishFailed(
-            backup,
-            new BackupError(error.reason, scrub(error.message)),
-            attempt,
-            error instanceof Error && "stderrTail" in error ? scrub(String(error.stderrTail)) : undefined,
-          );
-          return;
-        }
+      let outcome: BackupOutcome;
+      try {
+        outcome = await this.#attempts(backup, server, controller.signal, (bytes) => (stored = bytes), log);
+      } finally {
+        stopTimeout();
       }
+      // From here the outcome is final; the heartbeat keeps the lease while the record is written.
+      await this.#record(backup.id, outcome, log);
     } finally {
-      clearInterval(heartbeat);
-      clearTimeout(timeout);
-      this.#active.delete(backup.id);
+      stopHeartbeat();
     }
+  }
+
+  /** Attempts until one succeeds, a failure is permanent, or the attempts are used up; returns the outcome to record. */
+  async #attempts(backup: BackupWithArtifacts, server: ServerRow, signal: AbortSignal, onStored: (bytes: number) => void, log: Logger): Promise<BackupOutcome> {
+    const { repo, limits, secrets } = this.deps;
+    let conn: ServerConnection;
+    try {
+      conn = connectionOf(server, secrets);
+    } catch (error) {
+      const message = `cannot decrypt the stored password of server ${server.name} (${(error as Error).message}): set the SQLGUARD_SECRET_KEY it was stored with, or enter the password again`;
+      log.warn({ reason: "CONFIGURATION", err: message }, "backup failed");
+      return this.#failedOutcome(new BackupError("CONFIGURATION", message), backup.attempt);
+    }
+    const password = conn.password;
+    const scrub = (text: string) => (password ? text.split(password).join("[redacted]") : text);
+    let attempt = backup.attempt;
+    for (;;) {
+      try {
+        const done = await this.#attempt(backup, server, conn, signal, onStored, log);
+        log.info({ storedBytes: done.result.storedBytes, rawBytes: done.result.rawBytes }, "backup finished");
+        return this.#storedOutcome(done, attempt, scrub);
+      } catch (caught) {
+        const error = toBackupError(caught, signal);
+        if (error.transient && attempt < limits.maxAttempts && !signal.aborted) {
+          attempt++;
+          log.warn({ attempt, reason: error.reason, err: scrub(error.message) }, "transient failure, retrying");
+          const next = attempt;
+          await this.#db("note the attempt", () => repo.noteAttempt(backup.id, next, scrub(error.message)), signal).catch((e: unknown) =>
+            log.warn({ err: e }, "could not note the attempt"),
+          );
+          await sleep(backoffMs(limits.retryBaseMs, attempt), signal);
+          continue;
+        }
+        log.warn({ reason: error.reason, err: scrub(error.message) }, "backup failed");
+        return this.#failedOutcome(
+          new BackupError(error.reason, scrub(error.message)),
+          attempt,
+          error instanceof Error && "stderrTail" in error ? scrub(String(error.stderrTail)) : undefined,
+        );
+      }
+    }
+  }
+
+  /**
+   * Renews the lease and saves the progress every heartbeatMs; aborts the run on a cancel request,
+   * or when the row is no longer RUNNING here (another instance settled it). Returns the stopper.
+   */
+  #heartbeat(id: number, stored: () => number, controller: AbortController, log: Logger): () => void {
+    let busy = false;
+    const timer = setInterval(() => {
+      // A heartbeat that hangs (the metadata database stopped answering) is not stacked upon.
+      if (busy) return;
+      busy = true;
+      this.deps.repo
+        .heartbeat(id, this.deps.instanceId, stored())
+        .then(
+          ({ cancelRequested, lost }) => {
+            if (lost)
+              controller.abort(new BackupError("INTERRUPTED", "interrupted: another instance settled this backup while it ran (its lease had expired)"));
+            else if (cancelRequested) controller.abort(new BackupError("CANCELLED", "cancelled by request"));
+          },
+          (error: unknown) => log.warn({ err: error }, "heartbeat failed"),
+        )
+        .finally(() => (busy = false));
+    }, this.deps.limits.heartbeatMs);
+    return () => clearInterval(timer);
+  }
+
+  /** A read or write of the run, retried while the metadata database is unreachable, until `signal` aborts. */
+  #db<T>(what: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return this.#records.write(what, fn, { signal });
+  }
+
+  /**
+   * Writes a backup's final outcome, retrying until the metadata database takes it; announces it.
+   * Only a shutdown (or an error that is not the database being away) leaves the row RUNNING, for
+   * the recovery at the next start or the lease sweep, which settle it from what the targets hold.
+   */
+  async #record(id: number, outcome: BackupOutcome, log: Logger): Promise<void> {
+    let row: BackupWithArtifacts;
+    try {
+      row = await this.#records.write("record the backup's outcome", () => this.deps.repo.finish(id, outcome), { fields: { backupId: id } });
+    } catch (error) {
+      if (error instanceof MetadataUnavailableError)
+        log.warn({ status: outcome.status }, "stopping with the metadata database unreachable: the backup is left to the recovery");
+      else log.error({ err: error, status: outcome.status }, "could not record the backup's outcome: left to the lease sweep");
+      return;
+    }
+    // Settled meanwhile by another instance (its lease had expired): that verdict stands and was announced there.
+    if (row.status === outcome.status) this.deps.events.emit({ type: "STATUS", backupId: id, status: outcome.status });
   }
 
   /** One attempt: inspect the server, dump to every target, write the manifests. */
@@ -238,12 +322,14 @@ export class BackupRunner {
     }
     const compression = profile?.compression ?? "ZSTD";
     const key = artifactKey({ ...backup, backupId: backup.id, format: dump.format, compression });
-    await prisma.$transaction([
-      prisma.backup.update({ where: { id: backup.id }, data: { compression, tool: dump.description, serverVersion: inspection.version } }),
-      prisma.backupArtifact.updateMany({ where: { backupId: backup.id }, data: { key } }),
-    ]);
+    await this.#db(
+      "record the dump settings",
+      () => repo.prepareRun(backup.id, { compression, tool: dump.description, serverVersion: inspection.version, key }),
+      signal,
+    );
 
-    const targets = await prisma.storageTarget.findMany({ where: { id: { in: backup.artifacts.flatMap((a) => a.storageTargetId ?? []) } } });
+    const targetIds = backup.artifacts.flatMap((a) => a.storageTargetId ?? []);
+    const targets = await this.#db("read the storage targets", () => prisma.storageTarget.findMany({ where: { id: { in: targetIds } } }), signal);
     const stores = new Map(targets.map((t) => [t.id, this.deps.storeFor(t)]));
     // The watchdog: no byte for stallMs means the dump hangs.
     const stall = new AbortController();
@@ -264,7 +350,8 @@ export class BackupRunner {
         level: profile?.compressionLevel ?? 3,
         targets: targets.map((t) => ({ id: t.id, store: stores.get(t.id)!, key, contentType: contentTypeOf(dump.format, compression) })),
         signal: AbortSignal.any([signal, stall.signal]),
-        expectedBytes: await expectedArtifactBytes(engine, conn, backup.database, repo.previousStoredBytes(server.id, backup.database)),
+        // Only sizes the upload's parts: no reason to wait for the metadata database.
+        expectedBytes: await expectedArtifactBytes(engine, conn, backup.database, repo.previousStoredBytes(server.id, backup.database).catch(() => undefined)),
         onProgress: ({ rawBytes, storedBytes }) => {
           lastByteAt = Date.now();
           onStored(storedBytes);
@@ -350,7 +437,8 @@ export class BackupRunner {
     return errors;
   }
 
-  async #finishStored(backup: BackupWithArtifacts, done: Attempt, attempt: number, scrub: (s: string) => string): Promise<void> {
+  /** The outcome of a finished attempt: SUCCEEDED if every target holds the artifact and its manifest, PARTIAL if some do. */
+  #storedOutcome(done: Attempt, attempt: number, scrub: (s: string) => string): BackupOutcome {
     const artifacts = done.result.targets.map((t) => {
       const manifestError = done.manifestErrors.get(t.id);
       if (t.ok && !manifestError) return { storageTargetId: t.id, ok: true as const, bytes: t.bytes };
@@ -359,7 +447,7 @@ export class BackupRunner {
     const okCount = artifacts.filter((a) => a.ok).length;
     const status = okCount === 0 ? "FAILED" : okCount === artifacts.length ? "SUCCEEDED" : "PARTIAL";
     const failures = artifacts.filter((a) => !a.ok).map((a) => `target ${a.storageTargetId}: ${(a as { error: string }).error}`);
-    await this.deps.repo.finish(backup.id, {
+    return {
       status,
       attempt,
       rawBytes: done.result.rawBytes,
@@ -370,10 +458,9 @@ export class BackupRunner {
       position: done.position,
       error: failures.length ? failures.join("; ") : null,
       logTail: scrub(done.result.stderrTail).slice(-4000) || null,
+      tableStats: status === "FAILED" ? null : done.tableStats,
       artifacts,
-    });
-    if (done.tableStats && status !== "FAILED") await saveTableStats(this.deps.prisma, backup.id, done.tableStats);
-    this.deps.events.emit({ type: "STATUS", backupId: backup.id, status });
+    };
   }
 
   /**
@@ -382,7 +469,10 @@ export class BackupRunner {
    */
   async #tableStats(backup: BackupWithArtifacts, conn: ServerConnection, log: Logger): Promise<TableStats | null> {
     if (!backup.scheduleId || !this.deps.engine.tableStats) return null;
-    const schedule = await this.deps.prisma.schedule.findUnique({ where: { id: backup.scheduleId }, select: { drillEnabled: true } });
+    // Like the capture itself, an unreadable schedule only costs the statistics, never the backup.
+    const schedule = await this.deps.prisma.schedule
+      .findUnique({ where: { id: backup.scheduleId }, select: { drillEnabled: true } })
+      .catch((error: unknown) => (log.warn({ err: error }, "could not read the schedule for restore drills"), null));
     if (!schedule?.drillEnabled) return null;
     return this.deps.engine.tableStats(conn, backup.database).catch((error: unknown) => {
       log.warn({ err: error }, "could not capture table statistics for restore drills");
@@ -390,10 +480,10 @@ export class BackupRunner {
     });
   }
 
-  async #finishFailed(backup: BackupWithArtifacts, error: BackupError, attempt: number, logTail?: string): Promise<void> {
+  /** The outcome of a backup that failed (or was cancelled) before anything was stored. */
+  #failedOutcome(error: BackupError, attempt: number, logTail?: string): BackupOutcome {
     const status = error.reason === "CANCELLED" ? "CANCELLED" : "FAILED";
-    await this.deps.repo.finish(backup.id, { status, attempt, error: error.message, logTail: logTail?.slice(-4000) ?? null, artifacts: [] });
-    this.deps.events.emit({ type: "STATUS", backupId: backup.id, status });
+    return { status, attempt, error: error.message, logTail: logTail?.slice(-4000) ?? null, artifacts: [] };
   }
 }
 

@@ -1,3 +1,5 @@
+import { setLongInterval } from "../process/timers.ts";
+
 /**
  * The clock adapter: what time it is, and "call me every n ms". The scheduler, the lease keeper
  * and the retention sweeper read time only through it, so tests can simulate hours or months of
@@ -9,14 +11,13 @@ export type Clock = {
   every(ms: number, fn: () => void): () => void;
 };
 
-/** Wall-clock time and real timers (unref'd: they never keep the process alive on their own). */
+/**
+ * Wall-clock time and real timers (unref'd: they never keep the process alive on their own). An
+ * interval longer than Node's timer limit (~24.8 days) waits in steps instead of firing at once.
+ */
 export const systemClock: Clock = {
   now: () => new Date(),
-  every(ms, fn) {
-    const timer = setInterval(fn, ms);
-    timer.unref();
-    return () => clearInterval(timer);
-  },
+  every: (ms, fn) => setLongInterval(fn, ms, { unref: true }),
 };
 
 type Repeating = { everyMs: number; nextAt: number; fn: () => void };

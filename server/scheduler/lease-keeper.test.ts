@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { BackupsRepository } from "../db/backups.repository.ts";
+import type { PrismaClient } from "../db/client.ts";
 import { SecretBox } from "../secrets/secret-box.ts";
 import { createRuntime, type Runtime } from "../services.ts";
-import { memoryLogger } from "../testing/test-db.ts";
+import { createTestDatabase, memoryLogger } from "../testing/test-db.ts";
+import { ManualClock } from "./clock.ts";
 import { ManualCronDriver } from "./cron-driver.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import { schedulerFixture, type SchedulerFixture } from "./testing/scheduler-fixture.ts";
 
 let f: SchedulerFixture | undefined;
@@ -52,7 +55,7 @@ describe("several instances on one metadata database", () => {
     expect(rows.every((r) => r.status === "SUCCEEDED")).toBe(true);
   });
 
-  it("fails another instance's RUNNING backup whose lease expired, and adopts its stale PENDING ones", async () => {
+  it("settles another instance's RUNNING backup whose lease expired and its own lost one, and adopts stale PENDING ones", async () => {
     f = await schedulerFixture({ instanceId: "survivor", scheduling: { leaseMs: 30_000 } });
     const prisma = f.app.db.prisma;
     const repo = new BackupsRepository(prisma);
@@ -83,20 +86,67 @@ describe("several instances on one metadata database", () => {
     const liveQueued = await make("app", "PENDING", "alive", now);
 
     const result = await f.app.leases.sweep();
-    expect(result).toEqual({ failed: [deadRunning], adopted: [deadQueued] });
+    // This instance's own RUNNING row does not run in this process: it is settled too.
+    expect(result).toEqual({ settled: [deadRunning, ownRunning], restores: [], adopted: [deadQueued] });
     const failed = await repo.get(deadRunning);
     expect(failed).toMatchObject({ status: "FAILED", finishedAt: now });
     expect(failed!.error).toMatch(/^interrupted: instance dead stopped renewing this backup's lease/);
     expect(failed!.artifacts.map((a) => a.status)).toEqual(["FAILED"]);
-    for (const id of [liveRunning, ownRunning]) expect((await repo.get(id))!.status).toBe("RUNNING");
+    expect(await repo.get(ownRunning)).toMatchObject({ status: "FAILED", error: "interrupted: its run on this instance ended without recording an outcome" });
+    expect((await repo.get(liveRunning))!.status).toBe("RUNNING");
     expect((await repo.get(liveQueued))!).toMatchObject({ status: "PENDING", instanceId: "alive" });
 
     await f.app.runner.idle();
     expect(await repo.get(deadQueued)).toMatchObject({ status: "SUCCEEDED", instanceId: "survivor" });
-    // Leases of this instance's own queue are renewed, so nobody adopts them.
+    // A queued row of this instance that its runner does not hold (it lost it) is not kept alive: it is adopted again.
     await prisma.backup.update({ where: { id: liveQueued }, data: { instanceId: "survivor", heartbeatAt: old } });
     await f.app.leases.renew();
-    expect((await repo.get(liveQueued))!.heartbeatAt).toEqual(now);
-    expect(await f.app.leases.sweep()).toEqual({ failed: [], adopted: [] });
+    expect((await repo.get(liveQueued))!.heartbeatAt).toEqual(old);
+    expect(await f.app.leases.sweep()).toEqual({ settled: [], restores: [], adopted: [liveQueued] });
+    await f.app.runner.idle();
+    expect((await repo.get(liveQueued))!.status).toBe("SUCCEEDED");
+    expect(await f.app.leases.sweep()).toEqual({ settled: [], restores: [], adopted: [] });
+  });
+});
+
+describe("the lease keeper after an outage of the metadata database", () => {
+  it("gives other instances one lease length to renew before it judges their leases", async () => {
+    const db = await createTestDatabase();
+    try {
+      let down = false;
+      // The metadata database as the lease keeper sees it: refusing connections while `down`.
+      const refused = () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" }));
+      const backup = new Proxy(db.prisma.backup, {
+        get: (target, prop) => {
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? (...args: unknown[]) => (down ? refused() : value.apply(target, args)) : value;
+        },
+      });
+      const prisma = new Proxy(db.prisma, { get: (target, prop) => (prop === "backup" ? backup : Reflect.get(target, prop)) }) as PrismaClient;
+      const judged: boolean[] = [];
+      const clock = new ManualClock("2026-06-10T10:00:00Z");
+      const keeper = new LeaseKeeper({
+        prisma,
+        runner: { enqueue: () => {}, holds: () => false, held: () => [1] },
+        interrupted: { sweep: async ({ others }) => (judged.push(others), { backups: [], restores: [] }) },
+        logger: memoryLogger().logger,
+        clock,
+        instanceId: "me",
+        leaseMs: 30_000,
+      });
+      await keeper.sweep();
+      down = true;
+      await expect(keeper.renew()).rejects.toThrow(/ECONNREFUSED/);
+      down = false;
+      await keeper.renew();
+      await keeper.sweep();
+      await clock.advance(29_000);
+      await keeper.sweep();
+      await clock.advance(1_000);
+      await keeper.sweep();
+      expect(judged).toEqual([true, false, false, true]);
+    } finally {
+      await db.drop();
+    }
   });
 });

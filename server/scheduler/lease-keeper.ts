@@ -1,16 +1,15 @@
 import type { PrismaClient } from "../db/client.ts";
-import type { StorageTarget } from "../db/generated/client.ts";
+import { isTransientDbError } from "../db/record-writer.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { BackupEvents } from "../runner/events.ts";
-import type { ArtifactStore } from "../storage/artifact-store.ts";
+import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import type { Clock } from "./clock.ts";
 
 /** What the lease keeper needs. */
 export type LeaseDeps = {
   prisma: PrismaClient;
-  runner: { enqueue(ids: number[]): void };
-  storeFor: (target: StorageTarget) => ArtifactStore;
-  events: BackupEvents;
+  /** The backups this process holds (queued or running), and where adopted ones go. */
+  runner: { enqueue(ids: number[]): void; holds(id: number): boolean; held(): number[] };
+  interrupted: Pick<InterruptedWork, "sweep">;
   logger: Logger;
   clock: Clock;
   instanceId: string;
@@ -18,24 +17,30 @@ export type LeaseDeps = {
   leaseMs: number;
 };
 
-/** What one sweep did: backups failed (their RUNNING lease expired) and backups adopted (PENDING). */
-export type LeaseSweepResult = { failed: number[]; adopted: number[] };
+/** What one sweep did: interrupted backups and restores settled, queued backups adopted. */
+export type LeaseSweepResult = { settled: number[]; restores: number[]; adopted: number[] };
 
 const SWEEP_MAX_MS = 30_000;
 const ADOPT_BATCH = 500;
+const RENEW_BATCH = 1000;
 
 /**
  * Leases that let several instances share one metadata database. A RUNNING backup's lease is its
- * heartbeatAt, renewed by the runner; a PENDING backup's lease is the same column, renewed here by
- * the instance that queued it (it waits in that instance's runner for a slot). Every instance
- * sweeps: a RUNNING backup of another instance whose lease expired is failed as interrupted and its
- * partial upload removed (the semantics of BackupsRepository.failInterrupted, without failing this
- * instance's own work), and a PENDING one is adopted and run here. So when an instance dies, the
- * others take over its queue and free its schedules from the overlap check.
+ * heartbeatAt, renewed by the runner; a PENDING backup's lease is the same column, renewed here for
+ * the backups this process's runner actually holds (a row it lost is never kept alive). Every
+ * instance sweeps: interrupted work (its own RUNNING rows that no longer run in this process, and
+ * other instances' rows whose lease expired) is settled by InterruptedWork, and a PENDING backup
+ * whose lease expired (another instance died, or this runner lost it) is adopted and run here.
+ *
+ * After an outage of the metadata database no instance could renew anything, so leases look
+ * expired everywhere: until the database has been reachable again for one lease length, the
+ * sweep leaves other instances' rows alone and gives them the time to renew.
  */
 export class LeaseKeeper {
   readonly #log: Logger;
   #timers: Array<() => void> = [];
+  /** Since when the metadata database answers again after failing (ms), or null when it fails now. */
+  #reachableSince: number | null = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: LeaseDeps) {
     this.#log = deps.logger.child({ component: "leases" });
@@ -62,86 +67,60 @@ export class LeaseKeeper {
     this.#timers = [];
   }
 
-  /** Renews the lease of this instance's queued (PENDING) backups. */
+  /** Renews the lease of the queued (PENDING) backups this process's runner holds. */
   async renew(): Promise<void> {
-    await this.deps.prisma.backup.updateMany({ where: { instanceId: this.deps.instanceId, status: "PENDING" }, data: { heartbeatAt: this.deps.clock.now() } });
+    const ids = this.deps.runner.held();
+    await this.#observe(async () => {
+      for (let i = 0; i < ids.length; i += RENEW_BATCH) {
+        await this.deps.prisma.backup.updateMany({
+          where: { id: { in: ids.slice(i, i + RENEW_BATCH) }, instanceId: this.deps.instanceId, status: "PENDING" },
+          data: { heartbeatAt: this.deps.clock.now() },
+        });
+      }
+    });
   }
 
-  /** Fails other instances' RUNNING backups with an expired lease; adopts their stale PENDING ones. */
+  /** Settles interrupted backups and restores; adopts queued backups whose lease expired. */
   async sweep(): Promise<LeaseSweepResult> {
     const now = this.deps.clock.now();
     const staleBefore = new Date(now.getTime() - this.deps.leaseMs);
-    const result = { failed: await this.#failExpired(now, staleBefore), adopted: await this.#adoptQueued(now, staleBefore) };
-    if (result.failed.length) this.#log.warn({ backups: result.failed }, "failed running backups whose instance stopped renewing their lease");
-    if (result.adopted.length) this.#log.warn({ backups: result.adopted }, "adopted queued backups of an instance that stopped renewing their lease");
+    const others = this.#reachableSince !== null && now.getTime() - this.#reachableSince >= this.deps.leaseMs;
+    const settled = await this.#observe(() => this.deps.interrupted.sweep({ others }));
+    const result = { settled: settled.backups, restores: settled.restores, adopted: await this.#observe(() => this.#adoptQueued(now, staleBefore)) };
+    if (result.adopted.length) this.#log.warn({ backups: result.adopted }, "adopted queued backups whose lease expired");
     return result;
   }
 
-  async #failExpired(now: Date, staleBefore: Date): Promise<number[]> {
-    const { prisma, instanceId } = this.deps;
-    const rows = await prisma.backup.findMany({
-      where: {
-        status: "RUNNING",
-        AND: [
-          { OR: [{ instanceId: null }, { instanceId: { not: instanceId } }] },
-          { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] },
-        ],
-      },
-      select: { id: true, instanceId: true, heartbeatAt: true, artifacts: { select: { storageTargetId: true, key: true } } },
-    });
-    const failed: number[] = [];
-    for (const row of rows) {
-      const last = row.heartbeatAt ? row.heartbeatAt.toISOString() : "never";
-      const error = `interrupted: instance ${row.instanceId ?? "unknown"} stopped renewing this backup's lease (last heartbeat ${last}); it is presumed dead`;
-      const { count } = await prisma.backup.updateMany({
-        where: { id: row.id, status: "RUNNING", heartbeatAt: row.heartbeatAt },
-        data: { status: "FAILED", error, finishedAt: now },
-      });
-      if (count !== 1) continue;
-      await prisma.backupArtifact.updateMany({ where: { backupId: row.id, status: "PENDING" }, data: { status: "FAILED", error } });
-      failed.push(row.id);
-      this.deps.events.emit({ type: "STATUS", backupId: row.id, status: "FAILED" });
-      await this.#discardPartials(row.id, row.artifacts);
+  /** Runs a database call and notes whether the metadata database answered. */
+  async #observe<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      this.#reachableSince ??= this.deps.clock.now().getTime();
+      return result;
+    } catch (error) {
+      if (isTransientDbError(error)) this.#reachableSince = null;
+      throw error;
     }
-    return failed;
   }
 
+  /** PENDING backups of any instance (this one's too: its runner lost them) whose lease expired and that this runner does not hold. */
   async #adoptQueued(now: Date, staleBefore: Date): Promise<number[]> {
-    const { prisma, instanceId } = this.deps;
+    const { prisma, instanceId, runner } = this.deps;
     const rows = await prisma.backup.findMany({
-      where: {
-        status: "PENDING",
-        AND: [
-          { OR: [{ instanceId: null }, { instanceId: { not: instanceId } }] },
-          { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] },
-        ],
-      },
+      where: { status: "PENDING", OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] },
       select: { id: true, instanceId: true },
       orderBy: { id: "asc" },
       take: ADOPT_BATCH,
     });
     const adopted: number[] = [];
-    for (const row of rows) {
+    for (const row of rows.filter((r) => !runner.holds(r.id))) {
       const { count } = await prisma.backup.updateMany({
         where: { id: row.id, status: "PENDING", instanceId: row.instanceId },
         data: { instanceId, heartbeatAt: now },
       });
       if (count === 1) adopted.push(row.id);
     }
-    if (adopted.length) this.deps.runner.enqueue(adopted);
+    if (adopted.length) runner.enqueue(adopted);
     return adopted;
-  }
-
-  /** Removes what the dead instance's interrupted uploads left (best effort; stale partials are swept later anyway). */
-  async #discardPartials(backupId: number, artifacts: Array<{ storageTargetId: number | null; key: string }>): Promise<void> {
-    const ids = artifacts.flatMap((a) => (a.storageTargetId === null ? [] : [a.storageTargetId]));
-    const targets = await this.deps.prisma.storageTarget.findMany({ where: { id: { in: ids } } });
-    for (const a of artifacts) {
-      const target = targets.find((t) => t.id === a.storageTargetId);
-      if (!target) continue;
-      await Promise.resolve()
-        .then(() => this.deps.storeFor(target).discard(a.key))
-        .catch((error: unknown) => this.#log.warn({ err: error, backupId, target: target.name }, "could not remove a partial artifact"));
-    }
   }
 }

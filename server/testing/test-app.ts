@@ -43,7 +43,7 @@ export async function createTestApp(
   const secretKey = crypto.randomBytes(32);
   const changes: Array<{ entity: string; id: number; action: string }> = [];
   const dataDir = path.join(os.tmpdir(), `sqlguard-test-${crypto.randomBytes(4).toString("hex")}`);
-  const { services, runner, events, scheduler, leases, sweeper, metrics, restore } = createRuntime({
+  const { services, runner, events, scheduler, leases, sweeper, metrics, restore, interrupted } = createRuntime({
     prisma: db.prisma,
     secrets: new SecretBox(secretKey),
     logger,
@@ -111,6 +111,7 @@ export async function createTestApp(
     sweeper,
     metrics,
     restore,
+    interrupted,
     gql,
     as,
     logLines: lines,

@@ -1,0 +1,279 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BackupsRepository } from "../db/backups.repository.ts";
+import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
+import type { BackupEvent } from "../runner/events.ts";
+import { type SchedulerFixture, schedulerFixture } from "../scheduler/testing/scheduler-fixture.ts";
+import { createTarget, dataOf, listFiles, runBackup, sha256File } from "../testing/backup-helpers.ts";
+import { dropMariadbDatabase, mariadbExec, uniqueName } from "../testing/sample-databases.ts";
+
+const LEASE_MS = 30_000;
+let f: SchedulerFixture | undefined;
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+  await f?.close();
+  f = undefined;
+});
+
+async function fixture(): Promise<SchedulerFixture> {
+  f = await schedulerFixture({ instanceId: "me", scheduling: { leaseMs: LEASE_MS } });
+  return f;
+}
+
+/** A real (fake-engine) backup that ended SUCCEEDED: its artifact and manifest are on the target(s). */
+async function storedBackup(fx: SchedulerFixture, storageTargetIds = [fx.targetId]): Promise<number> {
+  const [b] = await runBackup(fx.admin, { serverId: fx.serverId, databases: ["app"], storageTargetIds });
+  await fx.app.runner.idle();
+  expect((await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id: b!.id } })).status).toBe("SUCCEEDED");
+  return b!.id;
+}
+
+/**
+ * Puts a finished backup back as it was when its process died after committing the artifacts and
+ * manifests but before recording them: RUNNING, artifacts PENDING, no sizes or checksum.
+ */
+async function asInterrupted(fx: SchedulerFixture, id: number, row: { instanceId: string; heartbeatAt: Date; cancelRequestedAt?: Date }): Promise<void> {
+  const prisma = fx.app.db.prisma;
+  await prisma.backup.update({
+    where: { id },
+    data: { status: "RUNNING", finishedAt: null, durationMs: null, sha256: null, rawBytes: null, storedBytes: null, error: null, ...row },
+  });
+  await prisma.backupArtifact.updateMany({ where: { backupId: id }, data: { status: "PENDING", sizeBytes: null, storedAt: null } });
+}
+
+function keyOf(fx: SchedulerFixture, id: number): Promise<string> {
+  return fx.app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: id } }).then((a) => a.key);
+}
+
+function eventsOf(fx: SchedulerFixture): BackupEvent[] {
+  const seen: BackupEvent[] = [];
+  cleanups.push(fx.app.events.on((e) => seen.push(e)));
+  return seen;
+}
+
+const ago = (fx: SchedulerFixture, ms: number) => new Date(fx.clock.now().getTime() - ms);
+
+describe("settling an interrupted backup", () => {
+  it("settles a run whose artifact and manifest were committed SUCCEEDED, with the manifest's figures", async () => {
+    const fx = await fixture();
+    const id = await storedBackup(fx);
+    const recorded = await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id } });
+    await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
+    const events = eventsOf(fx);
+
+    expect(await fx.app.leases.sweep()).toEqual({ settled: [id], restores: [], adopted: [] });
+    const row = await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: true } });
+    expect(row).toMatchObject({ status: "SUCCEEDED", error: null, sha256: recorded.sha256, storedBytes: recorded.storedBytes, rawBytes: recorded.rawBytes });
+    expect(row.artifacts).toMatchObject([{ status: "STORED", sizeBytes: recorded.storedBytes }]);
+    expect(await sha256File(path.join(fx.dir, row.artifacts[0]!.key))).toBe(row.sha256);
+    expect(events).toContainEqual({ type: "STATUS", backupId: id, status: "SUCCEEDED" });
+  });
+
+  it("fails a run whose artifact disagrees with its manifest, or has none, and removes what it left", async () => {
+    const fx = await fixture();
+    const tampered = await storedBackup(fx);
+    const unmanifested = await storedBackup(fx);
+    const partial = await storedBackup(fx);
+    fs.appendFileSync(path.join(fx.dir, await keyOf(fx, tampered)), "x");
+    fs.rmSync(path.join(fx.dir, (await keyOf(fx, unmanifested)) + MANIFEST_SUFFIX));
+    // A dump still streaming when its process died: only `<key>.partial`.
+    const partialKey = await keyOf(fx, partial);
+    fs.renameSync(path.join(fx.dir, partialKey), path.join(fx.dir, `${partialKey}.partial`));
+    fs.rmSync(path.join(fx.dir, partialKey + MANIFEST_SUFFIX));
+    for (const id of [tampered, unmanifested, partial]) await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
+
+    const recovered = await fx.app.interrupted.recover();
+    expect(recovered.backups.sort()).toEqual([tampered, unmanifested, partial].sort());
+    const rows = await fx.app.db.prisma.backup.findMany({ where: { id: { in: [tampered, unmanifested, partial] } }, include: { artifacts: true } });
+    for (const row of rows) {
+      expect(row).toMatchObject({ status: "FAILED", error: "interrupted: SQLGuard stopped while this backup was running", sha256: null });
+      expect(row.artifacts.map((a) => a.status)).toEqual(["FAILED"]);
+    }
+    for (const id of [tampered, unmanifested, partial]) expect(listFiles(fx.dir).filter((file) => file.includes(`_${id}.`))).toEqual([]);
+  });
+
+  it("settles PARTIAL when only some targets hold a committed copy", async () => {
+    const fx = await fixture();
+    const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-settle-"));
+    cleanups.push(() => fs.rmSync(otherDir, { recursive: true, force: true }));
+    const other = await createTarget(fx.admin, { name: "second-local", kind: "LOCAL", path: otherDir });
+    const id = await storedBackup(fx, [fx.targetId, other]);
+    fs.rmSync(path.join(otherDir, (await keyOf(fx, id)) + MANIFEST_SUFFIX));
+    await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
+
+    await fx.app.interrupted.recover();
+    const row = await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: { orderBy: { storageTargetId: "asc" } } } });
+    expect(row.status).toBe("PARTIAL");
+    expect(row.error).toBe(`target ${other}: the artifact was stored but its manifest was not`);
+    expect(row.artifacts.map((a) => a.status)).toEqual(["STORED", "FAILED"]);
+    expect(listFiles(otherDir)).toEqual([]);
+  });
+
+  it("at start fails this instance's queued backups; leaves other instances' live and queued ones", async () => {
+    const fx = await fixture();
+    const prisma = fx.app.db.prisma;
+    const repo = new BackupsRepository(prisma);
+    const make = async (instanceId: string, status: "PENDING" | "RUNNING") => {
+      const b = await repo.create({
+        serverId: fx.serverId,
+        serverName: "fake-1",
+        engine: "MARIADB",
+        database: "app",
+        scheduleId: null,
+        scheduleName: null,
+        trigger: "MANUAL",
+        dueAt: null,
+        compression: "ZSTD",
+        instanceId,
+        storageTargetIds: [fx.targetId],
+        keyOf: (r) => `fake-1/app/manual/${r.id}.sql.zst`,
+      });
+      await prisma.backup.update({ where: { id: b.id }, data: { status, heartbeatAt: fx.clock.now() } });
+      return b.id;
+    };
+    const queuedHere = await make("me", "PENDING");
+    const queuedThere = await make("other", "PENDING");
+    const runningThere = await make("other", "RUNNING");
+    expect(await fx.app.interrupted.recover()).toEqual({ backups: [queuedHere], restores: [] });
+    expect(await repo.get(queuedHere)).toMatchObject({ status: "FAILED", error: "interrupted: SQLGuard stopped before this backup started" });
+    for (const id of [queuedThere, runningThere]) expect((await repo.get(id))!.finishedAt).toBeNull();
+  });
+});
+
+describe("cancel always ends a backup", () => {
+  const cancel = (fx: SchedulerFixture, id: number) =>
+    fx
+      .admin(`mutation($id: Int!) { cancelBackup(id: $id) { id status error } }`, { id })
+      .then((r) => (dataOf(r) as { cancelBackup: { status: string; error: string | null } }).cancelBackup);
+
+  it("settles at once a RUNNING backup that no live process runs", async () => {
+    const fx = await fixture();
+    const own = await storedBackup(fx);
+    const expired = await storedBackup(fx);
+    const committed = await storedBackup(fx);
+    for (const id of [own, expired]) {
+      const key = await keyOf(fx, id);
+      fs.renameSync(path.join(fx.dir, key), path.join(fx.dir, `${key}.partial`));
+      fs.rmSync(path.join(fx.dir, key + MANIFEST_SUFFIX));
+    }
+    // This instance's, but not running in this process (its run ended without a record).
+    await asInterrupted(fx, own, { instanceId: "me", heartbeatAt: fx.clock.now() });
+    // Another instance's, whose lease expired.
+    await asInterrupted(fx, expired, { instanceId: "gone", heartbeatAt: ago(fx, LEASE_MS + 1000) });
+    await asInterrupted(fx, committed, { instanceId: "me", heartbeatAt: fx.clock.now() });
+
+    for (const id of [own, expired]) {
+      const row = await cancel(fx, id);
+      expect(row.status).toBe("CANCELLED");
+      expect(row.error).toMatch(/^cancelled by test-admin while no SQLGuard process was running it/);
+      expect(listFiles(fx.dir).filter((file) => file.includes(`_${id}.`))).toEqual([]);
+    }
+    // Its work was done: a cancel comes too late to undo it.
+    expect((await cancel(fx, committed)).status).toBe("SUCCEEDED");
+  });
+
+  it("asks a live instance to stop, and settles the backup as cancelled once that instance's lease expires", async () => {
+    const fx = await fixture();
+    const id = await storedBackup(fx);
+    const key = await keyOf(fx, id);
+    fs.renameSync(path.join(fx.dir, key), path.join(fx.dir, `${key}.partial`));
+    fs.rmSync(path.join(fx.dir, key + MANIFEST_SUFFIX));
+    await asInterrupted(fx, id, { instanceId: "other", heartbeatAt: fx.clock.now() });
+
+    expect((await cancel(fx, id)).status).toBe("RUNNING");
+    expect((await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id } })).cancelRequestedAt).not.toBeNull();
+    expect((await fx.app.leases.sweep()).settled).toEqual([]);
+    await fx.clock.advance(LEASE_MS + 1000);
+    expect((await fx.app.leases.sweep()).settled).toEqual([id]);
+    expect(await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "CANCELLED" });
+  });
+});
+
+describe("interrupted restores", () => {
+  it("are settled by the same sweep and cancel: FAILED or CANCELLED, with the database they created dropped", async () => {
+    const fx = await fixture();
+    const backupId = await storedBackup(fx);
+    const prisma = fx.app.db.prisma;
+    const created = uniqueName("settle_rs");
+    cleanups.push(() => dropMariadbDatabase(created));
+    await mariadbExec([`CREATE DATABASE ${created}`]);
+    const restore = (database: string, extra: { createdDatabase?: boolean; instanceId: string; heartbeatAt: Date }) =>
+      prisma.restore.create({
+        data: {
+          backupId,
+          artifactKey: "k",
+          serverId: fx.serverId,
+          serverName: "fake-1",
+          engine: "MARIADB",
+          sourceDatabase: "app",
+          database,
+          status: "RUNNING",
+          requestedBy: "test",
+          startedAt: extra.heartbeatAt,
+          ...extra,
+        },
+      });
+    const lost = await restore(created, { createdDatabase: true, instanceId: "me", heartbeatAt: fx.clock.now() });
+    const live = await restore("elsewhere", { instanceId: "other", heartbeatAt: fx.clock.now() });
+    const orphan = await restore("orphan", { instanceId: "gone", heartbeatAt: ago(fx, LEASE_MS + 1000) });
+
+    expect(await fx.app.leases.sweep()).toEqual({ settled: [], restores: [lost.id, orphan.id], adopted: [] });
+    expect(await prisma.restore.findUniqueOrThrow({ where: { id: lost.id } })).toMatchObject({
+      status: "FAILED",
+      error: "interrupted: its run on this instance ended without recording an outcome",
+    });
+    expect(await mariadbExec([`SHOW DATABASES LIKE '${created}'`])).toEqual([[]]);
+    expect((await prisma.restore.findUniqueOrThrow({ where: { id: live.id } })).status).toBe("RUNNING");
+
+    await prisma.restore.update({ where: { id: live.id }, data: { instanceId: "me" } });
+    const cancelled = dataOf(await fx.admin(`mutation($id: Int!) { cancelRestore(id: $id) { status error } }`, { id: live.id })) as {
+      cancelRestore: { status: string; error: string };
+    };
+    expect(cancelled.cancelRestore).toEqual({ status: "CANCELLED", error: "cancelled by test-admin while no SQLGuard process was running it" });
+  });
+});
+
+describe("interrupted restore drills", () => {
+  it("end FAILED at the next start of their instance, with the scratch database dropped", async () => {
+    const fx = await fixture();
+    const backupId = await storedBackup(fx);
+    const scratch = uniqueName("settle_drill");
+    cleanups.push(() => dropMariadbDatabase(scratch));
+    await mariadbExec([`CREATE DATABASE ${scratch}`]);
+    const base = {
+      backupId,
+      serverId: fx.serverId,
+      serverName: "fake-1",
+      sourceServerName: "fake-1",
+      database: "app",
+      trigger: "MANUAL" as const,
+      requestedBy: "t",
+    };
+    const own = await fx.app.db.prisma.restoreDrill.create({ data: { ...base, scratchDatabase: scratch, instanceId: "me" } });
+    const other = await fx.app.db.prisma.restoreDrill.create({ data: { ...base, scratchDatabase: "elsewhere", instanceId: "other" } });
+    await fx.app.interrupted.recover();
+    expect(await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: own.id } })).toMatchObject({
+      status: "FAILED",
+      error: "interrupted: SQLGuard stopped while this drill was running",
+      scratchDropped: true,
+    });
+    expect(await mariadbExec([`SHOW DATABASES LIKE '${scratch}'`])).toEqual([[]]);
+    expect((await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: other.id } })).status).toBe("RUNNING");
+  });
+});
+
+describe("heartbeats", () => {
+  it("never renew a row that is not running on their instance", async () => {
+    const fx = await fixture();
+    const id = await storedBackup(fx);
+    const old = ago(fx, LEASE_MS + 1000);
+    await asInterrupted(fx, id, { instanceId: "other", heartbeatAt: old });
+    const repo = new BackupsRepository(fx.app.db.prisma);
+    expect(await repo.heartbeat(id, "me", 100)).toEqual({ cancelRequested: false, lost: true });
+    expect((await repo.get(id))!.heartbeatAt).toEqual(old);
+    expect(await repo.heartbeat(id, "other", 100)).toEqual({ cancelRequested: false, lost: false });
+  });
+});
