@@ -351,7 +351,12 @@ export class BackupRunner {
         targets: targets.map((t) => ({ id: t.id, store: stores.get(t.id)!, key, contentType: contentTypeOf(dump.format, compression) })),
         signal: AbortSignal.any([signal, stall.signal]),
         // Only sizes the upload's parts: no reason to wait for the metadata database.
-        expectedBytes: await expectedArtifactBytes(engine, conn, backup.database, repo.previousStoredBytes(server.id, backup.database).catch(() => undefined)),
+        expectedBytes: await expectedArtifactBytes(
+          engine,
+          conn,
+          backup.database,
+          repo.previousStoredBytes(server.id, backup.database).catch(() => undefined),
+        ),
         onProgress: ({ rawBytes, storedBytes }) => {
           lastByteAt = Date.now();
           onStored(storedBytes);
