@@ -9,6 +9,8 @@ import { connect, parseDatabaseUrl, quoteIdent } from "./connection.ts";
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
 
 const LOCK_NAME = "prisma_migrate";
+/** How long a start waits for another migrator (Prisma's lock is per server, not per database). */
+const LOCK_WAIT_MS = 120_000;
 
 export type Migration = { name: string; sql: string; checksum: string };
 
@@ -64,8 +66,14 @@ export async function migrate(options: { databaseUrl: string; logger: Logger; di
 
   const conn = await connect(settings, { multipleStatements: true });
   try {
-    const [lock] = await conn.query("SELECT GET_LOCK(?, 10) AS got", [LOCK_NAME]);
-    if (Number(lock.got) !== 1) throw new MigrationError("timed out waiting for the migration lock held by another instance");
+    // Prisma's lock is one per database server, so migrations of other databases on the same
+    // server (other installations, test databases) queue behind each other: wait in 10 s steps.
+    let got = false;
+    for (const deadline = Date.now() + LOCK_WAIT_MS; !got && Date.now() < deadline; ) {
+      const [lock] = await conn.query("SELECT GET_LOCK(?, 10) AS got", [LOCK_NAME]);
+      got = Number(lock.got) === 1;
+    }
+    if (!got) throw new MigrationError(`timed out after ${LOCK_WAIT_MS / 1000} s waiting for the migration lock held by another instance`);
     try {
       await conn.query(CREATE_BOOKKEEPING);
       const rows: AppliedRow[] = await conn.query("SELECT id, migration_name, checksum, finished_at FROM _prisma_migrations WHERE rolled_back_at IS NULL");

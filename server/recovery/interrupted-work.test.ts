@@ -32,6 +32,18 @@ async function storedBackup(fx: SchedulerFixture, storageTargetIds = [fx.targetI
 }
 
 /**
+ * Leaves a backup's artifact as a dump still streaming when its process died: only `<key>.partial`,
+ * recorded in the upload journal as that process recorded it (only recorded partials are removed).
+ */
+async function leavePartial(fx: SchedulerFixture, id: number, instanceId: string): Promise<void> {
+  const key = await keyOf(fx, id);
+  fs.renameSync(path.join(fx.dir, key), path.join(fx.dir, `${key}.partial`));
+  fs.rmSync(path.join(fx.dir, key + MANIFEST_SUFFIX));
+  const past = new Date(fx.clock.now().getTime() - 3_600_000);
+  await fx.app.db.prisma.storageUpload.create({ data: { storageTargetId: fx.targetId, key, instanceId, startedAt: past, heartbeatAt: past } });
+}
+
+/**
  * Puts a finished backup back as it was when its process died after committing the artifacts and
  * manifests but before recording them: RUNNING, artifacts PENDING, no sizes or checksum.
  */
@@ -79,10 +91,7 @@ describe("settling an interrupted backup", () => {
     const partial = await storedBackup(fx);
     fs.appendFileSync(path.join(fx.dir, await keyOf(fx, tampered)), "x");
     fs.rmSync(path.join(fx.dir, (await keyOf(fx, unmanifested)) + MANIFEST_SUFFIX));
-    // A dump still streaming when its process died: only `<key>.partial`.
-    const partialKey = await keyOf(fx, partial);
-    fs.renameSync(path.join(fx.dir, partialKey), path.join(fx.dir, `${partialKey}.partial`));
-    fs.rmSync(path.join(fx.dir, partialKey + MANIFEST_SUFFIX));
+    await leavePartial(fx, partial, "me");
     for (const id of [tampered, unmanifested, partial]) await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
 
     const recovered = await fx.app.interrupted.recover();
@@ -154,11 +163,8 @@ describe("cancel always ends a backup", () => {
     const own = await storedBackup(fx);
     const expired = await storedBackup(fx);
     const committed = await storedBackup(fx);
-    for (const id of [own, expired]) {
-      const key = await keyOf(fx, id);
-      fs.renameSync(path.join(fx.dir, key), path.join(fx.dir, `${key}.partial`));
-      fs.rmSync(path.join(fx.dir, key + MANIFEST_SUFFIX));
-    }
+    await leavePartial(fx, own, "me");
+    await leavePartial(fx, expired, "gone");
     // This instance's, but not running in this process (its run ended without a record).
     await asInterrupted(fx, own, { instanceId: "me", heartbeatAt: fx.clock.now() });
     // Another instance's, whose lease expired.
