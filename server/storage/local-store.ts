@@ -30,6 +30,8 @@ export class LocalStore implements ArtifactStore {
         callback(null, chunk);
       },
     });
+    // The file system's own error (ENOSPC): pipeline() reports an AbortError in its place.
+    let writeError: unknown;
     try {
       options.signal?.throwIfAborted();
       await fs.mkdir(path.dirname(file), { recursive: true });
@@ -40,7 +42,7 @@ export class LocalStore implements ArtifactStore {
           body,
           counter,
           async (chunks: AsyncIterable<Buffer>) => {
-            for await (const chunk of chunks) await handle.write(chunk);
+            for await (const chunk of chunks) await writeAll(handle, chunk).catch((error: unknown) => Promise.reject((writeError = error)));
           },
           { signal: options.signal },
         );
@@ -53,7 +55,7 @@ export class LocalStore implements ArtifactStore {
     } catch (error) {
       body.destroy();
       await fs.rm(partial, { force: true }).catch(() => {});
-      throw toStorageError(error, "write", file, options.signal);
+      throw toStorageError(options.signal?.aborted ? error : (writeError ?? error), "write", file, options.signal);
     }
     // The rename is durable only once the directory entry is on disk.
     await syncDirectory(path.dirname(file)).catch(() => {});
@@ -186,6 +188,11 @@ function validateKey(key: string): void {
 
 function invalidKey(key: string, problem: string): StorageError {
   return new StorageError("FAILED", `invalid storage key ${JSON.stringify(key)}: ${problem}`, false);
+}
+
+/** FileHandle.write may write less than asked (a disk filling up): writes the rest, or rejects. */
+async function writeAll(handle: fs.FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset)).bytesWritten;
 }
 
 async function syncDirectory(dir: string): Promise<void> {
