@@ -6,6 +6,7 @@ import type { DumpCommand } from "./dumpers/types.ts";
 import { BackupError, DumpFailedError, isTransientDumpError } from "./errors.ts";
 import { FanOut } from "./fan-out.ts";
 import { Meter } from "../process/meter.ts";
+import { tcpClientPorts } from "../process/sockets.ts";
 import { endingOf, howItEnded, lastLines, spawnChild, spawnReading, type ExitInfo } from "../process/spawn.ts";
 
 export type PipelineTarget = { id: number; store: ArtifactStore; key: string; contentType: string };
@@ -52,15 +53,24 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const stop = new AbortController();
   const children = AbortSignal.any([signal, stop.signal]);
   const stored = new Meter({ hash: true, onBytes: () => options.onProgress?.({ rawBytes: source.rawBytes(), storedBytes: stored.bytes }) });
-  const kit: SourceKit = { signal: children, stop: () => stop.abort(), storedBytes: () => stored.bytes };
+  const session = new SessionWatch();
+  const kit: SourceKit = {
+    signal: children,
+    stop: () => (session.sample(), stop.abort()),
+    storedBytes: () => stored.bytes,
+    started: (pid) => session.watch(pid),
+  };
   let source: Source;
   try {
     source = options.compression === "ZSTD" && canCountRawBytes() ? directZstdSource(options, kit) : inProcessSource(options, kit);
   } catch (error) {
     // spawn() itself refused (an argument it cannot pass): whatever did start is stopped.
     stop.abort();
+    session.close();
     throw new BackupError("CONFIGURATION", `the dump could not be started: ${(error as Error).message}`, false, { cause: error });
   }
+  const onAbort = () => session.sample();
+  signal.addEventListener("abort", onAbort, { once: true });
 
   const fanOut = new FanOut(options.targets.length, source.producersOk);
   const puts = options.targets.map((t, i) =>
@@ -78,14 +88,51 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     await pipeline([...source.streams, stored, fanOut], { signal });
   } catch (error) {
     flowError = error;
-    stop.abort();
+    kit.stop();
   }
   const targets = await Promise.all(puts);
   const ended = await source.ended();
+  session.close();
+  signal.removeEventListener("abort", onAbort);
 
-  if (flowError !== undefined) throw explain(flowError, signal, ended, targets);
+  if (flowError !== undefined) {
+    // A dump that died of a signal may have left its session waiting on the server.
+    if (ended.dump.signal !== null && session.ports.length) await options.dump.endServerSession?.(session.ports);
+    throw explain(flowError, signal, ended, targets);
+  }
   if (!targets.some((t) => t.ok)) throw storageFailure(targets);
   return { rawBytes: ended.rawBytes, storedBytes: stored.bytes, sha256: stored.digest(), targets, stderrTail: ended.dump.stderrTail };
+}
+
+const PORT_POLL_MS = 50;
+
+/**
+ * The TCP client ports of the dump's connection, sampled while it runs: once the dump was killed
+ * they are how its session on the server is found (and ended: it may be waiting for a lock).
+ */
+class SessionWatch {
+  readonly #ports = new Set<number>();
+  #pid: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  watch(pid: number | undefined): void {
+    this.#pid = pid;
+    this.#timer = setInterval(() => this.sample(), PORT_POLL_MS);
+  }
+
+  sample(): void {
+    for (const port of tcpClientPorts(this.#pid)) this.#ports.add(port);
+    // Dump programs open one connection: once it is known there is nothing more to look for.
+    if (this.#ports.size) this.close();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  get ports(): number[] {
+    return [...this.#ports];
+  }
 }
 
 /** How the producers ended: the dump, and the compressor when it is a program (zstd). */
@@ -104,20 +151,21 @@ type Source = {
 
 /**
  * What a source's children share: the signal that stops them, `stop` (fired by a child that ended
- * badly: the others are of no use then, and a dump waiting on a lock would never notice), and the
- * stored byte count for progress.
+ * badly: the others are of no use then, and a dump waiting on a lock would never notice), the
+ * stored byte count for progress, and `started`, told the dump's pid.
  */
-type SourceKit = { signal: AbortSignal; stop: () => void; storedBytes: () => number };
+type SourceKit = { signal: AbortSignal; stop: () => void; storedBytes: () => number; started: (dumpPid: number | undefined) => void };
 
 function stopOthersIfBad(exited: Promise<ExitInfo>, stop: () => void): void {
   void exited.then((exit) => endingOf(exit) !== "ok" && stop());
 }
 
 /** dump → this process (raw count) → compressor (zstd child, zlib gzip, or none) → this process. */
-function inProcessSource(options: PipelineOptions, { signal, stop, storedBytes }: SourceKit): Source {
+function inProcessSource(options: PipelineOptions, { signal, stop, storedBytes, started }: SourceKit): Source {
   const compressor = createCompressor(options.compression, options.level, signal);
   if (compressor.exited) stopOthersIfBad(compressor.exited, stop);
   const dumpChild = spawnChild(options.dump.command, options.dump.args, { env: options.dump.env, signal });
+  started(dumpChild.pid);
   stopOthersIfBad(dumpChild.exited, stop);
   const raw = new Meter({ onBytes: (rawBytes) => options.onProgress?.({ rawBytes, storedBytes: storedBytes() }) });
   const ended = async (): Promise<Ended> => ({ dump: await dumpChild.exited, compressor: await compressor.exited, rawBytes: raw.bytes });
@@ -142,9 +190,10 @@ const ZSTD_REPORT = /\(\s*(\d+) B =>/;
  * and the compressor. The raw size is read from /proc/<dump>/io while it runs (progress, stall
  * detection) and exactly from zstd's closing report (`-vv`: "(N B => M B", padded to six places).
  */
-function directZstdSource(options: PipelineOptions, { signal, stop, storedBytes }: SourceKit): Source {
+function directZstdSource(options: PipelineOptions, { signal, stop, storedBytes, started }: SourceKit): Source {
   const { dump } = options;
   const dumpChild = spawnChild(dump.command, dump.args, { env: dump.env, signal });
+  started(dumpChild.pid);
   stopOthersIfBad(dumpChild.exited, stop);
   const zstd = spawnReading("zstd", [`-${options.level}`, "-vv", "-c", "--no-progress"], dumpChild.stdout, { signal });
   stopOthersIfBad(zstd.exited, stop);
