@@ -237,8 +237,11 @@ export class BackupRunner {
     }
     const compression = profile?.compression ?? "ZSTD";
     const key = artifactKey({ ...backup, backupId: backup.id, format: dump.format, compression });
+    // What the dump will leave out (missing privileges, tables outside the snapshot): recorded, not fatal.
+    const warnings = (await engine.dumpWarnings?.(conn, backup.database, profile).catch(() => null)) ?? [];
+    if (warnings.length) log.warn({ warnings }, "the backup will leave objects out");
     await prisma.$transaction([
-      prisma.backup.update({ where: { id: backup.id }, data: { compression, tool: dump.description, serverVersion: inspection.version } }),
+      prisma.backup.update({ where: { id: backup.id }, data: { compression, tool: dump.description, serverVersion: inspection.version, warnings } }),
       prisma.backupArtifact.updateMany({ where: { backupId: backup.id }, data: { key } }),
     ]);
 
@@ -290,7 +293,7 @@ export class BackupRunner {
       const manifestErrors = await this.#writeManifests(
         backup,
         server,
-        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, started },
+        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, warnings, started },
         stores,
       );
       return { result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
@@ -313,6 +316,7 @@ export class BackupRunner {
       inspection: { version: string };
       position: ReplicationPosition | null;
       tableStats: TableStats | null;
+      warnings: string[];
       started: number;
     },
     stores: Map<number, ArtifactStore>,
@@ -328,6 +332,7 @@ export class BackupRunner {
       artifact: { key: run.key, rawBytes: run.result.rawBytes, storedBytes: run.result.storedBytes, sha256: run.result.sha256 },
       position: run.position,
       ...(run.tableStats ? { tableStats: run.tableStats } : {}),
+      warnings: run.warnings,
       startedAt: new Date(run.started).toISOString(),
       finishedAt: new Date().toISOString(),
     });

@@ -12,4 +12,6 @@ export type DumpEngine = {
   build(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand;
   /** Tables with exact row counts and object names, captured right before a dump that restore drills will check. */
   tableStats?(conn: ServerConnection, database: string): Promise<TableStats>;
+  /** What a dump of `database` with `profile` will leave out or not take consistently: the backup's warnings. */
+  dumpWarnings?(conn: ServerConnection, database: string, profile: DumpProfile | null): Promise<string[]>;
 };

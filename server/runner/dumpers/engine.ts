@@ -1,7 +1,7 @@
 import { captureTableStats } from "../table-stats.ts";
 import type { DumpEngine } from "../dump-engine.ts";
 import { buildDump } from "./build-dump.ts";
-import { inspectServer, replicationPosition } from "./discovery.ts";
+import { dumpWarnings, inspectServer, replicationPosition } from "./discovery.ts";
 import { detectTools } from "./tools.ts";
 
 /** The real adapter: dump programs on this machine, live servers through the mariadb and pg drivers. */
@@ -11,4 +11,5 @@ export const dumpEngine: DumpEngine = {
   position: replicationPosition,
   build: buildDump,
   tableStats: captureTableStats,
+  dumpWarnings,
 };
