@@ -93,7 +93,10 @@ export class DumpRowCounter {
       const delimiter = complete ? /^DELIMITER (\S+)/.exec(text) : null;
       if (delimiter) this.#delimiter = delimiter[1]!;
       const insert = this.#delimiter === ";" ? MYSQL_INSERT.exec(text) : null;
-      if (insert) return this.#startInsert(insert[1]!.replace(/``/g, "`"), head.subarray(Buffer.byteLength(insert[0])), complete);
+      if (insert) {
+        this.#startInsert(insert[1]!.replace(/``/g, "`"), head.subarray(Buffer.byteLength(insert[0])), complete);
+        return;
+      }
     } else {
       const copy = complete ? PG_COPY.exec(text) : null;
       if (copy) {
@@ -103,7 +106,10 @@ export class DumpRowCounter {
         return;
       }
       const insert = PG_INSERT.exec(text);
-      if (insert) return this.#startInsert(pgName(insert[1]!), head.subarray(Buffer.byteLength(insert[0])), complete);
+      if (insert) {
+        this.#startInsert(pgName(insert[1]!), head.subarray(Buffer.byteLength(insert[0])), complete);
+        return;
+      }
       this.#pg.lex(head);
       if (complete) this.#pg.endLine();
     }

@@ -22,6 +22,8 @@ export type StreamRestoreOptions = {
   /** Aborting it (cancel, shutdown) kills every child before anything is committed. */
   signal: AbortSignal;
   onProgress?: (progress: { storedBytes: number; rawBytes: number }) => void;
+  /** Sees every byte of the SQL fed to the client (a drill counts the dump's rows there). */
+  onRawChunk?: (chunk: Buffer) => void;
 };
 
 /** What a verified, committed restore read and fed. */
@@ -47,7 +49,7 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
   const converter = commands.converter
     ? spawnChild(commands.converter.command, commands.converter.args, { env: commands.converter.env, signal: children })
     : null;
-  const raw = new Meter({ onBytes: (rawBytes) => o.onProgress?.({ storedBytes, rawBytes }) });
+  const raw = new Meter({ onBytes: (rawBytes) => o.onProgress?.({ storedBytes, rawBytes }), onChunk: o.onRawChunk });
 
   let storedBytes = 0;
   let resolveHash!: (sha256: string | null) => void;

@@ -381,8 +381,9 @@ export class BackupRunner {
   }
 
   /**
-   * Exact row counts cost a COUNT(*) per table, so they are captured only for backups whose
-   * schedule runs restore drills; a failure to capture never fails the backup.
+   * The tables and objects a restore drill expects (names only: the drill counts the dump's own
+   * rows), captured only for backups whose schedule runs restore drills; a failure to capture
+   * never fails the backup.
    */
   async #tableStats(backup: BackupWithArtifacts, conn: ServerConnection, log: Logger): Promise<TableStats | null> {
     if (!backup.scheduleId || !this.deps.engine.tableStats) return null;

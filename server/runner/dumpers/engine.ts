@@ -10,6 +10,7 @@ export const dumpEngine: DumpEngine = {
   inspect: inspectServer,
   position: replicationPosition,
   build: buildDump,
-  tableStats: captureTableStats,
+  // Names only: a drill counts the dump's own rows, not a second scan of the source.
+  tableStats: (conn, database) => captureTableStats(conn, database, { countRows: false }),
   dumpWarnings,
 };
