@@ -3,6 +3,7 @@ import { actorName, requireRole, type Principal } from "../auth/roles.ts";
 import type { DumpOptions } from "../db/generated/client.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { commitChange, type CatalogDeps } from "./catalog-deps.ts";
+import { compressionLevelProblem } from "../process/compress.ts";
 import { extraFlagProblem } from "./dump-flags.ts";
 import { definedOnly, withoutNulls } from "./objects.ts";
 import { nameRule, parseInput } from "./validate.ts";
@@ -37,18 +38,21 @@ const fields = {
   compression: z.enum(["ZSTD", "GZIP", "NONE"]),
   compressionLevel: z.number().int("must be a whole number"),
 };
-const updateSchema = z
-  .object(fields)
-  .partial()
-  .superRefine((o, ctx) => {
-    // zstd levels 1-19, gzip 1-9; checked against the compression given in the same input.
-    if (o.compressionLevel === undefined) return;
-    const max = o.compression === "GZIP" ? 9 : 19;
-    if (o.compressionLevel < 1 || o.compressionLevel > max) {
-      ctx.addIssue({ code: "custom", path: ["compressionLevel"], message: `must be between 1 and ${max} for ${o.compression ?? "ZSTD"}` });
-    }
-  });
+const updateSchema = z.object(fields).partial();
 const createSchema = updateSchema.refine((o) => o.name !== undefined, { path: ["name"], message: "is required" });
+
+/**
+ * Rules between fields, checked on the whole row a create or update leaves (the stored row merged
+ * with the input), so an update that changes one field cannot leave another invalid: changing a
+ * zstd 19 profile to gzip alone is refused, as gzip takes 1-9. A profile without compression keeps
+ * a level in zstd's range, for when it is switched back.
+ */
+const rowSchema = z.object({ compression: fields.compression, compressionLevel: fields.compressionLevel }).superRefine((row, ctx) => {
+  const problem = compressionLevelProblem(row.compression === "NONE" ? "ZSTD" : row.compression, row.compressionLevel);
+  if (problem) ctx.addIssue({ code: "custom", path: ["compressionLevel"], message: row.compression === "NONE" ? problem.replace(/ for ZSTD$/, "") : problem });
+});
+/** The columns' defaults (prisma/schema.prisma), for checking a create that omits them. */
+const ROW_DEFAULTS = { compression: "ZSTD", compressionLevel: 3 } as const;
 
 export type DumpOptionsInput = z.input<typeof updateSchema>;
 
@@ -69,6 +73,7 @@ export class DumpOptionsService {
   async create(principal: Principal, raw: object): Promise<DumpOptions> {
     requireRole(principal, "ADMIN");
     const input = withoutNulls(parseInput(createSchema, raw));
+    parseInput(rowSchema, { ...ROW_DEFAULTS, ...definedOnly({ compression: input.compression, compressionLevel: input.compressionLevel }) });
     await this.#checkName(input.name!, null);
     return commitChange(this.deps, { actor: actorName(principal), entity: "dumpOptions", action: "create", before: null }, (tx) =>
       tx.dumpOptions.create({
@@ -80,7 +85,8 @@ export class DumpOptionsService {
   async update(principal: Principal, id: number, raw: object): Promise<DumpOptions> {
     requireRole(principal, "ADMIN");
     const before = await this.get(id);
-    const input = parseInput(updateSchema, { compression: before.compression, ...definedOnly(raw) });
+    const input = parseInput(updateSchema, definedOnly(raw));
+    parseInput(rowSchema, { compression: input.compression ?? before.compression, compressionLevel: input.compressionLevel ?? before.compressionLevel });
     if (input.name) await this.#checkName(input.name, id);
     return commitChange(this.deps, { actor: actorName(principal), entity: "dumpOptions", action: "update", before }, (tx) =>
       tx.dumpOptions.update({ where: { id }, data: input }),

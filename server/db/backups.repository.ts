@@ -71,9 +71,15 @@ export class BackupsRepository {
   }
 
   /** What an attempt learnt before dumping: the compression, the dump tool, the server version, the artifact key. */
-  async prepareRun(id: number, run: { compression: Backup["compression"]; tool: string; serverVersion: string; key: string }): Promise<void> {
+  async prepareRun(
+    id: number,
+    run: { compression: Backup["compression"]; tool: string; serverVersion: string; key: string; warnings: string[] },
+  ): Promise<void> {
     await this.prisma.$transaction([
-      this.prisma.backup.update({ where: { id }, data: { compression: run.compression, tool: run.tool, serverVersion: run.serverVersion } }),
+      this.prisma.backup.update({
+        where: { id },
+        data: { compression: run.compression, tool: run.tool, serverVersion: run.serverVersion, warnings: run.warnings },
+      }),
       this.prisma.backupArtifact.updateMany({ where: { backupId: id }, data: { key: run.key } }),
     ]);
   }

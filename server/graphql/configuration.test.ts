@@ -288,4 +288,30 @@ describe("dump option profiles", () => {
       /"--result-file" is not an allowed mysqldump flag/,
     );
   });
+
+  it("check the level against the compression of the row an update leaves, not only of the input", async () => {
+    const created = await admin(`mutation { createDumpOptions(input: { name: "zstd-19", compressionLevel: 19 }) { id compression compressionLevel } }`);
+    expect(created.data!.createDumpOptions).toMatchObject({ compression: "ZSTD", compressionLevel: 19 });
+    const id = created.data!.createDumpOptions.id;
+    // gzip takes 1-9: switching the compression alone would leave level 19 for gzip.
+    await expectInputError(
+      `mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compression: GZIP }) { id } }`,
+      { id },
+      "compressionLevel",
+      /^compressionLevel: must be between 1 and 9 for GZIP$/,
+    );
+    const row = await admin(`query ($id: Int!) { dumpOptions(id: $id) { compression compressionLevel } }`, { id });
+    expect(row.data!.dumpOptions).toEqual({ compression: "ZSTD", compressionLevel: 19 });
+    await expectInputError(
+      `mutation { createDumpOptions(input: { name: "gz-19", compression: GZIP, compressionLevel: 19 }) { id } }`,
+      {},
+      "compressionLevel",
+      /between 1 and 9 for GZIP/,
+    );
+    const both = await admin(
+      `mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compression: GZIP, compressionLevel: 6 }) { compression compressionLevel } }`,
+      { id },
+    );
+    expect(both.data!.updateDumpOptions).toEqual({ compression: "GZIP", compressionLevel: 6 });
+  });
 });

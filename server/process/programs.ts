@@ -64,10 +64,15 @@ async function isExecutable(file: string): Promise<boolean> {
   }
 }
 
-/** First line of `<program> --version`, or null when it does not run. */
+/**
+ * First line of `<program> --version`, or null when it does not run. One that does not answer in
+ * time is killed with SIGKILL: a program that ignores SIGTERM would keep the check (and the backup
+ * waiting for it) forever.
+ */
 function versionLine(file: string): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile(file, ["--version"], { timeout: VERSION_TIMEOUT_MS, env: { PATH: process.env.PATH ?? "", LC_ALL: "C" } }, (error, stdout) => {
+    const options = { timeout: VERSION_TIMEOUT_MS, killSignal: "SIGKILL" as const, env: { PATH: process.env.PATH ?? "", LC_ALL: "C" } };
+    execFile(file, ["--version"], options, (error, stdout) => {
       const line = String(stdout).trim().split("\n")[0]?.trim() ?? "";
       resolve(error || !line ? null : line);
     });

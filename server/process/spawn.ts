@@ -1,8 +1,12 @@
 import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 
-/** How a child process ended, with the end of what it wrote to stderr. */
-export type ExitInfo = { code: number | null; signal: NodeJS.Signals | null; stderrTail: string };
+/**
+ * How a child process ended, with the end of what it wrote to stderr. `stopped`: this process
+ * ended it (its abort signal fired and the child died of the signal sent, or exited after it), so
+ * whatever it reports is a consequence, not a cause.
+ */
+export type ExitInfo = { code: number | null; signal: NodeJS.Signals | null; stderrTail: string; stopped: boolean };
 
 export type ChildHandle = {
   pid: number | undefined;
@@ -51,10 +55,15 @@ function start(command: string, args: string[], options: SpawnOptions, stdin: "p
     if (tail.length > TAIL_BYTES) tail = tail.subarray(tail.length - TAIL_BYTES);
   });
 
+  // The signals this process sent: a child that died of another one (a SIGKILL from elsewhere
+  // before the grace period ran out) was not stopped by us, even if we asked it to stop.
+  const sent = new Set<NodeJS.Signals>();
   const onAbort = () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"), KILL_GRACE_MS).unref();
+    if (child.kill("SIGTERM")) sent.add("SIGTERM");
+    setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")) sent.add("SIGKILL");
+    }, KILL_GRACE_MS).unref();
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -67,10 +76,35 @@ function start(command: string, args: string[], options: SpawnOptions, stdin: "p
     child.on("close", (code, signal) => {
       options.signal?.removeEventListener("abort", onAbort);
       const stderrTail = spawnError ? `${command}: ${spawnError.message}` : tail.toString("utf8");
-      resolve({ code: spawnError ? 127 : code, signal, stderrTail });
+      const stopped = signal !== null ? sent.has(signal) : sent.size > 0 && code !== 0;
+      resolve({ code: spawnError ? 127 : code, signal, stderrTail, stopped });
     });
   });
   return { child, handle: { pid: child.pid, stdout: child.stdout!, exited } };
+}
+
+/**
+ * Text of a writer whose reader went away (the pipe or socket it writes to was closed): SIGPIPE,
+ * or the write error reported by mysqldump ("Got errno 32 on write", "errno 104" on a socket
+ * pair), pg_dump ("could not write to output file"), zstd ("Broken pipe").
+ */
+const BROKEN_PIPE = /errno:? (32|104)\b|broken pipe|connection reset by peer|could not write to (the )?output file/i;
+
+/**
+ * Why a child ended, for telling the cause of a failure from its consequences: "ok" (exit 0),
+ * "stopped" (this process ended it), "broken-pipe" (its reader went away first), or "failed"
+ * (it failed on its own: an error, or a signal from elsewhere).
+ */
+export function endingOf(exit: ExitInfo): "ok" | "stopped" | "broken-pipe" | "failed" {
+  if (exit.code === 0 && exit.signal === null) return "ok";
+  if (exit.stopped) return "stopped";
+  if (exit.signal === "SIGPIPE" || (exit.signal === null && BROKEN_PIPE.test(exit.stderrTail))) return "broken-pipe";
+  return "failed";
+}
+
+/** "exited with code 2" / "was killed by SIGKILL". */
+export function howItEnded(exit: ExitInfo): string {
+  return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
 
 /** The last `lines` lines of a text, for error messages. */

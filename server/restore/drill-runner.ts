@@ -6,12 +6,13 @@ import { connectionOf } from "../runner/connection-of.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { markCorrupt, resolveArtifact } from "./backup-source.ts";
-import { compareStats, noBaseline, type DrillComparison } from "./drill-compare.ts";
+import { compareDrill, type DrillComparison } from "./drill-compare.ts";
+import { DumpRowCounter } from "./dump-rows.ts";
 import { toRestoreError } from "./errors.ts";
 import type { RestoreEvents } from "./events.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
 import type { RestoreTools } from "./restore-tools.ts";
-import { captureTableStats, parseTableStats, type TableStats } from "../runner/table-stats.ts";
+import { captureTableStats, parseTableStats, type CountedStats, type TableStats } from "../runner/table-stats.ts";
 import { dropDatabase } from "./target-database.ts";
 
 /** What running a drill needs. */
@@ -31,9 +32,10 @@ export function scratchName(backupId: number): string {
 
 /**
  * Runs a recorded (RUNNING) drill: restores the backup into its scratch database on the
- * verification server (checksum verified on the way), compares the result with the stats captured
- * at dump time, or with the live source when none were captured (said so in the details), drops
- * the scratch database, and records PASSED or FAILED with the restore time (RTO). Never throws.
+ * verification server (checksum verified on the way) while counting the dump's own rows per
+ * table, compares the result with those counts and with the tables and objects captured at dump
+ * time (or the live source's, when none were captured: said so in the details), drops the scratch
+ * database, and records PASSED or FAILED with the restore time (RTO). Never throws.
  */
 export async function executeDrill(
   deps: DrillRunnerDeps,
@@ -49,9 +51,15 @@ export async function executeDrill(
   let restored = false;
   try {
     const { artifact, source } = await resolveArtifact(prisma, deps.storeFor, backup, null);
+    // The dump's own rows, counted as they stream into the scratch database: the baseline for row counts.
+    const counter = new DumpRowCounter(backup.engine === "POSTGRESQL" ? "pg" : "mysql");
     let outcome;
     try {
-      outcome = await restoreArtifact(source, { conn, database: drill.scratchDatabase, mode: "create" }, { signal, tools: deps.tools });
+      outcome = await restoreArtifact(
+        source,
+        { conn, database: drill.scratchDatabase, mode: "create" },
+        { signal, tools: deps.tools, onRawChunk: (chunk) => counter.write(chunk) },
+      );
     } catch (caught) {
       const error = toRestoreError(caught, signal);
       if (error.reason === "CHECKSUM_MISMATCH") await markCorrupt(prisma, artifact.id, error.message.split(";")[0]!);
@@ -59,7 +67,7 @@ export async function executeDrill(
     }
     restored = true;
     const actual = await captureTableStats(conn, drill.scratchDatabase);
-    const details = await compareWithBaseline(deps, backup, actual);
+    const details = await compareWithBaseline(deps, backup, counter.rows, actual);
     result = {
       status: details.passed ? "PASSED" : "FAILED",
       details,
@@ -104,17 +112,28 @@ export async function executeDrill(
   return row;
 }
 
-/** Stats captured at dump time if the backup has them, else the live source now, else nothing. */
-async function compareWithBaseline(deps: DrillRunnerDeps, backup: Backup, actual: TableStats): Promise<DrillComparison> {
+/**
+ * Rows against the dump itself; tables and objects against those captured at dump time if the
+ * backup has them, else the live source now (names only: nothing is counted on the source), else
+ * nothing.
+ */
+async function compareWithBaseline(
+  deps: DrillRunnerDeps,
+  backup: Backup,
+  dumpRows: ReadonlyMap<string, number>,
+  actual: CountedStats,
+): Promise<DrillComparison> {
   const captured = parseTableStats(backup.tableStats);
-  if (captured) return compareStats(captured, actual, "CAPTURED");
+  if (captured) return compareDrill({ dumpRows, schema: captured, baseline: "CAPTURED", actual });
   const source = backup.serverId === null ? null : await deps.prisma.server.findUnique({ where: { id: backup.serverId } });
-  if (!source) return noBaseline(actual, "no table stats were captured at dump time and the source server was deleted");
+  if (!source)
+    return compareDrill({ dumpRows, schema: null, baseline: "NONE", why: "none were captured at dump time and the source server was deleted", actual });
   let live: TableStats;
   try {
-    live = await captureTableStats(connectionOf(source, deps.secrets), backup.database);
+    live = await captureTableStats(connectionOf(source, deps.secrets), backup.database, { countRows: false });
   } catch (error) {
-    return noBaseline(actual, `no table stats were captured at dump time and the source could not be read (${(error as Error).message})`);
+    const why = `none were captured at dump time and the source could not be read (${(error as Error).message})`;
+    return compareDrill({ dumpRows, schema: null, baseline: "NONE", why, actual });
   }
-  return compareStats(live, actual, "LIVE_SOURCE");
+  return compareDrill({ dumpRows, schema: live, baseline: "LIVE_SOURCE", actual });
 }

@@ -129,12 +129,14 @@ describe("restore drills", () => {
     expect(result.error).toBeNull();
     expect(result).toMatchObject({ status: "PASSED", trigger: "AFTER_BACKUP", baseline: "CAPTURED", scratchDropped: true, database: source });
     expect(result.restoreMs).toBeGreaterThan(0);
-    // The runner captured the stats because the schedule drills: on the record and in the manifest.
+    // The runner captured the tables and objects (no row counts: the drill takes them from the dump)
+    // because the schedule drills: on the record and in the manifest.
     const record = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: queued!.id }, include: { artifacts: true } });
-    expect((record.tableStats as { tables: Array<{ name: string; rows: number }> }).tables).toContainEqual({ name: "customers", rows: 80 });
+    expect((record.tableStats as { tables: Array<{ name: string; rows: number }> }).tables).toContainEqual({ name: "customers", rows: null });
     const manifest = JSON.parse(fs.readFileSync(path.join(localDir, `${record.artifacts[0]!.key}.manifest.json`), "utf8"));
-    expect(manifest.tableStats.tables).toContainEqual({ name: "customers", rows: 80 });
+    expect(manifest.tableStats.tables).toContainEqual({ name: "customers", rows: null });
     const details = JSON.parse(result.details!) as { notes: string[]; tables: Array<{ name: string; status: string; actualRows: number }> };
+    expect(details.tables).toContainEqual({ name: "customers", expectedRows: 80, actualRows: 80, status: "OK" });
     expect(details.tables.map((t) => [t.name, t.status])).toEqual([
       ["audit", "OK"],
       ["customers", "OK"],
@@ -151,7 +153,7 @@ describe("restore drills", () => {
     expect(events).toContainEqual(expect.objectContaining({ type: "DRILL_FINISHED", drillId: result.id, status: "PASSED" }));
   });
 
-  it("compares strictly with the stats captured at dump time, and fails when they disagree", async () => {
+  it("compares strictly with the tables and objects captured at dump time, and fails when they disagree", async () => {
     const source = uniqueName("dr_stats");
     mariaDbs.push(source);
     await createMariadbSample(source, { rows: 30 });
@@ -168,11 +170,13 @@ describe("restore drills", () => {
     const passed = await drill(b!.id);
     expect(passed).toMatchObject({ status: "PASSED", baseline: "CAPTURED", trigger: "MANUAL", error: null });
 
-    await saveTableStats(app.db.prisma, b!.id, { ...stats, tables: stats.tables.map((t) => (t.name === "customers" ? { ...t, rows: 31 } : t)) });
+    // Row counts in the capture play no part (the dump's own rows do); its table list does.
+    await saveTableStats(app.db.prisma, b!.id, { ...stats, tables: [...stats.tables.map((t) => ({ ...t, rows: 31 })), { name: "ghost", rows: 1 }] });
     const failed = await drill(b!.id);
     expect(failed.status).toBe("FAILED");
-    expect(failed.error).toBe("table customers has 30 rows, captured at dump time: 31");
-    expect(JSON.parse(failed.details!).tables).toContainEqual({ name: "customers", expectedRows: 31, actualRows: 30, status: "ROWS_DIFFER" });
+    expect(failed.error).toBe("table ghost is missing from the restored database");
+    expect(JSON.parse(failed.details!).tables).toContainEqual({ name: "customers", expectedRows: 30, actualRows: 30, status: "OK" });
+    expect(JSON.parse(failed.details!).tables).toContainEqual({ name: "ghost", expectedRows: null, actualRows: null, status: "MISSING" });
     expect(await databaseExists(failed.scratchDatabase)).toBe(false);
   });
 

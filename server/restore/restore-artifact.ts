@@ -26,6 +26,8 @@ export type RestoreRun = {
   onProgress?: (progress: { phase: "verifying" | "restoring"; storedBytes: number; rawBytes: number }) => void;
   /** Called once the new database exists, before any data goes in (the service records it). */
   onDatabaseCreated?: () => Promise<void>;
+  /** Sees every byte of SQL fed to the client, in order (a drill counts the dump's rows there). */
+  onRawChunk?: (chunk: Buffer) => void;
   tools?: RestoreTools;
 };
 
@@ -73,6 +75,7 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
       prelude,
       signal: run.signal,
       onProgress: (p) => run.onProgress?.({ phase: "restoring", ...p }),
+      onRawChunk: run.onRawChunk,
     });
     return { ...result, stderrTail: scrub(result.stderrTail), createdDatabase: created, restoreMs: Math.round(performance.now() - started) };
   } catch (caught) {

@@ -22,6 +22,8 @@ export type StreamRestoreOptions = {
   /** Aborting it (cancel, shutdown) kills every child before anything is committed. */
   signal: AbortSignal;
   onProgress?: (progress: { storedBytes: number; rawBytes: number }) => void;
+  /** Sees every byte of the SQL fed to the client (a drill counts the dump's rows there). */
+  onRawChunk?: (chunk: Buffer) => void;
 };
 
 /** What a verified, committed restore read and fed. */
@@ -37,13 +39,17 @@ export type StreamRestoreResult = { storedBytes: number; rawBytes: number; sha25
  */
 export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRestoreResult> {
   const { commands, signal } = o;
-  const client = spawnChild(commands.client.command, commands.client.args, { env: commands.client.env, signal: signal });
+  // Stops every child once the restore has failed: closing their pipes is not enough for a child
+  // that does not read them (a pg_restore or zstd blocked elsewhere would be left running).
+  const stop = new AbortController();
+  const children = AbortSignal.any([signal, stop.signal]);
+  const client = spawnChild(commands.client.command, commands.client.args, { env: commands.client.env, signal: children });
   client.stdout.resume(); // query output (psql prints SELECT results) is not needed
-  const decompressor = createDecompressor(o.compression, signal);
+  const decompressor = createDecompressor(o.compression, children);
   const converter = commands.converter
-    ? spawnChild(commands.converter.command, commands.converter.args, { env: commands.converter.env, signal: signal })
+    ? spawnChild(commands.converter.command, commands.converter.args, { env: commands.converter.env, signal: children })
     : null;
-  const raw = new Meter({ onBytes: (rawBytes) => o.onProgress?.({ storedBytes, rawBytes }) });
+  const raw = new Meter({ onBytes: (rawBytes) => o.onProgress?.({ storedBytes, rawBytes }), onChunk: o.onRawChunk });
 
   let storedBytes = 0;
   let resolveHash!: (sha256: string | null) => void;
@@ -85,8 +91,10 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
   if (read.sha256 !== o.expectedSha256) {
     gate.killClient();
     abandon();
+    stop.abort();
   }
   const flowError = await downstream;
+  if (flowError) stop.abort();
   abandon();
   const exit = await client.exited;
   const decompressError = await decompressor.finished.then(
@@ -128,13 +136,16 @@ function explainFailure(o: Outcome): RestoreError | null {
   if (exit.code !== null && exit.code !== 0) return childFailure(o.commands.client, exit);
   if (converterExit && converterExit.code !== null && converterExit.code !== 0) return childFailure(o.commands.converter!, converterExit);
   if (o.decompressError) return new RestoreError("DECOMPRESS_FAILED", o.decompressError.message, { cause: o.decompressError });
-  if (converterExit && converterExit.code !== 0) return childFailure(o.commands.converter!, converterExit);
-  if (exit.code !== 0) return childFailure(o.commands.client, exit);
+  // Stopped here because the flow failed: the flow's error explains it.
+  if (converterExit && converterExit.code !== 0 && !converterExit.stopped) return childFailure(o.commands.converter!, converterExit);
+  if (exit.code !== 0 && !exit.stopped) return childFailure(o.commands.client, exit);
   if (o.flowError)
     return new RestoreError("CLIENT_FAILED", `the restore stream failed: ${(o.flowError as Error).message}`, {
       cause: o.flowError,
       stderrTail: exit.stderrTail,
     });
+  if (converterExit && converterExit.code !== 0) return childFailure(o.commands.converter!, converterExit);
+  if (exit.code !== 0) return childFailure(o.commands.client, exit);
   return null;
 }
 

@@ -1,7 +1,11 @@
 import crypto from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { describe, expect, it } from "vitest";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { MemoryStore } from "../testing/memory-store.ts";
+import { descendants, fakeProgram, isRunning, withPathFirst } from "../testing/processes.ts";
 import { runPipeline, type PipelineOptions } from "./backup-pipeline.ts";
 import type { DumpCommand } from "./dumpers/types.ts";
 import { BackupError, DumpFailedError } from "./errors.ts";
@@ -21,6 +25,9 @@ function options(dump: DumpCommand, stores: MemoryStore[], extra: Partial<Pipeli
     ...extra,
   };
 }
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-pipeline-"));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describe("runPipeline", () => {
   it("stores the same compressed bytes on every target, with the SHA-256 of what was stored", async () => {
@@ -100,14 +107,82 @@ describe("runPipeline", () => {
     expect(store.committed).toEqual([]);
   });
 
-  it("fails with the compressor's reason when zstd fails, and commits nothing", async () => {
-    const store = new MemoryStore();
-    // Level -1 becomes the option "--1", which zstd refuses.
-    const error = await runPipeline(options(fakeDump("seq 1 100000"), [store], { level: -1 })).catch((e: unknown) => e);
+  it.each([
+    ["ZSTD", 0],
+    ["ZSTD", 20],
+    ["GZIP", 10],
+    ["GZIP", 19],
+  ] as const)("refuses %s level %i before starting anything", async (compression, level) => {
+    const pidFile = path.join(work, `refused-${compression}-${level}`);
+    const error = await runPipeline(options(fakeDump(`echo $$ > ${pidFile}; exec sleep 600`), [new MemoryStore()], { compression, level })).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(BackupError);
-    expect((error as BackupError).reason).toBe("COMPRESSOR_FAILED");
-    expect((error as Error).message).toMatch(/zstd failed/);
+    expect(error).toMatchObject({ reason: "CONFIGURATION", message: expect.stringMatching(new RegExp(`^compression level ${level} must be between 1 and`)) });
+    expect(fs.existsSync(pidFile)).toBe(false); // no dump was started, so none is left behind
+  });
+
+  it("fails with the compressor's reason when zstd fails on start, stops the dump, and commits nothing", async () => {
+    const store = new MemoryStore();
+    const pidFile = path.join(work, "blocked-dump");
+    // It fails once the dump runs (and has told its pid).
+    const bin = fakeProgram("zstd", `while [ ! -s ${pidFile} ]; do sleep 0.01; done; echo 'zstd: cannot start here' >&2; exit 1`);
+    // A dump that writes nothing yet (a mysqldump waiting for a lock) would never see a broken pipe.
+    const error = await withPathFirst(bin, () => runPipeline(options(fakeDump(`echo $$ > ${pidFile}; exec sleep 600`), [store]))).catch((e: unknown) => e);
+    fs.rmSync(bin, { recursive: true, force: true });
+    expect(error).toBeInstanceOf(BackupError);
+    expect(error).toMatchObject({ reason: "COMPRESSOR_FAILED", message: "the compressor (zstd) exited with code 1: zstd: cannot start here" });
+    expect(isRunning(Number(fs.readFileSync(pidFile, "utf8")))).toBe(false);
     expect(store.committed).toEqual([]);
+  });
+
+  it("names zstd, not the dump's broken pipe, when zstd is killed mid-stream", async () => {
+    const store = new MemoryStore();
+    let killed = false;
+    const error = await runPipeline(
+      options(fakeDump("exec cat /dev/urandom"), [store], {
+        onProgress: ({ storedBytes }) => {
+          if (killed || storedBytes < 1_000_000) return;
+          killed = true;
+          for (const p of descendants(process.pid, "zstd")) process.kill(p.pid, "SIGKILL");
+        },
+      }),
+    ).catch((e: unknown) => e);
+    expect(killed).toBe(true);
+    expect(error).toMatchObject({ reason: "COMPRESSOR_FAILED", message: "the compressor (zstd) was killed by SIGKILL" });
+    expect(descendants(process.pid)).toEqual([]);
+    expect(store.committed).toEqual([]);
+  });
+
+  it("names the dump when the dump is killed, and leaves no zstd behind", async () => {
+    let killed = false;
+    const error = await runPipeline(
+      options(fakeDump("exec cat /dev/urandom"), [new MemoryStore()], {
+        onProgress: ({ storedBytes }) => {
+          if (killed || storedBytes < 1_000_000) return;
+          killed = true;
+          for (const p of descendants(process.pid, "cat")) process.kill(p.pid, "SIGKILL");
+        },
+      }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DumpFailedError);
+    expect((error as Error).message).toBe("the dump was killed by SIGKILL");
+    expect(descendants(process.pid)).toEqual([]);
+  });
+
+  it.each(["ZSTD", "GZIP", "NONE"] as const)("blames a failing store, not the producers it stopped (%s)", async (compression) => {
+    const error = await runPipeline(
+      options(fakeDump("exec cat /dev/urandom"), [new MemoryStore({ failAfterBytes: 100_000, transient: false })], { compression, level: 3 }),
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ reason: "STORAGE_FAILED", message: "no storage target stored the backup: memory store: simulated outage" });
+    expect(descendants(process.pid)).toEqual([]);
+  });
+
+  it("reports the exact raw size of a small zstd dump (zstd pads the sizes in its report)", async () => {
+    const store = new MemoryStore();
+    const result = await runPipeline(options(fakeDump("seq 1 1000"), [store]));
+    expect(result.rawBytes).toBe(execFileSync("seq", ["1", "1000"]).length);
+    expect(execFileSync("zstd", ["-d", "-c"], { input: await store.read("k0.sql.zst") }).length).toBe(result.rawBytes);
   });
 
   it("reports raw progress while a slow dump runs, and the exact raw size at the end", async () => {

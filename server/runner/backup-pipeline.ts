@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
-import { createCompressor, type CompressionKind } from "../process/compress.ts";
+import { compressionLevelProblem, createCompressor, type CompressionKind } from "../process/compress.ts";
 import type { DumpCommand } from "./dumpers/types.ts";
 import { BackupError, DumpFailedError, isTransientDumpError } from "./errors.ts";
 import { FanOut } from "./fan-out.ts";
 import { Meter } from "../process/meter.ts";
-import { lastLines, spawnChild, spawnReading, type ExitInfo } from "../process/spawn.ts";
+import { tcpClientPorts } from "../process/sockets.ts";
+import { endingOf, howItEnded, lastLines, spawnChild, spawnReading, type ExitInfo } from "../process/spawn.ts";
 
 export type PipelineTarget = { id: number; store: ArtifactStore; key: string; contentType: string };
 
@@ -37,14 +38,39 @@ export type PipelineOptions = {
  * One backup's data path: dump stdout → raw byte count → compressor → SHA-256 and byte count →
  * every storage target at once. Memory stays flat: each stage holds at most its stream buffers.
  * Artifacts are committed only after the dump and the compressor exited cleanly. Resolves with
- * per-target results when at least one target stored the artifact; rejects with a BackupError
- * (DumpFailedError for a failed dump) otherwise, leaving no artifact anywhere.
+ * per-target results when at least one target stored the artifact; rejects otherwise, leaving no
+ * artifact anywhere and no child process running, with the BackupError that names the cause
+ * (DumpFailedError for a dump that failed on its own, COMPRESSOR_FAILED, STORAGE_FAILED,
+ * CONFIGURATION for a compression level the compressor does not take), never a consequence of it
+ * (the broken pipe of a dump whose compressor died).
  */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
+  const levelProblem = compressionLevelProblem(options.compression, options.level);
+  if (levelProblem) throw new BackupError("CONFIGURATION", `compression level ${options.level} ${levelProblem}`);
   const { signal } = options;
+  // Stops every child on any failure, not only on abort: a dump left running holds a connection
+  // and a snapshot open on the server.
+  const stop = new AbortController();
+  const children = AbortSignal.any([signal, stop.signal]);
   const stored = new Meter({ hash: true, onBytes: () => options.onProgress?.({ rawBytes: source.rawBytes(), storedBytes: stored.bytes }) });
-  const source =
-    options.compression === "ZSTD" && canCountRawBytes() ? directZstdSource(options, () => stored.bytes) : inProcessSource(options, () => stored.bytes);
+  const session = new SessionWatch();
+  const kit: SourceKit = {
+    signal: children,
+    stop: () => (session.sample(), stop.abort()),
+    storedBytes: () => stored.bytes,
+    started: (pid) => session.watch(pid),
+  };
+  let source: Source;
+  try {
+    source = options.compression === "ZSTD" && canCountRawBytes() ? directZstdSource(options, kit) : inProcessSource(options, kit);
+  } catch (error) {
+    // spawn() itself refused (an argument it cannot pass): whatever did start is stopped.
+    stop.abort();
+    session.close();
+    throw new BackupError("CONFIGURATION", `the dump could not be started: ${(error as Error).message}`, false, { cause: error });
+  }
+  const onAbort = () => session.sample();
+  signal.addEventListener("abort", onAbort, { once: true });
 
   const fanOut = new FanOut(options.targets.length, source.producersOk);
   const puts = options.targets.map((t, i) =>
@@ -62,68 +88,115 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     await pipeline([...source.streams, stored, fanOut], { signal });
   } catch (error) {
     flowError = error;
+    kit.stop();
   }
   const targets = await Promise.all(puts);
   const ended = await source.ended();
+  session.close();
+  signal.removeEventListener("abort", onAbort);
 
-  if (flowError !== undefined) throw explain(flowError, signal, targets);
+  if (flowError !== undefined) {
+    // A dump that died of a signal may have left its session waiting on the server.
+    if (ended.dump.signal !== null && session.ports.length) await options.dump.endServerSession?.(session.ports);
+    throw explain(flowError, signal, ended, targets);
+  }
   if (!targets.some((t) => t.ok)) throw storageFailure(targets);
-  return { rawBytes: ended.rawBytes, storedBytes: stored.bytes, sha256: stored.digest(), targets, stderrTail: ended.stderrTail };
+  return { rawBytes: ended.rawBytes, storedBytes: stored.bytes, sha256: stored.digest(), targets, stderrTail: ended.dump.stderrTail };
 }
+
+const PORT_POLL_MS = 50;
+
+/**
+ * The TCP client ports of the dump's connection, sampled while it runs: once the dump was killed
+ * they are how its session on the server is found (and ended: it may be waiting for a lock).
+ */
+class SessionWatch {
+  readonly #ports = new Set<number>();
+  #pid: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  watch(pid: number | undefined): void {
+    this.#pid = pid;
+    this.#timer = setInterval(() => this.sample(), PORT_POLL_MS);
+  }
+
+  sample(): void {
+    for (const port of tcpClientPorts(this.#pid)) this.#ports.add(port);
+    // Dump programs open one connection: once it is known there is nothing more to look for.
+    if (this.#ports.size) this.close();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  get ports(): number[] {
+    return [...this.#ports];
+  }
+}
+
+/** How the producers ended: the dump, and the compressor when it is a program (zstd). */
+type Ended = { dump: ExitInfo; compressor: ExitInfo | null; rawBytes: number };
 
 /** Where the compressed bytes come from, and how to tell that every producer succeeded. */
 type Source = {
   /** The stages before the checksum; the last one yields the compressed artifact. */
   streams: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream>;
   rawBytes(): number;
-  /** Resolves once the dump and the compressor both exited cleanly; rejects with the reason otherwise. */
+  /** Resolves once the dump and the compressor both exited cleanly; rejects with the cause otherwise. */
   producersOk(): Promise<void>;
-  /** Once the flow is over: the exact dump size and the dump's stderr tail. */
-  ended(): Promise<{ rawBytes: number; stderrTail: string }>;
+  /** Once every child has exited: how each ended, and the exact dump size. */
+  ended(): Promise<Ended>;
 };
 
-function dumpFailure(exit: ExitInfo): DumpFailedError {
-  return new DumpFailedError(exit.code, exit.signal, exit.stderrTail, exit.signal === null && isTransientDumpError(exit.stderrTail));
+/**
+ * What a source's children share: the signal that stops them, `stop` (fired by a child that ended
+ * badly: the others are of no use then, and a dump waiting on a lock would never notice), the
+ * stored byte count for progress, and `started`, told the dump's pid.
+ */
+type SourceKit = { signal: AbortSignal; stop: () => void; storedBytes: () => number; started: (dumpPid: number | undefined) => void };
+
+function stopOthersIfBad(exited: Promise<ExitInfo>, stop: () => void): void {
+  void exited.then((exit) => endingOf(exit) !== "ok" && stop());
 }
 
 /** dump → this process (raw count) → compressor (zstd child, zlib gzip, or none) → this process. */
-function inProcessSource(options: PipelineOptions, storedBytes: () => number): Source {
-  const { dump, signal } = options;
-  const dumpChild = spawnChild(dump.command, dump.args, { env: dump.env, signal });
+function inProcessSource(options: PipelineOptions, { signal, stop, storedBytes, started }: SourceKit): Source {
   const compressor = createCompressor(options.compression, options.level, signal);
-  // Awaited below; this only keeps an early failure from counting as unhandled meanwhile.
-  compressor.finished.catch(() => {});
+  if (compressor.exited) stopOthersIfBad(compressor.exited, stop);
+  const dumpChild = spawnChild(options.dump.command, options.dump.args, { env: options.dump.env, signal });
+  started(dumpChild.pid);
+  stopOthersIfBad(dumpChild.exited, stop);
   const raw = new Meter({ onBytes: (rawBytes) => options.onProgress?.({ rawBytes, storedBytes: storedBytes() }) });
+  const ended = async (): Promise<Ended> => ({ dump: await dumpChild.exited, compressor: await compressor.exited, rawBytes: raw.bytes });
   return {
     streams: [dumpChild.stdout, raw, compressor.stream],
     rawBytes: () => raw.bytes,
     producersOk: async () => {
-      const exit = await dumpChild.exited;
-      if (exit.code !== 0) throw dumpFailure(exit);
-      await compressor.finished.catch((error: Error) => {
-        throw new BackupError("COMPRESSOR_FAILED", error.message);
-      });
+      const failure = producerFailure(await ended());
+      if (failure) throw failure;
     },
-    ended: async () => {
-      const exit = await dumpChild.exited;
-      await compressor.finished.catch(() => {});
-      return { rawBytes: raw.bytes, stderrTail: exit.stderrTail };
-    },
+    ended,
   };
 }
 
 const RAW_POLL_MS = 250;
+/** zstd's closing report at -vv: `/*stdin*\ : 42.67%   (  3893 B =>   1661 B, /*stdout*\)`; sizes are padded. */
+const ZSTD_REPORT = /\(\s*(\d+) B =>/;
 
 /**
  * dump | zstd as two processes joined by a pipe this process never reads: the raw dump (the bulk
  * of the bytes) is not copied through Node, which on a small machine leaves its CPU to the dump
  * and the compressor. The raw size is read from /proc/<dump>/io while it runs (progress, stall
- * detection) and exactly from zstd's closing report (`-vv`: "(N B => M B").
+ * detection) and exactly from zstd's closing report (`-vv`: "(N B => M B", padded to six places).
  */
-function directZstdSource(options: PipelineOptions, storedBytes: () => number): Source {
-  const { dump, signal } = options;
+function directZstdSource(options: PipelineOptions, { signal, stop, storedBytes, started }: SourceKit): Source {
+  const { dump } = options;
   const dumpChild = spawnChild(dump.command, dump.args, { env: dump.env, signal });
+  started(dumpChild.pid);
+  stopOthersIfBad(dumpChild.exited, stop);
   const zstd = spawnReading("zstd", [`-${options.level}`, "-vv", "-c", "--no-progress"], dumpChild.stdout, { signal });
+  stopOthersIfBad(zstd.exited, stop);
   // zstd holds its own copy of the pipe: this process's end must not take any of the data.
   dumpChild.stdout.destroy();
   let raw = 0;
@@ -135,27 +208,54 @@ function directZstdSource(options: PipelineOptions, storedBytes: () => number): 
     }
   }, RAW_POLL_MS);
   const done = Promise.all([dumpChild.exited, zstd.exited]).finally(() => clearInterval(poll));
+  const ended = async (): Promise<Ended> => {
+    const [dumpExit, zstdExit] = await done;
+    const reported = ZSTD_REPORT.exec(zstdExit.stderrTail);
+    return { dump: dumpExit, compressor: zstdExit, rawBytes: reported ? Number(reported[1]) : raw };
+  };
   return {
     streams: [zstd.stdout],
     rawBytes: () => raw,
     producersOk: async () => {
-      const [dumpExit, zstdExit] = await done;
-      const zstdFailed =
-        zstdExit.code !== 0
-          ? new BackupError("COMPRESSOR_FAILED", `zstd failed (exit ${zstdExit.code ?? zstdExit.signal}): ${lastLines(zstdExit.stderrTail)}`)
-          : null;
-      // A failing dump ends zstd's input cleanly (zstd exits 0), but a failing zstd breaks the dump's
-      // pipe (SIGPIPE, or exit 141 through a shell): a zstd that exited non-zero is the cause.
-      if (zstdFailed && zstdExit.code !== null) throw zstdFailed;
-      if (dumpExit.code !== 0) throw dumpFailure(dumpExit);
-      if (zstdFailed) throw zstdFailed;
+      const failure = producerFailure(await ended());
+      if (failure) throw failure;
     },
-    ended: async () => {
-      const [dumpExit, zstdExit] = await done;
-      const reported = /\((\d+) B =>/.exec(zstdExit.stderrTail);
-      return { rawBytes: reported ? Number(reported[1]) : raw, stderrTail: dumpExit.stderrTail };
-    },
+    ended,
   };
+}
+
+/**
+ * The producer that failed on its own, if one did. A dump that fails ends the compressor's input
+ * cleanly (it exits 0); a compressor that dies breaks the dump's pipe (SIGPIPE, or "errno 32/104
+ * on write"): so a compressor that failed on its own is the cause, then a dump that did, and a
+ * broken pipe only when nothing else explains it.
+ */
+function producerFailure(ended: Ended, consequencesToo = true): BackupError | null {
+  const dumpEnding = endingOf(ended.dump);
+  const compressorEnding = ended.compressor ? endingOf(ended.compressor) : "ok";
+  if (compressorEnding === "failed") return compressorFailure(ended.compressor!);
+  if (dumpEnding === "failed") return dumpFailure(ended.dump);
+  if (!consequencesToo) return null;
+  if (dumpEnding !== "ok") return dumpFailure(ended.dump);
+  if (compressorEnding !== "ok") return compressorFailure(ended.compressor!);
+  return null;
+}
+
+function dumpFailure(exit: ExitInfo): DumpFailedError {
+  return new DumpFailedError(exit.code, exit.signal, exit.stderrTail, exit.signal === null && isTransientDumpError(exit.stderrTail));
+}
+
+/** What zstd -vv says on every run (banner, parameters, sizes): no explanation of a failure. */
+const ZSTD_CHATTER = /^(\*\*\* .*|--.*|Using std(in|out) for .*|Decompression will require .*|.*=>.*|.*Completed in .*|\s*)$/;
+
+function compressorFailure(exit: ExitInfo): BackupError {
+  const words = lastLines(
+    exit.stderrTail
+      .split("\n")
+      .filter((line) => !ZSTD_CHATTER.test(line))
+      .join("\n"),
+  );
+  return new BackupError("COMPRESSOR_FAILED", `the compressor (zstd) ${howItEnded(exit)}${words ? `: ${words}` : ""}`);
 }
 
 /** Bytes a process has written so far (its stdout and stderr), from /proc; 0 when unknown. */
@@ -176,12 +276,19 @@ function canCountRawBytes(): boolean {
   return procIo;
 }
 
-/** Turns whatever stopped the flow into the BackupError that explains it best. */
-function explain(error: unknown, signal: AbortSignal, targets: TargetResult[]): BackupError {
+/**
+ * Turns whatever stopped the flow into the BackupError that explains it best: the abort's
+ * reason; a producer that failed on its own (its failure broke the stream); a storage target's own
+ * error (a full disk, an S3 outage: the producers then died of broken pipes or were stopped);
+ * the flow's error itself.
+ */
+function explain(error: unknown, signal: AbortSignal, ended: Ended, targets: TargetResult[]): BackupError {
   if (signal.aborted) {
     const reason: unknown = signal.reason;
     return reason instanceof BackupError ? reason : new BackupError("CANCELLED", "the backup was cancelled");
   }
+  const producer = producerFailure(ended, false);
+  if (producer) return producer;
   if (error instanceof BackupError) return error;
   if (!targets.some((t) => t.ok)) return storageFailure(targets);
   return new BackupError("STORAGE_FAILED", `the backup stream failed: ${(error as Error).message}`, false, { cause: error });

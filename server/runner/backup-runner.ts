@@ -322,9 +322,12 @@ export class BackupRunner {
     }
     const compression = profile?.compression ?? "ZSTD";
     const key = artifactKey({ ...backup, backupId: backup.id, format: dump.format, compression });
+    // What the dump will leave out (missing privileges, tables outside the snapshot): recorded, not fatal.
+    const warnings = (await engine.dumpWarnings?.(conn, backup.database, profile).catch(() => null)) ?? [];
+    if (warnings.length) log.warn({ warnings }, "the backup will leave objects out");
     await this.#db(
       "record the dump settings",
-      () => repo.prepareRun(backup.id, { compression, tool: dump.description, serverVersion: inspection.version, key }),
+      () => repo.prepareRun(backup.id, { compression, tool: dump.description, serverVersion: inspection.version, key, warnings }),
       signal,
     );
 
@@ -383,7 +386,7 @@ export class BackupRunner {
       const manifestErrors = await this.#writeManifests(
         backup,
         server,
-        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, started },
+        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, warnings, started },
         stores,
       );
       return { result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
@@ -406,6 +409,7 @@ export class BackupRunner {
       inspection: { version: string };
       position: ReplicationPosition | null;
       tableStats: TableStats | null;
+      warnings: string[];
       started: number;
     },
     stores: Map<number, ArtifactStore>,
@@ -421,6 +425,7 @@ export class BackupRunner {
       artifact: { key: run.key, rawBytes: run.result.rawBytes, storedBytes: run.result.storedBytes, sha256: run.result.sha256 },
       position: run.position,
       ...(run.tableStats ? { tableStats: run.tableStats } : {}),
+      warnings: run.warnings,
       startedAt: new Date(run.started).toISOString(),
       finishedAt: new Date().toISOString(),
     });
@@ -469,8 +474,9 @@ export class BackupRunner {
   }
 
   /**
-   * Exact row counts cost a COUNT(*) per table, so they are captured only for backups whose
-   * schedule runs restore drills; a failure to capture never fails the backup.
+   * The tables and objects a restore drill expects (names only: the drill counts the dump's own
+   * rows), captured only for backups whose schedule runs restore drills; a failure to capture
+   * never fails the backup.
    */
   async #tableStats(backup: BackupWithArtifacts, conn: ServerConnection, log: Logger): Promise<TableStats | null> {
     if (!backup.scheduleId || !this.deps.engine.tableStats) return null;

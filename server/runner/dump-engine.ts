@@ -14,4 +14,6 @@ export type DumpEngine = {
   estimateBytes?(conn: ServerConnection, database: string): Promise<number | null>;
   /** Tables with exact row counts and object names, captured right before a dump that restore drills will check. */
   tableStats?(conn: ServerConnection, database: string): Promise<TableStats>;
+  /** What a dump of `database` with `profile` will leave out or not take consistently: the backup's warnings. */
+  dumpWarnings?(conn: ServerConnection, database: string, profile: DumpProfile | null): Promise<string[]>;
 };

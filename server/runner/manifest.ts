@@ -25,6 +25,8 @@ export type Manifest = {
   position: ReplicationPosition | null;
   /** Tables, row counts and objects at dump time, when restore drills check this schedule's backups. */
   tableStats?: TableStats | null;
+  /** What the dump left out or did not take consistently (Backup.warnings); absent in older manifests. */
+  warnings?: string[];
   startedAt: string;
   finishedAt: string;
   restore: string;

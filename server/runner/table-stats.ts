@@ -3,31 +3,44 @@ import { quoteIdent } from "../db/connection.ts";
 import { pgIdent, withMysql, withPg } from "./dumpers/server-session.ts";
 import type { ServerConnection } from "./dumpers/types.ts";
 
-/** Marks the JSON of TableStats, so a future format can be told apart. */
-export const TABLE_STATS_FORMAT = "sqlguard-table-stats/1";
+/**
+ * Marks the JSON of TableStats, so a format can be told apart. /1 (older backups) held row counts
+ * taken before the dump, in another snapshot than the dump's; /2 holds none at dump time.
+ */
+export const TABLE_STATS_FORMAT = "sqlguard-table-stats/2";
+const FORMATS = new Set(["sqlguard-table-stats/1", TABLE_STATS_FORMAT]);
 
 /**
- * What a database held at one moment: every table with its exact row count (one consistent
- * snapshot), and the names of its views, routines, triggers and events. Restore drills compare a
- * restored database with the stats captured right before its dump.
+ * What a database held at one moment: every table (with its exact row count when counted), and
+ * the names of its views, routines, triggers and events. Captured right before a dump whose
+ * schedule runs restore drills, without counts: a drill takes the rows from the dump itself
+ * (restore/dump-rows.ts), which are the rows of the dump's own snapshot; counts taken here, in
+ * another snapshot, would differ on a busy database. The drill counts the restored copy.
  */
 export type TableStats = {
-  format: typeof TABLE_STATS_FORMAT;
+  format: string;
   capturedAt: string;
-  /** MySQL/MariaDB: the table name; PostgreSQL: `schema.table`. In name order. */
-  tables: Array<{ name: string; rows: number }>;
+  /** MySQL/MariaDB: the table name; PostgreSQL: `schema.table`. In name order. Rows null: not counted. */
+  tables: Array<{ name: string; rows: number | null }>;
   /** `VIEW v`, `PROCEDURE p`, `FUNCTION public.f(integer)`, `TRIGGER t ON public.x`…, sorted. */
   objects: string[];
 };
 
+/** TableStats whose tables were counted. */
+export type CountedStats = Omit<TableStats, "tables"> & { tables: Array<{ name: string; rows: number }> };
+
 /**
- * Captures the table list, exact row counts and object names of a database, all in one read-only
- * snapshot transaction (InnoDB / REPEATABLE READ), so the counts agree with each other. Costs one
- * COUNT(*) per table. Call it right before the dump starts. Throws a ServerConnectionError.
+ * Captures the table list and object names of a database and, with `countRows` (the default),
+ * the exact row count of every table, all in one read-only snapshot transaction (InnoDB /
+ * REPEATABLE READ), so the counts agree with each other; a COUNT(*) per table, so counting is for
+ * a drill's scratch copy, not for a production source. Throws a ServerConnectionError.
  */
-export async function captureTableStats(conn: ServerConnection, database: string): Promise<TableStats> {
+export async function captureTableStats(conn: ServerConnection, database: string): Promise<CountedStats>;
+export async function captureTableStats(conn: ServerConnection, database: string, options: { countRows: false }): Promise<TableStats>;
+export async function captureTableStats(conn: ServerConnection, database: string, options: { countRows?: boolean } = {}): Promise<TableStats> {
   const capturedAt = new Date().toISOString();
-  const { tables, objects } = conn.engine === "POSTGRESQL" ? await capturePg(conn, database) : await captureMysql(conn, database);
+  const count = options.countRows ?? true;
+  const { tables, objects } = conn.engine === "POSTGRESQL" ? await capturePg(conn, database, count) : await captureMysql(conn, database, count);
   return { format: TABLE_STATS_FORMAT, capturedAt, tables: tables.sort((a, b) => cmp(a.name, b.name)), objects: objects.sort(cmp) };
 }
 
@@ -39,14 +52,14 @@ export async function saveTableStats(prisma: PrismaClient, backupId: number, sta
 /** The stats in a JSON column or a manifest, or null when absent or not in this format. */
 export function parseTableStats(value: unknown): TableStats | null {
   const v = value as Partial<TableStats> | null;
-  if (!v || v.format !== TABLE_STATS_FORMAT || !Array.isArray(v.tables) || !Array.isArray(v.objects)) return null;
-  if (!v.tables.every((t) => typeof t?.name === "string" && Number.isInteger(t.rows))) return null;
+  if (!v || !FORMATS.has(v.format ?? "") || !Array.isArray(v.tables) || !Array.isArray(v.objects)) return null;
+  if (!v.tables.every((t) => typeof t?.name === "string" && (t.rows === null || Number.isInteger(t.rows)))) return null;
   return v as TableStats;
 }
 
 type Captured = { tables: TableStats["tables"]; objects: string[] };
 
-async function captureMysql(conn: ServerConnection, database: string): Promise<Captured> {
+async function captureMysql(conn: ServerConnection, database: string, countRows: boolean): Promise<Captured> {
   return withMysql(conn, async (c) => {
     await c.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
     await c.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
@@ -57,6 +70,10 @@ async function captureMysql(conn: ServerConnection, database: string): Promise<C
       }>;
       const tables: Captured["tables"] = [];
       for (const { name } of rows.filter((r) => r.type === "BASE TABLE" || r.type === "SYSTEM VERSIONED")) {
+        if (!countRows) {
+          tables.push({ name, rows: null });
+          continue;
+        }
         const [count] = (await c.query(`SELECT COUNT(*) AS n FROM ${quoteIdent(database)}.${quoteIdent(name)}`)) as Array<{ n: number }>;
         tables.push({ name, rows: Number(count?.n ?? 0) });
       }
@@ -79,7 +96,7 @@ const PG_USER_OBJECTS = `n.nspname NOT IN ('pg_catalog', 'information_schema') A
 const NOT_EXTENSION = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
 
-async function capturePg(conn: ServerConnection, database: string): Promise<Captured> {
+async function capturePg(conn: ServerConnection, database: string, countRows: boolean): Promise<Captured> {
   return withPg(conn, database, async (c) => {
     await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     try {
@@ -89,6 +106,10 @@ async function capturePg(conn: ServerConnection, database: string): Promise<Capt
       );
       const tables: Captured["tables"] = [];
       for (const r of rows.filter((x) => x.kind === "r")) {
+        if (!countRows) {
+          tables.push({ name: `${r.schema}.${r.name}`, rows: null });
+          continue;
+        }
         const count = await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${pgIdent(r.schema)}.${pgIdent(r.name)}`);
         tables.push({ name: `${r.schema}.${r.name}`, rows: Number(count.rows[0]?.n ?? 0) });
       }

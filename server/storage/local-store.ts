@@ -36,6 +36,8 @@ export class LocalStore implements ArtifactStore {
     const partial = file + PARTIAL;
     let bytes = 0;
     let record: number | undefined;
+    // The file system's own error (ENOSPC): pipeline() reports an AbortError in its place.
+    let writeError: unknown;
     try {
       options.signal?.throwIfAborted();
       await fs.mkdir(path.dirname(file), { recursive: true });
@@ -51,7 +53,7 @@ export class LocalStore implements ArtifactStore {
           body,
           async (chunks: AsyncIterable<Buffer>) => {
             for await (const chunk of chunks) {
-              await writeFully(handle, chunk);
+              await writeFully(handle, chunk).catch((error: unknown) => Promise.reject((writeError = error)));
               bytes += chunk.length;
             }
           },
@@ -73,7 +75,7 @@ export class LocalStore implements ArtifactStore {
         () => false,
       );
       if (record !== undefined) await this.#journal.end(record, removed ? "done" : "leftover").catch(() => {});
-      throw toStorageError(error, "write", file, options.signal);
+      throw toStorageError(options.signal?.aborted ? error : (writeError ?? error), "write", file, options.signal);
     }
     await this.#journal.end(record!, "done").catch(() => {});
     // The rename is durable only once the directory entry is on disk.

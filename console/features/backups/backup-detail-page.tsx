@@ -182,6 +182,17 @@ export function BackupDetailPage() {
         </section>
       </div>
 
+      {b.warnings.length > 0 && (
+        <section className="panel warn-box" aria-labelledby="warnings-heading" data-testid="backup-warnings">
+          <h2 id="warnings-heading">{b.warnings.length === 1 ? "Warning" : `${b.warnings.length} warnings`}: this backup may miss objects</h2>
+          <ul>
+            {b.warnings.map((w) => (
+              <li key={w}>{w}</li>
+            ))}
+          </ul>
+        </section>
+      )}
+
       {b.error && (
         <section className="panel" aria-labelledby="error-heading">
           <h2 id="error-heading">Error</h2>

@@ -150,6 +150,11 @@ export function BackupsPage() {
                     </td>
                     <td>
                       <StatusBadge status={b.status} />
+                      {b.warnings.length > 0 && (
+                        <span className="badge tone-warn warn-marker" title={b.warnings.join("\n")} data-testid="backup-warning-marker">
+                          {b.warnings.length === 1 ? "1 warning" : `${b.warnings.length} warnings`}
+                        </span>
+                      )}
                     </td>
                     <td>
                       {b.serverName} / {b.database}

@@ -22,6 +22,7 @@ export const BACKUPS = graphql(`
         storedBytes
         progressBytes
         error
+        warnings
       }
     }
   }
@@ -93,6 +94,7 @@ export const BACKUP = graphql(
       sha256
       position
       error
+      warnings
       logTail
       artifacts {
         id

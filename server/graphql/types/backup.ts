@@ -48,6 +48,11 @@ builder.prismaObject("Backup", {
       resolve: (b) => (b.position == null ? null : JSON.stringify(b.position)),
     }),
     error: t.exposeString("error", { nullable: true }),
+    warnings: t.stringList({
+      description:
+        "What the dump left out or did not take consistently (routines it may not read, tables without transactions under the single-transaction option): the backup still succeeded, but misses these. Empty when nothing.",
+      resolve: (b) => (Array.isArray(b.warnings) ? b.warnings.filter((w): w is string => typeof w === "string") : []),
+    }),
     logTail: t.exposeString("logTail", { nullable: true, description: "The end of the dump program's stderr." }),
     attempt: t.exposeInt("attempt"),
     instanceId: t.exposeString("instanceId", { nullable: true }),

@@ -8,7 +8,8 @@ const DrillTriggerEnum = builder.enumType(E.DrillTrigger, {
 });
 const DrillBaselineEnum = builder.enumType(E.DrillBaseline, {
   name: "DrillBaseline",
-  description: "CAPTURED: stats taken right before the dump (strict); LIVE_SOURCE: the source now, as no stats were captured; NONE: nothing to compare with.",
+  description:
+    "Where the drill's tables and objects came from: CAPTURED, right before the dump (strict); LIVE_SOURCE, the source now, as none were captured; NONE, nowhere. Row counts always come from the dump itself, counted while it is restored.",
 });
 
 builder.prismaObject("RestoreDrill", {

@@ -1,5 +1,6 @@
 import { buildMysqlDump } from "./mysql-dumper.ts";
 import { buildPgDump } from "./pg-dumper.ts";
+import { endSessionsByClientPort } from "./server-session.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
 
 /**
@@ -8,12 +9,17 @@ import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./ty
  * profile holds a flag that is not allowed.
  */
 export function buildDump(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand {
+  const endServerSession = (ports: number[]) =>
+    endSessionsByClientPort(conn, ports).then(
+      () => {},
+      () => {},
+    );
   switch (conn.engine) {
     case "MYSQL":
     case "MARIADB":
-      return buildMysqlDump(conn, profile, database, tools, serverVersion);
+      return { ...buildMysqlDump(conn, profile, database, tools, serverVersion), endServerSession };
     case "POSTGRESQL":
-      return buildPgDump(conn, profile, database, tools, serverVersion);
+      return { ...buildPgDump(conn, profile, database, tools, serverVersion), endServerSession };
     default:
       throw new Error(`unknown database engine ${JSON.stringify(conn.engine satisfies never)}`);
   }

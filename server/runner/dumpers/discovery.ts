@@ -2,7 +2,7 @@ import type { Connection as MysqlConn } from "mariadb";
 import type pg from "pg";
 import { withMysql, withPg } from "./server-session.ts";
 export { classify, ServerConnectionError, type ConnectionErrorKind } from "./connection-errors.ts";
-import type { ReplicationPosition, ServerConnection, ServerInspection } from "./types.ts";
+import type { DumpProfile, ReplicationPosition, ServerConnection, ServerInspection } from "./types.ts";
 
 /** Inspection queries are quick; a server that does not answer in 30 s is treated as down. */
 const QUERY = { queryTimeoutMs: 30_000 };
@@ -33,7 +33,45 @@ export async function replicationPosition(conn: ServerConnection): Promise<Repli
   }
 }
 
+/**
+ * What a dump of `database` with `profile` will leave out or not take consistently, found
+ * before it starts: privileges it lacks (routines defined by other users are silently left out,
+ * triggers and events cannot be read) and, under the single-transaction option, tables of an
+ * engine without transactions (MyISAM, Aria…), which are read as they are at that moment. The
+ * backup still runs; these become its warnings. Throws a ServerConnectionError.
+ */
+export async function dumpWarnings(conn: ServerConnection, database: string, profile: DumpProfile | null): Promise<string[]> {
+  if (conn.engine === "POSTGRESQL") return []; // pg_dump fails instead of leaving something out
+  return withMysql(conn, (c) => mysqlDumpWarnings(c, database, profile), QUERY);
+}
+
 // ---- MySQL / MariaDB ---------------------------------------------------------------------------
+
+/** Engines whose tables a consistent snapshot covers (START TRANSACTION WITH CONSISTENT SNAPSHOT). */
+const SNAPSHOT_ENGINES = new Set(["INNODB", "ROCKSDB"]);
+
+async function mysqlDumpWarnings(c: MysqlConn, database: string, profile: DumpProfile | null): Promise<string[]> {
+  const grants = (await column(c, "SHOW GRANTS")).map(String);
+  const binlogOn = Number((await column(c, "SELECT @@log_bin"))[0]) === 1;
+  const warnings = privilegeWarnings(grants, [database], binlogOn, profile);
+  if (profile?.singleTransaction ?? true) {
+    const rows = (await c.query(
+      "SELECT TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+      [database],
+    )) as Array<{ name: string; engine: string | null }>;
+    const byEngine = new Map<string, string[]>();
+    for (const { name, engine } of rows) {
+      if (engine && SNAPSHOT_ENGINES.has(engine.toUpperCase())) continue;
+      byEngine.set(engine ?? "unknown", [...(byEngine.get(engine ?? "unknown") ?? []), name]);
+    }
+    for (const [engine, tables] of byEngine) {
+      warnings.push(
+        `${engine} tables have no transactions, so the single-transaction snapshot does not cover ${nameList(tables)}: each is dumped as it is when the dump reaches it`,
+      );
+    }
+  }
+  return warnings;
+}
 
 async function column(c: MysqlConn, sql: string): Promise<unknown[]> {
   const rows = (await c.query({ sql, rowsAsArray: true })) as unknown[][];
@@ -70,13 +108,16 @@ async function mysqlPosition(c: MysqlConn): Promise<ReplicationPosition | null> 
   return Object.keys(position).length ? position : null;
 }
 
-/** Database-level privileges a dump of each database needs, with what fails without them. */
-const NEEDED: [privilege: string, consequence: string][] = [
-  ["SELECT", "its tables cannot be dumped"],
-  ["SHOW VIEW", "its views cannot be dumped"],
-  ["TRIGGER", "its triggers cannot be dumped (or turn triggers off in the dump options)"],
-  ["EVENT", "its events cannot be dumped (or turn events off in the dump options)"],
-  ["LOCK TABLES", "dumps without the single-transaction option will fail"],
+/**
+ * Database-level privileges a dump of each database needs, with what fails without them, and
+ * whether a profile needs it at all (a profile without triggers does not need TRIGGER).
+ */
+const NEEDED: [privilege: string, consequence: string, needed: (p: DumpProfile | null) => boolean][] = [
+  ["SELECT", "its tables cannot be dumped", () => true],
+  ["SHOW VIEW", "its views cannot be dumped", () => true],
+  ["TRIGGER", "its triggers cannot be dumped (or turn triggers off in the dump options)", (p) => p?.triggers ?? true],
+  ["EVENT", "its events cannot be dumped (or turn events off in the dump options)", (p) => p?.events ?? true],
+  ["LOCK TABLES", "dumps without the single-transaction option will fail", (p) => !(p?.singleTransaction ?? true)],
 ];
 const POSITION_PRIVILEGES = ["REPLICATION CLIENT", "BINLOG MONITOR", "SUPER"];
 const ROUTINE_PRIVILEGES = ["SELECT", "SHOW_ROUTINE", "SHOW CREATE ROUTINE"];
@@ -84,9 +125,10 @@ const ROUTINE_PRIVILEGES = ["SELECT", "SHOW_ROUTINE", "SHOW CREATE ROUTINE"];
 /**
  * A heuristic over SHOW GRANTS: global and database-level (wildcards included) grants are
  * matched against each database; table and column grants and roles are not followed, so an
- * account that works through roles gets no warning rather than a wrong one.
+ * account that works through roles gets no warning rather than a wrong one. With a `profile`,
+ * only what a dump with that profile needs (no TRIGGER warning when triggers are off).
  */
-export function privilegeWarnings(grants: string[], databases: string[], binlogOn: boolean): string[] {
+export function privilegeWarnings(grants: string[], databases: string[], binlogOn: boolean, profile?: DumpProfile | null): string[] {
   if (grants.some((g) => !/ ON /.test(g))) return []; // roles granted: privileges we cannot see
   const global = new Set<string>();
   const perDatabase: { pattern: RegExp; privileges: Set<string> }[] = [];
@@ -106,15 +148,15 @@ export function privilegeWarnings(grants: string[], databases: string[], binlogO
   if (global.has("*")) return [];
 
   const warnings: string[] = [];
-  for (const [privilege, consequence] of NEEDED) {
-    if (global.has(privilege)) continue;
+  for (const [privilege, consequence, needed] of NEEDED) {
+    if (global.has(privilege) || (profile !== undefined && !needed(profile))) continue;
     const lacking = databases.filter((db) => !perDatabase.some((g) => g.pattern.test(db) && (g.privileges.has(privilege) || g.privileges.has("*"))));
     if (lacking.length) warnings.push(`the user lacks ${privilege} on ${nameList(lacking)}: ${consequence}`);
   }
   // Routines the user did not define are left out of the dump without an error unless it can read
   // every routine's body: global SELECT, SELECT on mysql.proc, or SHOW_ROUTINE / SHOW CREATE ROUTINE.
   const readsRoutines = ROUTINE_PRIVILEGES.some((p) => global.has(p)) || grants.some((g) => /^GRANT (?:[^`]*, )?SELECT\b.* ON `mysql`\.`proc` TO /.test(g));
-  if (databases.length && !readsRoutines) {
+  if (databases.length && !readsRoutines && (profile?.routines ?? true)) {
     warnings.push(
       "the user lacks global SELECT (or SELECT on mysql.proc, or SHOW_ROUTINE on MySQL 8): routines defined by other users are silently left out (or turn routines off in the dump options)",
     );

@@ -80,3 +80,46 @@ export async function withPg<T>(conn: ServerConnection, database: string | null,
 export function pgIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/**
+ * Ends the server sessions of this account whose client port is one of `ports` (a killed dump's
+ * TCP connections, see process/sockets.ts): a dump killed while its session waits for a lock
+ * leaves that session waiting on the server, with its snapshot open, until the lock is granted.
+ * An account may always end its own sessions (MySQL/MariaDB `KILL CONNECTION`, PostgreSQL
+ * `pg_terminate_backend`). Returns how many were ended. Throws a ServerConnectionError.
+ */
+export async function endSessionsByClientPort(conn: ServerConnection, ports: number[]): Promise<number> {
+  if (ports.length === 0) return 0;
+  const options = { queryTimeoutMs: 10_000 };
+  if (conn.engine === "POSTGRESQL") {
+    return withPg(
+      conn,
+      null,
+      async (c) => {
+        const { rows } = await c.query<{ ended: boolean }>(
+          `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+           WHERE client_port = ANY($1::int[]) AND usename = current_user AND pid <> pg_backend_pid()`,
+          [ports],
+        );
+        return rows.filter((r) => r.ended).length;
+      },
+      options,
+    );
+  }
+  return withMysql(
+    conn,
+    async (c) => {
+      const rows = (await c.query("SELECT ID AS id, HOST AS host FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()", [
+        conn.username,
+      ])) as Array<{ id: number; host: string }>;
+      let ended = 0;
+      for (const row of rows.filter((r) => ports.includes(Number(/:(\d+)$/.exec(r.host ?? "")?.[1])))) {
+        // Gone meanwhile (it noticed its client was killed) is as good as ended.
+        await c.query(`KILL CONNECTION ${Number(row.id)}`).catch(() => {});
+        ended++;
+      }
+      return ended;
+    },
+    options,
+  );
+}

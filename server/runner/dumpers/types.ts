@@ -40,6 +40,12 @@ export type DumpCommand = {
   /** Artifact format: plain SQL or pg_dump's custom archive. */
   format: "sql" | "pg-custom";
   cleanup: () => Promise<void>;
+  /**
+   * Ends the dump's session on the server, found by the client ports of the dump's TCP
+   * connections, after the dump was stopped or killed: a session waiting for a lock outlives its
+   * killed client, holding a connection and a snapshot. Best effort; never throws.
+   */
+  endServerSession?: (clientPorts: number[]) => Promise<void>;
 };
 
 /** Binlog coordinates or GTID set at dump time, where the server reports them. */
