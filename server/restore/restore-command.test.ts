@@ -47,6 +47,18 @@ describe("buildRestoreCommands", () => {
   });
 
   it.each([
+    ["Oracle's mysql without TLS", "mysql", {}, true],
+    ["Oracle's mysql without TLS, retrieval off", "mysql", { allowPublicKeyRetrieval: false }, false],
+    ["Oracle's mysql over TLS", "mysql", { tls: true }, false],
+    ["MariaDB's client (fetches the key itself)", "mariadb", {}, false],
+  ] as const)("passes --get-server-public-key to %s: %s", (_client, flavor, over, expected) => {
+    const tools = { ...TOOLS, mysql: { path: "/usr/bin/mysql", flavor, version: "x" } };
+    const { client } = buildRestoreCommands({ ...maria, engine: "MYSQL", ...over }, "shop", "sql", tools);
+    expect(client.args.includes("--get-server-public-key")).toBe(expected);
+    expect(client.args.slice(-2)).toEqual(["--", "shop"]);
+  });
+
+  it.each([
     ["MariaDB's client 10.11.19", "mariadb", "mariadb  Ver 15.1 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)", false],
     ["MariaDB's client 10.11.6 (before sandbox mode)", "mariadb", "mariadb  Ver 15.1 Distrib 10.11.6-MariaDB, for debian-linux-gnu (x86_64)", true],
     ["Oracle's mysql 8.0", "mysql", "mysql  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)", true],

@@ -126,6 +126,20 @@ describe("buildMysqlDump", () => {
   });
 
   it.each([
+    ["Oracle's mysqldump, no TLS", MYSQL8_TOOL, {}, true],
+    ["Oracle's mysqldump, no TLS, retrieval allowed", MYSQL8_TOOL, { allowPublicKeyRetrieval: true }, true],
+    ["Oracle's mysqldump, no TLS, retrieval off", MYSQL8_TOOL, { allowPublicKeyRetrieval: false }, false],
+    ["Oracle's mysqldump over TLS (no key needed)", MYSQL8_TOOL, { tls: true }, false],
+    ["Oracle's mysqldump 8.4", MYSQL84_TOOL, {}, true],
+    ["mariadb-dump (fetches the key itself; no such option)", MARIADB_TOOL, {}, false],
+  ] as const)("--get-server-public-key (caching_sha2_password after a restart): %s", (_case, tools, over, expected) => {
+    const { args, description } = buildMysqlDump(conn({ engine: "MYSQL", ...over }), null, "app", tools, MYSQL8_SERVER);
+    expect(args.includes("--get-server-public-key")).toBe(expected);
+    expect(args.indexOf("--get-server-public-key")).toBeLessThan(args.indexOf("--"));
+    expect(description).not.toContain("--get-server-public-key");
+  });
+
+  it.each([
     ["mysql tool, MySQL 8 server", MYSQL8_TOOL, MYSQL8_SERVER, "OFF" as const, "--set-gtid-purged=OFF"],
     ["mysql tool, MySQL 5.7 server", MYSQL57_TOOL, MYSQL57_SERVER, "AUTO" as const, "--set-gtid-purged=AUTO"],
     ["mysql tool, MySQL 8 server, profile ON (to seed a replica)", MYSQL8_TOOL, MYSQL8_SERVER, "ON" as const, "--set-gtid-purged=ON"],
