@@ -10,6 +10,7 @@ import { detectTools } from "../runner/dumpers/tools.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import { buildManifest } from "../runner/manifest.ts";
 import { createMariadbSample, dropMariadbDatabase, mariadbExec, mariadbFingerprint, uniqueName } from "../testing/sample-databases.ts";
+import { runCli } from "../cli/testing/run-cli.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
 import type { RestoreTools } from "./restore-tools.ts";
 
@@ -24,6 +25,8 @@ const ORACLE_VERSION = "mysql  Ver 8.0.36 for Linux on x86_64 (MySQL Community S
  * everything else is the real mariadb client restoring into the real server.
  */
 const ORACLE_MYSQL = `#!/bin/sh
+PATH=/usr/local/bin:/usr/bin:/bin
+if [ "$1" = --version ]; then echo '${ORACLE_VERSION}'; exit 0; fi
 for a in "$@"; do shift; case "$a" in --get-server-public-key|--ssl-mode=*) ;; *) set -- "$@" "$a";; esac; done
 IFS= read -r first || true
 case "$first" in *'999999\\- enable the sandbox mode'*) echo "ERROR at line 1: Unknown command '\\-'." >&2; exit 1;; esac
@@ -48,6 +51,22 @@ describe("a mariadb-dump artifact and Oracle's mysql client", () => {
     targets.push(name);
     return name;
   };
+
+  /** The manifest SQLGuard writes beside the artifact. */
+  const manifestOf = () =>
+    buildManifest({
+      backupId: 1,
+      server: { name: "prod", engine: "MARIADB", host: "db", port: 3306, version: "10.11.19-MariaDB" },
+      database: source,
+      schedule: null,
+      trigger: "MANUAL",
+      dump: { tool, format: "sql" },
+      compression: { algorithm: "zstd", level: 3 },
+      artifact: { key: "k", rawBytes: 1, storedBytes: fs.statSync(artifact).size, sha256 },
+      position: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+    });
 
   beforeAll(async () => {
     fs.writeFileSync(oracle, ORACLE_MYSQL, { mode: 0o755 });
@@ -89,20 +108,22 @@ describe("a mariadb-dump artifact and Oracle's mysql client", () => {
     expect(await mariadbFingerprint(name)).toEqual(expected);
   });
 
+  it("restores through it with `sqlguard restore` when it is the only client on PATH", async () => {
+    const name = target("cli");
+    const bin = path.join(work, "bin");
+    fs.mkdirSync(bin);
+    fs.copyFileSync(oracle, path.join(bin, "mysql"));
+    fs.chmodSync(path.join(bin, "mysql"), 0o755);
+    fs.symlinkSync(spawnSync("sh", ["-c", "command -v zstd"]).stdout.toString().trim(), path.join(bin, "zstd"));
+    fs.writeFileSync(`${artifact}.manifest.json`, JSON.stringify(manifestOf()));
+    const r = await runCli(["restore", "--file", artifact, "--to", "mysql://root@127.0.0.1:3306", "--database", name], { PATH: bin });
+    expect(r.stderr).not.toContain("Unknown command");
+    expect(r.code, r.stderr).toBe(0);
+    expect(await mariadbFingerprint(name)).toEqual(expected);
+  });
+
   it("restores with the manifest's standard-tools command for each client family", async () => {
-    const manifest = buildManifest({
-      backupId: 1,
-      server: { name: "prod", engine: "MARIADB", host: "db", port: 3306, version: "10.11.19-MariaDB" },
-      database: source,
-      schedule: null,
-      trigger: "MANUAL",
-      dump: { tool, format: "sql" },
-      compression: { algorithm: "zstd", level: 3 },
-      artifact: { key: "k", rawBytes: 1, storedBytes: fs.statSync(artifact).size, sha256 },
-      position: null,
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-    });
+    const manifest = manifestOf();
     const [mariadbCommand, oracleCommand] = /^(.+?) {3}\(Oracle's mysql client: (.+)\); verify first: sha256sum <artifact> = [0-9a-f]{64}$/
       .exec(manifest.restore)!
       .slice(1);
