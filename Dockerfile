@@ -27,12 +27,30 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # --- runtime ---------------------------------------------------------------------------------------
 FROM node:24-bookworm-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
-# Dump clients (default-mysql-client provides mysqldump / mariadb-dump), compression, TLS roots,
-# time zones for schedules, and tini so dump child processes are reaped and signals forwarded.
-RUN apt-get update \
+# The PostgreSQL client major version, from the PostgreSQL project's apt repository (PGDG): a pg_dump
+# backs up servers of its own major version and older (back to 9.2), so 17 covers PostgreSQL 12-17;
+# SQLGuard refuses a newer server with a clear message. Build with --build-arg PG_CLIENT_MAJOR=18
+# for PostgreSQL 18 servers.
+ARG PG_CLIENT_MAJOR=17
+# PGDG's signing key (fingerprint B97B 0AFC AA1A 47F0 44F2 44A0 7FCC 7D46 ACCC 4CF8), copied from
+# Debian's postgresql-common package: kept in the repository, so the build downloads no key.
+COPY deploy/docker/apt.postgresql.org.asc /usr/share/keyrings/apt.postgresql.org.asc
+# Dump and restore clients (default-mysql-client provides mariadb-dump / mysqldump and mariadb /
+# mysql; postgresql-client-N provides pg_dump, pg_restore and psql N in /usr/lib/postgresql/N/bin),
+# compression, TLS roots, time zones for schedules, and tini so dump child processes are reaped and
+# signals forwarded. ca-certificates comes first: apt reaches apt.postgresql.org over HTTPS. The
+# last line fails the build unless pg_dump ${PG_CLIENT_MAJOR} is where SQLGuard looks for it.
+RUN set -eu \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && . /etc/os-release \
+ && printf '%s\n' 'Types: deb' 'URIs: https://apt.postgresql.org/pub/repos/apt' "Suites: ${VERSION_CODENAME}-pgdg" \
+      'Components: main' 'Signed-By: /usr/share/keyrings/apt.postgresql.org.asc' > /etc/apt/sources.list.d/pgdg.sources \
+ && apt-get update \
  && apt-get install -y --no-install-recommends \
-      default-mysql-client postgresql-client zstd ca-certificates tzdata tini \
- && rm -rf /var/lib/apt/lists/*
+      default-mysql-client "postgresql-client-${PG_CLIENT_MAJOR}" zstd tzdata tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && "/usr/lib/postgresql/${PG_CLIENT_MAJOR}/bin/pg_dump" --version | grep -q " ${PG_CLIENT_MAJOR}\."
 
 ENV NODE_ENV=production \
     NEXT_TELEMETRY_DISABLED=1 \

@@ -19,7 +19,8 @@ const manifest = () =>
 
 describe("parseConnectionUrl", () => {
   it.each([
-    ["mariadb://root@db", {}, { engine: "MARIADB", host: "db", port: 3306, username: "root", password: null, tls: false }, null],
+    ["mariadb://root@db", {}, { engine: "MARIADB", host: "db", port: 3306, username: "root", password: null, tls: false, allowPublicKeyRetrieval: true }, null],
+    ["mysql://root@db?allowPublicKeyRetrieval=false", {}, { engine: "MYSQL", tls: false, allowPublicKeyRetrieval: false }, null],
     ["mysql://u:p%40ss@[::1]:3307/shop%20db?tls=true", {}, { engine: "MYSQL", host: "::1", port: 3307, username: "u", password: "p@ss", tls: true }, "shop db"],
     ["mysql://u@db", { MYSQL_PWD: "from-env" }, { password: "from-env" }, null],
     ["postgres://db/shop?sslmode=require", { PGPASSWORD: "pg" }, { engine: "POSTGRESQL", port: 5432, username: "postgres", password: "pg", tls: true }, "shop"],

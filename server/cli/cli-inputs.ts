@@ -36,6 +36,8 @@ export function parseConnectionUrl(text: string, env: CliEnv, option = "--to"): 
       username: url.username ? decodeURIComponent(url.username) : scheme.user,
       password: password || null,
       tls,
+      // ?allowPublicKeyRetrieval=false: never fetch the server's RSA key (see README, MySQL 8).
+      allowPublicKeyRetrieval: url.searchParams.get("allowPublicKeyRetrieval") !== "false",
     },
     database,
   };

@@ -68,6 +68,7 @@ describe("Server and DumpOptions", () => {
         username: "sqlguard",
         passwordEnc: "v1:c2VhbGVk",
         tls: true,
+        allowPublicKeyRetrieval: false,
         enabled: false,
         labels: { env: "prod", region: "eu-west", "team/owner": "données" },
         includeDatabases: ["shop_*", "crm"],
@@ -105,7 +106,7 @@ describe("Server and DumpOptions", () => {
       compressionLevel: 3,
     });
     const server = await prisma.server.create({ data: serverData("minimal") });
-    expect(server).toMatchObject({ passwordEnc: null, tls: false, enabled: true, maxConcurrent: 1, dumpOptionsId: null });
+    expect(server).toMatchObject({ passwordEnc: null, tls: false, allowPublicKeyRetrieval: true, enabled: true, maxConcurrent: 1, dumpOptionsId: null });
     expect(server.createdAt).toBeInstanceOf(Date);
     expect(server.updatedAt).toBeInstanceOf(Date);
   });

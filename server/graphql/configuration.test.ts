@@ -17,7 +17,7 @@ async function expectInputError(query: string, variables: Record<string, unknown
 }
 
 const SERVER_FIELDS =
-  "id name engine host port username passwordSet tls enabled labels { key value } includeDatabases excludeDatabases maxConcurrent dumpOptions { name }";
+  "id name engine host port username passwordSet tls allowPublicKeyRetrieval enabled labels { key value } includeDatabases excludeDatabases maxConcurrent dumpOptions { name }";
 
 describe("servers", () => {
   const create = `mutation ($input: ServerInput!) { createServer(input: $input) { ${SERVER_FIELDS} } }`;
@@ -46,6 +46,7 @@ describe("servers", () => {
       port: 5432,
       passwordSet: true,
       tls: false,
+      allowPublicKeyRetrieval: true,
       enabled: true,
       labels: [{ key: "env", value: "prod" }],
       includeDatabases: ["shop_*"],
@@ -58,8 +59,8 @@ describe("servers", () => {
     expect(read.data!.server).toEqual({ name: "prod-db", host: "db.internal" });
     expect(read.data!.servers.map((s: { name: string }) => s.name)).toContain("prod-db");
 
-    const updated = await admin(update, { id: server.id, input: { port: 6432, enabled: false, password: null } });
-    expect(updated.data!.updateServer).toMatchObject({ host: "db.internal", port: 6432, enabled: false, passwordSet: false });
+    const updated = await admin(update, { id: server.id, input: { port: 6432, enabled: false, password: null, allowPublicKeyRetrieval: false } });
+    expect(updated.data!.updateServer).toMatchObject({ host: "db.internal", port: 6432, enabled: false, passwordSet: false, allowPublicKeyRetrieval: false });
 
     const deleted = await admin(`mutation ($id: Int!) { deleteServer(id: $id) { name } }`, { id: server.id });
     expect(deleted.data!.deleteServer.name).toBe("prod-db");

@@ -1,4 +1,4 @@
-import type { ServerConnection } from "./server-connection.ts";
+import { retrievesPublicKey, type ServerConnection } from "./server-connection.ts";
 
 /**
  * libpq's environment for one PostgreSQL client (pg_dump, psql): the connection, and the password
@@ -32,5 +32,8 @@ export function mysqlConnectionArgs(conn: ServerConnection, flavor: "mariadb" | 
     `--user=${conn.username}`,
     "--protocol=TCP",
     ...(conn.tls ? [flavor === "mariadb" ? "--ssl" : "--ssl-mode=REQUIRED"] : []),
+    // Oracle's clients fail caching_sha2_password logins without TLS once the server's login cache
+    // is empty, unless they may fetch the server's key; MariaDB's clients always fetch it (no option).
+    ...(flavor === "mysql" && retrievesPublicKey(conn) ? ["--get-server-public-key"] : []),
   ];
 }

@@ -24,15 +24,15 @@ export async function firstMysqlProgram(names: string[], searchPath: string): Pr
 
 /**
  * The newest PostgreSQL client program `name` (pg_dump, psql, pg_restore) on the search path or in
- * /usr/lib/postgresql/<major>/bin: a pg_dump cannot dump a server newer than itself, and a
- * pg_restore cannot read an archive newer than itself.
+ * /usr/lib/postgresql/<major>/bin (`versionedDirs`, for tests): a pg_dump cannot dump a server
+ * newer than itself, and a pg_restore cannot read an archive newer than itself.
  */
-export async function newestPgProgram(name: string, searchPath: string): Promise<Program | null> {
+export async function newestPgProgram(name: string, searchPath: string, versionedDirs = PG_VERSIONED_DIRS): Promise<Program | null> {
   const candidates = new Set<string>();
   const onPath = await which(name, searchPath);
   if (onPath) candidates.add(onPath);
-  for (const major of await fs.readdir(PG_VERSIONED_DIRS).catch(() => [] as string[])) {
-    const file = path.join(PG_VERSIONED_DIRS, major, "bin", name);
+  for (const major of await fs.readdir(versionedDirs).catch(() => [] as string[])) {
+    const file = path.join(versionedDirs, major, "bin", name);
     if (await isExecutable(file)) candidates.add(file);
   }
   let best: { path: string; version: string; rank: number[] } | null = null;

@@ -9,4 +9,15 @@ export type ServerConnection = {
   username: string;
   password: string | null;
   tls: boolean;
+  /**
+   * Without TLS, MySQL 8's caching_sha2_password sends the password RSA-encrypted with the
+   * server's public key whenever the server has no cached login for the user (after every
+   * restart): may the clients ask the server for that key? Missing means yes.
+   */
+  allowPublicKeyRetrieval?: boolean;
 };
+
+/** Whether the clients ask the server for its RSA public key: only without TLS, and unless turned off. */
+export function retrievesPublicKey(conn: ServerConnection): boolean {
+  return !conn.tls && conn.allowPublicKeyRetrieval !== false;
+}

@@ -47,6 +47,29 @@ describe("buildRestoreCommands", () => {
   });
 
   it.each([
+    ["Oracle's mysql without TLS", "mysql", {}, true],
+    ["Oracle's mysql without TLS, retrieval off", "mysql", { allowPublicKeyRetrieval: false }, false],
+    ["Oracle's mysql over TLS", "mysql", { tls: true }, false],
+    ["MariaDB's client (fetches the key itself)", "mariadb", {}, false],
+  ] as const)("passes --get-server-public-key to %s: %s", (_client, flavor, over, expected) => {
+    const tools = { ...TOOLS, mysql: { path: "/usr/bin/mysql", flavor, version: "x" } };
+    const { client } = buildRestoreCommands({ ...maria, engine: "MYSQL", ...over }, "shop", "sql", tools);
+    expect(client.args.includes("--get-server-public-key")).toBe(expected);
+    expect(client.args.slice(-2)).toEqual(["--", "shop"]);
+  });
+
+  it.each([
+    ["MariaDB's client 10.11.19", "mariadb", "mariadb  Ver 15.1 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)", false],
+    ["MariaDB's client 10.11.6 (before sandbox mode)", "mariadb", "mariadb  Ver 15.1 Distrib 10.11.6-MariaDB, for debian-linux-gnu (x86_64)", true],
+    ["Oracle's mysql 8.0", "mysql", "mysql  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)", true],
+    ["Oracle's mysql 8.4", "mysql", "mysql  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)", true],
+  ] as const)("drops a MariaDB dump's sandbox first line for %s: %s", (_client, flavor, version, strip) => {
+    const tools = { ...TOOLS, mysql: { path: "/usr/bin/mysql", flavor, version } };
+    expect(buildRestoreCommands({ ...maria, engine: "MYSQL" }, "shop", "sql", tools).stripSandboxLine).toBe(strip);
+    expect(buildRestoreCommands(pg, "shop", "sql", tools).stripSandboxLine).toBe(false);
+  });
+
+  it.each([
     ["no mariadb/mysql client", maria, "sql", { ...TOOLS, mysql: null }, /neither mariadb nor mysql/],
     ["no psql", pg, "sql", { ...TOOLS, psql: null }, /psql is not installed/],
     ["no pg_restore for a custom archive", pg, "pg-custom", { ...TOOLS, pgRestore: null }, /pg_restore is not installed/],

@@ -2,6 +2,7 @@ import path from "node:path";
 import { mysqlConnectionArgs, pgClientEnv } from "../process/client-args.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import type { RestoreTools } from "./restore-tools.ts";
+import { understandsSandboxLine } from "./sandbox-line.ts";
 
 /** A ready-to-spawn program: argv without a shell, credentials only in `env`. */
 export type ClientCommand = { command: string; args: string[]; env: Record<string, string>; description: string };
@@ -17,6 +18,11 @@ export type RestoreCommands = {
    * checksum matched; psql that reaches the end of its input without it rolls everything back.
    */
   transactional: boolean;
+  /**
+   * Drop a MariaDB dump's sandbox first line before the client sees it: Oracle's mysql client
+   * (and MariaDB clients older than May 2024) refuse it (see sandbox-line.ts).
+   */
+  stripSandboxLine: boolean;
 };
 
 /** MySQL and MariaDB identifiers hold at most 64 characters; PostgreSQL names 63 bytes. */
@@ -67,12 +73,12 @@ export function buildRestoreCommands(conn: ServerConnection, database: string, f
     const env = pgClientEnv(conn, database, "sqlguard-restore");
     const args = ["--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1", "--file=-"];
     const client = { command: psql.path, args, env, description: `${path.basename(psql.path)} ${args.join(" ")}` };
-    if (format === "sql") return { client, converter: null, transactional: true };
+    if (format === "sql") return { client, converter: null, transactional: true, stripSandboxLine: false };
     const pgRestore = tools.pgRestore;
     if (!pgRestore) throw new Error("pg_restore is not installed on this machine");
     const convertArgs = ["--no-owner", "--file=-"];
     const converter = { command: pgRestore.path, args: convertArgs, env: {}, description: `${path.basename(pgRestore.path)} ${convertArgs.join(" ")}` };
-    return { client, converter, transactional: true };
+    return { client, converter, transactional: true, stripSandboxLine: false };
   }
   const mysql = tools.mysql;
   if (!mysql) throw new Error("neither mariadb nor mysql (the client) is installed on this machine");
@@ -88,5 +94,5 @@ export function buildRestoreCommands(conn: ServerConnection, database: string, f
   ];
   const env: Record<string, string> = conn.password ? { MYSQL_PWD: conn.password } : {};
   const description = `${path.basename(mysql.path)} ${args.slice(4, -2).join(" ")}`;
-  return { client: { command: mysql.path, args, env, description }, converter: null, transactional: false };
+  return { client: { command: mysql.path, args, env, description }, converter: null, transactional: false, stripSandboxLine: !understandsSandboxLine(mysql) };
 }

@@ -8,6 +8,7 @@ import { lastLines, spawnChild, type ChildHandle, type ExitInfo } from "../proce
 import { createDecompressor } from "./artifact-read.ts";
 import { ChecksumMismatchError, RestoreError } from "./errors.ts";
 import type { ClientCommand, RestoreCommands } from "./restore-command.ts";
+import { SandboxLineFilter } from "./sandbox-line.ts";
 import { StdinGate } from "./stdin-gate.ts";
 
 /** One artifact's way into a client program. */
@@ -30,10 +31,10 @@ export type StreamRestoreOptions = {
 export type StreamRestoreResult = { storedBytes: number; rawBytes: number; sha256: string; stderrTail: string };
 
 /**
- * artifact → SHA-256 → decompressor → [pg_restore --file=-] → client stdin, all streamed. The
- * client's stdin is released (PostgreSQL: COMMIT written, then EOF) only once the whole artifact
- * was read and its SHA-256 equals `expectedSha256` and every producer exited cleanly; otherwise the
- * client is killed first, so PostgreSQL rolls back. When the data path fails early the rest of the
+ * artifact → SHA-256 → decompressor → [pg_restore --file=-] → [sandbox line dropped] → client
+ * stdin, all streamed. The client's stdin is released (PostgreSQL: COMMIT written, then EOF) only
+ * once the whole artifact was read and its SHA-256 equals `expectedSha256` and every producer
+ * exited cleanly; otherwise the client is killed first, so PostgreSQL rolls back. When the data path fails early the rest of the
  * artifact is still read, so a corrupt artifact always fails as "checksum mismatch".
  * Rejects with a RestoreError.
  */
@@ -69,6 +70,7 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
     decompressor.stream,
     ...(converter ? [Duplex.from({ writable: converter.stdin, readable: converter.stdout })] : []),
     raw,
+    ...(commands.stripSandboxLine ? [new SandboxLineFilter()] : []),
   ];
   const downstream = pipeline([...stages, gate] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], { signal: signal }).then(
     () => null,

@@ -32,24 +32,34 @@ export type Manifest = {
   restore: string;
 };
 
-const RESTORE_HINTS: Record<string, string> = {
-  "sql:zstd": "zstd -dc <artifact> | mariadb <database>   (or mysql)",
-  "sql:gzip": "gzip -dc <artifact> | mariadb <database>   (or mysql)",
-  "sql:none": "mariadb <database> < <artifact>   (or mysql)",
-  "pg-sql:zstd": "zstd -dc <artifact> | psql --dbname <database>",
-  "pg-sql:gzip": "gzip -dc <artifact> | psql --dbname <database>",
-  "pg-sql:none": "psql --dbname <database> -f <artifact>",
-  "pg-custom:zstd": "zstd -dc <artifact> | pg_restore --no-owner --dbname <database>",
-  "pg-custom:gzip": "gzip -dc <artifact> | pg_restore --no-owner --dbname <database>",
-  "pg-custom:none": "pg_restore --no-owner --dbname <database> <artifact>",
-};
+const DECOMPRESS = { zstd: "zstd -dc <artifact> | ", gzip: "gzip -dc <artifact> | ", none: "" } as const;
+/** Deletes MariaDB's sandbox first line (see restore/sandbox-line.ts), which Oracle's mysql refuses. */
+const SANDBOX_SED = "sed '1{/999999\\\\- enable the sandbox mode/d;}'";
+
+/**
+ * The standard-tools restore command for an artifact. A dump made by mariadb-dump starts with a
+ * sandbox line that MariaDB's client runs and Oracle's mysql client refuses, so the hint gives
+ * the command for each; --binary-mode keeps Oracle's client from running `\!` and the like.
+ */
+function restoreHint(engine: string, format: Manifest["dump"]["format"], tool: string, algorithm: Manifest["compression"]["algorithm"]): string {
+  const through = DECOMPRESS[algorithm];
+  if (engine === "POSTGRESQL") {
+    if (format === "pg-custom")
+      return algorithm === "none" ? "pg_restore --no-owner --dbname <database> <artifact>" : `${through}pg_restore --no-owner --dbname <database>`;
+    return algorithm === "none" ? "psql --dbname <database> -f <artifact>" : `${through}psql --dbname <database>`;
+  }
+  const plain = (client: string) => (algorithm === "none" ? `${client} <database> < <artifact>` : `${through}${client} <database>`);
+  if (!/mariadb/i.test(tool)) return `${plain("mysql")}   (or mariadb)`;
+  const sed = algorithm === "none" ? `${SANDBOX_SED} <artifact> | ` : `${through}${SANDBOX_SED} | `;
+  return `${plain("mariadb")}   (Oracle's mysql client: ${sed}mysql --binary-mode <database>)`;
+}
 
 export function buildManifest(input: Omit<Manifest, "format" | "sqlguardVersion" | "restore">): Manifest {
-  const family = input.server.engine === "POSTGRESQL" ? (input.dump.format === "pg-custom" ? "pg-custom" : "pg-sql") : "sql";
+  const hint = restoreHint(input.server.engine, input.dump.format, input.dump.tool, input.compression.algorithm);
   return {
     format: MANIFEST_FORMAT,
     sqlguardVersion: VERSION,
     ...input,
-    restore: `${RESTORE_HINTS[`${family}:${input.compression.algorithm}`]}; verify first: sha256sum <artifact> = ${input.artifact.sha256}`,
+    restore: `${hint}; verify first: sha256sum <artifact> = ${input.artifact.sha256}`,
   };
 }

@@ -133,9 +133,9 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
             label="Set GTID purged"
             name="setGtidPurged"
             defaultValue={p?.setGtidPurged ?? ""}
-            options={[{ value: "", label: "Tool default" }, ...["AUTO", "ON", "OFF"].map((v) => ({ value: v, label: v }))]}
+            options={[{ value: "", label: "Default (OFF)" }, ...["AUTO", "ON", "OFF"].map((v) => ({ value: v, label: v }))]}
             error={errors.setGtidPurged}
-            hint="MySQL 8 only."
+            hint="Oracle's mysqldump on a MySQL server. OFF restores into the same server and replicates; ON or AUTO seed a new replica."
           />
           <SelectField
             label="Column statistics"

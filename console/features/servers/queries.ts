@@ -12,6 +12,7 @@ export const SERVER_FIELDS = graphql(`
     username
     passwordSet
     tls
+    allowPublicKeyRetrieval
     enabled
     includeDatabases
     excludeDatabases

@@ -79,6 +79,8 @@ export function ServerForm({
       includeDatabases: list(f.get("includeDatabases")),
       excludeDatabases: list(f.get("excludeDatabases")),
       tls: f.get("tls") === "on",
+      // Shown for MySQL and MariaDB only; otherwise the stored value stays.
+      ...(engine !== "POSTGRESQL" ? { allowPublicKeyRetrieval: f.get("allowPublicKeyRetrieval") === "on" } : {}),
       enabled: f.get("enabled") === "on",
       maxConcurrent: raw.maxConcurrent ? Number(raw.maxConcurrent) : 1,
       dumpOptionsId: profile ? Number(profile) : null,
@@ -149,6 +151,14 @@ export function ServerForm({
           error={errors.dumpOptionsId}
         />
         <CheckField label="Use TLS" name="tls" defaultChecked={server?.tls ?? false} />
+        {engine !== "POSTGRESQL" && (
+          <CheckField
+            label="Without TLS, fetch the server's public key (MySQL 8)"
+            name="allowPublicKeyRetrieval"
+            defaultChecked={server?.allowPublicKeyRetrieval ?? true}
+            hint="MySQL 8 logins (caching_sha2_password) need it after every server restart unless TLS is on. Someone on the network could hand over another key and read the password: use TLS where you can."
+          />
+        )}
         <CheckField label="Enabled" name="enabled" defaultChecked={server?.enabled ?? true} />
         {server?.passwordSet && <CheckField label="Remove the stored password" name="clearPassword" />}
         <div className="wide">

@@ -13,7 +13,11 @@ builder.prismaObject("DumpOptions", {
     triggers: t.exposeBoolean("triggers"),
     events: t.exposeBoolean("events"),
     hexBlob: t.exposeBoolean("hexBlob"),
-    setGtidPurged: t.expose("setGtidPurged", { type: GtidPurgedEnum, nullable: true }),
+    setGtidPurged: t.expose("setGtidPurged", {
+      type: GtidPurgedEnum,
+      nullable: true,
+      description: "Oracle's mysqldump --set-gtid-purged on MySQL servers; null = OFF, so that a dump restores into the server it came from.",
+    }),
     columnStatistics: t.exposeBoolean("columnStatistics", { nullable: true }),
     pgFormat: t.expose("pgFormat", { type: PgFormatEnum }),
     noOwner: t.exposeBoolean("noOwner"),

@@ -21,6 +21,10 @@ export const ServerType = builder.prismaObject("Server", {
     username: t.exposeString("username"),
     passwordSet: t.boolean({ description: "Whether a password is stored. The password itself is never returned.", resolve: (s) => s.passwordEnc != null }),
     tls: t.exposeBoolean("tls"),
+    allowPublicKeyRetrieval: t.exposeBoolean("allowPublicKeyRetrieval", {
+      description:
+        "Without TLS, whether SQLGuard's MySQL clients may fetch the server's RSA public key to send the password (caching_sha2_password after a server restart). An attacker on the network could substitute the key; TLS needs none.",
+    }),
     enabled: t.exposeBoolean("enabled"),
     labels: t.field({ type: [Label], resolve: labelsOf }),
     includeDatabases: t.stringList({ description: "Glob patterns; empty = every non-system database.", resolve: (s) => s.includeDatabases as string[] }),
@@ -44,6 +48,7 @@ const serverFields = (required: boolean) =>
       username: t.string({ required }),
       password: t.string({ description: 'Stored encrypted, never returned. On update, null or "" removes it.' }),
       tls: t.boolean(),
+      allowPublicKeyRetrieval: t.boolean({ description: "Default true; matters only without TLS (MySQL 8 caching_sha2_password)." }),
       enabled: t.boolean(),
       labels: t.field({ type: [LabelInput] }),
       includeDatabases: t.stringList({ description: "Glob patterns (*, ?, [a-z]) of databases to back up; empty = all." }),

@@ -41,6 +41,14 @@ export function classify(error: unknown, conn: ServerConnection): ServerConnecti
   if (MYSQL_ACCESS_DENIED.has(errno) || code === "28P01" || code === "28000") {
     return make("ACCESS_DENIED", `access denied for user ${JSON.stringify(conn.username)} on ${where}: ${detail}`);
   }
+  // caching_sha2_password without TLS and without the server's key (the driver's words, or the
+  // server's to a client that did not ask for the key): say which setting fixes it.
+  if (code === "ER_CANNOT_RETRIEVE_RSA_KEY" || /requires secure connection/i.test(detail)) {
+    return make(
+      "TLS",
+      `${where} needs TLS or its RSA public key to check the password of ${JSON.stringify(conn.username)} (caching_sha2_password): turn on TLS for this server, or allow public key retrieval`,
+    );
+  }
   if (MYSQL_PRIVILEGES.has(errno) || code === "42501")
     return make("PRIVILEGES", `the user ${JSON.stringify(conn.username)} lacks a privilege on ${where}: ${detail}`);
   if (MYSQL_BUSY.has(errno) || code === "53300" || code === "57P03") return make("OTHER", `${where} cannot accept the connection now: ${detail}`, true);

@@ -14,6 +14,18 @@ const MYSQL57_TOOL: DumpTools = {
   mysqlDump: { path: "/usr/bin/mysqldump", flavor: "mysql", version: "mysqldump  Ver 10.13 Distrib 5.7.44, for Linux (x86_64)" },
   pgDump: null,
 };
+const MYSQL84_TOOL: DumpTools = {
+  mysqlDump: { path: "/usr/bin/mysqldump", flavor: "mysql", version: "mysqldump  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)" },
+  pgDump: null,
+};
+const MYSQL8025_TOOL: DumpTools = {
+  mysqlDump: { path: "/usr/bin/mysqldump", flavor: "mysql", version: "mysqldump  Ver 8.0.25 for Linux on x86_64 (MySQL Community Server - GPL)" },
+  pgDump: null,
+};
+const MYSQL55_TOOL: DumpTools = {
+  mysqlDump: { path: "/usr/bin/mysqldump", flavor: "mysql", version: "mysqldump  Ver 10.13 Distrib 5.5.62, for linux-glibc2.12 (x86_64)" },
+  pgDump: null,
+};
 const MARIADB_SERVER = "10.11.19-MariaDB-0+deb12u1";
 const MYSQL8_SERVER = "8.0.36";
 const MYSQL57_SERVER = "5.7.44-log";
@@ -114,10 +126,29 @@ describe("buildMysqlDump", () => {
   });
 
   it.each([
+    ["Oracle's mysqldump, no TLS", MYSQL8_TOOL, {}, true],
+    ["Oracle's mysqldump, no TLS, retrieval allowed", MYSQL8_TOOL, { allowPublicKeyRetrieval: true }, true],
+    ["Oracle's mysqldump, no TLS, retrieval off", MYSQL8_TOOL, { allowPublicKeyRetrieval: false }, false],
+    ["Oracle's mysqldump over TLS (no key needed)", MYSQL8_TOOL, { tls: true }, false],
+    ["Oracle's mysqldump 8.4", MYSQL84_TOOL, {}, true],
+    ["mariadb-dump (fetches the key itself; no such option)", MARIADB_TOOL, {}, false],
+  ] as const)("--get-server-public-key (caching_sha2_password after a restart): %s", (_case, tools, over, expected) => {
+    const { args, description } = buildMysqlDump(conn({ engine: "MYSQL", ...over }), null, "app", tools, MYSQL8_SERVER);
+    expect(args.includes("--get-server-public-key")).toBe(expected);
+    expect(args.indexOf("--get-server-public-key")).toBeLessThan(args.indexOf("--"));
+    expect(description).not.toContain("--get-server-public-key");
+  });
+
+  it.each([
     ["mysql tool, MySQL 8 server", MYSQL8_TOOL, MYSQL8_SERVER, "OFF" as const, "--set-gtid-purged=OFF"],
     ["mysql tool, MySQL 5.7 server", MYSQL57_TOOL, MYSQL57_SERVER, "AUTO" as const, "--set-gtid-purged=AUTO"],
-    ["mysql tool, profile unset", MYSQL8_TOOL, MYSQL8_SERVER, null, null],
-    ["mysql tool, MariaDB server", MYSQL8_TOOL, MARIADB_SERVER, "ON" as const, null],
+    ["mysql tool, MySQL 8 server, profile ON (to seed a replica)", MYSQL8_TOOL, MYSQL8_SERVER, "ON" as const, "--set-gtid-purged=ON"],
+    // Restorable into the same GTID server, and replicated when restored: not mysqldump's AUTO.
+    ["mysql tool, profile unset", MYSQL8_TOOL, MYSQL8_SERVER, null, "--set-gtid-purged=OFF"],
+    ["mysql 5.7 tool, profile unset", MYSQL57_TOOL, MYSQL57_SERVER, null, "--set-gtid-purged=OFF"],
+    ["mysql 8.4 tool, profile unset", MYSQL84_TOOL, "8.4.3", null, "--set-gtid-purged=OFF"],
+    ["mysql tool, MariaDB server (no gtid_mode)", MYSQL8_TOOL, MARIADB_SERVER, "ON" as const, "--set-gtid-purged=OFF"],
+    ["mysql 5.5 tool (no such option)", MYSQL55_TOOL, MYSQL57_SERVER, "ON" as const, null],
     ["mariadb tool, MySQL server", MARIADB_TOOL, MYSQL8_SERVER, "ON" as const, null],
   ])("--set-gtid-purged: %s", (_case, tools, server, setting, expected) => {
     const { args } = buildMysqlDump(conn({ engine: "MYSQL" }), profile({ setGtidPurged: setting }), "app", tools, server);
@@ -140,9 +171,23 @@ describe("buildMysqlDump", () => {
   });
 
   it("tells a MariaDB server by the engine when the version is unknown", () => {
-    const { args } = buildMysqlDump(conn({ engine: "MARIADB" }), profile({ setGtidPurged: "OFF" }), "app", MYSQL8_TOOL, "");
+    const { args } = buildMysqlDump(conn({ engine: "MARIADB" }), profile({ setGtidPurged: "ON" }), "app", MYSQL8_TOOL, "");
     expect(args).toContain("--column-statistics=0");
-    expect(args.some((a) => a.startsWith("--set-gtid-purged"))).toBe(false);
+    expect(args.filter((a) => a.startsWith("--set-gtid-purged"))).toEqual(["--set-gtid-purged=OFF"]);
+  });
+
+  it.each([
+    ["mariadb-dump", "--source-data=2", "--master-data=2", MARIADB_TOOL],
+    ["mariadb-dump", "--master-data=1", "--master-data=1", MARIADB_TOOL],
+    ["mysqldump 5.7", "--source-data=2", "--master-data=2", MYSQL57_TOOL],
+    ["mysqldump 8.0.25", "--source-data=2", "--master-data=2", MYSQL8025_TOOL],
+    ["mysqldump 8.0.36", "--master-data=2", "--source-data=2", MYSQL8_TOOL],
+    ["mysqldump 8.4", "--master-data=1", "--source-data=1", MYSQL84_TOOL],
+    ["mysqldump 8.4", "--source-data=2", "--source-data=2", MYSQL84_TOOL],
+  ])("spells the binlog position flag for %s: %s → %s", (_tool, flag, expected, tools) => {
+    const { args, description } = buildMysqlDump(conn({ engine: "MYSQL" }), profile({ mysqlExtraFlags: [flag] }), "app", tools, MYSQL8_SERVER);
+    expect(args.filter((a) => /^--(master|source)-data/.test(a))).toEqual([expected]);
+    expect(description).toContain(expected);
   });
 
   it("appends allowed extra flags after the profile's, so they win, and before the database", () => {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { extraFlagProblem, MYSQL_EXTRA_FLAGS } from "../../catalog/dump-flags.ts";
-import { versionNumbers } from "./tools.ts";
+import { compareVersions, versionNumbers } from "./tools.ts";
 import { mysqlConnectionArgs } from "../../process/client-args.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
 
@@ -20,7 +20,7 @@ export function buildMysqlDump(conn: ServerConnection, profile: DumpProfile | nu
   if (!tool) throw new Error("neither mariadb-dump nor mysqldump is installed on this machine");
   checkDatabaseName(database);
 
-  const options = [...profileFlags(profile, tool, conn, serverVersion), ...checkedExtraFlags(profile?.mysqlExtraFlags ?? [])];
+  const options = [...profileFlags(profile, tool, conn, serverVersion), ...checkedExtraFlags(profile?.mysqlExtraFlags ?? []).map((f) => forTool(f, tool))];
   const args = [
     ...mysqlConnectionArgs(conn, tool.flavor),
     ...options,
@@ -57,10 +57,17 @@ function profileFlags(profile: DumpProfile | null, tool: MysqlTool, conn: Server
 
   const serverIsMariadb = serverVersion ? /mariadb/i.test(serverVersion) : conn.engine === "MARIADB";
   const serverMajor = versionNumbers(serverVersion)[0] ?? 0;
-  if (tool.flavor === "mysql" && !serverIsMariadb && profile?.setGtidPurged) flags.push(`--set-gtid-purged=${profile.setGtidPurged}`);
+  const toolVersion = versionNumbers(tool.version);
+  // On a GTID server Oracle's mysqldump writes SET @@GLOBAL.GTID_PURGED and SQL_LOG_BIN=0 by default
+  // (AUTO). A dump of one database with them cannot be restored into the server it came from (its
+  // GTIDs are executed there already: error 3546), and its restore is not replicated. OFF leaves
+  // both out; the GTID set is in the manifest. MariaDB servers have no gtid_mode: always OFF there.
+  if (tool.flavor === "mysql" && compareVersions(toolVersion, [5, 6, 9]) >= 0) {
+    flags.push(`--set-gtid-purged=${serverIsMariadb ? "OFF" : (profile?.setGtidPurged ?? "OFF")}`);
+  }
   // MySQL 8's mysqldump reads information_schema.COLUMN_STATISTICS by default, which MariaDB and
   // MySQL before 8.0 do not have: the dump would fail at once.
-  const toolHasColumnStatistics = tool.flavor === "mysql" && (versionNumbers(tool.version)[0] ?? 0) >= 8;
+  const toolHasColumnStatistics = tool.flavor === "mysql" && (toolVersion[0] ?? 0) >= 8;
   const serverHasColumnStatistics = !serverIsMariadb && serverMajor >= 8;
   if (toolHasColumnStatistics && (!serverHasColumnStatistics || profile?.columnStatistics === false)) flags.push("--column-statistics=0");
   return flags;
@@ -87,6 +94,18 @@ function checkedExtraFlags(value: unknown): string[] {
     if (problem) throw new Error(`extra flag ${JSON.stringify(flag)} refused: ${problem}`);
   }
   return value;
+}
+
+/**
+ * One allowed extra flag as this tool spells it: Oracle's mysqldump calls --master-data
+ * --source-data from 8.0.26 on (the old name is deprecated), MariaDB's mariadb-dump and older
+ * mysqldumps know only --master-data.
+ */
+function forTool(flag: string, tool: MysqlTool): string {
+  const [name, ...value] = flag.split("=");
+  if (name !== "--master-data" && name !== "--source-data") return flag;
+  const sourceData = tool.flavor === "mysql" && compareVersions(versionNumbers(tool.version), [8, 0, 26]) >= 0;
+  return [sourceData ? "--source-data" : "--master-data", ...value].join("=");
 }
 
 /** "10.11.19-MariaDB" / "8.0.36": the distribution version from the --version line. */

@@ -102,7 +102,7 @@ describe("buildPgDump", () => {
 
   it("refuses to run a pg_dump older than the server, which pg_dump itself would refuse", () => {
     expect(() => buildPgDump(conn(), null, "app", TOOLS, "17.2 (Debian 17.2-1)")).toThrow(
-      "pg_dump 16 cannot dump a PostgreSQL 17 server: install pg_dump 17 or newer",
+      "pg_dump 16 (/usr/lib/postgresql/16/bin/pg_dump) cannot dump a PostgreSQL 17 server: install pg_dump 17 or newer",
     );
     expect(buildPgDump(conn(), null, "app", TOOLS, "16.9").args).toContain("--format=plain");
   });

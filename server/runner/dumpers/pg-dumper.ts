@@ -21,7 +21,10 @@ export function buildPgDump(conn: ServerConnection, profile: DumpProfile | null,
   const toolMajor = versionNumbers(tool.version)[0] ?? 0;
   const serverMajor = versionNumbers(serverVersion)[0] ?? 0;
   if (toolMajor < serverMajor) {
-    throw new Error(`pg_dump ${toolMajor} cannot dump a PostgreSQL ${serverMajor} server: install pg_dump ${serverMajor} or newer`);
+    // pg_dump itself would refuse ("server version mismatch"); say which one and what to install.
+    throw new Error(
+      `pg_dump ${toolMajor} (${tool.path}) cannot dump a PostgreSQL ${serverMajor} server: install pg_dump ${serverMajor} or newer (postgresql-client-${serverMajor} from apt.postgresql.org; the Docker image's PG_CLIENT_MAJOR build argument)`,
+    );
   }
 
   const custom = profile?.pgFormat === "CUSTOM";

@@ -1,6 +1,7 @@
 import mariadb, { type Connection as MysqlConn } from "mariadb";
 import pg from "pg";
 import { classify } from "./connection-errors.ts";
+import { retrievesPublicKey } from "../../process/server-connection.ts";
 import type { ServerConnection } from "./types.ts";
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -10,7 +11,8 @@ export type SessionOptions = { queryTimeoutMs?: number; applicationName?: string
 
 /**
  * Runs `use` on a MySQL/MariaDB connection with no database selected, then closes it. TLS is
- * encrypted but not verified, as the dump tools do with --ssl / --ssl-mode=REQUIRED. Every error
+ * encrypted but not verified, as the dump tools do with --ssl / --ssl-mode=REQUIRED; without TLS
+ * the server's public key may be fetched as the dump tools do (see retrievesPublicKey). Every error
  * becomes a ServerConnectionError (never carrying the password).
  */
 export async function withMysql<T>(conn: ServerConnection, use: (c: MysqlConn) => Promise<T>, options: SessionOptions = {}): Promise<T> {
@@ -22,6 +24,9 @@ export async function withMysql<T>(conn: ServerConnection, use: (c: MysqlConn) =
       user: conn.username,
       password: conn.password ?? undefined,
       ssl: conn.tls ? { rejectUnauthorized: false } : undefined,
+      // MySQL 8 (caching_sha2_password) without TLS, when the server has no cached login for the
+      // user (after a restart): encrypt the password with the key the server sends.
+      allowPublicKeyRetrieval: retrievesPublicKey(conn),
       connectTimeout: CONNECT_TIMEOUT_MS,
       ...(options.queryTimeoutMs ? { socketTimeout: options.queryTimeoutMs } : {}),
       bigIntAsNumber: true,

@@ -15,8 +15,11 @@ export function detectTools(): Promise<DumpTools> {
   return cached;
 }
 
-/** Uncached lookup over an explicit search path (tests). */
-export async function findTools(searchPath: string): Promise<DumpTools> {
-  const [mysqlDump, pgDump] = await Promise.all([firstMysqlProgram(["mariadb-dump", "mysqldump"], searchPath), newestPgProgram("pg_dump", searchPath)]);
+/** Uncached lookup over an explicit search path and, for tests, another versioned PostgreSQL directory. */
+export async function findTools(searchPath: string, pgVersionedDirs?: string): Promise<DumpTools> {
+  const [mysqlDump, pgDump] = await Promise.all([
+    firstMysqlProgram(["mariadb-dump", "mysqldump"], searchPath),
+    newestPgProgram("pg_dump", searchPath, pgVersionedDirs),
+  ]);
   return { mysqlDump, pgDump };
 }

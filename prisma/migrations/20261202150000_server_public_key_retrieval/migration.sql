@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE `Server` ADD COLUMN `allowPublicKeyRetrieval` BOOLEAN NOT NULL DEFAULT true;
