@@ -8,7 +8,7 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { createApp } from "./app.ts";
 import { seedDefaults } from "./catalog/defaults.ts";
-import { ConfigError, parseConfig, parseMetricsAuth, parseSchedulingConfig, parseVerifyIntervalMs } from "./config/env.ts";
+import { ConfigError, parseConfig, parseEdgeConfig, parseMetricsAuth, parseSchedulingConfig, parseVerifyIntervalMs } from "./config/env.ts";
 import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -22,10 +22,12 @@ async function main(): Promise<void> {
   let config;
   let scheduling;
   let metricsAuth;
+  let edge;
   try {
     config = parseConfig(process.env);
     scheduling = parseSchedulingConfig(process.env);
     metricsAuth = parseMetricsAuth(process.env);
+    edge = parseEdgeConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sqlguard: ${error.message}\n`);
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
     limits: { ...config.backups, retryBaseMs: 10_000, heartbeatMs: Math.min(5_000, scheduling.leaseMs / 4) },
     scheduling,
     verifyIntervalMs: parseVerifyIntervalMs(process.env),
+    webhookNetwork: { allowLinkLocal: edge.webhookAllowLinkLocal },
   });
   const restoresInterrupted = await restore.recover();
   if (restoresInterrupted) log.warn({ restores: restoresInterrupted }, "restores left running by a previous stop were marked failed");
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
   // restart from the database (in the background; /metrics answers 503 until then).
   void metrics.start();
   const stopDrillMetrics = await followDrills(prisma, metrics.metrics, restore.events);
-  const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: { source: metrics, auth: metricsAuth } });
+  const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: { source: metrics, auth: metricsAuth }, edge });
   const server = http.createServer(app.handle);
   server.listen(config.port, config.host, () => log.info({ url: `http://${config.host}:${config.port}` }, "listening"));
   leases.start();

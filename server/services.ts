@@ -25,6 +25,7 @@ import { cronNextRun, overdueFromHealth } from "./observability/metrics-db-gauge
 import { OverdueWatch } from "./notifications/overdue-watch.ts";
 import { WebhookDispatcher } from "./notifications/dispatcher.ts";
 import { WebhooksService } from "./notifications/webhooks.service.ts";
+import type { WebhookNetwork } from "./notifications/address-guard.ts";
 import { createRestoreRuntime, type RestoreRuntime } from "./restore/restore-runtime.ts";
 import { RetentionSweeper } from "./retention/sweeper.ts";
 import { BackupHealthService } from "./scheduler/backup-health.service.ts";
@@ -54,6 +55,8 @@ export type RuntimeDeps = {
   cron?: CronDriver;
   /** How often stored artifacts are re-read and checked (SQLGUARD_VERIFY_INTERVAL_SECONDS); 0 or omitted = never. */
   verifyIntervalMs?: number;
+  /** Which addresses webhooks may reach (SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL; a fake DNS in tests). */
+  webhookNetwork?: WebhookNetwork;
 };
 
 /** The env defaults (see server/config/env.ts). */
@@ -128,11 +131,11 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     verifyIntervalMs: deps.verifyIntervalMs ?? 0,
   });
   // Webhook notifications: failures, recoveries and successes from `events`; overdue from the scheduler.
-  const webhooks = new WebhooksService({ prisma, secrets, audit });
-  const notifications = new WebhookDispatcher({ prisma, webhooks, logger });
+  const webhooks = new WebhooksService({ prisma, secrets, audit, network: deps.webhookNetwork });
+  const notifications = new WebhookDispatcher({ prisma, webhooks, logger, network: deps.webhookNetwork });
   events.on((event) => notifications.onBackupEvent(event));
   const services: Services = {
-    auth: new AuthService(prisma, audit, deps.sessionTtlMs),
+    auth: new AuthService(prisma, audit, deps.sessionTtlMs, { logger }),
     servers: new ServersService(catalog),
     dumpOptions: new DumpOptionsService(catalog),
     storageTargets: new StorageTargetsService(catalog),
