@@ -102,7 +102,7 @@ export class Edge {
   }
 
   /** Whether the client reached us over HTTPS: the public URL, or the protocol a proxy forwarded. */
-  isSecure(headers: Pick<IncomingHttpHeaders, "x-forwarded-proto"> | Headers): boolean {
+  isSecure(headers: IncomingHttpHeaders | Headers): boolean {
     const forwarded = headers instanceof Headers ? headers.get("x-forwarded-proto") : headers["x-forwarded-proto"];
     return this.#publicHttps || firstValue(forwarded)?.toLowerCase() === "https";
   }
