@@ -3,13 +3,13 @@
 // fan-out of nested lists as a VIEWER, field-suggestion probes, form-encoded and multipart POSTs with
 // the session cookie. The hostile client runs in worker threads so that the probe measures the
 // server, not its own event loop. Prints p50/p99/max per phase and the server's memory.
-// Usage: npm run bench:edge [-- --seconds 20 --clients 4 --servers 100]
+// Usage: npm run bench:edge [-- --seconds 20 --clients 4 --servers 100 --only huge-body-200k-aliases]
 import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 
 type Shot = { name: string; method: string; headers: Record<string, string>; body: string };
 
@@ -31,25 +31,43 @@ function send(url: string, shot: Pick<Shot, "method" | "headers" | "body">, time
   });
 }
 
-if (!isMainThread) {
-  // A hostile client: sends its shots in a loop until told to stop, then reports what it got.
-  const { url, shots } = workerData as { url: string; shots: Shot[] };
+/**
+ * A hostile client, as plain JavaScript for an eval worker (workers do not get tsx's loader): sends
+ * its shots in a loop until told to stop, then reports the statuses it got.
+ */
+const HOSTILE_CLIENT = `
+const http = require("node:http");
+const { parentPort, workerData } = require("node:worker_threads");
+function send(url, shot) {
+  return new Promise((resolve) => {
+    const req = http.request(url, { method: shot.method, headers: shot.headers, timeout: 30000 }, (res) => {
+      res.resume().on("end", () => resolve(res.statusCode));
+      res.on("error", () => resolve(res.statusCode));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(0));
+    req.end(shot.body || undefined);
+  });
+}
+(async () => {
+  const { url, shots } = workerData;
   let running = true;
-  parentPort!.on("message", () => (running = false));
-  const statuses: Record<string, number> = {};
+  parentPort.on("message", () => (running = false));
+  const statuses = {};
   let sent = 0;
   while (running) {
     for (const shot of shots) {
       if (!running) break;
-      const status = await send(`${url}/graphql`, shot);
-      statuses[`${shot.name} ${status}`] = (statuses[`${shot.name} ${status}`] ?? 0) + 1;
+      const status = await send(url + "/graphql", shot);
+      statuses[shot.name + " " + status] = (statuses[shot.name + " " + status] ?? 0) + 1;
       sent++;
     }
   }
-  parentPort!.postMessage({ sent, statuses });
-} else {
-  await main();
-}
+  parentPort.postMessage({ sent, statuses });
+})();
+`;
+
+await main();
 
 async function main(): Promise<void> {
   const { freePort, startServerProcess } = await import("../server/testing/server-process.ts");
@@ -81,6 +99,7 @@ async function main(): Promise<void> {
         host: "127.0.0.1",
         port: 3306,
         username: "root",
+        labels: { env: i % 2 ? "prod" : "staging" },
         includeDatabases: [],
         excludeDatabases: [],
         dumpOptionsId: profile.id,
@@ -132,6 +151,9 @@ async function main(): Promise<void> {
       json("foreign-origin-cookie", mint, { cookie, origin: "http://127.0.0.1:1" }),
     ];
 
+    // --only <name>: one kind of shot, to see what each costs.
+    const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+    if (only) shots.splice(0, shots.length, ...shots.filter((s) => s.name === only));
     const rss = () => fs.readFile(`/proc/${server.child.pid}/status`, "utf8").then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024);
     /** GET /healthz every 20 ms for `ms`; the latencies in ms. */
     async function probe(ms: number): Promise<number[]> {
@@ -154,7 +176,7 @@ async function main(): Promise<void> {
     const rssBefore = await rss();
     const quiet = await probe(3_000);
     console.log(`quiet          ${summary(quiet)}`);
-    const workers = Array.from({ length: clients }, () => new Worker(new URL(import.meta.url), { workerData: { url: server.url, shots } }));
+    const workers = Array.from({ length: clients }, () => new Worker(HOSTILE_CLIENT, { eval: true, workerData: { url: server.url, shots } }));
     await new Promise((r) => setTimeout(r, 500));
     const attacked = await probe(seconds * 1000);
     const reports = await Promise.all(

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PrismaClient } from "./db/client.ts";
 import type { Services } from "./graphql/context.ts";
+import { GRAPHQL_LIMITS } from "./graphql/limits.ts";
 import { createGraphQLHandler } from "./graphql/yoga.ts";
 import { createDownloadHandler, DOWNLOAD_PATH } from "./http/download.ts";
 import { Edge, type EdgeSettings, type GuardedRoute, type Refusal } from "./http/edge.ts";
@@ -28,7 +29,7 @@ export type AppDeps = {
  * and /metrics pass the edge first (CORS, cross-origin and CSRF rules, JSON-only GraphQL POSTs).
  */
 export function createApp(deps: AppDeps) {
-  const edge = new Edge(deps.edge);
+  const edge = new Edge({ maxGraphQLBodyBytes: GRAPHQL_LIMITS.maxBodyBytes, ...deps.edge });
   const yoga = createGraphQLHandler({ ...deps, edge });
   const serveConsole = createStaticHandler(deps.consoleDir);
   const download = createDownloadHandler(deps);
@@ -57,7 +58,7 @@ export function createApp(deps: AppDeps) {
     const refusal = edge.refuse(req, route);
     if (refusal) {
       log.warn({ route, method: req.method, origin: req.headers.origin, code: refusal.code }, "request refused at the edge");
-      refuse(res, route, refusal);
+      refuse(req, res, route, refusal);
       return true;
     }
     edge.applyCors(req, res, route);
@@ -85,10 +86,14 @@ export function createApp(deps: AppDeps) {
   return { handle, yoga, readiness };
 }
 
+/** The largest refused body still read to its end (and thrown away). */
+const DRAIN_LIMIT_BYTES = 16 * GRAPHQL_LIMITS.maxBodyBytes;
+
 /** A refusal in each route's own error shape; GraphQL's carries `errors` and no `data`. */
-function refuse(res: ServerResponse, route: GuardedRoute, refusal: Refusal): void {
-  // The body is not read: close the connection rather than drain what may be a huge upload.
-  res.shouldKeepAlive = false;
+function refuse(req: IncomingMessage, res: ServerResponse, route: GuardedRoute, refusal: Refusal): void {
+  // Node drains an unread body so that the connection can be reused and the client reads the answer;
+  // past a few MB that is not worth it: close instead (the client may then see a reset).
+  if (Number(req.headers["content-length"] ?? 0) > DRAIN_LIMIT_BYTES) res.shouldKeepAlive = false;
   if (route === "metrics") {
     res.writeHead(refusal.status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }).end(`${refusal.message}\n`);
     return;

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { buildSchema, getNamedType, type GraphQLObjectType, isObjectType, parse, validate } from "graphql";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../observability/logger.ts";
-import { GRAPHQL_LIMITS, listCostRule } from "./limits.ts";
+import { boundedDocumentCache, GRAPHQL_LIMITS, listCostRule } from "./limits.ts";
 import { createGraphQLHandler } from "./yoga.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -114,5 +114,19 @@ describe("listCostRule", () => {
     // aliases and fragments add up
     expect(cost("{ a: servers { id } b: servers { ...S } } fragment S on Server { dumpOptions { id } }")).toBe(50 + 50 + 50);
     expect(cost("{ me { username } }")).toBe(1);
+  });
+});
+
+describe("boundedDocumentCache", () => {
+  it("keeps small documents, least recently used first out, and never large ones", () => {
+    const cache = boundedDocumentCache<number>(2, 10);
+    cache.set("{ a }", 1);
+    cache.set("{ b }", 2);
+    expect(cache.get("{ a }")).toBe(1);
+    cache.set("{ c }", 3);
+    expect(cache.get("{ b }")).toBeUndefined();
+    expect([cache.get("{ a }"), cache.get("{ c }")]).toEqual([1, 3]);
+    cache.set(`{ ${"x ".repeat(10)}}`, 4);
+    expect(cache.get(`{ ${"x ".repeat(10)}}`)).toBeUndefined();
   });
 });

@@ -35,6 +35,31 @@ export const GRAPHQL_LIMITS = {
   defaultListSize: 50,
 } as const;
 
+/**
+ * The parse caches yoga keeps per document text, bounded by size as well as count: only documents
+ * up to 16 KiB are kept (the console's largest is under 3 KiB), 1,024 of them, so that distinct
+ * hostile documents of 256 KiB cannot make the cache hold hundreds of MB.
+ */
+export function boundedDocumentCache<T>(maxEntries = 1_024, maxKeyLength = 16 * 1024): { get(key: string): T | undefined; set(key: string, value: T): void } {
+  const entries = new Map<string, T>();
+  return {
+    get(key) {
+      const value = entries.get(key);
+      if (value !== undefined) {
+        entries.delete(key);
+        entries.set(key, value);
+      }
+      return value;
+    },
+    set(key, value) {
+      if (key.length > maxKeyLength) return;
+      entries.delete(key);
+      entries.set(key, value);
+      if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+    },
+  };
+}
+
 /** Arguments that bound the length of the list a field returns (or its `nodes`). */
 const PAGE_ARGUMENTS = new Set(["first", "last", "limit"]);
 

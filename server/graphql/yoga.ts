@@ -7,7 +7,7 @@ import { Edge } from "../http/edge.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { GraphQLContext, Services } from "./context.ts";
 import { createMaskError } from "./errors.ts";
-import { armorPlugins, GRAPHQL_LIMITS } from "./limits.ts";
+import { armorPlugins, boundedDocumentCache, GRAPHQL_LIMITS } from "./limits.ts";
 import { schema } from "./schema.ts";
 
 /** Root fields a caller may use without being authenticated. */
@@ -39,6 +39,7 @@ export function createGraphQLHandler(deps: YogaDeps) {
     multipart: false,
     batching: false,
     maxRequestBodySize: GRAPHQL_LIMITS.maxBodyBytes,
+    parserAndValidationCache: { documentCache: boundedDocumentCache(), errorCache: boundedDocumentCache() },
     maskedErrors: { maskError: createMaskError(deps.logger.child({ component: "graphql" })) },
     context: async ({ request, req }): Promise<GraphQLContext> => {
       const sessionToken = parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];

@@ -40,6 +40,15 @@ describe("Edge.refuse", () => {
   });
 });
 
+describe("Edge.refuse, body size", () => {
+  it("refuses a GraphQL body over the limit by its Content-Length, before reading it", () => {
+    const edge = new Edge({ maxGraphQLBodyBytes: 1_000 });
+    const post = (length: number) => request("POST", { "content-type": "application/json", "content-length": String(length) });
+    expect(edge.refuse(post(1_000), "graphql")).toBeNull();
+    expect(edge.refuse(post(1_001), "graphql")).toMatchObject({ status: 413, code: "REQUEST_ENTITY_TOO_LARGE" });
+  });
+});
+
 describe("Edge.isSecure and clientAddress", () => {
   it("marks cookies Secure for an https public URL or a forwarded https", () => {
     expect(new Edge().isSecure({})).toBe(false);

@@ -12,6 +12,8 @@ const GRAPHQL_POST_TYPES = new Set(["application/json", "application/graphql-res
 
 /** What the edge is told by the environment (server/config/env.ts, parseEdgeConfig). */
 export type EdgeSettings = {
+  /** Largest GraphQL request body; a larger Content-Length is refused (413) before it is read. */
+  maxGraphQLBodyBytes?: number;
   /** Origins allowed to call with credentials (CORS); the console's own origin needs no entry. */
   corsOrigins?: string[];
   /** The URL users open; https makes the session cookie Secure, its origin counts as the console's. */
@@ -37,8 +39,10 @@ export class Edge {
   readonly #publicOrigin: string | null;
   readonly #publicHttps: boolean;
   readonly #trustProxy: boolean;
+  readonly #maxBody: number;
 
   constructor(settings: EdgeSettings = {}) {
+    this.#maxBody = settings.maxGraphQLBodyBytes ?? Number.POSITIVE_INFINITY;
     this.#allowed = new Set((settings.corsOrigins ?? []).map((o) => new URL(o).origin));
     const publicUrl = settings.publicUrl ? new URL(settings.publicUrl) : null;
     this.#publicOrigin = publicUrl?.origin ?? null;
@@ -86,6 +90,9 @@ export class Edge {
           code: "UNSUPPORTED_MEDIA_TYPE",
           message: `GraphQL over POST takes content-type application/json${type ? `, not ${type}` : ""}`,
         };
+      }
+      if (Number(headers["content-length"] ?? 0) > this.#maxBody) {
+        return { status: 413, code: "REQUEST_ENTITY_TOO_LARGE", message: `request body too large: at most ${this.#maxBody} bytes` };
       }
     }
     const ambient = route === "metrics" || hasSessionCookie(headers);
