@@ -3,7 +3,7 @@
 // fan-out of nested lists as a VIEWER, field-suggestion probes, form-encoded and multipart POSTs with
 // the session cookie. The hostile client runs in worker threads so that the probe measures the
 // server, not its own event loop. Prints p50/p99/max per phase and the server's memory.
-// Usage: npm run bench:edge [-- --seconds 20 --clients 4 --servers 100 --only huge-body-200k-aliases]
+// Usage: npm run bench:edge [-- --seconds 20 --clients 1 --servers 100 --only huge-body-200k-aliases]
 import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const { dropDatabase, freshDatabaseUrl } = await import("../server/testing/test-db.ts");
   const { createPrisma } = await import("../server/db/client.ts");
   const seconds = arg("seconds", 20);
-  const clients = arg("clients", 4);
+  const clients = arg("clients", 1);
   const serverCount = arg("servers", 100);
   const databaseUrl = freshDatabaseUrl("bench_edge");
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "sqlguard-bench-edge-"));
@@ -172,23 +172,33 @@ async function main(): Promise<void> {
       return `p50 ${at(0.5)} ms   p99 ${at(0.99)} ms   max ${at(1)} ms   (${times.length} probes)`;
     };
 
-    console.log(`GraphQL edge: /healthz while ${clients} hostile clients loop over ${shots.length} refused documents (${serverCount} servers configured)`);
+    console.log(`GraphQL edge: /healthz while ${clients} hostile client(s) loop over ${shots.length} refused documents (${serverCount} servers configured)`);
     const rssBefore = await rss();
     const quiet = await probe(3_000);
     console.log(`quiet          ${summary(quiet)}`);
     const workers = Array.from({ length: clients }, () => new Worker(HOSTILE_CLIENT, { eval: true, workerData: { url: server.url, shots } }));
-    await new Promise((r) => setTimeout(r, 500));
-    const attacked = await probe(seconds * 1000);
-    const reports = await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<{ sent: number; statuses: Record<string, number> }>((resolve) => {
-            w.once("message", resolve);
-            w.postMessage("stop");
-          }),
-      ),
-    );
-    await Promise.all(workers.map((w) => w.terminate()));
+    // A worker that fails fails the run (after the cleanup below), rather than killing this process.
+    let failed: Error | undefined;
+    for (const w of workers) w.on("error", (error) => (failed ??= error));
+    let reports: Array<{ sent: number; statuses: Record<string, number> }>;
+    let attacked: number[];
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      attacked = await probe(seconds * 1000);
+      if (failed) throw failed;
+      reports = await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<{ sent: number; statuses: Record<string, number> }>((resolve, reject) => {
+              w.once("message", resolve);
+              w.once("error", reject);
+              w.postMessage("stop");
+            }),
+        ),
+      );
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
     const rssAfter = await rss();
     console.log(`under attack   ${summary(attacked)}`);
     const statuses: Record<string, number> = {};
