@@ -83,6 +83,10 @@ describe("GraphQL limits", () => {
     expect(problems(query)).toEqual([]);
   });
 
+  it("let the largest page of backups with their artifacts through", () => {
+    expect(problems("{ backups(first: 500) { nodes { id status error artifacts { key status storageTarget { name } } } } }")).toEqual([]);
+  });
+
   it("refuse documents over each limit, naming the limit", () => {
     const aliases = `{ ${Array.from({ length: GRAPHQL_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: __typename`).join(" ")} }`;
     expect(problems(aliases).join()).toMatch(/Aliases limit of 20/);
@@ -114,6 +118,8 @@ describe("listCostRule", () => {
     // aliases and fragments add up
     expect(cost("{ a: servers { id } b: servers { ...S } } fragment S on Server { dumpOptions { id } }")).toBe(50 + 50 + 50);
     expect(cost("{ me { username } }")).toBe(1);
+    // a short list by nature (one artifact per storage target): 10 per backup
+    expect(cost("{ backups(first: 500) { nodes { id artifacts { key storageTarget { name } } } } }")).toBe(1 + 500 + 5_000 + 5_000);
   });
 });
 

@@ -60,6 +60,20 @@ export function boundedDocumentCache<T>(maxEntries = 1_024, maxKeyLength = 16 * 
   };
 }
 
+/**
+ * Lists without a page argument that are short by nature: one entry per storage target, label or
+ * restore of one backup, server or schedule. Every other such list counts as `defaultListSize`.
+ */
+const SHORT_LISTS: Record<string, number> = {
+  "Backup.artifacts": 10,
+  "Backup.restores": 10,
+  "Backup.drills": 10,
+  "Server.labels": 10,
+  "Schedule.storageTargets": 10,
+  "Schedule.retentionRules": 10,
+  "DashboardTotals.storage": 10,
+};
+
 /** Arguments that bound the length of the list a field returns (or its `nodes`). */
 const PAGE_ARGUMENTS = new Set(["first", "last", "limit"]);
 
@@ -88,7 +102,7 @@ export function armorPlugins(): Plugin[] {
  * Refuses an operation whose estimated output is over `maxCost` objects. Each object-typed field
  * costs the product of the list lengths above it and its own: a `first` / `limit` literal, or the
  * argument's default when it is a variable or omitted (a page's `first` sizes its `nodes`), or
- * `defaultListSize` for a list without one. Nested lists (servers → profile → servers → …) and
+ * for a list without one its SHORT_LISTS size or `defaultListSize`. Nested lists (servers → profile → servers → …) and
  * aliases multiply, so a small document cannot ask for millions of rows.
  */
 export function listCostRule(max: number = GRAPHQL_LIMITS.maxCost, listSize: number = GRAPHQL_LIMITS.defaultListSize): ValidationRule {
@@ -161,7 +175,7 @@ function fieldCost(
     if (isList) own *= page;
     else pending = page;
   } else if (isList) {
-    own *= pendingPage ?? listSize;
+    own *= pendingPage ?? SHORT_LISTS[`${parent.name}.${field.name.value}`] ?? listSize;
     pending = null;
   }
   return own + selectionCost(context, field.selectionSet, type, own, isList ? null : pending, listSize, fragments);

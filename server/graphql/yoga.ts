@@ -1,7 +1,7 @@
+import type { IncomingMessage } from "node:http";
 import { Kind, type DocumentNode, type OperationDefinitionNode } from "graphql";
 import { createGraphQLError, createYoga, type Plugin } from "graphql-yoga";
 import type { PrismaClient } from "../db/client.ts";
-import type { IncomingMessage } from "node:http";
 import { parseCookies, SESSION_COOKIE } from "../http/cookies.ts";
 import { Edge } from "../http/edge.ts";
 import type { Logger } from "../observability/logger.ts";
