@@ -2,7 +2,7 @@
  * Typed application errors. Every error a user may see carries a stable code; the GraphQL layer maps
  * them to `extensions.code` (server/graphql/errors.ts) and masks anything else.
  */
-export type ErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "BAD_USER_INPUT" | "NOT_FOUND" | "CONFLICT" | "UNAVAILABLE" | "INTERNAL";
+export type ErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "BAD_USER_INPUT" | "NOT_FOUND" | "CONFLICT" | "UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -48,5 +48,15 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   constructor(field: string, message: string) {
     super("CONFLICT", message, { field });
+  }
+}
+
+/** Too many attempts (failed logins): try again after `retryAfterSeconds`. */
+export class RateLimitedError extends AppError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super("RATE_LIMITED", message);
   }
 }

@@ -8,7 +8,7 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { createApp } from "./app.ts";
 import { seedDefaults } from "./catalog/defaults.ts";
-import { ConfigError, parseConfig, parseMetricsAuth, parseSchedulingConfig, parseVerifyIntervalMs } from "./config/env.ts";
+import { ConfigError, parseConfig, parseEdgeConfig, parseMetricsAuth, parseSchedulingConfig, parseVerifyIntervalMs } from "./config/env.ts";
 import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -22,10 +22,12 @@ async function main(): Promise<void> {
   let config;
   let scheduling;
   let metricsAuth;
+  let edge;
   try {
     config = parseConfig(process.env);
     scheduling = parseSchedulingConfig(process.env);
     metricsAuth = parseMetricsAuth(process.env);
+    edge = parseEdgeConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sqlguard: ${error.message}\n`);
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
     scheduling,
     verifyIntervalMs: parseVerifyIntervalMs(process.env),
     dataDir: config.dataDir,
+    webhookNetwork: { allowLinkLocal: edge.webhookAllowLinkLocal },
   });
   // What a previous process left PENDING or RUNNING: a backup whose artifacts were committed ends SUCCEEDED, the rest FAILED.
   await interrupted.recover();
@@ -71,7 +74,7 @@ async function main(): Promise<void> {
   // restart from the database (in the background; /metrics answers 503 until then).
   void metrics.start();
   const stopDrillMetrics = await followDrills(prisma, metrics.metrics, restore.events);
-  const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: { source: metrics, auth: metricsAuth } });
+  const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: { source: metrics, auth: metricsAuth }, edge });
   const server = http.createServer(app.handle);
   server.listen(config.port, config.host, () => log.info({ url: `http://${config.host}:${config.port}` }, "listening"));
   leases.start();

@@ -27,6 +27,7 @@ import { WebhookDispatcher } from "./notifications/dispatcher.ts";
 import { WebhooksService } from "./notifications/webhooks.service.ts";
 import { InterruptedWork } from "./recovery/interrupted-work.ts";
 import { RestoreEvents } from "./restore/events.ts";
+import type { WebhookNetwork } from "./notifications/address-guard.ts";
 import { createRestoreRuntime, type RestoreRuntime } from "./restore/restore-runtime.ts";
 import { RetentionSweeper } from "./retention/sweeper.ts";
 import { BackupHealthService } from "./scheduler/backup-health.service.ts";
@@ -59,6 +60,8 @@ export type RuntimeDeps = {
   verifyIntervalMs?: number;
   /** SQLGuard's data directory (it holds secret.key): no LOCAL storage target may be it or contain it. */
   dataDir?: string;
+  /** Which addresses webhooks may reach (SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL; a fake DNS in tests). */
+  webhookNetwork?: WebhookNetwork;
 };
 
 /** The env defaults (see server/config/env.ts). */
@@ -157,11 +160,11 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     events: restoreEvents,
   });
   // Webhook notifications: failures, recoveries and successes from `events`; overdue from the scheduler.
-  const webhooks = new WebhooksService({ prisma, secrets, audit });
-  const notifications = new WebhookDispatcher({ prisma, webhooks, logger });
+  const webhooks = new WebhooksService({ prisma, secrets, audit, network: deps.webhookNetwork });
+  const notifications = new WebhookDispatcher({ prisma, webhooks, logger, network: deps.webhookNetwork });
   events.on((event) => notifications.onBackupEvent(event));
   const services: Services = {
-    auth: new AuthService(prisma, audit, deps.sessionTtlMs),
+    auth: new AuthService(prisma, audit, deps.sessionTtlMs, { logger }),
     servers: new ServersService(catalog),
     dumpOptions: new DumpOptionsService(catalog),
     storageTargets: new StorageTargetsService(catalog, { dataDir: deps.dataDir, storeFor: (t) => createStore(t, secrets, { dataDir: deps.dataDir }) }),

@@ -1,14 +1,16 @@
 // The console's GraphQL client: one urql Client for POST /graphql with the session cookie. Queries and
 // mutations go over fetch; subscriptions stream over Server-Sent Events from the same endpoint
 // (`fetchSubscriptions`, which graphql-yoga serves without extra packages). Errors are turned into
-// GraphQLRequestError so forms can show the server's `extensions.field(s)` problems.
+// GraphQLRequestError so forms can show the server's `extensions.field(s)` problems. Every request
+// carries the CSRF header the server requires of cookie-authenticated requests a browser could send
+// without a preflight (server/http/edge.ts).
 import { Client, cacheExchange, fetchExchange, type AnyVariables, type CombinedError, type TypedDocumentNode } from "@urql/core";
 
 export const client = new Client({
   url: "/graphql",
   exchanges: [cacheExchange, fetchExchange],
   fetchSubscriptions: true,
-  fetchOptions: { credentials: "same-origin" },
+  fetchOptions: { credentials: "same-origin", headers: { "x-graphql-yoga-csrf": "1" } },
   // POST like every other request: no operation in a URL, and no GET caching by the browser.
   preferGetMethod: false,
   requestPolicy: "cache-and-network",
@@ -29,6 +31,8 @@ export class GraphQLRequestError extends Error {
     readonly code?: string,
     /** Every field problem: `extensions.fields`, or the single `extensions.field`. */
     readonly fields: FieldProblem[] = [],
+    /** RATE_LIMITED: seconds until the server takes the request again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -38,6 +42,7 @@ interface ErrorExtensions {
   code?: string;
   field?: string;
   fields?: FieldProblem[];
+  retryAfterSeconds?: number;
 }
 
 /** Strips the "field: " prefix the server puts in front of a single problem. */
@@ -54,7 +59,7 @@ export function toRequestError(error: CombinedError): GraphQLRequestError {
   }
   const ext = (first.extensions ?? {}) as ErrorExtensions;
   const fields = ext.fields ?? (ext.field ? [{ field: ext.field, problem: problemText(first.message, ext.field) }] : []);
-  return new GraphQLRequestError(first.message, ext.code, fields);
+  return new GraphQLRequestError(first.message, ext.code, fields, ext.retryAfterSeconds);
 }
 
 /** Variables as an argument: optional when the operation has none that are required. */

@@ -13,6 +13,8 @@ export type Principal = {
   /** Set when authenticated by an API token. */
   tokenId?: number;
   tokenName?: string;
+  /** When the token expires (null: never); a token cannot create one that outlives it. */
+  tokenExpiresAt?: Date | null;
 };
 
 export function roleAtLeast(role: Role, required: Role): boolean {

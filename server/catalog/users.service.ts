@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LoginThrottle } from "../auth/login-throttle.ts";
 import { hashPassword } from "../auth/password.ts";
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
 import type { User } from "../db/generated/client.ts";
@@ -55,11 +56,14 @@ export class UsersService {
     const demoted = (input.role && input.role !== "ADMIN") || input.disabled === true;
     if (before.role === "ADMIN" && demoted) await this.#keepOneAdmin(id, input.role ? "role" : "disabled");
     const passwordHash = password ? await hashPassword(password) : undefined;
-    return commitChange(this.deps, { actor: actorName(principal), entity: "user", action: "update", before }, async (tx) => {
+    const updated = await commitChange(this.deps, { actor: actorName(principal), entity: "user", action: "update", before }, async (tx) => {
       // A new password, a new role or disabling ends the user's sessions.
       if (password || input.role || input.disabled) await tx.session.deleteMany({ where: { userId: id } });
       return tx.user.update({ where: { id }, data: definedOnly({ ...input, passwordHash }) });
     });
+    // An admin who sets a new password lets the user sign in at once, even after failed logins.
+    if (password) await new LoginThrottle(this.deps.prisma).clearUser(updated.username);
+    return updated;
   }
 
   async delete(principal: Principal, id: number): Promise<User> {

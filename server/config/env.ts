@@ -108,6 +108,59 @@ const schedulingSchema = z.object({
     .default(3600),
 });
 
+/**
+ * The HTTP edge: who may call with the session cookie from a browser, how the server is reached,
+ * and where webhooks may go. A schema of its own (parseEdgeConfig); parseConfig validates it too.
+ */
+const edgeSchema = z.object({
+  // Comma-separated origins (scheme://host[:port]) whose pages may call /graphql and downloads with
+  // the session cookie (credentialed CORS). None by default: only the console's own origin.
+  SQLGUARD_CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .refine((origins) => origins.every(isOrigin), { message: "must be comma-separated origins such as https://ops.example.com (no path, no wildcard)" }),
+  // The URL users open (e.g. https://backups.example.com behind a reverse proxy): an https URL makes
+  // the session cookie Secure, and its origin counts as the console's own.
+  SQLGUARD_PUBLIC_URL: z.string().refine(isHttpUrl, { message: "must be an http(s) URL such as https://backups.example.com" }).optional(),
+  // Behind a reverse proxy: take the client address (login throttling, logs) from the last
+  // X-Forwarded-For entry instead of the socket.
+  SQLGUARD_TRUST_PROXY: z.enum(["true", "false"], { message: "must be true or false" }).default("false"),
+  // Let webhooks call link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254).
+  SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL: z.enum(["true", "false"], { message: "must be true or false" }).default("false"),
+});
+
+/** The HTTP edge settings (see edgeSchema). */
+export type EdgeConfig = {
+  corsOrigins: string[];
+  publicUrl?: string;
+  trustProxy: boolean;
+  webhookAllowLinkLocal: boolean;
+};
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value.replace(/\/$/, "");
+  } catch {
+    return false;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
 /** Scheduling settings, in milliseconds. */
 export type SchedulingConfig = {
   cronEnabled: boolean;
@@ -145,7 +198,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const result = envSchema.safeParse(cleaned);
   const scheduling = schedulingSchema.safeParse(cleaned);
-  const issues = [...(result.error?.issues ?? []), ...(scheduling.error?.issues ?? [])];
+  const edge = edgeSchema.safeParse(cleaned);
+  const issues = [...(result.error?.issues ?? []), ...(scheduling.error?.issues ?? []), ...(edge.error?.issues ?? [])];
   if (!result.success || issues.length) {
     throw new ConfigError(issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
@@ -199,4 +253,18 @@ export function parseVerifyIntervalMs(env: Record<string, string | undefined>): 
   const result = envSchema.pick({ SQLGUARD_VERIFY_INTERVAL_SECONDS: true }).safeParse(cleaned);
   if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   return result.data.SQLGUARD_VERIFY_INTERVAL_SECONDS * 1000;
+}
+
+/** The HTTP edge settings (parseConfig validates them too). */
+export function parseEdgeConfig(env: Record<string, string | undefined>): EdgeConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = edgeSchema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const e = result.data;
+  return {
+    corsOrigins: e.SQLGUARD_CORS_ORIGINS.map((o) => new URL(o).origin),
+    publicUrl: e.SQLGUARD_PUBLIC_URL,
+    trustProxy: e.SQLGUARD_TRUST_PROXY === "true",
+    webhookAllowLinkLocal: e.SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL === "true",
+  };
 }

@@ -84,10 +84,13 @@ describe("API tokens", () => {
     expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
   });
 
-  it("cannot be created with more rights than their creator", async () => {
+  it("cannot be created with more rights than their creator, nor by a token below admin", async () => {
+    const user = await t.db.prisma.user.create({ data: { username: "op-session", role: "OPERATOR", passwordHash: "x" } });
+    const session = { userId: user.id, username: user.username, role: "OPERATOR" as const, via: "session" as const };
+    await expect(t.services.auth.createApiToken(session, { name: "sneaky", role: "ADMIN" })).rejects.toMatchObject({ code: "BAD_USER_INPUT", field: "role" });
     const operator = await t.as("OPERATOR");
-    const r = await operator(`mutation { createApiToken(name: "sneaky", role: ADMIN) { token } }`);
-    expect(r.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "role" });
+    const r = await operator(`mutation { createApiToken(name: "sneaky", role: VIEWER) { token } }`);
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: "FORBIDDEN" });
   });
 
   it("refuses an unknown bearer token", async () => {

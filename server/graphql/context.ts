@@ -51,6 +51,8 @@ export type SessionCookie = {
 
 export type GraphQLContext = {
   principal: Principal | null;
+  /** The caller's address (login throttling and its log lines); "unknown" outside an HTTP server. */
+  clientAddress: string;
   services: Services;
   prisma: PrismaClient;
   session: SessionCookie;

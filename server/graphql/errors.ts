@@ -1,5 +1,5 @@
 import { createGraphQLError } from "graphql-yoga";
-import { AppError, ValidationError } from "../errors.ts";
+import { AppError, RateLimitedError, ValidationError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 
 type GraphQLErrorLike = Error & { originalError?: unknown; path?: ReadonlyArray<string | number>; nodes?: unknown };
@@ -31,6 +31,7 @@ export function createMaskError(logger: Logger) {
           code: original.code,
           ...(original.field ? { field: original.field } : {}),
           ...(original instanceof ValidationError && original.problems.length > 1 ? { fields: original.problems } : {}),
+          ...(original instanceof RateLimitedError ? { retryAfterSeconds: original.retryAfterSeconds } : {}),
         },
       });
     }

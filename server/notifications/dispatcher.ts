@@ -2,6 +2,7 @@ import type { Principal } from "../auth/roles.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { BackupEvent } from "../runner/events.ts";
+import type { WebhookNetwork } from "./address-guard.ts";
 import { DEFAULT_DELIVERY, deliver, type DeliveryPolicy, type DeliveryResult } from "./delivery.ts";
 import { buildBody, eventOf, pingUrl, signature, type BackupFacts, type DrillFacts, type OverdueFacts, type WebhookBody } from "./webhook-payload.ts";
 import type { WebhookTarget, WebhooksService } from "./webhooks.service.ts";
@@ -12,6 +13,8 @@ export type DispatcherDeps = {
   webhooks: Pick<WebhooksService, "targets" | "target">;
   logger: Logger;
   delivery?: Partial<DeliveryPolicy>;
+  /** Which addresses deliveries may reach (link-local and metadata ones refused by default). */
+  network?: WebhookNetwork;
 };
 
 const ENDED = new Set(["SUCCEEDED", "PARTIAL", "FAILED"]);
@@ -147,7 +150,7 @@ export class WebhookDispatcher {
     const text = JSON.stringify(body);
     const headers: Record<string, string> = { "x-sqlguard-event": body.event, "x-sqlguard-delivery": body.deliveryId };
     if (hook.secret) headers["x-sqlguard-signature"] = signature(hook.secret, text);
-    const result = await deliver({ url, body: text, headers }, policy, this.#stop.signal);
+    const result = await deliver({ url, body: text, headers }, policy, this.#stop.signal, this.deps.network);
     const fields = { webhookId: hook.id, webhook: hook.name, host: new URL(url).host, event: body.event, attempts: result.attempts, status: result.status };
     if (result.ok) this.#log.info(fields, "webhook delivered");
     else this.#log.warn({ ...fields, reason: result.error }, "webhook delivery failed");

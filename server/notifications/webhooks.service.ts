@@ -7,6 +7,7 @@ import type { PrismaClient } from "../db/client.ts";
 import type { Webhook } from "../db/generated/client.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
+import { webhookUrlProblem, type WebhookNetwork } from "./address-guard.ts";
 
 const urlRule = z
   .string()
@@ -49,10 +50,11 @@ export type WebhookTarget = Omit<Webhook, "secretEnc"> & { secret: string | null
 /**
  * Where notifications go (admin only; every change audited). The HMAC secret is stored sealed and
  * never returned; the audit log shows only whether it is set, and only the URL's origin, as a
- * URL may carry a token (healthchecks.io, Slack).
+ * URL may carry a token (healthchecks.io, Slack). A URL whose host is, or resolves to, a
+ * link-local or cloud metadata address is refused (deliveries check again after resolving).
  */
 export class WebhooksService {
-  constructor(private readonly deps: { prisma: PrismaClient; secrets: SecretBox; audit: AuditLog }) {}
+  constructor(private readonly deps: { prisma: PrismaClient; secrets: SecretBox; audit: AuditLog; network?: WebhookNetwork }) {}
 
   /** Every webhook, by name. Admin role. */
   list(principal: Principal | null): Promise<Webhook[]> {
@@ -119,8 +121,10 @@ export class WebhooksService {
     return { ...row, secret: secretEnc ? this.deps.secrets.open(secretEnc) : null };
   }
 
-  async #check(input: { name?: string; scheduleId?: number | null }, selfId: number | null): Promise<void> {
+  async #check(input: { name?: string; url?: string; scheduleId?: number | null }, selfId: number | null): Promise<void> {
     const { prisma } = this.deps;
+    const problem = input.url ? await webhookUrlProblem(input.url, this.deps.network) : null;
+    if (problem) throw new ValidationError("url", problem);
     if (input.name) {
       const clash = await prisma.webhook.findUnique({ where: { name: input.name } });
       if (clash && clash.id !== selfId) throw new ConflictError("name", `name: a webhook named ${JSON.stringify(input.name)} already exists`);

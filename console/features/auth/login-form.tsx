@@ -16,6 +16,16 @@ const LOGIN = graphql(`
 
 type State = { kind: "idle" } | { kind: "pending" } | { kind: "error"; message: string } | { kind: "signed-in"; username: string };
 
+/** What a failed sign-in shows: a throttled one says how long to wait. */
+function failureMessage(error: unknown): string {
+  if (error instanceof GraphQLRequestError && error.code === "RATE_LIMITED") {
+    const seconds = error.retryAfterSeconds ?? 60;
+    const wait = seconds >= 90 ? `${Math.ceil(seconds / 60)} minutes` : `${seconds} second${seconds === 1 ? "" : "s"}`;
+    return `Too many failed sign-ins. Try again in ${wait}.`;
+  }
+  return error instanceof Error ? error.message : "Sign-in failed.";
+}
+
 /** Only same-origin paths: `?next=https://evil` must not redirect away. */
 function safeNext(next: string | null): string {
   return next?.startsWith("/") && !next.startsWith("//") ? next : "/";
@@ -44,8 +54,7 @@ export function LoginForm() {
       setState({ kind: "signed-in", username: login.username });
       router.replace(safeNext(params.get("next")));
     } catch (error) {
-      const message = error instanceof Error ? error.message : "Sign-in failed.";
-      setState({ kind: "error", message });
+      setState({ kind: "error", message: failureMessage(error) });
     }
   }
 

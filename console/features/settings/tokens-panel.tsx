@@ -14,7 +14,14 @@ import { API_TOKENS, CREATE_TOKEN, REVOKE_TOKEN } from "./queries";
 
 type ApiToken = ResultOf<typeof API_TOKENS>["apiTokens"][number];
 
-/** API tokens: create (the secret is shown once), list, revoke. */
+/** A token's state as the list shows it: revoked, expired or active. */
+function stateOf(token: ApiToken, now: number): string {
+  if (token.revokedAt) return `revoked ${formatDateTime(token.revokedAt)}`;
+  if (token.expiresAt && new Date(token.expiresAt).getTime() <= now) return "expired";
+  return "active";
+}
+
+/** API tokens: create (the secret is shown once, with an optional expiry), list, revoke. */
 export function TokensPanel() {
   const confirm = useConfirm();
   const viewer = useViewer();
@@ -24,6 +31,7 @@ export function TokensPanel() {
   const [failure, setFailure] = useState<unknown>();
   const [formKey, setFormKey] = useState(0);
   const roles = ROLES.slice(0, ROLES.indexOf(viewer.role) + 1);
+  const now = Date.now();
 
   async function create(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -94,7 +102,13 @@ export function TokensPanel() {
             options={roles.map((r) => ({ value: r, label: r }))}
             hint="At most your own role."
           />
-          <TextField label="Expires in days" name="expiresInDays" inputMode="numeric" error={errors.expiresInDays} hint="Empty = never." />
+          <TextField
+            label="Expires in days"
+            name="expiresInDays"
+            inputMode="numeric"
+            error={errors.expiresInDays}
+            hint="Empty = never. Scripts are safer with a token that expires."
+          />
           <div className="form-actions">
             <button type="submit" className="primary">
               Create token
@@ -136,7 +150,7 @@ export function TokensPanel() {
                   <td>{t.user.username}</td>
                   <td>{formatDateTime(t.lastUsedAt)}</td>
                   <td>{t.expiresAt ? formatDateTime(t.expiresAt) : "never"}</td>
-                  <td>{t.revokedAt ? `revoked ${formatDateTime(t.revokedAt)}` : "active"}</td>
+                  <td>{stateOf(t, now)}</td>
                   <td>
                     {!t.revokedAt && (
                       <button type="button" className="danger" onClick={() => revoke(t)} aria-label={`Revoke ${t.name}`}>

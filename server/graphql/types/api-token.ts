@@ -30,14 +30,10 @@ const CreatedApiToken = builder.objectRef<{ token: string; apiToken: { id: numbe
 builder.queryFields((t) => ({
   apiTokens: t.prismaField({
     type: [ApiTokenType],
-    description: "Your own tokens; an admin sees everyone's.",
+    description: "Your own tokens (through a token: those with no more rights than it); an admin sees everyone's.",
     resolve: (query, _r, _a, ctx) => {
       const principal = requireRole(ctx.principal, "VIEWER");
-      return ctx.prisma.apiToken.findMany({
-        ...query,
-        where: principal.role === "ADMIN" ? {} : { userId: principal.userId },
-        orderBy: { createdAt: "desc" },
-      });
+      return ctx.prisma.apiToken.findMany({ ...query, where: ctx.services.auth.tokenScope(principal), orderBy: { createdAt: "desc" } });
     },
   }),
 }));
@@ -45,16 +41,18 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createApiToken: t.field({
     type: CreatedApiToken,
-    description: "Creates a token with at most your own role. The token is returned once.",
+    description:
+      "Creates a token with at most your own role; needs a console session or an admin token, and a token cannot create one that outlives it. The token is returned once.",
     args: {
       name: t.arg.string({ required: true }),
       role: t.arg({ type: RoleEnum, required: true }),
-      expiresInDays: t.arg.int(),
+      expiresInDays: t.arg.int({ description: "Days until the token stops working (1 to 36500); omitted or null: never." }),
     },
     resolve: (_r, args, ctx) => ctx.services.auth.createApiToken(requireRole(ctx.principal, "VIEWER"), args),
   }),
   revokeApiToken: t.prismaField({
     type: ApiTokenType,
+    description: "Revokes one of the tokens `apiTokens` lists for you.",
     args: { id: t.arg.int({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.auth.revokeApiToken(requireRole(ctx.principal, "VIEWER"), id),
   }),
