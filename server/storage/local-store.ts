@@ -4,7 +4,7 @@ import path from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StorageError, type ArtifactStore, type StoredObject } from "./artifact-store.ts";
-import { MemoryUploadJournals, type UploadJournal, type UploadRecord } from "./upload-journal.ts";
+import { MemoryUploadJournals, recordWrite, type UploadJournal, type UploadRecord, type WriteRecord } from "./upload-journal.ts";
 
 const PARTIAL = ".partial";
 
@@ -35,17 +35,13 @@ export class LocalStore implements ArtifactStore {
     const file = this.#file(key);
     const partial = file + PARTIAL;
     let bytes = 0;
-    let record: number | undefined;
+    let record: WriteRecord | undefined;
     // The file system's own error (ENOSPC): pipeline() reports an AbortError in its place.
     let writeError: unknown;
     try {
       options.signal?.throwIfAborted();
       await fs.mkdir(path.dirname(file), { recursive: true });
-      record = await this.#journal.begin(key).catch((error: unknown) => {
-        throw new StorageError("FAILED", `cannot write ${file}: the write cannot be recorded: ${(error as Error)?.message ?? String(error)}`, true, {
-          cause: error,
-        });
-      });
+      record = await recordWrite(this.#journal, key);
       const handle = await fs.open(partial, "w", 0o640);
       try {
         // Written through the handle (not a WriteStream that would close it) so it can be fsynced.
@@ -74,10 +70,10 @@ export class LocalStore implements ArtifactStore {
         () => true,
         () => false,
       );
-      if (record !== undefined) await this.#journal.end(record, removed ? "done" : "leftover").catch(() => {});
+      record?.end(removed ? "done" : "leftover");
       throw toStorageError(options.signal?.aborted ? error : (writeError ?? error), "write", file, options.signal);
     }
-    await this.#journal.end(record!, "done").catch(() => {});
+    record?.end("done");
     // The rename is durable only once the directory entry is on disk.
     await syncDirectory(path.dirname(file)).catch(() => {});
     return { bytes };

@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { Readable } from "node:stream";
 import { initialPartSize, MAX_PARTS, nextPartSize } from "./s3-part-size.ts";
-import type { UploadJournal } from "./upload-journal.ts";
+import { recordWrite, type UploadJournal, type WriteRecord } from "./upload-journal.ts";
 
 /** The one method of S3Client the store uses: a fake in unit tests, a wrapper in benchmarks. */
 export type S3Sender = { send(command: object, options?: { abortSignal?: AbortSignal }): Promise<any> };
@@ -78,7 +78,7 @@ export async function uploadStream(o: StreamUploadOptions): Promise<{ bytes: num
   const parts: CompletedPart[] = [];
   let requestError: unknown;
   let uploadId: string | undefined;
-  let record: number | undefined;
+  let record: WriteRecord | undefined;
   let committing = false;
   let partNumber = 0;
   let sentBytes = 0;
@@ -86,12 +86,12 @@ export async function uploadStream(o: StreamUploadOptions): Promise<{ bytes: num
 
   const startPart = async (buffer: Buffer, length: number): Promise<void> => {
     if (partNumber === 0) {
-      record = await o.journal.begin(o.journalKey).catch((error: unknown) => {
-        throw new UploadFailure("check", error, `the upload cannot be recorded: ${(error as Error)?.message ?? String(error)}`, true);
-      });
+      // Unrecorded when the journal cannot be written: an interrupted upload then stays incomplete
+      // until the bucket's lifecycle rule aborts it.
+      record = await recordWrite(o.journal, o.journalKey);
       const created = await send(new CreateMultipartUploadCommand({ ...target, ContentType: o.contentType }));
       uploadId = created.UploadId as string;
-      await o.journal.setUploadId(record, uploadId);
+      record.setUploadId(uploadId);
     }
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
     if (requestError !== undefined) throw requestError;
@@ -168,7 +168,7 @@ export async function uploadStream(o: StreamUploadOptions): Promise<{ bytes: num
       );
     }
     o.signal?.throwIfAborted();
-    if (record !== undefined) await o.journal.end(record, "done").catch(() => {});
+    record?.end("done");
     return { bytes };
   } catch (caught) {
     cancel.abort();
@@ -185,7 +185,7 @@ export async function uploadStream(o: StreamUploadOptions): Promise<{ bytes: num
     // A PutObject or CompleteMultipartUpload may have taken effect although it failed for us.
     // Without one, the key still holds what it held before (if anything), and that is kept.
     if (committing) await o.client.send(new DeleteObjectCommand(target)).catch(() => {});
-    if (record !== undefined) await o.journal.end(record, leftover ? "leftover" : "done").catch(() => {});
+    record?.end(leftover ? "leftover" : "done");
     throw classify(caught, requestError, o.signal);
   } finally {
     o.signal?.removeEventListener("abort", onAbort);

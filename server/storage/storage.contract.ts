@@ -201,6 +201,19 @@ export function describeArtifactStoreContract(name: string, factory: StoreFactor
       expect(journals.records.filter((r) => r.key.startsWith(base))).toEqual([]);
     });
 
+    it("still writes, unrecorded, when the journal cannot be written (metadata database down)", async () => {
+      const down = (): Promise<never> => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:3306"));
+      const broken: UploadJournal = { begin: down, setUploadId: down, end: down, leftovers: down, forget: down };
+      const other = await factory(broken);
+      try {
+        const key = `${unique()}/during-an-outage.sql.zst`;
+        await expect(other.store.put(key, sourceStream(DATA.subarray(0, 9 * MiB)))).resolves.toEqual({ bytes: 9 * MiB });
+        expect((await other.store.head(key))?.bytes).toBe(9 * MiB);
+      } finally {
+        await other.cleanup();
+      }
+    });
+
     it("discards a never-written key without error and keeps complete objects", async () => {
       await expect(store.discard(`${unique()}/nothing/here.sql`)).resolves.toBeUndefined();
       const key = `${unique()}/kept.sql`;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../testing/test-db.ts";
 import { LocalStore } from "./local-store.ts";
 import { sourceStream } from "./storage.contract.ts";
-import { PrismaUploadJournals, selectLeftovers, type UploadRecord } from "./upload-journal.ts";
+import { PrismaUploadJournals, recordWrite, selectLeftovers, type UploadJournal, type UploadRecord } from "./upload-journal.ts";
 
 const HOUR = 3600_000;
 
@@ -124,5 +124,32 @@ describe("PrismaUploadJournals with LocalStore", () => {
     await db.prisma.storageUpload.create({ data: { storageTargetId: other.id, key: "b.sql", instanceId: "i" } });
     await db.prisma.storageTarget.delete({ where: { id: other.id } });
     expect(await db.prisma.storageUpload.count({ where: { storageTargetId: other.id } })).toBe(0);
+  });
+});
+
+describe("recordWrite", () => {
+  it("does not hold a write up for a slow journal, and still ends a record that arrives late", async () => {
+    const calls: string[] = [];
+    let arrive: (id: number) => void = () => {};
+    const slow: UploadJournal = {
+      begin: () => new Promise<number>((resolve) => (arrive = resolve)),
+      setUploadId: async (id, uploadId) => void calls.push(`setUploadId ${id} ${uploadId}`),
+      end: async (id, outcome) => void calls.push(`end ${id} ${outcome}`),
+      leftovers: async () => [],
+      forget: async () => {},
+    };
+    const record = await recordWrite(slow, "a/b.sql.zst", 20);
+    record.setUploadId("u-1");
+    record.end("done");
+    expect(calls).toEqual([]);
+    arrive(7);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toEqual(["setUploadId 7 u-1", "end 7 done"]);
+  });
+
+  it("goes on unrecorded when the journal cannot be written", async () => {
+    const down = (): Promise<never> => Promise.reject(new Error("connect ECONNREFUSED"));
+    const record = await recordWrite({ begin: down, setUploadId: down, end: down, leftovers: down, forget: down }, "k");
+    expect(() => record.end("done")).not.toThrow();
   });
 });

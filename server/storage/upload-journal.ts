@@ -10,7 +10,7 @@ export type UploadRecord = { id: number; key: string; uploadId: string | null; i
  * deleted once the write committed or its leftover was removed.
  */
 export interface UploadJournal {
-  /** Records that a write of `key` starts; returns the record's id. Throws when it cannot be recorded. */
+  /** Records that a write of `key` starts; returns the record's id. Throws when it cannot be recorded (stores then write unrecorded). */
   begin(key: string): Promise<number>;
   /** Adds the S3 multipart upload id to a record. */
   setUploadId(id: number, uploadId: string): Promise<void>;
@@ -147,4 +147,37 @@ export class MemoryUploadJournals implements UploadJournals {
     this.records.push(planted);
     return planted;
   }
+}
+
+/** One write's record, as a store holds it: its later steps never wait for the metadata database. */
+export type WriteRecord = {
+  setUploadId(uploadId: string): void;
+  end(outcome: "done" | "leftover"): void;
+};
+
+/** How long a write waits for its record before it goes on unrecorded. */
+const RECORD_WAIT_MS = 2000;
+
+/**
+ * Records that a write of `key` starts, waiting at most a moment: a journal that cannot be written
+ * (the metadata database is down or slow) must not stop or slow the data path. A write that went
+ * on unrecorded is at worst one leftover no cleanup touches; a record that arrives late is still
+ * given its upload id and ended. The returned handle's calls run in the background, in order.
+ */
+export async function recordWrite(journal: UploadJournal, key: string, waitMs = RECORD_WAIT_MS): Promise<WriteRecord> {
+  const begun = journal.begin(key).then(
+    (id) => id,
+    () => undefined,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([begun, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+  let chain: Promise<unknown> = begun;
+  const then = (step: (id: number) => Promise<void>): void => {
+    chain = chain.then(() => begun.then((id) => (id === undefined ? undefined : step(id)))).catch(() => {});
+  };
+  return {
+    setUploadId: (uploadId) => then((id) => journal.setUploadId(id, uploadId)),
+    end: (outcome) => then((id) => journal.end(id, outcome)),
+  };
 }
