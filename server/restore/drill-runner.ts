@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { PrismaClient } from "../db/client.ts";
 import type { Backup, BackupArtifact, RestoreDrill, Server, StorageTarget } from "../db/generated/client.ts";
 import type { Logger } from "../observability/logger.ts";
+import { withArtifactPin } from "../retention/artifact-pins.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
@@ -22,6 +23,8 @@ export type DrillRunnerDeps = {
   events: RestoreEvents;
   logger: Logger;
   tools?: RestoreTools;
+  /** Pins the artifact while the drill reads it. */
+  instanceId: string;
 };
 
 /** A scratch database name no one else uses: `sqlguard_drill_<backup id>_<random>`. */
@@ -51,7 +54,10 @@ export async function executeDrill(
     const { artifact, source } = await resolveArtifact(prisma, deps.storeFor, backup, null);
     let outcome;
     try {
-      outcome = await restoreArtifact(source, { conn, database: drill.scratchDatabase, mode: "create" }, { signal, tools: deps.tools });
+      // Pinned while read, so retention cannot delete it under the drill.
+      outcome = await withArtifactPin(prisma, artifact.id, { kind: "DRILL", id: drill.id }, { instanceId: deps.instanceId }, () =>
+        restoreArtifact(source, { conn, database: drill.scratchDatabase, mode: "create" }, { signal, tools: deps.tools }),
+      );
     } catch (caught) {
       const error = toRestoreError(caught, signal);
       if (error.reason === "CHECKSUM_MISMATCH") await markCorrupt(prisma, artifact.id, error.message.split(";")[0]!);

@@ -44,22 +44,6 @@ export async function dropDatabase(conn: ServerConnection, database: string): Pr
 }
 
 /**
- * MySQL/MariaDB overwrite: drops the database and creates it again empty, with its former default
- * character set and collation (a dump without CREATE DATABASE does not carry them).
- */
-export async function recreateMysqlDatabase(conn: ServerConnection, database: string): Promise<void> {
-  await withMysql(conn, async (c) => {
-    const rows = (await c.query(
-      "SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-      [database],
-    )) as Array<{ cs: string; co: string }>;
-    const charset = rows[0] ? ` CHARACTER SET ${rows[0].cs} COLLATE ${rows[0].co}` : " CHARACTER SET utf8mb4";
-    await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
-    await c.query(`CREATE DATABASE ${quoteIdent(database)}${charset}`);
-  });
-}
-
-/**
  * PostgreSQL overwrite: SQL that empties the database inside the restore's own transaction (every
  * user schema dropped, an empty `public` created again), so a failed or unverified restore leaves
  * the old contents untouched.
