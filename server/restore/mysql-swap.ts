@@ -5,7 +5,7 @@ import { createDefinitions, dropStatements, listObjects, readDefinitions, type D
 import { withMysql } from "./target-database.ts";
 import { named, type TargetReport } from "./target-state.ts";
 
-/** How long the swap waits for the target's tables to be free (open transactions hold them). */
+/** How long the swap waits by default for the target's tables to be free (open transactions hold them). */
 const LOCK_WAIT_SECONDS = 60;
 
 /** A scratch database name no one else uses: `sqlguard_restore_<random>`. */
@@ -49,7 +49,13 @@ export async function prepareScratch(conn: ServerConnection, scratch: string): P
  * with them. Never throws: returns what the target is left as (REPLACED, or UNTOUCHED when the
  * rename failed cleanly, INCOMPLETE / UNKNOWN with what to do otherwise). Not cancellable.
  */
-export async function swapIn(conn: ServerConnection, target: string, scratch: string, defs: MysqlDefinition[]): Promise<TargetReport & { error?: string }> {
+export async function swapIn(
+  conn: ServerConnection,
+  target: string,
+  scratch: string,
+  defs: MysqlDefinition[],
+  options: { lockWaitSeconds?: number } = {},
+): Promise<TargetReport & { error?: string }> {
   const nonce = crypto.randomBytes(3).toString("hex");
   let before: DatabaseObjects | null = null;
   let old: Array<[string, string]> = [];
@@ -60,7 +66,7 @@ export async function swapIn(conn: ServerConnection, target: string, scratch: st
   try {
     return await withMysql(conn, async (c) => {
       try {
-        await c.query(`SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}`);
+        await c.query("SET SESSION lock_wait_timeout = ?", [options.lockWaitSeconds ?? LOCK_WAIT_SECONDS]);
         before = await listObjects(c, target);
         const incoming = (await listObjects(c, scratch)).tables;
         old = oldNames(nonce, [...before.tables, ...before.views], new Set([...before.tables, ...before.views, ...incoming]));

@@ -195,6 +195,45 @@ describe("restores through the API", () => {
     expect(await mariadbExec([`SHOW DATABASES LIKE '${half}'`])).toEqual([[]]);
   });
 
+  it("at start, drops the scratch copy of an interrupted overwrite that had not reached the swap, and leaves one mid-swap to a person", async () => {
+    const target = uniqueName("rs_kept");
+    const scratch = `sqlguard_restore_${uniqueName("x").slice(-8)}`;
+    mariaDbs.push(target, scratch);
+    await mariadbExec([`CREATE DATABASE ${target}`, `CREATE TABLE ${target}.t (id INT)`, `CREATE DATABASE ${scratch}`, `CREATE TABLE ${scratch}.t (id INT)`]);
+    const instanceId = (await app.db.prisma.restore.findFirstOrThrow()).instanceId;
+    const base = {
+      backupId: mariaBackup.id,
+      artifactKey: "k",
+      serverId: mariaId,
+      serverName: "maria-rs",
+      engine: "MARIADB" as const,
+      sourceDatabase: mariaSource,
+      database: target,
+      overwrite: true,
+      status: "RUNNING" as const,
+      requestedBy: "x",
+      instanceId,
+      startedAt: new Date(),
+      heartbeatAt: new Date(),
+      scratchDatabase: scratch,
+    };
+    const loading = await app.db.prisma.restore.create({ data: { ...base, targetState: "UNTOUCHED", targetDetail: "restoring into the scratch database" } });
+    const swapping = await app.db.prisma.restore.create({ data: { ...base, targetState: "UNKNOWN", targetDetail: "swapping: tables named sqlguard_old_*" } });
+    expect(await app.restore.recover()).toBe(2);
+    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: loading.id } })).toMatchObject({
+      status: "FAILED",
+      targetState: "UNTOUCHED",
+      targetDetail: `"${target}" was not changed; the scratch database "${scratch}" was dropped`,
+    });
+    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: swapping.id } })).toMatchObject({
+      status: "FAILED",
+      targetState: "UNKNOWN",
+      targetDetail: "swapping: tables named sqlguard_old_*",
+    });
+    expect(await mariadbExec([`SHOW DATABASES LIKE '${scratch}'`])).toEqual([[]]);
+    expect(await mariadbExec([`SHOW TABLES FROM ${target}`])).toEqual([[{ [`Tables_in_${target}`]: "t" }]]);
+  });
+
   it("replaces a PostgreSQL database in one transaction, and a cancelled overwrite leaves it as it was", async () => {
     const target = uniqueName("rspg_over");
     pgDbs.push(target);

@@ -92,7 +92,9 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
     const error = toRestoreError(caught, run.signal);
     const report = error.target ?? unchanged;
     const settled = { ...report, detail: scrub(report.detail) };
-    throw new RestoreError(error.reason, scrub(`${error.message}; ${settled.detail}`), { cause: error, stderrTail: scrub(error.stderrTail), target: settled });
+    // "already exists" needs no "was not changed" after it.
+    const message = error.reason === "TARGET_EXISTS" ? error.message : `${error.message}; ${settled.detail}`;
+    throw new RestoreError(error.reason, scrub(message), { cause: error, stderrTail: scrub(error.stderrTail), target: settled });
   }
 }
 
