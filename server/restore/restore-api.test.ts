@@ -83,6 +83,9 @@ describe("restores through the API", () => {
     expect(restore).toMatchObject({
       status: "SUCCEEDED",
       createdDatabase: true,
+      targetState: "CREATED",
+      targetDetail: `the new database "${restore.database}" holds the backup`,
+      scratchDatabase: null,
       overwrite: false,
       sourceDatabase: mariaSource,
       serverName: "maria-rs",
@@ -161,8 +164,11 @@ describe("restores through the API", () => {
 
     const replaced = await restoreAndWait(admin, { backupId: mariaBackup.id, database: existing, overwrite: true });
     expect(replaced.error).toBeNull();
-    expect(replaced).toMatchObject({ status: "SUCCEEDED", overwrite: true, createdDatabase: false });
+    expect(replaced).toMatchObject({ status: "SUCCEEDED", overwrite: true, createdDatabase: false, targetState: "REPLACED" });
+    expect(replaced.targetDetail).toBe(`"${existing}" now holds the backup; its former contents were dropped`);
+    expect(replaced.scratchDatabase).toMatch(/^sqlguard_restore_[0-9a-f]{8}$/);
     expect(await mariadbFingerprint(existing)).toEqual(await mariadbFingerprint(mariaSource));
+    expect(await mariadbExec([`SHOW DATABASES LIKE '${replaced.scratchDatabase}'`])).toEqual([[]]);
   });
 
   it("at start, fails the restores a stopped process left running and drops the databases they created", async () => {
@@ -263,7 +269,7 @@ describe("restores through the API", () => {
     const cancelled = dataOf(await operator(`mutation($id: Int!) { cancelRestore(id: $id) { id } }`, { id: started.id }));
     expect(cancelled).toBeTruthy();
     const done = await waitForRestore(admin, started.id);
-    expect(done.status).toBe("CANCELLED");
+    expect(done).toMatchObject({ status: "CANCELLED", targetState: "UNTOUCHED" });
     expect(done.error).toMatch(/cancel/);
     await holder.query("COMMIT");
     await holder.end();

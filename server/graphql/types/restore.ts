@@ -114,7 +114,8 @@ builder.mutationFields((t) => ({
   }),
   cancelRestore: t.prismaField({
     type: "Restore",
-    description: "Cancels a pending restore, or stops a running one (a database it created is dropped); a finished one is returned unchanged.",
+    description:
+      "Cancels a pending restore, or stops a running one: a database it created is dropped, a database it was replacing stays as it was (a MySQL/MariaDB swap already under way is finished first); a finished one is returned unchanged. targetState says what the target is left as.",
     args: { id: t.arg.int({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.restores.cancel(ctx.principal!, id),
   }),
