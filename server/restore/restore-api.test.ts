@@ -259,7 +259,7 @@ describe("restores through the API", () => {
       dataOf(await requestRestore(admin, { backupId: pgBackup.id, serverId: pgId, database: target, overwrite: true })) as { restoreBackup: RestoreView }
     ).restoreBackup;
     const waiting = () =>
-      pgExec([`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${target}' AND application_name = 'sqlguard-restore'`]).then(
+      pgExec([`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${target}' AND application_name LIKE 'sqlguard-restore%'`]).then(
         (r) => (r[0] as Array<{ n: number }>)[0]!.n,
       );
     await eventually(async () => (await waiting()) > 0, "psql to wait for the lock");
@@ -271,9 +271,11 @@ describe("restores through the API", () => {
     const done = await waitForRestore(admin, started.id);
     expect(done).toMatchObject({ status: "CANCELLED", targetState: "UNTOUCHED" });
     expect(done.error).toMatch(/cancel/);
+    // Its session, still queued for the lock, was ended with it: it no longer blocks the table.
+    expect(await waiting()).toBe(0);
+    expect(await pgExec(["SELECT count(*)::int AS n FROM items"], target)).toEqual([[{ n: 1 }]]);
     await holder.query("COMMIT");
     await holder.end();
-    await eventually(async () => (await waiting()) === 0, "the restore's session to end");
     expect(await pgFingerprint(target)).toEqual(before);
     expect((await pgExec(["SELECT count(*)::int AS n FROM extra.t"], target))[0]).toEqual([{ n: 0 }]);
 

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import type { Readable } from "node:stream";
 import type { CompressionKind } from "../process/compress.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
@@ -7,7 +8,7 @@ import { createScratch, prepareScratch, scratchDatabaseName, swapIn } from "./my
 import { buildRestoreCommands, type RestoreCommands } from "./restore-command.ts";
 import { streamRestore, type StreamRestoreResult } from "./restore-stream.ts";
 import { detectRestoreTools, type RestoreTools } from "./restore-tools.ts";
-import { createDatabase, databaseExists, dropDatabase, pgOverwritePrelude } from "./target-database.ts";
+import { createDatabase, databaseExists, dropDatabase, endSessions, pgOverwritePrelude } from "./target-database.ts";
 import { named, type TargetReport } from "./target-state.ts";
 
 /** A stored artifact: how to open it, and what it must hash to. */
@@ -65,9 +66,9 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
   const unchanged: TargetReport = { state: "UNTOUCHED", detail: `${named(database)} was not changed` };
   try {
     const tools = run.tools ?? (await detectRestoreTools());
-    const commandsFor = (db: string) => {
+    const commandsFor = (db: string, applicationName?: string) => {
       try {
-        return buildRestoreCommands(conn, db, source.format, tools);
+        return buildRestoreCommands(conn, db, source.format, tools, { applicationName });
       } catch (error) {
         throw new RestoreError("CONFIGURATION", (error as Error).message, { target: unchanged });
       }
@@ -78,7 +79,7 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
     const restored = !exists
       ? await intoNewDatabase(source, target, commands, run)
       : conn.engine === "POSTGRESQL"
-        ? await overPostgres(source, target, commands, run)
+        ? await overPostgres(source, target, commandsFor, run)
         : await overMysql(source, target, commandsFor, run);
     const { result } = restored;
     return {
@@ -121,8 +122,19 @@ async function intoNewDatabase(source: ArtifactSource, target: RestoreTarget, co
   }
 }
 
-/** Verifies the whole artifact, then replaces the database's schemas inside the restore's one transaction. */
-async function overPostgres(source: ArtifactSource, target: RestoreTarget, commands: RestoreCommands, run: RestoreRun): Promise<Restored> {
+/**
+ * Verifies the whole artifact, then replaces the database's schemas inside the restore's one
+ * transaction. When that fails (or is cancelled), the session psql leaves behind is ended too, so
+ * the rollback is over, and no lock is waited for, by the time the failure is reported.
+ */
+async function overPostgres(
+  source: ArtifactSource,
+  target: RestoreTarget,
+  commandsFor: (database: string, applicationName?: string) => RestoreCommands,
+  run: RestoreRun,
+): Promise<Restored> {
+  const session = `sqlguard-restore ${crypto.randomBytes(4).toString("hex")}`;
+  const commands = commandsFor(target.database, session);
   const unchanged: TargetReport = {
     state: "UNTOUCHED",
     detail: `${named(target.database)} was not changed (the restore's transaction was rolled back or never began)`,
@@ -134,7 +146,20 @@ async function overPostgres(source: ArtifactSource, target: RestoreTarget, comma
     const result = await stream(source, commands, prelude, run);
     return { result, created: false, target: { state: "REPLACED", detail: `${named(target.database)} now holds the backup` } };
   } catch (caught) {
-    throw withTarget(toRestoreError(caught, run.signal), unchanged);
+    const error = toRestoreError(caught, run.signal);
+    const ended = await endSessions(target.conn, target.database, session).then(
+      () => true,
+      () => false,
+    );
+    throw withTarget(
+      error,
+      ended
+        ? unchanged
+        : {
+            state: "UNTOUCHED",
+            detail: `${named(target.database)} was not changed, but the restore's session (application_name "${session}") could not be ended: it rolls back once it notices psql is gone`,
+          },
+    );
   }
 }
 

@@ -44,6 +44,23 @@ export async function dropDatabase(conn: ServerConnection, database: string): Pr
 }
 
 /**
+ * Ends the sessions named `applicationName` on `database` and waits (up to about 10 s) until they
+ * are gone. A killed psql leaves its server session behind until the server next reads from it,
+ * which a session waiting for a lock does not: it would keep its open transaction and its place in
+ * the lock queue, blocking everyone else on those tables.
+ */
+export async function endSessions(conn: ServerConnection, database: string, applicationName: string): Promise<void> {
+  await withPg(conn, null, async (c) => {
+    const sql = "FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND pid <> pg_backend_pid()";
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { rowCount } = await c.query(`SELECT pg_terminate_backend(pid) ${sql}`, [database, applicationName]);
+      if (!rowCount) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+}
+
+/**
  * PostgreSQL overwrite: SQL that empties the database inside the restore's own transaction (every
  * user schema dropped, an empty `public` created again), so a failed or unverified restore leaves
  * the old contents untouched.
