@@ -187,6 +187,12 @@ async function overMysql(
     });
     // The last point a cancel takes effect: the swap, once begun, runs to its end.
     run.signal.throwIfAborted();
+    // Said before the swap begins, so a crash in it leaves the record saying what to look for.
+    await run.onTargetState?.({
+      state: "UNKNOWN",
+      detail: `swapping the restored copy in ${named(scratch)} into ${named(database)}: if this stays, SQLGuard stopped mid-swap; tables named sqlguard_old_* in ${named(database)} are its former ones`,
+      scratchDatabase: scratch,
+    });
   } catch (caught) {
     const error = toRestoreError(caught, run.signal);
     const dropped = await dropDatabase(conn, scratch).then(
@@ -199,11 +205,6 @@ async function overMysql(
       scratchDatabase: scratch,
     });
   }
-  await run.onTargetState?.({
-    state: "UNKNOWN",
-    detail: `swapping the restored copy in ${named(scratch)} into ${named(database)}: if this stays, SQLGuard stopped mid-swap; tables named sqlguard_old_* in ${named(database)} are its former ones`,
-    scratchDatabase: scratch,
-  });
   const swapped = await swapIn(conn, database, scratch, definitions);
   const report: TargetReport = { state: swapped.state, detail: swapped.detail, scratchDatabase: scratch };
   if (swapped.state !== "REPLACED")
