@@ -138,6 +138,7 @@ test("sorts the history oldest first, restores a backup into a new database and 
     await form.getByLabel("Database name").fill(target);
     await form.getByRole("button", { name: "Start restore" }).click();
     await expect(form.getByTestId("restore-status")).toContainText("SUCCEEDED", { timeout: 60_000 });
+    await expect(form.getByTestId("restore-target")).toContainText(`CREATED the new database "${target}" holds the backup`);
     await expect(page.getByTestId("restore-row")).toContainText(target);
     expect(await mariadbQuery(`SELECT COUNT(*) FROM \`${target}\`.customers`)).toBe("2000");
     await snapshot(page, testInfo, "backup-restored");

@@ -4,6 +4,7 @@ import type { Restore, Server, StorageTarget } from "../db/generated/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { RestoreEvents } from "../restore/events.ts";
 import { dropDatabase } from "../restore/target-database.ts";
+import { targetColumns, type TargetReport } from "../restore/target-state.ts";
 import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { BackupEvents } from "../runner/events.ts";
@@ -261,30 +262,48 @@ export class InterruptedWork {
     return settled;
   }
 
-  /** FAILED (or CANCELLED) if still as read; drops the database the restore had created. */
+  /**
+   * FAILED (or CANCELLED, when requested and the target is untouched) if still as read. Its target:
+   * a database it created is dropped, the scratch copy of an overwrite that never reached the swap
+   * too; a swap under way is left for a person (its targetDetail, saved before the swap, says what
+   * to look for). Records what the target is left as.
+   */
   async #settleRestore(row: RestoreRow, reason: string, cancelled: boolean): Promise<boolean> {
     const finishedAt = this.deps.clock.now();
-    const status = cancelled ? "CANCELLED" : "FAILED";
+    const untouched = row.targetState === null || row.targetState === "UNTOUCHED";
+    const status = cancelled && untouched ? "CANCELLED" : "FAILED";
     const { count } = await this.deps.prisma.restore.updateMany({
       where: { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt },
       data: {
         status,
-        error: reason,
+        error: row.targetDetail && !untouched ? `${reason}; ${row.targetDetail}` : reason,
         finishedAt,
         durationMs: row.startedAt ? Math.max(0, finishedAt.getTime() - row.startedAt.getTime()) : null,
       },
     });
     if (count !== 1) return false;
     this.#log.warn({ restoreId: row.id, status, instanceId: row.instanceId }, "settled an interrupted restore");
-    if (row.createdDatabase && row.server) {
-      try {
-        await dropDatabase(connectionOf(row.server, this.deps.secrets), row.database);
-      } catch (error) {
-        this.#log.warn({ err: error, restoreId: row.id }, "could not drop the database of an interrupted restore");
-      }
-    }
+    const report = row.server ? await this.#settleTarget(row, row.server) : null;
+    if (report) await this.deps.prisma.restore.update({ where: { id: row.id }, data: targetColumns(report) });
     this.deps.restoreEvents.emit({ type: "RESTORE_STATUS", restoreId: row.id, status, serverName: row.serverName, database: row.database });
     return true;
+  }
+
+  /** Drops what an interrupted restore left to drop (see #settleRestore); null when there is nothing. */
+  async #settleTarget(row: RestoreRow, server: Server): Promise<TargetReport | null> {
+    const drop = row.createdDatabase ? row.database : (row.targetState ?? "UNTOUCHED") === "UNTOUCHED" && row.scratchDatabase ? row.scratchDatabase : null;
+    if (drop === null) return null;
+    const dropped = await dropDatabase(connectionOf(server, this.deps.secrets), drop).then(
+      () => true,
+      (error: unknown) => {
+        this.#log.warn({ err: error, restoreId: row.id, database: drop }, "could not drop the database of an interrupted restore");
+        return false;
+      },
+    );
+    const what = row.createdDatabase ? `the new database ${JSON.stringify(drop)}` : `the scratch database ${JSON.stringify(drop)}`;
+    return dropped
+      ? { state: "UNTOUCHED", detail: `${row.createdDatabase ? "" : `${JSON.stringify(row.database)} was not changed; `}${what} was dropped` }
+      : { state: row.createdDatabase ? "INCOMPLETE" : "UNTOUCHED", detail: `${what} holds part of the backup and could not be dropped: remove it by hand` };
   }
 }
 

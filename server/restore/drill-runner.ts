@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { PrismaClient } from "../db/client.ts";
 import type { Backup, BackupArtifact, RestoreDrill, Server, StorageTarget } from "../db/generated/client.ts";
 import type { Logger } from "../observability/logger.ts";
+import { withArtifactPin } from "../retention/artifact-pins.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
@@ -23,6 +24,8 @@ export type DrillRunnerDeps = {
   events: RestoreEvents;
   logger: Logger;
   tools?: RestoreTools;
+  /** Pins the artifact while the drill reads it. */
+  instanceId: string;
 };
 
 /** A scratch database name no one else uses: `sqlguard_drill_<backup id>_<random>`. */
@@ -55,10 +58,13 @@ export async function executeDrill(
     const counter = new DumpRowCounter(backup.engine === "POSTGRESQL" ? "pg" : "mysql");
     let outcome;
     try {
-      outcome = await restoreArtifact(
-        source,
-        { conn, database: drill.scratchDatabase, mode: "create" },
-        { signal, tools: deps.tools, onRawChunk: (chunk) => counter.write(chunk) },
+      // Pinned while read, so retention cannot delete it under the drill.
+      outcome = await withArtifactPin(prisma, artifact.id, { kind: "DRILL", id: drill.id }, { instanceId: deps.instanceId }, () =>
+        restoreArtifact(
+          source,
+          { conn, database: drill.scratchDatabase, mode: "create" },
+          { signal, tools: deps.tools, onRawChunk: (chunk) => counter.write(chunk) },
+        ),
       );
     } catch (caught) {
       const error = toRestoreError(caught, signal);

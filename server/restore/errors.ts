@@ -1,3 +1,5 @@
+import type { TargetReport } from "./target-state.ts";
+
 /** Why a restore (or a drill's restore) failed; bounded, so it can label metrics. */
 export type RestoreFailure =
   | "CHECKSUM_MISMATCH"
@@ -8,22 +10,27 @@ export type RestoreFailure =
   | "TARGET_EXISTS"
   | "CONFIGURATION"
   | "CANCELLED"
-  | "INTERRUPTED";
+  | "INTERRUPTED"
+  /** MySQL/MariaDB overwrite: the restored copy was complete, but swapping it in failed. */
+  | "SWAP_FAILED";
 
 /** A failed restore. The message is fit for the record: it never holds a password. */
 export class RestoreError extends Error {
   constructor(
     readonly reason: RestoreFailure,
     message: string,
-    options?: { cause?: unknown; stderrTail?: string },
+    options?: { cause?: unknown; stderrTail?: string; target?: TargetReport },
   ) {
     super(message, { cause: options?.cause });
     this.name = "RestoreError";
     this.stderrTail = options?.stderrTail ?? "";
+    this.target = options?.target ?? null;
   }
 
   /** The end of the client program's stderr, when it ran. */
   readonly stderrTail: string;
+  /** What the failed restore left the target as, once restoreArtifact has settled it. */
+  readonly target: TargetReport | null;
 }
 
 /** The artifact read back differs from its recorded SHA-256: it must never be trusted. */
@@ -38,8 +45,12 @@ export class ChecksumMismatchError extends RestoreError {
   }
 }
 
-/** Turns whatever stopped a restore into the RestoreError that explains it best. */
+/**
+ * Turns whatever stopped a restore into the RestoreError that explains it best: one already
+ * settled (with the target's state) as it is, else the cancel or shutdown when the signal fired.
+ */
 export function toRestoreError(error: unknown, signal?: AbortSignal): RestoreError {
+  if (error instanceof RestoreError && error.target) return error;
   if (signal?.aborted) {
     const reason: unknown = signal.reason;
     if (reason instanceof RestoreError) return reason;

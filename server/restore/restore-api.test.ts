@@ -83,6 +83,9 @@ describe("restores through the API", () => {
     expect(restore).toMatchObject({
       status: "SUCCEEDED",
       createdDatabase: true,
+      targetState: "CREATED",
+      targetDetail: `the new database "${restore.database}" holds the backup`,
+      scratchDatabase: null,
       overwrite: false,
       sourceDatabase: mariaSource,
       serverName: "maria-rs",
@@ -161,8 +164,11 @@ describe("restores through the API", () => {
 
     const replaced = await restoreAndWait(admin, { backupId: mariaBackup.id, database: existing, overwrite: true });
     expect(replaced.error).toBeNull();
-    expect(replaced).toMatchObject({ status: "SUCCEEDED", overwrite: true, createdDatabase: false });
+    expect(replaced).toMatchObject({ status: "SUCCEEDED", overwrite: true, createdDatabase: false, targetState: "REPLACED" });
+    expect(replaced.targetDetail).toBe(`"${existing}" now holds the backup; its former contents were dropped`);
+    expect(replaced.scratchDatabase).toMatch(/^sqlguard_restore_[0-9a-f]{8}$/);
     expect(await mariadbFingerprint(existing)).toEqual(await mariadbFingerprint(mariaSource));
+    expect(await mariadbExec([`SHOW DATABASES LIKE '${replaced.scratchDatabase}'`])).toEqual([[]]);
   });
 
   it("at start, fails the restores a stopped process left running and drops the databases they created", async () => {
@@ -195,6 +201,45 @@ describe("restores through the API", () => {
     expect(await mariadbExec([`SHOW DATABASES LIKE '${half}'`])).toEqual([[]]);
   });
 
+  it("at start, drops the scratch copy of an interrupted overwrite that had not reached the swap, and leaves one mid-swap to a person", async () => {
+    const target = uniqueName("rs_kept");
+    const scratch = `sqlguard_restore_${uniqueName("x").slice(-8)}`;
+    mariaDbs.push(target, scratch);
+    await mariadbExec([`CREATE DATABASE ${target}`, `CREATE TABLE ${target}.t (id INT)`, `CREATE DATABASE ${scratch}`, `CREATE TABLE ${scratch}.t (id INT)`]);
+    const instanceId = (await app.db.prisma.restore.findFirstOrThrow()).instanceId;
+    const base = {
+      backupId: mariaBackup.id,
+      artifactKey: "k",
+      serverId: mariaId,
+      serverName: "maria-rs",
+      engine: "MARIADB" as const,
+      sourceDatabase: mariaSource,
+      database: target,
+      overwrite: true,
+      status: "RUNNING" as const,
+      requestedBy: "x",
+      instanceId,
+      startedAt: new Date(),
+      heartbeatAt: new Date(),
+      scratchDatabase: scratch,
+    };
+    const loading = await app.db.prisma.restore.create({ data: { ...base, targetState: "UNTOUCHED", targetDetail: "restoring into the scratch database" } });
+    const swapping = await app.db.prisma.restore.create({ data: { ...base, targetState: "UNKNOWN", targetDetail: "swapping: tables named sqlguard_old_*" } });
+    expect(await app.restore.recover()).toBe(2);
+    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: loading.id } })).toMatchObject({
+      status: "FAILED",
+      targetState: "UNTOUCHED",
+      targetDetail: `"${target}" was not changed; the scratch database "${scratch}" was dropped`,
+    });
+    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: swapping.id } })).toMatchObject({
+      status: "FAILED",
+      targetState: "UNKNOWN",
+      targetDetail: "swapping: tables named sqlguard_old_*",
+    });
+    expect(await mariadbExec([`SHOW DATABASES LIKE '${scratch}'`])).toEqual([[]]);
+    expect(await mariadbExec([`SHOW TABLES FROM ${target}`])).toEqual([[{ [`Tables_in_${target}`]: "t" }]]);
+  });
+
   it("replaces a PostgreSQL database in one transaction, and a cancelled overwrite leaves it as it was", async () => {
     const target = uniqueName("rspg_over");
     pgDbs.push(target);
@@ -214,7 +259,7 @@ describe("restores through the API", () => {
       dataOf(await requestRestore(admin, { backupId: pgBackup.id, serverId: pgId, database: target, overwrite: true })) as { restoreBackup: RestoreView }
     ).restoreBackup;
     const waiting = () =>
-      pgExec([`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${target}' AND application_name = 'sqlguard-restore'`]).then(
+      pgExec([`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${target}' AND application_name LIKE 'sqlguard-restore%'`]).then(
         (r) => (r[0] as Array<{ n: number }>)[0]!.n,
       );
     await eventually(async () => (await waiting()) > 0, "psql to wait for the lock");
@@ -224,11 +269,13 @@ describe("restores through the API", () => {
     const cancelled = dataOf(await operator(`mutation($id: Int!) { cancelRestore(id: $id) { id } }`, { id: started.id }));
     expect(cancelled).toBeTruthy();
     const done = await waitForRestore(admin, started.id);
-    expect(done.status).toBe("CANCELLED");
+    expect(done).toMatchObject({ status: "CANCELLED", targetState: "UNTOUCHED" });
     expect(done.error).toMatch(/cancel/);
+    // Its session, still queued for the lock, was ended with it: it no longer blocks the table.
+    expect(await waiting()).toBe(0);
+    expect(await pgExec(["SELECT count(*)::int AS n FROM items"], target)).toEqual([[{ n: 1 }]]);
     await holder.query("COMMIT");
     await holder.end();
-    await eventually(async () => (await waiting()) === 0, "the restore's session to end");
     expect(await pgFingerprint(target)).toEqual(before);
     expect((await pgExec(["SELECT count(*)::int AS n FROM extra.t"], target))[0]).toEqual([{ n: 0 }]);
 

@@ -1,16 +1,19 @@
+import crypto from "node:crypto";
 import type { Readable } from "node:stream";
 import type { CompressionKind } from "../process/compress.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
-import { ChecksumMismatchError, RestoreError, scrubSecret, toRestoreError } from "./errors.ts";
 import { hashStream } from "./artifact-read.ts";
-import { buildRestoreCommands } from "./restore-command.ts";
-import { streamRestore } from "./restore-stream.ts";
+import { ChecksumMismatchError, RestoreError, scrubSecret, toRestoreError } from "./errors.ts";
+import { createScratch, prepareScratch, scratchDatabaseName, swapIn } from "./mysql-swap.ts";
+import { buildRestoreCommands, type RestoreCommands } from "./restore-command.ts";
+import { streamRestore, type StreamRestoreResult } from "./restore-stream.ts";
 import { detectRestoreTools, type RestoreTools } from "./restore-tools.ts";
-import { createDatabase, databaseExists, dropDatabase, pgOverwritePrelude, recreateMysqlDatabase } from "./target-database.ts";
+import { createDatabase, databaseExists, dropDatabase, endSessions, pgOverwritePrelude } from "./target-database.ts";
+import { named, type TargetReport } from "./target-state.ts";
 
 /** A stored artifact: how to open it, and what it must hash to. */
 export type ArtifactSource = {
-  /** Opens the artifact for reading; may be called twice (an overwrite verifies first). */
+  /** Opens the artifact for reading; may be called twice (a PostgreSQL overwrite verifies first). */
   open(signal: AbortSignal): Promise<Readable>;
   sha256: string;
   compression: CompressionKind;
@@ -28,70 +31,207 @@ export type RestoreRun = {
   onDatabaseCreated?: () => Promise<void>;
   /** Sees every byte of SQL fed to the client, in order (a drill counts the dump's rows there). */
   onRawChunk?: (chunk: Buffer) => void;
+  /** Called before each step that could leave the target in another state (the service records it, so a crash leaves it said). */
+  onTargetState?: (report: TargetReport) => Promise<void>;
   tools?: RestoreTools;
 };
 
-/** A finished restore: bytes read and fed, the verified SHA-256, and the restore time (RTO). */
-export type RestoreOutcome = { storedBytes: number; rawBytes: number; sha256: string; createdDatabase: boolean; restoreMs: number; stderrTail: string };
+/** A finished restore: bytes read and fed, the verified SHA-256, the restore time (RTO) and what the target now is. */
+export type RestoreOutcome = {
+  storedBytes: number;
+  rawBytes: number;
+  sha256: string;
+  createdDatabase: boolean;
+  restoreMs: number;
+  stderrTail: string;
+  target: TargetReport;
+};
+
+/** What one way of restoring hands back. */
+type Restored = { result: StreamRestoreResult; target: TargetReport; created: boolean };
 
 /**
- * Restores one artifact into a database; the one function the API, drills and the CLI share.
- * A new database is created first and dropped again if anything fails, a checksum mismatch
- * included, so a failed restore leaves nothing. Overwriting reads the whole artifact and checks
- * its SHA-256 before the existing database is touched; PostgreSQL then replaces it in one
- * transaction, MySQL/MariaDB (whose dumps are not transactional) drop and recreate it. Rejects
- * with a RestoreError whose message never holds the password.
+ * Restores one artifact into a database; the one function the API, drills and the CLI share. The
+ * target is never left half-restored:
+ * - a new database is created first and dropped again if anything fails (a checksum mismatch included);
+ * - PostgreSQL overwrite: the artifact's SHA-256 is checked before the database is touched, then
+ *   it is replaced in one transaction, committed only once the stream verified;
+ * - MySQL/MariaDB overwrite (dumps are not transactional): the backup is restored into a scratch
+ *   database, and only once that copy is complete and verified swapped in (mysql-swap.ts).
+ * Resolves with the target's state (CREATED / REPLACED); rejects with a RestoreError whose
+ * `target` says what the target is left as and whose message says it too, never the password.
  */
 export async function restoreArtifact(source: ArtifactSource, target: RestoreTarget, run: RestoreRun): Promise<RestoreOutcome> {
   const started = performance.now();
   const { conn, database } = target;
   const scrub = (text: string) => scrubSecret(text, conn.password);
-  let created = false;
+  const unchanged: TargetReport = { state: "UNTOUCHED", detail: `${named(database)} was not changed` };
   try {
-    let commands;
-    try {
-      commands = buildRestoreCommands(conn, database, source.format, run.tools ?? (await detectRestoreTools()));
-    } catch (error) {
-      throw new RestoreError("CONFIGURATION", (error as Error).message);
-    }
-    const exists = await databaseExists(conn, database).catch(connectionFailure);
-    if (exists && target.mode === "create") throw new RestoreError("TARGET_EXISTS", `database ${JSON.stringify(database)} already exists`);
-    let prelude = "";
-    if (exists) {
-      await verifyFirst(source, run);
-      if (conn.engine === "POSTGRESQL") prelude = await pgOverwritePrelude(conn, database).catch(connectionFailure);
-      else await recreateMysqlDatabase(conn, database).catch(connectionFailure);
-    } else {
-      await createDatabase(conn, database).catch(connectionFailure);
-      created = true;
-      await run.onDatabaseCreated?.();
-    }
-    run.signal.throwIfAborted();
-    const result = await streamRestore({
-      source: await source.open(run.signal),
-      expectedSha256: source.sha256,
-      compression: source.compression,
-      commands,
-      prelude,
-      signal: run.signal,
-      onProgress: (p) => run.onProgress?.({ phase: "restoring", ...p }),
-      onRawChunk: run.onRawChunk,
-    });
-    return { ...result, stderrTail: scrub(result.stderrTail), createdDatabase: created, restoreMs: Math.round(performance.now() - started) };
+    const tools = run.tools ?? (await detectRestoreTools());
+    const commandsFor = (db: string, applicationName?: string) => {
+      try {
+        return buildRestoreCommands(conn, db, source.format, tools, { applicationName });
+      } catch (error) {
+        throw new RestoreError("CONFIGURATION", (error as Error).message, { target: unchanged });
+      }
+    };
+    const commands = commandsFor(database);
+    const exists = await databaseExists(conn, database).catch((error: unknown) => connectionFailure(error, unchanged));
+    if (exists && target.mode === "create") throw new RestoreError("TARGET_EXISTS", `database ${named(database)} already exists`, { target: unchanged });
+    const restored = !exists
+      ? await intoNewDatabase(source, target, commands, run)
+      : conn.engine === "POSTGRESQL"
+        ? await overPostgres(source, target, commandsFor, run)
+        : await overMysql(source, target, commandsFor, run);
+    const { result } = restored;
+    return {
+      ...result,
+      stderrTail: scrub(result.stderrTail),
+      createdDatabase: restored.created,
+      restoreMs: Math.round(performance.now() - started),
+      target: { ...restored.target, detail: scrub(restored.target.detail) },
+    };
   } catch (caught) {
     const error = toRestoreError(caught, run.signal);
-    let message = error.message;
-    if (created) {
-      const dropped = await dropDatabase(conn, database).then(
-        () => true,
-        () => false,
-      );
-      message += dropped
-        ? `; the new database ${JSON.stringify(database)} was dropped`
-        : `; the new database ${JSON.stringify(database)} could not be dropped: remove it by hand`;
-    }
-    throw new RestoreError(error.reason, scrub(message), { cause: error, stderrTail: scrub(error.stderrTail) });
+    const report = error.target ?? unchanged;
+    const settled = { ...report, detail: scrub(report.detail) };
+    // "already exists" needs no "was not changed" after it.
+    const message = error.reason === "TARGET_EXISTS" ? error.message : `${error.message}; ${settled.detail}`;
+    throw new RestoreError(error.reason, scrub(message), { cause: error, stderrTail: scrub(error.stderrTail), target: settled });
   }
+}
+
+/** Creates the database, restores into it, and drops it again when anything fails. */
+async function intoNewDatabase(source: ArtifactSource, target: RestoreTarget, commands: RestoreCommands, run: RestoreRun): Promise<Restored> {
+  const { conn, database } = target;
+  await createDatabase(conn, database).catch((error: unknown) =>
+    connectionFailure(error, { state: "UNTOUCHED", detail: `${named(database)} was not created` }),
+  );
+  try {
+    await run.onDatabaseCreated?.();
+    const result = await stream(source, commands, "", run);
+    return { result, created: true, target: { state: "CREATED", detail: `the new database ${named(database)} holds the backup` } };
+  } catch (caught) {
+    const error = toRestoreError(caught, run.signal);
+    const dropped = await dropDatabase(conn, database).then(
+      () => true,
+      () => false,
+    );
+    const report: TargetReport = dropped
+      ? { state: "UNTOUCHED", detail: `the new database ${named(database)} was dropped` }
+      : { state: "INCOMPLETE", detail: `the new database ${named(database)} holds part of the backup and could not be dropped: remove it by hand` };
+    throw withTarget(error, report);
+  }
+}
+
+/**
+ * Verifies the whole artifact, then replaces the database's schemas inside the restore's one
+ * transaction. When that fails (or is cancelled), the session psql leaves behind is ended too, so
+ * the rollback is over, and no lock is waited for, by the time the failure is reported.
+ */
+async function overPostgres(
+  source: ArtifactSource,
+  target: RestoreTarget,
+  commandsFor: (database: string, applicationName?: string) => RestoreCommands,
+  run: RestoreRun,
+): Promise<Restored> {
+  const session = `sqlguard-restore ${crypto.randomBytes(4).toString("hex")}`;
+  const commands = commandsFor(target.database, session);
+  const unchanged: TargetReport = {
+    state: "UNTOUCHED",
+    detail: `${named(target.database)} was not changed (the restore's transaction was rolled back or never began)`,
+  };
+  await run.onTargetState?.(unchanged);
+  try {
+    await verifyFirst(source, run);
+    const prelude = await pgOverwritePrelude(target.conn, target.database).catch((error: unknown) => connectionFailure(error, unchanged));
+    const result = await stream(source, commands, prelude, run);
+    return { result, created: false, target: { state: "REPLACED", detail: `${named(target.database)} now holds the backup` } };
+  } catch (caught) {
+    const error = toRestoreError(caught, run.signal);
+    const ended = await endSessions(target.conn, target.database, session).then(
+      () => true,
+      () => false,
+    );
+    throw withTarget(
+      error,
+      ended
+        ? unchanged
+        : {
+            state: "UNTOUCHED",
+            detail: `${named(target.database)} was not changed, but the restore's session (application_name "${session}") could not be ended: it rolls back once it notices psql is gone`,
+          },
+    );
+  }
+}
+
+/** Restores into a scratch database and swaps it in once complete; the target is untouched until then. */
+async function overMysql(
+  source: ArtifactSource,
+  target: RestoreTarget,
+  commandsFor: (database: string) => RestoreCommands,
+  run: RestoreRun,
+): Promise<Restored> {
+  const { conn, database } = target;
+  const scratch = scratchDatabaseName();
+  await run.onTargetState?.({
+    state: "UNTOUCHED",
+    detail: `restoring into the scratch database ${named(scratch)}; ${named(database)} is not changed until that copy is complete`,
+    scratchDatabase: scratch,
+  });
+  let result: StreamRestoreResult;
+  let definitions;
+  try {
+    await createScratch(conn, database, scratch).catch((error: unknown) => connectionFailure(error, null));
+    result = await stream(source, commandsFor(scratch), "", run);
+    definitions = await prepareScratch(conn, scratch).catch((error: unknown) => {
+      throw new RestoreError("CLIENT_FAILED", `reading the restored copy's definitions failed: ${(error as Error).message}`, { cause: error });
+    });
+    // The last point a cancel takes effect: the swap, once begun, runs to its end.
+    run.signal.throwIfAborted();
+    // Said before the swap begins, so a crash in it leaves the record saying what to look for.
+    await run.onTargetState?.({
+      state: "UNKNOWN",
+      detail: `swapping the restored copy in ${named(scratch)} into ${named(database)}: if this stays, SQLGuard stopped mid-swap; tables named sqlguard_old_* in ${named(database)} are its former ones`,
+      scratchDatabase: scratch,
+    });
+  } catch (caught) {
+    const error = toRestoreError(caught, run.signal);
+    const dropped = await dropDatabase(conn, scratch).then(
+      () => true,
+      () => false,
+    );
+    throw withTarget(error, {
+      state: "UNTOUCHED",
+      detail: `${named(database)} was not changed; ${dropped ? `the scratch database ${named(scratch)} was dropped` : `the scratch database ${named(scratch)} could not be dropped: drop it by hand`}`,
+      scratchDatabase: scratch,
+    });
+  }
+  const swapped = await swapIn(conn, database, scratch, definitions);
+  const report: TargetReport = { state: swapped.state, detail: swapped.detail, scratchDatabase: scratch };
+  if (swapped.state !== "REPLACED")
+    throw new RestoreError("SWAP_FAILED", `swapping the restored copy in failed: ${swapped.error ?? "unknown error"}`, { target: report });
+  return { result, created: false, target: report };
+}
+
+function stream(source: ArtifactSource, commands: RestoreCommands, prelude: string, run: RestoreRun): Promise<StreamRestoreResult> {
+  run.signal.throwIfAborted();
+  return source.open(run.signal).then(
+    (opened) =>
+      streamRestore({
+        source: opened,
+        expectedSha256: source.sha256,
+        compression: source.compression,
+        commands,
+        prelude,
+        signal: run.signal,
+        onProgress: (p) => run.onProgress?.({ phase: "restoring", ...p }),
+        onRawChunk: run.onRawChunk,
+      }),
+    (error: unknown) => {
+      throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(error as Error).message}`, { cause: error });
+    },
+  );
 }
 
 /** Reads the whole artifact and compares its SHA-256 before an existing database is touched. */
@@ -108,6 +248,10 @@ async function verifyFirst(source: ArtifactSource, run: RestoreRun): Promise<voi
   if (sha256 !== source.sha256) throw new ChecksumMismatchError(source.sha256, sha256, "the existing database was not touched");
 }
 
-function connectionFailure(error: unknown): never {
-  throw new RestoreError("CONNECTION_FAILED", (error as Error).message, { cause: error });
+function withTarget(error: RestoreError, target: TargetReport): RestoreError {
+  return new RestoreError(error.reason, error.message, { cause: error.cause ?? error, stderrTail: error.stderrTail, target });
+}
+
+function connectionFailure(error: unknown, target: TargetReport | null): never {
+  throw new RestoreError("CONNECTION_FAILED", (error as Error).message, { cause: error, target: target ?? undefined });
 }

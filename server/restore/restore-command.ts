@@ -63,14 +63,21 @@ export function defaultRestoreName(engine: ServerConnection["engine"], source: s
 /**
  * The client commands that restore into `database`. The database name is an argv element after
  * "--" for mariadb/mysql (so "--host=x" stays a name) and PGDATABASE for psql (never parsed as a
- * connection string); passwords travel only in MYSQL_PWD / PGPASSWORD. Throws an Error naming
- * the missing program.
+ * connection string); passwords travel only in MYSQL_PWD / PGPASSWORD. psql's session is named
+ * `applicationName` in pg_stat_activity (default sqlguard-restore). Throws an Error naming the
+ * missing program.
  */
-export function buildRestoreCommands(conn: ServerConnection, database: string, format: "sql" | "pg-custom", tools: RestoreTools): RestoreCommands {
+export function buildRestoreCommands(
+  conn: ServerConnection,
+  database: string,
+  format: "sql" | "pg-custom",
+  tools: RestoreTools,
+  options: { applicationName?: string } = {},
+): RestoreCommands {
   if (conn.engine === "POSTGRESQL") {
     const psql = tools.psql;
     if (!psql) throw new Error("psql is not installed on this machine");
-    const env = pgClientEnv(conn, database, "sqlguard-restore");
+    const env = pgClientEnv(conn, database, options.applicationName ?? "sqlguard-restore");
     const args = ["--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1", "--file=-"];
     const client = { command: psql.path, args, env, description: `${path.basename(psql.path)} ${args.join(" ")}` };
     if (format === "sql") return { client, converter: null, transactional: true, stripSandboxLine: false };

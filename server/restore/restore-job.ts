@@ -2,6 +2,7 @@ import type { PrismaClient } from "../db/client.ts";
 import type { Restore, StorageTarget } from "../db/generated/client.ts";
 import { MetadataUnavailableError, RecordWriter } from "../db/record-writer.ts";
 import type { Logger } from "../observability/logger.ts";
+import { pinArtifact, PinRefusedError, type PinHandle } from "../retention/artifact-pins.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
@@ -10,9 +11,12 @@ import { RestoreError, toRestoreError } from "./errors.ts";
 import type { RestoreEvents } from "./events.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
 import type { RestoreTools } from "./restore-tools.ts";
+import { targetColumns, type TargetReport } from "./target-state.ts";
 
 type RestoreEnd = "SUCCEEDED" | "FAILED" | "CANCELLED";
-type RestoreEndData = Partial<Pick<Restore, "rawBytes" | "progressBytes" | "sha256" | "error" | "logTail">>;
+type RestoreEndData = Partial<
+  Pick<Restore, "rawBytes" | "progressBytes" | "sha256" | "error" | "logTail" | "targetState" | "targetDetail" | "scratchDatabase">
+>;
 
 /** What running restores in the background needs. */
 export type RestoreJobDeps = {
@@ -26,13 +30,17 @@ export type RestoreJobDeps = {
   heartbeatMs: number;
   /** Replaceable in tests; the programs on this machine otherwise. */
   tools?: RestoreTools;
+  /** How long the artifact's pin lasts unrenewed (default PIN_TTL_MS). */
+  pinTtlMs?: number;
 };
 
 /**
  * Runs recorded restores in the background on this instance: PENDING → RUNNING (conditional, so
  * one instance wins), progress and cancel checks at each heartbeat, then SUCCEEDED / FAILED /
- * CANCELLED with timings, bytes and the reason. A checksum mismatch also marks the artifact CORRUPT.
- * Records go through a RecordWriter: an outage of the metadata database delays them, and a restore
+ * CANCELLED with timings, bytes and the reason. The artifact is pinned from before its first read
+ * to after its last, so retention cannot delete it under the restore. What the target database is
+ * left as is saved before each risky step and at the end (targetState / targetDetail).
+ * A checksum mismatch also marks the artifact CORRUPT. Records go through a RecordWriter: an outage of the metadata database delays them, and a restore
  * that ends while it lasts is recorded once it is over. Interrupted restores (this process died, or
  * lost one) are settled by recovery/interrupted-work.ts.
  */
@@ -120,10 +128,17 @@ export class RestoreJobs {
     }, this.deps.heartbeatMs);
     let artifactId: number | null = null;
     let ended: { status: RestoreEnd; data: RestoreEndData };
+    let pin: PinHandle | null = null;
+    // Released once the artifact has been read for the last time, before the result is recorded.
+    const release = (held: PinHandle | null) =>
+      held?.release().catch((error: unknown) => log.warn({ err: error }, "could not release the artifact's pin; it expires on its own"));
     try {
       const { backup, server, conn } = await this.#load(restore);
       const resolved = await resolveArtifact(prisma, this.deps.storeFor, backup, restore.storageTargetId);
       artifactId = resolved.artifact.id;
+      pin = await pinArtifact(prisma, artifactId, { kind: "RESTORE", id }, { instanceId, ttlMs: this.deps.pinTtlMs }).catch((error: unknown) => {
+        throw error instanceof PinRefusedError ? new RestoreError("STORAGE_FAILED", `the artifact cannot be read: ${error.message}`) : error;
+      });
       log.info({ backupId: backup.id, overwrite: restore.overwrite }, "restore started");
       const outcome = await restoreArtifact(
         resolved.source,
@@ -136,8 +151,12 @@ export class RestoreJobs {
             void (await this.#records.write("note the created database", () => prisma.restore.updateMany({ where: { id }, data: { createdDatabase: true } }), {
               signal: controller.signal,
             })),
+          onTargetState: async (report) =>
+            void (await this.#records.write("note the target's state", () => prisma.restore.updateMany({ where: { id }, data: targetColumns(report) }), {
+              signal: controller.signal,
+            })),
         },
-      );
+      ).finally(() => release(pin));
       log.info({ server: server.name, restoreMs: outcome.restoreMs }, "restore finished");
       ended = {
         status: "SUCCEEDED",
@@ -146,9 +165,11 @@ export class RestoreJobs {
           progressBytes: BigInt(outcome.storedBytes),
           sha256: outcome.sha256,
           logTail: outcome.stderrTail.slice(-4000) || null,
+          ...targetColumns(outcome.target),
         },
       };
     } catch (caught) {
+      await release(pin);
       const error = toRestoreError(caught, controller.signal);
       if (error.reason === "CHECKSUM_MISMATCH" && artifactId !== null) {
         const corruptId = artifactId;
@@ -156,8 +177,12 @@ export class RestoreJobs {
           .write("mark the artifact corrupt", () => markCorrupt(prisma, corruptId, error.message.split(";")[0]!))
           .catch((e: unknown) => log.warn({ err: e }, "could not mark the artifact corrupt"));
       }
-      log.warn({ reason: error.reason, err: error.message }, "restore failed");
-      ended = { status: error.reason === "CANCELLED" ? "CANCELLED" : "FAILED", data: { error: error.message, logTail: error.stderrTail.slice(-4000) || null } };
+      // A target the restore has changed is a failure to look at, even when a cancel asked for it.
+      const target: TargetReport = error.target ?? { state: "UNTOUCHED", detail: `${JSON.stringify(restore.database)} was not changed` };
+      const status = error.reason === "CANCELLED" && target.state === "UNTOUCHED" ? "CANCELLED" : "FAILED";
+      const message = error.target ? error.message : `${error.message}; ${target.detail}`;
+      log.warn({ reason: error.reason, err: message, targetState: target.state }, "restore failed");
+      ended = { status, data: { error: message, logTail: error.stderrTail.slice(-4000) || null, ...targetColumns(target) } };
     } finally {
       this.#active.delete(id);
     }

@@ -1,5 +1,6 @@
-// The restore tables and columns of migration 20261123300000_restore, written and read back through
-// Prisma Client on a database built by the hand-written migrations.
+// The restore tables and columns of migrations 20261123300000_restore and
+// 20261202130000_restore_target_state_and_pins, written and read back through Prisma Client on a
+// database built by the hand-written migrations.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PrismaClient } from "../db/client.ts";
 import { createTestDatabase, type TestDatabase } from "../testing/test-db.ts";
@@ -79,9 +80,26 @@ describe("Restore, RestoreDrill and the verification and drill columns", () => {
         requestedBy: "admin",
         totalBytes: 9_007_199_254_740_993n,
         progressBytes: 1n,
+        targetState: "INCOMPLETE",
+        targetDetail: `the tables of "${WEIRD}" were replaced`,
+        scratchDatabase: "sqlguard_restore_0a1b2c3d",
       },
     });
     expect(restore).toMatchObject({ status: "PENDING", overwrite: false, createdDatabase: false, startedAt: null });
+    expect(await prisma.restore.findUniqueOrThrow({ where: { id: restore.id } })).toMatchObject({
+      targetState: "INCOMPLETE",
+      targetDetail: `the tables of "${WEIRD}" were replaced`,
+      scratchDatabase: "sqlguard_restore_0a1b2c3d",
+    });
+    const claimedAt = new Date(1_795_000_000_456);
+    await prisma.backupArtifact.update({ where: { id: artifact.id }, data: { deletingAt: claimedAt } });
+    const pin = await prisma.artifactPin.create({
+      data: { artifactId: artifact.id, ownerKind: "VERIFICATION", ownerId: artifact.id, instanceId: "host:1", expiresAt: claimedAt },
+    });
+    expect(await prisma.backupArtifact.findUniqueOrThrow({ where: { id: artifact.id }, include: { pins: true } })).toMatchObject({
+      deletingAt: claimedAt,
+      pins: [{ id: pin.id, ownerKind: "VERIFICATION", expiresAt: claimedAt }],
+    });
     const upper = await prisma.restore.create({
       data: { artifactKey: "k", serverName: "x", engine: "MARIADB", sourceDatabase: "Shop", database: "SHOP", requestedBy: "a" },
     });

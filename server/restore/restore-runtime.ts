@@ -58,7 +58,7 @@ export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
   const { prisma, secrets, storeFor, logger, audit, clock, instanceId, tools } = deps;
   const jobs = new RestoreJobs({ prisma, secrets, storeFor, events, logger, instanceId, heartbeatMs: deps.heartbeatMs, tools });
   const restores = new RestoresService({ prisma, secrets, storeFor, audit, jobs, instanceId, interrupted: deps.interrupted });
-  const verification = new VerificationService({ prisma, storeFor, audit, events, logger, clock, intervalMs: deps.verifyIntervalMs });
+  const verification = new VerificationService({ prisma, storeFor, audit, events, logger, clock, intervalMs: deps.verifyIntervalMs, instanceId });
   const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId });
   deps.backupEvents.on((event) => drills.onBackupEvent(event));
   return {

@@ -120,7 +120,14 @@ export class RestoresService {
     const now = new Date();
     const pending = await prisma.restore.updateMany({
       where: { id, status: "PENDING" },
-      data: { status: "CANCELLED", cancelRequestedAt: now, finishedAt: now, error: "cancelled before it started" },
+      data: {
+        status: "CANCELLED",
+        cancelRequestedAt: now,
+        finishedAt: now,
+        error: "cancelled before it started",
+        targetState: "UNTOUCHED",
+        targetDetail: `${JSON.stringify(before.database)} was not changed`,
+      },
     });
     const running = pending.count ? { count: 0 } : await prisma.restore.updateMany({ where: { id, status: "RUNNING" }, data: { cancelRequestedAt: now } });
     if (running.count && !this.deps.jobs.abortLocal(id, new RestoreError("CANCELLED", `cancelled by ${principal.username}`))) {

@@ -44,18 +44,19 @@ export async function dropDatabase(conn: ServerConnection, database: string): Pr
 }
 
 /**
- * MySQL/MariaDB overwrite: drops the database and creates it again empty, with its former default
- * character set and collation (a dump without CREATE DATABASE does not carry them).
+ * Ends the sessions named `applicationName` on `database` and waits (up to about 10 s) until they
+ * are gone. A killed psql leaves its server session behind until the server next reads from it,
+ * which a session waiting for a lock does not: it would keep its open transaction and its place in
+ * the lock queue, blocking everyone else on those tables.
  */
-export async function recreateMysqlDatabase(conn: ServerConnection, database: string): Promise<void> {
-  await withMysql(conn, async (c) => {
-    const rows = (await c.query(
-      "SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-      [database],
-    )) as Array<{ cs: string; co: string }>;
-    const charset = rows[0] ? ` CHARACTER SET ${rows[0].cs} COLLATE ${rows[0].co}` : " CHARACTER SET utf8mb4";
-    await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
-    await c.query(`CREATE DATABASE ${quoteIdent(database)}${charset}`);
+export async function endSessions(conn: ServerConnection, database: string, applicationName: string): Promise<void> {
+  await withPg(conn, null, async (c) => {
+    const sql = "FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND pid <> pg_backend_pid()";
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { rowCount } = await c.query(`SELECT pg_terminate_backend(pid) ${sql}`, [database, applicationName]);
+      if (!rowCount) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 }
 

@@ -5,6 +5,7 @@ import type { PrismaClient } from "../db/client.ts";
 import type { Backup, BackupArtifact, StorageTarget } from "../db/generated/client.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
+import { PinRefusedError, withArtifactPin } from "../retention/artifact-pins.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import type { RestoreEvents } from "./events.ts";
@@ -20,6 +21,8 @@ export type VerificationDeps = {
   clock: Clock;
   /** The periodic job re-reads each stored artifact about this often; 0 turns it off. */
   intervalMs: number;
+  /** Pins each artifact while it is read. */
+  instanceId: string;
 };
 
 /** What one periodic pass did. */
@@ -126,8 +129,13 @@ export class VerificationService {
     if (!target) return null;
     let check: ArtifactCheck;
     try {
-      check = await checkArtifact(this.deps.storeFor(target), artifact.key, backup.sha256!, artifact.sizeBytes === null ? null : Number(artifact.sizeBytes));
+      // Pinned while read: retention deleting it meanwhile would be reported as MISSING.
+      check = await withArtifactPin(prisma, artifact.id, { kind: "VERIFICATION", id: artifact.id }, { instanceId: this.deps.instanceId }, () =>
+        checkArtifact(this.deps.storeFor(target), artifact.key, backup.sha256!, artifact.sizeBytes === null ? null : Number(artifact.sizeBytes)),
+      );
     } catch (error) {
+      // Retention is deleting it (or did): there is nothing to verify.
+      if (error instanceof PinRefusedError) return null;
       check = { result: "UNREADABLE", detail: (error as Error).message, bytes: null };
     }
     const at = clock.now();

@@ -3,6 +3,7 @@ import type { StorageTarget } from "../db/generated/client.ts";
 import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
 import type { BackupEvents } from "../runner/events.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
+import { claimForDeletion, releaseClaim } from "./artifact-pins.ts";
 import type { PlannedItem } from "./sweep-plan.ts";
 
 /** Counters a sweep keeps while it applies deletions. */
@@ -22,13 +23,15 @@ export type ApplyDeps = {
  * deleted (a missing object is fine), then the artifact becomes DELETED, then the backup becomes
  * DELETED if no copy is left (ARTIFACT, LEFTOVER) or its row is removed (RECORD: a failed run,
  * once every leftover is gone). Every record change is conditional on the state it was planned
- * from. Throws the store's error, leaving that record as it was, so the next sweep retries.
+ * from. The artifact is claimed first: one a restore, verification or drill has pinned is left
+ * alone (ArtifactPinnedError). Throws the store's error, leaving that record as it was (and
+ * unclaimed), so the next sweep retries.
  */
 export async function applyDeletion(deps: ApplyDeps, storageTargetId: number, item: PlannedItem, counts: SweepCounts): Promise<void> {
   if (item.kind === "RECORD") return removeRecord(deps, item.backupId, counts);
   const artifact = item.artifact;
   if (!artifact) return;
-  await removeObjects(deps, storageTargetId, artifact.key, item.kind === "LEFTOVER");
+  await removeClaimed(deps, artifact.id, () => removeObjects(deps, storageTargetId, artifact.key, item.kind === "LEFTOVER"));
   const { count } = await deps.prisma.backupArtifact.updateMany({
     where: { id: artifact.id, status: artifact.status as "STORED" | "FAILED" | "PENDING" },
     data: { status: "DELETED", deletedAt: deps.now },
@@ -42,7 +45,8 @@ async function removeRecord(deps: ApplyDeps, backupId: number, counts: SweepCoun
   const artifacts = await deps.prisma.backupArtifact.findMany({ where: { backupId, status: { not: "DELETED" } } });
   for (const a of artifacts) {
     // A deleted target took its objects with it; nothing is left to clean there.
-    if (a.storageTargetId !== null) await removeObjects(deps, a.storageTargetId, a.key, true);
+    const targetId = a.storageTargetId;
+    if (targetId !== null) await removeClaimed(deps, a.id, () => removeObjects(deps, targetId, a.key, true));
     counts.artifactsDeleted += (
       await deps.prisma.backupArtifact.updateMany({ where: { id: a.id, status: a.status }, data: { status: "DELETED", deletedAt: deps.now } })
     ).count;
@@ -58,6 +62,17 @@ async function finalizeBackup(deps: ApplyDeps, backupId: number, counts: SweepCo
   const { count } = await deps.prisma.backup.updateMany({ where: { id: backupId, status: { in: ["SUCCEEDED", "PARTIAL"] } }, data: { status: "DELETED" } });
   counts.backupsDeleted += count;
   if (count) deps.events.emit({ type: "STATUS", backupId, status: "DELETED" });
+}
+
+/** Claims the artifact (refused while pinned), then removes its objects; a failure gives the claim back. */
+async function removeClaimed(deps: ApplyDeps, artifactId: number, remove: () => Promise<void>): Promise<void> {
+  if (!(await claimForDeletion(deps.prisma, artifactId))) return;
+  try {
+    await remove();
+  } catch (error) {
+    await releaseClaim(deps.prisma, artifactId).catch(() => {});
+    throw error;
+  }
 }
 
 /** Deletes an artifact then its manifest (and, for leftovers, an interrupted upload's partial). */

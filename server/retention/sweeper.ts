@@ -7,6 +7,7 @@ import type { BackupEvents } from "../runner/events.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { applyDeletion, type SweepCounts } from "./apply-deletion.ts";
+import { ArtifactPinnedError, describePins, livePins } from "./artifact-pins.ts";
 import { planRetention, type DeletionKind, type PlannedGroup, type PlannedItem, type SweepScope } from "./sweep-plan.ts";
 import { findUnknownObjects } from "./unknown-objects.ts";
 
@@ -23,7 +24,10 @@ export type SweeperDeps = {
   intervalMs: number;
 };
 
-/** One deletion a sweep made (or, in a dry run, would make); a storage failure leaves the record as it was. */
+/**
+ * One deletion a sweep made (or, in a dry run, would make); a storage failure leaves the record as
+ * it was, and so does a pin (`pinnedBy`: a restore, verification or drill is reading the artifact).
+ */
 export type SweepDeletion = {
   backupId: number;
   storageTargetId: number;
@@ -33,6 +37,7 @@ export type SweepDeletion = {
   reasons: string[];
   done: boolean;
   error: string | null;
+  pinnedBy: string | null;
 };
 /** An object of a target that no record knows, as a sweep reports it. */
 export type UnknownObjectReport = { storageTargetId: number; storageTargetName: string; key: string; bytes: number; modifiedAt: Date };
@@ -45,6 +50,8 @@ export type SweepSummary = SweepCounts & {
   evaluated: number;
   deletions: SweepDeletion[];
   failures: number;
+  /** Deletions put off because their artifact was pinned (kept; the next sweep tries again). */
+  pinned: number;
   unknownObjectCount: number;
   unknownObjects: UnknownObjectReport[];
 };
@@ -57,7 +64,8 @@ const TERMINAL = new Set(["SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED"]);
  * Applies the retention rules: per schedule x storage target x server x database, the pure
  * selection decides, then each deletion removes the artifact and its manifest from the target
  * before the record changes (artifact DELETED, backup DELETED once no copy is left; failed runs
- * removed with their leftovers). Sweeps run one at a time on this instance: after each finished
+ * removed with their leftovers). An artifact a restore, verification or drill has pinned is kept
+ * and reported (`pinnedBy`); the next sweep tries again. Sweeps run one at a time on this instance: after each finished
  * backup (its group only), every `intervalMs` (everything, plus the unknown-object report), and on
  * demand. Several instances may sweep at once: every step is idempotent and conditional.
  */
@@ -154,6 +162,7 @@ export class RetentionSweeper {
       backupsDeleted: 0,
       recordsRemoved: 0,
       failures: 0,
+      pinned: 0,
       unknownObjectCount: 0,
       unknownObjects: [],
     };
@@ -180,12 +189,24 @@ export class RetentionSweeper {
       reasons: item.reasons,
       done: false,
       error: null,
+      pinnedBy: null,
     };
-    if (dryRun) return deletion;
+    if (dryRun) {
+      // Pins expire on the wall clock (they are leases), not on the sweep's clock.
+      const pins = item.artifact ? await livePins(this.deps.prisma, [item.artifact.id]) : [];
+      if (pins.length) deletion.pinnedBy = describePins(pins);
+      return deletion;
+    }
     try {
       await applyDeletion({ ...this.deps, targets, now: this.deps.clock.now() }, group.storageTargetId, item, counts);
       deletion.done = true;
     } catch (error) {
+      if (error instanceof ArtifactPinnedError) {
+        deletion.pinnedBy = describePins(error.pins);
+        counts.pinned++;
+        this.#log.info({ backupId: item.backupId, target: group.storageTargetName, pinnedBy: deletion.pinnedBy }, "retention kept a pinned artifact");
+        return deletion;
+      }
       deletion.error = (error as Error).message;
       counts.failures++;
       this.#log.warn({ err: error, backupId: item.backupId, target: group.storageTargetName }, "retention could not delete a backup; retrying next sweep");

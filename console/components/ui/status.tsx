@@ -15,6 +15,12 @@ const TONE: Record<string, "ok" | "bad" | "warn" | "info" | "muted"> = {
   DELETED: "muted",
   PENDING: "info",
   RUNNING: "info",
+  // What a restore left its target database as.
+  CREATED: "ok",
+  REPLACED: "ok",
+  UNTOUCHED: "muted",
+  INCOMPLETE: "bad",
+  UNKNOWN: "warn",
 };
 
 /** A coloured status light with its name as text (colour is never the only signal). */

@@ -52,6 +52,9 @@ export const RESTORE_FIELDS = graphql(`
     serverName
     database
     overwrite
+    targetState
+    targetDetail
+    scratchDatabase
     requestedBy
     createdAt
     startedAt

@@ -15,7 +15,8 @@ export const ACTIVE_RESTORE: RestoreStatus[] = ["PENDING", "RUNNING"];
 
 /**
  * Follows one restore by polling `restore(id)` every second until it ends (restores have no live
- * event stream), then calls `onEnd` once. Shows status, progress, the target database and any error.
+ * event stream), then calls `onEnd` once. Shows status, progress, the target database and what
+ * state the restore has left it in (saved before each risky step, so it is live too), and any error.
  */
 export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Restore; canCancel: boolean; onEnd: (restore: Restore) => void }) {
   const [restore, setRestore] = useState(initial);
@@ -48,7 +49,9 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
   }, [restore, active]);
 
   async function cancel() {
-    const message = "It stops where it is; a database the restore created is dropped again.";
+    const message = restore.overwrite
+      ? "It stops where it is; the existing database stays as it was (a swap already under way is finished first)."
+      : "It stops where it is; a database the restore created is dropped again.";
     if (!(await confirm({ title: `Cancel restore #${restore.id}?`, message, confirmLabel: "Cancel restore", cancelLabel: "Keep running" }))) return;
     setCancelling(true);
     try {
@@ -79,6 +82,11 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
           ? `Read ${formatBytes(restore.progressBytes)} of ${formatBytes(restore.totalBytes)}…`
           : `Finished ${formatDateTime(restore.finishedAt)} after ${formatMs(restore.durationMs)}; ${formatBytes(restore.rawBytes)} restored.`}
       </p>
+      {restore.targetState && (
+        <p className="small" data-testid="restore-target">
+          Target database: <StatusBadge status={restore.targetState} /> {restore.targetDetail}
+        </p>
+      )}
       {restore.error && <p className="error-cell">{restore.error}</p>}
       {restore.logTail && restore.status === "FAILED" && <pre className="log">{restore.logTail}</pre>}
       <ErrorMessage error={failure} />

@@ -26,6 +26,11 @@ export function RestoresTable({ restores }: { restores: ReadonlyArray<Restore> }
                 <td>{r.id}</td>
                 <td>
                   <StatusBadge status={r.status} />
+                  {r.targetState && r.targetState !== "CREATED" && r.targetState !== "REPLACED" && (
+                    <div className="small">
+                      target <StatusBadge status={r.targetState} />
+                    </div>
+                  )}
                   {r.error && <div className="error-cell">{r.error}</div>}
                 </td>
                 <td>

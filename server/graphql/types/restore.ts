@@ -7,6 +7,12 @@ const RestoreStatusEnum = builder.enumType(E.RestoreStatus, {
   description: "PENDING → RUNNING → SUCCEEDED / FAILED (a checksum mismatch among the reasons) / CANCELLED.",
 });
 
+const RestoreTargetStateEnum = builder.enumType(E.RestoreTargetState, {
+  name: "RestoreTargetState",
+  description:
+    "What a restore left its target database as. UNTOUCHED: exactly as before (a database it created is gone again). CREATED / REPLACED: it holds the backup. INCOMPLETE: part of the backup or leftovers are in it (targetDetail says what to do). UNKNOWN: SQLGuard stopped or lost the server mid-swap (targetDetail says what to check).",
+});
+
 builder.prismaObject("Restore", {
   description: "One restore of a backup artifact into a database of a server, with live progress while RUNNING.",
   fields: (t) => ({
@@ -23,6 +29,16 @@ builder.prismaObject("Restore", {
     database: t.exposeString("database", { description: "The database restored into." }),
     overwrite: t.exposeBoolean("overwrite", { description: "The database existed and was replaced." }),
     createdDatabase: t.exposeBoolean("createdDatabase", { description: "SQLGuard created the database (a failed restore drops it again)." }),
+    targetState: t.expose("targetState", {
+      type: RestoreTargetStateEnum,
+      nullable: true,
+      description: "The target database's state: saved before each risky step and at the end; null until the restore has run.",
+    }),
+    targetDetail: t.exposeString("targetDetail", { nullable: true, description: "The target's state in words: which databases hold what, and what to do." }),
+    scratchDatabase: t.exposeString("scratchDatabase", {
+      nullable: true,
+      description: "MySQL/MariaDB overwrite: the scratch database the backup was restored into before being swapped in (dropped afterwards).",
+    }),
     requestedBy: t.exposeString("requestedBy"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
@@ -98,7 +114,8 @@ builder.mutationFields((t) => ({
   }),
   cancelRestore: t.prismaField({
     type: "Restore",
-    description: "Cancels a pending restore, or stops a running one (a database it created is dropped); a finished one is returned unchanged.",
+    description:
+      "Cancels a pending restore, or stops a running one: a database it created is dropped, a database it was replacing stays as it was (a MySQL/MariaDB swap already under way is finished first); a finished one is returned unchanged. targetState says what the target is left as.",
     args: { id: t.arg.int({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.restores.cancel(ctx.principal!, id),
   }),

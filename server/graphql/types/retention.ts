@@ -60,7 +60,8 @@ const RetentionPreviewType = builder.objectRef<RetentionPreview>("RetentionPrevi
 });
 
 const RetentionDeletionType = builder.objectRef<SweepDeletion>("RetentionDeletion").implement({
-  description: "One deletion of a sweep; done is false in a dry run or when storage failed (error says why; retried next sweep).",
+  description:
+    "One deletion of a sweep; done is false in a dry run, when storage failed (error says why) or when the artifact is pinned (pinnedBy says by whom); either is retried next sweep.",
   fields: (t) => ({
     backupId: t.exposeInt("backupId"),
     storageTargetId: t.exposeInt("storageTargetId"),
@@ -70,6 +71,10 @@ const RetentionDeletionType = builder.objectRef<SweepDeletion>("RetentionDeletio
     reasons: t.exposeStringList("reasons"),
     done: t.exposeBoolean("done"),
     error: t.exposeString("error", { nullable: true }),
+    pinnedBy: t.exposeString("pinnedBy", {
+      nullable: true,
+      description: "The restore, drill or verification reading the artifact: it is kept until they are done.",
+    }),
   }),
 });
 
@@ -97,6 +102,7 @@ const RetentionRunType = builder.objectRef<SweepSummary>("RetentionRun").impleme
     backupsDeleted: t.exposeInt("backupsDeleted", { description: "Backups marked DELETED: no copy left." }),
     recordsRemoved: t.exposeInt("recordsRemoved", { description: "Failed, cancelled and skipped runs removed after their grace period." }),
     failures: t.exposeInt("failures"),
+    pinned: t.exposeInt("pinned", { description: "Deletions put off because a restore, drill or verification had pinned the artifact." }),
     unknownObjectCount: t.exposeInt("unknownObjectCount"),
     unknownObjects: t.field({ type: [UnknownStorageObjectType], description: "Up to 100 per target.", resolve: (s) => s.unknownObjects }),
   }),

@@ -8,7 +8,7 @@ type Client = (
 ) => Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }> }>;
 
 /** The Restore fields the tests read. */
-export const RESTORE_FIELDS = `id status backupId database sourceDatabase serverName overwrite createdDatabase requestedBy totalBytes progressBytes rawBytes sha256 error logTail
+export const RESTORE_FIELDS = `id status backupId database sourceDatabase serverName overwrite createdDatabase targetState targetDetail scratchDatabase requestedBy totalBytes progressBytes rawBytes sha256 error logTail
   startedAt finishedAt durationMs storageTarget { id kind } server { id }`;
 
 /** A Restore as GraphQL returns it (BigInts as strings). */
@@ -21,6 +21,9 @@ export type RestoreView = {
   serverName: string;
   overwrite: boolean;
   createdDatabase: boolean;
+  targetState: string | null;
+  targetDetail: string | null;
+  scratchDatabase: string | null;
   requestedBy: string;
   totalBytes: string | null;
   progressBytes: string | null;
