@@ -1,20 +1,34 @@
-// Backup pipeline throughput and memory: builds a MariaDB database of about --size-mb of dump
-// (default 1024; kept between runs), then times side by side raw mariadb-dump > file,
-// mariadb-dump | zstd -3, mariadb-dump | gzip -6, and a SQLGuard backup of it to a local target
-// (in a child process, so its peak RSS is its own). Prints wall times, MB/s, ratios and peak RSS.
-// Usage: npm run bench:pipeline [-- --size-mb 1024 --size-mb 100]
+// Backup pipeline throughput and memory, against what a user would otherwise run. Builds a MariaDB
+// database of about --size-mb of dump (default 1024; kept between runs), then times, alternating
+// round by round (--rounds, default 3):
+//   plain pipe    bash -c 'mariadb-dump … db | zstd -3 -c > file'                 (a kernel pipe)
+//   durable pipe  bash -c 'mariadb-dump … db | zstd -3 -c | tee file | sha256sum; sync file'
+//   SQLGuard      a real server process (npm start's flags): runBackup over HTTP, then polling
+//                 backup(id) until SUCCEEDED, as a user sees it; the phases come from its log.
+// Prints medians, both ratios, per-phase timings and the server's RSS.
+// Usage: npm run bench:pipeline [-- --size-mb 1024 --rounds 3]
 import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { connect } from "../server/db/connection.ts";
+import { freePort, httpClient } from "../server/testing/server-process.ts";
 
-const sizes = process.argv.flatMap((a, i) => (a === "--size-mb" ? [Number(process.argv[i + 1])] : []));
-if (sizes.length === 0) sizes.push(1024);
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const SIZE_MB = arg("--size-mb", 1024);
+const ROUNDS = arg("--rounds", 3);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MARIADB = { host: "127.0.0.1", port: 3306, user: "root" };
 const DUMP = fs.existsSync("/usr/bin/mariadb-dump") ? "mariadb-dump" : "mysqldump";
+// What SQLGuard's default profile runs (server/runner/dumpers/mysql-dumper.ts), as a user would type it.
 const DUMP_ARGS = [
+  "--no-defaults",
   "--host=127.0.0.1",
   "--port=3306",
   "--user=root",
@@ -65,65 +79,161 @@ async function ensureDatabase(mb: number): Promise<string> {
   }
 }
 
-/** Runs `dump db | filter > file` (filter null = raw), returns wall ms and bytes written. */
-function shellPipe(database: string, filter: string[] | null, file: string): Promise<{ ms: number; bytes: number }> {
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs a bash command line (a real kernel pipe, pipefail on); resolves with its wall time. */
+function bash(line: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const out = fs.openSync(file, "w");
     const started = performance.now();
-    const dump = spawn(DUMP, [...DUMP_ARGS, database], { stdio: ["ignore", filter ? "pipe" : out, "inherit"] });
-    const last = filter ? spawn(filter[0]!, filter.slice(1), { stdio: ["pipe", out, "inherit"] }) : dump;
-    if (filter) dump.stdout!.pipe(last.stdin!);
-    last.on("close", (code) => {
-      fs.closeSync(out);
-      if (code !== 0) return reject(new Error(`${filter?.[0] ?? DUMP} exited ${code}`));
-      resolve({ ms: performance.now() - started, bytes: fs.statSync(file).size });
-    });
+    const child = spawn("bash", ["-c", `set -euo pipefail; ${line}`], { stdio: ["ignore", "ignore", "inherit"] });
+    child.on("close", (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`bash exited ${code}: ${line}`))));
   });
 }
 
-function sqlguardBackup(
-  database: string,
-  dir: string,
-): Promise<{ wallMs: number; rawBytes: number; storedBytes: number; peakRssBytes: number; rssBeforeBytes: number }> {
-  return new Promise((resolve, reject) => {
-    // The same V8 flags as `npm start` and the Docker image, so the RSS is production's.
-    const child = spawn(process.execPath, ["--max-semi-space-size=4", "--import", "tsx", "bench/pipeline-sqlguard.ts", database, dir], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.on("close", (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`SQLGuard backup exited ${code}: ${out}`)),
-    );
+const dumpLine = (database: string) => [DUMP, ...DUMP_ARGS, database].map(quote).join(" ");
+
+type Sqlguard = {
+  backup(database: string, dir: string): Promise<{ wallMs: number; rawBytes: number; storedBytes: number; phases: Record<string, number> | null }>;
+  rss(): { currentBytes: number; peakBytes: number };
+  stop(): Promise<void>;
+};
+
+/** A real SQLGuard server process with npm start's V8 flags over a fresh metadata database. */
+async function startSqlguard(work: string): Promise<Sqlguard> {
+  const port = await freePort();
+  const metadata = `sqlguard_bench_meta_${crypto.randomBytes(4).toString("hex")}`;
+  const password = "bench-password-1";
+  const child = spawn(process.execPath, ["--max-semi-space-size=4", "--import", "tsx", "server/main.ts"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      DATABASE_URL: `mysql://root@127.0.0.1:3306/${metadata}`,
+      SQLGUARD_PORT: String(port),
+      SQLGUARD_HOST: "127.0.0.1",
+      SQLGUARD_DATA_DIR: path.join(work, "data"),
+      SQLGUARD_ADMIN_PASSWORD: password,
+      SQLGUARD_SCHEDULER_ENABLED: "false",
+      SQLGUARD_LOG_LEVEL: "info",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
   });
-}
-
-const mbps = (bytes: number, ms: number) => (bytes / 1024 / 1024 / (ms / 1000)).toFixed(1);
-const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
-
-for (const mb of sizes) {
-  const database = await ensureDatabase(mb);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-bench-"));
-  try {
-    const raw = await shellPipe(database, null, path.join(work, "raw.sql"));
-    const zstd = await shellPipe(database, ["zstd", "-3", "-q", "-c"], path.join(work, "dump.sql.zst"));
-    const gzip = await shellPipe(database, ["gzip", "-6", "-c"], path.join(work, "dump.sql.gz"));
-    fs.rmSync(path.join(work, "raw.sql"));
-    const sg = await sqlguardBackup(database, path.join(work, "sqlguard"));
-    console.log(`\npipeline benchmark: ${database}, dump ${mib(raw.bytes)} MiB (${DUMP}, ${os.cpus().length} CPUs)`);
-    console.log(`  raw dump > file          ${(raw.ms / 1000).toFixed(2).padStart(7)} s  ${mbps(raw.bytes, raw.ms).padStart(7)} MB/s`);
-    console.log(
-      `  dump | zstd -3 > file    ${(zstd.ms / 1000).toFixed(2).padStart(7)} s  ${mbps(raw.bytes, zstd.ms).padStart(7)} MB/s  -> ${mib(zstd.bytes)} MiB`,
-    );
-    console.log(
-      `  dump | gzip -6 > file    ${(gzip.ms / 1000).toFixed(2).padStart(7)} s  ${mbps(raw.bytes, gzip.ms).padStart(7)} MB/s  -> ${mib(gzip.bytes)} MiB`,
-    );
-    console.log(
-      `  SQLGuard (zstd 3, local) ${(sg.wallMs / 1000).toFixed(2).padStart(7)} s  ${mbps(sg.rawBytes, sg.wallMs).padStart(7)} MB/s  -> ${mib(sg.storedBytes)} MiB`,
-    );
-    console.log(`  SQLGuard / zstd pipe: ${(sg.wallMs / zstd.ms).toFixed(3)}x (target <= 1.05x); SQLGuard / raw dump: ${(sg.wallMs / raw.ms).toFixed(3)}x`);
-    console.log(`  SQLGuard peak RSS: ${mib(sg.peakRssBytes)} MiB (target < 150 MiB); RSS before the backup: ${mib(sg.rssBeforeBytes)} MiB`);
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+  let log = "";
+  child.stdout!.on("data", (c: Buffer) => (log += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`SQLGuard exited before it was ready:\n${log}`);
+    if (
+      await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    if (i > 400) throw new Error(`SQLGuard was not ready in time:\n${log}`);
+    await new Promise((r) => setTimeout(r, 150));
   }
+  const gql = await httpClient(url, "admin", password);
+  const data = async (query: string, variables: Record<string, unknown> = {}) => {
+    const r = await gql(query, variables);
+    if (r.errors?.length) throw new Error(r.errors.map((e) => e.message).join("; "));
+    return r.data;
+  };
+  const server = await data(`mutation { createServer(input: { name: "bench", engine: MARIADB, host: "127.0.0.1", port: 3306, username: "root" }) { id } }`);
+  let targets = 0;
+  const status = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
+  return {
+    async backup(database, dir) {
+      const target = await data(`mutation($input: StorageTargetInput!) { createStorageTarget(input: $input) { id } }`, {
+        input: { name: `bench-local-${++targets}`, kind: "LOCAL", path: dir },
+      });
+      const started = performance.now();
+      const run = await data(`mutation($input: RunBackupInput!) { runBackup(input: $input) { id } }`, {
+        input: { serverId: server.createServer.id, databases: [database], storageTargetIds: [target.createStorageTarget.id] },
+      });
+      const id = run.runBackup[0].id;
+      for (;;) {
+        const b = (await data(`query($id: ID!) { backup(id: $id) { status error rawBytes storedBytes } }`, { id })).backup;
+        if (b.status === "SUCCEEDED") {
+          const wallMs = performance.now() - started;
+          const line = log
+            .split("\n")
+            .filter((l) => l.includes('"backup finished"') && l.includes(`"backupId":${id},`))
+            .at(-1);
+          const phases = line ? ((JSON.parse(line) as { phases?: Record<string, number> }).phases ?? null) : null;
+          return { wallMs, rawBytes: Number(b.rawBytes), storedBytes: Number(b.storedBytes), phases };
+        }
+        if (!["PENDING", "RUNNING"].includes(b.status)) throw new Error(`backup ${b.status}: ${b.error}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    rss: () => {
+      const s = status(child.pid!);
+      return { currentBytes: kib(s, "VmRSS"), peakBytes: kib(s, "VmHWM") };
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      const conn = await connect({ ...MARIADB, database: "" }, { withDatabase: false });
+      await conn.query(`DROP DATABASE IF EXISTS ${metadata}`).finally(() => conn.end());
+    },
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+const secs = (ms: number) => `${(ms / 1000).toFixed(2).padStart(7)} s`;
+
+const database = await ensureDatabase(SIZE_MB);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-bench-"));
+const sqlguard = await startSqlguard(work);
+try {
+  const idle = sqlguard.rss();
+  const times = { plain: [] as number[], durable: [] as number[], sqlguard: [] as number[] };
+  const phases: Array<Record<string, number>> = [];
+  let sizes = { rawBytes: 0, storedBytes: 0 };
+  const file = path.join(work, "dump.sql.zst");
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Alternate the order so that a drift in the machine's load hits each contender alike.
+    const runs: Array<() => Promise<void>> = [
+      async () => void times.plain.push(await bash(`${dumpLine(database)} | zstd -3 -q -c > ${quote(file)}`)),
+      async () =>
+        void times.durable.push(
+          await bash(`${dumpLine(database)} | zstd -3 -q -c | tee ${quote(file)} | sha256sum > ${quote(`${file}.sha256`)}; sync ${quote(file)}`),
+        ),
+      async () => {
+        const dir = path.join(work, `sqlguard-${round}`);
+        const r = await sqlguard.backup(database, dir);
+        times.sqlguard.push(r.wallMs);
+        if (r.phases) phases.push(r.phases);
+        sizes = r;
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    ];
+    for (const run of round % 2 ? runs : [...runs].reverse()) {
+      await run();
+      fs.rmSync(file, { force: true });
+    }
+    console.log(`round ${round}: plain ${secs(times.plain.at(-1)!)}, durable ${secs(times.durable.at(-1)!)}, SQLGuard ${secs(times.sqlguard.at(-1)!)}`);
+  }
+  const peak = sqlguard.rss();
+  const [p, d, s] = [median(times.plain), median(times.durable), median(times.sqlguard)];
+  console.log(
+    `\npipeline benchmark: ${database}, dump ${mib(sizes.rawBytes)} MiB -> ${mib(sizes.storedBytes)} MiB (${DUMP}, ${os.cpus().length} CPUs, median of ${ROUNDS})`,
+  );
+  console.log(`  plain pipe    dump | zstd -3 > file                        ${secs(p)}`);
+  console.log(`  durable pipe  dump | zstd -3 | tee file | sha256sum; sync  ${secs(d)}`);
+  console.log(`  SQLGuard      runBackup -> SUCCEEDED (zstd 3, local)       ${secs(s)}`);
+  console.log(`  SQLGuard / durable pipe: ${(s / d).toFixed(3)}x (target <= 1.05x); SQLGuard / plain pipe: ${(s / p).toFixed(3)}x`);
+  if (phases.length) {
+    const names = Object.keys(phases[0]!);
+    console.log(`  SQLGuard phases (median ms): ${names.map((n) => `${n} ${median(phases.map((ph) => ph[n] ?? 0))}`).join(", ")}`);
+  }
+  console.log(
+    `  SQLGuard server RSS: idle ${mib(idle.currentBytes)} MiB, peak ${mib(peak.peakBytes)} MiB (the data path adds ${mib(peak.peakBytes - idle.peakBytes)} MiB)`,
+  );
+} finally {
+  await sqlguard.stop();
+  fs.rmSync(work, { recursive: true, force: true });
 }

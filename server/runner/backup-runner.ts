@@ -42,7 +42,11 @@ export type RunnerDeps = {
 };
 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
+/** Where an attempt's time went, in ms (logged with "backup finished"; bench:pipeline prints them). */
+type Phases = { prepareMs: number; dumpMs: number; manifestsMs: number };
+
 type Attempt = {
+  phases: Phases;
   result: PipelineResult;
   tool: string;
   serverVersion: string;
@@ -221,7 +225,7 @@ export class BackupRunner {
     for (;;) {
       try {
         const done = await this.#attempt(backup, server, conn, signal, onStored, log);
-        log.info({ storedBytes: done.result.storedBytes, rawBytes: done.result.rawBytes }, "backup finished");
+        log.info({ storedBytes: done.result.storedBytes, rawBytes: done.result.rawBytes, phases: done.phases }, "backup finished");
         return this.#storedOutcome(done, attempt, scrub);
       } catch (caught) {
         const error = toBackupError(caught, signal);
@@ -305,34 +309,48 @@ export class BackupRunner {
   ): Promise<Attempt> {
     const { engine, prisma, repo, events, limits } = this.deps;
     signal.throwIfAborted();
+    const prepareStarted = Date.now();
     const inspection = await engine.inspect(conn).catch((error: Error & { transient?: boolean }) => {
       throw new BackupError("CONNECTION_FAILED", error.message, error.transient === true, { cause: error });
     });
     if (!inspection.databases.includes(backup.database)) {
       throw new BackupError("CONFIGURATION", `database ${JSON.stringify(backup.database)} does not exist on ${server.name}`);
     }
-    const position = await engine.position(conn).catch(() => null);
-    const tableStats = await this.#tableStats(backup, conn, log);
     const profile = server.dumpOptions;
+    // Independent looks at the server and the records, at once: each is a round trip the dump waits for.
+    const [position, tableStats, tools, warningsFound, expectedBytes] = await Promise.all([
+      engine.position(conn).catch(() => null),
+      this.#tableStats(backup, conn, log),
+      engine.tools(),
+      // What the dump will leave out (missing privileges, tables outside the snapshot): recorded, not fatal.
+      engine.dumpWarnings?.(conn, backup.database, profile).catch(() => null),
+      // Only sizes the upload's parts: no reason to wait for the metadata database.
+      expectedArtifactBytes(
+        engine,
+        conn,
+        backup.database,
+        repo.previousStoredBytes(server.id, backup.database).catch(() => undefined),
+      ),
+    ]);
+    const warnings = warningsFound ?? [];
     let dump;
     try {
-      dump = engine.build(conn, profile, backup.database, await engine.tools(), inspection.version);
+      dump = engine.build(conn, profile, backup.database, tools, inspection.version);
     } catch (error) {
       throw new BackupError("CONFIGURATION", (error as Error).message);
     }
     const compression = profile?.compression ?? "ZSTD";
     const key = artifactKey({ ...backup, backupId: backup.id, format: dump.format, compression });
-    // What the dump will leave out (missing privileges, tables outside the snapshot): recorded, not fatal.
-    const warnings = (await engine.dumpWarnings?.(conn, backup.database, profile).catch(() => null)) ?? [];
     if (warnings.length) log.warn({ warnings }, "the backup will leave objects out");
-    await this.#db(
-      "record the dump settings",
-      () => repo.prepareRun(backup.id, { compression, tool: dump.description, serverVersion: inspection.version, key, warnings }),
-      signal,
-    );
-
     const targetIds = backup.artifacts.flatMap((a) => a.storageTargetId ?? []);
-    const targets = await this.#db("read the storage targets", () => prisma.storageTarget.findMany({ where: { id: { in: targetIds } } }), signal);
+    const [, targets] = await Promise.all([
+      this.#db(
+        "record the dump settings",
+        () => repo.prepareRun(backup.id, { compression, tool: dump.description, serverVersion: inspection.version, key, warnings }),
+        signal,
+      ),
+      this.#db("read the storage targets", () => prisma.storageTarget.findMany({ where: { id: { in: targetIds } } }), signal),
+    ]);
     const stores = new Map(targets.map((t) => [t.id, this.deps.storeFor(t)]));
     // The watchdog: no byte for stallMs means the dump hangs.
     const stall = new AbortController();
@@ -353,13 +371,7 @@ export class BackupRunner {
         level: profile?.compressionLevel ?? 3,
         targets: targets.map((t) => ({ id: t.id, store: stores.get(t.id)!, key, contentType: contentTypeOf(dump.format, compression) })),
         signal: AbortSignal.any([signal, stall.signal]),
-        // Only sizes the upload's parts: no reason to wait for the metadata database.
-        expectedBytes: await expectedArtifactBytes(
-          engine,
-          conn,
-          backup.database,
-          repo.previousStoredBytes(server.id, backup.database).catch(() => undefined),
-        ),
+        expectedBytes,
         onProgress: ({ rawBytes, storedBytes }) => {
           lastByteAt = Date.now();
           onStored(storedBytes);
@@ -383,13 +395,15 @@ export class BackupRunner {
         storedBytes: result.storedBytes,
         bytesPerSecond: Math.round(result.rawBytes / Math.max(0.001, (Date.now() - started) / 1000)),
       });
+      const dumped = Date.now();
       const manifestErrors = await this.#writeManifests(
         backup,
         server,
         { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, warnings, started },
         stores,
       );
-      return { result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
+      const phases = { prepareMs: started - prepareStarted, dumpMs: dumped - started, manifestsMs: Date.now() - dumped };
+      return { phases, result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
     } finally {
       clearInterval(watchdog);
       await dump.cleanup();
