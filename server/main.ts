@@ -8,7 +8,15 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { createApp } from "./app.ts";
 import { seedDefaults } from "./catalog/defaults.ts";
-import { ConfigError, parseConfig, parseEdgeConfig, parseMetricsAuth, parseSchedulingConfig, parseVerifyIntervalMs } from "./config/env.ts";
+import {
+  ConfigError,
+  parseConfig,
+  parseEdgeConfig,
+  parseMetricsAuth,
+  parseReliabilityConfig,
+  parseSchedulingConfig,
+  parseVerifyIntervalMs,
+} from "./config/env.ts";
 import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -54,6 +62,7 @@ async function main(): Promise<void> {
     );
   }
 
+  const reliability = parseReliabilityConfig(process.env);
   const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted } = createRuntime({
     prisma,
     secrets,
@@ -61,9 +70,11 @@ async function main(): Promise<void> {
     sessionTtlMs: config.sessionTtlHours * 3_600_000,
     instanceId: config.instanceId,
     // Heartbeats renew a running backup's lease well within its length.
-    limits: { ...config.backups, retryBaseMs: 10_000, heartbeatMs: Math.min(5_000, scheduling.leaseMs / 4) },
+    limits: { ...config.backups, retryBaseMs: reliability.retryBaseMs, heartbeatMs: Math.min(5_000, scheduling.leaseMs / 4) },
     scheduling,
     verifyIntervalMs: parseVerifyIntervalMs(process.env),
+    autoRepairMs: reliability.autoRepairMs,
+    healthIntervalMs: reliability.healthIntervalMs,
     dataDir: config.dataDir,
     webhookNetwork: { allowLinkLocal: edge.webhookAllowLinkLocal },
   });

@@ -30,6 +30,7 @@ import { RestoreEvents } from "./restore/events.ts";
 import type { WebhookNetwork } from "./notifications/address-guard.ts";
 import { createRestoreRuntime, type RestoreRuntime } from "./restore/restore-runtime.ts";
 import { RetentionSweeper } from "./retention/sweeper.ts";
+import { AUTO_REPAIR_ACTOR, RepairService } from "./backups/repair.service.ts";
 import { BackupHealthService } from "./scheduler/backup-health.service.ts";
 import { systemClock, type Clock } from "./scheduler/clock.ts";
 import { CronerDriver, type CronDriver } from "./scheduler/cron-driver.ts";
@@ -58,6 +59,10 @@ export type RuntimeDeps = {
   cron?: CronDriver;
   /** How often stored artifacts are re-read and checked (SQLGUARD_VERIFY_INTERVAL_SECONDS); 0 or omitted = never. */
   verifyIntervalMs?: number;
+  /** PARTIAL backups younger than this are repaired by the sweeper (SQLGUARD_AUTO_REPAIR_HOURS); 0 or omitted = never. */
+  autoRepairMs?: number;
+  /** How often servers and storage targets are checked (SQLGUARD_HEALTH_INTERVAL_SECONDS); 0 or omitted = never. */
+  healthIntervalMs?: number;
   /** SQLGuard's data directory (it holds secret.key): no LOCAL storage target may be it or contain it. */
   dataDir?: string;
   /** Which addresses webhooks may reach (SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL; a fake DNS in tests). */
@@ -123,6 +128,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     live: { backup: (id) => runner.holds(id), restore: (id) => restore.jobs.holds(id) },
   });
   const audit = new AuditLog(prisma);
+  const repair = new RepairService({ prisma, storeFor, audit, logger, instanceId });
   const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit, interrupted });
   const cron = deps.cron ?? new CronerDriver(logger);
   const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs });
@@ -135,6 +141,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     clock,
     failedGraceMs: settings.failedGraceMs,
     intervalMs: settings.retentionIntervalMs,
+    autoRepair: { maxAgeMs: deps.autoRepairMs ?? 0, repair: (id) => repair.run(AUTO_REPAIR_ACTOR, id) },
   });
   // Each finished backup has its retention group swept (once the sweeper has started).
   events.on((event) => sweeper.onBackupEvent(event));
@@ -182,6 +189,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     drills: restore.drills,
     webhooks,
     notifications,
+    repair,
   };
   // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
   const metrics = new MetricsCollector({

@@ -36,6 +36,8 @@ export async function createTestApp(
     scheduling?: Partial<SchedulingConfig>;
     clock?: Clock;
     cron?: CronDriver;
+    /** PARTIAL backups younger than this are repaired by `sweeper.repairRecent()` (default: never). */
+    autoRepairMs?: number;
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -55,6 +57,7 @@ export async function createTestApp(
     scheduling: options.scheduling,
     clock: options.clock,
     cron: options.cron,
+    autoRepairMs: options.autoRepairMs,
     dataDir,
   });
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });

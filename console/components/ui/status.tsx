@@ -8,6 +8,8 @@ const TONE: Record<string, "ok" | "bad" | "warn" | "info" | "muted"> = {
   CORRUPT: "bad",
   MISSING: "bad",
   OVERDUE: "warn",
+  DEGRADED: "warn",
+  ABSENT: "bad",
   PARTIAL: "warn",
   NEVER: "muted",
   SKIPPED: "muted",

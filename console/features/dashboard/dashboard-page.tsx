@@ -26,6 +26,10 @@ const DASHBOARD = graphql(`
         lastError
         nextRunAt
         schedules
+        missingCopies {
+          target
+          status
+        }
       }
       running {
         id
@@ -37,11 +41,18 @@ const DASHBOARD = graphql(`
       }
       recentFailures {
         id
+        status
         serverName
         database
         finishedAt
         createdAt
         error
+      }
+      daily {
+        day
+        succeeded
+        finished
+        rate
       }
       totals {
         backups
@@ -145,7 +156,12 @@ export function DashboardPage() {
                         {formatSeconds(db.ageSeconds)} / {formatSeconds(db.rpoSeconds)}
                       </td>
                       <td>{db.nextRunAt ? formatRelative(db.nextRunAt) : "—"}</td>
-                      <td className="error-cell">{db.lastError ?? ""}</td>
+                      <td className="error-cell">
+                        {db.lastError ?? ""}
+                        {db.missingCopies.length > 0 && (
+                          <div data-testid="missing-copies">No intact copy on {db.missingCopies.map((c) => `${c.target} (${c.status})`).join(", ")}</div>
+                        )}
+                      </td>
                     </tr>
                   );
                 })}
@@ -183,15 +199,15 @@ export function DashboardPage() {
         <section aria-labelledby="failures-heading" className="panel">
           <h2 id="failures-heading">Recent failures</h2>
           {d.recentFailures.length === 0 ? (
-            <Empty>No failures in the past 7 days.</Empty>
+            <Empty>No failed or partial backups in the past 7 days.</Empty>
           ) : (
             <ul className="plain-list">
               {d.recentFailures.map((b) => (
-                <li key={b.id}>
+                <li key={b.id} data-testid="recent-failure">
                   <Link href={`/backups/detail/?id=${b.id}`}>
                     {b.serverName} / {b.database}
                   </Link>{" "}
-                  <span className="muted small">{formatDateTime(b.finishedAt ?? b.createdAt)}</span>
+                  <StatusBadge status={b.status} /> <span className="muted small">{formatDateTime(b.finishedAt ?? b.createdAt)}</span>
                   <div className="error-cell">{b.error ?? "failed"}</div>
                 </li>
               ))}
@@ -229,7 +245,7 @@ export function DashboardPage() {
           </div>
         )}
       </section>
-      <HistoryCharts version={version} />
+      <HistoryCharts version={version} daily={d.daily} />
       <p className="muted small">Updated {formatDateTime(d.generatedAt)}</p>
     </>
   );

@@ -1,9 +1,12 @@
 import type { Dashboard, DashboardDatabase, StorageUsage } from "../../backups/dashboard.service.ts";
 import { builder } from "../builder.ts";
+import { CopyProblemRef } from "./copy-problem.ts";
+import type { DailyRuns } from "../../backups/dashboard.service.ts";
 
 const DatabaseStatusEnum = builder.enumType("DatabaseStatus", {
-  values: ["OK", "FAILING", "OVERDUE", "NEVER"] as const,
-  description: "OK: recent success; FAILING: the last run failed; OVERDUE: no success by its expected time; NEVER: never backed up.",
+  values: ["OK", "FAILING", "OVERDUE", "DEGRADED", "NEVER"] as const,
+  description:
+    "OK: recent success with an intact copy on every target; FAILING: the last run failed; OVERDUE: no success by its expected time; DEGRADED: its newest good backup lacks an intact copy on a target (missingCopies); NEVER: never backed up.",
 });
 
 const DashboardDatabaseRef = builder.objectRef<DashboardDatabase>("DashboardDatabase").implement({
@@ -22,6 +25,21 @@ const DashboardDatabaseRef = builder.objectRef<DashboardDatabase>("DashboardData
     lastError: t.exposeString("lastError", { nullable: true }),
     nextRunAt: t.expose("nextRunAt", { type: "DateTime", nullable: true }),
     schedules: t.exposeStringList("schedules"),
+    missingCopies: t.field({
+      type: [CopyProblemRef],
+      description: "The targets its newest good backup lacks an intact copy on (why it is DEGRADED).",
+      resolve: (d) => d.missingCopies,
+    }),
+  }),
+});
+
+const DailyRunsRef = builder.objectRef<DailyRuns>("DailyRuns").implement({
+  description: "One UTC day's finished runs, judged by the one definition of success (SUCCEEDED; retention-deleted runs keep their outcome).",
+  fields: (t) => ({
+    day: t.exposeString("day", { description: "YYYY-MM-DD (UTC)." }),
+    succeeded: t.exposeInt("succeeded"),
+    finished: t.exposeInt("finished"),
+    rate: t.exposeFloat("rate", { nullable: true, description: "succeeded / finished, 0..1." }),
   }),
 });
 
@@ -38,7 +56,10 @@ const TotalsRef = builder.objectRef<Dashboard["totals"]>("DashboardTotals").impl
   fields: (t) => ({
     backups: t.exposeInt("backups", { description: "Backup records in the history." }),
     backups24h: t.exposeInt("backups24h"),
-    successRate24h: t.exposeFloat("successRate24h", { nullable: true, description: "Succeeded or partial over finished runs, 0..1." }),
+    successRate24h: t.exposeFloat("successRate24h", {
+      nullable: true,
+      description: "Succeeded runs over finished runs, 0..1 (PARTIAL counts as not succeeded; runs retention deleted keep their outcome).",
+    }),
     successRate7d: t.exposeFloat("successRate7d", { nullable: true }),
     storage: t.field({ type: [StorageUsageRef], resolve: (x) => x.storage }),
   }),
@@ -48,10 +69,19 @@ const DashboardRef = builder.objectRef<Dashboard>("Dashboard").implement({
   description: "Is every database protected? The console's first page in one query.",
   fields: (t) => ({
     generatedAt: t.expose("generatedAt", { type: "DateTime" }),
-    databases: t.field({ type: [DashboardDatabaseRef], description: "Problems first: overdue, failing, never, then ok.", resolve: (d) => d.databases }),
+    databases: t.field({
+      type: [DashboardDatabaseRef],
+      description: "Problems first: overdue, failing, degraded, never, then ok.",
+      resolve: (d) => d.databases,
+    }),
     running: t.prismaField({ type: ["Backup"], description: "Pending and running backups.", resolve: (_q, d) => d.running as never }),
-    recentFailures: t.prismaField({ type: ["Backup"], description: "The last 10 failures of the past 7 days.", resolve: (_q, d) => d.recentFailures as never }),
+    recentFailures: t.prismaField({
+      type: ["Backup"],
+      description: "The last 10 failed or partial backups of the past 7 days.",
+      resolve: (_q, d) => d.recentFailures as never,
+    }),
     totals: t.field({ type: TotalsRef, resolve: (d) => d.totals }),
+    daily: t.field({ type: [DailyRunsRef], description: "Runs per day over the last 14 days, oldest first.", resolve: (d) => d.daily }),
   }),
 });
 
