@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   }
 
   const reliability = parseReliabilityConfig(process.env);
-  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted } = createRuntime({
+  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor } = createRuntime({
     prisma,
     secrets,
     logger,
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   leases.start();
   sweeper.start();
   restore.start();
+  healthMonitor.start();
   if (scheduling.cronEnabled) overdue.start();
   if (scheduling.cronEnabled) void scheduler.start().catch((error: unknown) => log.error({ err: error }, "the scheduler failed to start"));
   else log.info("scheduler disabled on this instance (SQLGUARD_SCHEDULER_ENABLED=false)");
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
     server.close(async () => {
       await scheduler.stop();
       overdue.stop();
+      healthMonitor.stop();
       leases.stop();
       await sweeper.stop();
       await restore.stop();

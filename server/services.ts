@@ -31,6 +31,7 @@ import type { WebhookNetwork } from "./notifications/address-guard.ts";
 import { createRestoreRuntime, type RestoreRuntime } from "./restore/restore-runtime.ts";
 import { RetentionSweeper } from "./retention/sweeper.ts";
 import { AUTO_REPAIR_ACTOR, RepairService } from "./backups/repair.service.ts";
+import { HealthMonitor } from "./observability/health-monitor.ts";
 import { BackupHealthService } from "./scheduler/backup-health.service.ts";
 import { systemClock, type Clock } from "./scheduler/clock.ts";
 import { CronerDriver, type CronDriver } from "./scheduler/cron-driver.ts";
@@ -95,6 +96,8 @@ export type Runtime = {
   overdue: OverdueWatch;
   /** Settles interrupted backups and restores: main.ts calls `recover()` at start. */
   interrupted: InterruptedWork;
+  /** Periodic reachability checks of servers and storage targets: main.ts starts it. */
+  healthMonitor: HealthMonitor;
 };
 
 /** Wires the services and the runner over one Prisma client. Used by main.ts and by integration tests. */
@@ -170,20 +173,37 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const webhooks = new WebhooksService({ prisma, secrets, audit, network: deps.webhookNetwork });
   const notifications = new WebhookDispatcher({ prisma, webhooks, logger, network: deps.webhookNetwork });
   events.on((event) => notifications.onBackupEvent(event));
+  const servers = new ServersService(catalog);
+  const draftStoreFor = (t: StorageTarget) => createStore(t, secrets, { dataDir: deps.dataDir });
+  const storageTargets = new StorageTargetsService(catalog, { dataDir: deps.dataDir, storeFor: draftStoreFor });
   const services: Services = {
     auth: new AuthService(prisma, audit, deps.sessionTtlMs, { logger }),
-    servers: new ServersService(catalog),
+    servers,
     dumpOptions: new DumpOptionsService(catalog),
-    storageTargets: new StorageTargetsService(catalog, { dataDir: deps.dataDir, storeFor: (t) => createStore(t, secrets, { dataDir: deps.dataDir }) }),
+    storageTargets,
     schedules: new SchedulesService(catalog),
     retentionRules: new RetentionRulesService(catalog),
     users: new UsersService(catalog),
     backups,
-    probes: new ProbesService({ prisma, secrets, engine, storeFor }),
+    probes: new ProbesService({
+      prisma,
+      secrets,
+      engine,
+      storeFor,
+      draftStoreFor,
+      draftServer: (input, id) => servers.draft(input, id),
+      draftTarget: (input, id) => storageTargets.draft(input, id),
+    }),
     scheduler,
     retention: sweeper,
     health: new BackupHealthService({ prisma, clock, graceMs: settings.overdueGraceMs }),
-    dashboard: new DashboardService({ prisma, graceMs: settings.overdueGraceMs, now: () => clock.now(), events }),
+    dashboard: new DashboardService({
+      prisma,
+      graceMs: settings.overdueGraceMs,
+      now: () => clock.now(),
+      events,
+      components: () => healthMonitor.snapshot(),
+    }),
     restores: restore.restores,
     verification: restore.verification,
     drills: restore.drills,
@@ -199,6 +219,17 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     overdue: overdueFromHealth(services.health),
     nextRunAt: (s) => services.scheduler.nextRunAt(s.id) ?? cronNextRun(s),
   });
+  // Reachability of every server and target, on the dashboard and in /metrics; it also drops stale series.
+  const healthMonitor = new HealthMonitor({
+    prisma,
+    secrets,
+    engine,
+    storeFor,
+    metrics: metrics.metrics,
+    clock,
+    logger,
+    intervalMs: deps.healthIntervalMs ?? 0,
+  });
   // A failed restore drill reaches the webhooks that want failures.
   restore.events.on((e) => {
     if (e.type === "DRILL_FINISHED" && e.status === "FAILED")
@@ -206,7 +237,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   });
   // Overdue databases reach the webhooks once per expected-by time.
   const overdue = new OverdueWatch({ health: services.health, notifications, clock, logger, intervalMs: 60_000 });
-  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted };
+  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor };
 }
 
 /** One store (and S3 client) per target version: an edited target gets a fresh client. */

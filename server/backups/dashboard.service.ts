@@ -5,6 +5,7 @@ import type { Backup, StorageTarget } from "../db/generated/client.ts";
 import { nextDue } from "../scheduler/due-times.ts";
 import { loadCoverage } from "../scheduler/coverage.ts";
 import { assessHealth, type CoveringSchedule } from "../scheduler/overdue.ts";
+import type { ComponentHealth } from "../observability/health-monitor.ts";
 import { copyInclude, copyProblems, type CopyProblem } from "./copy-health.ts";
 import { RECOVERY_POINT_STATUSES, successRate, tally } from "./outcome.ts";
 
@@ -44,6 +45,8 @@ export type Dashboard = {
   totals: { backups: number; backups24h: number; successRate24h: number | null; successRate7d: number | null; storage: StorageUsage[] };
   /** The last 14 days, oldest first; days without a finished run are left out. */
   daily: DailyRuns[];
+  /** Reachability of every enabled server and storage target, from the periodic health checks. */
+  components: ComponentHealth[];
 };
 
 const STORAGE_TTL_MS = 30_000;
@@ -63,7 +66,16 @@ export class DashboardService {
   /** Backups recorded since the cached count was taken: counted from the events, not re-read. */
   #createdSince = 0;
 
-  constructor(private readonly deps: { prisma: PrismaClient; graceMs: number; now?: () => Date; events?: BackupEvents }) {
+  constructor(
+    private readonly deps: {
+      prisma: PrismaClient;
+      graceMs: number;
+      now?: () => Date;
+      events?: BackupEvents;
+      /** The last health check of every server and storage target (server/observability/health-monitor.ts). */
+      components?: () => ComponentHealth[];
+    },
+  ) {
     deps.events?.on((event) => {
       if (event.type === "CREATED") this.#createdSince++;
     });
@@ -79,7 +91,7 @@ export class DashboardService {
       this.#totals(now),
       this.#daily(now),
     ]);
-    return { generatedAt: now, databases, running, recentFailures, totals, daily };
+    return { generatedAt: now, databases, running, recentFailures, totals, daily, components: this.deps.components?.() ?? [] };
   }
 
   async #databases(now: Date): Promise<DashboardDatabase[]> {

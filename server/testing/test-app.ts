@@ -45,7 +45,7 @@ export async function createTestApp(
   const secretKey = crypto.randomBytes(32);
   const changes: Array<{ entity: string; id: number; action: string }> = [];
   const dataDir = path.join(os.tmpdir(), `sqlguard-test-${crypto.randomBytes(4).toString("hex")}`);
-  const { services, runner, events, scheduler, leases, sweeper, metrics, restore, interrupted } = createRuntime({
+  const { services, runner, events, scheduler, leases, sweeper, metrics, restore, interrupted, healthMonitor } = createRuntime({
     prisma: db.prisma,
     secrets: new SecretBox(secretKey),
     logger,
@@ -115,6 +115,7 @@ export async function createTestApp(
     metrics,
     restore,
     interrupted,
+    healthMonitor,
     gql,
     as,
     logLines: lines,
@@ -123,6 +124,7 @@ export async function createTestApp(
     dataDir,
     close: async () => {
       await scheduler.stop();
+      healthMonitor.stop();
       leases.stop();
       await sweeper.stop();
       await restore.stop();

@@ -9,6 +9,8 @@ const TONE: Record<string, "ok" | "bad" | "warn" | "info" | "muted"> = {
   MISSING: "bad",
   OVERDUE: "warn",
   DEGRADED: "warn",
+  UP: "ok",
+  DOWN: "bad",
   ABSENT: "bad",
   PARTIAL: "warn",
   NEVER: "muted",

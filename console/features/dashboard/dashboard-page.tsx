@@ -48,6 +48,15 @@ const DASHBOARD = graphql(`
         createdAt
         error
       }
+      components {
+        kind
+        id
+        name
+        up
+        checkedAt
+        latencyMs
+        error
+      }
       daily {
         day
         succeeded
@@ -102,6 +111,7 @@ export function DashboardPage() {
   if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the dashboard" />}</>;
   const d = data.dashboard;
   const problems = d.databases.filter((db) => db.status !== "OK").length;
+  const down = d.components.filter((c) => !c.up).length;
 
   return (
     <>
@@ -118,6 +128,11 @@ export function DashboardPage() {
         <Stat label="Backups (24 h)" value={String(d.totals.backups24h)} detail={`${d.totals.backups} in history`} />
         <Stat label="Success rate 24 h" value={formatPercent(d.totals.successRate24h)} detail={`7 days: ${formatPercent(d.totals.successRate7d)}`} />
         <Stat label="Running" value={String(d.running.length)} detail="pending or running" />
+        <Stat
+          label="Health"
+          value={d.components.length ? `${d.components.length - down} / ${d.components.length} up` : "—"}
+          detail={down ? `${down} down` : "servers and storage targets"}
+        />
       </section>
 
       <section aria-labelledby="db-heading" className="panel">
@@ -215,6 +230,26 @@ export function DashboardPage() {
           )}
         </section>
       </div>
+
+      <section aria-labelledby="health-heading" className="panel">
+        <h2 id="health-heading">Health checks</h2>
+        {d.components.length === 0 ? (
+          <Empty>No health check has run yet.</Empty>
+        ) : (
+          <ul className="plain-list">
+            {d.components.map((c) => (
+              <li key={`${c.kind}-${c.id}`} data-testid="health-row">
+                <StatusBadge status={c.up ? "UP" : "DOWN"} /> <strong>{c.name}</strong>{" "}
+                <span className="muted small">
+                  {c.kind === "SERVER" ? "server" : "storage target"} · checked {formatDateTime(c.checkedAt)}
+                  {c.latencyMs !== null ? ` · ${c.latencyMs} ms` : ""}
+                </span>
+                {c.error && <div className="error-cell">{c.error}</div>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
 
       <section aria-labelledby="storage-heading" className="panel">
         <h2 id="storage-heading">Storage use</h2>

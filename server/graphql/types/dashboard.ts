@@ -2,6 +2,7 @@ import type { Dashboard, DashboardDatabase, StorageUsage } from "../../backups/d
 import { builder } from "../builder.ts";
 import { CopyProblemRef } from "./copy-problem.ts";
 import type { DailyRuns } from "../../backups/dashboard.service.ts";
+import type { ComponentHealth } from "../../observability/health-monitor.ts";
 
 const DatabaseStatusEnum = builder.enumType("DatabaseStatus", {
   values: ["OK", "FAILING", "OVERDUE", "DEGRADED", "NEVER"] as const,
@@ -65,6 +66,19 @@ const TotalsRef = builder.objectRef<Dashboard["totals"]>("DashboardTotals").impl
   }),
 });
 
+const ComponentHealthRef = builder.objectRef<ComponentHealth>("ComponentHealth").implement({
+  description: "The last periodic health check of a server or storage target (SQLGUARD_HEALTH_INTERVAL_SECONDS).",
+  fields: (t) => ({
+    kind: t.exposeString("kind", { description: "SERVER or STORAGE_TARGET." }),
+    id: t.exposeInt("id"),
+    name: t.exposeString("name"),
+    up: t.exposeBoolean("up"),
+    checkedAt: t.expose("checkedAt", { type: "DateTime" }),
+    latencyMs: t.exposeInt("latencyMs", { nullable: true }),
+    error: t.exposeString("error", { nullable: true }),
+  }),
+});
+
 const DashboardRef = builder.objectRef<Dashboard>("Dashboard").implement({
   description: "Is every database protected? The console's first page in one query.",
   fields: (t) => ({
@@ -81,6 +95,11 @@ const DashboardRef = builder.objectRef<Dashboard>("Dashboard").implement({
       resolve: (_q, d) => d.recentFailures as never,
     }),
     totals: t.field({ type: TotalsRef, resolve: (d) => d.totals }),
+    components: t.field({
+      type: [ComponentHealthRef],
+      description: "Reachability of every enabled server and storage target (empty until the first check).",
+      resolve: (d) => d.components,
+    }),
     daily: t.field({ type: [DailyRunsRef], description: "Runs per day over the last 14 days, oldest first.", resolve: (d) => d.daily }),
   }),
 });
