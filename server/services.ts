@@ -32,6 +32,7 @@ import { createRestoreRuntime, type RestoreRuntime } from "./restore/restore-run
 import { RetentionSweeper } from "./retention/sweeper.ts";
 import { AUTO_REPAIR_ACTOR, RepairService } from "./backups/repair.service.ts";
 import { HealthMonitor } from "./observability/health-monitor.ts";
+import { AcknowledgementsService } from "./backups/acknowledgements.ts";
 import { BackupHealthService } from "./scheduler/backup-health.service.ts";
 import { systemClock, type Clock } from "./scheduler/clock.ts";
 import { CronerDriver, type CronDriver } from "./scheduler/cron-driver.ts";
@@ -210,6 +211,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     webhooks,
     notifications,
     repair,
+    acknowledgements: new AcknowledgementsService({ prisma, audit }),
   };
   // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
   const metrics = new MetricsCollector({

@@ -6,10 +6,11 @@ import { nextDue } from "../scheduler/due-times.ts";
 import { loadCoverage } from "../scheduler/coverage.ts";
 import { assessHealth, type CoveringSchedule } from "../scheduler/overdue.ts";
 import type { ComponentHealth } from "../observability/health-monitor.ts";
+import { acknowledgementHolds } from "./acknowledgements.ts";
 import { copyInclude, copyProblems, type CopyProblem } from "./copy-health.ts";
 import { RECOVERY_POINT_STATUSES, successRate, tally } from "./outcome.ts";
 
-export type DatabaseStatus = "OK" | "FAILING" | "OVERDUE" | "DEGRADED" | "NEVER";
+export type DatabaseStatus = "OK" | "FAILING" | "OVERDUE" | "DEGRADED" | "NEVER" | "ACKNOWLEDGED" | "DROPPED";
 
 /** One protected database on the dashboard. */
 export type DashboardDatabase = {
@@ -30,6 +31,8 @@ export type DashboardDatabase = {
   schedules: string[];
   /** The targets its newest good backup should be on but has no intact copy on (DEGRADED). */
   missingCopies: CopyProblem[];
+  /** ACKNOWLEDGED: who acknowledged its problem, when, and why. */
+  acknowledgement: { at: Date; by: string; note: string | null } | null;
 };
 
 /** One day of the success-rate chart (UTC day), by the one definition of success (outcome.ts). */
@@ -52,6 +55,8 @@ export type Dashboard = {
 const STORAGE_TTL_MS = 30_000;
 const DAY_MS = 86_400_000;
 const CHART_DAYS = 14;
+/** States an acknowledgement can settle. */
+const PROBLEMS = new Set<DatabaseStatus>(["FAILING", "OVERDUE", "DEGRADED"]);
 
 /**
  * The console's first page in one call: per server and database the last good backup and its
@@ -121,13 +126,41 @@ export class DashboardService {
         nextRunAt: earliest(entry.schedules.map((s) => timeOf(s).next)),
         schedules: health.schedules,
         missingCopies: [],
+        acknowledgement: null,
       };
     });
     await Promise.all([this.#attachErrors(out), this.#attachCopies(out)]);
-    const rank: Record<DatabaseStatus, number> = { OVERDUE: 0, FAILING: 1, DEGRADED: 2, NEVER: 3, OK: 4 };
+    await this.#settle(out);
+    const rank: Record<DatabaseStatus, number> = { OVERDUE: 0, FAILING: 1, DEGRADED: 2, NEVER: 3, OK: 4, ACKNOWLEDGED: 5, DROPPED: 6 };
     return out.sort(
       (a, b) => rank[a.status] - rank[b.status] || a.serverName.localeCompare(b.serverName) || (a.database ?? "").localeCompare(b.database ?? ""),
     );
+  }
+
+  /**
+   * Problems that no longer need attention: a database the last health check did not find on its
+   * (reachable) server is DROPPED; a problem an operator acknowledged, with no run since, is ACKNOWLEDGED.
+   */
+  async #settle(rows: DashboardDatabase[]): Promise<void> {
+    const present = new Map<number, Set<string>>();
+    for (const c of this.deps.components?.() ?? []) if (c.kind === "SERVER" && c.up && c.databases) present.set(c.id, new Set(c.databases));
+    const problems = rows.filter((r) => r.database !== null && PROBLEMS.has(r.status));
+    const acks = problems.length
+      ? await this.deps.prisma.databaseAcknowledgement.findMany({ where: { OR: problems.map((r) => ({ serverId: r.serverId, database: r.database! })) } })
+      : [];
+    for (const row of rows) {
+      if (row.database === null) continue;
+      if (present.get(row.serverId) && !present.get(row.serverId)!.has(row.database)) {
+        row.status = "DROPPED";
+        continue;
+      }
+      if (!PROBLEMS.has(row.status)) continue;
+      const ack = acks.find((a) => a.serverId === row.serverId && a.database === row.database);
+      if (ack && acknowledgementHolds(ack, [row.lastSuccessAt, row.lastFailureAt])) {
+        row.status = "ACKNOWLEDGED";
+        row.acknowledgement = { at: ack.acknowledgedAt, by: ack.acknowledgedBy, note: ack.note };
+      }
+    }
   }
 
   /** The error of the last failure, for the databases whose last finished run failed. */

@@ -10,6 +10,8 @@ const TONE: Record<string, "ok" | "bad" | "warn" | "info" | "muted"> = {
   OVERDUE: "warn",
   DEGRADED: "warn",
   UP: "ok",
+  ACKNOWLEDGED: "muted",
+  DROPPED: "muted",
   DOWN: "bad",
   ABSENT: "bad",
   PARTIAL: "warn",

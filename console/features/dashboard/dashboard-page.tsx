@@ -8,7 +8,17 @@ import { graphql } from "@/lib/graphql-tada";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { useBackupEvents, type BackupEventData } from "@/features/backups/use-backup-events";
+import { messageOf, request } from "@/lib/graphql";
+import { useViewer } from "@/features/shell/viewer";
 import { HistoryCharts } from "./history-charts";
+
+const ACKNOWLEDGE = graphql(`
+  mutation AcknowledgeDatabaseProblem($serverId: Int!, $database: String!) {
+    acknowledgeDatabaseProblem(serverId: $serverId, database: $database) {
+      at
+    }
+  }
+`);
 
 const DASHBOARD = graphql(`
   query Dashboard {
@@ -29,6 +39,11 @@ const DASHBOARD = graphql(`
         missingCopies {
           target
           status
+        }
+        acknowledgement {
+          at
+          by
+          note
         }
       }
       running {
@@ -107,10 +122,22 @@ export function DashboardPage() {
     [refetch],
   );
   const live = useBackupEvents(onEvent, { onOpen: refetch });
+  const viewer = useViewer();
+  const [ackFailure, setAckFailure] = useState<unknown>();
+
+  async function acknowledge(serverId: number, database: string) {
+    setAckFailure(undefined);
+    try {
+      await request(ACKNOWLEDGE, { serverId, database });
+      refetch();
+    } catch (e) {
+      setAckFailure(new Error(messageOf(e)));
+    }
+  }
 
   if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the dashboard" />}</>;
   const d = data.dashboard;
-  const problems = d.databases.filter((db) => db.status !== "OK").length;
+  const problems = d.databases.filter((db) => !["OK", "ACKNOWLEDGED", "DROPPED"].includes(db.status)).length;
   const down = d.components.filter((c) => !c.up).length;
 
   return (
@@ -122,6 +149,7 @@ export function DashboardPage() {
         {loading && <span className="muted">Refreshing…</span>}
       </PageHeader>
       <ErrorMessage error={error} />
+      <ErrorMessage error={ackFailure} />
 
       <section aria-label="Totals" className="stats">
         <Stat label="Databases" value={String(d.databases.length)} detail={problems ? `${problems} need attention` : "all protected"} />
@@ -173,6 +201,23 @@ export function DashboardPage() {
                       <td>{db.nextRunAt ? formatRelative(db.nextRunAt) : "—"}</td>
                       <td className="error-cell">
                         {db.lastError ?? ""}
+                        {db.acknowledgement && (
+                          <div className="muted small">
+                            Acknowledged by {db.acknowledgement.by} {formatDateTime(db.acknowledgement.at)}
+                            {db.acknowledgement.note ? `: ${db.acknowledgement.note}` : ""}
+                          </div>
+                        )}
+                        {db.status === "DROPPED" && <div className="muted small">Not found on the server at the last health check.</div>}
+                        {viewer.canOperate && db.database !== null && ["FAILING", "OVERDUE", "DEGRADED"].includes(db.status) && (
+                          <button
+                            type="button"
+                            className="small"
+                            onClick={() => acknowledge(db.serverId, db.database!)}
+                            aria-label={`Acknowledge the problem of ${db.serverName} / ${db.database}`}
+                          >
+                            Acknowledge
+                          </button>
+                        )}
                         {db.missingCopies.length > 0 && (
                           <div data-testid="missing-copies">No intact copy on {db.missingCopies.map((c) => `${c.target} (${c.status})`).join(", ")}</div>
                         )}

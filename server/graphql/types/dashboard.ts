@@ -5,9 +5,17 @@ import type { DailyRuns } from "../../backups/dashboard.service.ts";
 import type { ComponentHealth } from "../../observability/health-monitor.ts";
 
 const DatabaseStatusEnum = builder.enumType("DatabaseStatus", {
-  values: ["OK", "FAILING", "OVERDUE", "DEGRADED", "NEVER"] as const,
+  values: ["OK", "FAILING", "OVERDUE", "DEGRADED", "NEVER", "ACKNOWLEDGED", "DROPPED"] as const,
   description:
-    "OK: recent success with an intact copy on every target; FAILING: the last run failed; OVERDUE: no success by its expected time; DEGRADED: its newest good backup lacks an intact copy on a target (missingCopies); NEVER: never backed up.",
+    "OK: recent success with an intact copy on every target; FAILING: the last run failed; OVERDUE: no success by its expected time; DEGRADED: its newest good backup lacks an intact copy on a target (missingCopies); NEVER: never backed up; ACKNOWLEDGED: an operator acknowledged its problem and no run started since; DROPPED: the last health check did not find it on its server.",
+});
+
+const AcknowledgementRef = builder.objectRef<{ at: Date; by: string; note: string | null }>("DatabaseAcknowledgement").implement({
+  fields: (t) => ({
+    at: t.expose("at", { type: "DateTime" }),
+    by: t.exposeString("by"),
+    note: t.exposeString("note", { nullable: true }),
+  }),
 });
 
 const DashboardDatabaseRef = builder.objectRef<DashboardDatabase>("DashboardDatabase").implement({
@@ -26,6 +34,12 @@ const DashboardDatabaseRef = builder.objectRef<DashboardDatabase>("DashboardData
     lastError: t.exposeString("lastError", { nullable: true }),
     nextRunAt: t.expose("nextRunAt", { type: "DateTime", nullable: true }),
     schedules: t.exposeStringList("schedules"),
+    acknowledgement: t.field({
+      type: AcknowledgementRef,
+      nullable: true,
+      description: "Who acknowledged its problem (ACKNOWLEDGED).",
+      resolve: (d) => d.acknowledgement,
+    }),
     missingCopies: t.field({
       type: [CopyProblemRef],
       description: "The targets its newest good backup lacks an intact copy on (why it is DEGRADED).",
@@ -103,6 +117,23 @@ const DashboardRef = builder.objectRef<Dashboard>("Dashboard").implement({
     daily: t.field({ type: [DailyRunsRef], description: "Runs per day over the last 14 days, oldest first.", resolve: (d) => d.daily }),
   }),
 });
+
+builder.mutationFields((t) => ({
+  acknowledgeDatabaseProblem: t.field({
+    type: AcknowledgementRef,
+    description:
+      "Operator: acknowledges a database's FAILING, OVERDUE or DEGRADED state (e.g. it was dropped on purpose): the dashboard shows it as ACKNOWLEDGED until a run of it starts. Audited.",
+    args: {
+      serverId: t.arg.int({ required: true }),
+      database: t.arg.string({ required: true }),
+      note: t.arg.string({ description: "Why (at most 500 characters)." }),
+    },
+    resolve: async (_r, args, ctx) => {
+      const row = await ctx.services.acknowledgements.acknowledge(ctx.principal!, args);
+      return { at: row.acknowledgedAt, by: row.acknowledgedBy, note: row.note };
+    },
+  }),
+}));
 
 builder.queryFields((t) => ({
   dashboard: t.field({ type: DashboardRef, resolve: (_r, _a, ctx) => ctx.services.dashboard.get(ctx.principal!) }),
