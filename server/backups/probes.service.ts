@@ -1,5 +1,5 @@
 import { requireRole, type Principal } from "../auth/roles.ts";
-import { selectDatabases } from "../catalog/glob.ts";
+import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { Server, StorageTarget } from "../db/generated/client.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
@@ -56,7 +56,8 @@ export class ProbesService {
     const dumpTool = tool ? `${tool.path} (${tool.version})` : null;
     try {
       const inspection = await this.deps.engine.inspect(connectionOf(server, this.deps.secrets));
-      const databases = selectDatabases(inspection.databases, server.includeDatabases as string[], server.excludeDatabases as string[]);
+      const restored = server.id ? await restoredDatabases(this.deps.prisma, server.id) : new Set<string>();
+      const databases = selectBackupDatabases(inspection.databases, server, restored);
       const warnings = [...inspection.warnings];
       if (!tool) warnings.push(`no dump program for ${server.engine} is installed on this machine`);
       const empty = databases.length === 0;
