@@ -8,7 +8,15 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { createApp } from "./app.ts";
 import { seedDefaults } from "./catalog/defaults.ts";
-import { ConfigError, parseConfig, parseEdgeConfig, parseMetricsAuth, parseSchedulingConfig, parseVerifyIntervalMs } from "./config/env.ts";
+import {
+  ConfigError,
+  parseConfig,
+  parseEdgeConfig,
+  parseMetricsAuth,
+  parseReliabilityConfig,
+  parseSchedulingConfig,
+  parseVerifyIntervalMs,
+} from "./config/env.ts";
 import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -54,16 +62,19 @@ async function main(): Promise<void> {
     );
   }
 
-  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted } = createRuntime({
+  const reliability = parseReliabilityConfig(process.env);
+  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor } = createRuntime({
     prisma,
     secrets,
     logger,
     sessionTtlMs: config.sessionTtlHours * 3_600_000,
     instanceId: config.instanceId,
     // Heartbeats renew a running backup's lease well within its length.
-    limits: { ...config.backups, retryBaseMs: 10_000, heartbeatMs: Math.min(5_000, scheduling.leaseMs / 4) },
+    limits: { ...config.backups, retryBaseMs: reliability.retryBaseMs, heartbeatMs: Math.min(5_000, scheduling.leaseMs / 4) },
     scheduling,
     verifyIntervalMs: parseVerifyIntervalMs(process.env),
+    autoRepairMs: reliability.autoRepairMs,
+    healthIntervalMs: reliability.healthIntervalMs,
     dataDir: config.dataDir,
     webhookNetwork: { allowLinkLocal: edge.webhookAllowLinkLocal },
   });
@@ -80,6 +91,7 @@ async function main(): Promise<void> {
   leases.start();
   sweeper.start();
   restore.start();
+  healthMonitor.start();
   if (scheduling.cronEnabled) overdue.start();
   if (scheduling.cronEnabled) void scheduler.start().catch((error: unknown) => log.error({ err: error }, "the scheduler failed to start"));
   else log.info("scheduler disabled on this instance (SQLGUARD_SCHEDULER_ENABLED=false)");
@@ -94,6 +106,7 @@ async function main(): Promise<void> {
     server.close(async () => {
       await scheduler.stop();
       overdue.stop();
+      healthMonitor.stop();
       leases.stop();
       await sweeper.stop();
       await restore.stop();

@@ -30,6 +30,9 @@ import { RestoreEvents } from "./restore/events.ts";
 import type { WebhookNetwork } from "./notifications/address-guard.ts";
 import { createRestoreRuntime, type RestoreRuntime } from "./restore/restore-runtime.ts";
 import { RetentionSweeper } from "./retention/sweeper.ts";
+import { AUTO_REPAIR_ACTOR, RepairService } from "./backups/repair.service.ts";
+import { HealthMonitor } from "./observability/health-monitor.ts";
+import { AcknowledgementsService } from "./backups/acknowledgements.ts";
 import { BackupHealthService } from "./scheduler/backup-health.service.ts";
 import { systemClock, type Clock } from "./scheduler/clock.ts";
 import { CronerDriver, type CronDriver } from "./scheduler/cron-driver.ts";
@@ -58,6 +61,10 @@ export type RuntimeDeps = {
   cron?: CronDriver;
   /** How often stored artifacts are re-read and checked (SQLGUARD_VERIFY_INTERVAL_SECONDS); 0 or omitted = never. */
   verifyIntervalMs?: number;
+  /** PARTIAL backups younger than this are repaired by the sweeper (SQLGUARD_AUTO_REPAIR_HOURS); 0 or omitted = never. */
+  autoRepairMs?: number;
+  /** How often servers and storage targets are checked (SQLGUARD_HEALTH_INTERVAL_SECONDS); 0 or omitted = never. */
+  healthIntervalMs?: number;
   /** SQLGuard's data directory (it holds secret.key): no LOCAL storage target may be it or contain it. */
   dataDir?: string;
   /** Which addresses webhooks may reach (SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL; a fake DNS in tests). */
@@ -90,6 +97,8 @@ export type Runtime = {
   overdue: OverdueWatch;
   /** Settles interrupted backups and restores: main.ts calls `recover()` at start. */
   interrupted: InterruptedWork;
+  /** Periodic reachability checks of servers and storage targets: main.ts starts it. */
+  healthMonitor: HealthMonitor;
 };
 
 /** Wires the services and the runner over one Prisma client. Used by main.ts and by integration tests. */
@@ -123,6 +132,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     live: { backup: (id) => runner.holds(id), restore: (id) => restore.jobs.holds(id) },
   });
   const audit = new AuditLog(prisma);
+  const repair = new RepairService({ prisma, storeFor, audit, logger, instanceId });
   const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit, interrupted });
   const cron = deps.cron ?? new CronerDriver(logger);
   const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs });
@@ -135,6 +145,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     clock,
     failedGraceMs: settings.failedGraceMs,
     intervalMs: settings.retentionIntervalMs,
+    autoRepair: { maxAgeMs: deps.autoRepairMs ?? 0, repair: (id) => repair.run(AUTO_REPAIR_ACTOR, id) },
   });
   // Each finished backup has its retention group swept (once the sweeper has started).
   events.on((event) => sweeper.onBackupEvent(event));
@@ -163,25 +174,44 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const webhooks = new WebhooksService({ prisma, secrets, audit, network: deps.webhookNetwork });
   const notifications = new WebhookDispatcher({ prisma, webhooks, logger, network: deps.webhookNetwork });
   events.on((event) => notifications.onBackupEvent(event));
+  const servers = new ServersService(catalog);
+  const draftStoreFor = (t: StorageTarget) => createStore(t, secrets, { dataDir: deps.dataDir });
+  const storageTargets = new StorageTargetsService(catalog, { dataDir: deps.dataDir, storeFor: draftStoreFor });
   const services: Services = {
     auth: new AuthService(prisma, audit, deps.sessionTtlMs, { logger }),
-    servers: new ServersService(catalog),
+    servers,
     dumpOptions: new DumpOptionsService(catalog),
-    storageTargets: new StorageTargetsService(catalog, { dataDir: deps.dataDir, storeFor: (t) => createStore(t, secrets, { dataDir: deps.dataDir }) }),
+    storageTargets,
     schedules: new SchedulesService(catalog),
     retentionRules: new RetentionRulesService(catalog),
     users: new UsersService(catalog),
     backups,
-    probes: new ProbesService({ prisma, secrets, engine, storeFor }),
+    probes: new ProbesService({
+      prisma,
+      secrets,
+      engine,
+      storeFor,
+      draftStoreFor,
+      draftServer: (input, id) => servers.draft(input, id),
+      draftTarget: (input, id) => storageTargets.draft(input, id),
+    }),
     scheduler,
     retention: sweeper,
     health: new BackupHealthService({ prisma, clock, graceMs: settings.overdueGraceMs }),
-    dashboard: new DashboardService({ prisma, graceMs: settings.overdueGraceMs, now: () => clock.now(), events }),
+    dashboard: new DashboardService({
+      prisma,
+      graceMs: settings.overdueGraceMs,
+      now: () => clock.now(),
+      events,
+      components: () => healthMonitor.snapshot(),
+    }),
     restores: restore.restores,
     verification: restore.verification,
     drills: restore.drills,
     webhooks,
     notifications,
+    repair,
+    acknowledgements: new AcknowledgementsService({ prisma, audit }),
   };
   // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
   const metrics = new MetricsCollector({
@@ -191,6 +221,17 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     overdue: overdueFromHealth(services.health),
     nextRunAt: (s) => services.scheduler.nextRunAt(s.id) ?? cronNextRun(s),
   });
+  // Reachability of every server and target, on the dashboard and in /metrics; it also drops stale series.
+  const healthMonitor = new HealthMonitor({
+    prisma,
+    secrets,
+    engine,
+    storeFor,
+    metrics: metrics.metrics,
+    clock,
+    logger,
+    intervalMs: deps.healthIntervalMs ?? 0,
+  });
   // A failed restore drill reaches the webhooks that want failures.
   restore.events.on((e) => {
     if (e.type === "DRILL_FINISHED" && e.status === "FAILED")
@@ -198,7 +239,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   });
   // Overdue databases reach the webhooks once per expected-by time.
   const overdue = new OverdueWatch({ health: services.health, notifications, clock, logger, intervalMs: 60_000 });
-  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted };
+  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor };
 }
 
 /** One store (and S3 client) per target version: an edited target gets a fresh client. */

@@ -1,5 +1,5 @@
 import { requireRole, type Principal } from "../auth/roles.ts";
-import { selectDatabases } from "../catalog/glob.ts";
+import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import type { BackupsRepository, BackupWithArtifacts } from "../db/backups.repository.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { Backup, DumpOptions, Prisma, Server } from "../db/generated/client.ts";
@@ -97,7 +97,8 @@ export class BackupsService {
     } catch (error) {
       throw new AppError("UNAVAILABLE", `cannot list the databases of ${server.name}: ${(error as Error).message}`, { cause: error });
     }
-    const selected = selectDatabases(all, server.includeDatabases as string[], server.excludeDatabases as string[]);
+    // Databases SQLGuard created by a restore are left out unless included by their exact name.
+    const selected = selectBackupDatabases(all, server, await restoredDatabases(this.deps.prisma, server.id));
     if (selected.length === 0) throw new ValidationError("databases", `no database of ${server.name} matches its include/exclude patterns`);
     return selected;
   }

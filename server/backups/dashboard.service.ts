@@ -5,8 +5,12 @@ import type { Backup, StorageTarget } from "../db/generated/client.ts";
 import { nextDue } from "../scheduler/due-times.ts";
 import { loadCoverage } from "../scheduler/coverage.ts";
 import { assessHealth, type CoveringSchedule } from "../scheduler/overdue.ts";
+import type { ComponentHealth } from "../observability/health-monitor.ts";
+import { acknowledgementHolds } from "./acknowledgements.ts";
+import { copyInclude, copyProblems, type CopyProblem } from "./copy-health.ts";
+import { RECOVERY_POINT_STATUSES, successRate, tally } from "./outcome.ts";
 
-export type DatabaseStatus = "OK" | "FAILING" | "OVERDUE" | "NEVER";
+export type DatabaseStatus = "OK" | "FAILING" | "OVERDUE" | "DEGRADED" | "NEVER" | "ACKNOWLEDGED" | "DROPPED";
 
 /** One protected database on the dashboard. */
 export type DashboardDatabase = {
@@ -25,7 +29,14 @@ export type DashboardDatabase = {
   lastError: string | null;
   nextRunAt: Date | null;
   schedules: string[];
+  /** The targets its newest good backup should be on but has no intact copy on (DEGRADED). */
+  missingCopies: CopyProblem[];
+  /** ACKNOWLEDGED: who acknowledged its problem, when, and why. */
+  acknowledgement: { at: Date; by: string; note: string | null } | null;
 };
+
+/** One day of the success-rate chart (UTC day), by the one definition of success (outcome.ts). */
+export type DailyRuns = { day: string; succeeded: number; finished: number; rate: number | null };
 
 export type StorageUsage = { target: StorageTarget; bytes: bigint; objects: number };
 
@@ -35,10 +46,17 @@ export type Dashboard = {
   running: Backup[];
   recentFailures: Backup[];
   totals: { backups: number; backups24h: number; successRate24h: number | null; successRate7d: number | null; storage: StorageUsage[] };
+  /** The last 14 days, oldest first; days without a finished run are left out. */
+  daily: DailyRuns[];
+  /** Reachability of every enabled server and storage target, from the periodic health checks. */
+  components: ComponentHealth[];
 };
 
 const STORAGE_TTL_MS = 30_000;
 const DAY_MS = 86_400_000;
+const CHART_DAYS = 14;
+/** States an acknowledgement can settle. */
+const PROBLEMS = new Set<DatabaseStatus>(["FAILING", "OVERDUE", "DEGRADED"]);
 
 /**
  * The console's first page in one call: per server and database the last good backup and its
@@ -53,7 +71,16 @@ export class DashboardService {
   /** Backups recorded since the cached count was taken: counted from the events, not re-read. */
   #createdSince = 0;
 
-  constructor(private readonly deps: { prisma: PrismaClient; graceMs: number; now?: () => Date; events?: BackupEvents }) {
+  constructor(
+    private readonly deps: {
+      prisma: PrismaClient;
+      graceMs: number;
+      now?: () => Date;
+      events?: BackupEvents;
+      /** The last health check of every server and storage target (server/observability/health-monitor.ts). */
+      components?: () => ComponentHealth[];
+    },
+  ) {
     deps.events?.on((event) => {
       if (event.type === "CREATED") this.#createdSince++;
     });
@@ -62,13 +89,14 @@ export class DashboardService {
   async get(principal: Principal): Promise<Dashboard> {
     requireRole(principal, "VIEWER");
     const now = this.deps.now?.() ?? new Date();
-    const [databases, running, recentFailures, totals] = await Promise.all([
+    const [databases, running, recentFailures, totals, daily] = await Promise.all([
       this.#databases(now),
       this.#running(),
       this.#recentFailures(now),
       this.#totals(now),
+      this.#daily(now),
     ]);
-    return { generatedAt: now, databases, running, recentFailures, totals };
+    return { generatedAt: now, databases, running, recentFailures, totals, daily, components: this.deps.components?.() ?? [] };
   }
 
   async #databases(now: Date): Promise<DashboardDatabase[]> {
@@ -97,13 +125,42 @@ export class DashboardService {
         lastError: null,
         nextRunAt: earliest(entry.schedules.map((s) => timeOf(s).next)),
         schedules: health.schedules,
+        missingCopies: [],
+        acknowledgement: null,
       };
     });
-    await this.#attachErrors(out);
-    const rank: Record<DatabaseStatus, number> = { OVERDUE: 0, FAILING: 1, NEVER: 2, OK: 3 };
+    await Promise.all([this.#attachErrors(out), this.#attachCopies(out)]);
+    await this.#settle(out);
+    const rank: Record<DatabaseStatus, number> = { OVERDUE: 0, FAILING: 1, DEGRADED: 2, NEVER: 3, OK: 4, ACKNOWLEDGED: 5, DROPPED: 6 };
     return out.sort(
       (a, b) => rank[a.status] - rank[b.status] || a.serverName.localeCompare(b.serverName) || (a.database ?? "").localeCompare(b.database ?? ""),
     );
+  }
+
+  /**
+   * Problems that no longer need attention: a database the last health check did not find on its
+   * (reachable) server is DROPPED; a problem an operator acknowledged, with no run since, is ACKNOWLEDGED.
+   */
+  async #settle(rows: DashboardDatabase[]): Promise<void> {
+    const present = new Map<number, Set<string>>();
+    for (const c of this.deps.components?.() ?? []) if (c.kind === "SERVER" && c.up && c.databases) present.set(c.id, new Set(c.databases));
+    const problems = rows.filter((r) => r.database !== null && PROBLEMS.has(r.status));
+    const acks = problems.length
+      ? await this.deps.prisma.databaseAcknowledgement.findMany({ where: { OR: problems.map((r) => ({ serverId: r.serverId, database: r.database! })) } })
+      : [];
+    for (const row of rows) {
+      if (row.database === null) continue;
+      if (present.get(row.serverId) && !present.get(row.serverId)!.has(row.database)) {
+        row.status = "DROPPED";
+        continue;
+      }
+      if (!PROBLEMS.has(row.status)) continue;
+      const ack = acks.find((a) => a.serverId === row.serverId && a.database === row.database);
+      if (ack && acknowledgementHolds(ack, [row.lastSuccessAt, row.lastFailureAt])) {
+        row.status = "ACKNOWLEDGED";
+        row.acknowledgement = { at: ack.acknowledgedAt, by: ack.acknowledgedBy, note: ack.note };
+      }
+    }
   }
 
   /** The error of the last failure, for the databases whose last finished run failed. */
@@ -117,13 +174,41 @@ export class DashboardService {
     for (const row of failing) row.lastError = errors.find((e) => e.serverId === row.serverId && e.database === row.database)?.error ?? null;
   }
 
+  /**
+   * The copies of each database's newest good backup: a target it should be on (one it was
+   * written to, or one its schedule names now) without an intact copy (a failed upload, or a copy
+   * verification found CORRUPT or MISSING) makes an otherwise OK database DEGRADED.
+   */
+  async #attachCopies(rows: DashboardDatabase[]): Promise<void> {
+    const withSuccess = rows.filter((r) => r.lastSuccessAt && r.database !== null);
+    if (withSuccess.length === 0) return;
+    const backups = await this.deps.prisma.backup.findMany({
+      where: {
+        OR: withSuccess.map((r) => ({
+          serverId: r.serverId,
+          database: r.database!,
+          startedAt: r.lastSuccessAt!,
+          status: { in: [...RECOVERY_POINT_STATUSES] },
+        })),
+      },
+      include: copyInclude,
+      orderBy: { id: "desc" },
+    });
+    for (const row of withSuccess) {
+      const backup = backups.find((b) => b.serverId === row.serverId && b.database === row.database);
+      if (!backup) continue;
+      row.missingCopies = copyProblems(backup);
+      if (row.missingCopies.length && row.status === "OK") row.status = "DEGRADED";
+    }
+  }
+
   #running(): Promise<Backup[]> {
     return this.deps.prisma.backup.findMany({ where: { status: { in: ["RUNNING", "PENDING"] } }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 100 });
   }
 
   #recentFailures(now: Date): Promise<Backup[]> {
     return this.deps.prisma.backup.findMany({
-      where: { status: "FAILED", createdAt: { gte: new Date(now.getTime() - 7 * DAY_MS) } },
+      where: { status: { in: ["FAILED", "PARTIAL"] }, createdAt: { gte: new Date(now.getTime() - 7 * DAY_MS) } },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: 10,
     });
@@ -132,15 +217,35 @@ export class DashboardService {
   async #totals(now: Date): Promise<Dashboard["totals"]> {
     const { prisma } = this.deps;
     const window = (ms: number) =>
-      prisma.backup.groupBy({ by: ["status"], where: { createdAt: { gte: new Date(now.getTime() - ms) } }, _count: { _all: true } });
+      prisma.$queryRaw<Array<{ status: string; clean: number | bigint; n: number | bigint }>>`
+        SELECT status, error IS NULL AS clean, COUNT(*) AS n FROM Backup WHERE createdAt >= ${new Date(now.getTime() - ms)} GROUP BY 1, 2`;
     const [day, week, scans] = await Promise.all([window(DAY_MS), window(7 * DAY_MS), this.#fullScans()]);
+    const rows = (r: typeof day) => r.map((x) => ({ status: x.status, clean: Number(x.clean) === 1, n: Number(x.n) }));
     return {
       backups: scans.backups + this.#createdSince,
-      backups24h: sum(day),
-      successRate24h: successRate(day),
-      successRate7d: successRate(week),
+      backups24h: rows(day).reduce((n, r) => n + r.n, 0),
+      successRate24h: successRate(tally(rows(day))),
+      successRate7d: successRate(tally(rows(week))),
       storage: scans.storage,
     };
+  }
+
+  /** Runs per UTC day over the last 14 days, judged by outcome.ts like the cards. */
+  async #daily(now: Date): Promise<DailyRuns[]> {
+    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - (CHART_DAYS - 1) * DAY_MS);
+    const found = await this.deps.prisma.$queryRaw<Array<{ day: string; status: string; clean: number | bigint; n: number | bigint }>>`
+      SELECT DATE_FORMAT(createdAt, '%Y-%m-%d') AS day, status, error IS NULL AS clean, COUNT(*) AS n
+      FROM Backup WHERE createdAt >= ${from} GROUP BY 1, 2, 3 ORDER BY 1`;
+    const days = new Map<string, Array<{ status: string; clean: boolean; n: number }>>();
+    for (const r of found) {
+      const list = days.get(r.day) ?? [];
+      list.push({ status: r.status, clean: Number(r.clean) === 1, n: Number(r.n) });
+      days.set(r.day, list);
+    }
+    return [...days].flatMap(([day, list]) => {
+      const counts = tally(list);
+      return counts.finished ? [{ day, ...counts, rate: successRate(counts) }] : [];
+    });
   }
 
   /** The two totals that read whole tables (history size, storage use), cached for 30 s. */
@@ -186,18 +291,4 @@ function earliest(dates: Array<Date | null>): Date | null {
 
 function minimum(values: Array<number | null>): number | null {
   return values.reduce<number | null>((best, v) => (v !== null && (best === null || v < best) ? v : best), null);
-}
-
-type StatusCounts = Array<{ status: string; _count: { _all: number } }>;
-
-function sum(rows: StatusCounts): number {
-  return rows.reduce((n, r) => n + r._count._all, 0);
-}
-
-/** Succeeded (and partial) over finished runs, 0..1; null when none finished. */
-function successRate(rows: StatusCounts): number | null {
-  const count = (statuses: string[]) => rows.filter((r) => statuses.includes(r.status)).reduce((n, r) => n + r._count._all, 0);
-  const good = count(["SUCCEEDED", "PARTIAL"]);
-  const finished = good + count(["FAILED"]);
-  return finished ? good / finished : null;
 }

@@ -1,8 +1,8 @@
 import { requireRole, type Principal } from "../auth/roles.ts";
-import { selectDatabases } from "../catalog/glob.ts";
+import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import type { PrismaClient } from "../db/client.ts";
-import type { StorageTarget } from "../db/generated/client.ts";
-import { NotFoundError } from "../errors.ts";
+import type { Server, StorageTarget } from "../db/generated/client.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { DumpEngine } from "../runner/dump-engine.ts";
@@ -26,21 +26,38 @@ export type ServerProbe = {
 
 export type StorageProbe = { ok: boolean; latencyMs: number | null; error: string | null };
 
-/** "Test connection" for servers and storage targets: never changes configuration. */
-export class ProbesService {
-  constructor(private readonly deps: { prisma: PrismaClient; secrets: SecretBox; engine: DumpEngine; storeFor: (target: StorageTarget) => ArtifactStore }) {}
+export type ProbesDeps = {
+  prisma: PrismaClient;
+  secrets: SecretBox;
+  engine: DumpEngine;
+  storeFor: (target: StorageTarget) => ArtifactStore;
+  /** A store for an unsaved target (no upload journal: its rows would point at no target). */
+  draftStoreFor?: (target: StorageTarget) => ArtifactStore;
+  /** The server / target a form would save (input over the saved one, `baseId`), unsaved. */
+  draftServer?: (input: object, baseId: number | null) => Promise<Server>;
+  draftTarget?: (input: object, baseId: number | null) => Promise<StorageTarget>;
+};
 
-  /** Connects, reports the version and the databases a backup would cover, or why it cannot. */
-  async testServer(principal: Principal, id: number): Promise<ServerProbe> {
+/** "Test connection" for servers and storage targets, saved or still in a form: never changes configuration. */
+export class ProbesService {
+  constructor(private readonly deps: ProbesDeps) {}
+
+  /**
+   * Connects, reports the version and the databases a backup would cover, or why it cannot. With
+   * `input`, tests what the form holds (over the saved server `id`, or new) without saving it.
+   */
+  async testServer(principal: Principal, id: number | null, input?: object | null): Promise<ServerProbe> {
     requireRole(principal, "OPERATOR");
-    const server = await this.deps.prisma.server.findUnique({ where: { id } });
-    if (!server) throw new NotFoundError("server", id);
+    if (id === null && !input) throw new ValidationError("id", "id: give the server's id, or the input of the form to test");
+    const server = input && this.deps.draftServer ? await this.deps.draftServer(input, id) : await this.deps.prisma.server.findUnique({ where: { id: id! } });
+    if (!server) throw new NotFoundError("server", id!);
     const tools = await this.deps.engine.tools();
     const tool = server.engine === "POSTGRESQL" ? tools.pgDump : tools.mysqlDump;
     const dumpTool = tool ? `${tool.path} (${tool.version})` : null;
     try {
       const inspection = await this.deps.engine.inspect(connectionOf(server, this.deps.secrets));
-      const databases = selectDatabases(inspection.databases, server.includeDatabases as string[], server.excludeDatabases as string[]);
+      const restored = server.id ? await restoredDatabases(this.deps.prisma, server.id) : new Set<string>();
+      const databases = selectBackupDatabases(inspection.databases, server, restored);
       const warnings = [...inspection.warnings];
       if (!tool) warnings.push(`no dump program for ${server.engine} is installed on this machine`);
       const empty = databases.length === 0;
@@ -60,13 +77,15 @@ export class ProbesService {
     }
   }
 
-  /** Writes, reads back and deletes a probe object. */
-  async testStorage(principal: Principal, id: number): Promise<StorageProbe> {
+  /** Writes, reads back and deletes a probe object; with `input`, on the target the form holds, unsaved. */
+  async testStorage(principal: Principal, id: number | null, input?: object | null): Promise<StorageProbe> {
     requireRole(principal, "OPERATOR");
-    const target = await this.deps.prisma.storageTarget.findUnique({ where: { id } });
-    if (!target) throw new NotFoundError("storage target", id);
+    if (id === null && !input) throw new ValidationError("id", "id: give the storage target's id, or the input of the form to test");
+    const draft = Boolean(input && this.deps.draftTarget);
+    const target = draft ? await this.deps.draftTarget!(input!, id) : await this.deps.prisma.storageTarget.findUnique({ where: { id: id! } });
+    if (!target) throw new NotFoundError("storage target", id!);
     try {
-      const { latencyMs } = await probeStore(this.deps.storeFor(target));
+      const { latencyMs } = await probeStore(draft ? (this.deps.draftStoreFor ?? this.deps.storeFor)(target) : this.deps.storeFor(target));
       return { ok: true, latencyMs, error: null };
     } catch (error) {
       return { ok: false, latencyMs: null, error: (error as Error).message };

@@ -118,6 +118,43 @@ export class ServersService {
     );
   }
 
+  /**
+   * The server as the create or edit form would save it, without saving it (for "Test connection"
+   * before saving): the input validated as an update and laid over the saved server `baseId`, or
+   * over the defaults when new (engine, host and username then required). A password left out or
+   * empty keeps the saved one. Never written anywhere.
+   */
+  async draft(raw: object, baseId: number | null): Promise<Server> {
+    const input = parseInput(updateSchema, raw);
+    const base = baseId !== null ? await this.get(baseId) : null;
+    if (!base) {
+      const missing = (["engine", "host", "username"] as const).filter((f) => input[f] === undefined);
+      if (missing.length) throw new ValidationError(missing[0]!, `${missing[0]}: is required to test a connection`);
+    }
+    const engine = input.engine ?? base!.engine;
+    const { password, labels, ...rest } = input;
+    const now = new Date();
+    return {
+      id: base?.id ?? 0,
+      name: input.name ?? base?.name ?? "unsaved",
+      engine,
+      host: input.host ?? base!.host,
+      port: input.port ?? base?.port ?? DEFAULT_PORTS[engine],
+      username: input.username ?? base!.username,
+      passwordEnc: password ? this.deps.secrets.seal(password) : (base?.passwordEnc ?? null),
+      tls: rest.tls ?? base?.tls ?? false,
+      allowPublicKeyRetrieval: rest.allowPublicKeyRetrieval ?? base?.allowPublicKeyRetrieval ?? true,
+      enabled: true,
+      labels: labels !== undefined ? labelsToJson(labels) : (base?.labels ?? {}),
+      includeDatabases: rest.includeDatabases ?? base?.includeDatabases ?? [],
+      excludeDatabases: rest.excludeDatabases ?? base?.excludeDatabases ?? [],
+      maxConcurrent: 1,
+      dumpOptionsId: null,
+      createdAt: base?.createdAt ?? now,
+      updatedAt: now,
+    };
+  }
+
   /** Deletes the server; its backup records stay (with the server's name) for restores. */
   async delete(principal: Principal, id: number): Promise<Server> {
     requireRole(principal, "ADMIN");

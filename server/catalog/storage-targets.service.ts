@@ -89,6 +89,41 @@ export class StorageTargetsService {
   }
 
   /**
+   * The target as the create or edit form would save it, without saving it (for "Test" before
+   * saving): the input laid over the saved target `baseId`, or new (kind required). A secret left
+   * out or empty keeps the saved one; a LOCAL path is checked as on save. Never written anywhere.
+   */
+  async draft(raw: object, baseId: number | null): Promise<StorageTarget> {
+    const input = parseInput(updateSchema, raw);
+    const base = baseId !== null ? await this.get(baseId) : null;
+    if (!base && input.kind === undefined) throw new ValidationError("kind", "kind: is required to test a storage target");
+    const { secretAccessKey, ...rest } = input;
+    const now = new Date();
+    const draft = {
+      id: base?.id ?? 0,
+      name: "unsaved",
+      enabled: true,
+      isDefault: false,
+      path: null,
+      bucket: null,
+      region: null,
+      endpoint: null,
+      prefix: "",
+      forcePathStyle: true,
+      accessKeyId: null,
+      secretAccessKeyEnc: null,
+      createdAt: now,
+      ...base,
+      ...definedOnly(rest),
+      updatedAt: now,
+    } as StorageTarget;
+    if (secretAccessKey) draft.secretAccessKeyEnc = this.deps.secrets.seal(secretAccessKey);
+    checkKind({ ...draft, secretSet: draft.secretAccessKeyEnc != null });
+    if (draft.kind === "LOCAL") await checkStoragePath(draft.path!, this.options.dataDir);
+    return draft;
+  }
+
+  /**
    * Omitted fields stay; `secretAccessKey: null` or "" removes the stored secret. Changing where a
    * target holding artifacts points (kind; path; bucket, prefix, endpoint) is refused with a
    * ConflictError naming the field, unless `migration` is ARTIFACTS_MOVED and every stored artifact

@@ -75,6 +75,12 @@ const envSchema = z.object({
     .min(0)
     .max(365 * DAY_S, atMost(365 * DAY_S, "365 days"))
     .default(7 * DAY_S),
+  // First delay before an upload to one storage target is retried (doubles per attempt, with jitter).
+  SQLGUARD_BACKUP_RETRY_BASE_SECONDS: z.coerce.number().min(0.05).max(3600).default(10),
+  // How often every server and storage target is checked for reachability (0 = never; at most 1 day).
+  SQLGUARD_HEALTH_INTERVAL_SECONDS: z.coerce.number().min(0).max(DAY_S, atMost(DAY_S, "1 day")).default(60),
+  // PARTIAL backups younger than this are repaired automatically by the sweeper (0 = never; at most 30 days).
+  SQLGUARD_AUTO_REPAIR_HOURS: z.coerce.number().min(0).max(720).default(24),
 });
 
 /**
@@ -253,6 +259,21 @@ export function parseVerifyIntervalMs(env: Record<string, string | undefined>): 
   const result = envSchema.pick({ SQLGUARD_VERIFY_INTERVAL_SECONDS: true }).safeParse(cleaned);
   if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   return result.data.SQLGUARD_VERIFY_INTERVAL_SECONDS * 1000;
+}
+
+/** Upload retries, health checks and automatic repair (parseConfig validates them too). */
+export function parseReliabilityConfig(env: Record<string, string | undefined>): { retryBaseMs: number; healthIntervalMs: number; autoRepairMs: number } {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = envSchema
+    .pick({ SQLGUARD_BACKUP_RETRY_BASE_SECONDS: true, SQLGUARD_HEALTH_INTERVAL_SECONDS: true, SQLGUARD_AUTO_REPAIR_HOURS: true })
+    .safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const e = result.data;
+  return {
+    retryBaseMs: Math.round(e.SQLGUARD_BACKUP_RETRY_BASE_SECONDS * 1000),
+    healthIntervalMs: Math.round(e.SQLGUARD_HEALTH_INTERVAL_SECONDS * 1000),
+    autoRepairMs: Math.round(e.SQLGUARD_AUTO_REPAIR_HOURS * 3_600_000),
+  };
 }
 
 /** The HTTP edge settings (parseConfig validates them too). */

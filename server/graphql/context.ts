@@ -2,6 +2,8 @@ import type { AuthService } from "../auth/auth.service.ts";
 import type { BackupsService } from "../backups/backups.service.ts";
 import type { DashboardService } from "../backups/dashboard.service.ts";
 import type { ProbesService } from "../backups/probes.service.ts";
+import type { RepairService } from "../backups/repair.service.ts";
+import type { AcknowledgementsService } from "../backups/acknowledgements.ts";
 import type { Principal } from "../auth/roles.ts";
 import type { DumpOptionsService } from "../catalog/dump-options.service.ts";
 import type { RetentionRulesService } from "../catalog/retention-rules.service.ts";
@@ -39,6 +41,8 @@ export type Services = {
   drills: DrillsService;
   webhooks: WebhooksService;
   notifications: WebhookDispatcher;
+  repair: RepairService;
+  acknowledgements: AcknowledgementsService;
 };
 
 /** Session cookie control for the login and logout mutations. */

@@ -13,6 +13,7 @@ import "./types/retention-rule.ts";
 import "./types/audit-log.ts";
 import "./types/backup.ts";
 import "./types/backup-event.ts";
+import "./types/copy-problem.ts";
 import "./types/dashboard.ts";
 import "./types/connection-test.ts";
 import "./types/schedule-run.ts";

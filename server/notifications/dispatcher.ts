@@ -135,7 +135,7 @@ export class WebhookDispatcher {
     if (!event) return;
     const facts: BackupFacts = { ...b, server, schedule };
     const body = buildBody({ event, server, database: b.database, schedule, backup: facts, previous: event === "RECOVERY" ? previous : null });
-    const ping = b.status === "SUCCEEDED" ? "success" : "fail";
+    const ping = event === "FAILURE" ? "fail" : "success";
     await Promise.all(
       hooks.flatMap((h) => {
         if (h.format === "HEALTHCHECKS") return [this.#send(h, pingUrl(h.url, ping, b.id), body)];

@@ -1,3 +1,4 @@
+import { isSuccess, runOutcome } from "../backups/outcome.ts";
 import crypto from "node:crypto";
 
 /** What a notification is about. STARTED goes only to healthchecks-style /start pings; TEST only from testWebhook. */
@@ -58,9 +59,13 @@ export type WebhookBody = {
  * previous finished backup of the same database had failed, SUCCESS otherwise; null for the rest.
  */
 export function eventOf(status: string, previousStatus: string | null): WebhookEvent | null {
-  if (status === "FAILED" || status === "PARTIAL") return "FAILURE";
-  if (status !== "SUCCEEDED") return null;
-  return previousStatus === "FAILED" || previousStatus === "PARTIAL" ? "RECOVERY" : "SUCCESS";
+  // Only a run that just ended (not one retention emptied) is an event; its outcome as in outcome.ts.
+  if (status === "DELETED") return null;
+  const outcome = runOutcome(status);
+  if (!outcome) return null;
+  if (!isSuccess(outcome)) return "FAILURE";
+  const before = previousStatus ? runOutcome(previousStatus) : null;
+  return before && !isSuccess(before) ? "RECOVERY" : "SUCCESS";
 }
 
 /** The body for an event about a backup, or about an overdue database (backup null). */

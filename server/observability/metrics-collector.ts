@@ -1,3 +1,4 @@
+import { isSuccess, RECOVERY_POINT_STATUSES, runOutcome } from "../backups/outcome.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { BackupEvent, BackupEvents } from "../runner/events.ts";
 import type { Logger } from "./logger.ts";
@@ -149,7 +150,8 @@ export class MetricsCollector {
     if (!b || !status) return;
     const server = b.server?.name ?? b.serverName;
     const run = { server, database: b.database, schedule: b.schedule?.name ?? b.scheduleName ?? MANUAL_SCHEDULE };
-    const success = b.status === "SUCCEEDED" || b.status === "PARTIAL";
+    // A recovery point (outcome.ts): its time and size feed the last-success gauges.
+    const success = (RECOVERY_POINT_STATUSES as readonly string[]).includes(b.status);
     if ((b.finishedAt ?? b.createdAt) >= this.#snapshotAt) {
       this.metrics.recordRuns(run, status);
       if (success && b.durationMs != null) this.metrics.recordDuration(run, b.durationMs / 1000);
@@ -161,7 +163,7 @@ export class MetricsCollector {
     const labels = { server, database: b.database };
     const key = `${b.serverId}\u0000${b.database}`;
     this.#touched?.status.add(key);
-    this.metrics.recordLastStatus(labels, b.status === "SUCCEEDED");
+    this.metrics.recordLastStatus(labels, isSuccess(runOutcome(b.status)));
     if (!success) return;
     this.#touched?.success.add(key);
     if (b.startedAt) this.metrics.recordLastSuccess(labels, b.startedAt);

@@ -1,3 +1,4 @@
+import { isSuccess, runOutcome } from "../backups/outcome.ts";
 import type { PrismaClient } from "../db/client.ts";
 import { MANUAL_SCHEDULE, type RunStatus, type SqlguardMetrics } from "./metrics.ts";
 
@@ -71,7 +72,9 @@ export async function loadMetrics(prisma: PrismaClient, target: SqlguardMetrics,
     WHERE status IN ('SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'SKIPPED', 'DELETED') AND COALESCE(finishedAt, createdAt) < ${snapshotAt}
     GROUP BY 1, 2, 3, 4, 5, 6, 7`;
   for (const r of runs) {
-    const status = r.status === "DELETED" ? (Number(r.clean) ? "succeeded" : "partial") : RUN_STATUS[r.status];
+    // A DELETED run counts as the outcome it had (outcome.ts).
+    const outcome = runOutcome(r.status, Number(r.clean) ? null : "error");
+    const status = r.status === "DELETED" ? (outcome === "SUCCESS" ? "succeeded" : "partial") : RUN_STATUS[r.status];
     const server = (r.serverId !== null && names.servers.get(r.serverId)) || r.serverName;
     const schedule = (r.scheduleId !== null && names.schedules.get(r.scheduleId)) || r.scheduleName || MANUAL_SCHEDULE;
     if (status) metrics.recordRuns({ server, database: r.database, schedule }, status, Number(r.n));
@@ -133,7 +136,7 @@ async function loadLatest(
       include: { artifacts: true },
     });
     ops.push(() => {
-      if (last && !touched.status.has(key)) metrics.recordLastStatus(labels, last.status === "SUCCEEDED");
+      if (last && !touched.status.has(key)) metrics.recordLastStatus(labels, isSuccess(runOutcome(last.status)));
       if (!success) return;
       if (success.startedAt) metrics.recordLastSuccess(labels, success.startedAt);
       if (touched.success.has(key)) return;

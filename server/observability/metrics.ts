@@ -61,6 +61,12 @@ export class SqlguardMetrics {
     "Restore time of the newest restore drill of the database (the RTO figure).",
     DB,
   );
+  readonly #serverUp = this.#gauge("sqlguard_server_up", "1 when the last health check reached the database server, else 0.", ["server"]);
+  readonly #targetUp = this.#gauge(
+    "sqlguard_storage_target_up",
+    "1 when the last health check wrote, read and deleted a probe on the storage target, else 0.",
+    ["target"],
+  );
   readonly #lastSuccessAt = new Map<string, number>();
   /** The compression label each database's size series carries, so a change replaces the old series. */
   readonly #sizeCompression = new Map<string, string>();
@@ -168,6 +174,50 @@ export class SqlguardMetrics {
   setVerification(rows: Array<DatabaseLabels & { target: string; ok: boolean }>): void {
     this.#verification.reset();
     for (const r of rows) this.#verification.set({ server: r.server, database: r.database, target: r.target }, r.ok ? 1 : 0);
+  }
+
+  /** Replaces the health of every server and storage target (those not listed disappear). */
+  setHealth(servers: Array<{ server: string; up: boolean }>, targets: Array<{ target: string; up: boolean }>): void {
+    this.#serverUp.reset();
+    this.#targetUp.reset();
+    for (const r of servers) this.#serverUp.set({ server: r.server }, r.up ? 1 : 0);
+    for (const r of targets) this.#targetUp.set({ target: r.target }, r.up ? 1 : 0);
+  }
+
+  /**
+   * Removes every per-database (and per-run) series whose server or database is gone: `keep`
+   * says whether a (server, database) still exists. Returns how many series were removed.
+   */
+  async retainDatabases(keep: (labels: DatabaseLabels) => boolean): Promise<number> {
+    let removed = 0;
+    const metrics = [this.#lastSuccess, this.#lastStatus, this.#size, this.#overdue, this.#verification, this.#drillStatus, this.#drillRestore, this.#runs];
+    for (const metric of metrics) {
+      for (const value of (await metric.get()).values) {
+        const { server, database } = value.labels as { server?: string; database?: string };
+        if (server === undefined || database === undefined || keep({ server, database })) continue;
+        (metric as Gauge<string>).remove(value.labels as Record<string, string>);
+        removed++;
+      }
+    }
+    const histogram = await this.#duration.get();
+    const gone = new Set<string>();
+    for (const value of histogram.values) {
+      const { server, database, schedule } = value.labels as { server?: string; database?: string; schedule?: string };
+      if (server === undefined || database === undefined || schedule === undefined || keep({ server, database })) continue;
+      const key = JSON.stringify([server, database, schedule]);
+      if (gone.has(key)) continue;
+      gone.add(key);
+      this.#duration.remove({ server, database, schedule });
+      removed++;
+    }
+    for (const key of [...this.#lastSuccessAt.keys()]) {
+      const [server, database] = key.split("\u0000") as [string, string];
+      if (!keep({ server, database })) {
+        this.#lastSuccessAt.delete(key);
+        this.#sizeCompression.delete(key);
+      }
+    }
+    return removed;
   }
 
   #gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {

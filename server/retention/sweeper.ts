@@ -22,6 +22,11 @@ export type SweeperDeps = {
   failedGraceMs: number;
   /** The full sweep (with the unknown-object report) runs this often. */
   intervalMs: number;
+  /**
+   * Automatic repair (SQLGUARD_AUTO_REPAIR_HOURS): after each full sweep, PARTIAL backups that
+   * finished less than `maxAgeMs` ago get their missing copies copied (server/backups/repair.service.ts).
+   */
+  autoRepair?: { maxAgeMs: number; repair: (backupId: number) => Promise<{ repaired: string[]; failed: Array<{ target: string; error: string }> }> };
 };
 
 /**
@@ -83,8 +88,39 @@ export class RetentionSweeper {
   start(): void {
     this.#stopTimer = this.deps.clock.every(
       this.deps.intervalMs,
-      () => void this.sweep({ scanUnknown: true }).catch((error: unknown) => this.#log.error({ err: error }, "retention sweep failed")),
+      () =>
+        void this.sweep({ scanUnknown: true })
+          .catch((error: unknown) => this.#log.error({ err: error }, "retention sweep failed"))
+          .then(() => this.repairRecent())
+          .catch((error: unknown) => this.#log.error({ err: error }, "automatic repair failed")),
     );
+  }
+
+  /**
+   * Repairs the PARTIAL backups that finished within the auto-repair window (none without one),
+   * oldest first, one at a time; each attempt is logged. Returns how many became complete.
+   */
+  async repairRecent(): Promise<number> {
+    const auto = this.deps.autoRepair;
+    if (!auto || auto.maxAgeMs <= 0) return 0;
+    const since = new Date(this.deps.clock.now().getTime() - auto.maxAgeMs);
+    const partial = await this.deps.prisma.backup.findMany({
+      where: { status: "PARTIAL", finishedAt: { gte: since } },
+      select: { id: true },
+      orderBy: { id: "asc" },
+      take: 100,
+    });
+    let complete = 0;
+    for (const { id } of partial) {
+      try {
+        const result = await auto.repair(id);
+        if (result.failed.length === 0) complete++;
+        this.#log.info({ backupId: id, repaired: result.repaired, failed: result.failed }, "automatic repair of a partial backup");
+      } catch (error) {
+        this.#log.warn({ err: error, backupId: id }, "automatic repair of a partial backup failed");
+      }
+    }
+    return complete;
   }
 
   /** Stops sweeping; resolves once the sweep under way (if any) has ended. */

@@ -17,6 +17,7 @@ import { BackupError } from "./errors.ts";
 import type { BackupEvents } from "./events.ts";
 import { SlotLimiter } from "./limiter.ts";
 import { buildManifest } from "./manifest.ts";
+import { copyArtifact } from "./copy-artifact.ts";
 import type { TableStats } from "./table-stats.ts";
 
 export type RunnerLimits = {
@@ -402,6 +403,7 @@ export class BackupRunner {
         { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, warnings, started },
         stores,
       );
+      await this.#retryTargets({ result, manifestErrors, stores, key, contentType: contentTypeOf(dump.format, compression), signal, log });
       const phases = { prepareMs: started - prepareStarted, dumpMs: dumped - started, manifestsMs: Date.now() - dumped };
       return { phases, result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
     } finally {
@@ -459,6 +461,52 @@ export class BackupRunner {
         }),
     );
     return errors;
+  }
+
+  /**
+   * Per-target retry: a target whose upload (or manifest) failed transiently while another target
+   * stored the artifact gets it copied from that target, checksum-verified (copyArtifact), up to
+   * maxAttempts - 1 more times with the runner's backoff; each attempt is logged. A target that
+   * still fails, or failed for good (access denied, a full disk), stays failed: the backup ends
+   * PARTIAL and repairBackup (or the sweeper's automatic repair) can copy it later.
+   */
+  async #retryTargets(run: {
+    result: PipelineResult;
+    manifestErrors: Map<number, string>;
+    stores: Map<number, ArtifactStore>;
+    key: string;
+    contentType: string;
+    signal: AbortSignal;
+    log: Logger;
+  }): Promise<void> {
+    const { result, manifestErrors, stores, log, signal } = run;
+    const good = result.targets.find((t) => t.ok && !manifestErrors.has(t.id));
+    if (!good) return;
+    const { maxAttempts, retryBaseMs } = this.deps.limits;
+    await Promise.all(
+      result.targets.map(async (t, index) => {
+        if (t.ok && !manifestErrors.has(t.id)) return;
+        let error: unknown = t.ok ? new Error(manifestErrors.get(t.id)) : t.error;
+        // A manifest that failed on a stored artifact had its artifact removed: the copy redoes both.
+        const retriable = (e: unknown) => (e as { transient?: boolean }).transient === true || (t.ok && manifestErrors.has(t.id));
+        for (let attempt = 2; attempt <= maxAttempts && retriable(error) && !signal.aborted; attempt++) {
+          log.warn({ storageTargetId: t.id, attempt, maxAttempts, err: (error as Error).message }, "upload to a storage target failed; retrying it");
+          await sleep(backoffMs(retryBaseMs, attempt), signal);
+          if (signal.aborted) return;
+          try {
+            const { bytes } = await copyArtifact(stores.get(good.id)!, stores.get(t.id)!, run.key, result.sha256, { signal, contentType: run.contentType });
+            result.targets[index] = { id: t.id, ok: true, bytes };
+            manifestErrors.delete(t.id);
+            log.info({ storageTargetId: t.id, attempt }, "upload to a storage target succeeded on retry");
+            return;
+          } catch (caught) {
+            error = caught;
+          }
+        }
+        if (!result.targets[index]!.ok) result.targets[index] = { id: t.id, ok: false, error };
+        else manifestErrors.set(t.id, (error as Error).message);
+      }),
+    );
   }
 
   /** The outcome of a finished attempt: SUCCEEDED if every target holds the artifact and its manifest, PARTIAL if some do. */

@@ -1,4 +1,4 @@
-import { selectDatabases } from "../catalog/glob.ts";
+import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import { latestByStatus } from "../db/backup-stats.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { CoveringSchedule, DatabaseCoverage } from "./overdue.ts";
@@ -23,6 +23,8 @@ export async function loadCoverage(prisma: PrismaClient, filter: { serverId?: nu
     >`SELECT serverId, \`database\` FROM Backup WHERE serverId IS NOT NULL GROUP BY serverId, \`database\``,
     latestByStatus(prisma),
   ]);
+  // Databases SQLGuard created by a restore are not covered (unless included by exact name).
+  const restored = new Map(await Promise.all(servers.map(async (s) => [s.id, await restoredDatabases(prisma, s.id)] as const)));
   const key = (serverId: number, database: string) => `${serverId}\u0000${database}`;
   const lastSuccess = new Map<string, Date>();
   const lastFailure = new Map<string, Date>();
@@ -38,7 +40,7 @@ export async function loadCoverage(prisma: PrismaClient, filter: { serverId?: nu
       .map((s) => ({ id: s.id, name: s.name, spec: { expression: s.cronExpression, timezone: s.timezone }, createdAt: s.createdAt }));
     if (covering.length === 0) continue;
     const names = known.filter((k) => k.serverId === server.id).map((k) => k.database);
-    const databases = selectDatabases(names, server.includeDatabases as string[], server.excludeDatabases as string[]);
+    const databases = selectBackupDatabases(names, server, restored.get(server.id) ?? new Set());
     const base = { serverId: server.id, serverName: server.name, serverCreatedAt: server.createdAt, schedules: covering };
     if (databases.length === 0) out.push({ ...base, database: null, lastSuccessAt: null, lastFailureAt: null });
     for (const database of databases) {

@@ -1,5 +1,5 @@
 import type { BackupsService } from "../backups/backups.service.ts";
-import { selectDatabases } from "../catalog/glob.ts";
+import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import type { BackupWithArtifacts } from "../db/backups.repository.ts";
 import { Prisma, type PrismaClient } from "../db/client.ts";
 import type { Backup, DumpOptions, Server } from "../db/generated/client.ts";
@@ -179,10 +179,10 @@ async function knownDatabases(prisma: PrismaClient, server: ServerRow): Promise<
     distinct: ["database"],
     select: { database: true },
   });
-  return selectDatabases(
+  return selectBackupDatabases(
     rows.map((r) => r.database),
-    server.includeDatabases as string[],
-    server.excludeDatabases as string[],
+    server,
+    await restoredDatabases(prisma, server.id),
   );
 }
 

@@ -5,7 +5,8 @@
 // never outlives the test process that started it.
 import S3rver from "s3rver";
 
-const [directory, bucket] = process.argv.slice(2);
+// An optional third argument: the port to listen on (a restart after a simulated outage).
+const [directory, bucket, port] = process.argv.slice(2);
 if (!directory || !bucket) {
   console.error("usage: s3rver-child.mjs <directory> <bucket>");
   process.exit(2);
@@ -13,7 +14,7 @@ if (!directory || !bucket) {
 
 const server = new S3rver({
   address: "127.0.0.1",
-  port: 0,
+  port: port ? Number(port) : 0,
   silent: true,
   directory,
   configureBuckets: [{ name: bucket }],

@@ -26,11 +26,13 @@ export type S3rverHandle = {
  * (default "sqlguard-test") already created and a fresh temporary data directory. Resolves once
  * it listens; rejects when it exits or does not start within 15 s. It accepts any credentials.
  */
-export async function startS3rver(options: { bucket?: string } = {}): Promise<S3rverHandle> {
+export async function startS3rver(options: { bucket?: string; port?: number; dir?: string } = {}): Promise<S3rverHandle> {
   const bucket = options.bucket ?? "sqlguard-test";
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sqlguard-s3rver-"));
+  // `port` and `dir` restart a stopped server where it was (an outage that ends): `stop()` then keeps `dir`.
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "sqlguard-s3rver-")));
   // The legacy OpenSSL provider is needed: without it s3rver's ListObjectsV2 paging answers 500.
-  const child = spawn(process.execPath, ["--openssl-legacy-provider", CHILD, dir, bucket], {
+  const child = spawn(process.execPath, ["--openssl-legacy-provider", CHILD, dir, bucket, ...(options.port ? [String(options.port)] : [])], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -63,7 +65,7 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
     });
   } catch (error) {
     child.kill("SIGKILL");
-    await fs.rm(dir, { recursive: true, force: true });
+    if (ownDir) await fs.rm(dir, { recursive: true, force: true });
     throw error;
   }
 
@@ -79,7 +81,7 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
       clearTimeout(timer);
     }
     child.stdin.destroy();
-    await fs.rm(dir, { recursive: true, force: true });
+    if (ownDir) await fs.rm(dir, { recursive: true, force: true });
   };
 
   return { endpoint: `http://127.0.0.1:${port}`, bucket, port, dir, stop, kill };

@@ -36,6 +36,8 @@ export async function createTestApp(
     scheduling?: Partial<SchedulingConfig>;
     clock?: Clock;
     cron?: CronDriver;
+    /** PARTIAL backups younger than this are repaired by `sweeper.repairRecent()` (default: never). */
+    autoRepairMs?: number;
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -43,7 +45,7 @@ export async function createTestApp(
   const secretKey = crypto.randomBytes(32);
   const changes: Array<{ entity: string; id: number; action: string }> = [];
   const dataDir = path.join(os.tmpdir(), `sqlguard-test-${crypto.randomBytes(4).toString("hex")}`);
-  const { services, runner, events, scheduler, leases, sweeper, metrics, restore, interrupted } = createRuntime({
+  const { services, runner, events, scheduler, leases, sweeper, metrics, restore, interrupted, healthMonitor } = createRuntime({
     prisma: db.prisma,
     secrets: new SecretBox(secretKey),
     logger,
@@ -55,6 +57,7 @@ export async function createTestApp(
     scheduling: options.scheduling,
     clock: options.clock,
     cron: options.cron,
+    autoRepairMs: options.autoRepairMs,
     dataDir,
   });
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
@@ -112,6 +115,7 @@ export async function createTestApp(
     metrics,
     restore,
     interrupted,
+    healthMonitor,
     gql,
     as,
     logLines: lines,
@@ -120,6 +124,7 @@ export async function createTestApp(
     dataDir,
     close: async () => {
       await scheduler.stop();
+      healthMonitor.stop();
       leases.stop();
       await sweeper.stop();
       await restore.stop();

@@ -12,7 +12,7 @@ import { useConfirm, type ConfirmOptions } from "@/components/ui/confirm-dialog"
 import { ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { useViewer } from "@/features/shell/viewer";
-import { BACKUP, CANCEL_BACKUP, DELETE_BACKUP, VERIFY_BACKUP } from "./queries";
+import { BACKUP, CANCEL_BACKUP, DELETE_BACKUP, REPAIR_BACKUP, VERIFY_BACKUP } from "./queries";
 import { RestoreForm } from "./restore-form";
 import { RestoresTable } from "./restores-table";
 import { useBackupEvents, type BackupEventData } from "./use-backup-events";
@@ -30,6 +30,7 @@ export function BackupDetailPage() {
   const [busy, setBusy] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
   const [restoring, setRestoring] = useState(false);
+  const [repairNote, setRepairNote] = useState<string>();
   const confirm = useConfirm();
 
   const onEvent = useCallback(
@@ -48,6 +49,24 @@ export function BackupDetailPage() {
     setFailure(undefined);
     try {
       await request(mutation, { id });
+      refetch();
+    } catch (e) {
+      setFailure(new Error(messageOf(e)));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  async function repair() {
+    if (id === undefined) return;
+    setBusy("repair");
+    setFailure(undefined);
+    setRepairNote(undefined);
+    try {
+      const { repairBackup: r } = await request(REPAIR_BACKUP, { id });
+      const parts = [r.repaired.length ? `Copied to ${r.repaired.join(", ")}.` : "", ...r.failed.map((f) => `${f.target}: ${f.error}`)];
+      setRepairNote(parts.filter(Boolean).join(" ") || "Nothing was missing.");
+      if (r.failed.length) setFailure(new Error(`Repair incomplete: ${r.failed.map((f) => `${f.target}: ${f.error}`).join("; ")}`));
       refetch();
     } catch (e) {
       setFailure(new Error(messageOf(e)));
@@ -93,6 +112,11 @@ export function BackupDetailPage() {
             {busy === "verify" ? "Verifying…" : "Verify checksums"}
           </button>
         )}
+        {viewer.canOperate && b.copyProblems.length > 0 && restorable && (
+          <button type="button" disabled={!!busy} onClick={repair}>
+            {busy === "repair" ? "Repairing…" : "Repair missing copies"}
+          </button>
+        )}
         {viewer.canOperate && restorable && !restoring && (
           <button type="button" disabled={!!busy} onClick={() => setRestoring(true)}>
             Restore…
@@ -116,6 +140,23 @@ export function BackupDetailPage() {
         )}
       </PageHeader>
       <ErrorMessage error={failure} />
+      {repairNote && (
+        <p role="status" className="small">
+          {repairNote}
+        </p>
+      )}
+      {b.copyProblems.length > 0 && (
+        <section className="panel" aria-labelledby="copies-heading" data-testid="copy-problems">
+          <h2 id="copies-heading">Missing or damaged copies</h2>
+          <ul className="plain-list">
+            {b.copyProblems.map((c) => (
+              <li key={c.storageTargetId}>
+                <strong>{c.target}</strong> <StatusBadge status={c.status} /> {c.error && <span className="error-cell">{c.error}</span>}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       {restoring && <RestoreForm backup={b} canOverwrite={viewer.canEdit} onClose={() => setRestoring(false)} onEnd={refetch} />}
 
       <div className="grid-2">

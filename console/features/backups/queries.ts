@@ -99,6 +99,12 @@ export const BACKUP = graphql(
       error
       warnings
       logTail
+      copyProblems {
+        storageTargetId
+        target
+        status
+        error
+      }
       artifacts {
         id
         key
@@ -130,6 +136,22 @@ export const CANCEL_BACKUP = graphql(`
     cancelBackup(id: $id) {
       id
       status
+    }
+  }
+`);
+
+export const REPAIR_BACKUP = graphql(`
+  mutation RepairBackup($id: Int!) {
+    repairBackup(id: $id) {
+      repaired
+      failed {
+        target
+        error
+      }
+      backup {
+        id
+        status
+      }
     }
   }
 `);

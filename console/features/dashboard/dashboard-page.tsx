@@ -8,7 +8,17 @@ import { graphql } from "@/lib/graphql-tada";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { useBackupEvents, type BackupEventData } from "@/features/backups/use-backup-events";
+import { messageOf, request } from "@/lib/graphql";
+import { useViewer } from "@/features/shell/viewer";
 import { HistoryCharts } from "./history-charts";
+
+const ACKNOWLEDGE = graphql(`
+  mutation AcknowledgeDatabaseProblem($serverId: Int!, $database: String!) {
+    acknowledgeDatabaseProblem(serverId: $serverId, database: $database) {
+      at
+    }
+  }
+`);
 
 const DASHBOARD = graphql(`
   query Dashboard {
@@ -26,6 +36,15 @@ const DASHBOARD = graphql(`
         lastError
         nextRunAt
         schedules
+        missingCopies {
+          target
+          status
+        }
+        acknowledgement {
+          at
+          by
+          note
+        }
       }
       running {
         id
@@ -37,11 +56,27 @@ const DASHBOARD = graphql(`
       }
       recentFailures {
         id
+        status
         serverName
         database
         finishedAt
         createdAt
         error
+      }
+      components {
+        kind
+        id
+        name
+        up
+        checkedAt
+        latencyMs
+        error
+      }
+      daily {
+        day
+        succeeded
+        finished
+        rate
       }
       totals {
         backups
@@ -87,10 +122,23 @@ export function DashboardPage() {
     [refetch],
   );
   const live = useBackupEvents(onEvent, { onOpen: refetch });
+  const viewer = useViewer();
+  const [ackFailure, setAckFailure] = useState<unknown>();
+
+  async function acknowledge(serverId: number, database: string) {
+    setAckFailure(undefined);
+    try {
+      await request(ACKNOWLEDGE, { serverId, database });
+      refetch();
+    } catch (e) {
+      setAckFailure(new Error(messageOf(e)));
+    }
+  }
 
   if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the dashboard" />}</>;
   const d = data.dashboard;
-  const problems = d.databases.filter((db) => db.status !== "OK").length;
+  const problems = d.databases.filter((db) => !["OK", "ACKNOWLEDGED", "DROPPED"].includes(db.status)).length;
+  const down = d.components.filter((c) => !c.up).length;
 
   return (
     <>
@@ -101,12 +149,18 @@ export function DashboardPage() {
         {loading && <span className="muted">Refreshing…</span>}
       </PageHeader>
       <ErrorMessage error={error} />
+      <ErrorMessage error={ackFailure} />
 
       <section aria-label="Totals" className="stats">
         <Stat label="Databases" value={String(d.databases.length)} detail={problems ? `${problems} need attention` : "all protected"} />
         <Stat label="Backups (24 h)" value={String(d.totals.backups24h)} detail={`${d.totals.backups} in history`} />
         <Stat label="Success rate 24 h" value={formatPercent(d.totals.successRate24h)} detail={`7 days: ${formatPercent(d.totals.successRate7d)}`} />
         <Stat label="Running" value={String(d.running.length)} detail="pending or running" />
+        <Stat
+          label="Health"
+          value={d.components.length ? `${d.components.length - down} / ${d.components.length} up` : "—"}
+          detail={down ? `${down} down` : "servers and storage targets"}
+        />
       </section>
 
       <section aria-labelledby="db-heading" className="panel">
@@ -145,7 +199,29 @@ export function DashboardPage() {
                         {formatSeconds(db.ageSeconds)} / {formatSeconds(db.rpoSeconds)}
                       </td>
                       <td>{db.nextRunAt ? formatRelative(db.nextRunAt) : "—"}</td>
-                      <td className="error-cell">{db.lastError ?? ""}</td>
+                      <td className="error-cell">
+                        {db.lastError ?? ""}
+                        {db.acknowledgement && (
+                          <div className="muted small">
+                            Acknowledged by {db.acknowledgement.by} {formatDateTime(db.acknowledgement.at)}
+                            {db.acknowledgement.note ? `: ${db.acknowledgement.note}` : ""}
+                          </div>
+                        )}
+                        {db.status === "DROPPED" && <div className="muted small">Not found on the server at the last health check.</div>}
+                        {viewer.canOperate && db.database !== null && ["FAILING", "OVERDUE", "DEGRADED"].includes(db.status) && (
+                          <button
+                            type="button"
+                            className="small"
+                            onClick={() => acknowledge(db.serverId, db.database!)}
+                            aria-label={`Acknowledge the problem of ${db.serverName} / ${db.database}`}
+                          >
+                            Acknowledge
+                          </button>
+                        )}
+                        {db.missingCopies.length > 0 && (
+                          <div data-testid="missing-copies">No intact copy on {db.missingCopies.map((c) => `${c.target} (${c.status})`).join(", ")}</div>
+                        )}
+                      </td>
                     </tr>
                   );
                 })}
@@ -183,15 +259,15 @@ export function DashboardPage() {
         <section aria-labelledby="failures-heading" className="panel">
           <h2 id="failures-heading">Recent failures</h2>
           {d.recentFailures.length === 0 ? (
-            <Empty>No failures in the past 7 days.</Empty>
+            <Empty>No failed or partial backups in the past 7 days.</Empty>
           ) : (
             <ul className="plain-list">
               {d.recentFailures.map((b) => (
-                <li key={b.id}>
+                <li key={b.id} data-testid="recent-failure">
                   <Link href={`/backups/detail/?id=${b.id}`}>
                     {b.serverName} / {b.database}
                   </Link>{" "}
-                  <span className="muted small">{formatDateTime(b.finishedAt ?? b.createdAt)}</span>
+                  <StatusBadge status={b.status} /> <span className="muted small">{formatDateTime(b.finishedAt ?? b.createdAt)}</span>
                   <div className="error-cell">{b.error ?? "failed"}</div>
                 </li>
               ))}
@@ -199,6 +275,26 @@ export function DashboardPage() {
           )}
         </section>
       </div>
+
+      <section aria-labelledby="health-heading" className="panel">
+        <h2 id="health-heading">Health checks</h2>
+        {d.components.length === 0 ? (
+          <Empty>No health check has run yet.</Empty>
+        ) : (
+          <ul className="plain-list">
+            {d.components.map((c) => (
+              <li key={`${c.kind}-${c.id}`} data-testid="health-row">
+                <StatusBadge status={c.up ? "UP" : "DOWN"} /> <strong>{c.name}</strong>{" "}
+                <span className="muted small">
+                  {c.kind === "SERVER" ? "server" : "storage target"} · checked {formatDateTime(c.checkedAt)}
+                  {c.latencyMs !== null ? ` · ${c.latencyMs} ms` : ""}
+                </span>
+                {c.error && <div className="error-cell">{c.error}</div>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
 
       <section aria-labelledby="storage-heading" className="panel">
         <h2 id="storage-heading">Storage use</h2>
@@ -229,7 +325,7 @@ export function DashboardPage() {
           </div>
         )}
       </section>
-      <HistoryCharts version={version} />
+      <HistoryCharts version={version} daily={d.daily} />
       <p className="muted small">Updated {formatDateTime(d.generatedAt)}</p>
     </>
   );

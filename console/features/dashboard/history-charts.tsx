@@ -57,7 +57,14 @@ function Bars({
 }
 
 /** Backup size and duration over time, and the success rate per day, for the last 14 days; `version` bumps refetch it. */
-export function HistoryCharts({ version }: { version: number }) {
+export function HistoryCharts({
+  version,
+  daily,
+}: {
+  version: number;
+  /** Per-day success from the server (dashboard.daily): the same definition as the cards. */
+  daily: ReadonlyArray<{ day: string; succeeded: number; finished: number; rate: number | null }>;
+}) {
   const from = useMemo(() => `${new Date(Date.now() - DAYS * 86_400_000).toISOString().slice(0, 13)}:00:00.000Z`, []);
   const { data, refetch } = useQuery(HISTORY, { filter: { from } });
   useEffect(() => {
@@ -66,15 +73,8 @@ export function HistoryCharts({ version }: { version: number }) {
   if (!data) return null;
   const finished = data.backups.nodes.filter((b) => !["PENDING", "RUNNING", "SKIPPED", "CANCELLED"].includes(b.status)).reverse();
   if (finished.length === 0) return null;
+  // Size and duration of the runs that stored a copy (SUCCEEDED or PARTIAL, still held).
   const ok = finished.filter((b) => b.status === "SUCCEEDED" || b.status === "PARTIAL");
-  const days = new Map<string, { ok: number; all: number }>();
-  for (const b of finished) {
-    const day = b.createdAt.slice(0, 10);
-    const d = days.get(day) ?? { ok: 0, all: 0 };
-    d.all++;
-    if (b.status === "SUCCEEDED" || b.status === "PARTIAL") d.ok++;
-    days.set(day, d);
-  }
   return (
     <section className="panel" aria-labelledby="charts-heading">
       <h2 id="charts-heading">Last {DAYS} days</h2>
@@ -95,7 +95,7 @@ export function HistoryCharts({ version }: { version: number }) {
           label="Success rate per day"
           tone="bar-ok"
           format={(n) => `${Math.round(n * 100)} %`}
-          values={[...days].map(([day, d]) => ({ key: day, value: d.ok / d.all, title: `${day}: ${d.ok} of ${d.all} succeeded` }))}
+          values={daily.map((d) => ({ key: d.day, value: d.rate ?? 0, title: `${d.day}: ${d.succeeded} of ${d.finished} succeeded` }))}
         />
       </div>
     </section>

@@ -88,7 +88,9 @@ export function SchedulesPage() {
                   </td>
                   <td className="small">
                     {s.nextRuns.length === 0
-                      ? "—"
+                      ? s.enabled
+                        ? "—"
+                        : "none (disabled)"
                       : s.nextRuns.map((r, i) => (
                           <div key={r}>
                             {formatDateTime(r, s.timezone)}

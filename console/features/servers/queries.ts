@@ -98,6 +98,22 @@ export const RUN_BACKUP = graphql(`
 `);
 
 /** The result of a connection test. */
+/** "Test connection" from the create / edit form: what the form holds, unsaved (over the saved server when editing). */
+export const TEST_SERVER_DRAFT = graphql(`
+  mutation TestServerDraft($id: Int, $input: ServerUpdateInput!) {
+    testServerConnection(id: $id, input: $input) {
+      ok
+      version
+      databases
+      allDatabases
+      dumpTool
+      warnings
+      errorKind
+      error
+    }
+  }
+`);
+
 export type ConnectionTest = ResultOf<typeof TEST_SERVER>["testServerConnection"];
 
 export const DUMP_OPTIONS_FIELDS = graphql(`

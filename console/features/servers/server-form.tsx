@@ -6,7 +6,8 @@ import { ENGINES, type Engine } from "@/lib/types";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import type { VariablesOf } from "@/lib/graphql-tada";
-import { CREATE_SERVER, UPDATE_SERVER, type Server } from "./queries";
+import { ConnectionResult } from "./connection-result";
+import { CREATE_SERVER, TEST_SERVER_DRAFT, UPDATE_SERVER, type ConnectionTest, type Server } from "./queries";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -44,6 +45,8 @@ export function ServerForm({
   const [failure, setFailure] = useState<unknown>();
   const [saving, setSaving] = useState(false);
   const [engine, setEngine] = useState<Engine>(server?.engine ?? "MARIADB");
+  const [testing, setTesting] = useState(false);
+  const [tested, setTested] = useState<ConnectionTest>();
   const formRef = useRef<HTMLFormElement>(null);
 
   useEffect(() => {
@@ -54,9 +57,9 @@ export function ServerForm({
     if (Object.keys(errors).length) formRef.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
   }, [errors]);
 
-  async function onSubmit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const f = new FormData(event.currentTarget);
+  /** The form's values as the API's input (the password only when typed, or cleared on purpose). */
+  function readInput(form: HTMLFormElement) {
+    const f = new FormData(form);
     const raw = {
       name: String(f.get("name") ?? "").trim(),
       host: String(f.get("host") ?? "").trim(),
@@ -64,10 +67,6 @@ export function ServerForm({
       username: String(f.get("username") ?? ""),
       maxConcurrent: String(f.get("maxConcurrent") ?? "").trim(),
     };
-    const problems = validate(raw);
-    setErrors(problems);
-    setFailure(undefined);
-    if (Object.keys(problems).length) return;
     const password = String(f.get("password") ?? "");
     const profile = String(f.get("dumpOptionsId") ?? "");
     const input: VariablesOf<typeof CREATE_SERVER>["input"] = {
@@ -82,11 +81,43 @@ export function ServerForm({
       // Shown for MySQL and MariaDB only; otherwise the stored value stays.
       ...(engine !== "POSTGRESQL" ? { allowPublicKeyRetrieval: f.get("allowPublicKeyRetrieval") === "on" } : {}),
       enabled: f.get("enabled") === "on",
-      maxConcurrent: raw.maxConcurrent ? Number(raw.maxConcurrent) : 1,
+      maxConcurrent: raw.maxConcurrent && /^\d+$/.test(raw.maxConcurrent) ? Number(raw.maxConcurrent) : 1,
       dumpOptionsId: profile ? Number(profile) : null,
     };
     if (!server || password || f.get("clearPassword") === "on") input.password = password;
-    if (input.port === null) delete input.port;
+    if (input.port === null || Number.isNaN(input.port)) delete input.port;
+    return { raw, input };
+  }
+
+  /** Tests what the form holds, before saving (the saved password is used when none is typed). */
+  async function onTest() {
+    if (!formRef.current) return;
+    const { raw, input } = readInput(formRef.current);
+    const problems = validate({ ...raw, name: raw.name || "unsaved" });
+    setErrors(problems);
+    setFailure(undefined);
+    setTested(undefined);
+    if (Object.keys(problems).length) return;
+    const { name: _name, enabled: _enabled, maxConcurrent: _max, dumpOptionsId: _profile, ...probe } = input;
+    setTesting(true);
+    try {
+      setTested((await request(TEST_SERVER_DRAFT, { id: server?.id ?? null, input: probe })).testServerConnection);
+    } catch (error) {
+      const fields = fieldErrorsOf(error);
+      setErrors(fields);
+      setFailure(error);
+    } finally {
+      setTesting(false);
+    }
+  }
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const { raw, input } = readInput(event.currentTarget);
+    const problems = validate(raw);
+    setErrors(problems);
+    setFailure(undefined);
+    if (Object.keys(problems).length) return;
     setSaving(true);
     try {
       const saved = server ? (await request(UPDATE_SERVER, { id: server.id, input })).updateServer : (await request(CREATE_SERVER, { input })).createServer;
@@ -163,10 +194,14 @@ export function ServerForm({
         {server?.passwordSet && <CheckField label="Remove the stored password" name="clearPassword" />}
         <div className="wide">
           <ErrorMessage error={failure} />
+          {tested && <ConnectionResult serverName={server?.name ?? "the new server"} result={tested} />}
         </div>
         <div className="form-actions">
           <button type="submit" className="primary" disabled={saving}>
             {saving ? "Saving…" : server ? "Save server" : "Add server"}
+          </button>
+          <button type="button" onClick={onTest} disabled={testing || saving}>
+            {testing ? "Testing…" : "Test connection"}
           </button>
           <button type="button" onClick={onCancel}>
             Cancel

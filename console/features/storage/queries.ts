@@ -83,6 +83,17 @@ export const TEST_TARGET = graphql(`
 `);
 
 /** The result of a storage target test. */
+/** "Test" from the create / edit form: what the form holds, unsaved (over the saved target when editing). */
+export const TEST_TARGET_DRAFT = graphql(`
+  mutation TestStorageDraft($id: Int, $input: StorageTargetInput!) {
+    testStorageTarget(id: $id, input: $input) {
+      ok
+      latencyMs
+      error
+    }
+  }
+`);
+
 export type TargetTest = ResultOf<typeof TEST_TARGET>["testStorageTarget"];
 
 /** A storage target as the storage page and its form show it. */

@@ -5,7 +5,7 @@ import { fieldErrorsOf, GraphQLRequestError, messageOf, request } from "@/lib/gr
 import type { StorageKind } from "@/lib/types";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
-import { CREATE_TARGET, UPDATE_TARGET, type StorageTarget } from "./queries";
+import { CREATE_TARGET, TEST_TARGET_DRAFT, UPDATE_TARGET, type StorageTarget, type TargetTest } from "./queries";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** The fields that say where a target's artifacts are; the server refuses to change them while it holds some. */
@@ -17,6 +17,8 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
   const [saving, setSaving] = useState(false);
+  const [testing, setTesting] = useState(false);
+  const [tested, setTested] = useState<TargetTest>();
   // Set once the server refused to re-point a target holding artifacts: offers the explicit migration.
   const [relocationRefused, setRelocationRefused] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
@@ -26,13 +28,14 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
     if (Object.keys(errors).length) formRef.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
   }, [errors]);
 
-  async function onSubmit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const f = new FormData(event.currentTarget);
+  /** The form's checks and values as the API's input; `forTest` lets the name be empty. */
+  function readForm(form: HTMLFormElement, forTest: boolean) {
+    const f = new FormData(form);
     const text = (k: string) => String(f.get(k) ?? "").trim();
     const problems: Record<string, string> = {};
-    if (!text("name")) problems.name = "Enter a name.";
-    else if (!NAME.test(text("name"))) problems.name = "Use letters, digits, '.', '_' and '-', starting with a letter or digit.";
+    if (!text("name")) {
+      if (!forTest) problems.name = "Enter a name.";
+    } else if (!NAME.test(text("name"))) problems.name = "Use letters, digits, '.', '_' and '-', starting with a letter or digit.";
     if (kind === "LOCAL") {
       if (!text("path")) problems.path = "Enter the directory backups are written to.";
       else if (!text("path").startsWith("/")) problems.path = "Enter an absolute path (starting with /).";
@@ -42,12 +45,8 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
       if (!target && !!text("accessKeyId") !== !!text("secretAccessKey"))
         problems.secretAccessKey = "Enter both the access key id and the secret key, or neither.";
     }
-    setErrors(problems);
-    setFailure(undefined);
-    if (Object.keys(problems).length) return;
-
     const input: Record<string, unknown> = {
-      name: text("name"),
+      ...(text("name") ? { name: text("name") } : {}),
       kind,
       prefix: text("prefix"),
       enabled: f.get("enabled") === "on",
@@ -64,6 +63,35 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
       });
       if (!target || text("secretAccessKey")) input.secretAccessKey = text("secretAccessKey") || null;
     }
+    return { problems, input, f };
+  }
+
+  /** Tests what the form holds, before saving (a saved secret is used when none is typed). */
+  async function onTest() {
+    if (!formRef.current) return;
+    const { problems, input } = readForm(formRef.current, true);
+    setErrors(problems);
+    setFailure(undefined);
+    setTested(undefined);
+    if (Object.keys(problems).length) return;
+    const { name: _name, enabled: _enabled, isDefault: _default, ...probe } = input;
+    setTesting(true);
+    try {
+      setTested((await request(TEST_TARGET_DRAFT, { id: target?.id ?? null, input: probe })).testStorageTarget);
+    } catch (error) {
+      setErrors(fieldErrorsOf(error));
+      setFailure(error);
+    } finally {
+      setTesting(false);
+    }
+  }
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const { problems, input, f } = readForm(event.currentTarget, false);
+    setErrors(problems);
+    setFailure(undefined);
+    if (Object.keys(problems).length) return;
     setSaving(true);
     try {
       const migration = f.get("artifactsMoved") === "on" ? ("ARTIFACTS_MOVED" as const) : null;
@@ -147,10 +175,23 @@ export function StorageForm({ target, onSaved, onCancel }: { target?: StorageTar
         )}
         <div className="wide">
           <ErrorMessage error={failure} />
+          {tested &&
+            (tested.ok ? (
+              <p role="status" className="ok-box" aria-label="Test of the form's target">
+                Reachable: a probe object was written, read back and deleted in {tested.latencyMs} ms.
+              </p>
+            ) : (
+              <p role="alert" className="error-box" aria-label="Test of the form's target">
+                Test failed: {tested.error}
+              </p>
+            ))}
         </div>
         <div className="form-actions">
           <button type="submit" className="primary" disabled={saving}>
             {saving ? "Saving…" : target ? "Save target" : "Add target"}
+          </button>
+          <button type="button" onClick={onTest} disabled={testing || saving}>
+            {testing ? "Testing…" : "Test connection"}
           </button>
           <button type="button" onClick={onCancel}>
             Cancel

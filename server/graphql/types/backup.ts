@@ -1,5 +1,9 @@
 import { cursorOf } from "../../backups/backups.service.ts";
+import { copyInclude, copyProblems } from "../../backups/copy-health.ts";
+import type { RepairResult } from "../../backups/repair.service.ts";
+import { RECOVERY_POINT_STATUSES } from "../../backups/outcome.ts";
 import { builder } from "../builder.ts";
+import { CopyProblemRef } from "./copy-problem.ts";
 import { ArtifactStatusEnum, BackupStatusEnum, BackupTriggerEnum, CompressionEnum, EngineEnum } from "./enums.ts";
 
 builder.prismaObject("BackupArtifact", {
@@ -57,6 +61,17 @@ builder.prismaObject("Backup", {
     attempt: t.exposeInt("attempt"),
     instanceId: t.exposeString("instanceId", { nullable: true }),
     artifacts: t.relation("artifacts"),
+    copyProblems: t.field({
+      type: [CopyProblemRef],
+      description:
+        "For a SUCCEEDED or PARTIAL backup: the targets it should be on (written to, or named by its schedule) without an intact copy (failed upload, CORRUPT or MISSING on verification). Empty = complete.",
+      resolve: async (b, _a, ctx) => {
+        if (!(RECOVERY_POINT_STATUSES as readonly string[]).includes(b.status)) return [];
+        // Read with its targets and schedule: resolvers up the tree load the backup in several shapes.
+        const full = await ctx.prisma.backup.findUnique({ where: { id: b.id }, include: copyInclude });
+        return full ? copyProblems(full) : [];
+      },
+    }),
   }),
 });
 
@@ -119,7 +134,27 @@ builder.queryFields((t) => ({
   }),
 }));
 
+const RepairFailure = builder.objectRef<{ target: string; error: string }>("RepairFailure").implement({
+  fields: (t) => ({ target: t.exposeString("target"), error: t.exposeString("error") }),
+});
+
+const BackupRepair = builder.objectRef<RepairResult>("BackupRepair").implement({
+  description: "What repairBackup did: the targets that got a verified copy, and those still lacking one.",
+  fields: (t) => ({
+    backup: t.prismaField({ type: "Backup", resolve: (q, r, _a, ctx) => ctx.prisma.backup.findUniqueOrThrow({ ...q, where: { id: r.backupId } }) }),
+    repaired: t.exposeStringList("repaired", { description: "Targets that now hold a checksum-verified copy." }),
+    failed: t.field({ type: [RepairFailure], description: "Targets that still lack one, and why.", resolve: (r) => r.failed }),
+  }),
+});
+
 builder.mutationFields((t) => ({
+  repairBackup: t.field({
+    type: BackupRepair,
+    description:
+      "Operator: copies a stored copy of a SUCCEEDED or PARTIAL backup (its SHA-256 checked as it streams) to every target it should be on without an intact copy (see copyProblems); a PARTIAL backup becomes SUCCEEDED once complete. Audited.",
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_r, { id }, ctx) => ctx.services.repair.repair(ctx.principal!, id),
+  }),
   runBackup: t.prismaField({
     type: ["Backup"],
     description: "Starts a backup of a server now: one record per database, returned at once (PENDING); they run in the background.",

@@ -1,5 +1,7 @@
 import type { ServerProbe, StorageProbe } from "../../backups/probes.service.ts";
 import { builder } from "../builder.ts";
+import { ServerUpdateInput } from "./server.ts";
+import { StorageTargetInput } from "./storage-target.ts";
 
 const ServerConnectionTest = builder.objectRef<ServerProbe>("ServerConnectionTest").implement({
   description: "The result of testServerConnection: what a backup of the server would see now.",
@@ -30,12 +32,22 @@ const StorageTargetTest = builder.objectRef<StorageProbe>("StorageTargetTest").i
 builder.mutationFields((t) => ({
   testServerConnection: t.field({
     type: ServerConnectionTest,
-    args: { id: t.arg.int({ required: true }) },
-    resolve: (_r, { id }, ctx) => ctx.services.probes.testServer(ctx.principal!, id),
+    description:
+      "Operator: connects to a server. `id` alone tests the saved server; `input` tests what a create or edit form holds, unsaved (over the saved server `id` when given; an empty password keeps the saved one).",
+    args: {
+      id: t.arg.int({ description: "The saved server (optional with input)." }),
+      input: t.arg({ type: ServerUpdateInput, description: "The form's values: tested without saving." }),
+    },
+    resolve: (_r, { id, input }, ctx) => ctx.services.probes.testServer(ctx.principal!, id ?? null, input),
   }),
   testStorageTarget: t.field({
     type: StorageTargetTest,
-    args: { id: t.arg.int({ required: true }) },
-    resolve: (_r, { id }, ctx) => ctx.services.probes.testStorage(ctx.principal!, id),
+    description:
+      "Operator: writes, reads back and deletes a probe object. `id` alone tests the saved target; `input` tests what a form holds, unsaved (over the saved target `id` when given; an empty secret keeps the saved one).",
+    args: {
+      id: t.arg.int({ description: "The saved target (optional with input)." }),
+      input: t.arg({ type: StorageTargetInput, description: "The form's values: tested without saving." }),
+    },
+    resolve: (_r, { id, input }, ctx) => ctx.services.probes.testStorage(ctx.principal!, id ?? null, input),
   }),
 }));

@@ -60,8 +60,9 @@ builder.prismaObject("Schedule", {
     }),
     nextRuns: t.field({
       type: ["DateTime"],
+      description: "The next fire times; empty while the schedule is disabled (it will not run). cronPreview previews an expression.",
       args: { count: t.arg.int({ defaultValue: 5 }) },
-      resolve: (s, { count }) => nextRuns(s.cronExpression, s.timezone, Math.min(Math.max(count ?? 5, 1), 50)),
+      resolve: (s, { count }) => (s.enabled ? nextRuns(s.cronExpression, s.timezone, Math.min(Math.max(count ?? 5, 1), 50)) : []),
     }),
     lastDueAt: t.expose("lastDueAt", { type: "DateTime", nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

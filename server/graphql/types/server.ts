@@ -58,7 +58,7 @@ const serverFields = (required: boolean) =>
     }),
   });
 const ServerInput = serverFields(true);
-const ServerUpdateInput = serverFields(false);
+export const ServerUpdateInput = serverFields(false);
 
 builder.queryFields((t) => ({
   servers: t.prismaField({ type: ["Server"], resolve: (_q, _root, _args, ctx) => ctx.services.servers.list() }),

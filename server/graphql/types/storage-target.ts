@@ -22,7 +22,7 @@ export const StorageTargetType = builder.prismaObject("StorageTarget", {
   }),
 });
 
-const StorageTargetInput = builder.inputType("StorageTargetInput", {
+export const StorageTargetInput = builder.inputType("StorageTargetInput", {
   description:
     "LOCAL needs path (not a system directory, nor one holding SQLGuard's data directory); S3 needs bucket, and accessKeyId with secretAccessKey, or neither (the environment's credential chain: instance profile, IRSA, AWS_* variables). On update, omitted fields stay.",
   fields: (t) => ({

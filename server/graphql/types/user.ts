@@ -26,8 +26,13 @@ const UserInput = builder.inputType("UserInput", {
 builder.queryFields((t) => ({
   me: t.prismaField({
     type: "User",
-    description: "The user behind this session or API token.",
-    resolve: (_q, _r, _a, ctx) => ctx.services.users.get(requireRole(ctx.principal, "VIEWER").userId),
+    description:
+      "The user behind this session or API token; `role` is the role this call acts with: the token's own role when called with an API token (it may be below the user's).",
+    resolve: async (_q, _r, _a, ctx) => {
+      const principal = requireRole(ctx.principal, "VIEWER");
+      const user = await ctx.services.users.get(principal.userId);
+      return { ...user, role: principal.role };
+    },
   }),
   users: t.prismaField({
     type: ["User"],
