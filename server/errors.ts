@@ -2,7 +2,16 @@
  * Typed application errors. Every error a user may see carries a stable code; the GraphQL layer maps
  * them to `extensions.code` (server/graphql/errors.ts) and masks anything else.
  */
-export type ErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "BAD_USER_INPUT" | "NOT_FOUND" | "CONFLICT" | "UNAVAILABLE" | "RATE_LIMITED" | "SECOND_FACTOR_REQUIRED" | "INTERNAL";
+export type ErrorCode =
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "BAD_USER_INPUT"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "UNAVAILABLE"
+  | "RATE_LIMITED"
+  | "SECOND_FACTOR_REQUIRED"
+  | "INTERNAL";
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -8,7 +8,7 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { createApp } from "./app.ts";
 import { seedDefaults } from "./catalog/defaults.ts";
-import { ConfigError, parseConfig, parseEdgeConfig, parseMetricsAuth, parseSchedulingConfig, parseVerifyIntervalMs } from "./config/env.ts";
+import { ConfigError, parseConfig, parseEdgeConfig, parseMetricsAuth, parseSchedulingConfig, parseSignInEnv, parseVerifyIntervalMs } from "./config/env.ts";
 import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -23,11 +23,13 @@ async function main(): Promise<void> {
   let scheduling;
   let metricsAuth;
   let edge;
+  let signIn;
   try {
     config = parseConfig(process.env);
     scheduling = parseSchedulingConfig(process.env);
     metricsAuth = parseMetricsAuth(process.env);
     edge = parseEdgeConfig(process.env);
+    signIn = parseSignInEnv(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sqlguard: ${error.message}\n`);
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
     verifyIntervalMs: parseVerifyIntervalMs(process.env),
     dataDir: config.dataDir,
     webhookNetwork: { allowLinkLocal: edge.webhookAllowLinkLocal },
+    signIn,
   });
   // What a previous process left PENDING or RUNNING: a backup whose artifacts were committed ends SUCCEEDED, the rest FAILED.
   await interrupted.recover();

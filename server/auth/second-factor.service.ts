@@ -20,9 +20,7 @@ export type TotpStatus = { enabled: boolean; enabledAt: Date | null; recoveryCod
  * rest. Enrolments, disabling, recovery-code use and failed codes are audited.
  */
 export class SecondFactorService {
-  constructor(
-    private readonly deps: { prisma: PrismaClient; secrets: SecretBox; audit: AuditLog; signIn: SignInSettingsService; now?: () => Date },
-  ) {}
+  constructor(private readonly deps: { prisma: PrismaClient; secrets: SecretBox; audit: AuditLog; signIn: SignInSettingsService; now?: () => Date }) {}
 
   #now(): Date {
     return this.deps.now?.() ?? new Date();

@@ -32,7 +32,9 @@ export function createMaskError(logger: Logger) {
           ...(original.field ? { field: original.field } : {}),
           ...(original instanceof ValidationError && original.problems.length > 1 ? { fields: original.problems } : {}),
           ...(original instanceof RateLimitedError ? { retryAfterSeconds: original.retryAfterSeconds } : {}),
-          ...(original instanceof SecondFactorRequiredError ? { secondFactor: original.kind, ...(original.enrolment ? { enrolment: original.enrolment } : {}) } : {}),
+          ...(original instanceof SecondFactorRequiredError
+            ? { secondFactor: original.kind, ...(original.enrolment ? { enrolment: original.enrolment } : {}) }
+            : {}),
         },
       });
     }

@@ -105,7 +105,11 @@ export class OidcService {
         await this.deps.signIn.recordTest({ ok: false, message: `refused (${refused.code}): ${refused.message}` });
         return { kind: "tested", ok: false };
       }
-      await this.deps.audit.record("(single sign-on)", "login.failure", "User", null, null, { via: "oidc", reason: refused.code, detail: refused.message.slice(0, 300) });
+      await this.deps.audit.record("(single sign-on)", "login.failure", "User", null, null, {
+        via: "oidc",
+        reason: refused.code,
+        detail: refused.message.slice(0, 300),
+      });
       return { kind: "refused", code: refused.code, test: false };
     }
   }
@@ -212,5 +216,8 @@ function pick(claims: Record<string, unknown>, path: string): Record<string, unk
 /** A SQLGuard user name from the claims: preferred_username, else email, else sub; odd characters become '-'. */
 export function usernameFrom(claims: Record<string, unknown>): string {
   const raw = [claims.preferred_username, claims.email, claims.sub].find((v): v is string => typeof v === "string" && v.trim() !== "") ?? "user";
-  return raw.trim().replace(/[^A-Za-z0-9._@-]/g, "-").slice(0, 100);
+  return raw
+    .trim()
+    .replace(/[^A-Za-z0-9._@-]/g, "-")
+    .slice(0, 100);
 }
