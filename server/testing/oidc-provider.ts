@@ -89,7 +89,7 @@ export async function startOidcProvider(options: { redirectUris: string[]; accou
 
 function page(res: http.ServerResponse, uid: string, error: string): void {
   const escaped = error.replace(/[<>&"]/g, "");
-  res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html><title>Test provider</title>
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html><title>Test provider</title><link rel="icon" href="data:,">
 <h1>Test provider sign-in</h1>${escaped ? `<p role="alert">${escaped}</p>` : ""}
 <form method="post" action="/interaction/${uid}"><label for="login">Provider username</label><input id="login" name="login"><button type="submit">Continue</button></form>`);
 }
