@@ -42,7 +42,6 @@ export async function startOidcProvider(options: { redirectUris: string[]; accou
       const account = options.accounts[id];
       return account ? { accountId: id, claims: () => ({ sub: id, ...account }) } : undefined;
     },
-    // biome-ignore lint/suspicious/noExplicitAny: oidc-provider's context is untyped here.
     loadExistingGrant: async (ctx: any) => {
       const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
       grant.addOIDCScope("openid profile email groups");
