@@ -16,7 +16,6 @@ export function SettingsPage() {
   const viewer = useViewer();
   const tabs: Array<{ id: Tab; label: string }> = [
     { id: "tokens", label: "API tokens" },
-    { id: "sign-in", label: "Sign-in" },
     ...(viewer.canEdit
       ? [
           { id: "users" as const, label: "Users and roles" },
@@ -24,6 +23,7 @@ export function SettingsPage() {
           { id: "audit" as const, label: "Audit log" },
         ]
       : []),
+    { id: "sign-in", label: "Sign-in" },
   ];
   // /settings/?tab=sign-in (where a test sign-in comes back to) opens that tab.
   const [tab, setTab] = useState<Tab>("tokens");
