@@ -5,6 +5,7 @@ import { GRAPHQL_LIMITS } from "./graphql/limits.ts";
 import { createGraphQLHandler } from "./graphql/yoga.ts";
 import { createDownloadHandler, DOWNLOAD_PATH } from "./http/download.ts";
 import { Edge, type EdgeSettings, type GuardedRoute, type Refusal } from "./http/edge.ts";
+import { AUTH_ROUTES, createOidcRoutes } from "./http/oidc-routes.ts";
 import { createStaticHandler } from "./http/static-files.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createMetricsHandler, type MetricsEndpointDeps } from "./observability/metrics-endpoint.ts";
@@ -35,6 +36,7 @@ export function createApp(deps: AppDeps) {
   const download = createDownloadHandler(deps);
   const metrics = deps.metrics ? createMetricsHandler(deps.metrics, deps.logger) : null;
   const log = deps.logger.child({ component: "http" });
+  const auth = createOidcRoutes({ services: deps.services, edge, logger: deps.logger, publicUrl: deps.edge?.publicUrl });
 
   async function readiness(): Promise<{ ready: boolean; reason?: string }> {
     try {
@@ -74,6 +76,8 @@ export function createApp(deps: AppDeps) {
       if (!stopped(req, res, "graphql")) void yoga.requestListener(req, res);
     } else if (pathname === "/metrics" && metrics) {
       if (!stopped(req, res, "metrics")) metrics(req, res);
+    } else if (AUTH_ROUTES.has(pathname)) {
+      auth(req, res, pathname);
     } else if (pathname === "/healthz") {
       json(res, 200, { status: "ok" });
     } else if (pathname === "/readyz") {

@@ -2,7 +2,16 @@
  * Typed application errors. Every error a user may see carries a stable code; the GraphQL layer maps
  * them to `extensions.code` (server/graphql/errors.ts) and masks anything else.
  */
-export type ErrorCode = "UNAUTHENTICATED" | "FORBIDDEN" | "BAD_USER_INPUT" | "NOT_FOUND" | "CONFLICT" | "UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
+export type ErrorCode =
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "BAD_USER_INPUT"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "UNAVAILABLE"
+  | "RATE_LIMITED"
+  | "SECOND_FACTOR_REQUIRED"
+  | "INTERNAL";
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -58,5 +67,24 @@ export class RateLimitedError extends AppError {
     message: string,
   ) {
     super("RATE_LIMITED", message);
+  }
+}
+
+/** What a user must set up before a role that requires TOTP can sign in: the secret and its QR code. */
+export type TotpEnrolment = { secret: string; otpauthUri: string; qrSvg: string };
+
+/**
+ * The password was right; the login needs a TOTP code (`kind: "TOTP"`), or, for a role that must
+ * use TOTP, enrolment first (`kind: "ENROL"`, with the secret to scan). No session was created.
+ */
+export class SecondFactorRequiredError extends AppError {
+  constructor(
+    readonly kind: "TOTP" | "ENROL",
+    readonly enrolment?: TotpEnrolment,
+  ) {
+    super(
+      "SECOND_FACTOR_REQUIRED",
+      kind === "TOTP" ? "enter the code from your authenticator app" : "your role requires a second factor: scan the QR code and enter a code to finish",
+    );
   }
 }

@@ -15,6 +15,7 @@ import {
   parseMetricsAuth,
   parseReliabilityConfig,
   parseSchedulingConfig,
+  parseSignInEnv,
   parseVerifyIntervalMs,
 } from "./config/env.ts";
 import { createPrisma } from "./db/client.ts";
@@ -31,11 +32,13 @@ async function main(): Promise<void> {
   let scheduling;
   let metricsAuth;
   let edge;
+  let signIn;
   try {
     config = parseConfig(process.env);
     scheduling = parseSchedulingConfig(process.env);
     metricsAuth = parseMetricsAuth(process.env);
     edge = parseEdgeConfig(process.env);
+    signIn = parseSignInEnv(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sqlguard: ${error.message}\n`);
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
     healthIntervalMs: reliability.healthIntervalMs,
     dataDir: config.dataDir,
     webhookNetwork: { allowLinkLocal: edge.webhookAllowLinkLocal },
+    signIn,
   });
   // What a previous process left PENDING or RUNNING: a backup whose artifacts were committed ends SUCCEEDED, the rest FAILED.
   await interrupted.recover();

@@ -1,5 +1,8 @@
 import { AuditLog } from "./audit/audit-log.ts";
 import { AuthService } from "./auth/auth.service.ts";
+import { OidcService } from "./auth/oidc/oidc.service.ts";
+import { SecondFactorService } from "./auth/second-factor.service.ts";
+import { type SignInEnv, SignInSettingsService } from "./auth/sign-in-settings.service.ts";
 import { BackupsService } from "./backups/backups.service.ts";
 import { DashboardService } from "./backups/dashboard.service.ts";
 import { ProbesService } from "./backups/probes.service.ts";
@@ -69,6 +72,8 @@ export type RuntimeDeps = {
   dataDir?: string;
   /** Which addresses webhooks may reach (SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL; a fake DNS in tests). */
   webhookNetwork?: WebhookNetwork;
+  /** SQLGUARD_OIDC_ALLOW_HTTP and SQLGUARD_BREAK_GLASS_USER; https issuers and `admin` by default. */
+  signIn?: SignInEnv;
 };
 
 /** The env defaults (see server/config/env.ts). */
@@ -177,8 +182,16 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const servers = new ServersService(catalog);
   const draftStoreFor = (t: StorageTarget) => createStore(t, secrets, { dataDir: deps.dataDir });
   const storageTargets = new StorageTargetsService(catalog, { dataDir: deps.dataDir, storeFor: draftStoreFor });
+  // Sign-in: the settings row, TOTP, and single sign-on (which creates sessions through auth).
+  const signIn = new SignInSettingsService({ prisma, secrets, audit }, deps.signIn ?? { allowHttpIssuer: false, breakGlassUser: "admin" });
+  const secondFactor = new SecondFactorService({ prisma, secrets, audit, signIn });
+  const auth = new AuthService(prisma, audit, deps.sessionTtlMs, { logger, signIn, secondFactor });
+  const oidc = new OidcService({ prisma, secrets, audit, signIn, auth, logger });
   const services: Services = {
-    auth: new AuthService(prisma, audit, deps.sessionTtlMs, { logger }),
+    auth,
+    signIn,
+    secondFactor,
+    oidc,
     servers,
     dumpOptions: new DumpOptionsService(catalog),
     storageTargets,

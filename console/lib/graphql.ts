@@ -33,6 +33,8 @@ export class GraphQLRequestError extends Error {
     readonly fields: FieldProblem[] = [],
     /** RATE_LIMITED: seconds until the server takes the request again. */
     readonly retryAfterSeconds?: number,
+    /** Every extension the server sent (SECOND_FACTOR_REQUIRED: secondFactor, enrolment). */
+    readonly extensions: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -59,7 +61,7 @@ export function toRequestError(error: CombinedError): GraphQLRequestError {
   }
   const ext = (first.extensions ?? {}) as ErrorExtensions;
   const fields = ext.fields ?? (ext.field ? [{ field: ext.field, problem: problemText(first.message, ext.field) }] : []);
-  return new GraphQLRequestError(first.message, ext.code, fields, ext.retryAfterSeconds);
+  return new GraphQLRequestError(first.message, ext.code, fields, ext.retryAfterSeconds, (first.extensions ?? {}) as Record<string, unknown>);
 }
 
 /** Variables as an argument: optional when the operation has none that are required. */

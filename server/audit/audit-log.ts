@@ -6,6 +6,9 @@ const SECRET_FIELDS: Record<string, string> = {
   secretAccessKeyEnc: "secretAccessKeySet",
   passwordHash: "passwordSet",
   tokenHash: "tokenSet",
+  totpSecret: "totpSet",
+  totpPendingSecret: "totpPendingSet",
+  oidcClientSecret: "oidcClientSecretSet",
 };
 
 /** Copies a row for the audit log, replacing every secret by a set / not-set flag. */

@@ -1,19 +1,30 @@
 import type { AuditLog } from "../audit/audit-log.ts";
 import type { PrismaClient } from "../db/client.ts";
-import type { Prisma } from "../db/generated/client.ts";
-import { AppError, NotFoundError, RateLimitedError, ValidationError } from "../errors.ts";
+import type { Prisma, User } from "../db/generated/client.ts";
+import { AppError, NotFoundError, RateLimitedError, SecondFactorRequiredError, ValidationError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottlePolicy } from "./login-throttle.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 import { actorName, requireRole, roleAtLeast, type Principal, type Role } from "./roles.ts";
+import type { SecondFactorAnswer, SecondFactorService } from "./second-factor.service.ts";
+import type { SignInSettingsService } from "./sign-in-settings.service.ts";
 import { hashToken, newApiToken, newSessionToken } from "./tokens.ts";
 
 /** A hash to compare against when the user does not exist, so timing does not reveal usernames. */
 const DUMMY_HASH = await hashPassword("not-a-real-password");
 const TOKEN_TOUCH_MS = 60_000;
 
-/** Optional parts of the auth service: its log, the login back-off and the clock (tests). */
-export type AuthOptions = { logger?: Logger; throttle?: Partial<ThrottlePolicy>; now?: () => Date };
+/**
+ * Optional parts of the auth service: its log, the login back-off, the clock (tests), and the
+ * sign-in settings (local login switch) and second factor; without them, password logins only.
+ */
+export type AuthOptions = {
+  logger?: Logger;
+  throttle?: Partial<ThrottlePolicy>;
+  now?: () => Date;
+  signIn?: SignInSettingsService;
+  secondFactor?: SecondFactorService;
+};
 
 /**
  * Logins, sessions and API tokens. Sessions and tokens live in the metadata database (as SHA-256),
@@ -23,6 +34,8 @@ export type AuthOptions = { logger?: Logger; throttle?: Partial<ThrottlePolicy>;
 export class AuthService {
   readonly throttle: LoginThrottle;
   readonly #log: Logger | undefined;
+  readonly #signIn: SignInSettingsService | undefined;
+  readonly #secondFactor: SecondFactorService | undefined;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -32,37 +45,78 @@ export class AuthService {
   ) {
     this.throttle = new LoginThrottle(prisma, { ...DEFAULT_THROTTLE, ...options.throttle }, options.now);
     this.#log = options.logger?.child({ component: "auth" });
+    this.#signIn = options.signIn;
+    this.#secondFactor = options.secondFactor;
   }
 
   /**
    * Checks credentials; returns the new session's token (for the cookie) and the user. Throws
    * RATE_LIMITED (without checking the password) while the user name or `address` is locked after
    * failures, and UNAUTHENTICATED on a wrong password, an unknown or a disabled user (one message
-   * for all three; the log and the audit log say which).
+   * for all three; the log and the audit log say which), or while local login is off for anyone but
+   * the break-glass user. A user with TOTP on (or whose role requires it) must also send a code or a
+   * recovery code: without one it throws SECOND_FACTOR_REQUIRED; a wrong one counts as a failed login.
    */
-  async login(username: string, password: string, address = "unknown") {
+  async login(username: string, password: string, address = "unknown", answer: SecondFactorAnswer = {}) {
     try {
       await this.throttle.check(username, address);
     } catch (error) {
       if (error instanceof RateLimitedError) this.#log?.warn({ username, address, retryAfterSeconds: error.retryAfterSeconds }, "login throttled");
       throw error;
     }
+    const shown = username.slice(0, 100);
+    if (this.#signIn && !(await this.#signIn.get()).localLoginEnabled && !this.#signIn.isBreakGlass(username)) {
+      await this.audit.record(shown || "(empty)", "login.failure", "User", null, null, { username: shown, address, reason: "local login off" });
+      throw new AppError("UNAUTHENTICATED", "sign-in with a password is turned off: use single sign-on");
+    }
     const user = await this.prisma.user.findUnique({ where: { username } });
-    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !ok || user.disabled) {
-      const reason = !user ? "unknown user" : !ok ? "wrong password" : "user disabled";
-      const { lockedForMs } = await this.throttle.recordFailure(username, address);
-      this.#log?.warn({ username, address, reason, lockedForMs }, "login failed");
-      const shown = username.slice(0, 100);
-      await this.audit.record(shown || "(empty)", "login.failure", "User", user?.id ?? null, null, { username: shown, address, reason });
+    // OIDC users have no password (an empty hash never verifies).
+    const ok = await verifyPassword(password, user?.passwordHash || DUMMY_HASH);
+    if (!user || !ok || user.disabled || user.authSource !== "LOCAL") {
+      const reason = !user ? "unknown user" : !ok || user.authSource !== "LOCAL" ? "wrong password" : "user disabled";
+      await this.#fail(username, address, reason, user?.id ?? null);
       throw new AppError("UNAUTHENTICATED", "wrong username or password");
     }
+    await this.#checkSecondFactor(user, answer, address);
     await this.throttle.recordSuccess(username);
+    return { ...(await this.createSession(user.id)), user };
+  }
+
+  /** A new session for a user who proved who they are (a password login, or single sign-on). */
+  async createSession(userId: number): Promise<{ token: string; expiresAt: Date }> {
     const token = newSessionToken();
     const expiresAt = new Date(Date.now() + this.sessionTtlMs);
-    await this.prisma.session.create({ data: { tokenHash: hashToken(token), userId: user.id, expiresAt } });
+    await this.prisma.session.create({ data: { tokenHash: hashToken(token), userId, expiresAt } });
     await this.prisma.session.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-    return { token, expiresAt, user };
+    return { token, expiresAt };
+  }
+
+  async #fail(username: string, address: string, reason: string, userId: number | null): Promise<void> {
+    const { lockedForMs } = await this.throttle.recordFailure(username, address);
+    this.#log?.warn({ username, address, reason, lockedForMs }, "login failed");
+    const shown = username.slice(0, 100);
+    await this.audit.record(shown || "(empty)", "login.failure", "User", userId, null, { username: shown, address, reason });
+  }
+
+  /** The second step of a password login; throws when it is needed and missing or wrong. */
+  async #checkSecondFactor(user: User, answer: SecondFactorAnswer, address: string): Promise<void> {
+    const factor = this.#secondFactor;
+    if (!factor) return;
+    const offered = Boolean(answer.totpCode || answer.recoveryCode);
+    if (user.totpSecret) {
+      if (!offered) throw new SecondFactorRequiredError("TOTP");
+      if (await factor.verifyAtLogin(user, answer)) return;
+      await this.#fail(user.username, address, "wrong second factor", user.id);
+      throw new AppError("UNAUTHENTICATED", "wrong authentication code", { field: answer.recoveryCode ? "recoveryCode" : "totpCode" });
+    }
+    if (!(await factor.required(user))) return;
+    if (!answer.totpCode) throw new SecondFactorRequiredError("ENROL", await factor.enrolmentAtLogin(user));
+    try {
+      await factor.enrol(user, answer.totpCode, user.username);
+    } catch (error) {
+      if (error instanceof AppError && error.code === "UNAUTHENTICATED") await this.#fail(user.username, address, "wrong second factor", user.id);
+      throw error;
+    }
   }
 
   async logout(sessionToken: string): Promise<void> {

@@ -141,6 +141,23 @@ const edgeSchema = z.object({
   SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL: z.enum(["true", "false"], { message: "must be true or false" }).default("false"),
 });
 
+/** Sign-in settings only the environment may set (server/auth/sign-in-settings.service.ts). */
+const signInSchema = z.object({
+  // Accept http:// OIDC issuers: for development and tests only (1 or true); https:// otherwise.
+  SQLGUARD_OIDC_ALLOW_HTTP: z.enum(["1", "true", "0", "false"], { message: "must be 1, true, 0 or false" }).default("0"),
+  // The local user who may still sign in with a password when local login is turned off.
+  SQLGUARD_BREAK_GLASS_USER: z.string().trim().min(1).max(100).default("admin"),
+});
+
+/** The sign-in settings of the environment (parseConfig validates them too). */
+export function parseSignInEnv(env: Record<string, string | undefined>): { allowHttpIssuer: boolean; breakGlassUser: string } {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = signInSchema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const allow = result.data.SQLGUARD_OIDC_ALLOW_HTTP;
+  return { allowHttpIssuer: allow === "1" || allow === "true", breakGlassUser: result.data.SQLGUARD_BREAK_GLASS_USER };
+}
+
 /** The HTTP edge settings (see edgeSchema). */
 export type EdgeConfig = {
   corsOrigins: string[];
@@ -205,7 +222,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const result = envSchema.safeParse(cleaned);
   const scheduling = schedulingSchema.safeParse(cleaned);
   const edge = edgeSchema.safeParse(cleaned);
-  const issues = [...(result.error?.issues ?? []), ...(scheduling.error?.issues ?? []), ...(edge.error?.issues ?? [])];
+  const signIn = signInSchema.safeParse(cleaned);
+  const issues = [...(result.error?.issues ?? []), ...(scheduling.error?.issues ?? []), ...(edge.error?.issues ?? []), ...(signIn.error?.issues ?? [])];
   if (!result.success || issues.length) {
     throw new ConfigError(issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }

@@ -1,4 +1,7 @@
 import type { AuthService } from "../auth/auth.service.ts";
+import type { OidcService } from "../auth/oidc/oidc.service.ts";
+import type { SecondFactorService } from "../auth/second-factor.service.ts";
+import type { SignInSettingsService } from "../auth/sign-in-settings.service.ts";
 import type { BackupsService } from "../backups/backups.service.ts";
 import type { DashboardService } from "../backups/dashboard.service.ts";
 import type { ProbesService } from "../backups/probes.service.ts";
@@ -24,6 +27,9 @@ import type { WebhooksService } from "../notifications/webhooks.service.ts";
 /** The services resolvers call; resolvers hold no logic of their own. */
 export type Services = {
   auth: AuthService;
+  signIn: SignInSettingsService;
+  secondFactor: SecondFactorService;
+  oidc: OidcService;
   servers: ServersService;
   dumpOptions: DumpOptionsService;
   storageTargets: StorageTargetsService;

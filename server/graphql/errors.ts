@@ -1,5 +1,5 @@
 import { createGraphQLError } from "graphql-yoga";
-import { AppError, RateLimitedError, ValidationError } from "../errors.ts";
+import { AppError, RateLimitedError, SecondFactorRequiredError, ValidationError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 
 type GraphQLErrorLike = Error & { originalError?: unknown; path?: ReadonlyArray<string | number>; nodes?: unknown };
@@ -32,6 +32,9 @@ export function createMaskError(logger: Logger) {
           ...(original.field ? { field: original.field } : {}),
           ...(original instanceof ValidationError && original.problems.length > 1 ? { fields: original.problems } : {}),
           ...(original instanceof RateLimitedError ? { retryAfterSeconds: original.retryAfterSeconds } : {}),
+          ...(original instanceof SecondFactorRequiredError
+            ? { secondFactor: original.kind, ...(original.enrolment ? { enrolment: original.enrolment } : {}) }
+            : {}),
         },
       });
     }

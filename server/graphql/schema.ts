@@ -23,5 +23,6 @@ import "./types/restore.ts";
 import "./types/verification.ts";
 import "./types/drill.ts";
 import "./types/webhook.ts";
+import "./types/sign-in.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

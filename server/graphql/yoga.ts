@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { Kind, type DocumentNode, type OperationDefinitionNode } from "graphql";
 import { createGraphQLError, createYoga, type Plugin } from "graphql-yoga";
 import type { PrismaClient } from "../db/client.ts";
-import { parseCookies, SESSION_COOKIE } from "../http/cookies.ts";
+import { parseCookies, SESSION_COOKIE, sessionCookie } from "../http/cookies.ts";
 import { Edge } from "../http/edge.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { GraphQLContext, Services } from "./context.ts";
@@ -117,8 +117,4 @@ function setCookies(cookiesToSet: WeakMap<Request, string[]>): Plugin {
       for (const cookie of cookiesToSet.get(request) ?? []) response.headers.append("set-cookie", cookie);
     },
   };
-}
-
-function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
-  return [`${SESSION_COOKIE}=${token}`, "Path=/", "HttpOnly", "SameSite=Lax", `Expires=${expiresAt.toUTCString()}`, ...(secure ? ["Secure"] : [])].join("; ");
 }

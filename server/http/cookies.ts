@@ -16,3 +16,8 @@ export function parseCookies(header: string | null): Record<string, string> {
   }
   return out;
 }
+
+/** The Set-Cookie value of a session (an empty token with a past date clears it). */
+export function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
+  return [`${SESSION_COOKIE}=${token}`, "Path=/", "HttpOnly", "SameSite=Lax", `Expires=${expiresAt.toUTCString()}`, ...(secure ? ["Secure"] : [])].join("; ");
+}

@@ -10,6 +10,7 @@ import { SecretBox } from "../secrets/secret-box.ts";
 import type { DumpEngine } from "../runner/dump-engine.ts";
 import type { RunnerLimits } from "../runner/backup-runner.ts";
 import { createRuntime } from "../services.ts";
+import type { SignInEnv } from "../auth/sign-in-settings.service.ts";
 import type { SchedulingConfig } from "../config/env.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import type { CronDriver } from "../scheduler/cron-driver.ts";
@@ -38,6 +39,8 @@ export async function createTestApp(
     cron?: CronDriver;
     /** PARTIAL backups younger than this are repaired by `sweeper.repairRecent()` (default: never). */
     autoRepairMs?: number;
+    /** SQLGUARD_OIDC_ALLOW_HTTP / SQLGUARD_BREAK_GLASS_USER (https issuers and `admin` otherwise). */
+    signIn?: SignInEnv;
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -59,6 +62,7 @@ export async function createTestApp(
     cron: options.cron,
     autoRepairMs: options.autoRepairMs,
     dataDir,
+    signIn: options.signIn,
   });
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
   const migrations = (await readMigrations()).map((m) => m.name);

@@ -1,14 +1,15 @@
 "use client";
 
-import { useState, type KeyboardEvent } from "react";
+import { useEffect, useState, type KeyboardEvent } from "react";
 import { PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { AuditPanel } from "./audit-panel";
+import { SignInPanel } from "./sign-in-panel";
 import { TokensPanel } from "./tokens-panel";
 import { UsersPanel } from "./users-panel";
 import { WebhooksPanel } from "./webhooks-panel";
 
-type Tab = "tokens" | "users" | "webhooks" | "audit";
+type Tab = "tokens" | "sign-in" | "users" | "webhooks" | "audit";
 
 /** Settings: API tokens for everyone; users, webhooks and the audit log for admins. Tabs follow the ARIA pattern. */
 export function SettingsPage() {
@@ -22,8 +23,13 @@ export function SettingsPage() {
           { id: "audit" as const, label: "Audit log" },
         ]
       : []),
+    { id: "sign-in", label: "Sign-in" },
   ];
+  // /settings/?tab=sign-in (where a test sign-in comes back to) opens that tab.
   const [tab, setTab] = useState<Tab>("tokens");
+  useEffect(() => {
+    if (new URLSearchParams(window.location.search).get("tab") === "sign-in") setTab("sign-in");
+  }, []);
 
   function onKey(event: KeyboardEvent<HTMLDivElement>) {
     const index = tabs.findIndex((t) => t.id === tab);
@@ -55,6 +61,7 @@ export function SettingsPage() {
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
         {tab === "tokens" && <TokensPanel />}
+        {tab === "sign-in" && <SignInPanel />}
         {tab === "users" && <UsersPanel />}
         {tab === "webhooks" && <WebhooksPanel />}
         {tab === "audit" && <AuditPanel />}

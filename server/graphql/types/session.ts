@@ -4,10 +4,15 @@ builder.mutationFields((t) => ({
   login: t.prismaField({
     type: "User",
     description:
-      "Checks the credentials and sets an HttpOnly session cookie. The one operation allowed without authentication. After repeated failures (per user name and per address) it answers RATE_LIMITED with extensions.retryAfterSeconds.",
-    args: { username: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
-    resolve: async (_q, _r, { username, password }, ctx) => {
-      const { token, expiresAt, user } = await ctx.services.auth.login(username, password, ctx.clientAddress);
+      "Checks the credentials and sets an HttpOnly session cookie. The one operation allowed without authentication. After repeated failures (per user name and per address) it answers RATE_LIMITED with extensions.retryAfterSeconds. A user with TOTP (or whose role requires it) gets SECOND_FACTOR_REQUIRED (extensions.secondFactor TOTP, or ENROL with extensions.enrolment) until the call also carries totpCode or recoveryCode.",
+    args: {
+      username: t.arg.string({ required: true }),
+      password: t.arg.string({ required: true }),
+      totpCode: t.arg.string({ description: "The authenticator app's code, when the answer was SECOND_FACTOR_REQUIRED." }),
+      recoveryCode: t.arg.string({ description: "A single-use recovery code instead of totpCode." }),
+    },
+    resolve: async (_q, _r, { username, password, totpCode, recoveryCode }, ctx) => {
+      const { token, expiresAt, user } = await ctx.services.auth.login(username, password, ctx.clientAddress, { totpCode, recoveryCode });
       ctx.session.set(token, expiresAt);
       return user;
     },

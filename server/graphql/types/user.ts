@@ -9,6 +9,8 @@ builder.prismaObject("User", {
     username: t.exposeString("username"),
     role: t.expose("role", { type: RoleEnum }),
     disabled: t.exposeBoolean("disabled"),
+    authSource: t.exposeString("authSource", { description: "LOCAL (password) or OIDC (single sign-on, no password)." }),
+    totpEnabled: t.boolean({ resolve: (u) => u.totpSecret !== null }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
