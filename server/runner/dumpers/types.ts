@@ -18,7 +18,8 @@ export type DumpProfile = Pick<
   | "noPrivileges"
   | "mysqlExtraFlags"
   | "pgExtraFlags"
->;
+> &
+  Partial<Pick<DumpOptions, "engine" | "threads" | "chunkRows">>;
 
 /** The dump client programs found on this machine. */
 export type DumpTools = {
