@@ -1,3 +1,5 @@
+import os from "node:os";
+import path from "node:path";
 import { AuditLog } from "./audit/audit-log.ts";
 import { AuthService } from "./auth/auth.service.ts";
 import { BackupsService } from "./backups/backups.service.ts";
@@ -60,6 +62,11 @@ export type RuntimeDeps = {
   verifyIntervalMs?: number;
   /** SQLGuard's data directory (it holds secret.key): no LOCAL storage target may be it or contain it. */
   dataDir?: string;
+  /**
+   * Where PARALLEL dumps and restores spool their directories; `<dataDir>/spool` by default (the
+   * system temporary directory without a data directory). Tests point it at a small tmpfs.
+   */
+  spoolDir?: string;
   /** Which addresses webhooks may reach (SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL; a fake DNS in tests). */
   webhookNetwork?: WebhookNetwork;
 };
@@ -92,6 +99,11 @@ export type Runtime = {
   interrupted: InterruptedWork;
 };
 
+/** `<data dir>/spool`, or the system temporary directory's `sqlguard-spool`. */
+export function defaultSpoolDir(dataDir: string | undefined): string {
+  return dataDir ? path.join(dataDir, "spool") : path.join(os.tmpdir(), "sqlguard-spool");
+}
+
 /** Wires the services and the runner over one Prisma client. Used by main.ts and by integration tests. */
 export function createRuntime(deps: RuntimeDeps): Runtime {
   const { prisma, secrets, logger, instanceId } = deps;
@@ -106,7 +118,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const storeFor = storeCache(secrets, storeOptions);
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
-  const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits });
+  const spoolDir = deps.spoolDir ?? defaultSpoolDir(deps.dataDir);
+  const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits, spoolDir });
   const restoreEvents = new RestoreEvents();
   // What runs in this process is never settled as interrupted; `restore` is built below.
   const interrupted = new InterruptedWork({

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import type { Readable } from "node:stream";
 import type { CompressionKind } from "../process/compress.ts";
-import type { ServerConnection } from "../runner/dumpers/types.ts";
+import type { DumpFormat, ServerConnection } from "../runner/dumpers/types.ts";
 import { hashStream } from "./artifact-read.ts";
 import { ChecksumMismatchError, RestoreError, scrubSecret, toRestoreError } from "./errors.ts";
 import { createScratch, prepareScratch, scratchDatabaseName, swapIn } from "./mysql-swap.ts";
@@ -17,7 +17,7 @@ export type ArtifactSource = {
   open(signal: AbortSignal): Promise<Readable>;
   sha256: string;
   compression: CompressionKind;
-  format: "sql" | "pg-custom";
+  format: DumpFormat;
 };
 
 /** Where to restore: `create` refuses an existing database; `overwrite` replaces one. */

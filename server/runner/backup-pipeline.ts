@@ -1,4 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { compressionLevelProblem, createCompressor, type CompressionKind } from "../process/compress.ts";
@@ -6,6 +9,7 @@ import type { DumpCommand } from "./dumpers/types.ts";
 import { BackupError, DumpFailedError, isTransientDumpError } from "./errors.ts";
 import { FanOut } from "./fan-out.ts";
 import { Meter } from "../process/meter.ts";
+import { tarDirectory, type TarMember } from "../process/tar.ts";
 import { tcpClientPorts } from "../process/sockets.ts";
 import { endingOf, howItEnded, lastLines, spawnChild, spawnReading, type ExitInfo } from "../process/spawn.ts";
 
@@ -19,6 +23,9 @@ export type PipelineResult = {
   sha256: string;
   targets: TargetResult[];
   stderrTail: string;
+  /** A PARALLEL dump: the tar's members (name, size, SHA-256) and the most the spool held. */
+  members?: TarMember[];
+  spoolPeakBytes?: number;
 };
 
 export type PipelineOptions = {
@@ -62,7 +69,11 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   };
   let source: Source;
   try {
-    source = options.compression === "ZSTD" && canCountRawBytes() ? directZstdSource(options, kit) : inProcessSource(options, kit);
+    source = options.dump.outputDir
+      ? spoolSource(options, options.dump.outputDir, kit)
+      : options.compression === "ZSTD" && canCountRawBytes()
+        ? directZstdSource(options, kit)
+        : inProcessSource(options, kit);
   } catch (error) {
     // spawn() itself refused (an argument it cannot pass): whatever did start is stopped.
     stop.abort();
@@ -101,7 +112,14 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     throw explain(flowError, signal, ended, targets);
   }
   if (!targets.some((t) => t.ok)) throw storageFailure(targets);
-  return { rawBytes: ended.rawBytes, storedBytes: stored.bytes, sha256: stored.digest(), targets, stderrTail: ended.dump.stderrTail };
+  return {
+    rawBytes: ended.rawBytes,
+    storedBytes: stored.bytes,
+    sha256: stored.digest(),
+    targets,
+    stderrTail: ended.dump.stderrTail,
+    ...(source.spool ? { members: source.spool.members, spoolPeakBytes: source.spool.peakBytes() } : {}),
+  };
 }
 
 const PORT_POLL_MS = 50;
@@ -147,6 +165,8 @@ type Source = {
   producersOk(): Promise<void>;
   /** Once every child has exited: how each ended, and the exact dump size. */
   ended(): Promise<Ended>;
+  /** A spooled (PARALLEL) dump: the tar's members so far, and the most the spool held. */
+  spool?: { members: TarMember[]; peakBytes(): number };
 };
 
 /**
@@ -178,6 +198,69 @@ function inProcessSource(options: PipelineOptions, { signal, stop, storedBytes, 
     },
     ended,
   };
+}
+
+const SPOOL_POLL_MS = 250;
+
+/**
+ * A PARALLEL dump: the program (mydumper, pg_dump -Fd) writes its directory into the spool, its
+ * growth counting as progress (so the stall watchdog sees a hung dump); once it exited cleanly the
+ * directory streams as a tar (each file removed once read) → raw byte count → compressor. The tar
+ * is a plain Readable entering the same compress → checksum → targets path as any dump.
+ */
+function spoolSource(options: PipelineOptions, outputDir: string, { signal, stop, storedBytes, started }: SourceKit): Source {
+  const { dump } = options;
+  const dumpChild = spawnChild(dump.command, dump.args, { env: dump.env, signal });
+  started(dumpChild.pid);
+  stopOthersIfBad(dumpChild.exited, stop);
+  dumpChild.stdout.resume(); // mydumper's messages: its errors are on stderr
+  let peak = 0;
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    void directoryBytes(outputDir)
+      .then((bytes) => {
+        if (bytes > peak) {
+          peak = bytes;
+          options.onProgress?.({ rawBytes: peak, storedBytes: storedBytes() });
+        }
+      })
+      .finally(() => (polling = false));
+  }, SPOOL_POLL_MS);
+  const members: TarMember[] = [];
+  const raw = new Meter({ onBytes: (rawBytes) => options.onProgress?.({ rawBytes: Math.max(rawBytes, peak), storedBytes: storedBytes() }) });
+  async function* tarred(): AsyncGenerator<Buffer> {
+    const exit = await dumpChild.exited;
+    clearInterval(poll);
+    if (endingOf(exit) !== "ok") throw dumpFailure(exit);
+    peak = Math.max(peak, await directoryBytes(outputDir));
+    yield* tarDirectory(outputDir, { onMember: (m) => members.push(m), signal });
+  }
+  const compressor = createCompressor(options.compression, options.level, signal);
+  if (compressor.exited) stopOthersIfBad(compressor.exited, stop);
+  const ended = async (): Promise<Ended> => {
+    const dumpExit = await dumpChild.exited;
+    clearInterval(poll);
+    return { dump: dumpExit, compressor: await compressor.exited, rawBytes: raw.bytes };
+  };
+  return {
+    streams: [Readable.from(tarred()), raw, compressor.stream],
+    rawBytes: () => raw.bytes,
+    producersOk: async () => {
+      const failure = producerFailure(await ended());
+      if (failure) throw failure;
+    },
+    ended,
+    spool: { members, peakBytes: () => peak },
+  };
+}
+
+/** Bytes of the files directly in `dir` (a dump directory is flat); 0 while it does not exist. */
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) total += await fs.stat(path.join(dir, name)).then((s) => s.size, () => 0);
+  return total;
 }
 
 const RAW_POLL_MS = 250;
