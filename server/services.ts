@@ -171,6 +171,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     verifyIntervalMs: deps.verifyIntervalMs ?? 0,
     interrupted,
     events: restoreEvents,
+    spoolDir,
   });
   // Webhook notifications: failures, recoveries and successes from `events`; overdue from the scheduler.
   const webhooks = new WebhooksService({ prisma, secrets, audit, network: deps.webhookNetwork });

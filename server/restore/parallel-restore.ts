@@ -23,8 +23,8 @@ export type SpoolRestoreRun = {
   /** myloader / pg_restore threads; this host's cores (at most 8) by default. */
   threads?: number;
   onProgress?: (progress: { storedBytes: number; rawBytes: number }) => void;
-  /** Each member once unpacked, before anything is loaded (a drill counts the rows of the dump files). */
-  onMember?: (member: TarMember, file: string) => Promise<void>;
+  /** The unpacked, verified directory, before anything is loaded (a drill counts the dump's rows there). */
+  onUnpacked?: (dir: string, members: TarMember[]) => Promise<void>;
 };
 
 /** Why a PARALLEL artifact cannot be restored here (its loader is missing), or null. */
@@ -50,7 +50,7 @@ export async function spoolRestore(source: ArtifactSource, conn: ServerConnectio
     const data = path.join(dir, "dump");
     await fs.mkdir(data, { mode: 0o700 });
     const unpacked = await unpack(source, data, run);
-    for (const member of unpacked.members) await run.onMember?.(member, path.join(data, member.name));
+    await run.onUnpacked?.(data, unpacked.members);
     const stderrTail = await load(conn, database, dir, data, run);
     return { storedBytes: unpacked.storedBytes, rawBytes: unpacked.rawBytes, sha256: unpacked.sha256, stderrTail };
   } finally {

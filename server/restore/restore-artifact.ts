@@ -41,8 +41,8 @@ export type RestoreRun = {
   spoolDir?: string;
   /** PARALLEL artifacts: myloader / pg_restore threads (this host's cores, at most 8, by default). */
   threads?: number;
-  /** PARALLEL artifacts: each unpacked file, before anything is loaded (a drill counts the dump's rows there). */
-  onMember?: (member: TarMember, file: string) => Promise<void>;
+  /** PARALLEL artifacts: the unpacked, verified directory, before anything is loaded (a drill counts the dump's rows there). */
+  onUnpacked?: (dir: string, members: TarMember[]) => Promise<void>;
 };
 
 /** A finished restore: bytes read and fed, the verified SHA-256, the restore time (RTO) and what the target now is. */
@@ -240,7 +240,7 @@ function stream(source: ArtifactSource, conn: ServerConnection, commands: Loader
       spoolDir: run.spoolDir,
       threads: run.threads,
       onProgress: (p) => run.onProgress?.({ phase: "restoring", ...p }),
-      onMember: run.onMember,
+      onUnpacked: run.onUnpacked,
     });
   return source.open(run.signal).then(
     (opened) =>
