@@ -67,6 +67,8 @@ export type RuntimeDeps = {
    * system temporary directory without a data directory). Tests point it at a small tmpfs.
    */
   spoolDir?: string;
+  /** Free space a PARALLEL dump wants in the spool, in multiples of the database's estimated size (default 1; 0: no check). */
+  spoolReserve?: number;
   /** Which addresses webhooks may reach (SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL; a fake DNS in tests). */
   webhookNetwork?: WebhookNetwork;
 };
@@ -119,7 +121,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
   const spoolDir = deps.spoolDir ?? defaultSpoolDir(deps.dataDir);
-  const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits, spoolDir });
+  const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits, spoolDir, spoolReserve: deps.spoolReserve });
   const restoreEvents = new RestoreEvents();
   // What runs in this process is never settled as interrupted; `restore` is built below.
   const interrupted = new InterruptedWork({

@@ -36,6 +36,9 @@ export async function createTestApp(
     scheduling?: Partial<SchedulingConfig>;
     clock?: Clock;
     cron?: CronDriver;
+    /** PARALLEL spool (default `<data dir>/spool`) and its free-space reserve (0 skips the check). */
+    spoolDir?: string;
+    spoolReserve?: number;
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -56,6 +59,8 @@ export async function createTestApp(
     clock: options.clock,
     cron: options.cron,
     dataDir,
+    spoolDir: options.spoolDir,
+    spoolReserve: options.spoolReserve,
   });
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
   const migrations = (await readMigrations()).map((m) => m.name);
