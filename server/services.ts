@@ -121,7 +121,19 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
   const spoolDir = deps.spoolDir ?? defaultSpoolDir(deps.dataDir);
-  const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits, spoolDir, spoolReserve: deps.spoolReserve });
+  const runner = new BackupRunner({
+    prisma,
+    repo,
+    secrets,
+    storeFor,
+    engine,
+    events,
+    logger,
+    instanceId,
+    limits: deps.limits,
+    spoolDir,
+    spoolReserve: deps.spoolReserve,
+  });
   const restoreEvents = new RestoreEvents();
   // What runs in this process is never settled as interrupted; `restore` is built below.
   const interrupted = new InterruptedWork({

@@ -125,8 +125,10 @@ export async function extractTar(source: AsyncIterable<Buffer>, dir: string, opt
     }
     const plain = name.replace(/^\.\//, "");
     if (type === "5" && !plain.replace(/\/$/, "").includes("/")) continue; // the "./" entry of `tar -C dir .`
-    if (type !== "0" && type !== "\0") throw new Error(`the tar holds ${JSON.stringify(name)} of type ${JSON.stringify(type)}: only regular files are restored`);
-    if (!plain || plain.includes("/") || plain === "." || plain === "..") throw new Error(`the tar holds ${JSON.stringify(name)}: only plain file names are restored`);
+    if (type !== "0" && type !== "\0")
+      throw new Error(`the tar holds ${JSON.stringify(name)} of type ${JSON.stringify(type)}: only regular files are restored`);
+    if (!plain || plain.includes("/") || plain === "." || plain === "..")
+      throw new Error(`the tar holds ${JSON.stringify(name)}: only plain file names are restored`);
     const handle = await fs.open(path.join(dir, plain), "wx", 0o600);
     const hash = crypto.createHash("sha256");
     try {

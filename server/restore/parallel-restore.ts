@@ -115,7 +115,9 @@ async function unpack(source: ArtifactSource, data: string, run: SpoolRestoreRun
   if (sha256 !== source.sha256) throw new ChecksumMismatchError(source.sha256, sha256, "nothing was loaded into the database");
   if (decompressError) throw new RestoreError("DECOMPRESS_FAILED", decompressError.message, { cause: decompressError });
   if (extractError || !members)
-    throw new RestoreError("DECOMPRESS_FAILED", `unpacking the artifact failed: ${(extractError as Error)?.message ?? "unknown error"}`, { cause: extractError });
+    throw new RestoreError("DECOMPRESS_FAILED", `unpacking the artifact failed: ${(extractError as Error)?.message ?? "unknown error"}`, {
+      cause: extractError,
+    });
   return { members, storedBytes, rawBytes, sha256 };
 }
 
@@ -135,7 +137,14 @@ async function load(conn: ServerConnection, database: string, dir: string, data:
   } else {
     command = run.tools.myloader!.path;
     const defaults = await writeDefaultsFile(dir, conn);
-    args = [`--defaults-file=${defaults}`, `--directory=${data}`, `--database=${database}`, `--threads=${threads}`, "--verbose=2", ...(conn.tls ? ["--ssl"] : [])];
+    args = [
+      `--defaults-file=${defaults}`,
+      `--directory=${data}`,
+      `--database=${database}`,
+      `--threads=${threads}`,
+      "--verbose=2",
+      ...(conn.tls ? ["--ssl"] : []),
+    ];
   }
   const child = spawnChild(command, args, { env, signal: run.signal });
   child.stdout.resume();

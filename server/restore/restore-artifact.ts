@@ -180,12 +180,7 @@ async function overPostgres(
 }
 
 /** Restores into a scratch database and swaps it in once complete; the target is untouched until then. */
-async function overMysql(
-  source: ArtifactSource,
-  target: RestoreTarget,
-  commandsFor: (database: string) => Loader,
-  run: RestoreRun,
-): Promise<Restored> {
+async function overMysql(source: ArtifactSource, target: RestoreTarget, commandsFor: (database: string) => Loader, run: RestoreRun): Promise<Restored> {
   const { conn, database } = target;
   const scratch = scratchDatabaseName();
   await run.onTargetState?.({

@@ -259,7 +259,11 @@ function spoolSource(options: PipelineOptions, outputDir: string, { signal, stop
 /** Bytes of the files directly in `dir` (a dump directory is flat); 0 while it does not exist. */
 async function directoryBytes(dir: string): Promise<number> {
   let total = 0;
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) total += await fs.stat(path.join(dir, name)).then((s) => s.size, () => 0);
+  for (const name of await fs.readdir(dir).catch(() => [] as string[]))
+    total += await fs.stat(path.join(dir, name)).then(
+      (s) => s.size,
+      () => 0,
+    );
   return total;
 }
 

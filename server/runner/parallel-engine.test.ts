@@ -201,4 +201,52 @@ describe("PARALLEL engine round trips", () => {
     expect(leftovers).toEqual([]);
     expect(spoolEntries()).toEqual([]);
   });
+
+  it("testServerConnection reports whether the PARALLEL engine can run and what it locks: RELOAD missing makes a PARALLEL server not ok", async () => {
+    const query = `mutation($id: Int!) { testServerConnection(id: $id) { ok warnings parallel { ready tool threads problems locks } } }`;
+    type Probe = { ok: boolean; warnings: string[]; parallel: { ready: boolean; tool: string | null; threads: number; problems: string[]; locks: string } };
+    const probe = async (id: number) => (dataOf(await operator(query, { id })) as { testServerConnection: Probe }).testServerConnection;
+    const maria = await probe(mariaId);
+    expect(maria.ok).toBe(true);
+    expect(maria.parallel).toMatchObject({ ready: true, threads: 2, problems: [] });
+    expect(maria.parallel.tool).toMatch(/mydumper \(mydumper 0\.10/);
+    expect(maria.parallel.locks).toMatch(/^FLUSH TABLES WITH READ LOCK on the whole server/);
+    const pgProbe = await probe(pgId);
+    expect(pgProbe.parallel).toMatchObject({ ready: true, threads: 2, problems: [] });
+    expect(pgProbe.parallel.locks).toMatch(/ACCESS SHARE locks on every table dumped, held by 3 sessions/);
+
+    const weak = `parallel_w_${crypto.randomBytes(3).toString("hex")}`;
+    await mariadbExec([`CREATE USER '${weak}'@'127.0.0.1' IDENTIFIED BY 'weak-pass-1'`, `GRANT SELECT, SHOW VIEW ON *.* TO '${weak}'@'127.0.0.1'`]);
+    try {
+      const profiles = dataOf(await admin(`{ dumpOptionsProfiles { id name } }`)) as { dumpOptionsProfiles: Array<{ id: number; name: string }> };
+      const weakId = await createServer(admin, {
+        name: "maria-par-weak",
+        engine: "MARIADB",
+        host: "127.0.0.1",
+        port: 3306,
+        username: weak,
+        password: "weak-pass-1",
+        dumpOptionsId: profiles.dumpOptionsProfiles.find((p) => p.name === "parallel")!.id,
+      });
+      const weakProbe = await probe(weakId);
+      expect(weakProbe.ok).toBe(false);
+      expect(weakProbe.parallel.ready).toBe(false);
+      expect(weakProbe.parallel.problems.join("\n")).toMatch(/lacks the RELOAD privilege/);
+      expect(weakProbe.warnings.join("\n")).toMatch(/^PARALLEL engine: the account lacks the RELOAD privilege/m);
+    } finally {
+      await mariadbExec([`DROP USER IF EXISTS '${weak}'@'127.0.0.1'`]);
+    }
+  });
+
+  it("refuses bad engine settings naming the field", async () => {
+    const bad = await admin(`mutation { createDumpOptions(input: { name: "bad-par", engine: PARALLEL, threads: 0, chunkRows: 5 }) { id } }`);
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT" });
+    const extensions = (bad.errors?.[0]?.extensions ?? {}) as { fields?: Array<{ field: string }>; field?: string };
+    const fields = extensions.fields?.map((f) => f.field) ?? [extensions.field];
+    expect(fields.sort()).toEqual(["chunkRows", "threads"]);
+    const defaults = dataOf(await admin(`mutation { createDumpOptions(input: { name: "single" }) { engine threads chunkRows } }`)) as {
+      createDumpOptions: { engine: string; threads: number | null; chunkRows: number | null };
+    };
+    expect(defaults.createDumpOptions).toEqual({ engine: "SINGLE", threads: null, chunkRows: null });
+  });
 });

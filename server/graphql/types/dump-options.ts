@@ -58,7 +58,10 @@ const DumpOptionsInput = builder.inputType("DumpOptionsInput", {
     pgExtraFlags: t.stringList({ description: "Allow-listed pg_dump flags, e.g. --no-comments, --exclude-schema=tmp." }),
     compression: t.field({ type: CompressionEnum }),
     compressionLevel: t.int({ description: "zstd 1-19 (default 3), gzip 1-9." }),
-    engine: t.field({ type: DumpEngineEnum, description: "SINGLE (default): mysqldump / pg_dump; PARALLEL: mydumper / pg_dump -Fd -j, stored as one .tar.zst." }),
+    engine: t.field({
+      type: DumpEngineEnum,
+      description: "SINGLE (default): mysqldump / pg_dump; PARALLEL: mydumper / pg_dump -Fd -j, stored as one .tar.zst.",
+    }),
     threads: t.int({ description: "PARALLEL: 1-64 threads; null = this host's cores, at most 8." }),
     chunkRows: t.int({ description: "PARALLEL on MySQL/MariaDB: rows per chunk (1000-100000000); null = one file per table." }),
   }),
