@@ -20,6 +20,7 @@ import {
 } from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
 import { eventually, restoreAndWait } from "../restore/testing/restore-helpers.ts";
+import { runCli } from "../cli/testing/run-cli.ts";
 
 /**
  * The PARALLEL engines end to end on the real servers: mydumper / myloader and pg_dump -Fd -j /
@@ -140,6 +141,33 @@ describe("PARALLEL engine round trips", () => {
     expect(fromS3).toMatchObject({ status: "SUCCEEDED", targetState: "CREATED", sha256: backup.sha256 });
     expect(await mariadbFingerprint(fromS3.database)).toEqual(source);
 
+    // `sqlguard restore` loads the same artifact file with myloader, no metadata database needed.
+    const viaCli = uniqueName("parcli");
+    mariaDbs.push(viaCli);
+    const cli = await runCli(
+      [
+        "restore",
+        "--file",
+        file,
+        "--to",
+        `mariadb://${encodeURIComponent(user)}@127.0.0.1:3306`,
+        "--database",
+        viaCli,
+        "--threads",
+        "2",
+        "--spool",
+        path.join(work, "cli-spool"),
+      ],
+      {
+        MYSQL_PWD: password,
+      },
+    );
+    expect(cli.stderr).not.toMatch(/error|failed/i);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(new RegExp(`^restored into "${viaCli}": \\d+ bytes read, SHA-256 ${backup.sha256} verified`));
+    expect(await mariadbFingerprint(viaCli)).toEqual(source);
+    expect(fs.readdirSync(path.join(work, "cli-spool"))).toEqual([]);
+
     // Overwrite: the existing database (changed since) becomes the backup again.
     const copy = uniqueName("parcopy");
     mariaDbs.push(copy);
@@ -188,6 +216,13 @@ describe("PARALLEL engine round trips", () => {
     expect(fromS3.error).toBeNull();
     expect(fromS3).toMatchObject({ status: "SUCCEEDED", targetState: "CREATED" });
     expect(await pgFingerprint(fromS3.database)).toEqual(source);
+
+    const viaCli = uniqueName("parpgcli");
+    pgDbs.push(viaCli);
+    const cli = await runCli(["restore", "--file", file, "--to", `postgres://${POSTGRES.user}@127.0.0.1:5432/${viaCli}`]);
+    expect(cli.stderr).not.toMatch(/error|failed/i);
+    expect(cli.code).toBe(0);
+    expect(await pgFingerprint(viaCli)).toEqual(source);
 
     const copy = uniqueName("parpgcopy");
     pgDbs.push(copy);
