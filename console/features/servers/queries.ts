@@ -120,6 +120,9 @@ export const DUMP_OPTIONS_FIELDS = graphql(`
     pgExtraFlags
     compression
     compressionLevel
+    engine
+    threads
+    chunkRows
   }
 `);
 
