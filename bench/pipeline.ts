@@ -148,25 +148,56 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
       const target = await data(`mutation($input: StorageTargetInput!) { createStorageTarget(input: $input) { id } }`, {
         input: { name: `bench-local-${++targets}`, kind: "LOCAL", path: dir },
       });
+      // Watched as the console watches it: the live backupEvents subscription (SSE), not polling.
+      const watch = new AbortController();
+      const events = await fetch(`${url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "text/event-stream", cookie: gql.cookie },
+        body: JSON.stringify({ query: "subscription { backupEvents { backupId status } }" }),
+        signal: watch.signal,
+      });
+      const ended = new Map<number, string>();
+      let wake = () => {};
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        let buffered = "";
+        for await (const chunk of events.body!) {
+          buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+          let cut: number;
+          while ((cut = buffered.indexOf("\n\n")) >= 0) {
+            const frame = buffered.slice(0, cut);
+            buffered = buffered.slice(cut + 2);
+            const json = frame
+              .split("\n")
+              .filter((l) => l.startsWith("data:"))
+              .map((l) => l.slice(5))
+              .join("");
+            if (!json) continue;
+            const event = JSON.parse(json).data?.backupEvents as { backupId: number; status: string | null } | undefined;
+            if (event?.status && !["PENDING", "RUNNING"].includes(event.status)) {
+              ended.set(Number(event.backupId), event.status);
+              wake();
+            }
+          }
+        }
+      })().catch(() => {});
       const started = performance.now();
       const run = await data(`mutation($input: RunBackupInput!) { runBackup(input: $input) { id } }`, {
         input: { serverId: server.createServer.id, databases: [database], storageTargetIds: [target.createStorageTarget.id] },
       });
-      const id = run.runBackup[0].id;
-      for (;;) {
-        const b = (await data(`query($id: ID!) { backup(id: $id) { status error rawBytes storedBytes } }`, { id })).backup;
-        if (b.status === "SUCCEEDED") {
-          const wallMs = performance.now() - started;
-          const line = log
-            .split("\n")
-            .filter((l) => l.includes('"backup finished"') && l.includes(`"backupId":${id},`))
-            .at(-1);
-          const phases = line ? ((JSON.parse(line) as { phases?: Record<string, number> }).phases ?? null) : null;
-          return { wallMs, rawBytes: Number(b.rawBytes), storedBytes: Number(b.storedBytes), phases };
-        }
-        if (!["PENDING", "RUNNING"].includes(b.status)) throw new Error(`backup ${b.status}: ${b.error}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      const id = Number(run.runBackup[0].id);
+      while (!ended.has(id)) await new Promise<void>((r) => (wake = r));
+      const wallMs = performance.now() - started;
+      watch.abort();
+      await reading;
+      const b = (await data(`query($id: Int!) { backup(id: $id) { status error rawBytes storedBytes } }`, { id })).backup;
+      if (b.status !== "SUCCEEDED") throw new Error(`backup ${b.status}: ${b.error}`);
+      const line = log
+        .split("\n")
+        .filter((l) => l.includes('"backup finished"') && l.includes(`"backupId":${id},`))
+        .at(-1);
+      const phases = line ? ((JSON.parse(line) as { phases?: Record<string, number> }).phases ?? null) : null;
+      return { wallMs, rawBytes: Number(b.rawBytes), storedBytes: Number(b.storedBytes), phases };
     },
     rss: () => {
       const s = status(child.pid!);

@@ -76,7 +76,7 @@ export async function httpClient(url: string, username: string, password: string
   });
   const cookie = login.headers.get("set-cookie")?.split(";")[0];
   if (!cookie) throw new Error(`login failed: ${await login.text()}`);
-  return async (query: string, variables: Record<string, unknown> = {}) => {
+  const client = async (query: string, variables: Record<string, unknown> = {}) => {
     const r = await fetch(`${url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", cookie },
@@ -84,4 +84,5 @@ export async function httpClient(url: string, username: string, password: string
     });
     return (await r.json()) as { data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> };
   };
+  return Object.assign(client, { cookie });
 }
