@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -237,7 +238,8 @@ function spoolSource(options: PipelineOptions, outputDir: string, { signal, stop
     peak = Math.max(peak, await directoryBytes(outputDir));
     yield* tarDirectory(outputDir, { onMember: (m) => members.push(m), signal });
   }
-  const compressor = createCompressor(options.compression, options.level, signal);
+  // The dump has ended by the time the tar flows: the compressor may have every core.
+  const compressor = createCompressor(options.compression, options.level, signal, { threads: os.availableParallelism() });
   if (compressor.exited) stopOthersIfBad(compressor.exited, stop);
   const ended = async (): Promise<Ended> => {
     const dumpExit = await dumpChild.exited;
