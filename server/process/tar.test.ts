@@ -8,7 +8,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createWriteStream } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { extractTar, tarDirectory, type TarMember } from "./tar.ts";
+import { spawn } from "node:child_process";
+import { closedFilesIn } from "./open-files.ts";
+import { extractTar, tarDirectory, tarGrowingDirectory, type TarMember } from "./tar.ts";
 
 const sha = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex");
 
@@ -64,5 +66,36 @@ describe("tar", () => {
     const tarFile = path.join(evil, "..", `${path.basename(evil)}.tar`);
     execFileSync("tar", ["-C", "/", "-cf", tarFile, "--", path.relative("/", path.join(evil, "x"))]);
     await expect(extractTar(createReadStream(tarFile), mkdtempSync(path.join(os.tmpdir(), "parallel-tar-")))).rejects.toThrow(/plain file names/);
+  });
+
+  /** A writer in bash: `script` runs in `dir`; resolves the tar of what tarGrowingDirectory stored while it ran. */
+  async function tarWhileWriting(script: string): Promise<{ members: TarMember[]; tar: Buffer; dir: string }> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "parallel-grow-"));
+    const child = spawn("bash", ["-c", script], { cwd: dir, stdio: "ignore" });
+    const finished = new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`writer exited ${code}`)))));
+    const members: TarMember[] = [];
+    const chunks: Buffer[] = [];
+    for await (const c of tarGrowingDirectory(
+      dir,
+      { closedFiles: () => closedFilesIn(dir, child.pid), finished, pollMs: 50 },
+      { onMember: (m) => members.push(m) },
+    ))
+      chunks.push(c);
+    return { members, tar: Buffer.concat(chunks), dir };
+  }
+
+  it("stores the files a writer has closed while it writes the others, an open file only once complete", async () => {
+    const { members, tar, dir } = await tarWhileWriting("echo a > a.sql; exec 3> b.sql; echo part >&3; sleep 0.5; echo rest >&3; exec 3>&-; echo c > c.sql");
+    // a.sql went first, while b.sql was still open; b.sql whole.
+    expect(members.map((m) => m.name)).toEqual(["a.sql", "b.sql", "c.sql"]);
+    expect(readdirSync(dir)).toEqual([]);
+    const out = mkdtempSync(path.join(os.tmpdir(), "parallel-grow-x-"));
+    await extractTar(Readable.from([tar]), out);
+    expect(readFileSync(path.join(out, "b.sql"), "utf8")).toBe("part\nrest\n");
+  });
+
+  it("fails when the writer writes a stored file again, and when the writer fails", async () => {
+    await expect(tarWhileWriting("echo a > a.sql; sleep 0.5; echo again > a.sql")).rejects.toThrow(/a\.sql was written again after it had been stored/);
+    await expect(tarWhileWriting("echo a > a.sql; exit 3")).rejects.toThrow(/writer exited 3/);
   });
 });

@@ -17,29 +17,70 @@ const USTAR_MAX_SIZE = 8 ** 11 - 1;
  * upload goes); `onMember` sees each member once it is complete. Throws when the directory holds
  * anything but regular files, or a file changed size while read.
  */
-export async function* tarDirectory(dir: string, options: { onMember?: (m: TarMember) => void; signal?: AbortSignal } = {}): AsyncGenerator<Buffer> {
-  const names = (await fs.readdir(dir)).sort();
+export async function* tarDirectory(dir: string, options: TarOptions = {}): AsyncGenerator<Buffer> {
   const mtime = Math.floor(Date.now() / 1000);
-  for (const name of names) {
+  for (const name of (await fs.readdir(dir)).sort()) yield* tarMember(dir, name, mtime, options);
+  yield Buffer.alloc(BLOCK * 2);
+}
+
+type TarOptions = { onMember?: (m: TarMember) => void; signal?: AbortSignal };
+
+/**
+ * Like tarDirectory, for a directory a program is still writing: every `pollMs` the files
+ * `closedFiles` names (complete: no longer open by the writer) are stored and removed, so the
+ * upload runs alongside the dump and the spool holds only what is being written. Once `finished`
+ * resolves (the writer exited cleanly) the rest follows; when it rejects, so does the stream, with
+ * its error. A file that appears again under a name already stored (the writer reopened it) fails
+ * the stream rather than store it twice or half.
+ */
+export async function* tarGrowingDirectory(
+  dir: string,
+  growing: { closedFiles: () => Promise<string[]>; finished: Promise<void>; pollMs?: number },
+  options: TarOptions = {},
+): AsyncGenerator<Buffer> {
+  const mtime = Math.floor(Date.now() / 1000);
+  const taken = new Set<string>();
+  let done = false;
+  let failure: unknown;
+  const settled = growing.finished.then(
+    () => void (done = true),
+    (error: unknown) => void ((done = true), (failure = error)),
+  );
+  while (!done) {
     options.signal?.throwIfAborted();
-    const file = path.join(dir, name);
-    const stat = await fs.lstat(file);
-    if (!stat.isFile()) throw new Error(`the spool holds ${JSON.stringify(name)}, which is not a regular file`);
-    yield* headerBlocks(name, stat.size, mtime);
-    const hash = crypto.createHash("sha256");
-    let read = 0;
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal: options.signal }) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      read += chunk.length;
-      yield chunk;
+    const ready = (await growing.closedFiles()).filter((n) => !taken.has(n)).sort();
+    for (const name of ready) {
+      yield* tarMember(dir, name, mtime, options);
+      taken.add(name);
     }
-    if (read !== stat.size) throw new Error(`${name} changed size while it was read (${stat.size} then ${read} bytes)`);
-    const pad = (BLOCK - (read % BLOCK)) % BLOCK;
-    if (pad) yield Buffer.alloc(pad);
-    await fs.unlink(file);
-    options.onMember?.({ name, size: read, sha256: hash.digest("hex") });
+    if (!ready.length) await Promise.race([settled, new Promise((r) => setTimeout(r, growing.pollMs ?? 200))]);
+  }
+  if (failure !== undefined) throw failure;
+  for (const name of (await fs.readdir(dir)).sort()) {
+    if (taken.has(name)) throw new Error(`${name} was written again after it had been stored`);
+    yield* tarMember(dir, name, mtime, options);
   }
   yield Buffer.alloc(BLOCK * 2);
+}
+
+async function* tarMember(dir: string, name: string, mtime: number, options: TarOptions): AsyncGenerator<Buffer> {
+  options.signal?.throwIfAborted();
+  const file = path.join(dir, name);
+  const stat = await fs.lstat(file);
+  if (!stat.isFile()) throw new Error(`the spool holds ${JSON.stringify(name)}, which is not a regular file`);
+  yield* headerBlocks(name, stat.size, mtime);
+  const hash = crypto.createHash("sha256");
+  let read = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal: options.signal }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    read += chunk.length;
+    yield chunk;
+  }
+  if (read !== stat.size) throw new Error(`${name} changed size while it was read (${stat.size} then ${read} bytes)`);
+  const pad = (BLOCK - (read % BLOCK)) % BLOCK;
+  if (pad) yield Buffer.alloc(pad);
+  await fs.unlink(file);
+  options.onMember?.({ name, size: read, sha256: hash.digest("hex") });
 }
 
 function* headerBlocks(name: string, size: number, mtime: number): Generator<Buffer> {

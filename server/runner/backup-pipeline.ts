@@ -10,7 +10,8 @@ import type { DumpCommand } from "./dumpers/types.ts";
 import { BackupError, DumpFailedError, isTransientDumpError } from "./errors.ts";
 import { FanOut } from "./fan-out.ts";
 import { Meter } from "../process/meter.ts";
-import { tarDirectory, type TarMember } from "../process/tar.ts";
+import { closedFilesIn } from "../process/open-files.ts";
+import { tarGrowingDirectory, type TarMember } from "../process/tar.ts";
 import { tcpClientPorts } from "../process/sockets.ts";
 import { endingOf, howItEnded, lastLines, spawnChild, spawnReading, type ExitInfo } from "../process/spawn.ts";
 
@@ -205,9 +206,10 @@ const SPOOL_POLL_MS = 250;
 
 /**
  * A PARALLEL dump: the program (mydumper, pg_dump -Fd) writes its directory into the spool, its
- * growth counting as progress (so the stall watchdog sees a hung dump); once it exited cleanly the
- * directory streams as a tar (each file removed once read) → raw byte count → compressor. The tar
- * is a plain Readable entering the same compress → checksum → targets path as any dump.
+ * growth counting as progress (so the stall watchdog sees a hung dump); each file it has closed
+ * streams on as a tar member (and is removed once read) → raw byte count → compressor, the rest
+ * once it exited cleanly. The tar is a plain Readable entering the same compress → checksum →
+ * targets path as any dump; a dump that fails fails the stream, so nothing is committed.
  */
 function spoolSource(options: PipelineOptions, outputDir: string, { signal, stop, storedBytes, started }: SourceKit): Source {
   const { dump } = options;
@@ -231,13 +233,15 @@ function spoolSource(options: PipelineOptions, outputDir: string, { signal, stop
   }, SPOOL_POLL_MS);
   const members: TarMember[] = [];
   const raw = new Meter({ onBytes: (rawBytes) => options.onProgress?.({ rawBytes: Math.max(rawBytes, peak), storedBytes: storedBytes() }) });
-  async function* tarred(): AsyncGenerator<Buffer> {
-    const exit = await dumpChild.exited;
+  // Files the dump has closed are stored (and removed) while it writes the others.
+  const finished = dumpChild.exited.then(async (exit) => {
     clearInterval(poll);
     if (endingOf(exit) !== "ok") throw dumpFailure(exit);
     peak = Math.max(peak, await directoryBytes(outputDir));
-    yield* tarDirectory(outputDir, { onMember: (m) => members.push(m), signal });
-  }
+  });
+  finished.catch(() => {});
+  const tarred = () =>
+    tarGrowingDirectory(outputDir, { closedFiles: () => closedFilesIn(outputDir, dumpChild.pid), finished }, { onMember: (m) => members.push(m), signal });
   // The dump has ended by the time the tar flows: the compressor may have every core.
   const compressor = createCompressor(options.compression, options.level, signal, { threads: os.availableParallelism() });
   if (compressor.exited) stopOthersIfBad(compressor.exited, stop);
