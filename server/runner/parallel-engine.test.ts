@@ -235,6 +235,27 @@ describe("PARALLEL engine round trips", () => {
     const leftovers = (await pgExec(["SELECT datname FROM pg_database WHERE datname LIKE 'sqlguard_restore_%'"]))[0] as unknown[];
     expect(leftovers).toEqual([]);
     expect(spoolEntries()).toEqual([]);
+
+    // A drill counts the COPY rows of the dump's .dat files (named by pg_restore -l).
+    const verifyId = await createServer(admin, {
+      name: "pg-par-verify",
+      engine: "POSTGRESQL",
+      host: "127.0.0.1",
+      port: 5432,
+      username: POSTGRES.user,
+      includeDatabases: ["none"],
+    });
+    dataOf(await operator(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: backup.id, s: verifyId }));
+    const drill = await eventually(async () => {
+      const r = dataOf(await operator(`query($b: Int!) { backup(id: $b) { drills { status error details } } }`, { b: backup.id })) as {
+        backup: { drills: Array<{ status: string; error: string | null; details: unknown }> };
+      };
+      const d = r.backup.drills[0];
+      return d && d.status !== "RUNNING" ? d : undefined;
+    }, "the drill");
+    expect([drill.status, drill.error]).toEqual(["PASSED", null]);
+    const tables = (JSON.parse(drill.details as string) as { tables: Array<{ name: string; expectedRows: number; actualRows: number }> }).tables;
+    expect(tables.find((t) => t.name === "public.items")).toMatchObject({ expectedRows: 300, actualRows: 300 });
   });
 
   it("testServerConnection reports whether the PARALLEL engine can run and what it locks: RELOAD missing makes a PARALLEL server not ok", async () => {
