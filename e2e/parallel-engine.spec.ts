@@ -1,8 +1,13 @@
 import { expect, test } from "./fixtures/server.ts";
-import { signIn, snapshot, unique } from "./fixtures/helpers.ts";
+import { createServerViaApi, signIn, snapshot, unique } from "./fixtures/helpers.ts";
 
-test("a dump option profile with the PARALLEL engine: threads and rows per chunk checked, saved, summarised and kept on edit", async ({ page }, testInfo) => {
+test("a dump option profile with the PARALLEL engine: threads and rows per chunk checked, saved, summarised and kept on edit", async ({
+  page,
+  sampleDatabase,
+}, testInfo) => {
   await signIn(page);
+  const server = unique("parallel-server");
+  await createServerViaApi(page, server, sampleDatabase);
   await page.goto("/servers/");
   const section = page.getByRole("region", { name: "Dump option profiles" });
   await section.getByRole("button", { name: "Add profile" }).click();
@@ -32,4 +37,16 @@ test("a dump option profile with the PARALLEL engine: threads and rows per chunk
   await edit.getByLabel("Threads").fill("");
   await edit.getByRole("button", { name: "Save profile" }).click();
   await expect(row).toContainText("parallel, 50000 rows per chunk");
+
+  // A server using the profile: "Test connection" says whether the parallel engine can run and what it locks.
+  await page.getByRole("button", { name: `Edit ${server}` }).click();
+  const serverForm = page.getByRole("region", { name: `Edit server ${server}` });
+  await serverForm.getByLabel("Dump options profile").selectOption({ label: name });
+  await serverForm.getByRole("button", { name: "Save server" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `Saved server ${server}.` })).toBeVisible();
+  await page.getByRole("button", { name: `Test connection to ${server}` }).click();
+  const result = page.getByRole("status", { name: `Connection test of ${server}` });
+  await expect(result).toContainText(/Parallel engine: ready \(.*mydumper.*, \d+ threads\)/);
+  await expect(result).toContainText("It locks: FLUSH TABLES WITH READ LOCK on the whole server");
+  await snapshot(page, testInfo, "servers-parallel-tested");
 });

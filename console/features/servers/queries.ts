@@ -83,6 +83,13 @@ export const TEST_SERVER = graphql(`
       warnings
       errorKind
       error
+      parallel {
+        ready
+        tool
+        threads
+        problems
+        locks
+      }
     }
   }
 `);
