@@ -51,7 +51,9 @@ export async function spoolRestore(source: ArtifactSource, conn: ServerConnectio
     await fs.mkdir(data, { mode: 0o700 });
     const unpacked = await unpack(source, data, run);
     await run.onUnpacked?.(data, unpacked.members);
-    const stderrTail = await load(conn, database, dir, data, run);
+    // Touched while the loader runs, so a start-up sweep of crashed leftovers never takes it for one.
+    const touch = setInterval(() => void fs.utimes(data, new Date(), new Date()).catch(() => {}), 30_000);
+    const stderrTail = await load(conn, database, dir, data, run).finally(() => clearInterval(touch));
     return { storedBytes: unpacked.storedBytes, rawBytes: unpacked.rawBytes, sha256: unpacked.sha256, stderrTail };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import { connectionOf } from "./connection-of.ts";
 import { BackupError } from "./errors.ts";
 import type { BackupEvents } from "./events.ts";
 import { SlotLimiter } from "./limiter.ts";
+import { removeStaleSpool } from "./spool-sweep.ts";
 import { buildManifest } from "./manifest.ts";
 import type { TableStats } from "./table-stats.ts";
 
@@ -156,6 +157,16 @@ export class BackupRunner {
         this.#log.warn({ err: error, target: target.name }, "could not look for partial artifacts");
       }
     }
+  }
+
+  /**
+   * Removes spool directories (PARALLEL dumps and restores) that nothing has written to since
+   * `olderThan`: what a crash left. A running attempt's directory changes as its dump writes.
+   */
+  async removeStaleSpool(olderThan: Date): Promise<void> {
+    if (!this.deps.spoolDir) return;
+    const removed = await removeStaleSpool(this.deps.spoolDir, olderThan);
+    if (removed.length) this.#log.info({ removed }, "removed spool directories left by interrupted backups or restores");
   }
 
   async #run(id: number, controller: AbortController): Promise<void> {
