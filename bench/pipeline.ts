@@ -121,7 +121,7 @@ async function ensurePgDatabase(mb: number): Promise<string> {
         await db.query(
           `INSERT INTO events_${t} SELECT g, g % 9973, (ARRAY['deposit','withdrawal','transfer','fee','refund'])[1 + g % 5], (g * 7919 % 1000000) / 100.0,
              'customer note ' || (g % 1000) || ' for order #' || g || ' — ok', md5(g::text), '2026-01-01'::timestamp + (g % 31536000) * interval '1 second'
-           FROM generate_series(${from}, ${to}) g`,
+           FROM generate_series(${from}::bigint, ${to}::bigint) g`,
         );
         process.stdout.write(".");
       }
