@@ -36,7 +36,8 @@ ARG PG_CLIENT_MAJOR=17
 # Debian's postgresql-common package: kept in the repository, so the build downloads no key.
 COPY deploy/docker/apt.postgresql.org.asc /usr/share/keyrings/apt.postgresql.org.asc
 # Dump and restore clients (default-mysql-client provides mariadb-dump / mysqldump and mariadb /
-# mysql; postgresql-client-N provides pg_dump, pg_restore and psql N in /usr/lib/postgresql/N/bin),
+# mysql; postgresql-client-N provides pg_dump, pg_restore and psql N in /usr/lib/postgresql/N/bin;
+# mydumper provides mydumper and myloader, the PARALLEL engine for MySQL/MariaDB),
 # compression, TLS roots, time zones for schedules, and tini so dump child processes are reaped and
 # signals forwarded. ca-certificates comes first: apt reaches apt.postgresql.org over HTTPS. The
 # last line fails the build unless pg_dump ${PG_CLIENT_MAJOR} is where SQLGuard looks for it.
@@ -48,7 +49,7 @@ RUN set -eu \
       'Components: main' 'Signed-By: /usr/share/keyrings/apt.postgresql.org.asc' > /etc/apt/sources.list.d/pgdg.sources \
  && apt-get update \
  && apt-get install -y --no-install-recommends \
-      default-mysql-client "postgresql-client-${PG_CLIENT_MAJOR}" zstd tzdata tini \
+      default-mysql-client "postgresql-client-${PG_CLIENT_MAJOR}" mydumper zstd tzdata tini \
  && rm -rf /var/lib/apt/lists/* \
  && "/usr/lib/postgresql/${PG_CLIENT_MAJOR}/bin/pg_dump" --version | grep -q " ${PG_CLIENT_MAJOR}\."
 

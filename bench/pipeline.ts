@@ -6,7 +6,12 @@
 //   SQLGuard      a real server process (npm start's flags): runBackup over HTTP, then polling
 //                 backup(id) until SUCCEEDED, as a user sees it; the phases come from its log.
 // Prints medians, both ratios, per-phase timings and the server's RSS.
-// Usage: npm run bench:pipeline [-- --size-mb 1024 --rounds 3]
+// Then the PARALLEL engine (--parallel-rounds, default 1; 0 skips it), on the same MariaDB database
+// and on a PostgreSQL one of about the same size in 4 tables (`sqlguard_bench_pg_<mb>`, kept):
+//   backups   SQLGuard SINGLE vs PARALLEL (mydumper --rows / pg_dump -Fd -j), and the plain pipe
+//   restores  `zstd -dc | mariadb` / `zstd -dc | psql` vs SQLGuard's restoreBackup SINGLE and PARALLEL
+//             (myloader / pg_restore -j), into new databases; with the spool's peak disk use.
+// Usage: npm run bench:pipeline [-- --size-mb 1024 --rounds 3 --parallel-rounds 1]
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -14,6 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { connect } from "../server/db/connection.ts";
 import { freePort, httpClient } from "../server/testing/server-process.ts";
 
@@ -23,6 +29,7 @@ const arg = (name: string, fallback: number) => {
 };
 const SIZE_MB = arg("--size-mb", 1024);
 const ROUNDS = arg("--rounds", 3);
+const PARALLEL_ROUNDS = arg("--parallel-rounds", 1);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MARIADB = { host: "127.0.0.1", port: 3306, user: "root" };
 const DUMP = fs.existsSync("/usr/bin/mariadb-dump") ? "mariadb-dump" : "mysqldump";
@@ -79,6 +86,54 @@ async function ensureDatabase(mb: number): Promise<string> {
   }
 }
 
+const PG = { host: "127.0.0.1", port: 5432, user: process.env.TEST_PG_USER ?? "postgres" };
+
+/** Creates `sqlguard_bench_pg_<mb>`: the same kind of rows in 4 tables (pg_dump -j dumps tables in parallel), unless it exists. */
+async function ensurePgDatabase(mb: number): Promise<string> {
+  const name = `sqlguard_bench_pg_${mb}`;
+  const admin = new pg.Client({ ...PG, database: "postgres" });
+  await admin.connect();
+  try {
+    const exists = (await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount === 1;
+    if (exists) {
+      const db = new pg.Client({ ...PG, database: name });
+      await db.connect();
+      const done = (await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'done'")).rowCount === 1;
+      await db.end();
+      if (done) return name;
+      await admin.query(`DROP DATABASE ${name}`);
+    }
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const db = new pg.Client({ ...PG, database: name });
+  await db.connect();
+  try {
+    const perTable = Math.round((mb * 1024 * 1024) / ROW_BYTES / 4);
+    process.stdout.write(`building ${name}: 4 x ${perTable.toLocaleString()} rows `);
+    for (let t = 1; t <= 4; t++) {
+      await db.query(
+        `CREATE TABLE events_${t} (id bigint PRIMARY KEY, account int NOT NULL, kind varchar(20) NOT NULL, amount numeric(12,2), note varchar(120), token char(32), at timestamp)`,
+      );
+      for (let from = 1; from <= perTable; from += 500_000) {
+        const to = Math.min(perTable, from + 499_999);
+        await db.query(
+          `INSERT INTO events_${t} SELECT g, g % 9973, (ARRAY['deposit','withdrawal','transfer','fee','refund'])[1 + g % 5], (g * 7919 % 1000000) / 100.0,
+             'customer note ' || (g % 1000) || ' for order #' || g || ' — ok', md5(g::text), '2026-01-01'::timestamp + (g % 31536000) * interval '1 second'
+           FROM generate_series(${from}::bigint, ${to}::bigint) g`,
+        );
+        process.stdout.write(".");
+      }
+    }
+    await db.query("CREATE TABLE done (id int)");
+    process.stdout.write("\n");
+    return name;
+  } finally {
+    await db.end();
+  }
+}
+
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Runs a bash command line (a real kernel pipe, pipefail on); resolves with its wall time. */
@@ -92,8 +147,13 @@ function bash(line: string): Promise<number> {
 
 const dumpLine = (database: string) => [DUMP, ...DUMP_ARGS, database].map(quote).join(" ");
 
+type BackupRun = { id: number; wallMs: number; rawBytes: number; storedBytes: number; phases: Record<string, number> | null; spoolPeakBytes: number };
 type Sqlguard = {
-  backup(database: string, dir: string): Promise<{ wallMs: number; rawBytes: number; storedBytes: number; phases: Record<string, number> | null }>;
+  backup(database: string, dir: string, serverId?: number): Promise<BackupRun>;
+  /** A server row (default profile, or a PARALLEL one with `parallel`); returns its id. */
+  addServer(name: string, engine: "MARIADB" | "POSTGRESQL", parallel: boolean): Promise<number>;
+  /** restoreBackup into a new database, polled until it ends; with the spool's peak disk use. */
+  restore(backupId: number, database: string): Promise<{ wallMs: number; spoolPeakBytes: number }>;
   rss(): { currentBytes: number; peakBytes: number };
   stop(): Promise<void>;
 };
@@ -140,11 +200,68 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
     return r.data;
   };
   const server = await data(`mutation { createServer(input: { name: "bench", engine: MARIADB, host: "127.0.0.1", port: 3306, username: "root" }) { id } }`);
+  const spool = path.join(work, "data", "spool");
+  /** The spool's peak disk use while `run` runs (du-style, every 100 ms). */
+  async function watchingSpool<T>(run: () => Promise<T>): Promise<{ result: T; peak: number }> {
+    let peak = 0;
+    const size = (dir: string): number => {
+      let total = 0;
+      for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true }) as fs.Dirent[]) {
+        if (e.isFile()) total += fs.statSync(path.join(e.parentPath, e.name), { throwIfNoEntry: false })?.size ?? 0;
+      }
+      return total;
+    };
+    const timer = setInterval(() => {
+      try {
+        peak = Math.max(peak, size(spool));
+      } catch {
+        // a file went away while listed
+      }
+    }, 100);
+    try {
+      return { result: await run(), peak };
+    } finally {
+      clearInterval(timer);
+    }
+  }
+  let profileId: number | null = null;
   let targets = 0;
   const status = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
   return {
-    async backup(database, dir) {
+    async addServer(name, engine, parallel) {
+      if (parallel && profileId === null) {
+        const threads = Math.min(8, os.availableParallelism());
+        profileId = Number(
+          (await data(`mutation { createDumpOptions(input: { name: "bench-parallel", engine: PARALLEL, threads: ${threads}, chunkRows: 500000 }) { id } }`))
+            .createDumpOptions.id,
+        );
+      }
+      const input = {
+        name,
+        engine,
+        host: "127.0.0.1",
+        port: engine === "POSTGRESQL" ? 5432 : 3306,
+        username: engine === "POSTGRESQL" ? (process.env.TEST_PG_USER ?? "postgres") : "root",
+        ...(parallel ? { dumpOptionsId: profileId } : {}),
+      };
+      return Number((await data(`mutation($input: ServerInput!) { createServer(input: $input) { id } }`, { input })).createServer.id);
+    },
+    async restore(backupId, database) {
+      const { result: wallMs, peak } = await watchingSpool(async () => {
+        const started = performance.now();
+        const r = await data(`mutation($input: RestoreBackupInput!) { restoreBackup(input: $input) { id } }`, { input: { backupId, database } });
+        const id = Number(r.restoreBackup.id);
+        for (;;) {
+          await new Promise((res) => setTimeout(res, 250));
+          const s = (await data(`query($id: Int!) { restore(id: $id) { status error } }`, { id })).restore;
+          if (s.status === "SUCCEEDED") return performance.now() - started;
+          if (s.status !== "RUNNING" && s.status !== "PENDING") throw new Error(`restore ${s.status}: ${s.error}`);
+        }
+      });
+      return { wallMs, spoolPeakBytes: peak };
+    },
+    async backup(database, dir, serverId = Number(server.createServer.id)) {
       const target = await data(`mutation($input: StorageTargetInput!) { createStorageTarget(input: $input) { id } }`, {
         input: { name: `bench-local-${++targets}`, kind: "LOCAL", path: dir },
       });
@@ -181,13 +298,16 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
           }
         }
       })().catch(() => {});
-      const started = performance.now();
-      const run = await data(`mutation($input: RunBackupInput!) { runBackup(input: $input) { id } }`, {
-        input: { serverId: server.createServer.id, databases: [database], storageTargetIds: [target.createStorageTarget.id] },
+      const { result: timed, peak } = await watchingSpool(async () => {
+        const started = performance.now();
+        const run = await data(`mutation($input: RunBackupInput!) { runBackup(input: $input) { id } }`, {
+          input: { serverId, databases: [database], storageTargetIds: [target.createStorageTarget.id] },
+        });
+        const backupId = Number(run.runBackup[0].id);
+        while (!ended.has(backupId)) await new Promise<void>((r) => (wake = r));
+        return { id: backupId, wallMs: performance.now() - started };
       });
-      const id = Number(run.runBackup[0].id);
-      while (!ended.has(id)) await new Promise<void>((r) => (wake = r));
-      const wallMs = performance.now() - started;
+      const { id, wallMs } = timed;
       watch.abort();
       await reading;
       const b = (await data(`query($id: Int!) { backup(id: $id) { status error rawBytes storedBytes } }`, { id })).backup;
@@ -197,7 +317,7 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
         .filter((l) => l.includes('"backup finished"') && l.includes(`"backupId":${id},`))
         .at(-1);
       const phases = line ? ((JSON.parse(line) as { phases?: Record<string, number> }).phases ?? null) : null;
-      return { wallMs, rawBytes: Number(b.rawBytes), storedBytes: Number(b.storedBytes), phases };
+      return { id, wallMs, rawBytes: Number(b.rawBytes), storedBytes: Number(b.storedBytes), phases, spoolPeakBytes: peak };
     },
     rss: () => {
       const s = status(child.pid!);
@@ -264,7 +384,100 @@ try {
   console.log(
     `  SQLGuard server RSS: idle ${mib(idle.currentBytes)} MiB, peak ${mib(peak.peakBytes)} MiB (the data path adds ${mib(peak.peakBytes - idle.peakBytes)} MiB)`,
   );
+  if (PARALLEL_ROUNDS > 0) await parallelRows(sqlguard, database, work);
 } finally {
   await sqlguard.stop();
   fs.rmSync(work, { recursive: true, force: true });
+}
+
+/** Drops a database a restore row made (best effort). */
+async function dropRestored(engine: "MARIADB" | "POSTGRESQL", name: string): Promise<void> {
+  if (engine === "POSTGRESQL") {
+    const c = new pg.Client({ ...PG, database: "postgres" });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).finally(() => c.end());
+    return;
+  }
+  const conn = await connect({ ...MARIADB, database: "" }, { withDatabase: false });
+  await conn.query(`DROP DATABASE IF EXISTS \`${name}\``).finally(() => conn.end());
+}
+
+/**
+ * The PARALLEL rows, per engine: SQLGuard SINGLE and PARALLEL backups, the plain pipe, then the
+ * restores (plain client pipe, SQLGuard SINGLE, SQLGuard PARALLEL) into new databases.
+ */
+async function parallelRows(sqlguard: Sqlguard, mariaDatabase: string, work: string): Promise<void> {
+  const pgDatabase = await ensurePgDatabase(SIZE_MB);
+  const engines = [
+    {
+      engine: "MARIADB" as const,
+      database: mariaDatabase,
+      plainDump: (file: string) => `${dumpLine(mariaDatabase)} | zstd -3 -q -c > ${quote(file)}`,
+      plainRestore: (file: string, db: string) =>
+        `mariadb --no-defaults -h 127.0.0.1 -P 3306 -u root --protocol=TCP -e ${quote(`CREATE DATABASE \`${db}\``)} && zstd -dc ${quote(file)} | mariadb --no-defaults -h 127.0.0.1 -P 3306 -u root --protocol=TCP --binary-mode --max-allowed-packet=1G ${quote(db)}`,
+      plainLabel: ["mariadb-dump | zstd -3 > file", "zstd -dc file | mariadb"],
+    },
+    {
+      engine: "POSTGRESQL" as const,
+      database: pgDatabase,
+      plainDump: (file: string) => `pg_dump -h 127.0.0.1 -U ${quote(PG.user)} --no-owner --no-password ${quote(pgDatabase)} | zstd -3 -q -c > ${quote(file)}`,
+      plainRestore: (file: string, db: string) =>
+        `psql -h 127.0.0.1 -U ${quote(PG.user)} -q -d postgres -c ${quote(`CREATE DATABASE "${db}"`)} && zstd -dc ${quote(file)} | psql -h 127.0.0.1 -U ${quote(PG.user)} -q -v ON_ERROR_STOP=1 --single-transaction -d ${quote(db)} > /dev/null`,
+      plainLabel: ["pg_dump | zstd -3 > file", "zstd -dc file | psql"],
+    },
+  ];
+  for (const e of engines) {
+    const single = await sqlguard.addServer(`bench-${e.engine.toLowerCase()}-single`, e.engine, false);
+    const parallel = await sqlguard.addServer(`bench-${e.engine.toLowerCase()}-parallel`, e.engine, true);
+    const t = {
+      plainDump: [] as number[],
+      single: [] as number[],
+      parallel: [] as number[],
+      plainRestore: [] as number[],
+      singleRestore: [] as number[],
+      parallelRestore: [] as number[],
+    };
+    let spoolBackup = 0;
+    let spoolRestore = 0;
+    let sizes = { single: 0, parallel: 0, raw: 0 };
+    for (let round = 1; round <= PARALLEL_ROUNDS; round++) {
+      const file = path.join(work, "plain.sql.zst");
+      t.plainDump.push(await bash(e.plainDump(file)));
+      const dir = (label: string) => path.join(work, `${e.engine}-${label}-${round}`);
+      const s = await sqlguard.backup(e.database, dir("single"), single);
+      const p = await sqlguard.backup(e.database, dir("parallel"), parallel);
+      t.single.push(s.wallMs);
+      t.parallel.push(p.wallMs);
+      spoolBackup = Math.max(spoolBackup, p.spoolPeakBytes);
+      sizes = { single: s.storedBytes, parallel: p.storedBytes, raw: p.rawBytes };
+      const restored = (label: string) => `sqlguard_bench_r_${label}_${round}`;
+      for (const label of ["plain", "single", "parallel"]) await dropRestored(e.engine, restored(label));
+      t.plainRestore.push(await bash(e.plainRestore(file, restored("plain"))));
+      await dropRestored(e.engine, restored("plain"));
+      t.singleRestore.push((await sqlguard.restore(s.id, restored("single"))).wallMs);
+      await dropRestored(e.engine, restored("single"));
+      const pr = await sqlguard.restore(p.id, restored("parallel"));
+      t.parallelRestore.push(pr.wallMs);
+      spoolRestore = Math.max(spoolRestore, pr.spoolPeakBytes);
+      await dropRestored(e.engine, restored("parallel"));
+      for (const label of ["single", "parallel"]) fs.rmSync(dir(label), { recursive: true, force: true });
+      fs.rmSync(file, { force: true });
+    }
+    const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) as Record<keyof typeof t, number>;
+    const threads = Math.min(8, os.availableParallelism());
+    console.log(
+      `\nPARALLEL engine: ${e.engine} ${e.database}, tar ${mib(sizes.raw)} MiB -> ${mib(sizes.parallel)} MiB (single: ${mib(sizes.single)} MiB), ${threads} threads, median of ${PARALLEL_ROUNDS}`,
+    );
+    console.log(`  backup   plain pipe   ${e.plainLabel[0]!.padEnd(34)} ${secs(m.plainDump)}`);
+    console.log(`  backup   SQLGuard     SINGLE                             ${secs(m.single)}`);
+    console.log(
+      `  backup   SQLGuard     PARALLEL                           ${secs(m.parallel)}   ${(m.single / m.parallel).toFixed(2)}x faster than SINGLE (target >= 1.8x)`,
+    );
+    console.log(`  restore  plain pipe   ${e.plainLabel[1]!.padEnd(34)} ${secs(m.plainRestore)}`);
+    console.log(`  restore  SQLGuard     SINGLE                             ${secs(m.singleRestore)}`);
+    console.log(
+      `  restore  SQLGuard     PARALLEL                           ${secs(m.parallelRestore)}   ${(m.singleRestore / m.parallelRestore).toFixed(2)}x faster than SINGLE (target >= 2x)`,
+    );
+    console.log(`  peak spool disk use: backup ${mib(spoolBackup)} MiB, restore ${mib(spoolRestore)} MiB`);
+  }
 }

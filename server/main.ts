@@ -85,6 +85,7 @@ async function main(): Promise<void> {
   // What a previous process left PENDING or RUNNING: a backup whose artifacts were committed ends SUCCEEDED, the rest FAILED.
   await interrupted.recover();
   void runner.removeStalePartials(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
+  void runner.removeStaleSpool(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
   // Before anything runs a backup, the metrics follow the events (at once) and load what survives a
   // restart from the database (in the background; /metrics answers 503 until then).
   void metrics.start();

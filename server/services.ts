@@ -1,3 +1,5 @@
+import os from "node:os";
+import path from "node:path";
 import { AuditLog } from "./audit/audit-log.ts";
 import { AuthService } from "./auth/auth.service.ts";
 import { OidcService } from "./auth/oidc/oidc.service.ts";
@@ -70,6 +72,13 @@ export type RuntimeDeps = {
   healthIntervalMs?: number;
   /** SQLGuard's data directory (it holds secret.key): no LOCAL storage target may be it or contain it. */
   dataDir?: string;
+  /**
+   * Where PARALLEL dumps and restores spool their directories; `<dataDir>/spool` by default (the
+   * system temporary directory without a data directory). Tests point it at a small tmpfs.
+   */
+  spoolDir?: string;
+  /** Free space a PARALLEL dump wants in the spool, in multiples of the database's estimated size (default 1; 0: no check). */
+  spoolReserve?: number;
   /** Which addresses webhooks may reach (SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL; a fake DNS in tests). */
   webhookNetwork?: WebhookNetwork;
   /** SQLGUARD_OIDC_ALLOW_HTTP and SQLGUARD_BREAK_GLASS_USER; https issuers and `admin` by default. */
@@ -106,6 +115,11 @@ export type Runtime = {
   healthMonitor: HealthMonitor;
 };
 
+/** `<data dir>/spool`, or the system temporary directory's `sqlguard-spool`. */
+export function defaultSpoolDir(dataDir: string | undefined): string {
+  return dataDir ? path.join(dataDir, "spool") : path.join(os.tmpdir(), "sqlguard-spool");
+}
+
 /** Wires the services and the runner over one Prisma client. Used by main.ts and by integration tests. */
 export function createRuntime(deps: RuntimeDeps): Runtime {
   const { prisma, secrets, logger, instanceId } = deps;
@@ -120,7 +134,20 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const storeFor = storeCache(secrets, storeOptions);
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
-  const runner = new BackupRunner({ prisma, repo, secrets, storeFor, engine, events, logger, instanceId, limits: deps.limits });
+  const spoolDir = deps.spoolDir ?? defaultSpoolDir(deps.dataDir);
+  const runner = new BackupRunner({
+    prisma,
+    repo,
+    secrets,
+    storeFor,
+    engine,
+    events,
+    logger,
+    instanceId,
+    limits: deps.limits,
+    spoolDir,
+    spoolReserve: deps.spoolReserve,
+  });
   const restoreEvents = new RestoreEvents();
   // What runs in this process is never settled as interrupted; `restore` is built below.
   const interrupted = new InterruptedWork({
@@ -174,6 +201,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     verifyIntervalMs: deps.verifyIntervalMs ?? 0,
     interrupted,
     events: restoreEvents,
+    spoolDir,
   });
   // Webhook notifications: failures, recoveries and successes from `events`; overdue from the scheduler.
   const webhooks = new WebhooksService({ prisma, secrets, audit, network: deps.webhookNetwork });

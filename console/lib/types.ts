@@ -15,6 +15,7 @@ export type RestoreStatus = EnumOf<"RestoreStatus">;
 export type Compression = EnumOf<"Compression">;
 export type MissedRunPolicy = EnumOf<"MissedRunPolicy">;
 export type PgFormat = EnumOf<"PgFormat">;
+export type DumpEngine = EnumOf<"DumpEngine">;
 export type GtidPurged = EnumOf<"GtidPurged">;
 export type WebhookFormat = EnumOf<"WebhookFormat">;
 

@@ -17,7 +17,7 @@ import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import { deleteBackup } from "./delete-backup.ts";
 import type { StorageTarget } from "../db/generated/client.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
-import { contentTypeOf } from "../runner/artifact-key.ts";
+import { contentTypeOf, formatOfKey } from "../runner/artifact-key.ts";
 import type { Readable } from "node:stream";
 
 export type BackupsDeps = {
@@ -125,7 +125,7 @@ export class BackupsService {
     const { server } = request;
     const profile = server.dumpOptions;
     const compression = profile?.compression ?? "ZSTD";
-    const format = server.engine === "POSTGRESQL" && profile?.pgFormat === "CUSTOM" ? "pg-custom" : "sql";
+    const format = profile?.engine === "PARALLEL" ? "tar" : server.engine === "POSTGRESQL" && profile?.pgFormat === "CUSTOM" ? "pg-custom" : "sql";
     const created: BackupWithArtifacts[] = [];
     for (const database of request.databases) {
       created.push(
@@ -250,7 +250,7 @@ export class BackupsService {
     if (!target) throw new NotFoundError("storage target", artifact.storageTargetId!);
     const body = await this.deps.storeFor(target).get(artifact.key);
     const fileName = artifact.key.split("/").pop()!;
-    const format = fileName.includes(".dump") ? "pg-custom" : "sql";
+    const format = formatOfKey(fileName);
     return { body, fileName, contentType: contentTypeOf(format, backup.compression), bytes: artifact.sizeBytes === null ? null : Number(artifact.sizeBytes) };
   }
 

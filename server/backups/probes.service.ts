@@ -8,6 +8,7 @@ import { connectionOf } from "../runner/connection-of.ts";
 import type { DumpEngine } from "../runner/dump-engine.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { probeStore } from "../storage/create-store.ts";
+import { parallelPreflight, type ParallelPreflight } from "./parallel-preflight.ts";
 
 export type ServerProbe = {
   ok: boolean;
@@ -22,6 +23,8 @@ export type ServerProbe = {
   error: string | null;
   /** The dump program that would run, or null when none is installed for this engine. */
   dumpTool: string | null;
+  /** Whether the PARALLEL engine can run against the server and what it would lock; null when the server could not be reached. */
+  parallel: ParallelPreflight | null;
 };
 
 export type StorageProbe = { ok: boolean; latencyMs: number | null; error: string | null };
@@ -49,20 +52,30 @@ export class ProbesService {
   async testServer(principal: Principal, id: number | null, input?: object | null): Promise<ServerProbe> {
     requireRole(principal, "OPERATOR");
     if (id === null && !input) throw new ValidationError("id", "id: give the server's id, or the input of the form to test");
-    const server = input && this.deps.draftServer ? await this.deps.draftServer(input, id) : await this.deps.prisma.server.findUnique({ where: { id: id! } });
+    const server =
+      input && this.deps.draftServer
+        ? await this.deps.draftServer(input, id)
+        : await this.deps.prisma.server.findUnique({ where: { id: id! } });
     if (!server) throw new NotFoundError("server", id!);
+    const dumpOptions = server.dumpOptionsId ? await this.deps.prisma.dumpOptions.findUnique({ where: { id: server.dumpOptionsId } }) : null;
     const tools = await this.deps.engine.tools();
     const tool = server.engine === "POSTGRESQL" ? tools.pgDump : tools.mysqlDump;
     const dumpTool = tool ? `${tool.path} (${tool.version})` : null;
     try {
-      const inspection = await this.deps.engine.inspect(connectionOf(server, this.deps.secrets));
+      const conn = connectionOf(server, this.deps.secrets);
+      const inspection = await this.deps.engine.inspect(conn);
       const restored = server.id ? await restoredDatabases(this.deps.prisma, server.id) : new Set<string>();
       const databases = selectBackupDatabases(inspection.databases, server, restored);
       const warnings = [...inspection.warnings];
-      if (!tool) warnings.push(`no dump program for ${server.engine} is installed on this machine`);
+      const parallelEngine = dumpOptions?.engine === "PARALLEL";
+      const parallel = await parallelPreflight(conn, tools, dumpOptions);
+      if (!tool && !parallelEngine) warnings.push(`no dump program for ${server.engine} is installed on this machine`);
+      // The profile asks for the PARALLEL engine: what it lacks is the server's problem now.
+      if (parallelEngine) warnings.push(...parallel.problems.map((p) => `PARALLEL engine: ${p}`));
       const empty = databases.length === 0;
       return {
-        ok: !empty && tool !== null,
+        parallel,
+        ok: !empty && (parallelEngine ? parallel.ready : tool !== null),
         version: inspection.version,
         databases,
         allDatabases: inspection.databases,
@@ -73,7 +86,17 @@ export class ProbesService {
       };
     } catch (error) {
       const kind = (error as { kind?: string }).kind ?? "OTHER";
-      return { ok: false, version: null, databases: [], allDatabases: [], warnings: [], errorKind: kind, error: (error as Error).message, dumpTool };
+      return {
+        ok: false,
+        version: null,
+        databases: [],
+        allDatabases: [],
+        warnings: [],
+        errorKind: kind,
+        error: (error as Error).message,
+        dumpTool,
+        parallel: null,
+      };
     }
   }
 

@@ -37,6 +37,9 @@ const fields = {
   pgExtraFlags: flagsRule("pg"),
   compression: z.enum(["ZSTD", "GZIP", "NONE"]),
   compressionLevel: z.number().int("must be a whole number"),
+  engine: z.enum(["SINGLE", "PARALLEL"]),
+  threads: z.number().int("must be a whole number").min(1, "must be at least 1").max(64, "must be at most 64").nullable(),
+  chunkRows: z.number().int("must be a whole number").min(1000, "must be at least 1000").max(100_000_000, "must be at most 100000000").nullable(),
 };
 const updateSchema = z.object(fields).partial();
 const createSchema = updateSchema.refine((o) => o.name !== undefined, { path: ["name"], message: "is required" });

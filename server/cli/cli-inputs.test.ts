@@ -58,7 +58,7 @@ describe("parseManifest", () => {
     [JSON.stringify({ ...manifest(), backupId: 0 }), /^backupId: /],
     [JSON.stringify({ ...manifest(), artifact: { ...manifest().artifact, sha256: "XYZ" } }), /^artifact\.sha256: /],
     [JSON.stringify({ ...manifest(), compression: { algorithm: "lz4", level: 1 } }), /^compression\.algorithm: /],
-    [JSON.stringify({ ...manifest(), dump: { tool: "x", format: "tar" } }), /^dump\.format: /],
+    [JSON.stringify({ ...manifest(), dump: { tool: "x", format: "zip" } }), /^dump\.format: /],
     [JSON.stringify({ ...manifest(), server: { name: "x", engine: "ORACLE" } }), /^server: /],
   ])("refuses a bad manifest, naming the field (%#)", (text, message) => {
     expect(() => parseManifest(text)).toThrow(message);

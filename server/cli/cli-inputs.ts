@@ -75,7 +75,7 @@ export function parseManifest(text: string): Manifest {
   if (typeof m.artifact?.key !== "string" || !m.artifact.key) problem("artifact.key", "must be a non-empty string");
   if (!Number.isInteger(m.artifact?.storedBytes) || !Number.isInteger(m.artifact?.rawBytes)) problem("artifact.storedBytes", "sizes must be integers");
   if (!(m.compression?.algorithm in ALGORITHMS)) problem("compression.algorithm", "must be zstd, gzip or none");
-  if (m.dump?.format !== "sql" && m.dump?.format !== "pg-custom") problem("dump.format", "must be sql or pg-custom");
+  if (!["sql", "pg-custom", "tar"].includes(m.dump?.format)) problem("dump.format", "must be sql, pg-custom or tar");
   if (Number.isNaN(Date.parse(m.startedAt)) || Number.isNaN(Date.parse(m.finishedAt))) problem("startedAt", "startedAt and finishedAt must be ISO times");
   return m as Manifest;
 }

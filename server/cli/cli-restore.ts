@@ -26,6 +26,8 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
       to: { type: "string" },
       database: { type: "string" },
       overwrite: { type: "boolean", default: false },
+      threads: { type: "string" },
+      spool: { type: "string" },
     },
     strict: true,
   });
@@ -43,12 +45,20 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
   const problem = databaseNameProblem(target.conn.engine, database);
   if (problem) throw new UsageError("--database", problem);
 
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64))
+    throw new UsageError("--threads", "must be a whole number from 1 to 64");
   const source: ArtifactSource = { open: input.open, sha256: manifest.artifact.sha256, compression: compressionOf(manifest), format: manifest.dump.format };
   io.err(
     `restoring ${manifest.server.name}/${manifest.database} (backup ${manifest.backupId}, ${manifest.artifact.storedBytes} bytes) into ${JSON.stringify(database)} on ${target.conn.host}:${target.conn.port}`,
   );
   try {
-    const outcome = await restoreArtifact(source, { conn: target.conn, database, mode: values.overwrite ? "overwrite" : "create" }, { signal });
+    const outcome = await restoreArtifact(
+      source,
+      { conn: target.conn, database, mode: values.overwrite ? "overwrite" : "create" },
+      // PARALLEL artifacts (.tar.zst) unpack into --spool (the temporary directory by default) and load with myloader / pg_restore.
+      { signal, threads, spoolDir: values.spool },
+    );
     io.out(
       `restored into ${JSON.stringify(database)}: ${outcome.storedBytes} bytes read, SHA-256 ${outcome.sha256} verified, ${(outcome.restoreMs / 1000).toFixed(1)} s`,
     );

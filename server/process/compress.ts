@@ -31,14 +31,16 @@ export function compressionLevelProblem(kind: CompressionKind, level: number): s
 /**
  * A streaming compressor: zstd through the `zstd` program (faster than any in-process binding
  * available here, and its memory is bounded by the level's window), gzip in-process with zlib,
- * or none. Throws a RangeError for a level the compressor does not take (check
+ * or none; `threads` gives zstd worker threads. Throws a RangeError for a level the compressor does not take (check
  * compressionLevelProblem first); `signal` stops the zstd child.
  */
-export function createCompressor(kind: CompressionKind, level: number, signal?: AbortSignal): Compressor {
+export function createCompressor(kind: CompressionKind, level: number, signal?: AbortSignal, options: { threads?: number } = {}): Compressor {
   const problem = compressionLevelProblem(kind, level);
   if (problem) throw new RangeError(`compression level ${level} ${problem}`);
   if (kind === "GZIP") return { stream: zlib.createGzip({ level }), exited: null };
   if (kind === "NONE") return { stream: new PassThrough(), exited: null };
-  const child = spawnChild("zstd", [`-${level}`, "-q", "-c", "--no-progress"], { signal });
+  // -T: zstd's own worker threads (its output stays one standard frame sequence any zstd reads).
+  const threads = options.threads && options.threads > 1 ? [`-T${options.threads}`] : [];
+  const child = spawnChild("zstd", [`-${level}`, ...threads, "-q", "-c", "--no-progress"], { signal });
   return { stream: Duplex.from({ writable: child.stdin, readable: child.stdout }), exited: child.exited };
 }

@@ -22,6 +22,13 @@ export async function firstMysqlProgram(names: string[], searchPath: string): Pr
   return null;
 }
 
+/** `name` on the search path, if it runs, with its version line (mydumper, myloader). */
+export async function findProgram(name: string, searchPath: string): Promise<Program | null> {
+  const found = await which(name, searchPath);
+  const version = found ? await versionLine(found) : null;
+  return found && version ? { path: found, version } : null;
+}
+
 /**
  * The newest PostgreSQL client program `name` (pg_dump, psql, pg_restore) on the search path or in
  * /usr/lib/postgresql/<major>/bin (`versionedDirs`, for tests): a pg_dump cannot dump a server

@@ -10,10 +10,9 @@ const READABLE = new Set<BackupArtifact["status"]>(["STORED", "CORRUPT"]);
 /** The artifact chosen for a restore, its target, and how to read it. */
 export type ResolvedArtifact = { artifact: BackupArtifact; target: StorageTarget; source: ArtifactSource };
 
-/** pg_dump's custom format is stored as `.dump[.zst|.gz]`; everything else is SQL. */
-export function formatOfKey(key: string): "sql" | "pg-custom" {
-  return /\.dump(\.zst|\.gz)?$/.test(key) ? "pg-custom" : "sql";
-}
+import { formatOfKey } from "../runner/artifact-key.ts";
+
+export { formatOfKey };
 
 /**
  * The artifact of a successful backup to restore from: the one on `storageTargetId`, or the first

@@ -9,6 +9,7 @@ import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { markCorrupt, resolveArtifact } from "./backup-source.ts";
 import { compareDrill, type DrillComparison } from "./drill-compare.ts";
 import { DumpRowCounter } from "./dump-rows.ts";
+import { countSpooledRows } from "./spooled-rows.ts";
 import { toRestoreError } from "./errors.ts";
 import type { RestoreEvents } from "./events.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
@@ -24,6 +25,8 @@ export type DrillRunnerDeps = {
   events: RestoreEvents;
   logger: Logger;
   tools?: RestoreTools;
+  /** Where PARALLEL artifacts are unpacked. */
+  spoolDir?: string;
   /** Pins the artifact while the drill reads it. */
   instanceId: string;
 };
@@ -63,7 +66,13 @@ export async function executeDrill(
         restoreArtifact(
           source,
           { conn, database: drill.scratchDatabase, mode: "create" },
-          { signal, tools: deps.tools, onRawChunk: (chunk) => counter.write(chunk) },
+          {
+            signal,
+            tools: deps.tools,
+            spoolDir: deps.spoolDir,
+            onRawChunk: (chunk) => counter.write(chunk),
+            onUnpacked: (dir, members) => countSpooledRows(counter, backup.engine === "POSTGRESQL" ? "pg" : "mysql", dir, members, deps.tools),
+          },
         ),
       );
     } catch (caught) {

@@ -1,14 +1,17 @@
 import crypto from "node:crypto";
 import type { Readable } from "node:stream";
 import type { CompressionKind } from "../process/compress.ts";
-import type { ServerConnection } from "../runner/dumpers/types.ts";
+import type { DumpFormat, ServerConnection } from "../runner/dumpers/types.ts";
 import { hashStream } from "./artifact-read.ts";
 import { ChecksumMismatchError, RestoreError, scrubSecret, toRestoreError } from "./errors.ts";
 import { createScratch, prepareScratch, scratchDatabaseName, swapIn } from "./mysql-swap.ts";
 import { buildRestoreCommands, type RestoreCommands } from "./restore-command.ts";
 import { streamRestore, type StreamRestoreResult } from "./restore-stream.ts";
 import { detectRestoreTools, type RestoreTools } from "./restore-tools.ts";
-import { createDatabase, databaseExists, dropDatabase, endSessions, pgOverwritePrelude } from "./target-database.ts";
+import { createDatabase, databaseExists, dropDatabase, endSessions, pgOverwritePrelude, withPg } from "./target-database.ts";
+import { parallelLoaderProblem, spoolRestore } from "./parallel-restore.ts";
+import type { TarMember } from "../process/tar.ts";
+import { pgIdent } from "../runner/dumpers/server-session.ts";
 import { named, type TargetReport } from "./target-state.ts";
 
 /** A stored artifact: how to open it, and what it must hash to. */
@@ -17,7 +20,7 @@ export type ArtifactSource = {
   open(signal: AbortSignal): Promise<Readable>;
   sha256: string;
   compression: CompressionKind;
-  format: "sql" | "pg-custom";
+  format: DumpFormat;
 };
 
 /** Where to restore: `create` refuses an existing database; `overwrite` replaces one. */
@@ -34,6 +37,12 @@ export type RestoreRun = {
   /** Called before each step that could leave the target in another state (the service records it, so a crash leaves it said). */
   onTargetState?: (report: TargetReport) => Promise<void>;
   tools?: RestoreTools;
+  /** PARALLEL artifacts: where they are unpacked before loading (the system temporary directory by default). */
+  spoolDir?: string;
+  /** PARALLEL artifacts: myloader / pg_restore threads (this host's cores, at most 8, by default). */
+  threads?: number;
+  /** PARALLEL artifacts: the unpacked, verified directory, before anything is loaded (a drill counts the dump's rows there). */
+  onUnpacked?: (dir: string, members: TarMember[]) => Promise<void>;
 };
 
 /** A finished restore: bytes read and fed, the verified SHA-256, the restore time (RTO) and what the target now is. */
@@ -68,7 +77,10 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
   const unchanged: TargetReport = { state: "UNTOUCHED", detail: `${named(database)} was not changed` };
   try {
     const tools = run.tools ?? (await detectRestoreTools());
-    const commandsFor = (db: string, applicationName?: string) => {
+    const loaderProblem = source.format === "tar" ? parallelLoaderProblem(conn.engine, tools) : null;
+    if (loaderProblem) throw new RestoreError("CONFIGURATION", loaderProblem, { target: unchanged });
+    const commandsFor = (db: string, applicationName?: string): Loader => {
+      if (source.format === "tar") return { tar: true, database: db, tools };
       try {
         return buildRestoreCommands(conn, db, source.format, tools, { applicationName });
       } catch (error) {
@@ -81,7 +93,9 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
     const restored = !exists
       ? await intoNewDatabase(source, target, commands, run)
       : conn.engine === "POSTGRESQL"
-        ? await overPostgres(source, target, commandsFor, run)
+        ? source.format === "tar"
+          ? await overPostgresParallel(source, target, commandsFor, run)
+          : await overPostgres(source, target, commandsFor, run)
         : await overMysql(source, target, commandsFor, run);
     const { result } = restored;
     return {
@@ -102,14 +116,14 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
 }
 
 /** Creates the database, restores into it, and drops it again when anything fails. */
-async function intoNewDatabase(source: ArtifactSource, target: RestoreTarget, commands: RestoreCommands, run: RestoreRun): Promise<Restored> {
+async function intoNewDatabase(source: ArtifactSource, target: RestoreTarget, commands: Loader, run: RestoreRun): Promise<Restored> {
   const { conn, database } = target;
   await createDatabase(conn, database).catch((error: unknown) =>
     connectionFailure(error, { state: "UNTOUCHED", detail: `${named(database)} was not created` }),
   );
   try {
     await run.onDatabaseCreated?.();
-    const result = await stream(source, commands, "", run);
+    const result = await stream(source, target.conn, commands, "", run);
     return { result, created: true, target: { state: "CREATED", detail: `the new database ${named(database)} holds the backup` } };
   } catch (caught) {
     const error = toRestoreError(caught, run.signal);
@@ -132,7 +146,7 @@ async function intoNewDatabase(source: ArtifactSource, target: RestoreTarget, co
 async function overPostgres(
   source: ArtifactSource,
   target: RestoreTarget,
-  commandsFor: (database: string, applicationName?: string) => RestoreCommands,
+  commandsFor: (database: string, applicationName?: string) => Loader,
   run: RestoreRun,
 ): Promise<Restored> {
   const session = `sqlguard-restore ${crypto.randomBytes(4).toString("hex")}`;
@@ -145,7 +159,7 @@ async function overPostgres(
   try {
     await verifyFirst(source, run);
     const prelude = await pgOverwritePrelude(target.conn, target.database).catch((error: unknown) => connectionFailure(error, unchanged));
-    const result = await stream(source, commands, prelude, run);
+    const result = await stream(source, target.conn, commands, prelude, run);
     return { result, created: false, target: { state: "REPLACED", detail: `${named(target.database)} now holds the backup` } };
   } catch (caught) {
     const error = toRestoreError(caught, run.signal);
@@ -166,12 +180,7 @@ async function overPostgres(
 }
 
 /** Restores into a scratch database and swaps it in once complete; the target is untouched until then. */
-async function overMysql(
-  source: ArtifactSource,
-  target: RestoreTarget,
-  commandsFor: (database: string) => RestoreCommands,
-  run: RestoreRun,
-): Promise<Restored> {
+async function overMysql(source: ArtifactSource, target: RestoreTarget, commandsFor: (database: string) => Loader, run: RestoreRun): Promise<Restored> {
   const { conn, database } = target;
   const scratch = scratchDatabaseName();
   await run.onTargetState?.({
@@ -183,7 +192,7 @@ async function overMysql(
   let definitions;
   try {
     await createScratch(conn, database, scratch).catch((error: unknown) => connectionFailure(error, null));
-    result = await stream(source, commandsFor(scratch), "", run);
+    result = await stream(source, conn, commandsFor(scratch), "", run);
     definitions = await prepareScratch(conn, scratch).catch((error: unknown) => {
       throw new RestoreError("CLIENT_FAILED", `reading the restored copy's definitions failed: ${(error as Error).message}`, { cause: error });
     });
@@ -214,8 +223,20 @@ async function overMysql(
   return { result, created: false, target: report };
 }
 
-function stream(source: ArtifactSource, commands: RestoreCommands, prelude: string, run: RestoreRun): Promise<StreamRestoreResult> {
+/** How an artifact reaches a database: a client's stdin (SQL, custom archives), or a PARALLEL tar unpacked into the spool. */
+type Loader = RestoreCommands | { tar: true; database: string; tools: RestoreTools };
+
+function stream(source: ArtifactSource, conn: ServerConnection, commands: Loader, prelude: string, run: RestoreRun): Promise<StreamRestoreResult> {
   run.signal.throwIfAborted();
+  if ("tar" in commands)
+    return spoolRestore(source, conn, commands.database, {
+      signal: run.signal,
+      tools: commands.tools,
+      spoolDir: run.spoolDir,
+      threads: run.threads,
+      onProgress: (p) => run.onProgress?.({ phase: "restoring", ...p }),
+      onUnpacked: run.onUnpacked,
+    });
   return source.open(run.signal).then(
     (opened) =>
       streamRestore({
@@ -246,6 +267,95 @@ async function verifyFirst(source: ArtifactSource, run: RestoreRun): Promise<voi
     throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${error.message}`, { cause: error });
   });
   if (sha256 !== source.sha256) throw new ChecksumMismatchError(source.sha256, sha256, "the existing database was not touched");
+}
+
+/**
+ * PostgreSQL overwrite of a PARALLEL artifact: `pg_restore --jobs` cannot run in one transaction,
+ * so the backup is restored into a scratch database and, once complete, swapped in with two
+ * ALTER DATABASE … RENAME in one transaction (the target's sessions ended first; its owner kept);
+ * the old database is dropped after. A failure before the swap leaves the target as it was.
+ */
+async function overPostgresParallel(
+  source: ArtifactSource,
+  target: RestoreTarget,
+  commandsFor: (database: string) => Loader,
+  run: RestoreRun,
+): Promise<Restored> {
+  const { conn, database } = target;
+  const scratch = scratchDatabaseName();
+  const untouched = (dropped: boolean): TargetReport => ({
+    state: "UNTOUCHED",
+    detail: `${named(database)} was not changed; ${dropped ? `the scratch database ${named(scratch)} was dropped` : `the scratch database ${named(scratch)} could not be dropped: drop it by hand`}`,
+    scratchDatabase: scratch,
+  });
+  await run.onTargetState?.({
+    state: "UNTOUCHED",
+    detail: `restoring into the scratch database ${named(scratch)}; ${named(database)} is not changed until that copy is complete`,
+    scratchDatabase: scratch,
+  });
+  let result: StreamRestoreResult;
+  try {
+    await createDatabase(conn, scratch).catch((error: unknown) => connectionFailure(error, null));
+    result = await stream(source, conn, commandsFor(scratch), "", run);
+    run.signal.throwIfAborted();
+    await run.onTargetState?.({
+      state: "UNKNOWN",
+      detail: `swapping the restored copy in ${named(scratch)} into ${named(database)}: if this stays, SQLGuard stopped mid-swap`,
+      scratchDatabase: scratch,
+    });
+  } catch (caught) {
+    const error = toRestoreError(caught, run.signal);
+    const dropped = await dropDatabase(conn, scratch).then(
+      () => true,
+      () => false,
+    );
+    throw withTarget(error, untouched(dropped));
+  }
+  const old = `${scratch}_old`;
+  try {
+    await swapPgDatabases(conn, database, scratch, old);
+  } catch (error) {
+    const dropped = await dropDatabase(conn, scratch).then(
+      () => true,
+      () => false,
+    );
+    throw new RestoreError("SWAP_FAILED", `swapping the restored copy in failed: ${(error as Error).message}`, { target: untouched(dropped) });
+  }
+  const droppedOld = await dropDatabase(conn, old).then(
+    () => true,
+    () => false,
+  );
+  return {
+    result,
+    created: false,
+    target: {
+      state: "REPLACED",
+      detail: `${named(database)} now holds the backup${droppedOld ? "" : `; its former contents are in ${named(old)}: drop it by hand`}`,
+      scratchDatabase: scratch,
+    },
+  };
+}
+
+/** Renames `database` to `old` and `scratch` to `database` in one transaction, ending the sessions on `database` first (a few tries). */
+async function swapPgDatabases(conn: ServerConnection, database: string, scratch: string, old: string): Promise<void> {
+  await withPg(conn, null, async (c) => {
+    const owner = (await c.query<{ o: string }>("SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1", [database])).rows[0]?.o;
+    for (let attempt = 1; ; attempt++) {
+      await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()", [[database, scratch]]);
+      try {
+        await c.query("BEGIN");
+        await c.query(`ALTER DATABASE ${pgIdent(database)} RENAME TO ${pgIdent(old)}`);
+        await c.query(`ALTER DATABASE ${pgIdent(scratch)} RENAME TO ${pgIdent(database)}`);
+        if (owner) await c.query(`ALTER DATABASE ${pgIdent(database)} OWNER TO ${pgIdent(owner)}`);
+        await c.query("COMMIT");
+        return;
+      } catch (error) {
+        await c.query("ROLLBACK").catch(() => {});
+        if (attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
+  });
 }
 
 function withTarget(error: RestoreError, target: TargetReport): RestoreError {

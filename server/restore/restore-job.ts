@@ -23,6 +23,8 @@ export type RestoreJobDeps = {
   prisma: PrismaClient;
   secrets: SecretBox;
   storeFor: (target: StorageTarget) => ArtifactStore;
+  /** Where PARALLEL artifacts are unpacked before loading. */
+  spoolDir?: string;
   events: RestoreEvents;
   logger: Logger;
   instanceId: string;
@@ -146,6 +148,7 @@ export class RestoreJobs {
         {
           signal: controller.signal,
           tools: this.deps.tools,
+          spoolDir: this.deps.spoolDir,
           onProgress: (p) => (progress = p.storedBytes),
           onDatabaseCreated: async () =>
             void (await this.#records.write("note the created database", () => prisma.restore.updateMany({ where: { id }, data: { createdDatabase: true } }), {

@@ -30,6 +30,8 @@ export type RestoreRuntimeDeps = {
   verifyIntervalMs: number;
   /** Replaceable in tests; the client programs on this machine otherwise. */
   tools?: RestoreTools;
+  /** Where PARALLEL artifacts are unpacked before loading. */
+  spoolDir?: string;
   /** Settles interrupted restores (at start, in the lease sweep, on cancel). */
   interrupted: InterruptedWork;
   /** The restore events, when the caller shares them (InterruptedWork announces settled restores). */
@@ -55,11 +57,11 @@ export type RestoreRuntime = {
 /** Builds the restore side of SQLGuard over the shared Prisma client, stores and backup events. */
 export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
   const events = deps.events ?? new RestoreEvents();
-  const { prisma, secrets, storeFor, logger, audit, clock, instanceId, tools } = deps;
-  const jobs = new RestoreJobs({ prisma, secrets, storeFor, events, logger, instanceId, heartbeatMs: deps.heartbeatMs, tools });
+  const { prisma, secrets, storeFor, logger, audit, clock, instanceId, tools, spoolDir } = deps;
+  const jobs = new RestoreJobs({ prisma, secrets, storeFor, events, logger, instanceId, heartbeatMs: deps.heartbeatMs, tools, spoolDir });
   const restores = new RestoresService({ prisma, secrets, storeFor, audit, jobs, instanceId, interrupted: deps.interrupted });
   const verification = new VerificationService({ prisma, storeFor, audit, events, logger, clock, intervalMs: deps.verifyIntervalMs, instanceId });
-  const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId });
+  const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId, spoolDir });
   deps.backupEvents.on((event) => drills.onBackupEvent(event));
   return {
     restores,

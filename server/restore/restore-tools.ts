@@ -1,4 +1,4 @@
-import { firstMysqlProgram, newestPgProgram } from "../process/programs.ts";
+import { findProgram, firstMysqlProgram, newestPgProgram } from "../process/programs.ts";
 
 /** The client programs a restore feeds: found once per process, null when missing. */
 export type RestoreTools = {
@@ -7,6 +7,8 @@ export type RestoreTools = {
   psql: { path: string; version: string } | null;
   /** Turns a custom-format archive into SQL for psql; must be at least as new as the pg_dump that wrote it. */
   pgRestore: { path: string; version: string } | null;
+  /** Loads a mydumper directory (PARALLEL artifacts of MySQL/MariaDB); absent or null when not installed. */
+  myloader?: { path: string; version: string } | null;
 };
 
 let cached: Promise<RestoreTools> | undefined;
@@ -19,10 +21,11 @@ export function detectRestoreTools(): Promise<RestoreTools> {
 
 /** Uncached lookup over an explicit search path (tests). */
 export async function findRestoreTools(searchPath: string): Promise<RestoreTools> {
-  const [mysql, psql, pgRestore] = await Promise.all([
+  const [mysql, psql, pgRestore, myloader] = await Promise.all([
     firstMysqlProgram(["mariadb", "mysql"], searchPath),
     newestPgProgram("psql", searchPath),
     newestPgProgram("pg_restore", searchPath),
+    findProgram("myloader", searchPath),
   ]);
-  return { mysql, psql, pgRestore };
+  return { mysql, psql, pgRestore, myloader };
 }

@@ -1,4 +1,7 @@
 import { COMPRESSION_SUFFIX, type CompressionKind } from "../process/compress.ts";
+import type { DumpFormat } from "./dumpers/types.ts";
+
+const EXTENSIONS: Record<DumpFormat, string> = { sql: ".sql", "pg-custom": ".dump", tar: ".tar" };
 
 /** Percent-encodes what a path segment cannot hold ('/', '\', '%', control characters, "." / ".."). */
 export function keySegment(name: string): string {
@@ -18,7 +21,7 @@ export function keyTimestamp(at: Date): string {
 /**
  * The artifact's key inside a storage target (the target adds its own prefix or base path):
  * `<server>/<database>/<schedule or manual>/<UTC timestamp>_<backup id>.sql.zst`, `.sql.gz`,
- * `.sql`, or `.dump[.zst|.gz]` for pg_dump's custom format.
+ * `.sql`, `.dump[.zst|.gz]` for pg_dump's custom format, or `.tar[.zst|.gz]` for a parallel engine's directory.
  */
 export function artifactKey(b: {
   serverName: string;
@@ -26,10 +29,10 @@ export function artifactKey(b: {
   scheduleName: string | null;
   createdAt: Date;
   backupId: number;
-  format: "sql" | "pg-custom";
+  format: DumpFormat;
   compression: CompressionKind;
 }): string {
-  const extension = (b.format === "pg-custom" ? ".dump" : ".sql") + COMPRESSION_SUFFIX[b.compression];
+  const extension = EXTENSIONS[b.format] + COMPRESSION_SUFFIX[b.compression];
   return [
     keySegment(b.serverName),
     keySegment(b.database),
@@ -38,10 +41,17 @@ export function artifactKey(b: {
   ].join("/");
 }
 
+/** pg_dump's custom format is stored as `.dump[.zst|.gz]`, a parallel engine's directory as `.tar[.zst|.gz]`; everything else is SQL. */
+export function formatOfKey(key: string): DumpFormat {
+  if (/\.tar(\.zst|\.gz)?$/.test(key)) return "tar";
+  return /\.dump(\.zst|\.gz)?$/.test(key) ? "pg-custom" : "sql";
+}
+
 export const MANIFEST_SUFFIX = ".manifest.json";
 
 const CONTENT_TYPES: Record<CompressionKind, string> = { ZSTD: "application/zstd", GZIP: "application/gzip", NONE: "application/sql" };
 
-export function contentTypeOf(format: "sql" | "pg-custom", compression: CompressionKind): string {
+export function contentTypeOf(format: DumpFormat, compression: CompressionKind): string {
+  if (compression === "NONE" && format === "tar") return "application/x-tar";
   return compression === "NONE" && format === "pg-custom" ? "application/octet-stream" : CONTENT_TYPES[compression];
 }

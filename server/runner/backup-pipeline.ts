@@ -1,4 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { compressionLevelProblem, createCompressor, type CompressionKind } from "../process/compress.ts";
@@ -6,6 +10,8 @@ import type { DumpCommand } from "./dumpers/types.ts";
 import { BackupError, DumpFailedError, isTransientDumpError } from "./errors.ts";
 import { FanOut } from "./fan-out.ts";
 import { Meter } from "../process/meter.ts";
+import { closedFilesIn } from "../process/open-files.ts";
+import { tarGrowingDirectory, type TarMember } from "../process/tar.ts";
 import { tcpClientPorts } from "../process/sockets.ts";
 import { endingOf, howItEnded, lastLines, spawnChild, spawnReading, type ExitInfo } from "../process/spawn.ts";
 
@@ -19,6 +25,9 @@ export type PipelineResult = {
   sha256: string;
   targets: TargetResult[];
   stderrTail: string;
+  /** A PARALLEL dump: the tar's members (name, size, SHA-256) and the most the spool held. */
+  members?: TarMember[];
+  spoolPeakBytes?: number;
 };
 
 export type PipelineOptions = {
@@ -62,7 +71,11 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   };
   let source: Source;
   try {
-    source = options.compression === "ZSTD" && canCountRawBytes() ? directZstdSource(options, kit) : inProcessSource(options, kit);
+    source = options.dump.outputDir
+      ? spoolSource(options, options.dump.outputDir, kit)
+      : options.compression === "ZSTD" && canCountRawBytes()
+        ? directZstdSource(options, kit)
+        : inProcessSource(options, kit);
   } catch (error) {
     // spawn() itself refused (an argument it cannot pass): whatever did start is stopped.
     stop.abort();
@@ -101,7 +114,14 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     throw explain(flowError, signal, ended, targets);
   }
   if (!targets.some((t) => t.ok)) throw storageFailure(targets);
-  return { rawBytes: ended.rawBytes, storedBytes: stored.bytes, sha256: stored.digest(), targets, stderrTail: ended.dump.stderrTail };
+  return {
+    rawBytes: ended.rawBytes,
+    storedBytes: stored.bytes,
+    sha256: stored.digest(),
+    targets,
+    stderrTail: ended.dump.stderrTail,
+    ...(source.spool ? { members: source.spool.members, spoolPeakBytes: source.spool.peakBytes() } : {}),
+  };
 }
 
 const PORT_POLL_MS = 50;
@@ -147,6 +167,8 @@ type Source = {
   producersOk(): Promise<void>;
   /** Once every child has exited: how each ended, and the exact dump size. */
   ended(): Promise<Ended>;
+  /** A spooled (PARALLEL) dump: the tar's members so far, and the most the spool held. */
+  spool?: { members: TarMember[]; peakBytes(): number };
 };
 
 /**
@@ -178,6 +200,77 @@ function inProcessSource(options: PipelineOptions, { signal, stop, storedBytes, 
     },
     ended,
   };
+}
+
+const SPOOL_POLL_MS = 250;
+
+/**
+ * A PARALLEL dump: the program (mydumper, pg_dump -Fd) writes its directory into the spool, its
+ * growth counting as progress (so the stall watchdog sees a hung dump); each file it has closed
+ * streams on as a tar member (and is removed once read) → raw byte count → compressor, the rest
+ * once it exited cleanly. The tar is a plain Readable entering the same compress → checksum →
+ * targets path as any dump; a dump that fails fails the stream, so nothing is committed.
+ */
+function spoolSource(options: PipelineOptions, outputDir: string, { signal, stop, storedBytes, started }: SourceKit): Source {
+  const { dump } = options;
+  const dumpChild = spawnChild(dump.command, dump.args, { env: dump.env, signal });
+  started(dumpChild.pid);
+  stopOthersIfBad(dumpChild.exited, stop);
+  dumpChild.stdout.resume(); // mydumper's messages: its errors are on stderr
+  let peak = 0;
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    void directoryBytes(outputDir)
+      .then((bytes) => {
+        if (bytes > peak) {
+          peak = bytes;
+          options.onProgress?.({ rawBytes: peak, storedBytes: storedBytes() });
+        }
+      })
+      .finally(() => (polling = false));
+  }, SPOOL_POLL_MS);
+  const members: TarMember[] = [];
+  const raw = new Meter({ onBytes: (rawBytes) => options.onProgress?.({ rawBytes: Math.max(rawBytes, peak), storedBytes: storedBytes() }) });
+  // Files the dump has closed are stored (and removed) while it writes the others.
+  const finished = dumpChild.exited.then(async (exit) => {
+    clearInterval(poll);
+    if (endingOf(exit) !== "ok") throw dumpFailure(exit);
+    peak = Math.max(peak, await directoryBytes(outputDir));
+  });
+  finished.catch(() => {});
+  const tarred = () =>
+    tarGrowingDirectory(outputDir, { closedFiles: () => closedFilesIn(outputDir, dumpChild.pid), finished }, { onMember: (m) => members.push(m), signal });
+  // The dump has ended by the time the tar flows: the compressor may have every core.
+  const compressor = createCompressor(options.compression, options.level, signal, { threads: os.availableParallelism() });
+  if (compressor.exited) stopOthersIfBad(compressor.exited, stop);
+  const ended = async (): Promise<Ended> => {
+    const dumpExit = await dumpChild.exited;
+    clearInterval(poll);
+    return { dump: dumpExit, compressor: await compressor.exited, rawBytes: raw.bytes };
+  };
+  return {
+    streams: [Readable.from(tarred()), raw, compressor.stream],
+    rawBytes: () => raw.bytes,
+    producersOk: async () => {
+      const failure = producerFailure(await ended());
+      if (failure) throw failure;
+    },
+    ended,
+    spool: { members, peakBytes: () => peak },
+  };
+}
+
+/** Bytes of the files directly in `dir` (a dump directory is flat); 0 while it does not exist. */
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[]))
+    total += await fs.stat(path.join(dir, name)).then(
+      (s) => s.size,
+      () => 0,
+    );
+  return total;
 }
 
 const RAW_POLL_MS = 250;

@@ -1,3 +1,6 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { Readable } from "node:stream";
 import type { BackupOutcome, BackupsRepository, BackupWithArtifacts } from "../db/backups.repository.ts";
 import type { PrismaClient } from "../db/client.ts";
@@ -11,11 +14,12 @@ import { artifactKey, contentTypeOf, MANIFEST_SUFFIX } from "./artifact-key.ts";
 import { runPipeline, type PipelineResult } from "./backup-pipeline.ts";
 import type { DumpEngine } from "./dump-engine.ts";
 import { expectedArtifactBytes } from "./expected-bytes.ts";
-import type { ReplicationPosition, ServerConnection } from "./dumpers/types.ts";
+import type { DumpFormat, ReplicationPosition, ServerConnection } from "./dumpers/types.ts";
 import { connectionOf } from "./connection-of.ts";
 import { BackupError } from "./errors.ts";
 import type { BackupEvents } from "./events.ts";
 import { SlotLimiter } from "./limiter.ts";
+import { removeStaleSpool } from "./spool-sweep.ts";
 import { buildManifest } from "./manifest.ts";
 import { copyArtifact } from "./copy-artifact.ts";
 import type { TableStats } from "./table-stats.ts";
@@ -40,6 +44,10 @@ export type RunnerDeps = {
   logger: Logger;
   instanceId: string;
   limits: RunnerLimits;
+  /** Where PARALLEL dumps write their directories (one subdirectory per attempt, removed after it). */
+  spoolDir?: string;
+  /** PARALLEL: the spool must have this many times the database's estimated size free (default 1; 0 skips the check). */
+  spoolReserve?: number;
 };
 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
@@ -152,6 +160,16 @@ export class BackupRunner {
     }
   }
 
+  /**
+   * Removes spool directories (PARALLEL dumps and restores) that nothing has written to since
+   * `olderThan`: what a crash left. A running attempt's directory changes as its dump writes.
+   */
+  async removeStaleSpool(olderThan: Date): Promise<void> {
+    if (!this.deps.spoolDir) return;
+    const removed = await removeStaleSpool(this.deps.spoolDir, olderThan);
+    if (removed.length) this.#log.info({ removed }, "removed spool directories left by interrupted backups or restores");
+  }
+
   async #run(id: number, controller: AbortController): Promise<void> {
     const { repo, prisma, events, instanceId } = this.deps;
     const { signal } = controller;
@@ -226,7 +244,10 @@ export class BackupRunner {
     for (;;) {
       try {
         const done = await this.#attempt(backup, server, conn, signal, onStored, log);
-        log.info({ storedBytes: done.result.storedBytes, rawBytes: done.result.rawBytes, phases: done.phases }, "backup finished");
+        log.info(
+          { storedBytes: done.result.storedBytes, rawBytes: done.result.rawBytes, phases: done.phases, spoolPeakBytes: done.result.spoolPeakBytes },
+          "backup finished",
+        );
         return this.#storedOutcome(done, attempt, scrub);
       } catch (caught) {
         const error = toBackupError(caught, signal);
@@ -334,10 +355,16 @@ export class BackupRunner {
       ),
     ]);
     const warnings = warningsFound ?? [];
+    const parallel = profile?.engine === "PARALLEL";
+    // A PARALLEL dump writes a directory here first; removed with everything in it after the attempt.
+    const spool = parallel ? await this.#openSpool(backup.id, expectedBytes) : null;
     let dump;
     try {
-      dump = engine.build(conn, profile, backup.database, tools, inspection.version);
+      dump = parallel
+        ? await (engine.buildParallel ?? notParallel)(conn, profile, backup.database, tools, inspection.version, spool!)
+        : engine.build(conn, profile, backup.database, tools, inspection.version);
     } catch (error) {
+      if (spool) await fs.rm(spool, { recursive: true, force: true });
       throw new BackupError("CONFIGURATION", (error as Error).message);
     }
     const compression = profile?.compression ?? "ZSTD";
@@ -409,7 +436,30 @@ export class BackupRunner {
     } finally {
       clearInterval(watchdog);
       await dump.cleanup();
+      if (spool) await fs.rm(spool, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * This attempt's own directory in the spool, after checking the spool has room for the database
+   * (its estimated size on the server): a PARALLEL dump holds all of it there before the upload.
+   * Throws a BackupError (CONFIGURATION, not retried) when it has not.
+   */
+  async #openSpool(backupId: number, estimatedBytes: number | undefined): Promise<string> {
+    const root = this.deps.spoolDir ?? path.join(os.tmpdir(), "sqlguard-spool");
+    await fs.mkdir(root, { recursive: true, mode: 0o700 });
+    const reserve = this.deps.spoolReserve ?? 1;
+    if (estimatedBytes && reserve > 0) {
+      const stats = await fs.statfs(root);
+      const free = stats.bavail * stats.bsize;
+      const needed = Math.ceil(estimatedBytes * reserve);
+      if (free < needed)
+        throw new BackupError(
+          "CONFIGURATION",
+          `the spool ${root} has ${mib(free)} free, less than the ${mib(needed)} the database is estimated at: a PARALLEL dump holds the whole database there before the upload; free space there or point SQLGUARD_DATA_DIR at a larger disk`,
+        );
+    }
+    return fs.mkdtemp(path.join(root, `backup-${backupId}-`));
   }
 
   /** Writes the manifest beside each stored artifact; a target whose manifest fails loses its artifact too. */
@@ -419,7 +469,7 @@ export class BackupRunner {
     run: {
       result: PipelineResult;
       key: string;
-      dump: { description: string; format: "sql" | "pg-custom" };
+      dump: { description: string; format: DumpFormat };
       compression: "ZSTD" | "GZIP" | "NONE";
       level: number;
       inspection: { version: string };
@@ -439,6 +489,7 @@ export class BackupRunner {
       dump: { tool: run.dump.description, format: run.dump.format },
       compression: { algorithm: run.compression.toLowerCase() as "zstd" | "gzip" | "none", level: run.compression === "NONE" ? 0 : run.level },
       artifact: { key: run.key, rawBytes: run.result.rawBytes, storedBytes: run.result.storedBytes, sha256: run.result.sha256 },
+      ...(run.result.members ? { members: run.result.members } : {}),
       position: run.position,
       ...(run.tableStats ? { tableStats: run.tableStats } : {}),
       warnings: run.warnings,
@@ -559,6 +610,12 @@ export class BackupRunner {
     return { status, attempt, error: error.message, logTail: logTail?.slice(-4000) ?? null, artifacts: [] };
   }
 }
+
+const notParallel = (): never => {
+  throw new Error("this dump engine has no PARALLEL mode");
+};
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 function toBackupError(error: unknown, signal: AbortSignal): BackupError {
   if (signal.aborted && signal.reason instanceof BackupError) return signal.reason;

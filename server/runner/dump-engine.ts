@@ -10,6 +10,15 @@ export type DumpEngine = {
   inspect(conn: ServerConnection): Promise<ServerInspection>;
   position(conn: ServerConnection): Promise<ReplicationPosition | null>;
   build(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand;
+  /** The PARALLEL engine's command, writing a directory inside `spool` (an empty directory of this backup's own). */
+  buildParallel?(
+    conn: ServerConnection,
+    profile: DumpProfile | null,
+    database: string,
+    tools: DumpTools,
+    serverVersion: string,
+    spool: string,
+  ): Promise<DumpCommand>;
   /** The database's size on the server (an upper-bound guess of its artifact's size), null when unknown; never throws. */
   estimateBytes?(conn: ServerConnection, database: string): Promise<number | null>;
   /** Tables with exact row counts and object names, captured right before a dump that restore drills will check. */

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type { TableStats } from "./table-stats.ts";
-import type { ReplicationPosition } from "./dumpers/types.ts";
+import type { DumpFormat, ReplicationPosition } from "./dumpers/types.ts";
+import type { TarMember } from "../process/tar.ts";
 
 const VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -19,7 +20,9 @@ export type Manifest = {
   database: string;
   schedule: string | null;
   trigger: string;
-  dump: { tool: string; format: "sql" | "pg-custom" };
+  dump: { tool: string; format: DumpFormat };
+  /** format "tar": every file of the dump directory, in tar order, with its size and SHA-256. */
+  members?: TarMember[];
   compression: { algorithm: "zstd" | "gzip" | "none"; level: number };
   artifact: { key: string; rawBytes: number; storedBytes: number; sha256: string };
   position: ReplicationPosition | null;
@@ -43,6 +46,12 @@ const SANDBOX_SED = "sed '1{/999999\\\\- enable the sandbox mode/d;}'";
  */
 function restoreHint(engine: string, format: Manifest["dump"]["format"], tool: string, algorithm: Manifest["compression"]["algorithm"]): string {
   const through = DECOMPRESS[algorithm];
+  if (format === "tar") {
+    const unpack = `mkdir <dir> && ${algorithm === "none" ? "tar -xf <artifact>" : `${through}tar -xf -`} -C <dir>`;
+    return engine === "POSTGRESQL"
+      ? `${unpack} && pg_restore --no-owner --exit-on-error --jobs=4 --dbname <database> <dir>`
+      : `${unpack} && myloader --directory=<dir> --database=<database> --threads=4 --defaults-file=<option file with user and password>`;
+  }
   if (engine === "POSTGRESQL") {
     if (format === "pg-custom")
       return algorithm === "none" ? "pg_restore --no-owner --dbname <database> <artifact>" : `${through}pg_restore --no-owner --dbname <database>`;

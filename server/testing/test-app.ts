@@ -41,6 +41,9 @@ export async function createTestApp(
     autoRepairMs?: number;
     /** SQLGUARD_OIDC_ALLOW_HTTP / SQLGUARD_BREAK_GLASS_USER (https issuers and `admin` otherwise). */
     signIn?: SignInEnv;
+    /** PARALLEL spool (default `<data dir>/spool`) and its free-space reserve (0 skips the check). */
+    spoolDir?: string;
+    spoolReserve?: number;
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -63,6 +66,8 @@ export async function createTestApp(
     autoRepairMs: options.autoRepairMs,
     dataDir,
     signIn: options.signIn,
+    spoolDir: options.spoolDir,
+    spoolReserve: options.spoolReserve,
   });
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
   const migrations = (await readMigrations()).map((m) => m.name);

@@ -2,7 +2,7 @@
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
-import { COMPRESSIONS, type Compression, type GtidPurged, type PgFormat } from "@/lib/types";
+import { COMPRESSIONS, type Compression, type DumpEngine, type GtidPurged, type PgFormat } from "@/lib/types";
 import { CheckField, SelectField, TextAreaField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import { CREATE_DUMP_OPTIONS, UPDATE_DUMP_OPTIONS, type DumpOptions } from "./queries";
@@ -17,7 +17,15 @@ function flags(value: FormDataEntryValue | null): string[] {
 }
 
 /** Client-side checks mirroring the server's rules; the flag allow-lists stay on the server. */
-function validate(v: { name: string; level: string; compression: Compression; mysqlFlags: string[]; pgFlags: string[] }): Record<string, string> {
+function validate(v: {
+  name: string;
+  level: string;
+  compression: Compression;
+  mysqlFlags: string[];
+  pgFlags: string[];
+  threads: string;
+  chunkRows: string;
+}): Record<string, string> {
   const e: Record<string, string> = {};
   if (!v.name) e.name = "Enter a name.";
   else if (v.name.length > 100) e.name = "Use at most 100 characters.";
@@ -26,6 +34,10 @@ function validate(v: { name: string; level: string; compression: Compression; my
   const notFlag = (f: string) => !f.startsWith("--");
   if (v.mysqlFlags.some(notFlag)) e.mysqlExtraFlags = "Each flag starts with --, e.g. --skip-comments.";
   if (v.pgFlags.some(notFlag)) e.pgExtraFlags = "Each flag starts with --, e.g. --no-comments.";
+  if (v.threads && (!/^\d+$/.test(v.threads) || Number(v.threads) < 1 || Number(v.threads) > 64))
+    e.threads = "Enter a whole number between 1 and 64, or leave it empty.";
+  if (v.chunkRows && (!/^\d+$/.test(v.chunkRows) || Number(v.chunkRows) < 1000 || Number(v.chunkRows) > 100_000_000))
+    e.chunkRows = "Enter a whole number between 1000 and 100000000, or leave it empty.";
   return e;
 }
 
@@ -38,6 +50,7 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
   const [failure, setFailure] = useState<unknown>();
   const [saving, setSaving] = useState(false);
   const [compression, setCompression] = useState<Compression>(profile?.compression ?? "ZSTD");
+  const [engine, setEngine] = useState<DumpEngine>(profile?.engine ?? "SINGLE");
   const formRef = useRef<HTMLFormElement>(null);
 
   useEffect(() => {
@@ -57,6 +70,8 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
       compression,
       mysqlFlags: flags(f.get("mysqlExtraFlags")),
       pgFlags: flags(f.get("pgExtraFlags")),
+      threads: String(f.get("threads") ?? "").trim(),
+      chunkRows: String(f.get("chunkRows") ?? "").trim(),
     };
     const problems = validate(raw);
     setErrors(problems);
@@ -82,6 +97,9 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
       noOwner: f.get("noOwner") === "on",
       noPrivileges: f.get("noPrivileges") === "on",
       pgExtraFlags: raw.pgFlags,
+      engine,
+      threads: raw.threads ? Number(raw.threads) : null,
+      chunkRows: raw.chunkRows ? Number(raw.chunkRows) : null,
     };
     setSaving(true);
     try {
@@ -121,6 +139,37 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
           error={errors.compressionLevel}
           hint="zstd 1–19 (default 3), gzip 1–9."
         />
+        <fieldset>
+          <legend>Engine</legend>
+          <SelectField
+            label="Dump engine"
+            name="engine"
+            value={engine}
+            onChange={(e) => setEngine(e.target.value as DumpEngine)}
+            options={[
+              { value: "SINGLE", label: "Single (mysqldump, pg_dump)" },
+              { value: "PARALLEL", label: "Parallel (mydumper, pg_dump -j)" },
+            ]}
+            error={errors.engine}
+            hint="Parallel dumps and restores run several threads; the dump is spooled in the data directory first and stored as one .tar.zst."
+          />
+          <TextField
+            label="Threads"
+            name="threads"
+            inputMode="numeric"
+            defaultValue={p?.threads ?? ""}
+            error={errors.threads}
+            hint="Parallel only. Empty: this host's cores, at most 8."
+          />
+          <TextField
+            label="Rows per chunk"
+            name="chunkRows"
+            inputMode="numeric"
+            defaultValue={p?.chunkRows ?? ""}
+            error={errors.chunkRows}
+            hint="Parallel, MySQL and MariaDB only (mydumper --rows). Empty: one file per table."
+          />
+        </fieldset>
         <fieldset>
           <legend>MySQL and MariaDB (mysqldump, mariadb-dump)</legend>
           <CheckField label="Single transaction (consistent InnoDB snapshot)" name="singleTransaction" defaultChecked={p?.singleTransaction ?? true} />

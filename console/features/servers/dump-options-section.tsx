@@ -14,6 +14,7 @@ type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; profile: Du
 /** What a profile changes from the built-in defaults, in a few words. */
 function summary(p: DumpOptions): string {
   const parts = [`${p.compression}${p.compression === "NONE" ? "" : ` ${p.compressionLevel}`}`];
+  if (p.engine === "PARALLEL") parts.push(`parallel${p.threads ? `, ${p.threads} threads` : ""}${p.chunkRows ? `, ${p.chunkRows} rows per chunk` : ""}`);
   if (!p.singleTransaction) parts.push("no single transaction");
   for (const key of ["routines", "triggers", "events"] as const) if (!p[key]) parts.push(`no ${key}`);
   if (p.pgFormat === "CUSTOM") parts.push("pg custom format");

@@ -83,6 +83,13 @@ export const TEST_SERVER = graphql(`
       warnings
       errorKind
       error
+      parallel {
+        ready
+        tool
+        threads
+        problems
+        locks
+      }
     }
   }
 `);
@@ -136,6 +143,9 @@ export const DUMP_OPTIONS_FIELDS = graphql(`
     pgExtraFlags
     compression
     compressionLevel
+    engine
+    threads
+    chunkRows
   }
 `);
 

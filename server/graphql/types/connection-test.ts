@@ -1,7 +1,19 @@
+import type { ParallelPreflight } from "../../backups/parallel-preflight.ts";
 import type { ServerProbe, StorageProbe } from "../../backups/probes.service.ts";
 import { builder } from "../builder.ts";
 import { ServerUpdateInput } from "./server.ts";
 import { StorageTargetInput } from "./storage-target.ts";
+
+const ParallelPreflightRef = builder.objectRef<ParallelPreflight>("ParallelPreflight").implement({
+  description: "Whether the PARALLEL engine (mydumper / pg_dump -Fd -j) can back up the server, and what it locks there.",
+  fields: (t) => ({
+    ready: t.exposeBoolean("ready"),
+    tool: t.exposeString("tool", { nullable: true }),
+    threads: t.exposeInt("threads", { description: "Threads the server's profile would use." }),
+    problems: t.exposeStringList("problems", { description: "Missing program or privileges (RELOAD for the global lock), too few free connections." }),
+    locks: t.exposeString("locks", { description: "What a PARALLEL dump locks on the server, and for how long." }),
+  }),
+});
 
 const ServerConnectionTest = builder.objectRef<ServerProbe>("ServerConnectionTest").implement({
   description: "The result of testServerConnection: what a backup of the server would see now.",
@@ -17,6 +29,7 @@ const ServerConnectionTest = builder.objectRef<ServerProbe>("ServerConnectionTes
     }),
     error: t.exposeString("error", { nullable: true }),
     dumpTool: t.exposeString("dumpTool", { nullable: true }),
+    parallel: t.field({ type: ParallelPreflightRef, nullable: true, resolve: (p) => p.parallel }),
   }),
 });
 

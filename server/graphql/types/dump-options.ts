@@ -1,5 +1,5 @@
 import { builder } from "../builder.ts";
-import { CompressionEnum, GtidPurgedEnum, PgFormatEnum } from "./enums.ts";
+import { CompressionEnum, DumpEngineEnum, GtidPurgedEnum, PgFormatEnum } from "./enums.ts";
 
 builder.prismaObject("DumpOptions", {
   description: "A dump option profile, shared by any number of servers.",
@@ -26,6 +26,12 @@ builder.prismaObject("DumpOptions", {
     pgExtraFlags: t.stringList({ resolve: (d) => d.pgExtraFlags as string[] }),
     compression: t.expose("compression", { type: CompressionEnum }),
     compressionLevel: t.exposeInt("compressionLevel"),
+    engine: t.expose("engine", { type: DumpEngineEnum }),
+    threads: t.exposeInt("threads", { nullable: true, description: "PARALLEL: threads of the dump and the restore; null = this host's cores, at most 8." }),
+    chunkRows: t.exposeInt("chunkRows", {
+      nullable: true,
+      description: "PARALLEL on MySQL/MariaDB: mydumper splits tables into chunks of this many rows; null = one file per table.",
+    }),
     servers: t.relation("servers"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
@@ -52,6 +58,12 @@ const DumpOptionsInput = builder.inputType("DumpOptionsInput", {
     pgExtraFlags: t.stringList({ description: "Allow-listed pg_dump flags, e.g. --no-comments, --exclude-schema=tmp." }),
     compression: t.field({ type: CompressionEnum }),
     compressionLevel: t.int({ description: "zstd 1-19 (default 3), gzip 1-9." }),
+    engine: t.field({
+      type: DumpEngineEnum,
+      description: "SINGLE (default): mysqldump / pg_dump; PARALLEL: mydumper / pg_dump -Fd -j, stored as one .tar.zst.",
+    }),
+    threads: t.int({ description: "PARALLEL: 1-64 threads; null = this host's cores, at most 8." }),
+    chunkRows: t.int({ description: "PARALLEL on MySQL/MariaDB: rows per chunk (1000-100000000); null = one file per table." }),
   }),
 });
 

@@ -7,6 +7,10 @@ export const StorageKindEnum = builder.enumType(E.StorageKind, { name: "StorageK
 export const CompressionEnum = builder.enumType(E.Compression, { name: "Compression" });
 export const PgFormatEnum = builder.enumType(E.PgFormat, { name: "PgFormat", description: "pg_dump output format." });
 export const GtidPurgedEnum = builder.enumType(E.GtidPurged, { name: "GtidPurged" });
+export const DumpEngineEnum = builder.enumType(E.DumpEngine, {
+  name: "DumpEngine",
+  description: "SINGLE: one mysqldump / pg_dump stream; PARALLEL: mydumper / pg_dump -Fd -j into a spool, stored as one tar.",
+});
 export const MissedRunPolicyEnum = builder.enumType(E.MissedRunPolicy, {
   name: "MissedRunPolicy",
   description: "What happens at start to a run missed while SQLGuard was down.",

@@ -1,4 +1,5 @@
 import { buildMysqlDump } from "./mysql-dumper.ts";
+import { buildParallelDump } from "./parallel-dumper.ts";
 import { buildPgDump } from "./pg-dumper.ts";
 import { endSessionsByClientPort } from "./server-session.ts";
 import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
@@ -23,4 +24,21 @@ export function buildDump(conn: ServerConnection, profile: DumpProfile | null, d
     default:
       throw new Error(`unknown database engine ${JSON.stringify(conn.engine satisfies never)}`);
   }
+}
+
+/** The PARALLEL engine's command (mydumper, pg_dump -Fd -j) writing into `spool`; throws like buildDump. */
+export async function buildParallel(
+  conn: ServerConnection,
+  profile: DumpProfile | null,
+  database: string,
+  tools: DumpTools,
+  serverVersion: string,
+  spool: string,
+): Promise<DumpCommand> {
+  const endServerSession = (ports: number[]) =>
+    endSessionsByClientPort(conn, ports).then(
+      () => {},
+      () => {},
+    );
+  return { ...(await buildParallelDump(conn, profile, database, tools, serverVersion, spool)), endServerSession };
 }

@@ -1,6 +1,6 @@
 import { captureTableStats } from "../table-stats.ts";
 import type { DumpEngine } from "../dump-engine.ts";
-import { buildDump } from "./build-dump.ts";
+import { buildDump, buildParallel } from "./build-dump.ts";
 import { dumpWarnings, inspectServer, replicationPosition } from "./discovery.ts";
 import { estimateDatabaseBytes } from "./size-estimate.ts";
 import { detectTools } from "./tools.ts";
@@ -11,6 +11,7 @@ export const dumpEngine: DumpEngine = {
   inspect: inspectServer,
   position: replicationPosition,
   build: buildDump,
+  buildParallel,
   // Names only: a drill counts the dump's own rows, not a second scan of the source.
   tableStats: (conn, database) => captureTableStats(conn, database, { countRows: false }),
   dumpWarnings,

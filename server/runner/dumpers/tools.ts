@@ -1,4 +1,4 @@
-import { firstMysqlProgram, newestPgProgram } from "../../process/programs.ts";
+import { findProgram, firstMysqlProgram, newestPgProgram } from "../../process/programs.ts";
 import type { DumpTools } from "./types.ts";
 
 export { compareVersions, versionNumbers } from "../../process/programs.ts";
@@ -17,9 +17,10 @@ export function detectTools(): Promise<DumpTools> {
 
 /** Uncached lookup over an explicit search path and, for tests, another versioned PostgreSQL directory. */
 export async function findTools(searchPath: string, pgVersionedDirs?: string): Promise<DumpTools> {
-  const [mysqlDump, pgDump] = await Promise.all([
+  const [mysqlDump, pgDump, mydumper] = await Promise.all([
     firstMysqlProgram(["mariadb-dump", "mysqldump"], searchPath),
     newestPgProgram("pg_dump", searchPath, pgVersionedDirs),
+    findProgram("mydumper", searchPath),
   ]);
-  return { mysqlDump, pgDump };
+  return { mysqlDump, pgDump, mydumper };
 }

@@ -18,13 +18,19 @@ export type DumpProfile = Pick<
   | "noPrivileges"
   | "mysqlExtraFlags"
   | "pgExtraFlags"
->;
+> &
+  Partial<Pick<DumpOptions, "engine" | "threads" | "chunkRows">>;
+
+/** How an artifact is laid out: a SQL stream, pg_dump's custom archive, or a tar of a dump directory (mydumper, pg_dump -Fd). */
+export type DumpFormat = "sql" | "pg-custom" | "tar";
 
 /** The dump client programs found on this machine. */
 export type DumpTools = {
   /** `mariadb-dump` or `mysqldump` (path), with its version line; null when neither is installed. */
   mysqlDump: { path: string; flavor: "mariadb" | "mysql"; version: string } | null;
   pgDump: { path: string; version: string } | null;
+  /** mydumper (the PARALLEL engine for MySQL/MariaDB); absent or null when not installed. */
+  mydumper?: { path: string; version: string } | null;
 };
 
 /**
@@ -37,8 +43,13 @@ export type DumpCommand = {
   env: Record<string, string>;
   /** Tool and flags for the manifest and the record: never a secret. */
   description: string;
-  /** Artifact format: plain SQL or pg_dump's custom archive. */
-  format: "sql" | "pg-custom";
+  /** Artifact format: plain SQL, pg_dump's custom archive, or a tar of a parallel engine's directory. */
+  format: DumpFormat;
+  /**
+   * PARALLEL engines: the directory the program writes (mydumper, pg_dump -Fd) instead of stdout;
+   * once it exited cleanly the pipeline streams it as a tar, removing each file as it is read.
+   */
+  outputDir?: string;
   cleanup: () => Promise<void>;
   /**
    * Ends the dump's session on the server, found by the client ports of the dump's TCP

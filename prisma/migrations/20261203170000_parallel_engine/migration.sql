@@ -1,0 +1,4 @@
+-- AlterTable
+ALTER TABLE `DumpOptions` ADD COLUMN `engine` ENUM('SINGLE', 'PARALLEL') NOT NULL DEFAULT 'SINGLE',
+    ADD COLUMN `threads` INTEGER NULL,
+    ADD COLUMN `chunkRows` INTEGER NULL;
