@@ -18,6 +18,7 @@ import type { BackupHealthService } from "../scheduler/backup-health.service.ts"
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { WebhookDispatcher } from "../notifications/dispatcher.ts";
 import type { WebhooksService } from "../notifications/webhooks.service.ts";
+import type { ConfigurationService } from "../config-as-code/configuration.service.ts";
 
 /** The services resolvers call; resolvers hold no logic of their own. */
 export type Services = {
@@ -39,6 +40,7 @@ export type Services = {
   drills: DrillsService;
   webhooks: WebhooksService;
   notifications: WebhookDispatcher;
+  configuration: ConfigurationService;
 };
 
 /** Session cookie control for the login and logout mutations. */

@@ -22,5 +22,6 @@ import "./types/restore.ts";
 import "./types/verification.ts";
 import "./types/drill.ts";
 import "./types/webhook.ts";
+import "./types/configuration.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -36,6 +36,8 @@ export async function createTestApp(
     scheduling?: Partial<SchedulingConfig>;
     clock?: Clock;
     cron?: CronDriver;
+    /** The environment configuration documents' `${env:…}` placeholders read (mutable: tests set variables later). */
+    secretEnv?: Record<string, string | undefined>;
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -56,6 +58,7 @@ export async function createTestApp(
     clock: options.clock,
     cron: options.cron,
     dataDir,
+    secretSource: { env: options.secretEnv ?? {} },
   });
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
   const migrations = (await readMigrations()).map((m) => m.name);
