@@ -28,12 +28,12 @@ export type KnownNames = Record<Section, Set<string>>;
  * named by its path in the document; nothing is written here.
  */
 export async function checkDocument(text: string, known: KnownNames, deps: CheckDeps): Promise<{ problems: FieldProblem[]; checked?: CheckedDocument }> {
-  const parsed = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const parsed = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (parsed.errors.length) {
     return {
       problems: parsed.errors.map((e) => ({
         field: "document",
-        problem: `${e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : ""}${e.message.split("\n")[0]}`,
+        problem: `${e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : ""}${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:$/, "")}`,
       })),
     };
   }
@@ -42,9 +42,12 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
     return { problems: [{ field: "document", problem: "must be a mapping with apiVersion: sqlguard/v1 and kind: Configuration" }] };
   }
   const result = configurationDoc.safeParse(raw, { reportInput: true });
-  if (!result.success) return { problems: zodProblems(result.error) };
-  const doc = result.data;
-  const problems: FieldProblem[] = [];
+  const schemaProblems = result.success ? [] : zodProblems(result.error);
+  // With schema problems, the objects that are valid on their own are still checked further, so
+  // that every problem is listed at once; the others' names still count as present.
+  const doc = result.success ? result.data : partialDocument(raw as Record<string, unknown>);
+  if (!doc) return { problems: schemaProblems };
+  const problems: FieldProblem[] = [...schemaProblems];
   const warnings: string[] = [];
   const add = (path: Array<string | number>, problem: string): void => {
     problems.push({ field: formatPath(path), problem });
@@ -54,12 +57,14 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
   const names = {} as KnownNames;
   for (const section of SECTIONS) {
     const seen = new Map<string, number>();
-    (doc[section] as unknown as Array<Record<string, string>>).forEach((o, i) => {
-      const key = KEY_OF[section];
-      const name = o[key]!;
-      const first = seen.get(name);
-      if (first !== undefined) add([section, i, key], `duplicate name ${JSON.stringify(name)} (also ${formatPath([section, first])})`);
-      else seen.set(name, i);
+    const key = KEY_OF[section];
+    const rawItems = Array.isArray((raw as Record<string, unknown>)[section]) ? ((raw as Record<string, unknown>)[section] as unknown[]) : [];
+    rawItems.forEach((o, i) => {
+      const name = o && typeof o === "object" ? (o as Record<string, unknown>)[key] : undefined;
+      if (typeof name !== "string") return;
+      const first = seen.get(name.trim());
+      if (first !== undefined) add([section, i, key], `duplicate name ${JSON.stringify(name.trim())} (also ${formatPath([section, first])})`);
+      else seen.set(name.trim(), i);
     });
     names[section] = new Set([...seen.keys(), ...known[section]]);
   }
@@ -67,11 +72,13 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
     if (name != null && !names[section].has(name)) add(path, `no ${what} named ${JSON.stringify(name)}`);
   };
 
-  doc.dumpOptions.forEach((d, i) => {
+  for (const [i, d] of doc.dumpOptions.entries()) {
+    if (!d) continue;
     const problem = compressionLevelProblem(d.compression === "NONE" ? "ZSTD" : d.compression, d.compressionLevel);
     if (problem) add(["dumpOptions", i, "compressionLevel"], d.compression === "NONE" ? problem.replace(/ for ZSTD$/, "") : problem);
-  });
+  }
   for (const [i, t] of doc.storageTargets.entries()) {
+    if (!t) continue;
     const at = (f: string) => ["storageTargets", i, f];
     if (t.kind === "LOCAL") {
       if (!t.path) add(at("path"), "is required for a LOCAL target");
@@ -89,8 +96,9 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
         );
     }
   }
-  for (const [i, s] of doc.servers.entries()) refer("dumpOptions", "dump option profile", s.dumpOptions, ["servers", i, "dumpOptions"]);
-  doc.schedules.forEach((s, i) => {
+  for (const [i, s] of doc.servers.entries()) if (s) refer("dumpOptions", "dump option profile", s.dumpOptions, ["servers", i, "dumpOptions"]);
+  for (const [i, s] of doc.schedules.entries()) {
+    if (!s) continue;
     const at = (...p: Array<string | number>) => ["schedules", i, ...p];
     const problem = cronProblem(s.cronExpression, s.timezone);
     if (problem) add(at("cronExpression"), problem === "never fires" ? `never fires in ${s.timezone}` : problem);
@@ -110,8 +118,9 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
       const drillProblem = s.drill.cron ? cronProblem(s.drill.cron, s.timezone) : null;
       if (drillProblem) add(at("drill", "cron"), drillProblem === "never fires" ? `never fires in ${s.timezone}` : drillProblem);
     }
-  });
+  }
   for (const [i, w] of doc.webhooks.entries()) {
+    if (!w) continue;
     refer("schedules", "schedule", w.schedule, ["webhooks", i, "schedule"]);
     const problem = await webhookUrlProblem(w.url, deps.network);
     if (problem) add(["webhooks", i, "url"], problem);
@@ -122,7 +131,8 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
   for (const section of SECTIONS) {
     const fields = SECRET_FIELDS[section];
     if (!fields.length) continue;
-    for (const [i, o] of (doc[section] as Array<Record<string, unknown>>).entries()) {
+    for (const [i, o] of (doc[section] as Array<Record<string, unknown> | undefined>).entries()) {
+      if (!o) continue;
       for (const field of fields) {
         const raw = o[field];
         if (typeof raw !== "string" || raw === "") continue;
@@ -137,8 +147,25 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
       }
     }
   }
-  return problems.length ? { problems } : { problems, checked: { doc, secretValues, warnings } };
+  return problems.length ? { problems } : { problems, checked: { doc: doc as ConfigurationDoc, secretValues, warnings } };
 }
+
+/** A document whose sections hold the objects valid on their own (the others as holes, keeping indexes); null if the top level is unusable. */
+function partialDocument(raw: Record<string, unknown>): PartialDoc | null {
+  const out = {} as PartialDoc;
+  for (const section of SECTIONS) {
+    const items = raw[section];
+    if (items !== undefined && !Array.isArray(items)) return null;
+    const schema = configurationDoc.shape[section].unwrap().element;
+    (out as Record<string, unknown[]>)[section] = (items ?? []).map((o) => {
+      const r = schema.safeParse(o);
+      return r.success ? r.data : undefined;
+    });
+  }
+  return out;
+}
+
+type PartialDoc = { [K in Section]: Array<ConfigurationDoc[K][number] | undefined> };
 
 /** Zod's issues as document paths: unknown fields each on their own path, missing fields "is required". */
 function zodProblems(error: z.ZodError): FieldProblem[] {

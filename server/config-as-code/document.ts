@@ -239,5 +239,5 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 /** The JSON Schema of the document, for editors (yaml-language-server). */
 export function documentJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configurationDoc, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
-  return { $id: "https://sqlguard.dev/schemas/sqlguard-v1.json", title: "sqlguard.yaml", ...schema };
+  return { title: "sqlguard.yaml (apiVersion sqlguard/v1, kind Configuration)", ...schema };
 }

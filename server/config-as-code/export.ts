@@ -73,5 +73,5 @@ export function exportDocument(state: CanonState): string {
     if (objects.length) doc[section] = objects;
   }
   const body = YAML.stringify(doc, { lineWidth: 0, sortMapEntries: false });
-  return `# yaml-language-server: $schema=https://sqlguard.dev/schemas/sqlguard-v1.json\n# Exported by SQLGuard. Secrets are \${env:NAME} placeholders, resolved where the document is applied.\n${body}`;
+  return `# Exported by SQLGuard. Secrets are \${env:NAME} placeholders, resolved where the document is applied.\n${body}`;
 }
