@@ -79,13 +79,13 @@ describe("bad configuration documents are refused with their paths, and change n
     ]);
   });
 
-  it("an unresolvable ${env:…} and an unreadable ${file:…}", async () => {
-    const doc = base().replace("    username: root", "    username: root\n    password: ${env:SQLGUARD_TEST_MISSING}");
+  it(`an unresolvable \${env:…} and an unreadable \${file:…}`, async () => {
+    const doc = base().replace("    username: root", `    username: root\n    password: \${env:SQLGUARD_TEST_MISSING}`);
     expect(await refused(doc)).toEqual([
-      "servers[0].password: ${env:SQLGUARD_TEST_MISSING}: the variable SQLGUARD_TEST_MISSING is not set where the document is applied",
+      `servers[0].password: \${env:SQLGUARD_TEST_MISSING}: the variable SQLGUARD_TEST_MISSING is not set where the document is applied`,
     ]);
-    const file = base().replace("    username: root", "    username: root\n    password: ${file:/nonexistent/sqlguard-secret}");
-    expect(await refused(file)).toEqual(["servers[0].password: ${file:/nonexistent/sqlguard-secret}: cannot be read (ENOENT)"]);
+    const file = base().replace("    username: root", `    username: root\n    password: \${file:/nonexistent/sqlguard-secret}`);
+    expect(await refused(file)).toEqual([`servers[0].password: \${file:/nonexistent/sqlguard-secret}: cannot be read (ENOENT)`]);
   });
 
   it("a cron expression that never fires", async () => {
@@ -100,7 +100,7 @@ describe("bad configuration documents are refused with their paths, and change n
 
   it("every problem at once: schema problems and those of the objects valid on their own", async () => {
     const doc = base()
-      .replace("    username: root", "    username: root\n    password: ${env:SQLGUARD_TEST_MISSING}")
+      .replace("    username: root", `    username: root\n    password: \${env:SQLGUARD_TEST_MISSING}`)
       .replace("keepLast: 3", "keepLast: 0")
       .concat(
         `  - name: weekly\n    cronExpression: "0 0 31 2 *"\n    storageTargets: [nope]\nwebhooks:\n  - name: hook\n    url: http://127.0.0.1:9/x\n    schedule: nightly\n    colour: red\n`,
@@ -109,7 +109,7 @@ describe("bad configuration documents are refused with their paths, and change n
       [
         "schedules[0].retention.local.keepLast: must be ≥ 1",
         "schedules[1].cronExpression: never fires",
-        "servers[0].password: ${env:SQLGUARD_TEST_MISSING}: the variable SQLGUARD_TEST_MISSING is not set where the document is applied",
+        `servers[0].password: \${env:SQLGUARD_TEST_MISSING}: the variable SQLGUARD_TEST_MISSING is not set where the document is applied`,
         "webhooks[0].colour: unknown field",
       ].sort(),
     );
