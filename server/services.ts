@@ -15,6 +15,8 @@ import { SchedulesService } from "./catalog/schedules.service.ts";
 import { ServersService } from "./catalog/servers.service.ts";
 import { StorageTargetsService } from "./catalog/storage-targets.service.ts";
 import { UsersService } from "./catalog/users.service.ts";
+import { ConfigurationService } from "./config-as-code/configuration.service.ts";
+import type { SecretSource } from "./config-as-code/secrets.ts";
 import { BackupsRepository } from "./db/backups.repository.ts";
 import type { PrismaClient } from "./db/client.ts";
 import type { StorageTarget } from "./db/generated/client.ts";
@@ -83,6 +85,8 @@ export type RuntimeDeps = {
   webhookNetwork?: WebhookNetwork;
   /** SQLGUARD_OIDC_ALLOW_HTTP and SQLGUARD_BREAK_GLASS_USER; https issuers and `admin` by default. */
   signIn?: SignInEnv;
+  /** Where configuration documents' `${env:…}` placeholders are looked up (main.ts: the process environment; none by default). */
+  secretSource?: SecretSource;
 };
 
 /** The env defaults (see server/config/env.ts). */
@@ -253,6 +257,16 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     notifications,
     repair,
     acknowledgements: new AcknowledgementsService({ prisma, audit }),
+    configuration: new ConfigurationService({
+      prisma,
+      secrets,
+      audit,
+      onChange,
+      source: deps.secretSource ?? { env: {} },
+      dataDir: deps.dataDir,
+      network: deps.webhookNetwork,
+      now: () => clock.now(),
+    }),
   };
   // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
   const metrics = new MetricsCollector({

@@ -1,9 +1,11 @@
 import { z } from "zod";
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
+import { Prisma } from "../db/client.ts";
 import type { Schedule } from "../db/generated/client.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { commitChange, type CatalogDeps } from "./catalog-deps.ts";
 import { definedOnly } from "./objects.ts";
+import { labelsRule, labelsToJson } from "./servers.service.ts";
 import { cronProblem, cronRule, nameRule, parseInput, timezoneRule } from "./validate.ts";
 
 const idList = z
@@ -20,6 +22,7 @@ const updateSchema = z
     enabled: z.boolean(),
     missedRunPolicy: z.enum(["RUN_ONCE", "SKIP"]),
     serverIds: idList,
+    serverLabels: labelsRule.nullable(),
     storageTargetIds: idList,
   })
   .partial();
@@ -40,8 +43,8 @@ function flatten({ servers, storageTargets, ...schedule }: LinkedRow): ScheduleW
 }
 
 /**
- * Backup schedules: a cron expression in a time zone, the servers it covers (none = all enabled
- * servers) and the storage targets it writes to (none = the default targets).
+ * Backup schedules: a cron expression in a time zone, the servers it covers (chosen by id, or by
+ * label with `serverLabels`; neither = all enabled servers) and the storage targets it writes to (none = the default targets).
  */
 export class SchedulesService {
   constructor(private readonly deps: CatalogDeps) {}
@@ -62,12 +65,13 @@ export class SchedulesService {
     const input = parseInput(createSchema, raw);
     const timezone = input.timezone ?? "UTC";
     await this.#check({ ...input, timezone, cronExpression: input.cronExpression! }, null);
-    const { serverIds = [], storageTargetIds = [], ...fields } = input;
+    const { serverIds = [], storageTargetIds = [], serverLabels, ...fields } = input;
     const row = await commitChange(this.deps, { actor: actorName(principal), entity: "schedule", action: "create", before: null }, (tx) =>
       tx.schedule
         .create({
           data: {
             ...fields,
+            serverLabels: selectorJson(serverLabels),
             name: input.name!,
             cronExpression: input.cronExpression!,
             timezone,
@@ -87,7 +91,7 @@ export class SchedulesService {
     const before = await this.get(id);
     const input = parseInput(updateSchema, raw);
     await this.#check({ ...before, ...definedOnly(input) }, id);
-    const { serverIds, storageTargetIds, ...fields } = input;
+    const { serverIds, storageTargetIds, serverLabels, ...fields } = input;
     return commitChange(this.deps, { actor: actorName(principal), entity: "schedule", action: "update", before }, async (tx) => {
       if (serverIds) {
         await tx.scheduleServer.deleteMany({ where: { scheduleId: id } });
@@ -97,7 +101,8 @@ export class SchedulesService {
         await tx.scheduleStorageTarget.deleteMany({ where: { scheduleId: id } });
         await tx.scheduleStorageTarget.createMany({ data: storageTargetIds.map((storageTargetId) => ({ scheduleId: id, storageTargetId })) });
       }
-      return flatten(await tx.schedule.update({ where: { id }, data: definedOnly(fields), include: withLinks }));
+      const data = { ...definedOnly(fields), ...(serverLabels !== undefined ? { serverLabels: selectorJson(serverLabels) } : {}) };
+      return flatten(await tx.schedule.update({ where: { id }, data, include: withLinks }));
     });
   }
 
@@ -126,6 +131,11 @@ export class SchedulesService {
       prisma.storageTarget.findMany({ where: { id: { in: ids } }, select: { id: true } }),
     );
   }
+}
+
+/** The stored label selector: an object, or DB NULL when there is none. */
+function selectorJson(labels: Array<{ key: string; value: string }> | null | undefined): Record<string, string> | typeof Prisma.DbNull {
+  return labels?.length ? labelsToJson(labels) : Prisma.DbNull;
 }
 
 async function checkIds(ids: number[] | undefined, field: string, what: string, find: (ids: number[]) => Promise<Array<{ id: number }>>): Promise<void> {

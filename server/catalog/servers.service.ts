@@ -10,7 +10,8 @@ export type EngineName = (typeof ENGINES)[number];
 
 export const DEFAULT_PORTS: Record<EngineName, number> = { MYSQL: 3306, MARIADB: 3306, POSTGRESQL: 5432 };
 
-const labelsRule = z
+/** Labels as the API takes them: `[{ key, value }]`, keys unique. */
+export const labelsRule = z
   .array(
     z.object({
       key: z
@@ -175,7 +176,7 @@ export class ServersService {
   }
 }
 
-function labelsToJson(labels: Array<{ key: string; value: string }>): Record<string, string> {
+export function labelsToJson(labels: Array<{ key: string; value: string }>): Record<string, string> {
   return Object.fromEntries(labels.map((l) => [l.key, l.value]));
 }
 

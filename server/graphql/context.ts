@@ -23,6 +23,7 @@ import type { BackupHealthService } from "../scheduler/backup-health.service.ts"
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { WebhookDispatcher } from "../notifications/dispatcher.ts";
 import type { WebhooksService } from "../notifications/webhooks.service.ts";
+import type { ConfigurationService } from "../config-as-code/configuration.service.ts";
 
 /** The services resolvers call; resolvers hold no logic of their own. */
 export type Services = {
@@ -49,6 +50,7 @@ export type Services = {
   notifications: WebhookDispatcher;
   repair: RepairService;
   acknowledgements: AcknowledgementsService;
+  configuration: ConfigurationService;
 };
 
 /** Session cookie control for the login and logout mutations. */

@@ -24,5 +24,6 @@ import "./types/verification.ts";
 import "./types/drill.ts";
 import "./types/webhook.ts";
 import "./types/sign-in.ts";
+import "./types/configuration.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

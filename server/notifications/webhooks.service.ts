@@ -9,7 +9,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import { webhookUrlProblem, type WebhookNetwork } from "./address-guard.ts";
 
-const urlRule = z
+export const webhookUrlRule = z
   .string()
   .trim()
   .max(2048, "must be at most 2048 characters")
@@ -28,7 +28,7 @@ const urlRule = z
 const updateSchema = z
   .object({
     name: nameRule,
-    url: urlRule,
+    url: webhookUrlRule,
     secret: secretRule.nullable(),
     format: z.enum(["GENERIC", "HEALTHCHECKS"]),
     onFailure: z.boolean(),

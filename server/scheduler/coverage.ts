@@ -1,4 +1,5 @@
 import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
+import { scheduleCovers } from "../catalog/server-selector.ts";
 import { latestByStatus } from "../db/backup-stats.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { CoveringSchedule, DatabaseCoverage } from "./overdue.ts";
@@ -8,7 +9,7 @@ export type CoveredDatabase = DatabaseCoverage & { lastFailureAt: Date | null };
 
 /**
  * Which databases the enabled schedules cover now, with their last success and failure: every
- * enabled server an enabled schedule covers (chosen, or "all servers"), and per server the
+ * enabled server an enabled schedule covers (chosen, by label, or "all servers"), and per server the
  * databases the backup history knows, filtered by its current include/exclude patterns; a covered
  * server with none yet appears once, with database null. Never connects to the servers. Used by
  * the health service (overdue) and the dashboard, so both see the same set.
@@ -36,7 +37,7 @@ export async function loadCoverage(prisma: PrismaClient, filter: { serverId?: nu
   const out: CoveredDatabase[] = [];
   for (const server of servers) {
     const covering: CoveringSchedule[] = schedules
-      .filter((s) => s.servers.length === 0 || s.servers.some((l) => l.serverId === server.id))
+      .filter((s) => scheduleCovers({ serverIds: s.servers.map((l) => l.serverId), serverLabels: s.serverLabels }, server))
       .map((s) => ({ id: s.id, name: s.name, spec: { expression: s.cronExpression, timezone: s.timezone }, createdAt: s.createdAt }));
     if (covering.length === 0) continue;
     const names = known.filter((k) => k.serverId === server.id).map((k) => k.database);

@@ -1,5 +1,6 @@
 import type { BackupsService } from "../backups/backups.service.ts";
 import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
+import { scheduleCovers, selectorOf } from "../catalog/server-selector.ts";
 import type { BackupWithArtifacts } from "../db/backups.repository.ts";
 import { Prisma, type PrismaClient } from "../db/client.ts";
 import type { Backup, DumpOptions, Server } from "../db/generated/client.ts";
@@ -81,11 +82,15 @@ async function loadRun(deps: ScheduleRunDeps, scheduleId: number) {
   });
   if (!schedule) return null;
   const chosen = schedule.servers.map((s) => s.serverId);
-  const servers = await deps.prisma.server.findMany({
-    where: { enabled: true, ...(chosen.length ? { id: { in: chosen } } : {}) },
-    include: { dumpOptions: true },
-    orderBy: { id: "asc" },
-  });
+  const selector = selectorOf(schedule.serverLabels);
+  // Labels are matched here, at the tick: a server labelled since the last change is covered at once.
+  const servers = (
+    await deps.prisma.server.findMany({
+      where: { enabled: true, ...(chosen.length && !selector ? { id: { in: chosen } } : {}) },
+      include: { dumpOptions: true },
+      orderBy: { id: "asc" },
+    })
+  ).filter((server) => scheduleCovers({ serverIds: chosen, serverLabels: schedule.serverLabels }, server));
   const targets = await targetsOf(
     deps,
     schedule.name,

@@ -44,6 +44,8 @@ export async function createTestApp(
     /** PARALLEL spool (default `<data dir>/spool`) and its free-space reserve (0 skips the check). */
     spoolDir?: string;
     spoolReserve?: number;
+    /** The environment configuration documents' `${env:…}` placeholders read (mutable: tests set variables later). */
+    secretEnv?: Record<string, string | undefined>;
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -68,6 +70,7 @@ export async function createTestApp(
     signIn: options.signIn,
     spoolDir: options.spoolDir,
     spoolReserve: options.spoolReserve,
+    secretSource: { env: options.secretEnv ?? {} },
   });
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
   const migrations = (await readMigrations()).map((m) => m.name);

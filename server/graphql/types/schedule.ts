@@ -3,7 +3,9 @@ import { cronProblem, timezoneProblem } from "../../catalog/validate.ts";
 import { builder } from "../builder.ts";
 import type { GraphQLContext } from "../context.ts";
 import { MissedRunPolicyEnum } from "./enums.ts";
-import { ServerType } from "./server.ts";
+import { labelsOf } from "../../catalog/servers.service.ts";
+import { scheduleCovers, selectorOf } from "../../catalog/server-selector.ts";
+import { Label, LabelInput, ServerType } from "./server.ts";
 import { StorageTargetType } from "./storage-target.ts";
 
 type Links = { serverIds: number[]; storageTargetIds: number[] };
@@ -29,8 +31,23 @@ builder.prismaObject("Schedule", {
     enabled: t.exposeBoolean("enabled"),
     missedRunPolicy: t.expose("missedRunPolicy", { type: MissedRunPolicyEnum }),
     allServers: t.boolean({
-      description: "True when no server is chosen: the schedule covers every enabled server.",
-      resolve: async (s, _a, ctx) => (await linksOf(s, ctx)).serverIds.length === 0,
+      description: "True when no server is chosen, by id or by label: the schedule covers every enabled server.",
+      resolve: async (s, _a, ctx) => (await linksOf(s, ctx)).serverIds.length === 0 && !selectorOf(s.serverLabels),
+    }),
+    serverLabels: t.field({
+      type: [Label],
+      description: "Label selector: every enabled server carrying all of these labels is covered (with the servers chosen by id). Empty = none.",
+      resolve: (s) => labelsOf({ labels: selectorOf(s.serverLabels) ?? {} }),
+    }),
+    coveredServers: t.field({
+      type: [ServerType],
+      description: "The enabled servers the schedule covers now: chosen, matching its labels, or all.",
+      resolve: async (s, _a, ctx) => {
+        const [{ serverIds }, byId] = await Promise.all([linksOf(s, ctx), ctx.memo("serversById", () => byIdOf(ctx.prisma.server.findMany()))]);
+        return [...byId.values()]
+          .filter((server) => server.enabled && scheduleCovers({ serverIds, serverLabels: s.serverLabels }, server))
+          .sort((a, b) => a.name.localeCompare(b.name));
+      },
     }),
     servers: t.field({
       type: [ServerType],
@@ -79,7 +96,11 @@ const ScheduleInput = builder.inputType("ScheduleInput", {
     timezone: t.string({ description: "IANA time zone, default UTC." }),
     enabled: t.boolean(),
     missedRunPolicy: t.field({ type: MissedRunPolicyEnum }),
-    serverIds: t.intList({ description: "Servers to back up; empty = all enabled servers. Replaces the list." }),
+    serverIds: t.intList({ description: "Servers to back up; empty (and no serverLabels) = all enabled servers. Replaces the list." }),
+    serverLabels: t.field({
+      type: [LabelInput],
+      description: "Also back up every enabled server carrying all of these labels, matched at each run; empty or null = no label selector.",
+    }),
     storageTargetIds: t.intList({ description: "Targets to write to; empty = the default targets. Replaces the list." }),
   }),
 });

@@ -2,11 +2,11 @@ import { labelsOf } from "../../catalog/servers.service.ts";
 import { builder } from "../builder.ts";
 import { EngineEnum } from "./enums.ts";
 
-const Label = builder.objectRef<{ key: string; value: string }>("Label").implement({
+export const Label = builder.objectRef<{ key: string; value: string }>("Label").implement({
   fields: (t) => ({ key: t.exposeString("key"), value: t.exposeString("value") }),
 });
 
-const LabelInput = builder.inputType("LabelInput", {
+export const LabelInput = builder.inputType("LabelInput", {
   fields: (t) => ({ key: t.string({ required: true }), value: t.string({ required: true }) }),
 });
 
