@@ -116,7 +116,10 @@ export class AgeDecrypt extends Transform {
         const data = this.#header.all();
         this.#header.push(data);
         const header = parseHeader(data);
-        if (!header || data.length < header.length + NONCE_BYTES) return done();
+        if (!header || data.length < header.length + NONCE_BYTES) {
+          done();
+          return;
+        }
         const fileKey = unwrapFileKey(header, this.#identities);
         if (!fileKey) throw new AgeError("NO_IDENTITY", this.#noIdentity());
         this.#key = hkdf(fileKey, data.subarray(header.length, header.length + NONCE_BYTES), "payload");

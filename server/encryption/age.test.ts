@@ -20,7 +20,7 @@ async function encrypt(data: Buffer, recipients: string[]): Promise<Buffer> {
 
 async function decrypt(data: Buffer, identities = [generateIdentity()]): Promise<Buffer> {
   const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks(data, 7777)), new AgeDecrypt(identities), async function* (source: AsyncIterable<Buffer>) {
+  await pipeline(Readable.from(chunks(data, 7777)), new AgeDecrypt(identities), async (source: AsyncIterable<Buffer>) => {
     for await (const c of source) out.push(c);
   });
   return Buffer.concat(out);
