@@ -6,6 +6,7 @@ const SECRET_FIELDS: Record<string, string> = {
   secretAccessKeyEnc: "secretAccessKeySet",
   passwordHash: "passwordSet",
   tokenHash: "tokenSet",
+  identityEnc: "identitySet",
 };
 
 /** Copies a row for the audit log, replacing every secret by a set / not-set flag. */
