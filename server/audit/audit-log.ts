@@ -9,6 +9,7 @@ const SECRET_FIELDS: Record<string, string> = {
   totpSecret: "totpSet",
   totpPendingSecret: "totpPendingSet",
   oidcClientSecret: "oidcClientSecretSet",
+  identityEnc: "identitySet",
 };
 
 /** Copies a row for the audit log, replacing every secret by a set / not-set flag. */
