@@ -18,6 +18,9 @@ import type { BackupHealthService } from "../scheduler/backup-health.service.ts"
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { WebhookDispatcher } from "../notifications/dispatcher.ts";
 import type { WebhooksService } from "../notifications/webhooks.service.ts";
+import type { NotificationChannelsService } from "../notifications/channels.service.ts";
+import type { NotificationRulesService } from "../notifications/rules.service.ts";
+import type { Notifier } from "../notifications/notifier.ts";
 
 /** The services resolvers call; resolvers hold no logic of their own. */
 export type Services = {
@@ -39,6 +42,9 @@ export type Services = {
   drills: DrillsService;
   webhooks: WebhooksService;
   notifications: WebhookDispatcher;
+  notificationChannels: NotificationChannelsService;
+  notificationRules: NotificationRulesService;
+  notifier: Notifier;
 };
 
 /** Session cookie control for the login and logout mutations. */

@@ -22,5 +22,7 @@ import "./types/restore.ts";
 import "./types/verification.ts";
 import "./types/drill.ts";
 import "./types/webhook.ts";
+import "./types/notification-channel.ts";
+import "./types/notification-rule.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

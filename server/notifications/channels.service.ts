@@ -130,6 +130,17 @@ export class NotificationChannelsService {
     return before;
   }
 
+  /** The delivery log, newest first (at most 500). Admin role. */
+  deliveries(principal: Principal | null, where: { channelId?: number | null; limit?: number | null }, query: object = {}) {
+    requireRole(principal, "ADMIN");
+    return this.deps.prisma.notificationDelivery.findMany({
+      ...query,
+      where: where.channelId ? { channelId: where.channelId } : {},
+      orderBy: { id: "desc" },
+      take: Math.min(Math.max(where.limit ?? 100, 1), 500),
+    });
+  }
+
   /** The channel opened for sending. Throws when its secrets no longer open (the key changed). */
   open(row: NotificationChannel): ChannelTarget {
     const { secrets } = this.deps;

@@ -9,7 +9,7 @@ import { readMigrations } from "../db/migrator.ts";
 import { SecretBox } from "../secrets/secret-box.ts";
 import type { DumpEngine } from "../runner/dump-engine.ts";
 import type { RunnerLimits } from "../runner/backup-runner.ts";
-import { createRuntime } from "../services.ts";
+import { createRuntime, type RuntimeDeps } from "../services.ts";
 import type { SchedulingConfig } from "../config/env.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import type { CronDriver } from "../scheduler/cron-driver.ts";
@@ -36,6 +36,8 @@ export async function createTestApp(
     scheduling?: Partial<SchedulingConfig>;
     clock?: Clock;
     cron?: CronDriver;
+    publicUrl?: string;
+    notifications?: RuntimeDeps["notifications"];
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -55,6 +57,8 @@ export async function createTestApp(
     scheduling: options.scheduling,
     clock: options.clock,
     cron: options.cron,
+    publicUrl: options.publicUrl,
+    notifications: options.notifications ?? { delivery: { baseDelayMs: 50 } },
     dataDir,
   });
   await seedDefaults(db.prisma, { dataDir, adminPassword: ADMIN_PASSWORD });
@@ -127,6 +131,7 @@ export async function createTestApp(
       metrics.stop();
       await metrics.idle();
       await services.notifications.stop(0);
+      await services.notifier.stop(0);
       await db.drop();
     },
   };
