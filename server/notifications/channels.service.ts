@@ -29,7 +29,11 @@ const urlRule = z
     },
     { message: "must be an http(s) URL without credentials or fragment, e.g. https://hooks.slack.com/services/…" },
   );
-const emailRule = z.string().trim().max(320).regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, "must be an e-mail address such as dba@example.com");
+const emailRule = z
+  .string()
+  .trim()
+  .max(320)
+  .regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, "must be an e-mail address such as dba@example.com");
 const smtpRule = z
   .object({
     host: z.string().trim().min(1, "must not be empty").max(255, "must be at most 255 characters"),
@@ -43,8 +47,14 @@ const smtpRule = z
   .partial();
 const telegramRule = z
   .object({
-    botToken: z.string().trim().regex(/^\d+:[A-Za-z0-9_-]{20,}$/, "must be a bot token such as 123456:ABC-DEF… from @BotFather"),
-    chatId: z.string().trim().regex(/^(-?\d{1,20}|@[A-Za-z0-9_]{5,32})$/, "must be a chat id (e.g. -1001234567890) or @channelname"),
+    botToken: z
+      .string()
+      .trim()
+      .regex(/^\d+:[A-Za-z0-9_-]{20,}$/, "must be a bot token such as 123456:ABC-DEF… from @BotFather"),
+    chatId: z
+      .string()
+      .trim()
+      .regex(/^(-?\d{1,20}|@[A-Za-z0-9_]{5,32})$/, "must be a chat id (e.g. -1001234567890) or @channelname"),
   })
   .partial();
 const fields = {
@@ -162,7 +172,10 @@ export class NotificationChannelsService {
     const rows = await this.deps.prisma.notificationChannel.findMany({ where: { legacyUrl: { not: null } } });
     for (const row of rows) {
       const url = row.legacyUrl!;
-      await this.deps.prisma.notificationChannel.update({ where: { id: row.id }, data: { urlEnc: this.deps.secrets.seal(url), urlHost: new URL(url).host, legacyUrl: null } });
+      await this.deps.prisma.notificationChannel.update({
+        where: { id: row.id },
+        data: { urlEnc: this.deps.secrets.seal(url), urlHost: new URL(url).host, legacyUrl: null },
+      });
     }
     return rows.length;
   }
@@ -171,7 +184,9 @@ export class NotificationChannelsService {
   async #data(input: Input, before: NotificationChannel | null) {
     const { prisma, secrets } = this.deps;
     const kind = input.kind!;
-    const data: Partial<Pick<NotificationChannel, "name" | "urlEnc" | "urlHost" | "secretEnc" | "weeklyReport" | "enabled" | "legacyUrl">> & { settings?: object } = {};
+    const data: Partial<Pick<NotificationChannel, "name" | "urlEnc" | "urlHost" | "secretEnc" | "weeklyReport" | "enabled" | "legacyUrl">> & {
+      settings?: object;
+    } = {};
     if (input.name !== undefined) {
       const clash = await prisma.notificationChannel.findUnique({ where: { name: input.name } });
       if (clash && clash.id !== before?.id) throw new ConflictError("name", `name: a notification channel named ${JSON.stringify(input.name)} already exists`);
@@ -215,7 +230,8 @@ export class NotificationChannelsService {
     if (!smtp && before) return {};
     const merged = { secure: false, username: null, ...prev, ...smtp };
     merged.port ??= merged.secure ? 465 : 587;
-    for (const key of ["host", "from", "to"] as const) if (merged[key] === undefined) throw new ValidationError(`smtp.${key}`, "is required for EMAIL channels");
+    for (const key of ["host", "from", "to"] as const)
+      if (merged[key] === undefined) throw new ValidationError(`smtp.${key}`, "is required for EMAIL channels");
     const { password, ...settings } = merged;
     const out: { settings: SmtpSettings; secretEnc?: string | null } = { settings: { ...(settings as SmtpSettings), username: settings.username || null } };
     if (password !== undefined) out.secretEnc = password ? this.deps.secrets.seal(password) : null;
@@ -223,10 +239,23 @@ export class NotificationChannelsService {
     return out;
   }
 
-  async #write(principal: Principal, action: "create" | "update" | "delete", before: NotificationChannel | null, write: (tx: Tx) => Promise<NotificationChannel>) {
+  async #write(
+    principal: Principal,
+    action: "create" | "update" | "delete",
+    before: NotificationChannel | null,
+    write: (tx: Tx) => Promise<NotificationChannel>,
+  ) {
     return this.deps.prisma.$transaction(async (tx) => {
       const after = await write(tx);
-      await this.deps.audit.record(actorName(principal), `notificationChannel.${action}`, "NotificationChannel", after.id, forAudit(before), action === "delete" ? null : forAudit(after), tx);
+      await this.deps.audit.record(
+        actorName(principal),
+        `notificationChannel.${action}`,
+        "NotificationChannel",
+        after.id,
+        forAudit(before),
+        action === "delete" ? null : forAudit(after),
+        tx,
+      );
       return after;
     });
   }

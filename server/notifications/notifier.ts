@@ -155,13 +155,20 @@ export class Notifier {
     if (!b) return;
     const server = b.server?.name ?? b.serverName;
     const schedule = b.schedule?.name ?? b.scheduleName;
-    const scope: Scope = { server, labels: (b.server?.labels ?? null) as Record<string, string> | null, database: b.database, scheduleIds: b.scheduleId ? [b.scheduleId] : [] };
+    const scope: Scope = {
+      server,
+      labels: (b.server?.labels ?? null) as Record<string, string> | null,
+      database: b.database,
+      scheduleIds: b.scheduleId ? [b.scheduleId] : [],
+    };
     const rules = await this.#rules(scope);
     if (rules.length === 0) return;
     const base = { server, database: b.database, schedule, backupId: b.id, occurredAt: this.#now().toISOString() };
     if (status === "RUNNING") {
       const webhook = buildBody({ event: "STARTED", server, database: b.database, schedule });
-      await this.#sendAll(rules.filter((r) => r.channel.kind === "HEALTHCHECKS").map((r) => ({ rule: r, f: facts({ ...base, event: "STARTED", ping: "start", webhook }) })));
+      await this.#sendAll(
+        rules.filter((r) => r.channel.kind === "HEALTHCHECKS").map((r) => ({ rule: r, f: facts({ ...base, event: "STARTED", ping: "start", webhook }) })),
+      );
       return;
     }
     // Events of one database are handled one after the other, so incidents never race.
@@ -202,9 +209,25 @@ export class Notifier {
           const incident = await this.#closeIncident(rule, server, b.database);
           if ((incident || event === "RECOVERY") && wants.has("RECOVERY")) {
             const failures = incident?.failures ?? null;
-            sends.push({ rule, f: facts({ ...base, event: "RECOVERY", since: incident?.openedAt.toISOString() ?? previous?.finishedAt?.toISOString() ?? null, failures, webhook }) });
+            sends.push({
+              rule,
+              f: facts({
+                ...base,
+                event: "RECOVERY",
+                since: incident?.openedAt.toISOString() ?? previous?.finishedAt?.toISOString() ?? null,
+                failures,
+                webhook,
+              }),
+            });
           } else if (wants.has("SUCCESS")) {
-            sends.push({ rule, f: facts({ ...base, event: "SUCCESS", webhook: event === "SUCCESS" ? webhook : buildBody({ event: "SUCCESS", server, database: b.database, schedule, backup: backupFacts }) }) });
+            sends.push({
+              rule,
+              f: facts({
+                ...base,
+                event: "SUCCESS",
+                webhook: event === "SUCCESS" ? webhook : buildBody({ event: "SUCCESS", server, database: b.database, schedule, backup: backupFacts }),
+              }),
+            });
           }
         }
       }
@@ -246,11 +269,24 @@ export class Notifier {
     for (const rule of rules) {
       if (rule.quietMinutes > 0) {
         const recent = await prisma.notificationDelivery.findFirst({
-          where: { ruleId: rule.id, channelId: rule.channelId, event, serverName: server, database, status: "SENT", createdAt: { gte: new Date(this.#now().getTime() - rule.quietMinutes * 60_000) } },
+          where: {
+            ruleId: rule.id,
+            channelId: rule.channelId,
+            event,
+            serverName: server,
+            database,
+            status: "SENT",
+            createdAt: { gte: new Date(this.#now().getTime() - rule.quietMinutes * 60_000) },
+          },
           select: { id: true },
         });
         if (recent) {
-          await this.deps.sender.suppressed(rule.channel, rule.id, f, `a ${event} message about this database went out less than ${rule.quietMinutes} minutes ago`);
+          await this.deps.sender.suppressed(
+            rule.channel,
+            rule.id,
+            f,
+            `a ${event} message about this database went out less than ${rule.quietMinutes} minutes ago`,
+          );
           continue;
         }
       }
@@ -261,7 +297,11 @@ export class Notifier {
 
   /** The enabled rules of enabled channels whose servers and schedules take this scope. */
   async #rules(scope: Scope): Promise<RuleWithChannel[]> {
-    const rules = await this.deps.prisma.notificationRule.findMany({ where: { enabled: true, channel: { enabled: true } }, include: { channel: true }, orderBy: { id: "asc" } });
+    const rules = await this.deps.prisma.notificationRule.findMany({
+      where: { enabled: true, channel: { enabled: true } },
+      include: { channel: true },
+      orderBy: { id: "asc" },
+    });
     return rules.filter((rule) => {
       if (!selects(selectorOf(rule), { name: scope.server, labels: scope.labels })) return false;
       const ids = scheduleIdsOf(rule);
@@ -282,7 +322,14 @@ export class Notifier {
     await Promise.all(unique.map(({ rule, f }) => this.deps.sender.send(rule.channel, f, { ruleId: rule.id, signal: this.#stop.signal })));
   }
 
-  async #openIncident(rule: NotificationRule, server: string, database: string, backupId: number, error: string | null, at: Date): Promise<{ incident: NotificationIncident; isNew: boolean }> {
+  async #openIncident(
+    rule: NotificationRule,
+    server: string,
+    database: string,
+    backupId: number,
+    error: string | null,
+    at: Date,
+  ): Promise<{ incident: NotificationIncident; isNew: boolean }> {
     const { prisma } = this.deps;
     const openKey = incidentKey(rule, server, database);
     const open = await prisma.notificationIncident.findUnique({ where: { openKey } });

@@ -122,7 +122,15 @@ export class NotificationRulesService {
   async #write(principal: Principal, action: "create" | "update" | "delete", before: NotificationRule | null, write: (tx: Tx) => Promise<NotificationRule>) {
     return this.deps.prisma.$transaction(async (tx) => {
       const after = await write(tx);
-      await this.deps.audit.record(actorName(principal), `notificationRule.${action}`, "NotificationRule", after.id, before, action === "delete" ? null : after, tx);
+      await this.deps.audit.record(
+        actorName(principal),
+        `notificationRule.${action}`,
+        "NotificationRule",
+        after.id,
+        before,
+        action === "delete" ? null : after,
+        tx,
+      );
       return after;
     });
   }

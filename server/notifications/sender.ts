@@ -110,7 +110,8 @@ export class ChannelSender {
         return ntfyRequest(url, target.secret, message);
       default: {
         // WEBHOOK and HEALTHCHECKS: the signed JSON body of the webhooks.
-        const body = facts.webhook ?? buildBody({ event: facts.event === "WEEKLY_REPORT" ? "TEST" : facts.event, server: facts.server, database: facts.database });
+        const body =
+          facts.webhook ?? buildBody({ event: facts.event === "WEEKLY_REPORT" ? "TEST" : facts.event, server: facts.server, database: facts.database });
         const text = JSON.stringify(body);
         const headers: Record<string, string> = { "x-sqlguard-event": String(body.event), "x-sqlguard-delivery": String(body.deliveryId) };
         if (target.secret) headers["x-sqlguard-signature"] = signature(target.secret, text);

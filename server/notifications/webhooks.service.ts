@@ -106,7 +106,10 @@ export class WebhooksService {
       ...(where.scheduleId != null ? [{ scheduleId: where.scheduleId }] : []),
       ...(where.scheduleNames?.length ? [{ schedule: { name: { in: where.scheduleNames } } }] : []),
     ];
-    const rows = await this.deps.prisma.webhook.findMany({ where: { enabled: true, channelId: null, OR: [{ scheduleId: null }, ...scoped] }, orderBy: { id: "asc" } });
+    const rows = await this.deps.prisma.webhook.findMany({
+      where: { enabled: true, channelId: null, OR: [{ scheduleId: null }, ...scoped] },
+      orderBy: { id: "asc" },
+    });
     return rows.flatMap(({ secretEnc, ...row }) => {
       try {
         return [{ ...row, secret: secretEnc ? this.deps.secrets.open(secretEnc) : null }];

@@ -36,9 +36,15 @@ builder.prismaObject("NotificationChannel", {
     name: t.exposeString("name"),
     kind: t.expose("kind", { type: NotificationKindEnum }),
     enabled: t.exposeBoolean("enabled"),
-    urlSet: t.boolean({ description: "Whether a URL is stored (it may carry a token, so only its host is shown).", resolve: (c) => c.urlEnc != null || c.legacyUrl != null }),
+    urlSet: t.boolean({
+      description: "Whether a URL is stored (it may carry a token, so only its host is shown).",
+      resolve: (c) => c.urlEnc != null || c.legacyUrl != null,
+    }),
     urlHost: t.string({ nullable: true, resolve: (c) => c.urlHost ?? (c.legacyUrl ? new URL(c.legacyUrl).host : null) }),
-    secretSet: t.boolean({ description: "WEBHOOK/HEALTHCHECKS: an HMAC key; NTFY: an access token; EMAIL: the SMTP password; TELEGRAM: the bot token.", resolve: (c) => c.secretEnc != null }),
+    secretSet: t.boolean({
+      description: "WEBHOOK/HEALTHCHECKS: an HMAC key; NTFY: an access token; EMAIL: the SMTP password; TELEGRAM: the bot token.",
+      resolve: (c) => c.secretEnc != null,
+    }),
     smtp: t.field({ type: SmtpSettings, nullable: true, resolve: (c) => smtpOf(c) }),
     telegram: t.field({
       type: TelegramSettings,
@@ -74,7 +80,7 @@ builder.prismaObject("NotificationDelivery", {
 });
 
 const SmtpInput = builder.inputType("SmtpInput", {
-  description: "On update, omitted fields stay; password null or \"\" removes it.",
+  description: 'On update, omitted fields stay; password null or "" removes it.',
   fields: (t) => ({
     host: t.string(),
     port: t.int({ description: "Default 587, or 465 when secure." }),

@@ -14,11 +14,11 @@ const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` 
  * `text` is the notification fallback Slack requires beside blocks.
  */
 export function slackRequest(url: string, m: Message): ChatRequest {
-  const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const blocks: unknown[] = [
     { type: "header", text: { type: "plain_text", text: cut(m.title, 150), emoji: true } },
-    { type: "section", text: { type: "mrkdwn", text: cut(`${EMOJI[m.severity]} ${escape(m.text)}`, 3000) } },
-    { type: "section", fields: m.fields.slice(0, 10).map((f) => ({ type: "mrkdwn", text: cut(`*${f.label}*\n${escape(f.value)}`, 2000) })) },
+    { type: "section", text: { type: "mrkdwn", text: cut(`${EMOJI[m.severity]} ${esc(m.text)}`, 3000) } },
+    { type: "section", fields: m.fields.slice(0, 10).map((f) => ({ type: "mrkdwn", text: cut(`*${f.label}*\n${esc(f.value)}`, 2000) })) },
   ];
   if (m.link) blocks.push({ type: "actions", elements: [{ type: "button", text: { type: "plain_text", text: "Open in SQLGuard" }, url: m.link }] });
   return { url, body: JSON.stringify({ text: cut(m.title, 3000), blocks }), headers: {} };
@@ -34,7 +34,14 @@ export function teamsRequest(url: string, m: Message): ChatRequest {
     type: "AdaptiveCard",
     version: "1.4",
     body: [
-      { type: "TextBlock", text: m.title, weight: "Bolder", size: "Medium", wrap: true, color: m.severity === "bad" ? "Attention" : m.severity === "good" ? "Good" : "Default" },
+      {
+        type: "TextBlock",
+        text: m.title,
+        weight: "Bolder",
+        size: "Medium",
+        wrap: true,
+        color: m.severity === "bad" ? "Attention" : m.severity === "good" ? "Good" : "Default",
+      },
       { type: "TextBlock", text: m.text, wrap: true },
       { type: "FactSet", facts: m.fields.map((f) => ({ title: f.label, value: f.value })) },
     ],

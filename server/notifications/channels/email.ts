@@ -5,7 +5,12 @@ import type { Message } from "../message.ts";
 export type SmtpSettings = { host: string; port: number; secure: boolean; username: string | null; from: string; to: string[] };
 
 /** One mail: subject, plain and HTML bodies, inline images referenced as cid:<cid> from the HTML. */
-export type Mail = { subject: string; text: string; html: string; attachments?: Array<{ filename: string; content: Buffer; contentType: string; cid: string }> };
+export type Mail = {
+  subject: string;
+  text: string;
+  html: string;
+  attachments?: Array<{ filename: string; content: Buffer; contentType: string; cid: string }>;
+};
 
 /** TLS options for the SMTP connection (tests pass their own CA). */
 export type SmtpTls = { ca?: string | Buffer; rejectUnauthorized?: boolean };
@@ -16,9 +21,14 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 export function mailOf(m: Message): Mail {
   const color = { bad: "#d93025", good: "#188038", info: "#1a73e8" }[m.severity];
   const rows = m.fields
-    .map((f) => `<tr><th align="left" style="padding:4px 12px 4px 0;vertical-align:top">${esc(f.label)}</th><td style="padding:4px 0;${f.label === "Error" ? "font-family:monospace;white-space:pre-wrap" : ""}">${esc(f.value)}</td></tr>`)
+    .map(
+      (f) =>
+        `<tr><th align="left" style="padding:4px 12px 4px 0;vertical-align:top">${esc(f.label)}</th><td style="padding:4px 0;${f.label === "Error" ? "font-family:monospace;white-space:pre-wrap" : ""}">${esc(f.value)}</td></tr>`,
+    )
     .join("");
-  const button = m.link ? `<p><a href="${esc(m.link)}" style="background:${color};color:#fff;padding:8px 14px;border-radius:4px;text-decoration:none">Open in SQLGuard</a></p>` : "";
+  const button = m.link
+    ? `<p><a href="${esc(m.link)}" style="background:${color};color:#fff;padding:8px 14px;border-radius:4px;text-decoration:none">Open in SQLGuard</a></p>`
+    : "";
   const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#202124"><h2 style="color:${color}">${esc(m.title)}</h2><p>${esc(m.text)}</p><table>${rows}</table>${button}<p style="color:#5f6368;font-size:12px">Sent by SQLGuard.</p></body></html>`;
   const text = [m.title, "", m.text, "", ...m.fields.map((f) => `${f.label}: ${f.value}`), ...(m.link ? ["", `Open in SQLGuard: ${m.link}`] : [])].join("\n");
   return { subject: `[SQLGuard] ${m.title}`, text, html };
