@@ -81,7 +81,12 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     webhookNetwork: { allowLinkLocal: edge.webhookAllowLinkLocal },
     signIn,
+    publicUrl: edge.publicUrl,
+    // Configuration documents resolve `${env:NAME}` placeholders from this process's environment.
+    secretSource: { env: process.env },
   });
+  // Webhooks the SQL migration copied into notification channels get their URLs sealed.
+  await services.notificationChannels.sealLegacyUrls();
   // What a previous process left PENDING or RUNNING: a backup whose artifacts were committed ends SUCCEEDED, the rest FAILED.
   await interrupted.recover();
   void runner.removeStalePartials(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
@@ -120,6 +125,7 @@ async function main(): Promise<void> {
       stopDrillMetrics();
       // Notifications of the backups just interrupted get a few seconds to go out.
       await services.notifications.stop();
+      await services.notifier.stop();
       await prisma.$disconnect();
       log.info("stopped");
       process.exit(0);

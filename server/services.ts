@@ -32,6 +32,12 @@ import { cronNextRun, overdueFromHealth } from "./observability/metrics-db-gauge
 import { OverdueWatch } from "./notifications/overdue-watch.ts";
 import { WebhookDispatcher } from "./notifications/dispatcher.ts";
 import { WebhooksService } from "./notifications/webhooks.service.ts";
+import { NotificationChannelsService } from "./notifications/channels.service.ts";
+import { NotificationRulesService } from "./notifications/rules.service.ts";
+import { ChannelSender } from "./notifications/sender.ts";
+import { Notifier } from "./notifications/notifier.ts";
+import { DEFAULT_DELIVERY, type DeliveryPolicy } from "./notifications/delivery.ts";
+import type { SmtpTls } from "./notifications/channels/email.ts";
 import { InterruptedWork } from "./recovery/interrupted-work.ts";
 import { RestoreEvents } from "./restore/events.ts";
 import type { WebhookNetwork } from "./notifications/address-guard.ts";
@@ -87,6 +93,10 @@ export type RuntimeDeps = {
   signIn?: SignInEnv;
   /** Where configuration documents' `${env:…}` placeholders are looked up (main.ts: the process environment; none by default). */
   secretSource?: SecretSource;
+  /** SQLGUARD_PUBLIC_URL: notification messages link to the backup in the console. */
+  publicUrl?: string;
+  /** Notification delivery retries and SMTP TLS (tests: short delays, their own CA). */
+  notifications?: { delivery?: Partial<DeliveryPolicy>; smtpTls?: SmtpTls };
 };
 
 /** The env defaults (see server/config/env.ts). */
@@ -219,6 +229,20 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const secondFactor = new SecondFactorService({ prisma, secrets, audit, signIn });
   const auth = new AuthService(prisma, audit, deps.sessionTtlMs, { logger, signIn, secondFactor });
   const oidc = new OidcService({ prisma, secrets, audit, signIn, auth, logger });
+  // Notification channels and rules (the webhooks migrated to channels): every event source below.
+  const notificationChannels = new NotificationChannelsService({ prisma, secrets, audit, network: deps.webhookNetwork });
+  const sender = new ChannelSender({
+    prisma,
+    channels: notificationChannels,
+    logger: logger.child({ component: "notifications" }),
+    policy: { ...DEFAULT_DELIVERY, ...deps.notifications?.delivery },
+    publicUrl: deps.publicUrl,
+    network: deps.webhookNetwork,
+    smtpTls: deps.notifications?.smtpTls,
+  });
+  const notifier = new Notifier({ prisma, channels: notificationChannels, sender, logger, clock });
+  events.on((event) => notifier.onBackupEvent(event));
+  restore.events.on((event) => notifier.onRestoreEvent(event));
   const services: Services = {
     auth,
     signIn,
@@ -267,6 +291,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       network: deps.webhookNetwork,
       now: () => clock.now(),
     }),
+    notificationChannels,
+    notificationRules: new NotificationRulesService({ prisma, audit }),
+    notifier,
   };
   // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
   const metrics = new MetricsCollector({
@@ -293,7 +320,13 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       void notifications.notifyDrillFailed(e.sourceServerName, e.database, { id: e.drillId, backupId: e.backupId, restoreMs: e.restoreMs, error: e.error });
   });
   // Overdue databases reach the webhooks once per expected-by time.
-  const overdue = new OverdueWatch({ health: services.health, notifications, clock, logger, intervalMs: 60_000 });
+  const overdue = new OverdueWatch({
+    health: services.health,
+    notifications: { notifyOverdue: (s, d, f) => Promise.all([notifications.notifyOverdue(s, d, f), notifier.notifyOverdue(s, d, f)]).then(() => {}) },
+    clock,
+    logger,
+    intervalMs: 60_000,
+  });
   return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor };
 }
 

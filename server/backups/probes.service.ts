@@ -52,10 +52,7 @@ export class ProbesService {
   async testServer(principal: Principal, id: number | null, input?: object | null): Promise<ServerProbe> {
     requireRole(principal, "OPERATOR");
     if (id === null && !input) throw new ValidationError("id", "id: give the server's id, or the input of the form to test");
-    const server =
-      input && this.deps.draftServer
-        ? await this.deps.draftServer(input, id)
-        : await this.deps.prisma.server.findUnique({ where: { id: id! } });
+    const server = input && this.deps.draftServer ? await this.deps.draftServer(input, id) : await this.deps.prisma.server.findUnique({ where: { id: id! } });
     if (!server) throw new NotFoundError("server", id!);
     const dumpOptions = server.dumpOptionsId ? await this.deps.prisma.dumpOptions.findUnique({ where: { id: server.dumpOptionsId } }) : null;
     const tools = await this.deps.engine.tools();

@@ -24,6 +24,9 @@ import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { WebhookDispatcher } from "../notifications/dispatcher.ts";
 import type { WebhooksService } from "../notifications/webhooks.service.ts";
 import type { ConfigurationService } from "../config-as-code/configuration.service.ts";
+import type { NotificationChannelsService } from "../notifications/channels.service.ts";
+import type { NotificationRulesService } from "../notifications/rules.service.ts";
+import type { Notifier } from "../notifications/notifier.ts";
 
 /** The services resolvers call; resolvers hold no logic of their own. */
 export type Services = {
@@ -51,6 +54,9 @@ export type Services = {
   repair: RepairService;
   acknowledgements: AcknowledgementsService;
   configuration: ConfigurationService;
+  notificationChannels: NotificationChannelsService;
+  notificationRules: NotificationRulesService;
+  notifier: Notifier;
 };
 
 /** Session cookie control for the login and logout mutations. */

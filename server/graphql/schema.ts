@@ -25,5 +25,7 @@ import "./types/drill.ts";
 import "./types/webhook.ts";
 import "./types/sign-in.ts";
 import "./types/configuration.ts";
+import "./types/notification-channel.ts";
+import "./types/notification-rule.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

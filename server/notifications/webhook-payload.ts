@@ -2,7 +2,17 @@ import { isSuccess, runOutcome } from "../backups/outcome.ts";
 import crypto from "node:crypto";
 
 /** What a notification is about. STARTED goes only to healthchecks-style /start pings; TEST only from testWebhook. */
-export type WebhookEvent = "FAILURE" | "RECOVERY" | "SUCCESS" | "OVERDUE" | "DRILL_FAILED" | "STARTED" | "TEST";
+export type WebhookEvent =
+  | "FAILURE"
+  | "RECOVERY"
+  | "SUCCESS"
+  | "OVERDUE"
+  | "DRILL_FAILED"
+  | "PITR_CHAIN_BROKEN"
+  | "CORRUPT_COPY"
+  | "STORAGE_UNREACHABLE"
+  | "STARTED"
+  | "TEST";
 
 /** The fields of a finished backup a notification carries (never credentials; the error is already scrubbed). */
 export type BackupFacts = {
@@ -89,6 +99,9 @@ export function buildBody(input: {
     STARTED: `Backup of ${where} started`,
     OVERDUE: `Backup of ${where} is overdue${overdue?.lateSchedules.length ? ` (schedule ${overdue.lateSchedules.join(", ")})` : ""}`,
     DRILL_FAILED: `Restore drill of ${where} failed${drill?.error ? `: ${drill.error}` : ""}`,
+    PITR_CHAIN_BROKEN: `Point-in-time recovery chain of ${where} is broken`,
+    CORRUPT_COPY: `A stored copy of ${where} is corrupt`,
+    STORAGE_UNREACHABLE: `A storage target of ${where} cannot be read`,
     TEST: "Test notification from SQLGuard",
   }[event];
   const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;

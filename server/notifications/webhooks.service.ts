@@ -50,7 +50,8 @@ export type WebhookTarget = Omit<Webhook, "secretEnc"> & { secret: string | null
 /**
  * Where notifications go (admin only; every change audited). The HMAC secret is stored sealed and
  * never returned; the audit log shows only whether it is set, and only the URL's origin, as a
- * URL may carry a token (healthchecks.io, Slack). A URL whose host is, or resolves to, a
+ * URL may carry a token (healthchecks.io, Slack). Webhooks the migration moved to notification
+ * channels (channelId set) live on as those channels and are invisible here. A URL whose host is, or resolves to, a
  * link-local or cloud metadata address is refused (deliveries check again after resolving).
  */
 export class WebhooksService {
@@ -59,14 +60,14 @@ export class WebhooksService {
   /** Every webhook, by name. Admin role. */
   list(principal: Principal | null): Promise<Webhook[]> {
     requireRole(principal, "ADMIN");
-    return this.deps.prisma.webhook.findMany({ orderBy: { name: "asc" } });
+    return this.deps.prisma.webhook.findMany({ where: { channelId: null }, orderBy: { name: "asc" } });
   }
 
   /** One webhook. Admin role; throws NOT_FOUND. */
   async get(principal: Principal | null, id: number): Promise<Webhook> {
     requireRole(principal, "ADMIN");
     const row = await this.deps.prisma.webhook.findUnique({ where: { id } });
-    if (!row) throw new NotFoundError("webhook", id);
+    if (!row || row.channelId !== null) throw new NotFoundError("webhook", id);
     return row;
   }
 
@@ -105,7 +106,10 @@ export class WebhooksService {
       ...(where.scheduleId != null ? [{ scheduleId: where.scheduleId }] : []),
       ...(where.scheduleNames?.length ? [{ schedule: { name: { in: where.scheduleNames } } }] : []),
     ];
-    const rows = await this.deps.prisma.webhook.findMany({ where: { enabled: true, OR: [{ scheduleId: null }, ...scoped] }, orderBy: { id: "asc" } });
+    const rows = await this.deps.prisma.webhook.findMany({
+      where: { enabled: true, channelId: null, OR: [{ scheduleId: null }, ...scoped] },
+      orderBy: { id: "asc" },
+    });
     return rows.flatMap(({ secretEnc, ...row }) => {
       try {
         return [{ ...row, secret: secretEnc ? this.deps.secrets.open(secretEnc) : null }];

@@ -9,7 +9,7 @@ import { readMigrations } from "../db/migrator.ts";
 import { SecretBox } from "../secrets/secret-box.ts";
 import type { DumpEngine } from "../runner/dump-engine.ts";
 import type { RunnerLimits } from "../runner/backup-runner.ts";
-import { createRuntime } from "../services.ts";
+import { createRuntime, type RuntimeDeps } from "../services.ts";
 import type { SignInEnv } from "../auth/sign-in-settings.service.ts";
 import type { SchedulingConfig } from "../config/env.ts";
 import type { Clock } from "../scheduler/clock.ts";
@@ -46,6 +46,8 @@ export async function createTestApp(
     spoolReserve?: number;
     /** The environment configuration documents' `${env:…}` placeholders read (mutable: tests set variables later). */
     secretEnv?: Record<string, string | undefined>;
+    publicUrl?: string;
+    notifications?: RuntimeDeps["notifications"];
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -66,6 +68,8 @@ export async function createTestApp(
     clock: options.clock,
     cron: options.cron,
     autoRepairMs: options.autoRepairMs,
+    publicUrl: options.publicUrl,
+    notifications: options.notifications ?? { delivery: { baseDelayMs: 50 } },
     dataDir,
     signIn: options.signIn,
     spoolDir: options.spoolDir,
@@ -144,6 +148,7 @@ export async function createTestApp(
       metrics.stop();
       await metrics.idle();
       await services.notifications.stop(0);
+      await services.notifier.stop(0);
       await db.drop();
     },
   };

@@ -104,7 +104,6 @@ export const RUN_BACKUP = graphql(`
   }
 `);
 
-/** The result of a connection test. */
 /** "Test connection" from the create / edit form: what the form holds, unsaved (over the saved server when editing). */
 export const TEST_SERVER_DRAFT = graphql(`
   mutation TestServerDraft($id: Int, $input: ServerUpdateInput!) {
@@ -117,10 +116,18 @@ export const TEST_SERVER_DRAFT = graphql(`
       warnings
       errorKind
       error
+      parallel {
+        ready
+        tool
+        threads
+        problems
+        locks
+      }
     }
   }
 `);
 
+/** The result of a connection test. */
 export type ConnectionTest = ResultOf<typeof TEST_SERVER>["testServerConnection"];
 
 export const DUMP_OPTIONS_FIELDS = graphql(`
