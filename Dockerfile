@@ -49,7 +49,7 @@ RUN set -eu \
       'Components: main' 'Signed-By: /usr/share/keyrings/apt.postgresql.org.asc' > /etc/apt/sources.list.d/pgdg.sources \
  && apt-get update \
  && apt-get install -y --no-install-recommends \
-      default-mysql-client "postgresql-client-${PG_CLIENT_MAJOR}" mydumper zstd tzdata tini \
+      default-mysql-client "postgresql-client-${PG_CLIENT_MAJOR}" mydumper age zstd tzdata tini \
  && rm -rf /var/lib/apt/lists/* \
  && "/usr/lib/postgresql/${PG_CLIENT_MAJOR}/bin/pg_dump" --version | grep -q " ${PG_CLIENT_MAJOR}\."
 
