@@ -56,7 +56,11 @@ test("tests a server and an S3 target from their forms before saving; the dashbo
     await page.goto("/");
     const health = page.getByRole("region", { name: "Health checks" });
     const target = health.getByTestId("health-row").filter({ hasText: name });
-    await expect(target).toContainText("UP", { timeout: 30_000 });
+    // The new target is checked at the next round (every second here): reload until it is listed.
+    await expect(async () => {
+      await page.reload();
+      await expect(target).toContainText("UP", { timeout: 1_000 });
+    }).toPass({ timeout: 30_000 });
     await expect(health.getByTestId("health-row").filter({ hasText: serverName })).toContainText("UP");
     await s3.stop();
     // The dashboard refreshes on backup events only: reload until the next check has run.

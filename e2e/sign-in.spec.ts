@@ -1,6 +1,7 @@
 import { startOidcProvider, type TestOidcProvider } from "../server/testing/oidc-provider.ts";
 import { totpCode, totpStep } from "../server/auth/totp.ts";
 import { ADMIN_PASSWORD, expect, test } from "./fixtures/server.ts";
+import { gqlOk, signIn } from "./fixtures/helpers.ts";
 
 test.describe.configure({ mode: "serial" });
 
@@ -68,9 +69,18 @@ test("a single sign-on user signs in with the mapped role; a user no mapping mat
 });
 
 test("a local user enrols TOTP with the QR code's secret, signs in with a computed code, and is refused with a wrong one", async ({ page }) => {
+  // A user of its own: the admin other specs sign in as (the server is shared) keeps password-only login.
+  const username = `totp-${Date.now().toString(36)}`;
+  const password = "totp-user-password";
+  await signIn(page);
+  await gqlOk(page.request, "mutation($u: String!, $p: String!) { createUser(input: { username: $u, password: $p, role: ADMIN }) { id } }", {
+    u: username,
+    p: password,
+  });
+  await page.context().clearCookies();
   await page.goto("/login/");
-  await page.getByLabel("Username").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
   await page.goto("/settings/?tab=sign-in");
@@ -84,8 +94,8 @@ test("a local user enrols TOTP with the QR code's secret, signs in with a comput
   await expect(page.getByText("TOTP is on; 10 recovery codes left.")).toBeVisible();
   await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Sign out" }).click();
 
-  await page.getByLabel("Username").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   const code = page.getByLabel("Authentication code");
   await expect(code).toBeVisible();
