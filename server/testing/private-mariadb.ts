@@ -18,7 +18,7 @@ export type PrivateMariadb = {
   port: number;
   /** `mysql://root@127.0.0.1:<port>/<database>`. */
   url(database: string): string;
-  /** Starts the server again on the same port and data directory (after `kill`); resolves once it answers. */
+  /** Starts the server again on the same port and data directory (after `kill`); resolves once it answers (at once when it runs). */
   start(): Promise<void>;
   /** SIGKILL: every connection drops at once, new ones are refused until `start`. */
   kill(): Promise<void>;
@@ -44,6 +44,9 @@ export async function startPrivateMariadb(label = "meta"): Promise<PrivateMariad
   let log = "";
 
   const start = async () => {
+    // Already running: a second mariadbd on the same data would fail, and the running one would be
+    // forgotten here and never stopped (seen: an orphaned server after a test's afterAll).
+    if (child && child.exitCode === null && child.signalCode === null) return;
     log = "";
     const server = spawn(
       "mariadbd",
