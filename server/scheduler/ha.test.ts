@@ -107,7 +107,7 @@ describe("two SQLGuard processes on one metadata database", () => {
       const failed = await waitFor(
         async () => (await rowsOf(survivor, scheduleId)).find((r) => r.id === running.id && r.status === "FAILED"),
         "the lease sweep",
-        15_000,
+        30_000,
       );
       expect(failed.error).toMatch(new RegExp(`^interrupted: instance ${running.instanceId} stopped renewing this backup's lease`));
       expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2_500);
