@@ -20,6 +20,9 @@ export type LocalStoreOptions = {
  * always complete. Every put is recorded in the journal first, and only recorded partial files are
  * ever removed as leftovers: the directory may hold files SQLGuard did not write.
  */
+/** The most bytes gathered while one write is in flight (memory per put stays below twice this). */
+const WRITE_BATCH = 4 * 1024 * 1024;
+
 export class LocalStore implements ArtifactStore {
   readonly kind = "LOCAL" as const;
   readonly basePath: string;
@@ -48,10 +51,29 @@ export class LocalStore implements ArtifactStore {
         await pipeline(
           body,
           async (chunks: AsyncIterable<Buffer>) => {
+            // One write in flight while the next chunks are gathered (at most WRITE_BATCH of them):
+            // the stream keeps flowing during a write, and a 64 KiB pipe read is not one syscall each.
+            let inflight: Promise<void> | null = null;
+            let batch: Buffer[] = [];
+            let batched = 0;
+            const write = (buffers: Buffer[]) =>
+              writeFully(handle, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers)).catch((error: unknown) =>
+                Promise.reject((writeError = error)),
+              );
             for await (const chunk of chunks) {
-              await writeFully(handle, chunk).catch((error: unknown) => Promise.reject((writeError = error)));
+              batch.push(chunk);
+              batched += chunk.length;
               bytes += chunk.length;
+              if (inflight && batched < WRITE_BATCH) continue;
+              await inflight;
+              inflight = write(batch);
+              // A failed write must end the loop at the next chunk, not become an unhandled rejection.
+              inflight.catch(() => undefined);
+              batch = [];
+              batched = 0;
             }
+            await inflight;
+            if (batch.length > 0) await write(batch);
           },
           { signal: options.signal },
         );
