@@ -328,6 +328,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     clock,
     logger,
     intervalMs: deps.healthIntervalMs ?? 0,
+    // A storage target found down reaches the notification rules with STORAGE_UNREACHABLE.
+    onTransition: (r) => {
+      if (r.kind === "STORAGE_TARGET" && !r.up) void notifier.notifyStorageDown({ id: r.id, name: r.name }, r.error);
+    },
   });
   // A failed restore drill reaches the webhooks that want failures.
   restore.events.on((e) => {
