@@ -154,21 +154,25 @@ export async function collectWeeklyReport(
   };
 }
 
-/** Each target's stored bytes at `to` minus 6..0 days: copies stored by then and not yet deleted. */
+/** Each target's stored bytes at `to` minus 6..0 days: copies stored by then and not yet deleted (one sum per day, in SQL). */
 async function storageByDay(prisma: PrismaClient, to: Date, timezone: string): Promise<ReportStorage[]> {
   const points = Array.from({ length: 7 }, (_, i) => new Date(to.getTime() - (6 - i) * DAY_MS));
-  const [targets, artifacts] = await Promise.all([
+  const [targets, sums] = await Promise.all([
     prisma.storageTarget.findMany({ orderBy: { name: "asc" }, select: { id: true, name: true, kind: true } }),
-    prisma.backupArtifact.findMany({
-      where: { storedAt: { not: null, lte: to }, sizeBytes: { not: null }, OR: [{ deletedAt: null }, { deletedAt: { gt: points[0]! } }] },
-      select: { storageTargetId: true, sizeBytes: true, storedAt: true, deletedAt: true },
-    }),
+    Promise.all(
+      points.map((at) =>
+        prisma.backupArtifact.groupBy({
+          by: ["storageTargetId"],
+          where: { storedAt: { lte: at }, sizeBytes: { not: null }, OR: [{ deletedAt: null }, { deletedAt: { gt: at } }] },
+          _sum: { sizeBytes: true },
+        }),
+      ),
+    ),
   ]);
   return targets.map((t) => {
-    const mine = artifacts.filter((a) => a.storageTargetId === t.id);
-    const days = points.map((at) => ({
+    const days = points.map((at, i) => ({
       label: dayLabel(at, timezone),
-      bytes: mine.filter((a) => a.storedAt! <= at && (!a.deletedAt || a.deletedAt > at)).reduce((n, a) => n + Number(a.sizeBytes), 0),
+      bytes: Number(sums[i]!.find((g) => g.storageTargetId === t.id)?._sum.sizeBytes ?? 0),
     }));
     return { target: t.name, kind: t.kind, days, growthBytes: days[6]!.bytes - days[0]!.bytes };
   });
