@@ -17,12 +17,14 @@ import {
   parseSchedulingConfig,
   parseSignInEnv,
   parseVerifyIntervalMs,
+  parseWeeklyReportConfig,
 } from "./config/env.ts";
 import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
 import { loadSecretKey, SecretBox } from "./secrets/secret-box.ts";
 import { followDrills } from "./observability/drill-metrics.ts";
+import { CronerDriver } from "./scheduler/cron-driver.ts";
 import { createRuntime } from "./services.ts";
 
 const CONSOLE_DIR = fileURLToPath(new URL("../console/out", import.meta.url));
@@ -33,12 +35,14 @@ async function main(): Promise<void> {
   let metricsAuth;
   let edge;
   let signIn;
+  let weeklyReport;
   try {
     config = parseConfig(process.env);
     scheduling = parseSchedulingConfig(process.env);
     metricsAuth = parseMetricsAuth(process.env);
     edge = parseEdgeConfig(process.env);
     signIn = parseSignInEnv(process.env);
+    weeklyReport = parseWeeklyReportConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sqlguard: ${error.message}\n`);
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
     webhookNetwork: { allowLinkLocal: edge.webhookAllowLinkLocal },
     signIn,
     publicUrl: edge.publicUrl,
+    weeklyReport,
     // Configuration documents resolve `${env:NAME}` placeholders from this process's environment.
     secretSource: { env: process.env },
   });
@@ -105,6 +110,9 @@ async function main(): Promise<void> {
   if (scheduling.cronEnabled) overdue.start();
   if (scheduling.cronEnabled) void scheduler.start().catch((error: unknown) => log.error({ err: error }, "the scheduler failed to start"));
   else log.info("scheduler disabled on this instance (SQLGUARD_SCHEDULER_ENABLED=false)");
+  // The weekly e-mail report, on a cron driver of its own (the scheduler's reconcile owns the other).
+  const reportCron = new CronerDriver(logger);
+  if (scheduling.cronEnabled) services.weeklyReport.start(reportCron);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -115,6 +123,7 @@ async function main(): Promise<void> {
     force.unref();
     server.close(async () => {
       await scheduler.stop();
+      reportCron.stopAll();
       overdue.stop();
       healthMonitor.stop();
       leases.stop();

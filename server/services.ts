@@ -36,6 +36,7 @@ import { NotificationChannelsService } from "./notifications/channels.service.ts
 import { NotificationRulesService } from "./notifications/rules.service.ts";
 import { ChannelSender } from "./notifications/sender.ts";
 import { Notifier } from "./notifications/notifier.ts";
+import { DEFAULT_WEEKLY_REPORT, WeeklyReportService, type WeeklyReportSchedule } from "./notifications/weekly-report.ts";
 import { DEFAULT_DELIVERY, type DeliveryPolicy } from "./notifications/delivery.ts";
 import type { SmtpTls } from "./notifications/channels/email.ts";
 import { InterruptedWork } from "./recovery/interrupted-work.ts";
@@ -97,6 +98,8 @@ export type RuntimeDeps = {
   publicUrl?: string;
   /** Notification delivery retries and SMTP TLS (tests: short delays, their own CA). */
   notifications?: { delivery?: Partial<DeliveryPolicy>; smtpTls?: SmtpTls };
+  /** When the weekly report goes out (SQLGUARD_WEEKLY_REPORT_CRON / _TIMEZONE); Mondays 08:00 UTC by default. */
+  weeklyReport?: WeeklyReportSchedule;
 };
 
 /** The env defaults (see server/config/env.ts). */
@@ -294,6 +297,18 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     notificationChannels,
     notificationRules: new NotificationRulesService({ prisma, audit }),
     notifier,
+    weeklyReport: new WeeklyReportService({
+      prisma,
+      dashboard: { get: (principal) => services.dashboard.get(principal) },
+      channels: notificationChannels,
+      sender,
+      clock,
+      logger,
+      graceMs: settings.overdueGraceMs,
+      schedule: deps.weeklyReport ?? DEFAULT_WEEKLY_REPORT,
+      publicUrl: deps.publicUrl,
+      signal: () => notifier.signal,
+    }),
   };
   // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
   const metrics = new MetricsCollector({
@@ -313,6 +328,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     clock,
     logger,
     intervalMs: deps.healthIntervalMs ?? 0,
+    // A storage target found down reaches the notification rules with STORAGE_UNREACHABLE.
+    onTransition: (r) => {
+      if (r.kind === "STORAGE_TARGET" && !r.up) void notifier.notifyStorageDown({ id: r.id, name: r.name }, r.error);
+    },
   });
   // A failed restore drill reaches the webhooks that want failures.
   restore.events.on((e) => {

@@ -1,5 +1,6 @@
 import os from "node:os";
 import path from "node:path";
+import { Cron } from "croner";
 import { z } from "zod";
 
 const DAY_S = 86_400;
@@ -141,6 +142,44 @@ const edgeSchema = z.object({
   SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL: z.enum(["true", "false"], { message: "must be true or false" }).default("false"),
 });
 
+/** When the weekly report goes out (server/notifications/weekly-report.ts). */
+const weeklyReportSchema = z.object({
+  // Cron expression (5 or 6 fields) of the weekly e-mail report to the EMAIL channels that turned it on.
+  SQLGUARD_WEEKLY_REPORT_CRON: z
+    .string()
+    .trim()
+    .default("0 8 * * 1")
+    .refine((v) => cronValid(v, "UTC"), { message: "must be a cron expression such as 0 8 * * 1 (Mondays 08:00)" }),
+  // IANA time zone of that expression and of the report's days and times, e.g. Europe/Berlin.
+  SQLGUARD_WEEKLY_REPORT_TIMEZONE: z.string().trim().default("UTC").refine(zoneValid, { message: "must be an IANA time zone such as Europe/Berlin" }),
+});
+
+function cronValid(expression: string, timezone: string): boolean {
+  try {
+    new Cron(expression, { paused: true, timezone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function zoneValid(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The weekly report's schedule (parseConfig validates it too). */
+export function parseWeeklyReportConfig(env: Record<string, string | undefined>): { expression: string; timezone: string } {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = weeklyReportSchema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  return { expression: result.data.SQLGUARD_WEEKLY_REPORT_CRON, timezone: result.data.SQLGUARD_WEEKLY_REPORT_TIMEZONE };
+}
+
 /** Sign-in settings only the environment may set (server/auth/sign-in-settings.service.ts). */
 const signInSchema = z.object({
   // Accept http:// OIDC issuers: for development and tests only (1 or true); https:// otherwise.
@@ -224,6 +263,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const edge = edgeSchema.safeParse(cleaned);
   const signIn = signInSchema.safeParse(cleaned);
   const issues = [...(result.error?.issues ?? []), ...(scheduling.error?.issues ?? []), ...(edge.error?.issues ?? []), ...(signIn.error?.issues ?? [])];
+  issues.push(...(weeklyReportSchema.safeParse(cleaned).error?.issues ?? []));
   if (!result.success || issues.length) {
     throw new ConfigError(issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }

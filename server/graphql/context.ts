@@ -27,6 +27,7 @@ import type { ConfigurationService } from "../config-as-code/configuration.servi
 import type { NotificationChannelsService } from "../notifications/channels.service.ts";
 import type { NotificationRulesService } from "../notifications/rules.service.ts";
 import type { Notifier } from "../notifications/notifier.ts";
+import type { WeeklyReportService } from "../notifications/weekly-report.ts";
 
 /** The services resolvers call; resolvers hold no logic of their own. */
 export type Services = {
@@ -57,6 +58,7 @@ export type Services = {
   notificationChannels: NotificationChannelsService;
   notificationRules: NotificationRulesService;
   notifier: Notifier;
+  weeklyReport: WeeklyReportService;
 };
 
 /** Session cookie control for the login and logout mutations. */

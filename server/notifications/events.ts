@@ -34,6 +34,8 @@ export type MessageFacts = {
   /** Failures in the incident so far (failure reminders and recoveries). */
   failures: number | null;
   error: string | null;
+  /** STORAGE_UNREACHABLE from the health checks: the storage target's name. */
+  target?: string | null;
   /** One more line for people, e.g. the storage target of a corrupt copy. */
   detail: string | null;
   /** The body a WEBHOOK / HEALTHCHECKS channel POSTs (the webhook format, documented in the README). */

@@ -46,7 +46,7 @@ export function messageOf(f: MessageFacts, publicUrl?: string): Message {
     DRILL_FAILED: `Restore drill of ${where} failed`,
     PITR_CHAIN_BROKEN: `Point-in-time recovery chain of ${where} is broken`,
     CORRUPT_COPY: `A stored copy of ${where} is corrupt`,
-    STORAGE_UNREACHABLE: `A storage target of ${where} cannot be read`,
+    STORAGE_UNREACHABLE: f.target ? `Storage target ${f.target} is unreachable` : `A storage target of ${where} cannot be read`,
     TEST: "Test notification from SQLGuard",
     STARTED: `Backup of ${where} started`,
     WEEKLY_REPORT: "SQLGuard weekly backup report",
@@ -59,12 +59,15 @@ export function messageOf(f: MessageFacts, publicUrl?: string): Message {
     DRILL_FAILED: `A restore drill of ${where} failed: the backup could not be restored and checked.`,
     PITR_CHAIN_BROKEN: `The log chain of ${where} has a gap: point-in-time recovery past it is not possible until the next full backup.`,
     CORRUPT_COPY: `Verification read a stored copy of ${where} and its bytes no longer match the recorded checksum.`,
-    STORAGE_UNREACHABLE: `Verification could not read a stored copy of ${where}: the storage target did not answer.`,
+    STORAGE_UNREACHABLE: f.target
+      ? `SQLGuard cannot write to or read from storage target ${f.target}: backups to it fail until it is reachable again.`
+      : `Verification could not read a stored copy of ${where}: the storage target did not answer.`,
     TEST: "This channel works: SQLGuard will send its notifications here.",
     STARTED: `The backup of ${where} started.`,
     WEEKLY_REPORT: "The weekly report of every database's backups.",
   }[f.event];
   const fields: Message["fields"] = [];
+  if (f.target) fields.push({ label: "Storage target", value: f.target });
   if (f.server) fields.push({ label: "Server", value: f.server });
   if (f.database) fields.push({ label: "Database", value: f.database });
   if (f.schedule) fields.push({ label: "Schedule", value: f.schedule });

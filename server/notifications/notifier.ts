@@ -10,6 +10,8 @@ import type { Clock } from "../scheduler/clock.ts";
 import type { NotificationChannelsService } from "./channels.service.ts";
 import type { DeliveryPolicy, DeliveryResult } from "./delivery.ts";
 import { facts, type MessageFacts, type NotificationEvent } from "./events.ts";
+import { scheduleCovers } from "../catalog/server-selector.ts";
+import { messageOf } from "./message.ts";
 import { eventsOf, scheduleIdsOf, selectorOf, selects } from "./rules.service.ts";
 import type { ChannelSender } from "./sender.ts";
 import { buildBody, eventOf, type BackupFacts, type DrillFacts, type OverdueFacts } from "./webhook-payload.ts";
@@ -101,6 +103,80 @@ export class Notifier {
         });
       })(),
     );
+  }
+
+  /**
+   * The health checks found a storage target unreachable (once per outage: the monitor reports
+   * transitions). Sent to the rules with STORAGE_UNREACHABLE whose schedules write to the target
+   * (rules without schedules: always) and whose servers include one those schedules cover (an
+   * empty selector: always); a rule's quiet period holds back a repeat about the same target.
+   */
+  notifyStorageDown(target: { id: number; name: string }, error: string | null): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#track(this.#storageDown(target, error));
+  }
+
+  async #storageDown(target: { id: number; name: string }, error: string | null): Promise<void> {
+    const { prisma } = this.deps;
+    const row = await prisma.storageTarget.findUnique({ where: { id: target.id }, select: { isDefault: true } });
+    const schedules = await prisma.schedule.findMany({
+      where: {
+        enabled: true,
+        OR: [{ storageTargets: { some: { storageTargetId: target.id } } }, ...(row?.isDefault ? [{ storageTargets: { none: {} } }] : [])],
+      },
+      select: { id: true, serverLabels: true, servers: { select: { serverId: true } } },
+    });
+    const servers = await prisma.server.findMany({ where: { enabled: true }, select: { id: true, name: true, labels: true } });
+    const covered = servers.filter((s) =>
+      schedules.some((sc) => scheduleCovers({ serverIds: sc.servers.map((x) => x.serverId), serverLabels: sc.serverLabels }, s)),
+    );
+    const scheduleIds = schedules.map((s) => s.id);
+    const rules = (
+      await prisma.notificationRule.findMany({ where: { enabled: true, channel: { enabled: true } }, include: { channel: true }, orderBy: { id: "asc" } })
+    ).filter((rule) => {
+      if (rule.channel.kind === "HEALTHCHECKS" || !eventsOf(rule).includes("STORAGE_UNREACHABLE")) return false;
+      const ids = scheduleIdsOf(rule);
+      if (ids.length && !ids.some((id) => scheduleIds.includes(id))) return false;
+      const selector = selectorOf(rule);
+      if (!selector.names?.length && !Object.keys(selector.matchLabels ?? {}).length) return true;
+      return covered.some((s) => selects(selector, { name: s.name, labels: s.labels as Record<string, string> | null }));
+    });
+    const detail = `storage target ${target.name}`;
+    const f = facts({
+      event: "STORAGE_UNREACHABLE",
+      occurredAt: this.#now().toISOString(),
+      target: target.name,
+      error,
+      detail: "found by the periodic health check (write, read back and delete a probe object)",
+      webhook: {
+        ...buildBody({ event: "STORAGE_UNREACHABLE", server: null, database: null }),
+        summary: `Storage target ${target.name} is unreachable`,
+        storageTarget: target.name,
+        error,
+      },
+    });
+    const sends: Array<{ rule: RuleWithChannel; f: MessageFacts }> = [];
+    for (const rule of rules) {
+      if (rule.quietMinutes > 0) {
+        const recent = await prisma.notificationDelivery.findFirst({
+          where: {
+            ruleId: rule.id,
+            event: "STORAGE_UNREACHABLE",
+            serverName: null,
+            status: "SENT",
+            summary: messageOf(f).title,
+            createdAt: { gte: new Date(this.#now().getTime() - rule.quietMinutes * 60_000) },
+          },
+          select: { id: true },
+        });
+        if (recent) {
+          await this.deps.sender.suppressed(rule.channel, rule.id, f, `a message about ${detail} went out less than ${rule.quietMinutes} minutes ago`);
+          continue;
+        }
+      }
+      sends.push({ rule, f });
+    }
+    await this.#sendAll(sends);
   }
 
   /** Any other event (e.g. PITR_CHAIN_BROKEN from the log archiver) of a database. */

@@ -30,6 +30,8 @@ export type HealthMonitorDeps = {
   metrics?: SqlguardMetrics;
   clock: Clock;
   logger: Logger;
+  /** Called when a component goes down (or is down at its first check) or comes back (notifications). */
+  onTransition?: (result: ComponentHealth) => void;
   /** SQLGUARD_HEALTH_INTERVAL_SECONDS; 0 = no periodic checks (checkAll still works). */
   intervalMs: number;
 };
@@ -89,6 +91,7 @@ export class HealthMonitor {
       if (before && before.up !== r.up)
         this.#log.warn({ kind: r.kind, name: r.name, up: r.up, err: r.error }, r.up ? "component is reachable again" : "component is down");
       else if (!before && !r.up) this.#log.warn({ kind: r.kind, name: r.name, err: r.error }, "component is down");
+      if ((before && before.up !== r.up) || (!before && !r.up)) this.deps.onTransition?.(r);
     }
     this.#results = results;
     const metrics = this.deps.metrics;

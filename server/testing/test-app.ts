@@ -48,6 +48,7 @@ export async function createTestApp(
     secretEnv?: Record<string, string | undefined>;
     publicUrl?: string;
     notifications?: RuntimeDeps["notifications"];
+    weeklyReport?: RuntimeDeps["weeklyReport"];
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -70,6 +71,7 @@ export async function createTestApp(
     autoRepairMs: options.autoRepairMs,
     publicUrl: options.publicUrl,
     notifications: options.notifications ?? { delivery: { baseDelayMs: 50 } },
+    weeklyReport: options.weeklyReport,
     dataDir,
     signIn: options.signIn,
     spoolDir: options.spoolDir,

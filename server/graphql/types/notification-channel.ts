@@ -51,7 +51,9 @@ builder.prismaObject("NotificationChannel", {
       nullable: true,
       resolve: (c) => (c.kind === "TELEGRAM" ? { chatId: String((c.settings as { chatId?: string }).chatId ?? ""), botTokenSet: c.secretEnc != null } : null),
     }),
-    weeklyReport: t.exposeBoolean("weeklyReport", { description: "EMAIL: the weekly report goes here (Mondays 08:00 UTC)." }),
+    weeklyReport: t.exposeBoolean("weeklyReport", {
+      description: "EMAIL: the weekly report goes here (SQLGUARD_WEEKLY_REPORT_CRON in SQLGUARD_WEEKLY_REPORT_TIMEZONE; Mondays 08:00 UTC by default).",
+    }),
     lastWeeklyReportAt: t.expose("lastWeeklyReportAt", { type: "DateTime", nullable: true }),
     rules: t.relation("rules", { query: { orderBy: { id: "asc" } } }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -164,6 +166,13 @@ builder.mutationFields((t) => ({
     description: "Sends a test message to a channel now (one attempt) and reports the outcome; it appears in the delivery log.",
     args: { id: t.arg.int({ required: true }) },
     resolve: (_r, { id }, ctx) => ctx.services.notifier.test(ctx.principal, id),
+  }),
+  sendWeeklyReport: t.field({
+    type: TestResult,
+    description:
+      "Sends the weekly report (every database's status, last good backup, RPO compliance, drills, storage growth per target with a chart) to an EMAIL channel now, whether or not it has the weekly report turned on. Admin role; it appears in the delivery log.",
+    args: { channelId: t.arg.id({ required: true }) },
+    resolve: (_r, { channelId }, ctx) => ctx.services.weeklyReport.sendNow(ctx.principal, Number(channelId)),
   }),
   retryNotificationDelivery: t.field({
     type: TestResult,
