@@ -57,9 +57,7 @@ export class LocalStore implements ArtifactStore {
             let batch: Buffer[] = [];
             let batched = 0;
             const write = (buffers: Buffer[]) =>
-              writeFully(handle, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers)).catch((error: unknown) =>
-                Promise.reject((writeError = error)),
-              );
+              writeFully(handle, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers)).catch((error: unknown) => Promise.reject((writeError = error)));
             for await (const chunk of chunks) {
               batch.push(chunk);
               batched += chunk.length;
