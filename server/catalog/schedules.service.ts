@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { commitChange, type CatalogDeps } from "./catalog-deps.ts";
 import { definedOnly } from "./objects.ts";
 import { labelsRule, labelsToJson } from "./servers.service.ts";
-import { cronProblem, cronRule, nameRule, parseInput, timezoneRule } from "./validate.ts";
+import { cronProblem, cronRule, nameRule, parseInput, timezoneProblem, timezoneRule } from "./validate.ts";
 
 const idList = z
   .array(z.number().int())
@@ -120,6 +120,9 @@ export class SchedulesService {
   ): Promise<void> {
     const { prisma } = this.deps;
     // The expression was checked alone; now in its time zone (a DST gap can make it never fire).
+    // A bad zone is the zone's fault, not the expression's (the rule checked it, but a partial update may bring only one).
+    const zoneProblem = timezoneProblem(s.timezone);
+    if (zoneProblem) throw new ValidationError("timezone", zoneProblem);
     const problem = cronProblem(s.cronExpression, s.timezone);
     if (problem) throw new ValidationError("cronExpression", problem);
     if (s.name) {

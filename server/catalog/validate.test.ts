@@ -51,6 +51,18 @@ describe("cron and time zones", () => {
     expect(cronProblem("*/15 * * * *", "Europe/Berlin")).toBeNull();
     expect(cronProblem("61 * * * *")).toMatch(/^invalid cron expression: /);
     expect(cronProblem("not cron")).toMatch(/^invalid cron expression: /);
+    // Croner takes a seconds field and fires every second; schedules are minutes.
+    expect(cronProblem("* * * * * *")).toMatch(/^invalid cron expression: 6 fields, but a seconds field is not supported; use 5 fields/);
+    expect(cronProblem("0 0 3 * * * *")).toMatch(/^invalid cron expression: 7 fields, but a seconds field is not supported/);
+    expect(cronProblem("* * *")).toMatch(/^invalid cron expression: 3 fields; use 5 fields/);
+    expect(cronProblem("@daily")).toBeNull();
+    // One sentence of ours: none of the library's class names or nested "Original error" chains.
+    for (const bad of ["61 * * * *", "0 0 32 * *", "x y z w v"]) {
+      const problem = cronProblem(bad)!;
+      expect(problem).toMatch(/^invalid cron expression: /);
+      expect(problem).not.toMatch(/CronPattern|CronDate|Original error/);
+      expect(problem.match(/invalid cron expression/g)).toHaveLength(1);
+    }
   });
 
   it("knows IANA zones only", () => {

@@ -115,16 +115,37 @@ export const timezoneRule = z
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
 
-/** Returns why a cron expression is unusable, or null. Croner's own message explains the fault. */
+/**
+ * Returns why a cron expression is unusable, or null: five fields (minute hour day month weekday)
+ * or a nickname such as `@daily`. Croner would also take a seconds field (six or seven fields) and
+ * fire every second; schedules are minutes, so that is refused. The message is one sentence of our
+ * own words and croner's reason, without its class names and nested "Original error" chains.
+ */
 export function cronProblem(expression: string, timezone = "UTC"): string | null {
+  const fields = expression.trim().split(/\s+/).filter(Boolean);
+  if (fields.length !== 1 || !fields[0]!.startsWith("@")) {
+    if (fields.length === 6 || fields.length === 7) {
+      return `invalid cron expression: ${fields.length} fields, but a seconds field is not supported; use 5 fields (minute hour day-of-month month day-of-week), e.g. "*/5 * * * *"`;
+    }
+    if (fields.length !== 5) return `invalid cron expression: ${fields.length} field${fields.length === 1 ? "" : "s"}; use 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`;
+  }
   try {
     const job = new Cron(expression, { timezone, paused: true });
     const next = job.nextRun();
     job.stop();
     return next ? null : "never fires";
   } catch (error) {
-    return `invalid cron expression: ${(error as Error).message}`;
+    return `invalid cron expression: ${cronReason((error as Error).message)}`;
   }
+}
+
+/** Croner's reason without its prefixes ("CronPattern: ") and the chained "Original error: …". */
+function cronReason(message: string): string {
+  const reason = message
+    .split(/\s*Original error:/)[0]!
+    .replace(/^(Cron[A-Za-z]*:\s*)+/, "")
+    .trim();
+  return reason || "not a cron expression";
 }
 
 export const cronRule = z

@@ -222,6 +222,7 @@ describe("schedules and retention rules", () => {
     [{ name: "c1", cronExpression: "61 * * * *" }, "cronExpression", /invalid cron expression/],
     [{ name: "c2", cronExpression: "every day" }, "cronExpression", /invalid cron expression/],
     [{ name: "c3", cronExpression: "0 2 * * *", timezone: "Mars/Base" }, "timezone", /unknown time zone/],
+    [{ name: "c6", cronExpression: "* * * * * *" }, "cronExpression", /a seconds field is not supported/],
     [{ name: "c4", cronExpression: "0 2 * * *", serverIds: [424242] }, "serverIds", /no server with id 424242/],
     [{ name: "c5", cronExpression: "0 2 * * *", storageTargetIds: [424242] }, "storageTargetIds", /no storage target with id 424242/],
     [{ cronExpression: "0 2 * * *" }, "name", /name: is required/],
@@ -246,6 +247,17 @@ describe("schedules and retention rules", () => {
     );
   });
 
+  it("report a bad time zone on update as the time zone's error, in one sentence", async () => {
+    const { schedules } = (await admin("{ schedules { id name } }")).data!;
+    const hourly = schedules.find((s: { name: string }) => s.name === "hourly");
+    await expectInputError(
+      `mutation ($id: Int!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`,
+      { id: hourly.id, input: { timezone: "Mars/Base" } },
+      "timezone",
+      /^timezone: unknown time zone "Mars\/Base" \(use an IANA name such as Europe\/Berlin or UTC\)$/,
+    );
+  });
+
   it("preview cron expressions as one types", async () => {
     const good = await admin(`{ cronPreview(expression: "0 0 1 * *", timezone: "UTC", count: 2) { valid error nextRuns } }`);
     expect(good.data!.cronPreview.valid).toBe(true);
@@ -253,6 +265,9 @@ describe("schedules and retention rules", () => {
     const bad = await admin(`{ cronPreview(expression: "0 0 32 * *") { valid error nextRuns } }`);
     expect(bad.data!.cronPreview).toMatchObject({ valid: false, nextRuns: [] });
     expect(bad.data!.cronPreview.error).toMatch(/invalid cron expression/);
+    const seconds = await admin(`{ cronPreview(expression: "* * * * * *") { valid error nextRuns } }`);
+    expect(seconds.data!.cronPreview).toMatchObject({ valid: false, nextRuns: [] });
+    expect(seconds.data!.cronPreview.error).toMatch(/a seconds field is not supported/);
   });
 });
 
