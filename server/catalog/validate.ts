@@ -127,7 +127,8 @@ export function cronProblem(expression: string, timezone = "UTC"): string | null
     if (fields.length === 6 || fields.length === 7) {
       return `invalid cron expression: ${fields.length} fields, but a seconds field is not supported; use 5 fields (minute hour day-of-month month day-of-week), e.g. "*/5 * * * *"`;
     }
-    if (fields.length !== 5) return `invalid cron expression: ${fields.length} field${fields.length === 1 ? "" : "s"}; use 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`;
+    if (fields.length !== 5)
+      return `invalid cron expression: ${fields.length} field${fields.length === 1 ? "" : "s"}; use 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`;
   }
   try {
     const job = new Cron(expression, { timezone, paused: true });
