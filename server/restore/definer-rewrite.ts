@@ -116,6 +116,7 @@ function mayStartClause(head: Buffer): boolean {
 /** An identifier as written in a dump (backquoted, quoted or bare), without its quotes; bytes kept as latin1 → UTF-8. */
 function unquote(text: string): string {
   const q = text[0];
-  const inner = q === "`" ? text.slice(1, -1).replace(/``/g, "`") : q === "'" || q === '"' ? text.slice(1, -1).replace(/\\(.)/g, "$1").replace(/''/g, "'") : text;
+  const inner =
+    q === "`" ? text.slice(1, -1).replace(/``/g, "`") : q === "'" || q === '"' ? text.slice(1, -1).replace(/\\(.)/g, "$1").replace(/''/g, "'") : text;
   return Buffer.from(inner, "latin1").toString("utf8");
 }
