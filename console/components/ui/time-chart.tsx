@@ -38,7 +38,7 @@ function niceCeil(n: number): number {
 }
 
 function trim(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 1 : 0).replace(/\.0$/, "");
+  return Number.isInteger(n) ? String(n) : String(Number(n.toFixed(2)));
 }
 
 /** "Dec 3" in the browser's locale. */
