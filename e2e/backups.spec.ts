@@ -91,7 +91,7 @@ test("the dashboard shows a new database and updates live as its backup runs", a
   const okRow = page.getByTestId("db-row").filter({ hasText: `${name} / ${sampleDatabase}` });
   await expect(okRow).toContainText("OK");
   await expect(page.getByRole("region", { name: "Storage use" })).toContainText("local");
-  await expect(page.getByRole("img", { name: /^Backup size: \d+ values/ })).toBeVisible();
+  await expect(page.getByRole("img", { name: new RegExp(`^Backup size of ${name} / ${sampleDatabase}: \\d+ values`) })).toBeVisible();
   await expect(page.getByRole("img", { name: /^Success rate per day: 1 values, max 100 %/ })).toBeVisible();
   await snapshot(page, testInfo, "dashboard");
 });

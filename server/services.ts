@@ -7,6 +7,7 @@ import { SecondFactorService } from "./auth/second-factor.service.ts";
 import { type SignInEnv, SignInSettingsService } from "./auth/sign-in-settings.service.ts";
 import { BackupsService } from "./backups/backups.service.ts";
 import { DashboardService } from "./backups/dashboard.service.ts";
+import { DatabaseDetailService } from "./backups/database-detail.service.ts";
 import { ProbesService } from "./backups/probes.service.ts";
 import type { ConfigListener } from "./catalog/catalog-deps.ts";
 import { DumpOptionsService } from "./catalog/dump-options.service.ts";
@@ -277,6 +278,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       events,
       components: () => healthMonitor.snapshot(),
     }),
+    databaseDetail: new DatabaseDetailService({ prisma, now: () => clock.now() }),
     restores: restore.restores,
     verification: restore.verification,
     drills: restore.drills,

@@ -4,6 +4,7 @@ import type { SecondFactorService } from "../auth/second-factor.service.ts";
 import type { SignInSettingsService } from "../auth/sign-in-settings.service.ts";
 import type { BackupsService } from "../backups/backups.service.ts";
 import type { DashboardService } from "../backups/dashboard.service.ts";
+import type { DatabaseDetailService } from "../backups/database-detail.service.ts";
 import type { ProbesService } from "../backups/probes.service.ts";
 import type { RepairService } from "../backups/repair.service.ts";
 import type { AcknowledgementsService } from "../backups/acknowledgements.ts";
@@ -44,6 +45,7 @@ export type Services = {
   backups: BackupsService;
   probes: ProbesService;
   dashboard: DashboardService;
+  databaseDetail: DatabaseDetailService;
   scheduler: Scheduler;
   retention: RetentionSweeper;
   health: BackupHealthService;

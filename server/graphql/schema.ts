@@ -15,6 +15,7 @@ import "./types/backup.ts";
 import "./types/backup-event.ts";
 import "./types/copy-problem.ts";
 import "./types/dashboard.ts";
+import "./types/database-detail.ts";
 import "./types/connection-test.ts";
 import "./types/schedule-run.ts";
 import "./types/retention.ts";
