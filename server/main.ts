@@ -6,6 +6,7 @@
  */
 import http from "node:http";
 import { fileURLToPath } from "node:url";
+import { listenUrl } from "./http/listen-url.ts";
 import { createApp } from "./app.ts";
 import { seedDefaults } from "./catalog/defaults.ts";
 import {
@@ -102,7 +103,10 @@ async function main(): Promise<void> {
   const stopDrillMetrics = await followDrills(prisma, metrics.metrics, restore.events);
   const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: { source: metrics, auth: metricsAuth }, edge });
   const server = http.createServer(app.handle);
-  server.listen(config.port, config.host, () => log.info({ url: `http://${config.host}:${config.port}` }, "listening"));
+  // A URL to open (a wildcard bind shown as localhost), and the public one the links in messages use.
+  server.listen(config.port, config.host, () =>
+    log.info({ url: listenUrl(config.host, config.port), ...(edge.publicUrl ? { publicUrl: edge.publicUrl } : {}) }, "listening"),
+  );
   leases.start();
   sweeper.start();
   restore.start();

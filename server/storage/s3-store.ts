@@ -38,6 +38,11 @@ export type S3StoreOptions = {
   onPart?: (part: { key: string; partNumber: number; bytes: number }) => void;
 };
 
+// The SDK prints a "NodeVersionSupportWarning" on the first client of every process on Node < 22
+// (every CLI call, every server start). SQLGuard supports Node 20; the SDK's own switch turns it
+// off unless the operator set it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 /**
  * Artifacts as objects in an S3-compatible bucket under an optional prefix. A put is a single
  * PutObject when the body fits in one part, else a multipart upload (s3-upload.ts) whose parts grow
