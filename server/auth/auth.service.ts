@@ -79,6 +79,7 @@ export class AuthService {
     }
     await this.#checkSecondFactor(user, answer, address);
     await this.throttle.recordSuccess(username);
+    await this.audit.record(user.username, "login.success", "User", user.id, null, { username: user.username, address, method: "password" });
     return { ...(await this.createSession(user.id)), user };
   }
 

@@ -86,4 +86,12 @@ describe("login throttling", () => {
     expect(logged.some((l) => l.msg === "login throttled" && l.username === "alice")).toBe(true);
     expect(lines.join("\n")).not.toMatch(/wrong"|-password/);
   });
+
+  it("audits a successful login with the user's name and address, never the password", async () => {
+    advance(3_600_000);
+    expect((await attempt("bob", "bob-password", "198.51.100.99")).code).toBe("ok");
+    const success = await db.prisma.auditLog.findMany({ where: { action: "login.success" }, orderBy: { id: "asc" } });
+    expect(success.at(-1)).toMatchObject({ actor: "bob", entityType: "User", after: { username: "bob", address: "198.51.100.99", method: "password" } });
+    expect(JSON.stringify(success)).not.toContain("bob-password");
+  });
 });

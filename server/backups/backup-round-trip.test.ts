@@ -230,6 +230,11 @@ describe("backup round trips", () => {
     const runs = await runBackup(operator, { serverId, storageTargetIds: [localId] });
     expect(runs.map((r) => r.database)).toEqual(expect.arrayContaining([first, later]));
     for (const r of runs) expect((await waitForBackup(operator, r.id)).status).toBe("SUCCEEDED");
+    // The manual run is audited with names: who, which server and databases, which backups.
+    const audit = await app.db.prisma.auditLog.findFirst({ where: { action: "backup.run", entityId: String(serverId) }, orderBy: { id: "desc" } });
+    expect(audit?.actor).toMatch(/\S/);
+    expect(audit?.after).toMatchObject({ server: "maria-disc", backupIds: runs.map((r) => Number(r.id)), storageTargetIds: [localId] });
+    expect((audit?.after as { databases: string[] }).databases).toEqual(expect.arrayContaining([first, later]));
   });
 
   it("deletes a backup from every target for an admin only, keeping its record as DELETED", async () => {

@@ -1,4 +1,4 @@
-import { requireRole, type Principal } from "../auth/roles.ts";
+import { actorName, requireRole, type Principal } from "../auth/roles.ts";
 import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import type { BackupsRepository, BackupWithArtifacts } from "../db/backups.repository.ts";
 import type { PrismaClient } from "../db/client.ts";
@@ -86,7 +86,15 @@ export class BackupsService {
     let databases = input.databases ?? [];
     if (databases.some((d) => d.length === 0 || d.length > 255)) throw new ValidationError("databases", "database names must be 1 to 255 characters");
     if (databases.length === 0) databases = await this.discover(server);
-    return this.queue({ server, databases: [...new Set(databases)], storageTargetIds, schedule: null, trigger: "MANUAL", dueAt: null });
+    const queued = await this.queue({ server, databases: [...new Set(databases)], storageTargetIds, schedule: null, trigger: "MANUAL", dueAt: null });
+    // Who asked for which backups: names, since ids outlive nothing once a server is deleted.
+    await this.deps.audit.record(actorName(principal), "backup.run", "server", server.id, null, {
+      server: server.name,
+      databases: queued.map((b) => b.database),
+      backupIds: queued.map((b) => b.id),
+      storageTargetIds,
+    });
+    return queued;
   }
 
   /** The databases a run of this server covers now: every non-system one its patterns select. */
@@ -165,7 +173,15 @@ export class BackupsService {
       await this.deps.interrupted.cancelBackup(id, principal.username);
     }
     if (outcome === "cancelled") this.deps.events.emit({ type: "STATUS", backupId: id, status: "CANCELLED" });
-    return (await this.deps.repo.get(id))!;
+    const backup = (await this.deps.repo.get(id))!;
+    if (outcome !== "finished") {
+      await this.deps.audit.record(actorName(principal), "backup.cancel", "backup", id, null, {
+        server: backup.serverName,
+        database: backup.database,
+        status: backup.status,
+      });
+    }
+    return backup;
   }
 
   /**
