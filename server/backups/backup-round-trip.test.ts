@@ -234,7 +234,7 @@ describe("backup round trips", () => {
     const audit = await app.db.prisma.auditLog.findFirst({ where: { action: "backup.run", entityId: String(serverId) }, orderBy: { id: "desc" } });
     expect(audit?.actor).toMatch(/\S/);
     expect(audit?.after).toMatchObject({ server: "maria-disc", backupIds: runs.map((r) => Number(r.id)), storageTargetIds: [localId] });
-    expect((audit?.after as { databases: string[] }).databases).toEqual(expect.arrayContaining([first, later]));
+    expect((audit!.after as { databases: string[] }).databases).toEqual(expect.arrayContaining([first, later]));
   });
 
   it("deletes a backup from every target for an admin only, keeping its record as DELETED", async () => {
