@@ -52,6 +52,8 @@ test("creates an API token shown once, uses it, revokes it, and finds both in th
   await expect(page.getByRole("tab", { name: "Audit log" })).toHaveAttribute("aria-selected", "true");
   await expect(page.getByTestId("audit-row").first()).toBeVisible();
   await expect(page.getByRole("region", { name: "Audit log" })).toContainText(/token/i);
+  // The entity is named, not only numbered.
+  await expect(page.getByTestId("audit-entity").filter({ hasText: name }).first()).toContainText(`ApiToken`);
   await snapshot(page, testInfo, "settings-audit");
 });
 

@@ -8,6 +8,27 @@ import { AUDIT_LOG } from "./queries";
 
 const PAGE = 50;
 
+/**
+ * A readable name for the entity of an audit entry, from its recorded state: ids outlive nothing
+ * once the entity is deleted. "server / database" for backups and restores, else its name or user.
+ */
+export function entityName(state: string | null | undefined): string | null {
+  if (!state) return null;
+  let row: Record<string, unknown>;
+  try {
+    row = JSON.parse(state) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (!row || typeof row !== "object") return null;
+  const text = (key: string) => (typeof row[key] === "string" && row[key] ? (row[key] as string) : null);
+  const server = text("server") ?? text("serverName");
+  const database =
+    text("database") ?? (Array.isArray(row.databases) ? (row.databases as unknown[]).filter((d) => typeof d === "string").join(", ") || null : null);
+  if (server || database) return [server, database].filter(Boolean).join(" / ");
+  return text("name") ?? text("username");
+}
+
 /** The audit log (admins only), newest first, older pages by id. */
 export function AuditPanel() {
   const [cursors, setCursors] = useState<number[]>([]);
@@ -38,9 +59,10 @@ export function AuditPanel() {
                   <td>{formatDateTime(e.at)}</td>
                   <td>{e.actor}</td>
                   <td>{e.action}</td>
-                  <td>
+                  <td data-testid="audit-entity">
                     {e.entityType}
                     {e.entityId ? ` ${e.entityId}` : ""}
+                    {entityName(e.after ?? e.before) && <span className="muted"> · {entityName(e.after ?? e.before)}</span>}
                   </td>
                   <td>
                     {(e.before || e.after) && (
