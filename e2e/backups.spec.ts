@@ -38,6 +38,10 @@ test("backs up now, watches it go live to SUCCEEDED, filters the history, opens 
   const bytes = await readFile(await download.path());
   expect(createHash("sha256").update(bytes).digest("hex")).toBe(await sha.textContent());
   expect(download.suggestedFilename()).toMatch(/\.sql\.zst$/);
+  // The manifest beside it names the same checksum.
+  const [manifest] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the manifest from local" }).click()]);
+  expect(manifest.suggestedFilename()).toBe(`${download.suggestedFilename()}.manifest.json`);
+  expect(await readFile(await manifest.path(), "utf8")).toContain((await sha.textContent())!);
 
   // History: filter by server and status; the filters live in the URL.
   await page.getByRole("link", { name: "Backups", exact: true }).click();

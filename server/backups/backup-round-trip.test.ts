@@ -204,6 +204,18 @@ describe("backup round trips", () => {
     const wrongTarget = await fetch(`${url}?storageTargetId=99999`, { headers: { authorization: `Bearer ${operatorToken}` } });
     expect(wrongTarget.status).toBe(400);
     expect((await fetch(`${baseUrl}/api/backups/99999/download`, { headers: { authorization: `Bearer ${operatorToken}` } })).status).toBe(404);
+
+    // The manifest beside the artifact: JSON naming the artifact's SHA-256; a bad `file` is named.
+    const auth = { authorization: `Bearer ${operatorToken}` };
+    const manifest = await fetch(`${url}?file=manifest`, { headers: auth });
+    expect(manifest.status).toBe(200);
+    expect(manifest.headers.get("content-type")).toBe("application/json");
+    expect(manifest.headers.get("content-disposition")).toMatch(/\.manifest\.json"/);
+    expect(JSON.stringify(await manifest.json())).toContain(backup.sha256!);
+    const badFile = await fetch(`${url}?file=secrets`, { headers: auth });
+    expect(badFile.status).toBe(400);
+    expect(await badFile.json()).toMatchObject({ error: "file: must be artifact or manifest" });
+    expect((await fetch(`${url}?file=manifest`, { headers: { authorization: `Bearer ${viewerToken}` } })).status).toBe(403);
   });
 
   it("picks up a database created after the server was registered", async () => {

@@ -1,4 +1,5 @@
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
+import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
 import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import type { BackupsRepository, BackupWithArtifacts } from "../db/backups.repository.ts";
 import type { PrismaClient } from "../db/client.ts";
@@ -251,7 +252,7 @@ export class BackupsService {
    * Opens a stored artifact for download, from the given target or the first one that holds it.
    * Operator role: an artifact holds all the data of a database.
    */
-  async openArtifact(principal: Principal, id: number, storageTargetId: number | null): Promise<ArtifactDownload> {
+  async openArtifact(principal: Principal, id: number, storageTargetId: number | null, file: "artifact" | "manifest" = "artifact"): Promise<ArtifactDownload> {
     requireRole(principal, "OPERATOR");
     const backup = await this.get(id);
     const stored = backup.artifacts.filter((a) => a.status === "STORED" && a.storageTargetId !== null);
@@ -264,6 +265,14 @@ export class BackupsService {
     }
     const target = await this.deps.prisma.storageTarget.findUnique({ where: { id: artifact.storageTargetId! } });
     if (!target) throw new NotFoundError("storage target", artifact.storageTargetId!);
+    if (file === "manifest") {
+      // The cleartext sidecar beside the artifact: what a restore with stock tools needs to know.
+      const key = artifact.key + MANIFEST_SUFFIX;
+      const store = this.deps.storeFor(target);
+      const head = await store.head(key);
+      if (!head) throw new NotFoundError(`manifest of backup ${id} on storage target`, target.name);
+      return { body: await store.get(key), fileName: key.split("/").pop()!, contentType: "application/json", bytes: head.bytes };
+    }
     const body = await this.deps.storeFor(target).get(artifact.key);
     const fileName = artifact.key.split("/").pop()!;
     const format = formatOfKey(fileName);

@@ -11,7 +11,8 @@ const STATUS_OF: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403
 export const DOWNLOAD_PATH = /^\/api\/backups\/(\d+)\/download$/;
 
 /**
- * `GET /api/backups/:id/download?storageTargetId=…`: streams a stored artifact to an operator,
+ * `GET /api/backups/:id/download?storageTargetId=…[&file=manifest]`: streams a stored artifact (or
+ * its manifest, the JSON sidecar beside it) to an operator,
  * authenticated like /graphql (session cookie or bearer token). Without storageTargetId, the first
  * target that holds it.
  */
@@ -27,12 +28,14 @@ export function createDownloadHandler(deps: {
       const rawTarget = url.searchParams.get("storageTargetId");
       if (rawTarget !== null && !/^\d+$/.test(rawTarget))
         throw new AppError("BAD_USER_INPUT", "storageTargetId: must be a positive integer", { field: "storageTargetId" });
+      const file = url.searchParams.get("file") ?? "artifact";
+      if (file !== "artifact" && file !== "manifest") throw new AppError("BAD_USER_INPUT", "file: must be artifact or manifest", { field: "file" });
       const principal = await deps.services.auth.authenticate({
         sessionToken: parseCookies(req.headers.cookie ?? null)[SESSION_COOKIE],
         bearerToken: req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1],
       });
       if (!principal) throw new AppError("UNAUTHENTICATED", "authentication required: log in or send an API token");
-      const artifact = await deps.services.backups.openArtifact(principal, backupId, rawTarget === null ? null : Number(rawTarget));
+      const artifact = await deps.services.backups.openArtifact(principal, backupId, rawTarget === null ? null : Number(rawTarget), file);
       res.writeHead(200, {
         "content-type": artifact.contentType,
         "content-disposition": `attachment; filename="${artifact.fileName.replace(/["\\]/g, "_")}"; filename*=UTF-8''${encodeURIComponent(artifact.fileName)}`,

@@ -279,6 +279,16 @@ export function BackupDetailPage() {
                         Download
                       </a>
                     )}
+                    {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
+                      <a
+                        className="button"
+                        href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}&file=manifest`}
+                        download
+                        aria-label={`Download the manifest from ${a.storageTarget?.name ?? "target"}`}
+                      >
+                        Manifest
+                      </a>
+                    )}
                   </td>
                 </tr>
               ))}
