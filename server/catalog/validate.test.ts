@@ -56,6 +56,13 @@ describe("cron and time zones", () => {
     expect(cronProblem("0 0 3 * * * *")).toMatch(/^invalid cron expression: 7 fields, but a seconds field is not supported/);
     expect(cronProblem("* * *")).toMatch(/^invalid cron expression: 3 fields; use 5 fields/);
     expect(cronProblem("@daily")).toBeNull();
+    process.env.SQLGUARD_CRON_SECONDS = "true";
+    try {
+      expect(cronProblem("*/2 * * * * *")).toBeNull();
+      expect(cronProblem("0 0 3 * * * *")).toMatch(/7 fields, but a seconds field is not supported/);
+    } finally {
+      delete process.env.SQLGUARD_CRON_SECONDS;
+    }
     // One sentence of ours: none of the library's class names or nested "Original error" chains.
     for (const bad of ["61 * * * *", "0 0 32 * *", "x y z w v"]) {
       const problem = cronProblem(bad)!;

@@ -118,16 +118,18 @@ export const timezoneRule = z
 /**
  * Returns why a cron expression is unusable, or null: five fields (minute hour day month weekday)
  * or a nickname such as `@daily`. Croner would also take a seconds field (six or seven fields) and
- * fire every second; schedules are minutes, so that is refused. The message is one sentence of our
+ * fire every second; schedules are minutes, so that is refused unless SQLGUARD_CRON_SECONDS=true
+ * (tests and demos: six fields, seconds first). The message is one sentence of our
  * own words and croner's reason, without its class names and nested "Original error" chains.
  */
 export function cronProblem(expression: string, timezone = "UTC"): string | null {
   const fields = expression.trim().split(/\s+/).filter(Boolean);
   if (fields.length !== 1 || !fields[0]!.startsWith("@")) {
-    if (fields.length === 6 || fields.length === 7) {
+    const secondsField = fields.length === 6 && process.env.SQLGUARD_CRON_SECONDS === "true";
+    if ((fields.length === 6 || fields.length === 7) && !secondsField) {
       return `invalid cron expression: ${fields.length} fields, but a seconds field is not supported; use 5 fields (minute hour day-of-month month day-of-week), e.g. "*/5 * * * *"`;
     }
-    if (fields.length !== 5)
+    if (fields.length !== 5 && !secondsField)
       return `invalid cron expression: ${fields.length} field${fields.length === 1 ? "" : "s"}; use 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`;
   }
   try {

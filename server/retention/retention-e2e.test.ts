@@ -52,6 +52,7 @@ describe("retention end to end, while backups fail", () => {
     server = await startServerProcess({
       DATABASE_URL: databaseUrl,
       SQLGUARD_PORT: String(await freePort()),
+      SQLGUARD_CRON_SECONDS: "true", // per-second schedules keep the test short
       SQLGUARD_DATA_DIR: path.join(work, "data"),
       SQLGUARD_ADMIN_PASSWORD: "retention-admin",
       SQLGUARD_INSTANCE_ID: "retention-e2e",

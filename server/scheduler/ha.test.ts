@@ -54,6 +54,7 @@ describe("two SQLGuard processes on one metadata database", () => {
       const env = {
         DATABASE_URL: databaseUrl,
         SQLGUARD_PORT: String(await freePort()),
+        SQLGUARD_CRON_SECONDS: "true", // per-second schedules keep the test short
         SQLGUARD_DATA_DIR: path.join(work, instanceId),
         SQLGUARD_SECRET_KEY: "ha-test-secret-key-of-at-least-32-chars",
         SQLGUARD_ADMIN_PASSWORD: "ha-test-admin",

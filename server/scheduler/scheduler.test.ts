@@ -3,6 +3,9 @@ import { dataOf } from "../testing/backup-helpers.ts";
 import { nextDue } from "./due-times.ts";
 import { schedulerFixture, type SchedulerFixture } from "./testing/scheduler-fixture.ts";
 
+// One test uses a per-second schedule (allowed only when asked for).
+process.env.SQLGUARD_CRON_SECONDS = "true";
+
 const SCHEDULE = `query($id: Int!) { schedule(id: $id) { nextRunAt liveNextRunAt lastDueAt enabled } }`;
 const UPDATE = `mutation($id: Int!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`;
 
