@@ -105,11 +105,17 @@ describe("two SQLGuard processes on one metadata database", () => {
       processes.delete(running.instanceId);
       const survivor = survivorId === "ha-a" ? client : other;
 
+      // The lease is 3 s; on a loaded 2-core run of the whole suite the sweep was once seen to take
+      // over 30 s to settle it, so the wait is long and its timeout says what the row was.
+      let seen: Row | undefined;
       const failed = await waitFor(
-        async () => (await rowsOf(survivor, scheduleId)).find((r) => r.id === running.id && r.status === "FAILED"),
+        async () => {
+          seen = (await rowsOf(survivor, scheduleId)).find((r) => r.id === running.id);
+          return seen?.status === "FAILED" ? seen : undefined;
+        },
         "the lease sweep",
-        30_000,
-      );
+        60_000,
+      ).catch((error: Error) => Promise.reject(new Error(`${error.message}; the killed instance's backup is ${JSON.stringify(seen)}`)));
       expect(failed.error).toMatch(new RegExp(`^interrupted: instance ${running.instanceId} stopped renewing this backup's lease`));
       expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2_500);
       expect(listFiles(targetDir)).not.toContain(`${running.artifacts[0]!.key}.partial`);
