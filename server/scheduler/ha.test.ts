@@ -96,7 +96,14 @@ describe("two SQLGuard processes on one metadata database", () => {
     let running: Row;
     let survivorId: string;
     try {
-      running = await waitFor(async () => (await rowsOf(client, scheduleId)).find((r) => r.status === "RUNNING"), "a running backup");
+      // A run that had read its table before the lock finishes and commits; one still RUNNING after
+      // 1.5 s (a 30-row dump takes milliseconds) is blocked by the lock.
+      running = await waitFor(async () => {
+        const candidate = (await rowsOf(client, scheduleId)).find((r) => r.status === "RUNNING");
+        if (!candidate) return undefined;
+        await new Promise((r) => setTimeout(r, 1500));
+        return (await rowsOf(client, scheduleId)).find((r) => r.id === candidate.id && r.status === "RUNNING");
+      }, "a running backup");
       survivorId = running.instanceId === "ha-a" ? "ha-b" : "ha-a";
       const victim = processes.get(running.instanceId)!;
       const killedAt = Date.now();
