@@ -94,6 +94,7 @@ describe("two SQLGuard processes on one metadata database", () => {
     const lock = await connect({ ...MARIADB, database: db });
     await lock.query("LOCK TABLES files WRITE");
     let running: Row;
+    let killedAt = 0;
     let survivorId: string;
     try {
       // A run that had read its table before the lock finishes and commits; one still RUNNING after
@@ -106,7 +107,7 @@ describe("two SQLGuard processes on one metadata database", () => {
       }, "a running backup");
       survivorId = running.instanceId === "ha-a" ? "ha-b" : "ha-a";
       const victim = processes.get(running.instanceId)!;
-      const killedAt = Date.now();
+      killedAt = Date.now();
       victim.child.kill("SIGKILL");
       await victim.exited;
       processes.delete(running.instanceId);
@@ -134,16 +135,15 @@ describe("two SQLGuard processes on one metadata database", () => {
       await lock.end();
     }
     const survivor = survivorId === "ha-a" ? client : other;
+    // Runs due after the kill: the victim inserted rows (higher ids) until it died.
+    const afterKill = (r: Row) => Date.parse(r.dueAt) > killedAt + 1000;
     await waitFor(
-      async () => ((await rowsOf(survivor, scheduleId)).some((r) => r.id > running.id && r.status === "SUCCEEDED") ? true : undefined),
+      async () => ((await rowsOf(survivor, scheduleId)).some((r) => afterKill(r) && r.status === "SUCCEEDED") ? true : undefined),
       "a success after the kill",
     );
-    await waitFor(
-      async () => ((await rowsOf(survivor, scheduleId)).filter((r) => r.id > running.id).length >= 6 ? true : undefined),
-      "six runs after the kill",
-    );
+    await waitFor(async () => ((await rowsOf(survivor, scheduleId)).filter(afterKill).length >= 6 ? true : undefined), "six runs after the kill");
     const after = await rowsOf(survivor, scheduleId);
-    const sinceKill = after.filter((r) => r.id > running.id);
+    const sinceKill = after.filter(afterKill);
     expect(new Set(after.map((r) => r.dueAt)).size).toBe(after.length);
     expect(missingSeconds(sinceKill)).toBeLessThanOrEqual(1);
     expect(sinceKill.every((r) => r.instanceId === survivorId)).toBe(true);
