@@ -54,27 +54,30 @@ export function AuditPanel() {
               </tr>
             </thead>
             <tbody>
-              {entries.map((e) => (
-                <tr key={e.id} data-testid="audit-row">
-                  <td>{formatDateTime(e.at)}</td>
-                  <td>{e.actor}</td>
-                  <td>{e.action}</td>
-                  <td data-testid="audit-entity">
-                    {e.entityType}
-                    {e.entityId ? ` ${e.entityId}` : ""}
-                    {entityName(e.after ?? e.before) && <span className="muted"> · {entityName(e.after ?? e.before)}</span>}
-                  </td>
-                  <td>
-                    {(e.before || e.after) && (
-                      <details>
-                        <summary>Before / after</summary>
-                        {e.before && <pre className="log">{e.before}</pre>}
-                        {e.after && <pre className="log">{e.after}</pre>}
-                      </details>
-                    )}
-                  </td>
-                </tr>
-              ))}
+              {entries.map((e) => {
+                const name = entityName(e.after ?? e.before);
+                return (
+                  <tr key={e.id} data-testid="audit-row">
+                    <td>{formatDateTime(e.at)}</td>
+                    <td>{e.actor}</td>
+                    <td>{e.action}</td>
+                    <td data-testid="audit-entity">
+                      {e.entityType}
+                      {e.entityId ? ` ${e.entityId}` : ""}
+                      {name && <span className="muted"> · {name}</span>}
+                    </td>
+                    <td>
+                      {(e.before || e.after) && (
+                        <details>
+                          <summary>Before / after</summary>
+                          {e.before && <pre className="log">{e.before}</pre>}
+                          {e.after && <pre className="log">{e.after}</pre>}
+                        </details>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>
