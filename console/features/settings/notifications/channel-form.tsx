@@ -188,13 +188,15 @@ export function ChannelForm({ channel, onSaved, onCancel }: { channel?: Channel;
             hint="One or more addresses, separated by commas."
             error={errors["smtp.to"]}
           />
-          <CheckField
-            label="Send the weekly report here"
-            name="weeklyReport"
-            defaultChecked={channel?.weeklyReport ?? false}
-            hint="Mondays 08:00 UTC unless SQLGUARD_WEEKLY_REPORT_CRON says otherwise."
-          />
         </fieldset>
+      )}
+      {kind === "EMAIL" && (
+        <CheckField
+          label="Send the weekly report here"
+          name="weeklyReport"
+          defaultChecked={channel?.weeklyReport ?? false}
+          hint="Mondays 08:00 UTC unless SQLGUARD_WEEKLY_REPORT_CRON says otherwise."
+        />
       )}
       <CheckField label="Enabled" name="enabled" defaultChecked={channel?.enabled ?? true} />
       <div className="form-actions">
