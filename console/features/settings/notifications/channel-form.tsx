@@ -195,7 +195,7 @@ export function ChannelForm({ channel, onSaved, onCancel }: { channel?: Channel;
           label="Send the weekly report here"
           name="weeklyReport"
           defaultChecked={channel?.weeklyReport ?? false}
-          hint="Mondays 08:00 UTC unless SQLGUARD_WEEKLY_REPORT_CRON says otherwise."
+          hint="Mondays 08:00 UTC unless the server is configured otherwise."
         />
       )}
       <CheckField label="Enabled" name="enabled" defaultChecked={channel?.enabled ?? true} />
