@@ -42,7 +42,7 @@ export function SecretField({
       />
     );
   return (
-    <fieldset className="field unstyled">
+    <fieldset className="field unstyled secret">
       <legend>{label}</legend>
       <p className="secret-set" data-testid={`secret-${name}`}>
         set{shown ? ` (${shown})` : ""}{" "}
