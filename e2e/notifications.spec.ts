@@ -82,6 +82,16 @@ test("an admin adds a Slack channel, tests it, retries a failed delivery and rou
     await expect(page.getByText("e2eSecretToken")).toHaveCount(0);
     await edit.getByRole("button", { name: "Cancel" }).click();
 
+    // Changing the URL (a rotated token) replaces it; the next test goes there.
+    await page.getByRole("button", { name: `Edit channel ${name}` }).click();
+    await edit.getByRole("button", { name: "Change Webhook URL" }).click();
+    await edit.getByLabel("Webhook URL").fill(`${receiver.base}/services/T000/B000/rotatedToken`);
+    await edit.getByRole("button", { name: "Save channel" }).click();
+    await expect(page.getByRole("status").filter({ hasText: `Saved channel ${name}.` })).toBeVisible();
+    await page.getByRole("button", { name: `Send a test to ${name}` }).click();
+    await expect(page.getByRole("status", { name: `Test of ${name}` })).toContainText("Test: delivered (HTTP 200)");
+    expect(receiver.received.map((r) => r.path)).toEqual(["/services/T000/B000/e2eSecretToken", "/services/T000/B000/rotatedToken"]);
+
     // A receiver answering 500: the test and the delivery log say FAILED with the error.
     receiver.state.status = 500;
     await page.getByRole("button", { name: `Send a test to ${name}` }).click();
@@ -102,7 +112,8 @@ test("an admin adds a Slack channel, tests it, retries a failed delivery and rou
     await expect(log.getByRole("status", { name: "Retry" })).toContainText("delivered");
     await expect(log.locator("tbody tr").first().locator("[data-status]")).toHaveAttribute("data-status", "SENT");
     await expect(log.locator("tbody tr").first()).toContainText(name);
-    expect(receiver.received).toHaveLength(3);
+    expect(receiver.received.map((r) => r.path)).toHaveLength(4);
+    expect(receiver.received[3]!.path).toBe("/services/T000/B000/rotatedToken");
     await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "SENT");
 
     // A rule: bad labels are refused at the field, good ones listed in words.
@@ -138,6 +149,17 @@ test("an admin adds a Slack channel, tests it, retries a failed delivery and rou
       },
     });
     await snapshot(page, testInfo, "settings-notifications");
+
+    // Editing the rule: every failure is sent from now on, for every server.
+    await rule.getByRole("button", { name: /^Edit rule/ }).click();
+    const ruleEdit = page.getByRole("form", { name: "Edit rule" });
+    await expect(ruleEdit.getByLabel("Server labels")).toHaveValue("env=prod, team=db");
+    await ruleEdit.getByLabel("Servers", { exact: true }).selectOption("all");
+    await ruleEdit.getByLabel("Quiet minutes").fill("0");
+    await ruleEdit.getByRole("button", { name: "Save rule" }).click();
+    await expect(page.getByRole("status").filter({ hasText: "Saved the rule." })).toBeVisible();
+    await expect(rule).toContainText("every server");
+    await expect(rule).toContainText("off");
 
     // Delete with confirmation: the channel and its rule go.
     await page.getByRole("button", { name: `Delete channel ${name}` }).click();
@@ -206,9 +228,37 @@ test("an e-mail channel made in the form reaches a real SMTP server over STARTTL
     await expect(edit.getByLabel("SMTP host")).toHaveValue("127.0.0.1");
     expect(await page.content()).not.toContain("smtp-pass-e2e");
     await snapshot(page, testInfo, "settings-notifications-email");
+
+    // Saving without touching the password keeps it: the next test still signs in.
+    await edit.getByLabel("To", { exact: true }).fill("dba@example.com");
+    await edit.getByRole("button", { name: "Save channel" }).click();
+    await expect(page.getByRole("status").filter({ hasText: `Saved channel ${name}.` })).toBeVisible();
+    await expect(row).toContainText(`dba@example.com via 127.0.0.1:${smtp.port}`);
+    await page.getByRole("button", { name: `Send a test to ${name}` }).click();
+    await expect(page.getByRole("status", { name: `Test of ${name}` })).toContainText("Test: delivered.");
+    const third = (await smtp.waitFor(3))[2]!;
+    expect(third.to).toEqual(["dba@example.com"]);
+    expect(third.user).toBe("mailer");
+    expect(smtp.authFailures).toEqual([]);
   } finally {
     await smtp.close();
   }
+});
+
+test("the Telegram form names the fields the API refuses", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/settings/");
+  await page.getByRole("tab", { name: "Notifications" }).click();
+  const form = page.getByRole("form", { name: "New channel" });
+  await form.getByLabel("Channel name").fill(unique("tg"));
+  await form.getByLabel("Kind").selectOption("TELEGRAM");
+  await expect(form.getByLabel("Webhook URL")).toHaveCount(0);
+  await form.getByLabel("Bot token").fill("not-a-token");
+  await form.getByLabel("Chat ID").fill("not a chat");
+  await form.getByRole("button", { name: "Add channel" }).click();
+  await expect(form.getByLabel("Bot token")).toHaveAccessibleDescription(/must be a bot token/);
+  await expect(form.getByLabel("Chat ID")).toHaveAccessibleDescription(/must be a chat id/);
+  await expect(form.getByRole("alert")).toContainText("Check the highlighted fields");
 });
 
 test("operators and viewers do not see the Notifications tab", async ({ page, browser, baseURL }) => {
