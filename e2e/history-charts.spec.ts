@@ -19,7 +19,7 @@ test("the 14-day charts show dates and units, and a small database next to a lar
       `INSERT INTO \`${small}\`.t VALUES (1, 'one'), (2, 'two'), (3, 'three')`,
       `CREATE DATABASE \`${large}\``,
       `CREATE TABLE \`${large}\`.t (id INT PRIMARY KEY, a CHAR(64), b CHAR(64)) ENGINE=InnoDB`,
-      `INSERT INTO \`${large}\`.t SELECT seq, SHA2(seq, 256), SHA2(seq + 1000000, 256) FROM seq_1_to_200000`,
+      `INSERT INTO \`${large}\`.t SELECT seq, SHA2(seq, 256), SHA2(seq + 1000000, 256) FROM \`${large}\`.seq_1_to_200000`,
     ].join(";"),
   );
   try {
