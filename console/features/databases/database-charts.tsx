@@ -1,9 +1,8 @@
 "use client";
 
 import { TimeChart } from "@/components/ui/time-chart";
-import { formatMs, formatSeconds } from "@/lib/format";
+import { formatInstant, formatMs, formatSeconds } from "@/lib/format";
 import type { DatabaseDetail } from "./queries";
-import { formatInstant } from "./format-time";
 
 const DAY_MS = 86_400_000;
 

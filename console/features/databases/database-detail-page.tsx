@@ -4,11 +4,10 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useMemo } from "react";
 import { useQuery } from "@/lib/use-query";
-import { formatBytes, formatMs } from "@/lib/format";
+import { formatBytes, formatInstant, formatMs } from "@/lib/format";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { DatabaseCharts } from "./database-charts";
-import { formatInstant } from "./format-time";
 import { DATABASE_DETAIL } from "./queries";
 
 /**

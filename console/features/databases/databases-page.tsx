@@ -5,8 +5,8 @@ import { useState } from "react";
 import { useQuery } from "@/lib/use-query";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
+import { formatInstant } from "@/lib/format";
 import { TextField } from "@/components/ui/field";
-import { formatInstant } from "./format-time";
 import { databaseHref } from "./links";
 import { KNOWN_DATABASES } from "./queries";
 

@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { useEffect, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
-import { formatDateTime } from "@/lib/format";
+import { formatDateTime, formatInstant } from "@/lib/format";
 import { CheckField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading } from "@/components/ui/states";
@@ -194,7 +194,7 @@ export function RetentionEditor({
                               {d.serverName} / {d.database}
                             </span>
                           </td>
-                          <td className="nowrap">{formatDateTime(d.backupTime)}</td>
+                          <td className="nowrap">{formatInstant(d.backupTime)}</td>
                           <td className={d.action === "DELETE" ? "warn-text" : undefined}>
                             {d.action === "DELETE" ? `Delete (${d.kind.toLowerCase()})` : "Keep"}
                           </td>
