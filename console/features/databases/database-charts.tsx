@@ -74,7 +74,7 @@ export function DatabaseCharts({ detail, now }: { detail: DatabaseDetail; now: n
               title: `Drill #${p.drillId} (${formatInstant(p.at)}): restored in ${formatMs(p.restoreMs)}, ${p.status}`,
             }))}
           />
-          <p className="muted small">{detail.rto.length ? `${detail.rto.length} drills` : "No drill yet"}</p>
+          <p className="muted small">{detail.rto.length ? `${detail.rto.length} drill${detail.rto.length === 1 ? "" : "s"}` : "No drill yet"}</p>
         </figure>
       </div>
     </section>
