@@ -198,7 +198,7 @@ export function RetentionEditor({
                           <td className={d.action === "DELETE" ? "warn-text" : undefined}>
                             {d.action === "DELETE" ? `Delete (${d.kind.toLowerCase()})` : "Keep"}
                           </td>
-                          <td>
+                          <td className="reasons">
                             <ul className="plain-list">
                               {d.reasons.map((r) => (
                                 <li key={r}>{r}</li>
