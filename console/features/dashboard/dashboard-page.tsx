@@ -12,6 +12,7 @@ import { StatusBadge } from "@/components/ui/status";
 import { useBackupEvents, type BackupEventData } from "@/features/backups/use-backup-events";
 import { messageOf, request } from "@/lib/graphql";
 import { useViewer } from "@/features/shell/viewer";
+import { databaseHref } from "@/features/databases/links";
 import { HistoryCharts } from "./history-charts";
 
 const ACKNOWLEDGE = graphql(`
@@ -228,7 +229,15 @@ export function DashboardPage() {
                         <StatusBadge status={db.status} />
                       </td>
                       <td>
-                        <strong>{db.serverName}</strong> / {db.database ?? <em>no backup yet</em>}
+                        {db.database !== null ? (
+                          <Link href={databaseHref(db.serverName, db.database)}>
+                            <strong>{db.serverName}</strong> / {db.database}
+                          </Link>
+                        ) : (
+                          <>
+                            <strong>{db.serverName}</strong> / <em>no backup yet</em>
+                          </>
+                        )}
                         <div className="muted small">{db.schedules.join(", ")}</div>
                       </td>
                       <td>{formatDateTime(db.lastSuccessAt)}</td>
