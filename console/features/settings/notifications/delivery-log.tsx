@@ -3,14 +3,13 @@
 import { useState } from "react";
 import { Empty, ErrorMessage } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
+import { formatInstant } from "@/lib/format";
 import { messageOf, request } from "@/lib/graphql";
 import type { ResultOf } from "@/lib/graphql-tada";
 import { type NOTIFICATIONS, RETRY_DELIVERY } from "./queries";
 import { eventLabel } from "./words";
 
 type Data = ResultOf<typeof NOTIFICATIONS>;
-
-const TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "long" });
 
 /** The delivery log, newest first (the last 100), with Retry on a failed delivery. */
 export function DeliveryLog({ data, refetch }: { data: Data; refetch: () => void }) {
@@ -68,7 +67,7 @@ export function DeliveryLog({ data, refetch }: { data: Data; refetch: () => void
               {data.notificationDeliveries.map((d) => (
                 <tr key={d.id} data-testid={`delivery-${d.id}`} data-channel={d.channel.name}>
                   <td className="small">
-                    <time dateTime={d.createdAt}>{TIME.format(new Date(d.createdAt))}</time>
+                    <time dateTime={d.createdAt}>{formatInstant(d.createdAt)}</time>
                   </td>
                   <td>{d.channel.name}</td>
                   <td title={d.summary}>{eventLabel(d.event)}</td>
