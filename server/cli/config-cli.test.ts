@@ -68,6 +68,12 @@ describe("sqlguard config against a running server", () => {
     expect(toStdout.stdout).toBe(exported.endsWith("\n") ? exported : `${exported}\n`);
   });
 
+  it("without SQLGUARD_CONFIG_FILE the server reports no drift (configurationDrift is null)", async () => {
+    const r = await admin(`{ configurationDrift { differing } }`);
+    expect(r.errors).toBeUndefined();
+    expect(r.data.configurationDrift).toBeNull();
+  });
+
   it("diff of the export exits 0: the installation matches", async () => {
     const r = await cli(["diff", "-f", path.join(dataDir, "sqlguard.yaml")]);
     expect(r.code, r.stderr).toBe(0);

@@ -1,0 +1,177 @@
+// SQLGUARD_CONFIG_FILE on a real server process: applied at start (one audit entry by
+// "config-file"), applied again on SIGHUP, a bad file on SIGHUP changes nothing and the server
+// keeps serving, a bad file at start stops the start, and a change made through the API shows
+// as drift from the file (configurationDrift).
+import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, httpClient, type ServerProcess, startServerProcess } from "../testing/server-process.ts";
+import { dropDatabase, freshDatabaseUrl } from "../testing/test-db.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PASSWORD = "config-file-admin-password";
+
+const document = (port: number, extra = "") => `apiVersion: sqlguard/v1
+kind: Configuration
+dumpOptions:
+  - name: file-profile
+    compression: GZIP
+    compressionLevel: 1
+servers:
+  - name: file-db
+    engine: MARIADB
+    host: 127.0.0.1
+    port: ${port}
+    username: backup
+    password: \${env:FILE_DB_PASSWORD}
+    labels: { env: staging }
+    dumpOptions: file-profile
+${extra}`;
+
+const SECOND_SERVER = `  - name: file-pg
+    engine: POSTGRESQL
+    host: 127.0.0.1
+    username: postgres
+`;
+
+let server: ServerProcess;
+let databaseUrl: string;
+let dataDir: string;
+let file: string;
+let admin: Awaited<ReturnType<typeof httpClient>>;
+
+const DRIFT = `{ configurationDrift { file appliedAt differing objects { kind name change } } }`;
+
+async function servers(): Promise<Array<{ name: string; port: number }>> {
+  const r = await admin(`{ servers { name port } }`);
+  expect(r.errors).toBeUndefined();
+  return (r.data.servers as Array<{ name: string; port: number }>).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function fileAudits(): Promise<Array<{ actor: string; action: string }>> {
+  const r = await admin(`{ auditLog(limit: 500) { actor action } }`);
+  return (r.data.auditLog as Array<{ actor: string; action: string }>).filter((e) => e.actor === "config-file");
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${server.output().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+beforeAll(async () => {
+  databaseUrl = freshDatabaseUrl("cfgfile");
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "sqlguard-cfgfile-"));
+  file = path.join(dataDir, "sqlguard.yaml");
+  await fs.writeFile(file, document(3306));
+  server = await startServerProcess({
+    DATABASE_URL: databaseUrl,
+    SQLGUARD_PORT: String(await freePort()),
+    SQLGUARD_DATA_DIR: dataDir,
+    SQLGUARD_ADMIN_PASSWORD: PASSWORD,
+    SQLGUARD_SCHEDULER_ENABLED: "false",
+    SQLGUARD_CONFIG_FILE: file,
+    FILE_DB_PASSWORD: "resolved-by-the-server",
+  });
+  admin = await httpClient(server.url, "admin", PASSWORD);
+}, 90_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await dropDatabase(databaseUrl);
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+describe("SQLGUARD_CONFIG_FILE", () => {
+  it("is applied at start: its objects exist, audited once by config-file, and nothing differs", async () => {
+    expect(await servers()).toEqual([{ name: "file-db", port: 3306 }]);
+    const profile = await admin(`{ dumpOptionsProfiles { name compression } }`);
+    expect(profile.data.dumpOptionsProfiles).toContainEqual({ name: "file-profile", compression: "GZIP" });
+    expect(await fileAudits()).toEqual([{ actor: "config-file", action: "configuration.apply" }]);
+    const drift = (await admin(DRIFT)).data.configurationDrift;
+    expect(drift).toMatchObject({ file, differing: 0, objects: [] });
+    expect(Date.parse(drift.appliedAt)).toBeGreaterThan(Date.now() - 120_000);
+  });
+
+  it("is applied again on SIGHUP after an edit", async () => {
+    await fs.writeFile(file, document(3310, SECOND_SERVER));
+    server.child.kill("SIGHUP");
+    await until("the edited file to be applied", async () => (await servers()).some((s) => s.name === "file-pg"));
+    expect(await servers()).toEqual([
+      { name: "file-db", port: 3310 },
+      { name: "file-pg", port: 5432 },
+    ]);
+    expect(await fileAudits()).toHaveLength(2);
+  });
+
+  it("a bad file on SIGHUP is logged with its paths, changes nothing, and the server keeps serving", async () => {
+    await fs.writeFile(file, document(3399, SECOND_SERVER).replace("    username: backup", "    username: backup\n    hostname: typo"));
+    server.child.kill("SIGHUP");
+    await until("the refusal in the log", () => server.output().includes("configuration file refused on SIGHUP"));
+    expect(server.output()).toMatch(/servers\[0\]\.hostname/);
+    expect(server.child.exitCode).toBeNull();
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    expect(await servers()).toEqual([
+      { name: "file-db", port: 3310 },
+      { name: "file-pg", port: 5432 },
+    ]);
+    expect(await fileAudits()).toHaveLength(2);
+    // Drift is measured against the last document that was applied, not the refused one.
+    expect((await admin(DRIFT)).data.configurationDrift.differing).toBe(0);
+  });
+
+  it("a change made through the API shows as drift from the file", async () => {
+    const ids = (await admin(`{ servers { id name } }`)).data.servers as Array<{ id: number; name: string }>;
+    const id = ids.find((s) => s.name === "file-db")!.id;
+    const changed = await admin(`mutation($id: Int!) { updateServer(id: $id, input: { port: 3400 }) { port } }`, { id });
+    expect(changed.errors).toBeUndefined();
+    const drift = (await admin(DRIFT)).data.configurationDrift;
+    expect(drift.differing).toBe(1);
+    expect(drift.objects).toEqual([{ kind: "servers", name: "file-db", change: "UPDATE" }]);
+    // A viewer sees it too (the dashboard banner); no session at all does not.
+    const anonymous = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: DRIFT }),
+    }).then((r) => r.json());
+    expect(anonymous.errors[0].extensions.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("a bad file at start stops the start (exit 2) with every problem named by its path", async () => {
+    const badUrl = freshDatabaseUrl("cfgfilebad");
+    const badFile = path.join(dataDir, "bad.yaml");
+    await fs.writeFile(badFile, document(99999).replace("    username: backup", "    username: backup\n    hostname: typo"));
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "/tmp",
+          DATABASE_URL: badUrl,
+          SQLGUARD_HOST: "127.0.0.1",
+          SQLGUARD_PORT: String(await freePort()),
+          SQLGUARD_DATA_DIR: dataDir,
+          SQLGUARD_ADMIN_PASSWORD: PASSWORD,
+          SQLGUARD_SCHEDULER_ENABLED: "false",
+          SQLGUARD_CONFIG_FILE: badFile,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+      child.stdout.resume();
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      expect(code).toBe(2);
+      expect(stderr).toContain(`SQLGUARD_CONFIG_FILE ${badFile} is refused`);
+      expect(stderr).toMatch(/servers\[0\]\.hostname: unknown field/);
+      expect(stderr).toMatch(/servers\[0\]\.port: /);
+    } finally {
+      await dropDatabase(badUrl);
+    }
+  }, 90_000);
+});
