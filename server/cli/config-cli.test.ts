@@ -60,7 +60,7 @@ describe("sqlguard config against a running server", () => {
     exported = await fs.readFile(file, "utf8");
     expect(exported).toMatch(/^apiVersion: sqlguard\/v1/m);
     expect(exported).toContain("name: shop-db");
-    expect(exported).toContain("${env:SQLGUARD_SECRET_SERVER_SHOP_DB}");
+    expect(exported).toContain(`\${env:SQLGUARD_SECRET_SERVER_SHOP_DB}`);
     expect(exported).not.toContain(DB_SECRET);
     // Without -o the document goes to stdout, the same text.
     const toStdout = await cli(["export"]);

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import { parseArgs } from "node:util";
-import { formatPlan, fromWire, PLAN_SELECTION, useColour, type WirePlan } from "./plan-format.ts";
+import { formatPlan, fromWire, PLAN_SELECTION, wantsColour, type WirePlan } from "./plan-format.ts";
 import { callServer, DocumentRefusedError, ServerCallError, type ServerConnection } from "./server-client.ts";
 import { CONFIG_USAGE, UsageError, type CliEnv, type CliIo } from "./usage.ts";
 
@@ -98,7 +98,7 @@ async function planCommand(sub: "diff" | "apply", argv: string[], env: CliEnv, i
         ).applyConfiguration;
   const plan = fromWire(wire);
   if (values.output === "json") io.out(JSON.stringify(plan, null, 2));
-  else for (const line of formatPlan(plan, useColour(terminal.isTTY, env))) io.out(line);
+  else for (const line of formatPlan(plan, wantsColour(terminal.isTTY, env))) io.out(line);
   return sub === "diff" && !plan.empty ? EXIT.DIFFERS : EXIT.OK;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type CliPlan, formatPlan, fromWire, useColour } from "./plan-format.ts";
+import { type CliPlan, formatPlan, fromWire, wantsColour } from "./plan-format.ts";
 
 const plan: CliPlan = {
   summary: "1 to create, 1 to update, 1 to delete.",
@@ -63,7 +63,7 @@ describe("formatPlan", () => {
   });
 });
 
-describe("useColour", () => {
+describe("wantsColour", () => {
   it.each([
     [true, {}, true],
     [true, { NO_COLOR: "1" }, false],
@@ -71,7 +71,7 @@ describe("useColour", () => {
     [false, {}, false],
     [undefined, {}, false],
   ] as const)("TTY %s, env %j → %s", (tty, env, expected) => {
-    expect(useColour(tty, env)).toBe(expected);
+    expect(wantsColour(tty, env)).toBe(expected);
   });
 });
 

@@ -27,7 +27,7 @@ export function fromWire(plan: WirePlan): CliPlan {
 }
 
 /** Colour on a terminal, unless NO_COLOR is set (https://no-color.org: any non-empty value). */
-export function useColour(isTTY: boolean | undefined, env: Record<string, string | undefined>): boolean {
+export function wantsColour(isTTY: boolean | undefined, env: Record<string, string | undefined>): boolean {
   return Boolean(isTTY) && !env.NO_COLOR;
 }
 
