@@ -1,14 +1,17 @@
 // `sqlguard config export|diff|apply` against a real server process, over HTTP with an API token:
 // the exit codes a CI job gates on (0 matches, 2 differs, 1 error), the plan it prints, and that
 // neither the token nor a secret ever appears in what it prints.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, httpClient, type ServerProcess, startServerProcess } from "../testing/server-process.ts";
 import { dropDatabase, freshDatabaseUrl } from "../testing/test-db.ts";
 import { runCli } from "./testing/run-cli.ts";
 
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PASSWORD = "config-cli-admin-password";
 const DB_SECRET = "db-secret-value-1";
 const ROTATED = "rotated-secret-value-2";
@@ -20,6 +23,18 @@ let admin: Awaited<ReturnType<typeof httpClient>>;
 let token: string;
 let serverId: number;
 let exported: string;
+
+/** Runs the CLI synchronously, for what runCli cannot do: a document on stdin, or a terminal (util-linux `script` gives it a pty). */
+function cliSync(command: string[], extra: Record<string, string> = {}, input?: string) {
+  const r = spawnSync(command[0]!, command.slice(1), {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", SQLGUARD_URL: server.url, SQLGUARD_TOKEN: token, ...extra },
+    input,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
 
 const cli = (args: string[], extra: Record<string, string> = {}) => runCli(["config", ...args], { SQLGUARD_URL: server.url, SQLGUARD_TOKEN: token, ...extra });
 
@@ -141,6 +156,23 @@ describe("sqlguard config against a running server", () => {
     const pruned = await cli(["diff", "-f", file, "--prune", "--output", "json"]);
     expect(pruned.code, pruned.stderr).toBe(2);
     expect(JSON.parse(pruned.stdout).changes).toEqual([expect.objectContaining({ action: "DELETE", kind: "dumpOptions", name: "made-in-console" })]);
+
+    // On a terminal the delete is red; NO_COLOR turns colour off there too.
+    const onTty = (extra: Record<string, string> = {}) =>
+      cliSync(["script", "-qec", `${process.execPath} bin/sqlguard.mjs config diff -f ${file} --prune`, "/dev/null"], extra);
+    const coloured = onTty();
+    expect(coloured.code, coloured.stdout).toBe(2);
+    expect(coloured.stdout).toContain("\u001b[31m- dumpOptions made-in-console\u001b[0m");
+    const plain = onTty({ NO_COLOR: "1" });
+    expect(plain.code).toBe(2);
+    expect(plain.stdout).toContain("- dumpOptions made-in-console");
+    expect(plain.stdout).not.toContain("\u001b[");
+  });
+
+  it("-f - reads the document from stdin", async () => {
+    const r = cliSync([process.execPath, "bin/sqlguard.mjs", "config", "diff", "-f", "-", "--output", "json"], {}, exported);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ empty: true, changes: [] });
   });
 
   it("a bad document exits 1 with every problem named by its path, and changes nothing", async () => {
@@ -169,6 +201,16 @@ describe("sqlguard config against a running server", () => {
     const missing = await cli(["diff", "-f", path.join(dataDir, "nope.yaml")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("nope.yaml (ENOENT)");
+
+    const viewer = (await admin(`mutation { createApiToken(name: "read-only", role: VIEWER) { token } }`)).data.createApiToken.token as string;
+    const notAdmin = await cli(["diff", "-f", path.join(dataDir, "sqlguard.yaml")], { SQLGUARD_TOKEN: viewer });
+    expect(notAdmin.code).toBe(1);
+    expect(notAdmin.stderr).toContain("needs a token with the admin role");
+    expect(notAdmin.stderr).not.toContain(viewer);
+
+    const withCredentials = await cli(["export"], { SQLGUARD_URL: server.url.replace("http://", "http://admin:pw@") });
+    expect(withCredentials.code).toBe(1);
+    expect(withCredentials.stderr).toContain("SQLGUARD_URL: must not hold credentials");
 
     const noToken = await runCli(["config", "export"], { SQLGUARD_URL: server.url });
     expect(noToken.code).toBe(1);

@@ -30,6 +30,7 @@ export function graphqlEndpoint(base: string): string {
     throw new ServerCallError(`SQLGUARD_URL: must be the server's URL, such as https://backups.example.com`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ServerCallError("SQLGUARD_URL: must be an http:// or https:// URL");
+  if (url.username || url.password) throw new ServerCallError("SQLGUARD_URL: must not hold credentials; the token goes in SQLGUARD_TOKEN");
   const path = url.pathname.replace(/\/+$/, "");
   url.pathname = path.endsWith("/graphql") ? path : `${path}/graphql`;
   url.search = "";

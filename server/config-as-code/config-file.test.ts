@@ -93,6 +93,10 @@ describe("SQLGUARD_CONFIG_FILE", () => {
     const profile = await admin(`{ dumpOptionsProfiles { name compression } }`);
     expect(profile.data.dumpOptionsProfiles).toContainEqual({ name: "file-profile", compression: "GZIP" });
     expect(await fileAudits()).toEqual([{ actor: "config-file", action: "configuration.apply" }]);
+    // Applied before the server listened (and so before the scheduler, which starts after that).
+    const log = server.output();
+    expect(log.indexOf('"msg":"configuration file applied"')).toBeGreaterThan(-1);
+    expect(log.indexOf('"msg":"configuration file applied"')).toBeLessThan(log.indexOf('"msg":"listening"'));
     const drift = (await admin(DRIFT)).data.configurationDrift;
     expect(drift).toMatchObject({ file, differing: 0, objects: [] });
     expect(Date.parse(drift.appliedAt)).toBeGreaterThan(Date.now() - 120_000);
