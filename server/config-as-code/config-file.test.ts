@@ -9,7 +9,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, httpClient, type ServerProcess, startServerProcess } from "../testing/server-process.ts";
-import { dropDatabase, freshDatabaseUrl } from "../testing/test-db.ts";
+import { createTestApp } from "../testing/test-app.ts";
+import { dropDatabase, freshDatabaseUrl, memoryLogger } from "../testing/test-db.ts";
+import { ConfigFile, ConfigFileError } from "./config-file.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PASSWORD = "config-file-admin-password";
@@ -178,4 +180,75 @@ describe("SQLGUARD_CONFIG_FILE", () => {
       await dropDatabase(badUrl);
     }
   }, 90_000);
+});
+
+describe("ConfigFile in process: SQLGUARD_CONFIG_PRUNE, a missing file, applies one at a time", () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let dir: string;
+  beforeAll(async () => {
+    app = await createTestApp({ secretEnv: {} });
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "sqlguard-cfgfile-unit-"));
+  }, 60_000);
+  afterAll(async () => {
+    await app?.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const pruned = `apiVersion: sqlguard/v1
+kind: Configuration
+servers:
+  - name: only-db
+    engine: POSTGRESQL
+    host: 127.0.0.1
+    username: postgres
+users:
+  - username: admin
+    role: ADMIN
+`;
+
+  it("with prune, deletes what the file does not name, and drift then shows a console-made object as a delete", async () => {
+    const file = path.join(dir, "pruned.yaml");
+    await fs.writeFile(file, pruned);
+    const admin = await app.as("ADMIN");
+    expect((await admin(`mutation { createDumpOptions(input: { name: "before-file" }) { id } }`)).errors).toBeUndefined();
+    const configFile = new ConfigFile({ configuration: app.services.configuration, logger: memoryLogger().logger, path: file, prune: true });
+    const first = await configFile.apply();
+    expect(first.applied).toBe(true);
+    expect(first.changes).toContainEqual(expect.objectContaining({ action: "DELETE", section: "dumpOptions", name: "before-file" }));
+    expect(await app.db.prisma.dumpOptions.count({ where: { name: "before-file" } })).toBe(0);
+    expect((await app.db.prisma.server.findMany({ select: { name: true } })).map((s) => s.name)).toEqual(["only-db"]);
+    const audit = await app.db.prisma.auditLog.findFirst({ where: { action: "configuration.apply" }, orderBy: { id: "desc" } });
+    expect(audit?.actor).toBe("config-file");
+
+    // The file prunes every user it does not name, so the test's admin (and its token) went too.
+    expect((await admin(`{ me { username } }`)).errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+    const fileAdmin = await app.db.prisma.user.findUniqueOrThrow({ where: { username: "admin" } });
+    await app.services.dumpOptions.create({ userId: fileAdmin.id, username: "admin", role: "ADMIN", via: "session" }, { name: "after-file" });
+    const drift = await configFile.drift({ userId: fileAdmin.id, username: "admin", role: "VIEWER", via: "session" });
+    expect(drift).toMatchObject({ file, differing: 1, objects: [{ kind: "dumpOptions", name: "after-file", change: "DELETE" }] });
+  });
+
+  it("two applies at once run one after the other: the second finds nothing to change", async () => {
+    const file = path.join(dir, "twice.yaml");
+    await fs.writeFile(file, pruned.replace("only-db", "twice-db"));
+    const configFile = new ConfigFile({ configuration: app.services.configuration, logger: memoryLogger().logger, path: file, prune: false });
+    const [a, b] = await Promise.all([configFile.apply(), configFile.apply()]);
+    expect(a.applied).toBe(true);
+    expect(b).toMatchObject({ applied: false, empty: true });
+  });
+
+  it("a missing file is a ConfigFileError naming SQLGUARD_CONFIG_FILE, and changes nothing", async () => {
+    const configFile = new ConfigFile({
+      configuration: app.services.configuration,
+      logger: memoryLogger().logger,
+      path: path.join(dir, "nope.yaml"),
+      prune: true,
+    });
+    const servers = await app.db.prisma.server.count();
+    const error = await configFile.apply().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigFileError);
+    expect((error as ConfigFileError).problems).toEqual([{ field: "SQLGUARD_CONFIG_FILE", problem: "cannot be read (ENOENT)" }]);
+    expect(await configFile.reload()).toBe(false);
+    expect(await app.db.prisma.server.count()).toBe(servers);
+  });
 });
