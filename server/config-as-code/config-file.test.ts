@@ -228,6 +228,20 @@ users:
     expect(drift).toMatchObject({ file, differing: 1, objects: [{ kind: "dumpOptions", name: "after-file", change: "DELETE" }] });
   });
 
+  it("a user that differs is named to admins only", async () => {
+    const file = path.join(dir, "users.yaml");
+    await fs.writeFile(file, `${pruned}  - username: ops-lead\n    role: OPERATOR\n`);
+    const configFile = new ConfigFile({ configuration: app.services.configuration, logger: memoryLogger().logger, path: file, prune: false });
+    await configFile.apply();
+    await app.db.prisma.user.update({ where: { username: "ops-lead" }, data: { role: "VIEWER" } });
+    const admin = await app.db.prisma.user.findUniqueOrThrow({ where: { username: "admin" } });
+    const asAdmin = await configFile.drift({ userId: admin.id, username: "admin", role: "ADMIN", via: "session" });
+    expect(asAdmin.objects).toEqual([{ kind: "users", name: "ops-lead", change: "UPDATE" }]);
+    const asViewer = await configFile.drift({ userId: admin.id, username: "someone", role: "VIEWER", via: "session" });
+    expect(asViewer).toMatchObject({ differing: 1, objects: [{ kind: "users", name: "(a user)", change: "UPDATE" }] });
+    await expect(configFile.drift(null)).rejects.toThrow(/authentication required/);
+  });
+
   it("two applies at once run one after the other: the second finds nothing to change", async () => {
     const file = path.join(dir, "twice.yaml");
     await fs.writeFile(file, pruned.replace("only-db", "twice-db"));

@@ -1,5 +1,5 @@
 import fs from "node:fs/promises";
-import { requireRole, type Principal } from "../auth/roles.ts";
+import { requireRole, roleAtLeast, type Principal } from "../auth/roles.ts";
 import { type FieldProblem, ValidationError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ConfigurationService, PlanResult } from "./configuration.service.ts";
@@ -8,6 +8,9 @@ import type { Section } from "./document.ts";
 
 /** The actor of the audit entry an apply of the file writes. */
 export const CONFIG_FILE_ACTOR = "config-file";
+
+/** The name a non-admin sees for a user that differs (only admins may list users). */
+export const HIDDEN_USER = "(a user)";
 
 /** What differs between the installation and the file's document (the `configurationDrift` query). */
 export type ConfigurationDrift = {
@@ -80,16 +83,19 @@ export class ConfigFile {
     }
   }
 
-  /** What differs from the file's document now (viewer role); throws ValidationError if it no longer plans (e.g. a secret file gone). */
+  /**
+   * What differs from the file's document now (viewer role; users' names only for admins, as the
+   * users list). Throws ValidationError if the document no longer plans (e.g. a secret file gone).
+   */
   async drift(principal: Principal | null): Promise<ConfigurationDrift> {
-    requireRole(principal, "VIEWER");
+    const admin = roleAtLeast(requireRole(principal, "VIEWER").role, "ADMIN");
     const document = this.#document ?? (await this.#read());
     const plan = await this.deps.configuration.applyAs("drift-check", null, document, { prune: this.deps.prune, dryRun: true });
     return {
       file: this.deps.path,
       appliedAt: this.#appliedAt,
       differing: plan.changes.length,
-      objects: plan.changes.map((c) => ({ kind: c.section, name: c.name, change: c.action })),
+      objects: plan.changes.map((c) => ({ kind: c.section, name: c.section === "users" && !admin ? HIDDEN_USER : c.name, change: c.action })),
     };
   }
 
