@@ -2,9 +2,9 @@ import type { PlanResult } from "../../config-as-code/configuration.service.ts";
 import type { FieldChange, PlannedChange } from "../../config-as-code/plan.ts";
 import { builder } from "../builder.ts";
 
-const ConfigurationActionEnum = builder.enumType("ConfigurationAction", { values: ["CREATE", "UPDATE", "DELETE"] as const });
+export const ConfigurationActionEnum = builder.enumType("ConfigurationAction", { values: ["CREATE", "UPDATE", "DELETE"] as const });
 
-const ConfigurationKindEnum = builder.enumType("ConfigurationKind", {
+export const ConfigurationKindEnum = builder.enumType("ConfigurationKind", {
   description: "A section of the configuration document.",
   values: ["dumpOptions", "storageTargets", "servers", "schedules", "webhooks", "users"] as const,
 });
