@@ -16,8 +16,10 @@ export type DumpObject = {
   line: number;
 };
 
-const KIND_NAME = /\b(TRIGGER|PROCEDURE|FUNCTION|EVENT|VIEW)\s+(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)/i;
-const VIEW_LINE = /^\/\*!\d{5} VIEW\s+(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)/i;
+const IDENT = "`(?:[^`]|``)+`|[A-Za-z0-9_$]+";
+/** The kind and name after a DEFINER clause; a name written with its database (`db`.name) keeps only the name. */
+const KIND_NAME = new RegExp(`\\b(TRIGGER|PROCEDURE|FUNCTION|EVENT|VIEW)\\s+(?:(?:${IDENT})\\s*\\.\\s*)?(${IDENT})`, "i");
+const VIEW_LINE = new RegExp(`^/\\*!\\d{5} VIEW\\s+(?:(?:${IDENT})\\s*\\.\\s*)?(${IDENT})`, "i");
 const OWNER_TO =
   /^ALTER ((?:[A-Z]+ )*?)(?:(TABLE|VIEW|SEQUENCE|FUNCTION|PROCEDURE|AGGREGATE|SCHEMA|TYPE|DOMAIN|MATERIALIZED VIEW|FOREIGN TABLE|LARGE OBJECT|EXTENSION|COLLATION|CONVERSION|TEXT SEARCH (?:CONFIGURATION|DICTIONARY)|PUBLICATION|SUBSCRIPTION|OPERATOR(?: CLASS| FAMILY)?|SERVER|EVENT TRIGGER|LANGUAGE|STATISTICS) )(.+) OWNER TO ("(?:[^"]|"")+"|[^\s;]+);/;
 
