@@ -65,6 +65,7 @@ test("the restore form checks the definers against another user, and restores wi
     await form.getByRole("button", { name: "Start restore" }).click();
     await expect(form.getByTestId("restore-status")).toContainText("SUCCEEDED", { timeout: 60_000 });
     await expect(form.getByTestId("restore-target")).toContainText(`CREATED the new database "${target}" holds the backup`);
+    await expect(form.getByRole("group", { name: /^Restore #/ })).toContainText(`as ${user}, definers rewritten`);
     await snapshot(page, testInfo, "restore-preflight-rewritten");
 
     const definers = await mariadbQuery(

@@ -77,7 +77,10 @@ export class DumpObjectScanner extends Transform {
   }
 
   #look(head: Buffer): void {
-    if (this.family === "pg") return this.#lookPg(head);
+    if (this.family === "pg") {
+      this.#lookPg(head);
+      return;
+    }
     if (this.#pendingView) {
       const view = VIEW_LINE.exec(head.toString("latin1"));
       if (view) this.objects.push({ kind: "VIEW", name: unquote(view[1]!), ...this.#pendingView });

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quoteIdent } from "../db/connection.ts";
-import { createServer, createTarget, dataOf, runBackup, waitForBackup, type BackupView } from "../testing/backup-helpers.ts";
+import { createServer, createTarget, dataOf, processesWith, runBackup, waitForBackup, type BackupView } from "../testing/backup-helpers.ts";
 import { dropMariadbDatabase, dropPgDatabase, mariadbExec, pgExec, POSTGRES, uniqueName } from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "./testing/restore-helpers.ts";
@@ -154,12 +154,16 @@ describe("restore pre-flight and definer rewrite", () => {
   });
 
   it("with rewriteDefiners the restore succeeds and every object is defined by the restoring user", async () => {
+    // The password travels in the client's environment only: no command line ever holds it.
+    const seen: string[] = [];
+    const sampler = setInterval(() => seen.push(...processesWith(password).map((p) => p.argv)), 20);
     const started = dataOf(await restoreAs({ backupId: backup.id, serverId: mariaId, database: target, rewriteDefiners: true })) as {
       restoreBackup: RestoreView & { restoreUser: string };
     };
-    const restore = await waitForRestore(operator, started.restoreBackup.id);
+    const restore = await waitForRestore(operator, started.restoreBackup.id).finally(() => clearInterval(sampler));
     expect(restore.error).toBeNull();
     expect(restore.status).toBe("SUCCEEDED");
+    expect(seen).toEqual([]);
     const me = `${user}@%`;
     const [views, triggers, routines, events, rows] = (await mariadbExec([
       `SELECT TABLE_NAME AS n, DEFINER AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '${target}'`,

@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import { createDecompressor } from "./artifact-read.ts";
+import { RestoreError } from "./errors.ts";
 import { DumpObjectScanner, type DumpObject } from "./dump-objects-scan.ts";
 import type { ArtifactSource } from "./restore-artifact.ts";
 import { holds, maySetDefiner, readMysqlGrants, readPgRole, type MysqlGrants, type PgRoleFacts } from "./restore-privileges.ts";
@@ -63,7 +64,8 @@ export async function scanArtifact(source: ArtifactSource, family: "mysql" | "pg
  * The pre-flight of a restore into `database` as the account of `conn`: what the dump's objects
  * need (a foreign DEFINER needs SET USER / SUPER; each kind its CREATE privilege; a new database
  * CREATE) against what SHOW GRANTS (PostgreSQL: pg_roles, pg_has_role) says the account holds.
- * Throws the driver's error when the account cannot sign in.
+ * Throws a RestoreError (STORAGE_FAILED) when the artifact cannot be read, the driver's error
+ * when the account cannot sign in.
  */
 export async function preflightRestore(
   source: ArtifactSource,
@@ -72,7 +74,9 @@ export async function preflightRestore(
   signal: AbortSignal,
 ): Promise<RestorePreflight> {
   const family = conn.engine === "POSTGRESQL" ? "pg" : "mysql";
-  const objects = await scanArtifact(source, family, signal);
+  const objects = await scanArtifact(source, family, signal).catch((error: Error) => {
+    throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${error.message}`, { cause: error });
+  });
   const warnings: string[] = [];
   if (source.format === "tar") warnings.push("a PARALLEL (mydumper / pg_dump directory) artifact is not looked into: its definers and owners are not checked");
   if (source.format === "pg-custom")

@@ -26,7 +26,7 @@ export function parseGrants(lines: string[]): Pick<MysqlGrants, "global" | "data
   const databases: MysqlGrants["databases"] = [];
   for (const line of lines) {
     const m = GRANT_LINE.exec(line);
-    if (!m || m[3] !== "*") continue;
+    if (m?.[3] !== "*") continue;
     // Column lists (`SELECT (a, b)`) only appear on table grants, skipped above.
     const privileges = new Set(m[1]!.split(",").map((p) => p.trim().toUpperCase()));
     if (m[2] === "*") for (const p of privileges) global.add(p);

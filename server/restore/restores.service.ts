@@ -214,6 +214,7 @@ function withCredentials(conn: ServerConnection, credentials: RestoreCredentials
 /** A refused sign-in as the restoring account names the credentials; anything else is the server being unreachable. Never holds the password. */
 function signInFailure(error: Error, serverName: string, conn: ServerConnection, ownCredentials: boolean): AppError {
   if (error instanceof AppError) return error;
+  if (error instanceof RestoreError) return new AppError("UNAVAILABLE", scrubSecret(error.message, conn.password), { cause: error });
   const message = scrubSecret(error.message, conn.password);
   if (ownCredentials && /access denied|password authentication failed|authentication failed|role .* does not exist/i.test(message))
     return new ValidationError("credentials", `${conn.username} cannot sign in to ${serverName}: ${message}`);

@@ -52,6 +52,8 @@ export const RESTORE_FIELDS = graphql(`
     serverName
     database
     overwrite
+    restoreUser
+    rewriteDefiners
     targetState
     targetDetail
     scratchDatabase
