@@ -143,7 +143,18 @@ export function RestoreForm({
           </div>
         </>
       ) : (
-        <form ref={formRef} className="edit-form" onSubmit={onSubmit} noValidate aria-busy={busy}>
+        <form
+          ref={formRef}
+          className="edit-form"
+          onSubmit={onSubmit}
+          // A changed target or account makes the last check stale (ticking the rewrite does not).
+          onChange={(e) => {
+            const name = (e.target as unknown as { name?: string }).name;
+            if (name !== "rewriteDefiners" && name !== "overwrite") setPreflight(undefined);
+          }}
+          noValidate
+          aria-busy={busy}
+        >
           <SelectField
             label="Read from"
             name="storageTargetId"
@@ -176,23 +187,13 @@ export function RestoreForm({
             label="Restore as another user"
             name="restoreAs"
             checked={asOther}
-            onChange={(e) => {
-              setAsOther(e.currentTarget.checked);
-              setPreflight(undefined);
-            }}
+            onChange={(e) => setAsOther(e.currentTarget.checked)}
             hint="Instead of the server's backup user, e.g. the application's own user. The password is used for this restore only, never stored."
           />
           {asOther && (
             <>
-              <TextField label="User" name="restoreUsername" autoComplete="off" error={errors.restoreUsername} onChange={() => setPreflight(undefined)} />
-              <TextField
-                label="Password"
-                name="restorePassword"
-                type="password"
-                autoComplete="new-password"
-                error={errors.restorePassword}
-                onChange={() => setPreflight(undefined)}
-              />
+              <TextField label="User" name="restoreUsername" autoComplete="off" error={errors.restoreUsername} />
+              <TextField label="Password" name="restorePassword" type="password" autoComplete="new-password" error={errors.restorePassword} />
             </>
           )}
           {preflight && (
