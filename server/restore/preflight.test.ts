@@ -4,9 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quoteIdent } from "../db/connection.ts";
-import { createServer, createTarget, dataOf, processesWith, runBackup, waitForBackup, type BackupView } from "../testing/backup-helpers.ts";
+import { createServer, createTarget, dataOf, listFiles, processesWith, runBackup, waitForBackup, type BackupView } from "../testing/backup-helpers.ts";
 import { dropMariadbDatabase, dropPgDatabase, mariadbExec, pgExec, POSTGRES, uniqueName } from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
+import { runCli } from "../cli/testing/run-cli.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "./testing/restore-helpers.ts";
 
 const PREFLIGHT = `query($input: RestorePreflightInput!) { restorePreflight(input: $input) {
@@ -37,6 +38,7 @@ describe("restore pre-flight and definer rewrite", () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-preflight-"));
   const source = uniqueName("pfsrc");
   const target = uniqueName("pftgt");
+  const cliTarget = uniqueName("pfcli");
   const pgSource = uniqueName("pfpg");
   const pgTarget = uniqueName("pfpgt");
   const user = `sqlg_pf_${crypto.randomBytes(4).toString("hex")}`;
@@ -79,7 +81,11 @@ describe("restore pre-flight and definer rewrite", () => {
       source,
     );
     // Least privilege: everything on the target database, nothing else.
-    await mariadbExec([`CREATE USER '${user}'@'%' IDENTIFIED BY ${sqlString(password)}`, `GRANT ALL ON ${quoteIdent(target)}.* TO '${user}'@'%'`]);
+    await mariadbExec([
+      `CREATE USER '${user}'@'%' IDENTIFIED BY ${sqlString(password)}`,
+      `GRANT ALL ON ${quoteIdent(target)}.* TO '${user}'@'%'`,
+      `GRANT ALL ON ${quoteIdent(cliTarget)}.* TO '${user}'@'%'`,
+    ]);
     await pgExec([`CREATE DATABASE ${pgSource}`, `CREATE ROLE ${owner}`, `CREATE ROLE ${user} LOGIN CREATEDB PASSWORD ${sqlString(password)}`]);
     await pgExec(
       [
@@ -101,6 +107,7 @@ describe("restore pre-flight and definer rewrite", () => {
     await app?.close();
     await dropMariadbDatabase(source);
     await dropMariadbDatabase(target);
+    await dropMariadbDatabase(cliTarget);
     await mariadbExec([`DROP USER IF EXISTS '${user}'@'%'`]).catch(() => {});
     await dropPgDatabase(pgSource);
     await dropPgDatabase(pgTarget);
@@ -184,6 +191,22 @@ describe("restore pre-flight and definer rewrite", () => {
     expect(JSON.stringify(audit)).toContain(user);
     expect(JSON.stringify(audit)).not.toContain(password);
     expect(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(password);
+  });
+
+  it("sqlguard restore --rewrite-definers restores the artifact file as the least-privilege user", async () => {
+    const local = path.join(work, "local");
+    const file = path.join(local, listFiles(local).find((f) => f.includes(source) && f.endsWith(".sql.zst"))!);
+    const to = `mysql://${user}@127.0.0.1:3306`;
+    const refused = await runCli(["restore", "--file", file, "--to", to, "--database", cliTarget], { MYSQL_PWD: password });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/trigger orders_ai is defined by root@localhost/);
+    const done = await runCli(["restore", "--file", file, "--to", to, "--database", cliTarget, "--rewrite-definers"], { MYSQL_PWD: password });
+    expect(done.stderr).not.toContain(password);
+    expect(done.code).toBe(0);
+    const [triggers] = (await mariadbExec([`SELECT DEFINER AS d FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '${cliTarget}'`])) as Array<
+      Array<{ d: string }>
+    >;
+    expect(triggers).toEqual([{ d: `${user}@%` }]);
   });
 
   it("PostgreSQL: the pre-flight names the owners the role may not use, and rewriteDefiners drops OWNER TO", async () => {
