@@ -193,6 +193,31 @@ describe("restore pre-flight and definer rewrite", () => {
     expect(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(password);
   });
 
+  it("a restore as another user whose password this process does not hold fails without touching anything", async () => {
+    const prisma = app.db.prisma;
+    const last = await prisma.restore.findFirstOrThrow({ where: { backupId: backup.id, status: "SUCCEEDED" }, orderBy: { id: "desc" } });
+    const orphan = await prisma.restore.create({
+      data: {
+        backupId: backup.id,
+        storageTargetId: last.storageTargetId,
+        artifactKey: last.artifactKey,
+        serverId: mariaId,
+        serverName: "maria-pf",
+        engine: "MARIADB",
+        sourceDatabase: source,
+        database: uniqueName("pforphan"),
+        requestedBy: "test",
+        restoreUser: user,
+      },
+    });
+    // As after a restart, or on an instance that never saw the password.
+    app.restore.jobs.start(orphan.id);
+    const ended = await waitForRestore(operator, orphan.id);
+    expect(ended.status).toBe("FAILED");
+    expect(ended.error).toMatch(new RegExp(`^the password for restoring as ${user} was held only by the process that accepted the restore`));
+    expect(ended.targetState).toBe("UNTOUCHED");
+  });
+
   it("sqlguard restore --rewrite-definers restores the artifact file as the least-privilege user", async () => {
     const local = path.join(work, "local");
     const file = path.join(local, listFiles(local).find((f) => f.includes(source) && f.endsWith(".sql.zst"))!);
