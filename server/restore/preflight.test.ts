@@ -121,6 +121,9 @@ describe("restore pre-flight and definer rewrite", () => {
     expect(result.definers).toEqual(["root@localhost"]);
     expect(result.objectCount).toBe(4);
     expect(result.canRewriteDefiners).toBe(true);
+    expect(result.warnings).toEqual([
+      `rewriting the definers makes ${user}@% the definer of every object: triggers, events and SQL SECURITY DEFINER views and routines then run with its privileges instead of root@localhost's`,
+    ]);
     const byName = Object.fromEntries(result.problems.map((p) => [`${p.kind} ${p.name}`, p]));
     expect(Object.keys(byName).sort()).toEqual(
       [`EVENT ${source}.purge_log`, `PROCEDURE ${source}.order_count`, `TRIGGER ${source}.orders_ai`, `VIEW ${source}.big_orders`].sort(),
@@ -134,7 +137,7 @@ describe("restore pre-flight and definer rewrite", () => {
     });
     // The server's own backup user (root) may set any definer: nothing to report.
     const asRoot = await preflight({ backupId: backup.id, serverId: mariaId, database: target });
-    expect(asRoot).toMatchObject({ restoringUser: expect.stringMatching(/^root@/), definers: ["root@localhost"], problems: [] });
+    expect(asRoot).toMatchObject({ restoringUser: expect.stringMatching(/^root@/), definers: ["root@localhost"], problems: [], warnings: [] });
     expect(JSON.stringify(result)).not.toContain(password);
   });
 

@@ -94,6 +94,14 @@ export async function preflightRestore(
     restoringUser = facts.role;
     problems = pgProblems(found, facts, target);
   }
+  // Said when a rewrite is what the user is offered.
+  const foreign = definers.filter((d) => (family === "mysql" ? !sameAccount(d, restoringUser) : d !== restoringUser));
+  if (foreign.length && source.format === "sql" && problems.some((p) => p.solvedByRewrite))
+    warnings.push(
+      family === "mysql"
+        ? `rewriting the definers makes ${restoringUser} the definer of every object: triggers, events and SQL SECURITY DEFINER views and routines then run with its privileges instead of ${foreign.join(", ")}'s`
+        : `dropping the owners makes ${restoringUser} the owner of every object instead of ${foreign.join(", ")}`,
+    );
   if (problems.length > MAX_PROBLEMS) warnings.push(`${problems.length - MAX_PROBLEMS} more problems of the same kinds are not listed`);
   return {
     restoringUser,
