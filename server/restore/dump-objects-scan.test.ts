@@ -51,11 +51,13 @@ describe("DumpObjectScanner", () => {
       { kind: "EVENT", name: "purge", account: "ev@%", line: 5 },
       { kind: "FUNCTION", name: "f", account: "app@10.0.%", line: 6 },
       { kind: "PROCEDURE", name: "p", account: "old@%", line: 7 },
-      { kind: "VIEW", name: "v", account: "root@localhost", line: 9 },
+      { kind: "VIEW", name: "v", account: "root@localhost", line: 8 },
     ]);
-    // A client failing at line 10 was creating the view whose clause is on line 9.
-    expect(scanner.objectAt(10)?.name).toBe("v");
+    // The client names the line a statement begins on: a view's is the line before its clause.
+    expect(scanner.objectAt(8)?.name).toBe("v");
     expect(scanner.objectAt(3)?.name).toBe("orders_ai");
+    // A statement without a definer (a SET refused for SUPER) names no object.
+    expect(scanner.objectAt(9)).toBeNull();
     expect(scanner.objectAt(2)).toBeNull();
   });
 

@@ -12,7 +12,7 @@ export type DumpObject = {
   name: string;
   /** MySQL/MariaDB: the DEFINER as `user@host`; PostgreSQL: the OWNER TO role. */
   account: string;
-  /** The dump's line (1-based, as the client counts them) where the clause is. */
+  /** The dump's line (1-based, as the client counts them) where the object's CREATE statement begins. */
   line: number;
 };
 
@@ -35,17 +35,17 @@ export class DumpObjectScanner extends Transform {
   #head: Buffer | null = Buffer.alloc(0);
   #line = 1;
   #pendingView: { account: string; line: number } | null = null;
+  /** The previous line began a view's CREATE statement (`/*!50001 CREATE ALGORITHM=… *\/`, its clause on the next line). */
+  #afterViewStart = false;
   #inCopy = false;
 
   constructor(private readonly family: "mysql" | "pg") {
     super();
   }
 
-  /** The last object whose clause is at or before `line`: the one a client failing there was creating. */
+  /** The object whose CREATE statement begins at `line` (a client's "ERROR … at line N"), or null. */
   objectAt(line: number): DumpObject | null {
-    let found: DumpObject | null = null;
-    for (const o of this.objects) if (o.line <= line && (!found || o.line >= found.line)) found = o;
-    return found;
+    return this.objects.find((o) => o.line === line) ?? null;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -86,6 +86,8 @@ export class DumpObjectScanner extends Transform {
       if (view) this.objects.push({ kind: "VIEW", name: unquote(view[1]!), ...this.#pendingView });
       this.#pendingView = null;
     }
+    const viewStart = this.#afterViewStart;
+    this.#afterViewStart = /^\/\*!\d{5} CREATE ALGORITHM=\w+ \*\/\s*$/.test(head.subarray(0, 64).toString("latin1"));
     const { line, definer } = rewriteDefinerLine(head);
     if (!definer) return;
     const account = `${definer.user}@${definer.host}`;
@@ -94,7 +96,7 @@ export class DumpObjectScanner extends Transform {
     const named = KIND_NAME.exec(rest);
     // A view's clause line (`/*!50013 DEFINER=… SQL SECURITY DEFINER */`) is followed by `/*!50001 VIEW name AS …`.
     if (named && !/^\s*SQL SECURITY/i.test(rest)) this.objects.push({ kind: named[1]!.toUpperCase(), name: unquote(named[2]!), account, line: this.#line });
-    else this.#pendingView = { account, line: this.#line };
+    else this.#pendingView = { account, line: viewStart ? this.#line - 1 : this.#line };
   }
 
   #lookPg(head: Buffer): void {

@@ -34,6 +34,8 @@ describe("restore pre-flight and definer rewrite", () => {
   let mariaId: number;
   let pgId: number;
   let backup: BackupView;
+  let viewBackup: BackupView;
+  const viewSource = uniqueName("pfview");
   let pgBackup: BackupView;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-preflight-"));
   const source = uniqueName("pfsrc");
@@ -97,15 +99,20 @@ describe("restore pre-flight and definer rewrite", () => {
       ],
       pgSource,
     );
+    // A view alone: its CREATE statement begins on the line before its DEFINER clause.
+    await mariadbExec([`CREATE DATABASE ${quoteIdent(viewSource)}`]);
+    await mariadbExec(["CREATE TABLE t (id INT)", "CREATE DEFINER=root@localhost VIEW only_view AS SELECT id FROM t"], viewSource);
+    const [v] = await runBackup(operator, { serverId: mariaId, databases: [viewSource], storageTargetIds: [localId] });
     const [m] = await runBackup(operator, { serverId: mariaId, databases: [source], storageTargetIds: [localId] });
     const [p] = await runBackup(operator, { serverId: pgId, databases: [pgSource], storageTargetIds: [localId] });
-    [backup, pgBackup] = await Promise.all([waitForBackup(operator, m!.id), waitForBackup(operator, p!.id)]);
-    expect([backup.status, pgBackup.status]).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+    [backup, pgBackup, viewBackup] = await Promise.all([waitForBackup(operator, m!.id), waitForBackup(operator, p!.id), waitForBackup(operator, v!.id)]);
+    expect([backup.status, pgBackup.status, viewBackup.status]).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
   }, 120_000);
 
   afterAll(async () => {
     await app?.close();
     await dropMariadbDatabase(source);
+    await dropMariadbDatabase(viewSource);
     await dropMariadbDatabase(target);
     await dropMariadbDatabase(cliTarget);
     await mariadbExec([`DROP USER IF EXISTS '${user}'@'%'`]).catch(() => {});
@@ -161,6 +168,14 @@ describe("restore pre-flight and definer rewrite", () => {
     expect(restore.targetState).toBe("UNTOUCHED");
     const rows = (await mariadbExec([`SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${target}'`]))[0] as unknown[];
     expect(rows).toEqual([]);
+  });
+
+  it("a refused view is named too (its statement begins the line before its DEFINER clause)", async () => {
+    const started = dataOf(await restoreAs({ backupId: viewBackup.id, serverId: mariaId, database: target })) as { restoreBackup: RestoreView };
+    const restore = await waitForRestore(operator, started.restoreBackup.id);
+    expect(restore.status).toBe("FAILED");
+    expect(restore.error).toMatch(new RegExp(`^view only_view is defined by root@localhost, and ${user} may not create objects for another account`));
+    expect(restore.targetState).toBe("UNTOUCHED");
   });
 
   it("with rewriteDefiners the restore succeeds and every object is defined by the restoring user", async () => {

@@ -62,8 +62,9 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
 
   const family = commands.transactional ? "pg" : "mysql";
   const rewriter = o.rewriteDefiners ? (family === "pg" ? new PgOwnerFilter() : new DefinerRewriter()) : null;
-  // Without a rewrite, notes the definers, so a client refused one can be told which object it was.
-  const scanner = new DumpObjectScanner(family);
+  // MySQL/MariaDB without a rewrite: notes the definers, so a client refused one can be told which
+  // object it was (PostgreSQL's errors name the role themselves).
+  const scanner = family === "mysql" && !rewriter ? new DumpObjectScanner(family) : null;
 
   let storedBytes = 0;
   let resolveHash!: (sha256: string | null) => void;
@@ -85,7 +86,7 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
     raw,
     ...(commands.stripSandboxLine ? [new SandboxLineFilter()] : []),
     // After the sandbox line is gone: the scanner counts lines as the client does.
-    ...(rewriter ? [rewriter] : [scanner]),
+    ...(rewriter ? [rewriter] : scanner ? [scanner] : []),
   ];
   const downstream = pipeline([...stages, gate] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], { signal: signal }).then(
     () => null,
@@ -120,7 +121,7 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
   );
   const converterExit = converter ? await converter.exited : null;
   const failure = explainFailure({ signal, read, expectedSha256: o.expectedSha256, commands, exit, converterExit, decompressError, flowError });
-  if (failure) throw rewriter ? failure : explainDefinerFailure(failure, scanner, commands);
+  if (failure) throw scanner ? explainDefinerFailure(failure, scanner, commands) : failure;
   return { storedBytes, rawBytes: raw.bytes, sha256: read.sha256!, stderrTail: exit.stderrTail };
 }
 
