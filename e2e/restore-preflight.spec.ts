@@ -58,6 +58,8 @@ test("the restore form checks the definers against another user, and restores wi
     await expect(report).toContainText(`Restoring as ${user}@% would fail: 4 problems.`);
     for (const object of [`trigger ${source}.orders_ai`, `view ${source}.big_orders`, `procedure ${source}.order_count`, `event ${source}.purge_log`])
       await expect(report).toContainText(`${object} is defined by root@localhost; ${user}@% lacks SET USER / SUPER`);
+    // What a rewrite changes is said before it is offered.
+    await expect(report).toContainText(`rewriting the definers makes ${user}@% the definer of every object`);
     await expect(report).not.toContainText(password);
     await snapshot(page, testInfo, "restore-preflight-problems");
 
