@@ -26,6 +26,7 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
       to: { type: "string" },
       database: { type: "string" },
       overwrite: { type: "boolean", default: false },
+      "rewrite-definers": { type: "boolean", default: false },
       threads: { type: "string" },
       spool: { type: "string" },
     },
@@ -57,7 +58,7 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
       source,
       { conn: target.conn, database, mode: values.overwrite ? "overwrite" : "create" },
       // PARALLEL artifacts (.tar.zst) unpack into --spool (the temporary directory by default) and load with myloader / pg_restore.
-      { signal, threads, spoolDir: values.spool },
+      { signal, threads, spoolDir: values.spool, rewriteDefiners: values["rewrite-definers"] },
     );
     io.out(
       `restored into ${JSON.stringify(database)}: ${outcome.storedBytes} bytes read, SHA-256 ${outcome.sha256} verified, ${(outcome.restoreMs / 1000).toFixed(1)} s`,

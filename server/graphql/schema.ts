@@ -20,6 +20,7 @@ import "./types/connection-test.ts";
 import "./types/schedule-run.ts";
 import "./types/retention.ts";
 import "./types/backup-health.ts";
+import "./types/restore-preflight.ts";
 import "./types/restore.ts";
 import "./types/verification.ts";
 import "./types/drill.ts";

@@ -43,6 +43,8 @@ export type RestoreRun = {
   threads?: number;
   /** PARALLEL artifacts: the unpacked, verified directory, before anything is loaded (a drill counts the dump's rows there). */
   onUnpacked?: (dir: string, members: TarMember[]) => Promise<void>;
+  /** Plain SQL artifacts: every DEFINER rewritten to the restoring user (MySQL/MariaDB), OWNER TO dropped (PostgreSQL). */
+  rewriteDefiners?: boolean;
 };
 
 /** A finished restore: bytes read and fed, the verified SHA-256, the restore time (RTO) and what the target now is. */
@@ -79,6 +81,10 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
     const tools = run.tools ?? (await detectRestoreTools());
     const loaderProblem = source.format === "tar" ? parallelLoaderProblem(conn.engine, tools) : null;
     if (loaderProblem) throw new RestoreError("CONFIGURATION", loaderProblem, { target: unchanged });
+    if (run.rewriteDefiners && source.format === "tar")
+      throw new RestoreError("CONFIGURATION", "the definers of a PARALLEL artifact cannot be rewritten: restore it as a user with SET USER / SUPER", {
+        target: unchanged,
+      });
     const commandsFor = (db: string, applicationName?: string): Loader => {
       if (source.format === "tar") return { tar: true, database: db, tools };
       try {
@@ -248,6 +254,7 @@ function stream(source: ArtifactSource, conn: ServerConnection, commands: Loader
         signal: run.signal,
         onProgress: (p) => run.onProgress?.({ phase: "restoring", ...p }),
         onRawChunk: run.onRawChunk,
+        rewriteDefiners: run.rewriteDefiners,
       }),
     (error: unknown) => {
       throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(error as Error).message}`, { cause: error });

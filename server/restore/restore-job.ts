@@ -36,6 +36,9 @@ export type RestoreJobDeps = {
   pinTtlMs?: number;
 };
 
+/** An account to restore as instead of the server's backup user; held in memory only, never stored or logged. */
+export type RestoreCredentials = { username: string; password: string };
+
 /**
  * Runs recorded restores in the background on this instance: PENDING → RUNNING (conditional, so
  * one instance wins), progress and cancel checks at each heartbeat, then SUCCEEDED / FAILED /
@@ -49,6 +52,8 @@ export type RestoreJobDeps = {
 export class RestoreJobs {
   readonly #active = new Map<number, AbortController>();
   readonly #held = new Set<number>();
+  /** The passwords of restores that run as another user, until they end: never written anywhere. */
+  readonly #credentials = new Map<number, RestoreCredentials>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #records: RecordWriter;
   readonly #log: Logger;
@@ -58,16 +63,20 @@ export class RestoreJobs {
     this.#records = new RecordWriter({ logger: deps.logger });
   }
 
-  /** Starts a PENDING restore in the background; returns at once. */
-  start(id: number): void {
+  /** Starts a PENDING restore in the background; returns at once. `credentials`: restore as that account (restore.restoreUser). */
+  start(id: number, credentials?: RestoreCredentials): void {
     this.#held.add(id);
+    if (credentials) this.#credentials.set(id, credentials);
     const task = this.#run(id)
       .catch((error: unknown) => {
         if (error instanceof MetadataUnavailableError)
           this.#log.warn({ err: error, restoreId: id }, "restore left to the recovery: the metadata database is unreachable");
         else this.#log.error({ err: error, restoreId: id }, "restore task crashed");
       })
-      .finally(() => this.#held.delete(id));
+      .finally(() => {
+        this.#held.delete(id);
+        this.#credentials.delete(id);
+      });
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
   }
@@ -135,13 +144,16 @@ export class RestoreJobs {
     const release = (held: PinHandle | null) =>
       held?.release().catch((error: unknown) => log.warn({ err: error }, "could not release the artifact's pin; it expires on its own"));
     try {
-      const { backup, server, conn } = await this.#load(restore);
+      const { backup, server, conn } = await this.#load(restore, this.#credentials.get(id));
       const resolved = await resolveArtifact(prisma, this.deps.storeFor, backup, restore.storageTargetId);
       artifactId = resolved.artifact.id;
       pin = await pinArtifact(prisma, artifactId, { kind: "RESTORE", id }, { instanceId, ttlMs: this.deps.pinTtlMs }).catch((error: unknown) => {
         throw error instanceof PinRefusedError ? new RestoreError("STORAGE_FAILED", `the artifact cannot be read: ${error.message}`) : error;
       });
-      log.info({ backupId: backup.id, overwrite: restore.overwrite }, "restore started");
+      log.info(
+        { backupId: backup.id, overwrite: restore.overwrite, restoreUser: restore.restoreUser, rewriteDefiners: restore.rewriteDefiners },
+        "restore started",
+      );
       const outcome = await restoreArtifact(
         resolved.source,
         { conn, database: restore.database, mode: restore.overwrite ? "overwrite" : "create" },
@@ -149,6 +161,7 @@ export class RestoreJobs {
           signal: controller.signal,
           tools: this.deps.tools,
           spoolDir: this.deps.spoolDir,
+          rewriteDefiners: restore.rewriteDefiners,
           onProgress: (p) => (progress = p.storedBytes),
           onDatabaseCreated: async () =>
             void (await this.#records.write("note the created database", () => prisma.restore.updateMany({ where: { id }, data: { createdDatabase: true } }), {
@@ -197,13 +210,20 @@ export class RestoreJobs {
     }
   }
 
-  async #load(restore: Restore) {
+  async #load(restore: Restore, credentials: RestoreCredentials | undefined) {
     const { prisma, secrets } = this.deps;
     const backup = restore.backupId === null ? null : await prisma.backup.findUnique({ where: { id: restore.backupId }, include: { artifacts: true } });
     if (!backup) throw new RestoreError("CONFIGURATION", "the backup record was deleted before the restore started");
     const server = restore.serverId === null ? null : await prisma.server.findUnique({ where: { id: restore.serverId } });
     if (!server) throw new RestoreError("CONFIGURATION", "the server was deleted before the restore started");
-    return { backup, server, conn: connectionOf(server, secrets) };
+    const conn = connectionOf(server, secrets);
+    if (restore.restoreUser === null) return { backup, server, conn };
+    if (!credentials || credentials.username !== restore.restoreUser)
+      throw new RestoreError(
+        "CONFIGURATION",
+        `the password for restoring as ${restore.restoreUser} was held only by the process that accepted the restore, which no longer runs it: start the restore again`,
+      );
+    return { backup, server, conn: { ...conn, username: credentials.username, password: credentials.password } };
   }
 
   /** Records the end, retrying through an outage of the metadata database; a row settled elsewhere keeps that verdict. */

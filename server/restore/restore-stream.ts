@@ -8,6 +8,9 @@ import { lastLines, spawnChild, type ChildHandle, type ExitInfo } from "../proce
 import { createDecompressor } from "./artifact-read.ts";
 import { ChecksumMismatchError, RestoreError } from "./errors.ts";
 import type { ClientCommand, RestoreCommands } from "./restore-command.ts";
+import { DefinerRewriter } from "./definer-rewrite.ts";
+import { DumpObjectScanner } from "./dump-objects-scan.ts";
+import { PgOwnerFilter } from "./pg-owner-filter.ts";
 import { SandboxLineFilter } from "./sandbox-line.ts";
 import { StdinGate } from "./stdin-gate.ts";
 
@@ -25,6 +28,11 @@ export type StreamRestoreOptions = {
   onProgress?: (progress: { storedBytes: number; rawBytes: number }) => void;
   /** Sees every byte of the SQL fed to the client (a drill counts the dump's rows there). */
   onRawChunk?: (chunk: Buffer) => void;
+  /**
+   * Rewrite the dump for a restoring user without SET USER / SUPER: every DEFINER becomes
+   * CURRENT_USER (MySQL/MariaDB), every `ALTER … OWNER TO` is dropped (PostgreSQL plain SQL).
+   */
+  rewriteDefiners?: boolean;
 };
 
 /** What a verified, committed restore read and fed. */
@@ -52,6 +60,12 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
     : null;
   const raw = new Meter({ onBytes: (rawBytes) => o.onProgress?.({ storedBytes, rawBytes }), onChunk: o.onRawChunk });
 
+  const family = commands.transactional ? "pg" : "mysql";
+  const rewriter = o.rewriteDefiners ? (family === "pg" ? new PgOwnerFilter() : new DefinerRewriter()) : null;
+  // MySQL/MariaDB without a rewrite: notes the definers, so a client refused one can be told which
+  // object it was (PostgreSQL's errors name the role themselves).
+  const scanner = family === "mysql" && !rewriter ? new DumpObjectScanner(family) : null;
+
   let storedBytes = 0;
   let resolveHash!: (sha256: string | null) => void;
   const hashed = new Promise<string | null>((resolve) => (resolveHash = resolve));
@@ -71,6 +85,8 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
     ...(converter ? [Duplex.from({ writable: converter.stdin, readable: converter.stdout })] : []),
     raw,
     ...(commands.stripSandboxLine ? [new SandboxLineFilter()] : []),
+    // After the sandbox line is gone: the scanner counts lines as the client does.
+    ...(rewriter ? [rewriter] : scanner ? [scanner] : []),
   ];
   const downstream = pipeline([...stages, gate] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], { signal: signal }).then(
     () => null,
@@ -105,7 +121,7 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
   );
   const converterExit = converter ? await converter.exited : null;
   const failure = explainFailure({ signal, read, expectedSha256: o.expectedSha256, commands, exit, converterExit, decompressError, flowError });
-  if (failure) throw failure;
+  if (failure) throw scanner ? explainDefinerFailure(failure, scanner, commands) : failure;
   return { storedBytes, rawBytes: raw.bytes, sha256: read.sha256!, stderrTail: exit.stderrTail };
 }
 
@@ -191,6 +207,22 @@ async function feed(
   } finally {
     signal.removeEventListener("abort", stop);
   }
+}
+
+/**
+ * A client refused an object for its DEFINER (MariaDB/MySQL ERROR 1227: the restoring user lacks
+ * SET USER / SUPER): the error names the object and its definer, found at the line the client gave.
+ */
+function explainDefinerFailure(failure: RestoreError, scanner: DumpObjectScanner, commands: RestoreCommands): RestoreError {
+  const m = /ERROR 1227 \([0-9A-Z]+\) at line (\d+)/.exec(failure.stderrTail);
+  const object = m ? scanner.objectAt(Number(m[1])) : null;
+  if (!object) return failure;
+  const user = commands.client.args.find((a) => a.startsWith("--user="))?.slice("--user=".length) ?? "the restoring user";
+  return new RestoreError(
+    "CLIENT_FAILED",
+    `${object.kind.toLowerCase()} ${object.name} is defined by ${object.account}, and ${user} may not create objects for another account (it lacks SET USER / SUPER): restore with rewriteDefiners to make ${user} their definer, or as a user with those privileges; ${failure.message}`,
+    { cause: failure, stderrTail: failure.stderrTail },
+  );
 }
 
 async function succeeded(child: ChildHandle, command: ClientCommand): Promise<void> {

@@ -7,10 +7,12 @@ import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
-import { resolveArtifact } from "./backup-source.ts";
-import { RestoreError } from "./errors.ts";
+import { formatOfKey, resolveArtifact } from "./backup-source.ts";
+import { RestoreError, scrubSecret } from "./errors.ts";
 import { databaseNameProblem, defaultRestoreName } from "./restore-command.ts";
-import type { RestoreJobs } from "./restore-job.ts";
+import type { RestoreCredentials, RestoreJobs } from "./restore-job.ts";
+import { preflightRestore, type RestorePreflight } from "./restore-preflight.ts";
+import type { ServerConnection } from "../runner/dumpers/types.ts";
 import { databaseExists } from "./target-database.ts";
 
 /** What the restore API needs. */
@@ -32,7 +34,17 @@ export type RestoreInput = {
   serverId?: number | null;
   database?: string | null;
   overwrite?: boolean | null;
+  /** Rewrite every DEFINER to the restoring user (MySQL/MariaDB), drop OWNER TO (PostgreSQL). */
+  rewriteDefiners?: boolean | null;
+  /** Restore as this account instead of the server's backup user; the password is never stored. */
+  credentials?: RestoreCredentials | null;
 };
+
+/** restorePreflight's input: what restoreBackup would be given. */
+export type PreflightInput = Pick<RestoreInput, "backupId" | "storageTargetId" | "serverId" | "database" | "credentials">;
+
+/** How long a pre-flight may read the artifact and ask the server. */
+const PREFLIGHT_TIMEOUT_MS = 10 * 60_000;
 
 /** Filters of the restore history; every field optional. */
 export type RestoreFilter = { backupId?: number | null; serverId?: number | null; status?: Restore["status"][] | null };
@@ -58,30 +70,16 @@ export class RestoresService {
     requireRole(principal, "OPERATOR");
     const { prisma } = this.deps;
     if (input.overwrite && !roleAtLeast(principal.role, "ADMIN")) throw new AppError("FORBIDDEN", "restoring over an existing database needs the admin role");
-    const backup = await prisma.backup.findUnique({ where: { id: input.backupId }, include: { artifacts: true } });
-    if (!backup) throw new NotFoundError("backup", input.backupId);
-    const { artifact, target } = await resolveArtifact(prisma, this.deps.storeFor, backup, input.storageTargetId);
-    const serverId = input.serverId ?? backup.serverId;
-    if (serverId === null) throw new ValidationError("serverId", `the server of backup ${backup.id} was deleted: name the server to restore into`);
-    const server = await prisma.server.findUnique({ where: { id: serverId } });
-    if (!server) throw new ValidationError("serverId", `no server with id ${serverId}`);
-    if (ENGINE_FAMILY[server.engine] !== ENGINE_FAMILY[backup.engine]) {
-      throw new ValidationError("serverId", `a ${backup.engine} backup cannot be restored into ${server.name}, a ${server.engine} server`);
-    }
-    const database = input.database ?? defaultRestoreName(server.engine, backup.database, new Date());
-    const problem = databaseNameProblem(server.engine, database);
-    if (problem) throw new ValidationError("database", problem);
-    const conn = connectionOf(server, this.deps.secrets);
-    const exists = await databaseExists(conn, database).catch((error: Error) => {
-      throw new AppError("UNAVAILABLE", `cannot reach ${server.name}: ${error.message}`, { cause: error });
-    });
+    const { backup, artifact, target, server, database, exists } = await this.#resolve(input);
     if (exists && !input.overwrite) {
       throw new ValidationError(
         "database",
         `${JSON.stringify(database)} already exists on ${server.name}: restoring over it needs overwrite: true (admin role)`,
       );
     }
-    const busy = await prisma.restore.findFirst({ where: { serverId, database, status: { in: ["PENDING", "RUNNING"] } }, select: { id: true } });
+    if (input.rewriteDefiners && formatOfKey(artifact.key) === "tar")
+      throw new ValidationError("rewriteDefiners", "the definers of a PARALLEL artifact cannot be rewritten: restore it as a user with SET USER / SUPER");
+    const busy = await prisma.restore.findFirst({ where: { serverId: server.id, database, status: { in: ["PENDING", "RUNNING"] } }, select: { id: true } });
     if (busy) throw new ConflictError("database", `restore ${busy.id} into ${JSON.stringify(database)} on ${server.name} is still under way`);
 
     const restore = await prisma.$transaction(async (tx) => {
@@ -96,6 +94,8 @@ export class RestoresService {
           sourceDatabase: backup.database,
           database,
           overwrite: exists,
+          restoreUser: input.credentials?.username ?? null,
+          rewriteDefiners: input.rewriteDefiners ?? false,
           requestedBy: actorName(principal),
           totalBytes: artifact.sizeBytes,
           instanceId: this.deps.instanceId,
@@ -104,8 +104,46 @@ export class RestoresService {
       await this.deps.audit.record(actorName(principal), "restore.start", "restore", row.id, null, row, tx);
       return row;
     });
-    this.deps.jobs.start(restore.id);
+    this.deps.jobs.start(restore.id, input.credentials ?? undefined);
     return restore;
+  }
+
+  /**
+   * Checks, before a restore, what restoring this backup as the restoring account (the server's
+   * backup user, or `credentials`) would run into: the dump's DEFINERs / owners against the
+   * account's privileges (SHOW GRANTS; PostgreSQL: role membership). Reads a plain SQL artifact
+   * once. Throws ValidationError naming the field (credentials when the account cannot sign in).
+   */
+  async preflight(principal: Principal, input: PreflightInput): Promise<RestorePreflight> {
+    requireRole(principal, "OPERATOR");
+    const { backup, server, database, conn, exists, source } = await this.#resolve(input);
+    const signal = AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS);
+    return preflightRestore(source, conn, { sourceDatabase: backup.database, database, exists }, signal).catch((error: Error) => {
+      throw signInFailure(error, server.name, conn, input.credentials != null);
+    });
+  }
+
+  /** The backup, its artifact, the server and database to restore into, and the restoring account's connection. */
+  async #resolve(input: PreflightInput) {
+    const { prisma } = this.deps;
+    const backup = await prisma.backup.findUnique({ where: { id: input.backupId }, include: { artifacts: true } });
+    if (!backup) throw new NotFoundError("backup", input.backupId);
+    const { artifact, target, source } = await resolveArtifact(prisma, this.deps.storeFor, backup, input.storageTargetId);
+    const serverId = input.serverId ?? backup.serverId;
+    if (serverId === null) throw new ValidationError("serverId", `the server of backup ${backup.id} was deleted: name the server to restore into`);
+    const server = await prisma.server.findUnique({ where: { id: serverId } });
+    if (!server) throw new ValidationError("serverId", `no server with id ${serverId}`);
+    if (ENGINE_FAMILY[server.engine] !== ENGINE_FAMILY[backup.engine]) {
+      throw new ValidationError("serverId", `a ${backup.engine} backup cannot be restored into ${server.name}, a ${server.engine} server`);
+    }
+    const database = input.database ?? defaultRestoreName(server.engine, backup.database, new Date());
+    const problem = databaseNameProblem(server.engine, database);
+    if (problem) throw new ValidationError("database", problem);
+    const conn = withCredentials(connectionOf(server, this.deps.secrets), input.credentials);
+    const exists = await databaseExists(conn, database).catch((error: Error) => {
+      throw signInFailure(error, server.name, conn, input.credentials != null);
+    });
+    return { backup, artifact, target, source, server, database, conn, exists };
   }
 
   /**
@@ -155,4 +193,30 @@ export class RestoresService {
     const rows = await this.deps.prisma.restore.findMany({ where, orderBy: { id: "desc" }, take: page.first + 1 });
     return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
   }
+}
+
+/** Backup users and roles are at most 80 (MariaDB), 32 (MySQL), 63 bytes (PostgreSQL): 150 leaves room. */
+const MAX_USERNAME = 150;
+const MAX_PASSWORD = 1024;
+
+/** The connection as `credentials` instead of the server's backup user; ValidationError naming the field. */
+function withCredentials(conn: ServerConnection, credentials: RestoreCredentials | null | undefined): ServerConnection {
+  if (!credentials) return conn;
+  const { username, password } = credentials;
+  if (!username.trim()) throw new ValidationError("credentials.username", "must not be empty");
+  if (username.length > MAX_USERNAME || username.includes("\0"))
+    throw new ValidationError("credentials.username", `must be at most ${MAX_USERNAME} characters, without NUL`);
+  if (password.length > MAX_PASSWORD || password.includes("\0"))
+    throw new ValidationError("credentials.password", `must be at most ${MAX_PASSWORD} characters, without NUL`);
+  return { ...conn, username, password: password || null };
+}
+
+/** A refused sign-in as the restoring account names the credentials; anything else is the server being unreachable. Never holds the password. */
+function signInFailure(error: Error, serverName: string, conn: ServerConnection, ownCredentials: boolean): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof RestoreError) return new AppError("UNAVAILABLE", scrubSecret(error.message, conn.password), { cause: error });
+  const message = scrubSecret(error.message, conn.password);
+  if (ownCredentials && /access denied|password authentication failed|authentication failed|role .* does not exist/i.test(message))
+    return new ValidationError("credentials", `${conn.username} cannot sign in to ${serverName}: ${message}`);
+  return new AppError("UNAVAILABLE", `cannot reach ${serverName}: ${message}`, { cause: error });
 }

@@ -56,6 +56,8 @@ export const RESTORE_FIELDS = graphql(`
     serverName
     database
     overwrite
+    restoreUser
+    rewriteDefiners
     targetState
     targetDetail
     scratchDatabase
@@ -197,6 +199,28 @@ export const RESTORE_BACKUP = graphql(
 `,
   [RESTORE_FIELDS],
 );
+
+export const RESTORE_PREFLIGHT = graphql(`
+  query RestorePreflight($input: RestorePreflightInput!) {
+    restorePreflight(input: $input) {
+      restoringUser
+      definers
+      objectCount
+      canRewriteDefiners
+      warnings
+      problems {
+        kind
+        name
+        definer
+        problem
+        solvedByRewrite
+      }
+    }
+  }
+`);
+
+/** What a restore pre-flight found. */
+export type RestorePreflight = ResultOf<typeof RESTORE_PREFLIGHT>["restorePreflight"];
 
 export const RESTORE = graphql(
   `

@@ -7,7 +7,8 @@ import { useConfirm } from "@/components/ui/confirm-dialog";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import type { VariablesOf } from "@/lib/graphql-tada";
-import { RESTORE_BACKUP, RESTORE_TARGETS, type Restore } from "./queries";
+import { RESTORE_BACKUP, RESTORE_PREFLIGHT, RESTORE_TARGETS, type Restore, type RestorePreflight } from "./queries";
+import { PreflightReport } from "./restore-preflight";
 import { RestoreStatusPanel } from "./restore-status";
 
 /** What the form needs to know about the backup it restores. */
@@ -30,9 +31,24 @@ function validate(database: string, engine: string): Record<string, string> {
   return {};
 }
 
+/** The target and account a restore and its pre-flight share, read from the form. */
+function targetOf(form: HTMLFormElement, backupId: number) {
+  const f = new FormData(form);
+  const database = String(f.get("database") ?? "").trim();
+  const serverId = String(f.get("serverId") ?? "");
+  const username = String(f.get("restoreUsername") ?? "").trim();
+  const input: VariablesOf<typeof RESTORE_PREFLIGHT>["input"] = { backupId, storageTargetId: Number(f.get("storageTargetId")) };
+  if (serverId) input.serverId = Number(serverId);
+  if (database) input.database = database;
+  if (f.get("restoreAs") === "on") input.credentials = { username, password: String(f.get("restorePassword") ?? "") };
+  return { input, database, asOther: f.get("restoreAs") === "on", username };
+}
+
 /**
  * "Restore…": picks the copy to read, the server and the database to restore into (a new one by
- * default; admins may overwrite), starts the restore and follows it until it ends.
+ * default; admins may overwrite), optionally another account to restore as, checks the restore
+ * before it runs (the dump's definers against that account's privileges), starts the restore and
+ * follows it until it ends.
  */
 export function RestoreForm({
   backup,
@@ -50,6 +66,9 @@ export function RestoreForm({
   const [failure, setFailure] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const [started, setStarted] = useState<Restore>();
+  const [asOther, setAsOther] = useState(false);
+  const [checking, setChecking] = useState(false);
+  const [preflight, setPreflight] = useState<RestorePreflight>();
   const formRef = useRef<HTMLFormElement>(null);
   const confirm = useConfirm();
 
@@ -60,22 +79,40 @@ export function RestoreForm({
     if (Object.keys(errors).length) formRef.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
   }, [errors]);
 
+  /** Runs the pre-flight with what the form says now; its report replaces the previous one. */
+  async function onCheck() {
+    if (!formRef.current) return;
+    const { input, database, asOther: other, username } = targetOf(formRef.current, backup.id);
+    const problems = { ...validate(database, backup.engine), ...(other && !username ? { restoreUsername: "Enter the user to restore as." } : {}) };
+    setErrors(problems);
+    setFailure(undefined);
+    if (Object.keys(problems).length) return;
+    setChecking(true);
+    try {
+      setPreflight((await request(RESTORE_PREFLIGHT, { input })).restorePreflight);
+    } catch (error) {
+      setPreflight(undefined);
+      const fields = fieldErrorsOf(error);
+      setErrors(renameCredentialFields(fields));
+      setFailure(error);
+    } finally {
+      setChecking(false);
+    }
+  }
+
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
+    const { input: target, database, asOther: other, username } = targetOf(event.currentTarget, backup.id);
     const f = new FormData(event.currentTarget);
-    const database = String(f.get("database") ?? "").trim();
-    const serverId = String(f.get("serverId") ?? "");
-    const problems = validate(database, backup.engine);
+    const problems = { ...validate(database, backup.engine), ...(other && !username ? { restoreUsername: "Enter the user to restore as." } : {}) };
     setErrors(problems);
     setFailure(undefined);
     if (Object.keys(problems).length) return;
     const input: VariablesOf<typeof RESTORE_BACKUP>["input"] = {
-      backupId: backup.id,
-      storageTargetId: Number(f.get("storageTargetId")),
+      ...target,
       overwrite: f.get("overwrite") === "on",
+      rewriteDefiners: f.get("rewriteDefiners") === "on",
     };
-    if (serverId) input.serverId = Number(serverId);
-    if (database) input.database = database;
     if (input.overwrite) {
       const title = `Replace ${database || "the database"} with backup #${backup.id}?`;
       if (!(await confirm({ title, message: "If the database exists, its current contents are lost once the restore commits.", confirmLabel: "Replace it" })))
@@ -85,7 +122,7 @@ export function RestoreForm({
     try {
       setStarted((await request(RESTORE_BACKUP, { input })).restoreBackup);
     } catch (error) {
-      const fields = fieldErrorsOf(error);
+      const fields = renameCredentialFields(fieldErrorsOf(error));
       setErrors(fields);
       setFailure(Object.keys(fields).length ? new Error(`Check the highlighted fields: ${messageOf(error)}`) : error);
     } finally {
@@ -106,7 +143,18 @@ export function RestoreForm({
           </div>
         </>
       ) : (
-        <form ref={formRef} className="edit-form" onSubmit={onSubmit} noValidate aria-busy={busy}>
+        <form
+          ref={formRef}
+          className="edit-form"
+          onSubmit={onSubmit}
+          // A changed target or account makes the last check stale (ticking the rewrite does not).
+          onChange={(e) => {
+            const name = (e.target as unknown as { name?: string }).name;
+            if (name !== "rewriteDefiners" && name !== "overwrite") setPreflight(undefined);
+          }}
+          noValidate
+          aria-busy={busy}
+        >
           <SelectField
             label="Read from"
             name="storageTargetId"
@@ -135,10 +183,42 @@ export function RestoreForm({
           {canOverwrite && (
             <CheckField label="Overwrite an existing database" name="overwrite" hint="Admin only: its current contents are lost once the restore commits." />
           )}
+          <CheckField
+            label="Restore as another user"
+            name="restoreAs"
+            checked={asOther}
+            onChange={(e) => setAsOther(e.currentTarget.checked)}
+            hint="Instead of the server's backup user, e.g. the application's own user. The password is used for this restore only, never stored."
+          />
+          {asOther && (
+            <>
+              <TextField label="User" name="restoreUsername" autoComplete="off" error={errors.restoreUsername} />
+              <TextField label="Password" name="restorePassword" type="password" autoComplete="new-password" error={errors.restorePassword} />
+            </>
+          )}
+          {preflight && (
+            <div className="wide">
+              <PreflightReport result={preflight} />
+            </div>
+          )}
+          {preflight?.canRewriteDefiners && preflight.problems.some((p) => p.solvedByRewrite) && (
+            <CheckField
+              label={`Rewrite definers to ${preflight.restoringUser}`}
+              name="rewriteDefiners"
+              hint={
+                FAMILY[backup.engine] === "pg"
+                  ? "The dump's OWNER TO statements are left out: the restoring role owns every object."
+                  : "Every DEFINER of the dump's triggers, views, routines and events becomes the restoring user."
+              }
+            />
+          )}
           <div className="wide">
             <ErrorMessage error={failure} />
           </div>
           <div className="form-actions">
+            <button type="button" onClick={onCheck} disabled={checking || copies.length === 0}>
+              {checking ? "Checking…" : "Check"}
+            </button>
             <button type="submit" className="primary" disabled={busy || copies.length === 0}>
               {busy ? "Starting…" : "Start restore"}
             </button>
@@ -150,4 +230,14 @@ export function RestoreForm({
       )}
     </section>
   );
+}
+
+/** The API names the account's fields credentials.*; the form calls them restoreUsername / restorePassword. */
+function renameCredentialFields(fields: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, message] of Object.entries(fields)) {
+    const name = field === "credentials" || field === "credentials.password" ? "restorePassword" : field === "credentials.username" ? "restoreUsername" : field;
+    out[name] = message;
+  }
+  return out;
 }

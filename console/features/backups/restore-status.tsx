@@ -72,7 +72,9 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
     >
       <p>
         Restore #{restore.id} into <strong className="mono">{restore.database}</strong> on {restore.serverName}
-        {restore.overwrite ? " (replacing it)" : ""}:{" "}
+        {restore.overwrite ? " (replacing it)" : ""}
+        {restore.restoreUser ? ` as ${restore.restoreUser}` : ""}
+        {restore.rewriteDefiners ? ", definers rewritten" : ""}:{" "}
         <span aria-live="polite" data-testid="restore-status">
           <StatusBadge status={restore.status} />
         </span>

@@ -1,6 +1,7 @@
 import * as E from "../../db/generated/enums.ts";
 import { builder } from "../builder.ts";
 import { EngineEnum } from "./enums.ts";
+import { RestoreCredentialsInput } from "./restore-preflight.ts";
 
 const RestoreStatusEnum = builder.enumType(E.RestoreStatus, {
   name: "RestoreStatus",
@@ -28,6 +29,10 @@ builder.prismaObject("Restore", {
     sourceDatabase: t.exposeString("sourceDatabase"),
     database: t.exposeString("database", { description: "The database restored into." }),
     overwrite: t.exposeBoolean("overwrite", { description: "The database existed and was replaced." }),
+    restoreUser: t.exposeString("restoreUser", { nullable: true, description: "The account restored as, when not the server's backup user." }),
+    rewriteDefiners: t.exposeBoolean("rewriteDefiners", {
+      description: "The dump's DEFINERs were rewritten to the restoring user (PostgreSQL: its owners dropped).",
+    }),
     createdDatabase: t.exposeBoolean("createdDatabase", { description: "SQLGuard created the database (a failed restore drops it again)." }),
     targetState: t.expose("targetState", {
       type: RestoreTargetStateEnum,
@@ -67,6 +72,14 @@ const RestoreBackupInput = builder.inputType("RestoreBackupInput", {
     serverId: t.int({ description: "Server to restore into; omitted = the backup's own server." }),
     database: t.string({ description: "Database to restore into; omitted = a new `<database>_restored_<UTC YYYYMMDD_HHMMSS>`." }),
     overwrite: t.boolean({ description: "Replace an existing database (admin role only)." }),
+    rewriteDefiners: t.boolean({
+      description:
+        "Rewrite every DEFINER of the dump's triggers, views, routines and events to the restoring user (MySQL/MariaDB), or drop its OWNER TO statements (PostgreSQL), so a user without SET USER / SUPER can restore it. Plain SQL artifacts only.",
+    }),
+    credentials: t.field({
+      type: RestoreCredentialsInput,
+      description: "Restore as this account instead of the server's backup user (the password is never stored).",
+    }),
   }),
 });
 
