@@ -14,6 +14,7 @@ import { messageOf, request } from "@/lib/graphql";
 import { useViewer } from "@/features/shell/viewer";
 import { databaseHref } from "@/features/databases/links";
 import { ConfigDriftBanner } from "./config-drift-banner";
+import { statusLabel, storageKindLabel } from "@/lib/labels";
 import { HistoryCharts } from "./history-charts";
 
 const ACKNOWLEDGE = graphql(`
@@ -267,7 +268,9 @@ export function DashboardPage() {
                           </button>
                         )}
                         {db.missingCopies.length > 0 && (
-                          <div data-testid="missing-copies">No intact copy on {db.missingCopies.map((c) => `${c.target} (${c.status})`).join(", ")}</div>
+                          <div data-testid="missing-copies">
+                            No intact copy on {db.missingCopies.map((c) => `${c.target} (${statusLabel(c.status)})`).join(", ")}
+                          </div>
                         )}
                       </td>
                     </tr>
@@ -363,7 +366,7 @@ export function DashboardPage() {
                 {d.totals.storage.map((s) => (
                   <tr key={s.target.id}>
                     <td>{s.target.name}</td>
-                    <td>{s.target.kind}</td>
+                    <td>{storageKindLabel(s.target.kind)}</td>
                     <td>{formatBytes(s.bytes)}</td>
                     <td>{s.objects}</td>
                   </tr>
