@@ -13,24 +13,35 @@ test.use({ sqlguardEnv: { SQLGUARD_HEALTH_INTERVAL_SECONDS: "2" } });
 const WIDE = { width: 1440, height: 900 };
 const NARROW = { width: 390, height: 844 };
 
-/** Elements sticking out of the viewport, outside any container that scrolls sideways (what makes the page overflow). */
+/**
+ * Elements sticking out of the viewport that no sideways-scrolling (or clipping) container holds:
+ * what makes the page overflow. An absolutely positioned element is clipped only by its containing
+ * block and the containers above it.
+ */
 async function overflow(page: Page): Promise<{ scrollWidth: number; clientWidth: number; culprits: string[] }> {
   return page.evaluate(() => {
     const root = document.documentElement;
     const width = root.clientWidth;
-    const scrolls = (el: Element | null): boolean => {
-      for (let e = el; e && e !== document.body; e = e.parentElement) {
-        const x = getComputedStyle(e).overflowX;
-        if (x === "auto" || x === "scroll" || x === "hidden") return true;
+    const held = (el: Element): boolean => {
+      const position = getComputedStyle(el).position;
+      if (position === "fixed") return true;
+      let lookingForContainingBlock = position === "absolute";
+      for (let e = el.parentElement; e && e !== document.body; e = e.parentElement) {
+        const style = getComputedStyle(e);
+        if (lookingForContainingBlock) {
+          if (style.position === "static") continue;
+          lookingForContainingBlock = false;
+        }
+        if (style.overflowX !== "visible") return true;
       }
       return false;
     };
     const culprits: string[] = [];
     for (const el of document.body.querySelectorAll("*")) {
       const r = el.getBoundingClientRect();
-      if (r.width === 0 || r.right <= width + 1 || scrolls(el.parentElement)) continue;
-      const label = `${el.tagName.toLowerCase()}${el.className && typeof el.className === "string" ? `.${el.className.trim().replaceAll(/\s+/g, ".")}` : ""}`;
-      culprits.push(`${label} (right edge ${Math.round(r.right)} px: ${(el.textContent ?? "").trim().slice(0, 40)})`);
+      if (r.right <= width + 1 || held(el)) continue;
+      const classes = typeof el.className === "string" && el.className.trim() ? `.${el.className.trim().replaceAll(/\s+/g, ".")}` : "";
+      culprits.push(`${el.tagName.toLowerCase()}${classes} (right edge ${Math.round(r.right)} px: ${(el.textContent ?? "").trim().slice(0, 40)})`);
       if (culprits.length >= 5) break;
     }
     return { scrollWidth: root.scrollWidth, clientWidth: width, culprits };
@@ -38,22 +49,32 @@ async function overflow(page: Page): Promise<{ scrollWidth: number; clientWidth:
 }
 
 /**
- * Visible action buttons (buttons and links styled as one) whose text takes more than one line:
- * their text's line boxes start at different heights.
+ * What wraps that must not at 1440 px: the text of a visible action button (buttons and links
+ * styled as one: its text's line boxes start at different heights), a row of action buttons that
+ * breaks onto a second line, a column header, or a cell marked `nowrap` (the dashboard's short columns).
  */
-async function wrappedButtons(page: Page): Promise<string[]> {
+async function wrapped(page: Page): Promise<string[]> {
   return page.evaluate(() => {
-    const wrapped: string[] = [];
-    for (const el of document.querySelectorAll<HTMLElement>("button, a.button, [role=button]")) {
-      if (el.classList.contains("link-button") || el.offsetParent === null) continue;
+    const found: string[] = [];
+    const visible = (el: HTMLElement) => el.offsetParent !== null || getComputedStyle(el).position === "fixed";
+    const multiline = (el: HTMLElement) => {
       const range = document.createRange();
       range.selectNodeContents(el);
       const tops = [...range.getClientRects()].filter((r) => r.width > 0).map((r) => r.top);
-      const fontSize = Number.parseFloat(getComputedStyle(el).fontSize);
-      if (tops.length > 1 && Math.max(...tops) - Math.min(...tops) > fontSize * 0.8)
-        wrapped.push((el.textContent ?? "").trim() || el.getAttribute("aria-label") || "?");
+      return tops.length > 1 && Math.max(...tops) - Math.min(...tops) > Number.parseFloat(getComputedStyle(el).fontSize) * 0.8;
+    };
+    const name = (el: Element) => (el.textContent ?? "").trim().slice(0, 40) || el.getAttribute("aria-label") || "?";
+    for (const el of document.querySelectorAll<HTMLElement>("button, a.button, [role=button]")) {
+      if (!el.classList.contains("link-button") && visible(el) && multiline(el)) found.push(`button "${name(el)}"`);
     }
-    return wrapped;
+    for (const group of document.querySelectorAll<HTMLElement>(".row-actions, .page-header .actions")) {
+      const tops = [...group.children].filter((c) => (c as HTMLElement).offsetParent !== null).map((c) => c.getBoundingClientRect().top);
+      if (tops.length > 1 && Math.max(...tops) - Math.min(...tops) > 4) found.push(`buttons "${name(group)}" on two lines`);
+    }
+    for (const cell of document.querySelectorAll<HTMLElement>("th, td.nowrap")) {
+      if (visible(cell) && multiline(cell)) found.push(`${cell.tagName.toLowerCase()} "${name(cell)}"`);
+    }
+    return found;
   });
 }
 
@@ -72,8 +93,8 @@ async function check(page: Page, testInfo: TestInfo, name: string, problems: str
   const o = await overflow(page);
   if (o.scrollWidth > o.clientWidth) problems.push(`${name} at ${width} px scrolls sideways (${o.scrollWidth} > ${o.clientWidth}): ${o.culprits.join("; ")}`);
   if (width >= WIDE.width) {
-    const wrapped = await wrappedButtons(page);
-    if (wrapped.length) problems.push(`${name} at ${width} px: button text wraps: ${wrapped.join(", ")}`);
+    const lines = await wrapped(page);
+    if (lines.length) problems.push(`${name} at ${width} px wraps: ${lines.join(", ")}`);
   }
 }
 

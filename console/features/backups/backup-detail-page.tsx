@@ -273,26 +273,28 @@ export function BackupDetailPage() {
                   <td>{formatBytes(a.sizeBytes)}</td>
                   <td className="small">{a.verifyResult ? `${verificationLabel(a.verifyResult)} ${formatInstant(a.verifiedAt)}` : "never"}</td>
                   <td>
-                    {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
-                      <a
-                        className="button"
-                        href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}`}
-                        download
-                        aria-label={`Download from ${a.storageTarget?.name ?? "target"}`}
-                      >
-                        Download
-                      </a>
-                    )}
-                    {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
-                      <a
-                        className="button"
-                        href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}&file=manifest`}
-                        download
-                        aria-label={`Download the manifest from ${a.storageTarget?.name ?? "target"}`}
-                      >
-                        Manifest
-                      </a>
-                    )}
+                    <div className="row-actions">
+                      {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
+                        <a
+                          className="button"
+                          href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}`}
+                          download
+                          aria-label={`Download from ${a.storageTarget?.name ?? "target"}`}
+                        >
+                          Download
+                        </a>
+                      )}
+                      {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
+                        <a
+                          className="button"
+                          href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}&file=manifest`}
+                          download
+                          aria-label={`Download the manifest from ${a.storageTarget?.name ?? "target"}`}
+                        >
+                          Manifest
+                        </a>
+                      )}
+                    </div>
                   </td>
                 </tr>
               ))}

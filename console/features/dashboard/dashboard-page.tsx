@@ -228,7 +228,7 @@ export function DashboardPage() {
                   const late = db.ageSeconds !== null && db.rpoSeconds !== null && db.ageSeconds > db.rpoSeconds;
                   return (
                     <tr key={`${db.serverId}/${db.database ?? ""}`} data-testid="db-row">
-                      <td>
+                      <td className="nowrap">
                         <StatusBadge status={db.status} />
                       </td>
                       <td>
@@ -243,11 +243,11 @@ export function DashboardPage() {
                         )}
                         <div className="muted small">{db.schedules.join(", ")}</div>
                       </td>
-                      <td>{formatDateTime(db.lastSuccessAt)}</td>
-                      <td className={late ? "warn-text" : undefined}>
+                      <td className="nowrap">{formatDateTime(db.lastSuccessAt)}</td>
+                      <td className={late ? "nowrap warn-text" : "nowrap"}>
                         {formatSeconds(db.ageSeconds)} / {formatSeconds(db.rpoSeconds)}
                       </td>
-                      <td>{db.nextRunAt ? formatRelative(db.nextRunAt) : "—"}</td>
+                      <td className="nowrap">{db.nextRunAt ? formatRelative(db.nextRunAt) : "—"}</td>
                       <td className="error-cell">
                         {db.lastError ?? ""}
                         {db.acknowledgement && (
