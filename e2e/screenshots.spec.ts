@@ -68,8 +68,10 @@ async function wrapped(page: Page): Promise<string[]> {
       if (!el.classList.contains("link-button") && visible(el) && multiline(el)) found.push(`button "${name(el)}"`);
     }
     for (const group of document.querySelectorAll<HTMLElement>(".row-actions, .page-header .actions")) {
-      const tops = [...group.children].filter((c) => (c as HTMLElement).offsetParent !== null).map((c) => c.getBoundingClientRect().top);
-      if (tops.length > 1 && Math.max(...tops) - Math.min(...tops) > 4) found.push(`buttons "${name(group)}" on two lines`);
+      // On two lines: one item starts below where another ends.
+      const boxes = [...group.children].filter((c) => (c as HTMLElement).offsetParent !== null).map((c) => c.getBoundingClientRect());
+      if (boxes.length > 1 && Math.max(...boxes.map((r) => r.top)) >= Math.min(...boxes.map((r) => r.bottom)) - 1)
+        found.push(`buttons "${name(group)}" on two lines`);
     }
     for (const cell of document.querySelectorAll<HTMLElement>("th, td.nowrap")) {
       if (visible(cell) && multiline(cell)) found.push(`${cell.tagName.toLowerCase()} "${name(cell)}"`);
