@@ -171,6 +171,11 @@ test("every console page at 1440×900 and 390×844: screenshots, no sideways scr
       },
       { name: "backups", url: "/backups/", ready: (p) => expect(p.getByTestId("backup-row").first()).toBeVisible() },
       { name: "backup-detail", url: `/backups/detail/?id=${backupId}`, ready: (p) => expect(p.getByTestId("restore-row")).toHaveCount(1) },
+      {
+        name: "database-detail",
+        url: `/databases/detail/?${new URLSearchParams({ server: name, database: sampleDatabase })}`,
+        ready: (p) => expect(p.getByTestId("database-backup")).toHaveCount(1),
+      },
     ];
     const problems: string[] = [];
     const visited = new Set<string>();

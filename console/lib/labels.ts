@@ -123,6 +123,8 @@ const VERIFICATION: Record<VerificationResult, string> = {
 const DRILL_STATUS: Record<DrillStatus, string> = { PASSED: "Passed", FAILED: "Failed", RUNNING: "Running" };
 const DELIVERY_STATUS: Record<NotificationDeliveryStatus, string> = { PENDING: "Pending", SENT: "Sent", FAILED: "Failed", SUPPRESSED: "Suppressed" };
 const HEALTH: Record<HealthState, string> = { UP: "Up", DOWN: "Down", ABSENT: "Absent" };
+/** States only the console derives (the per-database page). */
+const CONSOLE_STATES: Record<string, string> = { "SERVER DELETED": "Server deleted", "NOT SCHEDULED": "Not scheduled" };
 
 export const engineLabel = (value: Engine): string => ENGINE[value] ?? humanize(value);
 export const roleLabel = (value: Role): string => ROLE[value] ?? humanize(value);
@@ -164,6 +166,7 @@ const STATUS: Record<string, string> = {
   ...DRILL_STATUS,
   ...DELIVERY_STATUS,
   ...HEALTH,
+  ...CONSOLE_STATES,
 };
 
 /** The word of any status value StatusBadge may get (backup, copy, database, restore, drill, health…). */
