@@ -1,6 +1,7 @@
 // The words the console shows for the API's enum values ("PostgreSQL", "Partial", "Admin"). One table
 // per enum, typed `Record<Enum, string>` so a value added to schema.graphql fails the type check until
 // it has a word. Attributes keep the raw value (data-status, <option value>): tests and the API use it.
+// Notification channel kinds and events are named in features/settings/notifications/words.ts.
 import type { graphql } from "./graphql-tada";
 import type {
   BackupOrder,
@@ -28,8 +29,6 @@ export type DrillTrigger = EnumOf<"DrillTrigger">;
 export type DrillBaseline = EnumOf<"DrillBaseline">;
 export type RetentionAction = EnumOf<"RetentionAction">;
 export type RetentionDeletionKind = EnumOf<"RetentionDeletionKind">;
-export type NotificationKind = EnumOf<"NotificationKind">;
-export type NotificationEvent = EnumOf<"NotificationEvent">;
 export type NotificationDeliveryStatus = EnumOf<"NotificationDeliveryStatus">;
 export type ConfigurationAction = EnumOf<"ConfigurationAction">;
 /** Health of a server or storage target as the dashboard shows it (not an API enum). */
@@ -51,26 +50,6 @@ const DRILL_BASELINE: Record<DrillBaseline, string> = { CAPTURED: "Captured at d
 const RETENTION_ACTION: Record<RetentionAction, string> = { KEEP: "Keep", DELETE: "Delete" };
 const DELETION_KIND: Record<RetentionDeletionKind, string> = { ARTIFACT: "artifact", LEFTOVER: "leftover", RECORD: "record" };
 const CONFIGURATION_ACTION: Record<ConfigurationAction, string> = { CREATE: "Create", UPDATE: "Update", DELETE: "Delete" };
-const NOTIFICATION_KIND: Record<NotificationKind, string> = {
-  EMAIL: "Email",
-  SLACK: "Slack",
-  TEAMS: "Microsoft Teams",
-  DISCORD: "Discord",
-  TELEGRAM: "Telegram",
-  NTFY: "ntfy",
-  WEBHOOK: "Webhook",
-  HEALTHCHECKS: "Healthchecks",
-};
-const NOTIFICATION_EVENT: Record<NotificationEvent, string> = {
-  FAILURE: "Failure",
-  RECOVERY: "Recovery",
-  OVERDUE: "Overdue",
-  DRILL_FAILED: "Drill failed",
-  PITR_CHAIN_BROKEN: "PITR chain broken",
-  CORRUPT_COPY: "Corrupt copy",
-  STORAGE_UNREACHABLE: "Storage unreachable",
-  SUCCESS: "Success",
-};
 
 const BACKUP_STATUS: Record<BackupStatus, string> = {
   PENDING: "Pending",
@@ -143,8 +122,6 @@ export const drillBaselineLabel = (value: DrillBaseline): string => DRILL_BASELI
 export const retentionActionLabel = (value: RetentionAction): string => RETENTION_ACTION[value] ?? humanize(value);
 export const deletionKindLabel = (value: RetentionDeletionKind): string => DELETION_KIND[value] ?? humanize(value);
 export const configurationActionLabel = (value: ConfigurationAction): string => CONFIGURATION_ACTION[value] ?? humanize(value);
-export const notificationKindLabel = (value: NotificationKind): string => NOTIFICATION_KIND[value] ?? humanize(value);
-export const notificationEventLabel = (value: NotificationEvent): string => NOTIFICATION_EVENT[value] ?? humanize(value);
 export const backupStatusLabel = (value: BackupStatus): string => BACKUP_STATUS[value] ?? humanize(value);
 export const artifactStatusLabel = (value: ArtifactStatus): string => ARTIFACT_STATUS[value] ?? humanize(value);
 export const databaseStatusLabel = (value: DatabaseStatus): string => DATABASE_STATUS[value] ?? humanize(value);
