@@ -31,7 +31,7 @@ test("a backup that misses objects says so: its warnings on the detail page, a m
     await snapshot(page, testInfo, "backups-with-warning");
 
     await row.getByRole("link", { name: `Backup ${id}:` }).click();
-    await expect(page.getByTestId("backup-status")).toContainText("SUCCEEDED");
+    await expect(page.getByTestId("backup-status")).toContainText("Succeeded");
     const warnings = page.getByRole("region", { name: "Warning: this backup may miss objects" });
     await expect(warnings).toBeVisible();
     await expect(warnings.getByRole("listitem")).toHaveText([

@@ -25,12 +25,14 @@ test("backs up now, watches it go live to SUCCEEDED, filters the history, opens 
   const id = Number(new URL(page.url()).searchParams.get("id"));
 
   // No reload: the status follows backupEvents until it succeeds.
-  await expect(page.getByTestId("backup-status")).toContainText("SUCCEEDED", { timeout: 60_000 });
+  await expect(page.getByTestId("backup-status")).toContainText("Succeeded", { timeout: 60_000 });
+  await expect(page.getByTestId("backup-status").locator("[data-status]")).toHaveAttribute("data-status", "SUCCEEDED");
   const sha = page.getByTestId("sha256");
   await expect(sha).toHaveText(/^[0-9a-f]{64}$/);
   const artifact = page.getByTestId("artifact-row");
   await expect(artifact).toHaveCount(1);
-  await expect(artifact).toContainText("STORED");
+  await expect(artifact).toContainText("Stored");
+  await expect(artifact).toContainText(/\(Local\)/);
   await expect(artifact).toContainText(sampleDatabase);
   await snapshot(page, testInfo, "backup-detail");
 
@@ -81,7 +83,7 @@ test("the dashboard shows a new database and updates live as its backup runs", a
   await expect(page.getByText("Live", { exact: true })).toBeVisible();
   // Covered by the stock schedules, never backed up yet.
   const row = page.getByTestId("db-row").filter({ hasText: name });
-  await expect(row).toContainText("NEVER");
+  await expect(row).toContainText("Never backed up");
 
   const { runBackup } = await gqlOk<{ runBackup: Array<{ id: number }> }>(
     page.request,
@@ -93,7 +95,7 @@ test("the dashboard shows a new database and updates live as its backup runs", a
 
   // The STATUS events refetched the dashboard: no reload here.
   const okRow = page.getByTestId("db-row").filter({ hasText: `${name} / ${sampleDatabase}` });
-  await expect(okRow).toContainText("OK");
+  await expect(okRow.locator("[data-status]")).toHaveText("OK");
   await expect(page.getByRole("region", { name: "Storage use" })).toContainText("local");
   await expect(page.getByRole("img", { name: new RegExp(`^Backup size of ${name} / ${sampleDatabase}: \\d+ values`) })).toBeVisible();
   await expect(page.getByRole("img", { name: /^Success rate per day: 1 values, max 100 %/ })).toBeVisible();
@@ -141,8 +143,8 @@ test("sorts the history oldest first, restores a backup into a new database and 
   try {
     await form.getByLabel("Database name").fill(target);
     await form.getByRole("button", { name: "Start restore" }).click();
-    await expect(form.getByTestId("restore-status")).toContainText("SUCCEEDED", { timeout: 60_000 });
-    await expect(form.getByTestId("restore-target")).toContainText(`CREATED the new database "${target}" holds the backup`);
+    await expect(form.getByTestId("restore-status")).toContainText("Succeeded", { timeout: 60_000 });
+    await expect(form.getByTestId("restore-target")).toContainText(`Created the new database "${target}" holds the backup`);
     await expect(page.getByTestId("restore-row")).toContainText(target);
     expect(await mariadbQuery(`SELECT COUNT(*) FROM \`${target}\`.customers`)).toBe("2000");
     await snapshot(page, testInfo, "backup-restored");
@@ -164,8 +166,8 @@ test("sorts the history oldest first, restores a backup into a new database and 
   const dialog = page.getByRole("dialog", { name: `Delete backup #${older}?` });
   await dialog.getByRole("button", { name: "Delete backup" }).click();
   await expect(dialog).toHaveCount(0);
-  await expect(page.getByTestId("backup-status")).toContainText("DELETED");
-  await expect(page.getByTestId("artifact-row")).toContainText("DELETED");
+  await expect(page.getByTestId("backup-status")).toContainText("Deleted");
+  await expect(page.getByTestId("artifact-row")).toContainText("Deleted");
   await expect(page.getByRole("button", { name: "Restore…" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Delete", exact: true })).toHaveCount(0);
 });

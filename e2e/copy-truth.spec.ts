@@ -64,20 +64,20 @@ test("a missing or damaged copy is never shown as OK, and the backup page repair
     // The dashboard: not OK, DEGRADED, naming the target that lacks the copy; listed under recent failures.
     await page.goto("/");
     const row = page.getByTestId("db-row").filter({ hasText: name });
-    await expect(row.getByTestId("missing-copies")).toContainText(`No intact copy on ${s3Name} (FAILED)`, { timeout: 60_000 });
-    await expect(row).toContainText("DEGRADED");
-    await expect(row).not.toContainText("OK");
+    await expect(row.getByTestId("missing-copies")).toContainText(`No intact copy on ${s3Name} (Failed)`, { timeout: 60_000 });
+    await expect(row).toContainText("Degraded");
+    await expect(row.locator("[data-status]").first()).toHaveAttribute("data-status", "DEGRADED");
     const failure = page.getByTestId("recent-failure").filter({ hasText: name });
-    await expect(failure).toContainText("PARTIAL");
+    await expect(failure).toContainText("Partial");
     await snapshot(page, testInfo, "dashboard-degraded");
 
     // The backup page shows the missing copy; repairing while S3 is still down says why it could not.
     await failure.getByRole("link").click();
     await expect(page).toHaveURL(new RegExp(`/backups/detail/\\?id=${id}`));
-    await expect(page.getByTestId("backup-status")).toContainText("PARTIAL");
+    await expect(page.getByTestId("backup-status")).toContainText("Partial");
     const problems = page.getByTestId("copy-problems");
     await expect(problems).toContainText(s3Name);
-    await expect(problems).toContainText("FAILED");
+    await expect(problems).toContainText("Failed");
     await page.getByRole("button", { name: "Repair missing copies" }).click();
     await expect(page.getByRole("alert").filter({ hasText: "Repair incomplete" })).toContainText(s3Name);
     await snapshot(page, testInfo, "backup-partial");
@@ -86,12 +86,12 @@ test("a missing or damaged copy is never shown as OK, and the backup page repair
     s3 = await startS3rver({ port, dir });
     await page.getByRole("button", { name: "Repair missing copies" }).click();
     await expect(page.getByRole("status").filter({ hasText: `Copied to ${s3Name}.` })).toBeVisible();
-    await expect(page.getByTestId("backup-status")).toContainText("SUCCEEDED");
+    await expect(page.getByTestId("backup-status")).toContainText("Succeeded");
     await expect(page.getByTestId("copy-problems")).toHaveCount(0);
-    await expect(page.getByTestId("artifact-row").filter({ hasText: s3Name })).toContainText("STORED");
+    await expect(page.getByTestId("artifact-row").filter({ hasText: s3Name })).toContainText("Stored");
     await snapshot(page, testInfo, "backup-repaired");
     await page.goto("/");
-    await expect(row).toContainText("OK");
+    await expect(row.locator("[data-status]").first()).toHaveAttribute("data-status", "OK");
     await expect(row.getByTestId("missing-copies")).toHaveCount(0);
 
     // A byte of the local copy flips; verification finds it CORRUPT; the database is DEGRADED again.
@@ -107,12 +107,12 @@ test("a missing or damaged copy is never shown as OK, and the backup page repair
     await writeFile(file, bytes);
     await page.goto(`/backups/detail/?id=${id}`);
     await page.getByRole("button", { name: "Verify checksums" }).click();
-    await expect(page.getByTestId("copy-problems")).toContainText("CORRUPT");
-    await expect(page.getByTestId("artifact-row").filter({ hasText: "local" })).toContainText("CORRUPT");
+    await expect(page.getByTestId("copy-problems")).toContainText("Corrupt");
+    await expect(page.getByTestId("artifact-row").filter({ hasText: "local" })).toContainText("Corrupt");
     await snapshot(page, testInfo, "backup-corrupt");
     await page.goto("/");
-    await expect(row).toContainText("DEGRADED");
-    await expect(row.getByTestId("missing-copies")).toContainText("local (CORRUPT)");
+    await expect(row).toContainText("Degraded");
+    await expect(row.getByTestId("missing-copies")).toContainText("local (Corrupt)");
     await snapshot(page, testInfo, "dashboard-corrupt");
     await page.goto(`/backups/detail/?id=${id}`);
     await page.getByRole("button", { name: "Repair missing copies" }).click();
@@ -121,7 +121,7 @@ test("a missing or damaged copy is never shown as OK, and the backup page repair
 
     // One definition of success: the 24 h card and today's bar of the chart give the same figure.
     await page.goto("/");
-    await expect(row).toContainText("OK");
+    await expect(row.locator("[data-status]").first()).toHaveAttribute("data-status", "OK");
     const card = page.locator(".stat").filter({ hasText: "Success rate 24 h" }).locator(".stat-value");
     const title = page
       .getByRole("img", { name: /Success rate per day/ })

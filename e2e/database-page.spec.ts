@@ -61,8 +61,9 @@ test("the per-database page shows backups, copies, drills, RPO and RTO, and outl
   await expect(page).toHaveURL(/\/databases\/detail\/\?server=/);
   await expect(page.getByRole("heading", { level: 1, name: `${name} / ${sampleDatabase}` })).toBeVisible();
   await expect(page.getByTestId("database-status")).toContainText("OK");
+  await expect(page.getByTestId("database-status").locator("[data-status]")).toHaveAttribute("data-status", "OK");
   const summary = page.getByTestId("database-summary");
-  await expect(summary).toContainText("MARIADB");
+  await expect(summary).toContainText("MariaDB");
   await expect(summary).toContainText("2 points");
 
   // Backups newest first, each with its time to the second and the zone, and its copy per target.
@@ -70,14 +71,14 @@ test("the per-database page shows backups, copies, drills, RPO and RTO, and outl
   await expect(backups).toHaveCount(2);
   await expect(backups.first()).toContainText(`#${ids[1]}`);
   await expect(backups.first()).toContainText(/\d{1,2}:\d{2}:\d{2}\s?[AP]M UTC/);
-  await expect(backups.first()).toContainText("SUCCEEDED");
-  await expect(backups.first().getByTestId("backup-copy")).toHaveText([/local\s*STORED/]);
+  await expect(backups.first()).toContainText("Succeeded");
+  await expect(backups.first().getByTestId("backup-copy")).toHaveText([/local\s*Stored/]);
   await expect(page.getByTestId("target-copies").filter({ hasText: "local" }).locator("td").nth(1)).toHaveText("2");
 
   // The drill, and the charts: one RTO bar (the drill), an RPO bar per gap plus now, with a unit on the axis.
   const drill = page.getByTestId("database-drill");
   await expect(drill).toHaveCount(1);
-  await expect(drill).toContainText("PASSED");
+  await expect(drill).toContainText("Passed");
   await expect(drill).toContainText(`#${ids[1]}`);
   const rto = page.getByTestId("rto-chart").getByRole("img");
   await expect(rto).toHaveAttribute("aria-label", /RTO: restore time of each drill: 1 values, max \d/);
@@ -112,7 +113,7 @@ test("the per-database page shows backups, copies, drills, RPO and RTO, and outl
   await page.getByLabel("Find by server or database name").fill(name);
   const known = page.getByTestId("known-database");
   await expect(known).toHaveCount(1);
-  await expect(known).toContainText("SERVER DELETED");
+  await expect(known).toContainText("Server deleted");
   await expect(known.locator("td").nth(1)).toHaveText("2");
   await page.getByLabel("Find by server or database name").fill(`${name}-nothing`);
   await expect(known).toHaveCount(0);
@@ -120,7 +121,7 @@ test("the per-database page shows backups, copies, drills, RPO and RTO, and outl
   await page.getByLabel("Find by server or database name").fill(name);
   await snapshot(page, testInfo, "databases-search");
   await known.getByRole("link", { name: `${name} / ${sampleDatabase}` }).click();
-  await expect(page.getByTestId("database-status")).toContainText("SERVER DELETED");
+  await expect(page.getByTestId("database-status")).toContainText("Server deleted");
   await expect(page.getByTestId("database-summary")).toContainText("deleted: its backups keep the name");
   await expect(page.getByTestId("database-backup")).toHaveCount(2);
   await expect(page.getByTestId("database-drill")).toHaveCount(1);

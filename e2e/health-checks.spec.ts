@@ -59,14 +59,14 @@ test("tests a server and an S3 target from their forms before saving; the dashbo
     // The new target is checked at the next round (every second here): reload until it is listed.
     await expect(async () => {
       await page.reload();
-      await expect(target).toContainText("UP", { timeout: 1_000 });
+      await expect(target).toContainText("Up", { timeout: 1_000 });
     }).toPass({ timeout: 30_000 });
-    await expect(health.getByTestId("health-row").filter({ hasText: serverName })).toContainText("UP");
+    await expect(health.getByTestId("health-row").filter({ hasText: serverName })).toContainText("Up");
     await s3.stop();
     // The dashboard refreshes on backup events only: reload until the next check has run.
     await expect(async () => {
       await page.reload();
-      await expect(target).toContainText("DOWN", { timeout: 1_000 });
+      await expect(target).toContainText("Down", { timeout: 1_000 });
     }).toPass({ timeout: 30_000 });
     await expect(target).toContainText("storage target");
     await expect(page.locator(".stat").filter({ hasText: "Health" })).toContainText("1 down");

@@ -33,7 +33,7 @@ test("a database SQLGuard restored is left out of discovery unless included by i
   // Left empty, the name is the default one the placeholder shows.
   await expect(form.getByLabel("Database name")).toHaveAttribute("placeholder", `${sampleDatabase}_restored_<UTC time>`);
   await form.getByRole("button", { name: "Start restore" }).click();
-  await expect(form.getByTestId("restore-status")).toContainText("SUCCEEDED", { timeout: 60_000 });
+  await expect(form.getByTestId("restore-status")).toContainText("Succeeded", { timeout: 60_000 });
   const created = /the new database "([^"]+)"/.exec((await form.getByTestId("restore-target").textContent()) ?? "");
   const restored = created?.[1] ?? "";
   expect(restored).toMatch(new RegExp(`^${sampleDatabase}_restored_`));

@@ -16,7 +16,7 @@ test("an admin adds a viewer, who sees everything but cannot edit", async ({ pag
   await form.getByLabel("Password").fill(password);
   await form.getByLabel("Role").selectOption("VIEWER");
   await form.getByRole("button", { name: "Add user" }).click();
-  await expect(page.getByRole("status").filter({ hasText: `Added user ${username} (VIEWER).` })).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: `Added user ${username} (Viewer).` })).toBeVisible();
   await expect(page.getByLabel(`Role of ${username}`)).toHaveValue("VIEWER");
   await snapshot(page, testInfo, "settings-users");
 
@@ -29,7 +29,7 @@ test("an admin adds a viewer, who sees everything but cannot edit", async ({ pag
     await viewer.getByLabel("Password").fill(password);
     await viewer.getByRole("button", { name: "Sign in" }).click();
     await expect(viewer.getByRole("heading", { name: "Dashboard" })).toBeVisible();
-    await expect(viewer.getByRole("navigation", { name: "Main" })).toContainText("VIEWER");
+    await expect(viewer.getByRole("navigation", { name: "Main" })).toContainText("Viewer");
 
     await viewer.getByRole("link", { name: "Servers" }).click();
     await expect(viewer.getByRole("heading", { name: "Servers", level: 1 })).toBeVisible();

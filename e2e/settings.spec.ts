@@ -20,7 +20,7 @@ test("creates an API token shown once, uses it, revokes it, and finds both in th
   await expect(shown).toHaveText(/\S{20,}/);
   const token = (await shown.textContent())!.trim();
   const row = page.getByTestId(`token-${name}`);
-  await expect(row).toContainText("OPERATOR");
+  await expect(row).toContainText("Operator");
   await expect(row).toContainText("active");
   await snapshot(page, testInfo, "settings-tokens");
 

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
+import path from "node:path";
 import type { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { parseArgs } from "node:util";
@@ -36,6 +37,11 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
   if (Boolean(values.file) === Boolean(values["from-s3"])) throw new UsageError("--file", "give exactly one of --file and --from-s3");
   const target = parseConnectionUrl(values.to, env);
   const input = values.file ? localInput(values.file, values.manifest) : await s3Input(values["from-s3"]!, values, env);
+  const missing = await missingFiles(input.files);
+  if (missing) {
+    io.err(`sqlguard restore: ${missing}`);
+    return 1;
+  }
   const manifest = await input.manifest().then(parseManifest, (error: Error) => {
     throw new UsageError("--manifest", `cannot read the manifest: ${error.message}`);
   });
@@ -71,11 +77,46 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
   }
 }
 
+/** One of the two files a restore reads: where it is (a local directory, an S3 bucket), its key there, and whether it is there. */
+export type InputFile = { role: "artifact" | "manifest"; target: string; key: string; exists: () => Promise<boolean> };
+
 /** Where the artifact and its manifest are read from. */
-type Input = { open: (signal: AbortSignal) => Promise<Readable>; manifest: () => Promise<string> };
+type Input = { open: (signal: AbortSignal) => Promise<Readable>; manifest: () => Promise<string>; files: [InputFile, InputFile] };
+
+/**
+ * Checks that the artifact and its manifest exist; returns null when both do, else one sentence
+ * naming each missing file (artifact or manifest), its target and key, and what is there.
+ */
+export async function missingFiles(files: InputFile[]): Promise<string | null> {
+  const present = await Promise.all(files.map((f) => f.exists()));
+  const gone = files.filter((_, i) => !present[i]);
+  if (gone.length === 0) return null;
+  const there = files.filter((_, i) => present[i]);
+  const what = gone.length === files.length ? "the artifact and its manifest are" : `the ${gone[0]!.role} is`;
+  return `${what} missing: ${[
+    ...gone.map((f) => `no ${f.role} ${JSON.stringify(f.key)} on ${f.target}`),
+    ...there.map((f) => `the ${f.role} ${JSON.stringify(f.key)} is on ${f.target}`),
+  ].join("; ")}`;
+}
+
+/** A local file as an InputFile: its directory is the target, its name the key. */
+function localFile(role: InputFile["role"], file: string): InputFile {
+  const absolute = path.resolve(file);
+  return {
+    role,
+    target: `the local directory ${path.dirname(absolute)}`,
+    key: path.basename(absolute),
+    exists: () =>
+      fsp.stat(absolute).then(
+        (s) => s.isFile(),
+        () => false,
+      ),
+  };
+}
 
 function localInput(file: string, manifestFile: string | undefined): Input {
   return {
+    files: [localFile("artifact", file), localFile("manifest", manifestFile ?? file + MANIFEST_SUFFIX)],
     open: async (signal) => {
       await fsp.access(file, fs.constants.R_OK);
       return fs.createReadStream(file, { signal });
@@ -99,7 +140,15 @@ async function s3Input(url: string, values: { endpoint?: string; region?: string
     accessKeyId: env.AWS_ACCESS_KEY_ID,
     secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
   });
+  const where = `s3://${bucket}${values.endpoint ? ` (endpoint ${values.endpoint})` : ""}`;
+  const object = (role: InputFile["role"], objectKey: string): InputFile => ({
+    role,
+    target: where,
+    key: objectKey,
+    exists: async () => (await store.head(objectKey)) !== null,
+  });
   return {
+    files: [object("artifact", key), values.manifest ? localFile("manifest", values.manifest) : object("manifest", key + MANIFEST_SUFFIX)],
     open: (signal) => store.get(key, { signal }),
     manifest: async () => (values.manifest ? fsp.readFile(values.manifest, "utf8") : (await buffer(await store.get(key + MANIFEST_SUFFIX))).toString("utf8")),
   };

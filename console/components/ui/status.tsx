@@ -1,3 +1,5 @@
+import { statusLabel } from "@/lib/labels";
+
 const TONE: Record<string, "ok" | "bad" | "warn" | "info" | "muted"> = {
   OK: "ok",
   SUCCEEDED: "ok",
@@ -32,12 +34,15 @@ const TONE: Record<string, "ok" | "bad" | "warn" | "info" | "muted"> = {
   SUPPRESSED: "muted",
 };
 
-/** A coloured status light with its name as text (colour is never the only signal). */
-export function StatusBadge({ status }: { status: string }) {
+/**
+ * A coloured status light with its word as text (colour is never the only signal); `data-status`
+ * keeps the raw enum value. `label` overrides the word.
+ */
+export function StatusBadge({ status, label }: { status: string; label?: string }) {
   return (
     <span className={`badge tone-${TONE[status] ?? "muted"}`} data-status={status}>
       <span className="dot" aria-hidden="true" />
-      {status}
+      {label ?? statusLabel(status)}
     </span>
   );
 }

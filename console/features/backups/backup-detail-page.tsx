@@ -5,7 +5,8 @@ import { useSearchParams } from "next/navigation";
 import { useCallback, useState } from "react";
 import { messageOf, request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
-import { formatBytes, formatDateTime, formatMs, formatRate } from "@/lib/format";
+import { formatBytes, formatDateTime, formatMs, formatRate, formatInstant } from "@/lib/format";
+import { compressionLabel, engineLabel, storageKindLabel, triggerLabel, verificationLabel } from "@/lib/labels";
 import type { TypedDocumentNode } from "@urql/core";
 import type { BackupStatus } from "@/lib/types";
 import { useConfirm, type ConfirmOptions } from "@/components/ui/confirm-dialog";
@@ -131,7 +132,7 @@ export function BackupDetailPage() {
             onClick={() =>
               act("delete", DELETE_BACKUP, {
                 title: `Delete backup #${b.id}?`,
-                message: `Every stored copy of ${b.database} from ${formatDateTime(b.createdAt)} is removed from its storage target. The record stays in the history as DELETED.`,
+                message: `Every stored copy of ${b.database} from ${formatDateTime(b.createdAt)} is removed from its storage target. The record stays in the history as Deleted.`,
                 confirmLabel: "Delete backup",
               })
             }
@@ -166,7 +167,7 @@ export function BackupDetailPage() {
           <dl className="props">
             <dt>Server</dt>
             <dd>
-              {b.server ? <Link href={`/backups/?server=${b.server.id}`}>{b.serverName}</Link> : b.serverName} ({b.engine}
+              {b.server ? <Link href={`/backups/?server=${b.server.id}`}>{b.serverName}</Link> : b.serverName} ({engineLabel(b.engine)}
               {b.serverVersion ? ` ${b.serverVersion}` : ""})
             </dd>
             <dt>Database</dt>
@@ -177,12 +178,12 @@ export function BackupDetailPage() {
             <dd>{b.scheduleName ?? "—"}</dd>
             <dt>Trigger</dt>
             <dd>
-              {b.trigger} (attempt {b.attempt})
+              {triggerLabel(b.trigger)} (attempt {b.attempt})
             </dd>
             <dt>Tool</dt>
             <dd className="mono">{b.tool ?? "—"}</dd>
             <dt>Compression</dt>
-            <dd>{b.compression}</dd>
+            <dd>{compressionLabel(b.compression)}</dd>
             <dt>SHA-256</dt>
             <dd className="mono" data-testid="sha256">
               {b.sha256 ?? "—"}
@@ -199,17 +200,17 @@ export function BackupDetailPage() {
           <h2 id="timing-heading">Timings and sizes</h2>
           <dl className="props">
             <dt>Created</dt>
-            <dd>{formatDateTime(b.createdAt)}</dd>
+            <dd>{formatInstant(b.createdAt)}</dd>
             {b.dueAt && (
               <>
                 <dt>Due</dt>
-                <dd>{formatDateTime(b.dueAt)}</dd>
+                <dd>{formatInstant(b.dueAt)}</dd>
               </>
             )}
             <dt>Started</dt>
-            <dd>{formatDateTime(b.startedAt)}</dd>
+            <dd>{formatInstant(b.startedAt)}</dd>
             <dt>Finished</dt>
-            <dd>{formatDateTime(b.finishedAt)}</dd>
+            <dd>{formatInstant(b.finishedAt)}</dd>
             <dt>Duration</dt>
             <dd>{formatMs(b.durationMs)}</dd>
             <dt>Dumped</dt>
@@ -263,35 +264,37 @@ export function BackupDetailPage() {
             <tbody>
               {b.artifacts.map((a) => (
                 <tr key={a.id} data-testid="artifact-row">
-                  <td>{a.storageTarget ? `${a.storageTarget.name} (${a.storageTarget.kind})` : "deleted target"}</td>
+                  <td>{a.storageTarget ? `${a.storageTarget.name} (${storageKindLabel(a.storageTarget.kind)})` : "deleted target"}</td>
                   <td>
                     <StatusBadge status={a.status} />
                     {a.error && <div className="error-cell">{a.error}</div>}
                   </td>
                   <td className="mono">{a.key}</td>
                   <td>{formatBytes(a.sizeBytes)}</td>
-                  <td className="small">{a.verifyResult ? `${a.verifyResult} ${formatDateTime(a.verifiedAt)}` : "never"}</td>
+                  <td className="small">{a.verifyResult ? `${verificationLabel(a.verifyResult)} ${formatInstant(a.verifiedAt)}` : "never"}</td>
                   <td>
-                    {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
-                      <a
-                        className="button"
-                        href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}`}
-                        download
-                        aria-label={`Download from ${a.storageTarget?.name ?? "target"}`}
-                      >
-                        Download
-                      </a>
-                    )}
-                    {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
-                      <a
-                        className="button"
-                        href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}&file=manifest`}
-                        download
-                        aria-label={`Download the manifest from ${a.storageTarget?.name ?? "target"}`}
-                      >
-                        Manifest
-                      </a>
-                    )}
+                    <div className="row-actions">
+                      {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
+                        <a
+                          className="button"
+                          href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}`}
+                          download
+                          aria-label={`Download from ${a.storageTarget?.name ?? "target"}`}
+                        >
+                          Download
+                        </a>
+                      )}
+                      {viewer.canOperate && a.status === "STORED" && a.storageTargetId !== null && (
+                        <a
+                          className="button"
+                          href={`/api/backups/${b.id}/download?storageTargetId=${a.storageTargetId}&file=manifest`}
+                          download
+                          aria-label={`Download the manifest from ${a.storageTarget?.name ?? "target"}`}
+                        >
+                          Manifest
+                        </a>
+                      )}
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -7,6 +7,7 @@ import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
 import { BACKUP_STATUSES, type BackupOrder } from "@/lib/types";
 import { distinctLabels, labelText, parseLabel } from "@/lib/server-labels";
+import { backupStatusLabel, triggerLabel } from "@/lib/labels";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { BACKUPS, FILTER_OPTIONS } from "./queries";
@@ -99,7 +100,13 @@ export function BackupsPage() {
           <input name="database" defaultValue={params.get("database") ?? ""} placeholder="Exact name" />
         </label>
         <FilterSelect label="Schedule" name="schedule" any="Any schedule" params={params} options={o?.schedules ?? []} />
-        <FilterSelect label="Status" name="status" any="Any status" params={params} options={BACKUP_STATUSES.map((s) => ({ id: s, name: s }))} />
+        <FilterSelect
+          label="Status"
+          name="status"
+          any="Any status"
+          params={params}
+          options={BACKUP_STATUSES.map((s) => ({ id: s, name: backupStatusLabel(s) }))}
+        />
         <FilterSelect label="Target" name="target" any="Any target" params={params} options={o?.storageTargets ?? []} />
         <label>
           From
@@ -170,7 +177,7 @@ export function BackupsPage() {
                       {b.serverName} / {b.database}
                       {b.error && <div className="error-cell">{b.error}</div>}
                     </td>
-                    <td>{b.scheduleName ?? <span className="muted">{b.trigger.toLowerCase()}</span>}</td>
+                    <td>{b.scheduleName ?? <span className="muted">{triggerLabel(b.trigger).toLowerCase()}</span>}</td>
                     <td>{formatDateTime(b.createdAt)}</td>
                     <td>{formatMs(b.durationMs)}</td>
                     <td>{formatBytes(b.storedBytes ?? b.progressBytes)}</td>

@@ -7,6 +7,7 @@ import { useConfirm } from "@/components/ui/confirm-dialog";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import type { VariablesOf } from "@/lib/graphql-tada";
+import { engineLabel, storageKindLabel } from "@/lib/labels";
 import { RESTORE_BACKUP, RESTORE_PREFLIGHT, RESTORE_TARGETS, type Restore, type RestorePreflight } from "./queries";
 import { PreflightReport } from "./restore-preflight";
 import { RestoreStatusPanel } from "./restore-status";
@@ -158,7 +159,10 @@ export function RestoreForm({
           <SelectField
             label="Read from"
             name="storageTargetId"
-            options={copies.map((a) => ({ value: String(a.storageTargetId), label: `${a.storageTarget?.name ?? "target"} (${a.storageTarget?.kind ?? "?"})` }))}
+            options={copies.map((a) => ({
+              value: String(a.storageTargetId),
+              label: `${a.storageTarget?.name ?? "target"} (${a.storageTarget ? storageKindLabel(a.storageTarget.kind) : "?"})`,
+            }))}
             error={errors.storageTargetId}
           />
           <SelectField
@@ -168,7 +172,7 @@ export function RestoreForm({
             key={servers.data ? "loaded" : "loading"}
             options={[
               ...(backup.server ? [] : [{ value: "", label: "Choose a server" }]),
-              ...compatible.map((s) => ({ value: String(s.id), label: `${s.name} (${s.engine})` })),
+              ...compatible.map((s) => ({ value: String(s.id), label: `${s.name} (${engineLabel(s.engine)})` })),
             ]}
             error={errors.serverId ?? (servers.error ? messageOf(servers.error) : undefined)}
           />

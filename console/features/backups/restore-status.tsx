@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from "react";
 import { messageOf, request } from "@/lib/graphql";
-import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
+import { formatBytes, formatMs, formatInstant } from "@/lib/format";
 import type { RestoreStatus } from "@/lib/types";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage } from "@/components/ui/states";
@@ -82,7 +82,7 @@ export function RestoreStatusPanel({ initial, canCancel, onEnd }: { initial: Res
       <p className="small">
         {active
           ? `Read ${formatBytes(restore.progressBytes)} of ${formatBytes(restore.totalBytes)}…`
-          : `Finished ${formatDateTime(restore.finishedAt)} after ${formatMs(restore.durationMs)}; ${formatBytes(restore.rawBytes)} restored.`}
+          : `Finished ${formatInstant(restore.finishedAt)} after ${formatMs(restore.durationMs)}; ${formatBytes(restore.rawBytes)} restored.`}
       </p>
       {restore.targetState && (
         <p className="small" data-testid="restore-target">

@@ -1,4 +1,4 @@
-import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
+import { formatBytes, formatMs, formatInstant } from "@/lib/format";
 import type { Restore } from "./queries";
 import { StatusBadge } from "@/components/ui/status";
 
@@ -38,7 +38,7 @@ export function RestoresTable({ restores }: { restores: ReadonlyArray<Restore> }
                   {r.overwrite ? " (replaced)" : ""}
                 </td>
                 <td>{r.requestedBy}</td>
-                <td>{formatDateTime(r.startedAt ?? r.createdAt)}</td>
+                <td>{formatInstant(r.startedAt ?? r.createdAt)}</td>
                 <td>{formatMs(r.durationMs)}</td>
                 <td>{formatBytes(r.rawBytes)}</td>
               </tr>

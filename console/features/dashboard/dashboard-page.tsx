@@ -14,6 +14,7 @@ import { messageOf, request } from "@/lib/graphql";
 import { useViewer } from "@/features/shell/viewer";
 import { databaseHref } from "@/features/databases/links";
 import { ConfigDriftBanner } from "./config-drift-banner";
+import { statusLabel, storageKindLabel } from "@/lib/labels";
 import { HistoryCharts } from "./history-charts";
 
 const ACKNOWLEDGE = graphql(`
@@ -227,7 +228,7 @@ export function DashboardPage() {
                   const late = db.ageSeconds !== null && db.rpoSeconds !== null && db.ageSeconds > db.rpoSeconds;
                   return (
                     <tr key={`${db.serverId}/${db.database ?? ""}`} data-testid="db-row">
-                      <td>
+                      <td className="nowrap">
                         <StatusBadge status={db.status} />
                       </td>
                       <td>
@@ -242,11 +243,11 @@ export function DashboardPage() {
                         )}
                         <div className="muted small">{db.schedules.join(", ")}</div>
                       </td>
-                      <td>{formatDateTime(db.lastSuccessAt)}</td>
-                      <td className={late ? "warn-text" : undefined}>
+                      <td className="nowrap">{formatDateTime(db.lastSuccessAt)}</td>
+                      <td className={late ? "nowrap warn-text" : "nowrap"}>
                         {formatSeconds(db.ageSeconds)} / {formatSeconds(db.rpoSeconds)}
                       </td>
-                      <td>{db.nextRunAt ? formatRelative(db.nextRunAt) : "—"}</td>
+                      <td className="nowrap">{db.nextRunAt ? formatRelative(db.nextRunAt) : "—"}</td>
                       <td className="error-cell">
                         {db.lastError ?? ""}
                         {db.acknowledgement && (
@@ -267,7 +268,9 @@ export function DashboardPage() {
                           </button>
                         )}
                         {db.missingCopies.length > 0 && (
-                          <div data-testid="missing-copies">No intact copy on {db.missingCopies.map((c) => `${c.target} (${c.status})`).join(", ")}</div>
+                          <div data-testid="missing-copies">
+                            No intact copy on {db.missingCopies.map((c) => `${c.target} (${statusLabel(c.status)})`).join(", ")}
+                          </div>
                         )}
                       </td>
                     </tr>
@@ -363,7 +366,7 @@ export function DashboardPage() {
                 {d.totals.storage.map((s) => (
                   <tr key={s.target.id}>
                     <td>{s.target.name}</td>
-                    <td>{s.target.kind}</td>
+                    <td>{storageKindLabel(s.target.kind)}</td>
                     <td>{formatBytes(s.bytes)}</td>
                     <td>{s.objects}</td>
                   </tr>

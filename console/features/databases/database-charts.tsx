@@ -2,6 +2,7 @@
 
 import { TimeChart } from "@/components/ui/time-chart";
 import { formatInstant, formatMs, formatSeconds } from "@/lib/format";
+import { statusLabel } from "@/lib/labels";
 import type { DatabaseDetail } from "./queries";
 
 const DAY_MS = 86_400_000;
@@ -71,7 +72,7 @@ export function DatabaseCharts({ detail, now }: { detail: DatabaseDetail; now: n
               t: Date.parse(p.at),
               value: p.restoreMs,
               tone: p.status === "PASSED" ? "ok" : "bad",
-              title: `Drill #${p.drillId} (${formatInstant(p.at)}): restored in ${formatMs(p.restoreMs)}, ${p.status}`,
+              title: `Drill #${p.drillId} (${formatInstant(p.at)}): restored in ${formatMs(p.restoreMs)}, ${statusLabel(p.status).toLowerCase()}`,
             }))}
           />
           <p className="muted small">{detail.rto.length ? `${detail.rto.length} drill${detail.rto.length === 1 ? "" : "s"}` : "No drill yet"}</p>

@@ -7,6 +7,7 @@ import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatInstant, formatMs } from "@/lib/format";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
+import { engineLabel, statusLabel, storageKindLabel } from "@/lib/labels";
 import { DatabaseCharts } from "./database-charts";
 import { DATABASE_DETAIL } from "./queries";
 
@@ -53,13 +54,15 @@ export function DatabaseDetailPage() {
             )}
           </dd>
           <dt>Engine</dt>
-          <dd>{d.engine ?? "—"}</dd>
+          <dd>{d.engine ? engineLabel(d.engine) : "—"}</dd>
           <dt>Database</dt>
           <dd>{d.database}</dd>
           <dt>Status</dt>
           <dd>
             {status}
-            {state && state.missingCopies.length > 0 && <> · no intact copy on {state.missingCopies.map((c) => `${c.target} (${c.status})`).join(", ")}</>}
+            {state && state.missingCopies.length > 0 && (
+              <> · no intact copy on {state.missingCopies.map((c) => `${c.target} (${statusLabel(c.status)})`).join(", ")}</>
+            )}
           </dd>
           <dt>Recoverable</dt>
           <dd>
@@ -91,7 +94,8 @@ export function DatabaseDetailPage() {
                 {d.copies.map((c) => (
                   <tr key={c.storageTargetId ?? `gone-${c.target}`} data-testid="target-copies">
                     <td>
-                      {c.target} {c.kind ? <span className="muted small">{c.kind}</span> : <span className="muted small">deleted target</span>}
+                      {c.target}{" "}
+                      {c.kind ? <span className="muted small">{storageKindLabel(c.kind)}</span> : <span className="muted small">deleted target</span>}
                     </td>
                     <td>{c.stored}</td>
                     <td>{formatBytes(c.storedBytes)}</td>

@@ -8,6 +8,7 @@ import { CheckField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading } from "@/components/ui/states";
 import type { VariablesOf, ResultOf } from "@/lib/graphql-tada";
+import { deletionKindLabel } from "@/lib/labels";
 import { DELETE_RETENTION_RULE, RETENTION_PREVIEW, SET_RETENTION_RULE, type RetentionRule } from "./queries";
 import { DEFAULT_RETENTION } from "./retention-defaults";
 
@@ -196,7 +197,7 @@ export function RetentionEditor({
                           </td>
                           <td className="nowrap">{formatInstant(d.backupTime)}</td>
                           <td className={d.action === "DELETE" ? "warn-text" : undefined}>
-                            {d.action === "DELETE" ? `Delete (${d.kind.toLowerCase()})` : "Keep"}
+                            {d.action === "DELETE" ? `Delete (${deletionKindLabel(d.kind)})` : "Keep"}
                           </td>
                           <td className="reasons">
                             <ul className="plain-list">

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { COMPRESSIONS, type Compression, type DumpEngine, type GtidPurged, type PgFormat } from "@/lib/types";
+import { compressionLabel, gtidPurgedLabel } from "@/lib/labels";
 import { CheckField, SelectField, TextAreaField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import { CREATE_DUMP_OPTIONS, UPDATE_DUMP_OPTIONS, type DumpOptions } from "./queries";
@@ -128,7 +129,7 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
           name="compression"
           value={compression}
           onChange={(e) => setCompression(e.target.value as Compression)}
-          options={COMPRESSIONS.map((c) => ({ value: c, label: c }))}
+          options={COMPRESSIONS.map((c) => ({ value: c, label: compressionLabel(c) }))}
           error={errors.compression}
         />
         <TextField
@@ -182,7 +183,7 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
             label="Set GTID purged"
             name="setGtidPurged"
             defaultValue={p?.setGtidPurged ?? ""}
-            options={[{ value: "", label: "Default (OFF)" }, ...["AUTO", "ON", "OFF"].map((v) => ({ value: v, label: v }))]}
+            options={[{ value: "", label: "Default (Off)" }, ...(["AUTO", "ON", "OFF"] as const).map((v) => ({ value: v, label: gtidPurgedLabel(v) }))]}
             error={errors.setGtidPurged}
             hint="Oracle's mysqldump on a MySQL server. OFF restores into the same server and replicates; ON or AUTO seed a new replica."
           />

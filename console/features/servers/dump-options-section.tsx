@@ -6,6 +6,7 @@ import { useQuery } from "@/lib/use-query";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
+import { compressionLabel } from "@/lib/labels";
 import { DumpOptionsForm } from "./dump-options-form";
 import { DELETE_DUMP_OPTIONS, DUMP_OPTIONS_PROFILES, type DumpOptions, type Server } from "./queries";
 
@@ -13,7 +14,7 @@ type Panel = { kind: "none" } | { kind: "create" } | { kind: "edit"; profile: Du
 
 /** What a profile changes from the built-in defaults, in a few words. */
 function summary(p: DumpOptions): string {
-  const parts = [`${p.compression}${p.compression === "NONE" ? "" : ` ${p.compressionLevel}`}`];
+  const parts = [`${compressionLabel(p.compression)}${p.compression === "NONE" ? "" : ` ${p.compressionLevel}`}`];
   if (p.engine === "PARALLEL") parts.push(`parallel${p.threads ? `, ${p.threads} threads` : ""}${p.chunkRows ? `, ${p.chunkRows} rows per chunk` : ""}`);
   if (!p.singleTransaction) parts.push("no single transaction");
   for (const key of ["routines", "triggers", "events"] as const) if (!p[key]) parts.push(`no ${key}`);

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { ENGINES, type Engine } from "@/lib/types";
+import { engineLabel } from "@/lib/labels";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import type { VariablesOf } from "@/lib/graphql-tada";
@@ -143,7 +144,7 @@ export function ServerForm({
           name="engine"
           value={engine}
           onChange={(e) => setEngine(e.target.value as Engine)}
-          options={ENGINES.map((e) => ({ value: e, label: e }))}
+          options={ENGINES.map((e) => ({ value: e, label: engineLabel(e) }))}
           error={errors.engine}
         />
         <TextField label="Host" name="host" defaultValue={server?.host} error={errors.host} required autoComplete="off" />

@@ -7,6 +7,7 @@ import { useRowTests } from "@/lib/use-row-tests";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
+import { engineLabel } from "@/lib/labels";
 import { ConnectionResult } from "./connection-result";
 import { DumpOptionsSection } from "./dump-options-section";
 import { DELETE_SERVER, SERVERS, TEST_SERVER, type Server } from "./queries";
@@ -98,7 +99,7 @@ export function ServersPage() {
                       <td>
                         <strong>{s.name}</strong>
                       </td>
-                      <td>{s.engine}</td>
+                      <td>{engineLabel(s.engine)}</td>
                       <td className="mono nowrap">
                         {s.host}:{s.port}
                         {s.tls ? " (TLS)" : ""}

@@ -1,7 +1,7 @@
 "use client";
 
 import { useState } from "react";
-import { formatDateTime } from "@/lib/format";
+import { formatInstant } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
 import { AUDIT_LOG } from "./queries";
@@ -58,7 +58,7 @@ export function AuditPanel() {
                 const name = entityName(e.after ?? e.before);
                 return (
                   <tr key={e.id} data-testid="audit-row">
-                    <td>{formatDateTime(e.at)}</td>
+                    <td>{formatInstant(e.at)}</td>
                     <td>{e.actor}</td>
                     <td>{e.action}</td>
                     <td data-testid="audit-entity">

@@ -5,6 +5,7 @@ import { useViewer } from "@/features/shell/viewer";
 import { GraphQLRequestError, request } from "@/lib/graphql";
 import { graphql } from "@/lib/graphql-tada";
 import { useQuery } from "@/lib/use-query";
+import { roleLabel } from "@/lib/labels";
 
 const SETTINGS = graphql(`
   query SignInSettings {
@@ -165,7 +166,7 @@ function OidcSettings() {
           <option value="">Refused</option>
           {ROLES.map((r) => (
             <option key={r} value={r}>
-              {r}
+              {roleLabel(r)}
             </option>
           ))}
         </select>
@@ -177,7 +178,7 @@ function OidcSettings() {
           <legend>Roles that must use TOTP</legend>
           {ROLES.map((r) => (
             <label key={r}>
-              <input type="checkbox" name={`totp-${r}`} defaultChecked={s.totpRequiredRoles.includes(r)} /> {r}
+              <input type="checkbox" name={`totp-${r}`} defaultChecked={s.totpRequiredRoles.includes(r)} /> {roleLabel(r)}
             </label>
           ))}
         </fieldset>

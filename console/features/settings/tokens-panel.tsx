@@ -5,6 +5,7 @@ import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { formatDateTime } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
 import { ROLES, type Role } from "@/lib/types";
+import { roleLabel } from "@/lib/labels";
 import type { ResultOf } from "@/lib/graphql-tada";
 import { SelectField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
@@ -99,7 +100,7 @@ export function TokensPanel() {
             label="Token role"
             name="role"
             defaultValue={roles[0]}
-            options={roles.map((r) => ({ value: r, label: r }))}
+            options={roles.map((r) => ({ value: r, label: roleLabel(r) }))}
             hint="At most your own role."
           />
           <TextField
@@ -146,7 +147,7 @@ export function TokensPanel() {
                 <tr key={t.id} data-testid={`token-${t.name}`}>
                   <td>{t.name}</td>
                   <td className="mono">{t.prefix}…</td>
-                  <td>{t.role}</td>
+                  <td>{roleLabel(t.role)}</td>
                   <td>{t.user.username}</td>
                   <td>{formatDateTime(t.lastUsedAt)}</td>
                   <td>{t.expiresAt ? formatDateTime(t.expiresAt) : "never"}</td>

@@ -5,6 +5,7 @@ import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
 import { formatDateTime } from "@/lib/format";
 import { useQuery } from "@/lib/use-query";
 import { ROLES, type Role } from "@/lib/types";
+import { roleLabel } from "@/lib/labels";
 import type { ResultOf } from "@/lib/graphql-tada";
 import { SelectField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
@@ -38,7 +39,7 @@ export function UsersPanel() {
     if (Object.keys(problems).length) return;
     try {
       await request(CREATE_USER, { input: { username, password, role } });
-      setNotice(`Added user ${username} (${role}).`);
+      setNotice(`Added user ${username} (${roleLabel(role)}).`);
       setFormKey((k) => k + 1);
       refetch();
     } catch (e) {
@@ -101,9 +102,15 @@ export function UsersPanel() {
                   <label className="sr-only" htmlFor={`role-${u.id}`}>
                     Role of {u.username}
                   </label>
-                  <select id={`role-${u.id}`} value={u.role} onChange={(e) => update(u, { role: e.target.value }, `role set to ${e.target.value}`)}>
+                  <select
+                    id={`role-${u.id}`}
+                    value={u.role}
+                    onChange={(e) => update(u, { role: e.target.value }, `role set to ${roleLabel(e.target.value as Role)}`)}
+                  >
                     {ROLES.map((r) => (
-                      <option key={r}>{r}</option>
+                      <option key={r} value={r}>
+                        {roleLabel(r)}
+                      </option>
                     ))}
                   </select>
                 </td>
@@ -131,7 +138,7 @@ export function UsersPanel() {
         <form key={formKey} className="edit-form" onSubmit={create} noValidate>
           <TextField label="Username" name="username" autoComplete="off" error={errors.username} />
           <TextField label="Password" name="password" type="password" autoComplete="new-password" error={errors.password} hint="At least 8 characters." />
-          <SelectField label="Role" name="role" defaultValue="VIEWER" options={ROLES.map((r) => ({ value: r, label: r }))} error={errors.role} />
+          <SelectField label="Role" name="role" defaultValue="VIEWER" options={ROLES.map((r) => ({ value: r, label: roleLabel(r) }))} error={errors.role} />
           <div className="form-actions">
             <button type="submit" className="primary">
               Add user

@@ -5,6 +5,7 @@ import { usePathname, useRouter } from "next/navigation";
 import { useEffect, useState, type ReactNode } from "react";
 import { request } from "@/lib/graphql";
 import { useQuery } from "@/lib/use-query";
+import { roleLabel } from "@/lib/labels";
 import { ConfirmProvider } from "@/components/ui/confirm-dialog";
 import { Loading, ErrorMessage } from "@/components/ui/states";
 import { LOGOUT, ME } from "./queries";
@@ -83,7 +84,7 @@ export function AppShell({ children }: { children: ReactNode }) {
               </ul>
               <div className="user">
                 <span>
-                  <span className="username">{viewer.username}</span> <span className="role">{viewer.role}</span>
+                  <span className="username">{viewer.username}</span> <span className="role">{roleLabel(viewer.role)}</span>
                 </span>
                 <button type="button" className="link-button" onClick={logout}>
                   Sign out

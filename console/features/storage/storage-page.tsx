@@ -8,6 +8,7 @@ import { useRowTests } from "@/lib/use-row-tests";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
+import { storageKindLabel } from "@/lib/labels";
 import { DELETE_TARGET, STORAGE, TEST_TARGET, type StorageTarget } from "./queries";
 import { StorageForm } from "./storage-form";
 
@@ -106,7 +107,7 @@ export function StoragePage() {
                       <td>
                         <strong>{t.name}</strong>
                       </td>
-                      <td>{t.kind}</td>
+                      <td>{storageKindLabel(t.kind)}</td>
                       <td className="mono">{location(t)}</td>
                       <td>{u ? `${formatBytes(u.bytes)} in ${u.objects} object${u.objects === 1 ? "" : "s"}` : "—"}</td>
                       <td className="small">
