@@ -65,8 +65,8 @@ test("the restore form checks the definers against another user, and restores wi
 
     await form.getByLabel(`Rewrite definers to ${user}@%`).check();
     await form.getByRole("button", { name: "Start restore" }).click();
-    await expect(form.getByTestId("restore-status")).toContainText("SUCCEEDED", { timeout: 60_000 });
-    await expect(form.getByTestId("restore-target")).toContainText(`CREATED the new database "${target}" holds the backup`);
+    await expect(form.getByTestId("restore-status")).toContainText("Succeeded", { timeout: 60_000 });
+    await expect(form.getByTestId("restore-target")).toContainText(`Created the new database "${target}" holds the backup`);
     await expect(form.getByRole("group", { name: /^Restore #/ })).toContainText(`as ${user}, definers rewritten`);
     await snapshot(page, testInfo, "restore-preflight-rewritten");
 
