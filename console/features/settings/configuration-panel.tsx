@@ -104,8 +104,8 @@ export function ConfigurationPanel() {
       <section className="panel" aria-labelledby="config-current-heading">
         <h2 id="config-current-heading">Current configuration</h2>
         <p className="muted small">
-          The installation as a <code>sqlguard.yaml</code> document. Secrets are never exported: they appear as <code>{"${env:…}"}</code> placeholders, resolved
-          by the server a document is applied to.
+          The installation as a <code>sqlguard.yaml</code> document. Secrets are never exported: they appear as <code>$&#123;env:…&#125;</code> placeholders,
+          resolved by the server a document is applied to.
         </p>
         {exported == null ? (
           current.error ? (
@@ -116,9 +116,9 @@ export function ConfigurationPanel() {
         ) : (
           <>
             {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard */}
-            <pre className="log code-view" tabIndex={0} aria-label="Current configuration (sqlguard.yaml)" data-testid="config-export">
-              {exported}
-            </pre>
+            <section className="code-view" tabIndex={0} aria-label="Current configuration (sqlguard.yaml)">
+              <pre data-testid="config-export">{exported}</pre>
+            </section>
             <div className="form-actions">
               <button type="button" className="primary" onClick={() => download(exported, "sqlguard.yaml")}>
                 Download sqlguard.yaml
