@@ -88,8 +88,10 @@ test("an edited document is planned field by field, applied once, and then plans
   await expect(page.getByRole("heading", { name: "Servers", level: 1 })).toBeVisible();
   await expect(page.getByText(name, { exact: true })).toBeVisible();
 
+  // The same document again, uploaded as a file this time.
   await openConfiguration(page);
-  await page.getByLabel("Document (YAML)").fill(edited);
+  await page.getByLabel("Upload a file").setInputFiles({ name: "sqlguard.yaml", mimeType: "application/yaml", buffer: Buffer.from(edited) });
+  await expect(page.getByLabel("Document (YAML)")).toHaveValue(edited);
   await page.getByRole("button", { name: "Plan" }).click();
   await expect(page.getByTestId("config-plan-summary")).toHaveText("No changes: the installation matches the document.");
   await expect(page.getByTestId("config-change")).toHaveCount(0);
