@@ -21,8 +21,8 @@ export function SettingsPage() {
       ? [
           { id: "users" as const, label: "Users and roles" },
           { id: "notifications" as const, label: "Notifications" },
-          { id: "configuration" as const, label: "Configuration" },
           { id: "audit" as const, label: "Audit log" },
+          { id: "configuration" as const, label: "Configuration" },
         ]
       : []),
     { id: "sign-in", label: "Sign-in" },
