@@ -101,6 +101,25 @@ test("an edited document is planned field by field, applied once, and then plans
   await expect(page.getByRole("dialog")).toHaveCount(0);
 });
 
+test("Prune plans the deletion of what the document does not name, only when ticked", async ({ page }) => {
+  await signIn(page);
+  const before = await exportOf(page.request);
+  const doc = parse(before) as Doc;
+  const dropped = doc.schedules!.pop()!;
+
+  await openConfiguration(page);
+  await page.getByLabel("Document (YAML)").fill(stringify(doc));
+  await page.getByRole("button", { name: "Plan" }).click();
+  await expect(page.getByTestId("config-plan-summary")).toHaveText("No changes: the installation matches the document.");
+
+  await page.getByLabel("Prune").check();
+  await expect(page.getByTestId("config-plan")).toHaveCount(0); // a changed option drops the old plan
+  await page.getByRole("button", { name: "Plan" }).click();
+  await expect(page.getByTestId("config-plan-summary")).toHaveText("0 to create, 0 to update, 1 to delete. (with prune)");
+  await expect(page.getByRole("region", { name: `delete schedules ${dropped.name}` })).toBeVisible();
+  expect(await exportOf(page.request)).toBe(before);
+});
+
 test("a bad document lists every problem with its path, and nothing changes", async ({ page }, testInfo) => {
   await signIn(page);
   const before = await exportOf(page.request);
