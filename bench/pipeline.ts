@@ -157,6 +157,8 @@ type Sqlguard = {
   /** restoreBackup into a new database, polled until it ends; with the spool's peak disk use. */
   restore(backupId: number, database: string): Promise<{ wallMs: number; spoolPeakBytes: number }>;
   rss(): { currentBytes: number; peakBytes: number };
+  /** CPU seconds (user + system) the server process has used so far (its children not counted). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 };
 
@@ -328,6 +330,11 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
       const phases = line ? ((JSON.parse(line) as { phases?: Record<string, number> }).phases ?? null) : null;
       return { id, wallMs, rawBytes: Number(b.rawBytes), storedBytes: Number(b.storedBytes), phases, spoolPeakBytes: peak };
     },
+    cpuSeconds: () => {
+      // utime and stime, fields 14 and 15 of /proc/<pid>/stat (12 and 13 after the parenthesised name), in ticks.
+      const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     rss: () => {
       const s = status(child.pid!);
       return { currentBytes: kib(s, "VmRSS"), peakBytes: kib(s, "VmHWM") };
@@ -352,6 +359,7 @@ try {
   const idle = sqlguard.rss();
   const times = { plain: [] as number[], durable: [] as number[], sqlguard: [] as number[] };
   const phases: Array<Record<string, number>> = [];
+  const serverCpu: number[] = [];
   let sizes = { rawBytes: 0, storedBytes: 0 };
   const file = path.join(work, "dump.sql.zst");
   for (let round = 1; round <= ROUNDS; round++) {
@@ -364,7 +372,9 @@ try {
         ),
       async () => {
         const dir = path.join(work, `sqlguard-${round}`);
+        const cpuBefore = sqlguard.cpuSeconds();
         const r = await sqlguard.backup(database, dir);
+        serverCpu.push(sqlguard.cpuSeconds() - cpuBefore);
         times.sqlguard.push(r.wallMs);
         if (r.phases) phases.push(r.phases);
         sizes = r;
@@ -390,6 +400,7 @@ try {
     const names = Object.keys(phases[0]!);
     console.log(`  SQLGuard phases (median ms): ${names.map((n) => `${n} ${median(phases.map((ph) => ph[n] ?? 0))}`).join(", ")}`);
   }
+  console.log(`  SQLGuard server CPU per backup (median; its children not counted): ${median(serverCpu).toFixed(2)} s`);
   console.log(
     `  SQLGuard server RSS: idle ${mib(idle.currentBytes)} MiB, peak ${mib(peak.peakBytes)} MiB (the data path adds ${mib(peak.peakBytes - idle.peakBytes)} MiB)`,
   );

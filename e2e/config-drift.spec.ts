@@ -44,4 +44,8 @@ test("the dashboard shows objects that differ from the configuration file, and l
   await banner.getByText("1 object differs from sqlguard.yaml").click();
   await expect(banner.getByRole("listitem")).toHaveText(["servers drift-db: changed"]);
   await snapshot(page, testInfo, "config-drift-banner");
+  // The banner leads to the plan in Settings → Configuration.
+  await banner.getByRole("link", { name: "Settings → Configuration" }).click();
+  await expect(page.getByRole("tab", { name: "Configuration" })).toHaveAttribute("aria-selected", "true");
+  await expect(page.getByTestId("config-export")).toContainText("drift-db");
 });

@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { formatDateTime } from "@/lib/format";
 import { graphql } from "@/lib/graphql-tada";
 import { useQuery } from "@/lib/use-query";
@@ -39,7 +40,8 @@ export function ConfigDriftBanner() {
         </summary>
         <p className="muted small">
           Changed since {drift.file} was applied ({formatDateTime(drift.appliedAt as string | null)}). The server applies the file again on restart or SIGHUP;{" "}
-          <code>sqlguard config diff -f {name}</code> shows each field.
+          <code>sqlguard config diff -f {name}</code> shows each field, and so does a plan in{" "}
+          <Link href="/settings/?tab=configuration">Settings → Configuration</Link>.
         </p>
         <ul>
           {drift.objects.map((o) => (

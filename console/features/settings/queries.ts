@@ -93,3 +93,55 @@ export const AUDIT_LOG = graphql(`
     }
   }
 `);
+
+export const EXPORT_CONFIGURATION = graphql(`
+  query ExportConfiguration {
+    exportConfiguration
+  }
+`);
+
+const CONFIGURATION_PLAN_FIELDS = graphql(`
+  fragment ConfigurationPlanFields on ConfigurationPlan {
+    changes {
+      action
+      kind
+      name
+      fields {
+        field
+        before
+        after
+        secret
+      }
+    }
+    warnings
+    summary
+    empty
+    applied
+    dryRun
+    prune
+  }
+`);
+
+/** What a document would change; refused with every problem (extensions.fields) when it is bad. */
+export const PLAN_CONFIGURATION = graphql(
+  `
+  query PlanConfiguration($document: String!, $prune: Boolean) {
+    planConfiguration(document: $document, prune: $prune) {
+      ...ConfigurationPlanFields
+    }
+  }
+`,
+  [CONFIGURATION_PLAN_FIELDS],
+);
+
+/** Applies a document in one transaction; returns what it changed. */
+export const APPLY_CONFIGURATION = graphql(
+  `
+  mutation ApplyConfiguration($document: String!, $prune: Boolean) {
+    applyConfiguration(document: $document, prune: $prune) {
+      ...ConfigurationPlanFields
+    }
+  }
+`,
+  [CONFIGURATION_PLAN_FIELDS],
+);

@@ -4,14 +4,15 @@ import { useEffect, useState, type KeyboardEvent } from "react";
 import { PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { AuditPanel } from "./audit-panel";
+import { ConfigurationPanel } from "./configuration-panel";
 import { NotificationsPanel } from "./notifications/notifications-panel";
 import { SignInPanel } from "./sign-in-panel";
 import { TokensPanel } from "./tokens-panel";
 import { UsersPanel } from "./users-panel";
 
-type Tab = "tokens" | "sign-in" | "users" | "notifications" | "audit";
+type Tab = "tokens" | "sign-in" | "users" | "notifications" | "configuration" | "audit";
 
-/** Settings: API tokens for everyone; users, notifications and the audit log for admins. Tabs follow the ARIA pattern. */
+/** Settings: API tokens for everyone; users, notifications, configuration and the audit log for admins. Tabs follow the ARIA pattern. */
 export function SettingsPage() {
   const viewer = useViewer();
   const tabs: Array<{ id: Tab; label: string }> = [
@@ -21,15 +22,19 @@ export function SettingsPage() {
           { id: "users" as const, label: "Users and roles" },
           { id: "notifications" as const, label: "Notifications" },
           { id: "audit" as const, label: "Audit log" },
+          { id: "configuration" as const, label: "Configuration" },
         ]
       : []),
     { id: "sign-in", label: "Sign-in" },
   ];
-  // /settings/?tab=sign-in (where a test sign-in comes back to) opens that tab.
+  // /settings/?tab=sign-in (where a test sign-in comes back to) or ?tab=configuration (the drift
+  // banner's link) opens that tab, when the viewer has it.
   const [tab, setTab] = useState<Tab>("tokens");
+  const canEdit = viewer.canEdit;
   useEffect(() => {
-    if (new URLSearchParams(window.location.search).get("tab") === "sign-in") setTab("sign-in");
-  }, []);
+    const wanted = new URLSearchParams(window.location.search).get("tab");
+    if (wanted === "sign-in" || (wanted === "configuration" && canEdit)) setTab(wanted);
+  }, [canEdit]);
 
   function onKey(event: KeyboardEvent<HTMLDivElement>) {
     const index = tabs.findIndex((t) => t.id === tab);
@@ -64,6 +69,7 @@ export function SettingsPage() {
         {tab === "sign-in" && <SignInPanel />}
         {tab === "users" && <UsersPanel />}
         {tab === "notifications" && <NotificationsPanel />}
+        {tab === "configuration" && <ConfigurationPanel />}
         {tab === "audit" && <AuditPanel />}
       </div>
     </>
