@@ -16,6 +16,7 @@ import { SchedulesService } from "./catalog/schedules.service.ts";
 import { ServersService } from "./catalog/servers.service.ts";
 import { StorageTargetsService } from "./catalog/storage-targets.service.ts";
 import { UsersService } from "./catalog/users.service.ts";
+import { EncryptionKeys } from "./encryption/keys.service.ts";
 import { ConfigurationService } from "./config-as-code/configuration.service.ts";
 import type { SecretSource } from "./config-as-code/secrets.ts";
 import { BackupsRepository } from "./db/backups.repository.ts";
@@ -182,6 +183,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     live: { backup: (id) => runner.holds(id), restore: (id) => restore.jobs.holds(id) },
   });
   const audit = new AuditLog(prisma);
+  const encryptionKeys = new EncryptionKeys({ prisma, secrets, audit });
   const repair = new RepairService({ prisma, storeFor, audit, logger, instanceId });
   const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit, interrupted });
   const cron = deps.cron ?? new CronerDriver(logger);
@@ -254,6 +256,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     oidc,
     servers,
     dumpOptions: new DumpOptionsService(catalog),
+    encryptionKeys,
     storageTargets,
     schedules: new SchedulesService(catalog),
     retentionRules: new RetentionRulesService(catalog),
