@@ -252,6 +252,39 @@ describe("encrypted backups", () => {
     }
   });
 
+  it("encrypts a PARALLEL (pg_dump -Fd -j) backup as one .tar.zst.age; age -d | zstd -dc | tar -x, then pg_restore -j restores equal rows", async () => {
+    const source = uniqueName("agepar");
+    pgDbs.push(source);
+    await createPgSample(source);
+    const serverId = await createServer(admin, {
+      name: "pg-age-parallel",
+      engine: "POSTGRESQL",
+      host: "127.0.0.1",
+      port: 5432,
+      username: POSTGRES.user,
+      dumpOptionsId: await profile("pg-age-parallel", "engine: PARALLEL, threads: 2"),
+    });
+    const b = await backup(serverId, source, [localId]);
+    const key = b.artifacts[0]!.key;
+    expect(key).toMatch(new RegExp(`_${b.id}\\.tar\\.zst\\.age$`));
+    const file = path.join(localDir, key);
+    expect(fs.readFileSync(file).subarray(0, 22).toString()).toBe("age-encryption.org/v1\n");
+    expect(await sha256File(file)).toBe(b.sha256);
+    const manifest = JSON.parse(fs.readFileSync(`${file}.manifest.json`, "utf8"));
+    expect(manifest.dump.format).toBe("tar");
+    expect(manifest.encryption.format).toBe("age-v1");
+    const unpacked = fs.mkdtempSync(path.join(work, "unpacked-"));
+    execFileSync("bash", ["-c", 'set -o pipefail; age -d -i "$1" "$2" | zstd -dc | tar -xf - -C "$3"', "_", recoveryFile, file, unpacked]);
+    expect(fs.existsSync(path.join(unpacked, "toc.dat"))).toBe(true);
+    const restored = uniqueName("pg_par");
+    pgDbs.push(restored);
+    await pgExec([`CREATE DATABASE ${restored}`]);
+    execFileSync("pg_restore", ["--no-owner", "--exit-on-error", "--jobs=2", "-h", POSTGRES.host, "-U", POSTGRES.user, "-d", restored, unpacked], {
+      stdio: "pipe",
+    });
+    expect(await pgFingerprint(restored)).toEqual(await pgFingerprint(source));
+  });
+
   it("a retired recovery recipient is left out of the next backup at once; its older artifacts still count on it", async () => {
     const source = uniqueName("ager");
     mariaDbs.push(source);
