@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Store } from "../storage/s3-store.ts";
-import { createServer, createTarget, dataOf, runBackup, sha256File, waitForBackup, type BackupView } from "../testing/backup-helpers.ts";
+import { createServer, createTarget, dataOf, runBackup, sha256File, waitForBackup } from "../testing/backup-helpers.ts";
 import { startS3rver } from "../testing/s3rver.ts";
 import {
   createMariadbSample,
