@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -189,6 +190,15 @@ describe("encrypted backups", () => {
       expect(await sha256File(file)).toBe(b.sha256);
       expect(fs.statSync(file).size).toBe(Number(b.storedBytes));
     }
+    // Downloads hand out the stored, encrypted bytes.
+    const download = await app.services.backups.openArtifact({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, b.id, s3Id);
+    expect(download).toMatchObject({ contentType: "application/octet-stream", fileName: key.split("/").pop(), bytes: Number(b.storedBytes) });
+    expect(
+      crypto
+        .createHash("sha256")
+        .update(await buffer(download.body))
+        .digest("hex"),
+    ).toBe(b.sha256);
     // zstd cannot read it as it is: it really is encrypted.
     expect(() => execFileSync("zstd", ["-t", localFile], { stdio: "pipe" })).toThrow();
 
