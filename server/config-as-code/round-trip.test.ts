@@ -193,5 +193,13 @@ describe("configuration as code: export, apply to a fresh instance, export again
     const again = await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { recipient: RECIPIENT } });
     expect(again).toMatchObject({ id: row.id, kind: "RECOVERY", label: "ops safe (moved)", retiredAt: null });
     expect((await b.services.encryptionKeys.currentRecipients()).map((k) => k.recipient)).toContain(RECIPIENT);
+
+    // The instance key's own recipient is not a recovery key: the apply is refused whole.
+    const instance = await b.services.encryptionKeys.instanceKey();
+    const own = full.replace(`recipient: ${RECIPIENT}`, `recipient: ${instance.recipient}`);
+    const refused = await adminB(`mutation($d: String!) { applyConfiguration(document: $d) { summary } }`, { d: own });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "CONFLICT", field: "recoveryRecipients" });
+    expect(refused.errors?.[0]?.message).toMatch(/this instance's own key/);
+    expect(await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { id: instance.id } })).toMatchObject({ kind: "INSTANCE", label: "instance key" });
   }, 60_000);
 });
