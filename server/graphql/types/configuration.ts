@@ -3,9 +3,9 @@ import { SECTIONS } from "../../config-as-code/document.ts";
 import type { FieldChange, PlannedChange } from "../../config-as-code/plan.ts";
 import { builder } from "../builder.ts";
 
-const ConfigurationActionEnum = builder.enumType("ConfigurationAction", { values: ["CREATE", "UPDATE", "DELETE"] as const });
+export const ConfigurationActionEnum = builder.enumType("ConfigurationAction", { values: ["CREATE", "UPDATE", "DELETE"] as const });
 
-const ConfigurationKindEnum = builder.enumType("ConfigurationKind", {
+export const ConfigurationKindEnum = builder.enumType("ConfigurationKind", {
   description: "A section of the configuration document (a DELETE of a recoveryRecipients entry retires that key).",
   values: SECTIONS,
 });
