@@ -136,7 +136,7 @@ export class RestoreJobs {
       held?.release().catch((error: unknown) => log.warn({ err: error }, "could not release the artifact's pin; it expires on its own"));
     try {
       const { backup, server, conn } = await this.#load(restore);
-      const resolved = await resolveArtifact(prisma, this.deps.storeFor, backup, restore.storageTargetId);
+      const resolved = await resolveArtifact(prisma, this.deps.storeFor, backup, restore.storageTargetId, this.deps.secrets);
       artifactId = resolved.artifact.id;
       pin = await pinArtifact(prisma, artifactId, { kind: "RESTORE", id }, { instanceId, ttlMs: this.deps.pinTtlMs }).catch((error: unknown) => {
         throw error instanceof PinRefusedError ? new RestoreError("STORAGE_FAILED", `the artifact cannot be read: ${error.message}`) : error;
