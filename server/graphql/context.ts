@@ -10,6 +10,7 @@ import type { RepairService } from "../backups/repair.service.ts";
 import type { AcknowledgementsService } from "../backups/acknowledgements.ts";
 import type { Principal } from "../auth/roles.ts";
 import type { DumpOptionsService } from "../catalog/dump-options.service.ts";
+import type { EncryptionKeys } from "../encryption/keys.service.ts";
 import type { RetentionRulesService } from "../catalog/retention-rules.service.ts";
 import type { SchedulesService } from "../catalog/schedules.service.ts";
 import type { ServersService } from "../catalog/servers.service.ts";
@@ -38,6 +39,7 @@ export type Services = {
   oidc: OidcService;
   servers: ServersService;
   dumpOptions: DumpOptionsService;
+  encryptionKeys: EncryptionKeys;
   storageTargets: StorageTargetsService;
   schedules: SchedulesService;
   retentionRules: RetentionRulesService;
