@@ -85,8 +85,8 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
 
 /** The recipients an encrypted artifact's manifest names (`encryption.recipients`), as `#id (kind "label", fingerprint …)`. */
 function manifestKeys(manifest: Manifest): string {
-  const recipients = (manifest as { encryption?: { recipients?: Array<{ keyId?: number; kind?: string; label?: string; fingerprint?: string }> } })
-    .encryption?.recipients;
+  const recipients = (manifest as { encryption?: { recipients?: Array<{ keyId?: number; kind?: string; label?: string; fingerprint?: string }> } }).encryption
+    ?.recipients;
   if (!Array.isArray(recipients) || !recipients.length) return "the keys its manifest does not name";
   return recipients
     .map((r) => `#${r.keyId} (${r.kind === "INSTANCE" ? "instance key" : `recovery key ${JSON.stringify(r.label ?? "")}`}, fingerprint ${r.fingerprint})`)
