@@ -116,7 +116,13 @@ export async function objectSha256(store: ArtifactStore, key: string): Promise<s
 export async function rewriteManifest(
   store: ArtifactStore,
   key: string,
-  o: { oldSha256: string; sha256: string; bytes: number; keys: Array<Pick<RecipientKey, "id" | "kind" | "label" | "fingerprint" | "recipient">> },
+  o: {
+    oldSha256: string;
+    sha256: string;
+    bytes: number;
+    keys: Array<Pick<RecipientKey, "id" | "kind" | "label" | "fingerprint" | "recipient">>;
+    signal?: AbortSignal;
+  },
 ): Promise<void> {
   let manifest: Record<string, any>;
   try {
@@ -128,5 +134,8 @@ export async function rewriteManifest(
   manifest.artifact = { ...manifest.artifact, sha256: o.sha256, storedBytes: o.bytes };
   manifest.encryption = manifestEncryption(o.keys);
   if (typeof manifest.restore === "string") manifest.restore = manifest.restore.split(o.oldSha256).join(o.sha256);
-  await store.put(key + MANIFEST_SUFFIX, Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), { contentType: "application/json" });
+  await store.put(key + MANIFEST_SUFFIX, Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), {
+    contentType: "application/json",
+    signal: o.signal,
+  });
 }

@@ -14,6 +14,7 @@ import { startS3rver } from "../testing/s3rver.ts";
 import { createMariadbSample, dropMariadbDatabase, mariadbFingerprint, uniqueName } from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
 import { parseHeader } from "./age-header.ts";
+import { memoryLogger } from "../testing/test-db.ts";
 import { EncryptionRewraps } from "./rewrap.ts";
 
 type Job = { id: number; status: string; total: number; done: number; failed: number; error: string | null; keyIds: number[] };
@@ -117,6 +118,53 @@ describe("rewrapping encrypted backups", () => {
   }
   const payloadOf = (bytes: Buffer) => bytes.subarray(parseHeader(bytes)!.length);
 
+  /** A second job runner whose store stalls at the `nth` put of a key `match` accepts, until the job is stopped. */
+  function stallingRewraps(match: (key: string) => boolean, nth: number) {
+    let puts = 0;
+    const stalled = { value: false };
+    const stalling = (target: Parameters<typeof createStore>[0]): ArtifactStore => {
+      const real = storeOf(target);
+      return new Proxy(real, {
+        get(store, prop) {
+          if (prop !== "put") {
+            const value = Reflect.get(store, prop) as unknown;
+            return typeof value === "function" ? value.bind(store) : value;
+          }
+          return async (key: string, body: NodeJS.ReadableStream, options?: { signal?: AbortSignal }) => {
+            if (match(key) && ++puts === nth) {
+              stalled.value = true;
+              await new Promise<void>((resolve) => options?.signal?.addEventListener("abort", () => resolve(), { once: true }));
+              (body as unknown as { destroy(): void }).destroy();
+              throw new Error("aborted");
+            }
+            return real.put(key, body as never, options as never);
+          };
+        },
+      });
+    };
+    const rewraps = new EncryptionRewraps({
+      prisma: app.db.prisma,
+      secrets: secrets(),
+      keys: app.services.encryptionKeys,
+      storeFor: stalling,
+      audit: { record: async () => {} } as never,
+      logger: memoryLogger().logger,
+      instanceId: `rewrap-victim-${nth}`,
+      heartbeatMs: 200,
+    });
+    return { rewraps, stalled };
+  }
+
+  /** Starts rewrapBackups (resuming the stale job) and waits for its end. */
+  async function rewrapAndWait(): Promise<Job> {
+    const started = (dataOf(await admin(`mutation { rewrapBackups { ${JOB} } }`)) as { rewrapBackups: Job }).rewrapBackups;
+    return eventually(async () => {
+      const j = (dataOf(await admin(`query($id: Int!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: started.id })) as { encryptionRewrap: Job })
+        .encryptionRewrap;
+      return j.status !== "RUNNING" && j;
+    }, "the rewrap to finish");
+  }
+
   it("rewraps to the new recipient after the old one is retired; an interrupted job resumed later loses nothing", async () => {
     const before = await artifacts();
     expect(before).toHaveLength(4);
@@ -138,43 +186,9 @@ describe("rewrapping encrypted backups", () => {
     dataOf(await admin(`mutation($id: Int!) { retireEncryptionKey(id: $id) { id } }`, { id: oldInstanceRow.id }));
 
     // A second job runner whose store stalls replacing the second artifact, until it is stopped.
-    let replacements = 0;
-    let stalled = false;
-    const stalling = (target: Parameters<typeof createStore>[0]): ArtifactStore => {
-      const real = storeOf(target);
-      return new Proxy(real, {
-        get(store, prop) {
-          if (prop !== "put") {
-            const value = Reflect.get(store, prop) as unknown;
-            return typeof value === "function" ? value.bind(store) : value;
-          }
-          return async (key: string, body: NodeJS.ReadableStream, options?: { signal?: AbortSignal }) => {
-            const replacing = key.endsWith(".age");
-            if (replacing && ++replacements === 2) {
-              stalled = true;
-              await new Promise<void>((resolve) => options?.signal?.addEventListener("abort", () => resolve(), { once: true }));
-              (body as unknown as { destroy(): void }).destroy();
-              throw new Error("aborted");
-            }
-            return real.put(key, body as never, options as never);
-          };
-        },
-      });
-    };
-    const interrupted = new EncryptionRewraps({
-      prisma: app.db.prisma,
-      secrets: secrets(),
-      keys: app.services.encryptionKeys,
-      storeFor: stalling,
-      audit: { record: async () => {} } as never,
-      logger: (await import("../testing/test-db.ts")).memoryLogger().logger,
-      instanceId: "rewrap-victim",
-      heartbeatMs: 200,
-    });
+    const { rewraps: interrupted, stalled } = stallingRewraps((key) => key.endsWith(".age"), 2);
     const job = await interrupted.start("test-admin");
-    await eventually(() => stalled, "the second replacement to stall", 8000).catch(async (e) => {
-      throw new Error(`${e.message}: ${JSON.stringify(await app.db.prisma.encryptionRewrap.findUnique({ where: { id: job.id } }))}`);
-    });
+    await eventually(() => stalled.value, "the second replacement to stall");
     await interrupted.stop();
     const mid = await app.db.prisma.encryptionRewrap.findUniqueOrThrow({ where: { id: job.id } });
     expect(mid.status).toBe("RUNNING");
@@ -247,4 +261,43 @@ describe("rewrapping encrypted backups", () => {
     const audit = await app.db.prisma.auditLog.findMany({ where: { action: { startsWith: "encryption.rewrap" } }, orderBy: { id: "asc" } });
     expect(audit.map((e) => e.action)).toEqual(["encryption.rewrap.resume", "encryption.rewrap.finish", "encryption.rewrap.start", "encryption.rewrap.finish"]);
   }, 240_000);
+
+  it("resumes a job stopped after an artifact was replaced but before its record: the record catches up, verification passes meanwhile", async () => {
+    const keyC = path.join(work, "c.txt");
+    execFileSync("age-keygen", ["-o", keyC], { stdio: "pipe" });
+    const idC = await addRecipient("third vault", keyC);
+    // Stalls writing the first artifact's manifest: its object already has the new header.
+    const { rewraps, stalled } = stallingRewraps((key) => key.endsWith(".manifest.json"), 1);
+    const job = await rewraps.start("test-admin");
+    await eventually(() => stalled.value, "the manifest rewrite to stall");
+    await rewraps.stop();
+    const replaced = (await artifacts()).find((a) => a.rewrapSha256 !== null)!;
+    const now = await read(storeOf(replaced.storageTarget!), replaced.key);
+    expect(crypto.createHash("sha256").update(now).digest("hex")).toBe(replaced.rewrapSha256);
+    expect(replaced.sha256).not.toBe(replaced.rewrapSha256);
+    expect(opensWith(keyC, now).ok).toBe(true);
+    // Object new, manifest and record old: verification takes either SHA-256 while a rewrap is under way.
+    const verified = dataOf(
+      await admin(`mutation($id: Int!) { verifyBackup(id: $id) { artifacts { id verifyResult verifyDetail } } }`, { id: replaced.backupId }),
+    ) as { verifyBackup: { artifacts: Array<{ id: number; verifyResult: string; verifyDetail: string | null }> } };
+    for (const v of verified.verifyBackup.artifacts) expect(v.verifyResult, v.verifyDetail ?? "").toBe("OK");
+
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const finished = await rewrapAndWait();
+    expect(finished).toMatchObject({ id: job.id, status: "SUCCEEDED", total: 4, done: 4, failed: 0 });
+    for (const a of await artifacts()) {
+      const store = storeOf(a.storageTarget!);
+      const bytes = await read(store, a.key);
+      expect(opensWith(keyC, bytes).ok, `artifact ${a.id}`).toBe(true);
+      expect(opensWith(keyB, bytes).ok, `artifact ${a.id}`).toBe(true);
+      expect(a.sha256).toBe(crypto.createHash("sha256").update(bytes).digest("hex"));
+      expect(a.rewrapSha256).toBeNull();
+      expect(a.encryptionKeys.map((k) => k.keyId)).toContain(idC);
+      const manifest = JSON.parse((await read(store, `${a.key}.manifest.json`)).toString()) as { artifact: { sha256: string; storedBytes: number } };
+      expect(manifest.artifact).toMatchObject({ sha256: a.sha256, storedBytes: bytes.length });
+    }
+    // The one replaced before the stop kept its new header: it was finished, not rewritten again.
+    const after = (await artifacts()).find((a) => a.id === replaced.id)!;
+    expect(after.sha256).toBe(replaced.rewrapSha256);
+  }, 120_000);
 });

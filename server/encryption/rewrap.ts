@@ -183,7 +183,8 @@ export class EncryptionRewraps {
       if (a.rewrapSha256) {
         // An interrupted rewrap of this artifact: the object is either the old one or the new one.
         const now = await objectSha256(store, a.key);
-        if (now === a.rewrapSha256) return await this.#finish(a, store, current, { sha256: a.rewrapSha256, bytes: 0 }, keys, a.rewrapKeyIds as number[] | null);
+        if (now === a.rewrapSha256)
+          return await this.#finish(a, store, current, { sha256: a.rewrapSha256, bytes: 0 }, keys, a.rewrapKeyIds as number[] | null, signal);
         if (now !== current)
           throw new Error(`the object's SHA-256 is ${now ?? "(missing)"}: neither the recorded ${current} nor the rewrap's ${a.rewrapSha256}`);
       }
@@ -194,7 +195,7 @@ export class EncryptionRewraps {
       await prisma.backupArtifact.update({ where: { id: a.id }, data: { rewrapSha256: written.sha256, rewrapKeyIds: wanted } });
       signal.throwIfAborted();
       await replaceWithRewrapped(store, a.key, written.sha256, signal);
-      await this.#finish(a, store, current, written, keys, wanted);
+      await this.#finish(a, store, current, written, keys, wanted, signal);
     } finally {
       await pin.release().catch(() => {});
     }
@@ -208,11 +209,12 @@ export class EncryptionRewraps {
     written: { sha256: string; bytes: number },
     keys: RecipientKey[],
     keyIds: number[] | null,
+    signal: AbortSignal,
   ): Promise<void> {
     const ids = keyIds ?? keys.map((k) => k.id);
     const bytes = written.bytes || (await store.head(a.key))?.bytes || 0;
     const manifestKeys = await this.deps.prisma.encryptionKey.findMany({ where: { id: { in: ids } }, orderBy: { id: "asc" } });
-    await rewriteManifest(store, a.key, { oldSha256, sha256: written.sha256, bytes, keys: manifestKeys });
+    await rewriteManifest(store, a.key, { oldSha256, sha256: written.sha256, bytes, keys: manifestKeys, signal });
     await this.deps.prisma.$transaction(async (tx) => {
       await tx.backupArtifact.update({
         where: { id: a.id },

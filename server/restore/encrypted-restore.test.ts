@@ -21,7 +21,7 @@ import {
   uniqueName,
 } from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
-import { restoreAndWait } from "./testing/restore-helpers.ts";
+import { eventually, restoreAndWait } from "./testing/restore-helpers.ts";
 
 const SEALED_CHUNK = 64 * 1024 + 16;
 
@@ -44,6 +44,7 @@ describe("restoring encrypted backups", () => {
   let maria: BackupView;
   let pg: BackupView;
   let s3Id: number;
+  let mariaId: number;
 
   beforeAll(async () => {
     app = await createTestApp();
@@ -67,7 +68,7 @@ describe("restoring encrypted backups", () => {
     const profile = (
       dataOf(await admin(`mutation { createDumpOptions(input: { name: "encrypted", encryption: AGE }) { id } }`)) as { createDumpOptions: { id: number } }
     ).createDumpOptions.id;
-    const mariaId = await createServer(admin, {
+    mariaId = await createServer(admin, {
       name: "maria-enc",
       engine: "MARIADB",
       host: "127.0.0.1",
@@ -134,6 +135,20 @@ describe("restoring encrypted backups", () => {
     expect(await mariadbFingerprint(fromS3)).toEqual(expected);
     expect(await pgFingerprint(pgTarget)).toEqual(await pgFingerprint(pgSource));
   }, 120_000);
+
+  it("drills an encrypted backup: decrypted with the instance key, PASSED against the captured tables", async () => {
+    dataOf(await admin(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: maria.id, s: mariaId }));
+    const drill = await eventually(
+      async () => {
+        const d = await app.db.prisma.restoreDrill.findFirst({ where: { backupId: maria.id }, orderBy: { id: "desc" } });
+        return (d && d.status !== "RUNNING" && d) || undefined;
+      },
+      "the drill to finish",
+      60_000,
+    );
+    expect(drill.status, drill.error ?? "").toBe("PASSED");
+    expect(drill.scratchDropped).toBe(true);
+  }, 90_000);
 
   /** The artifact altered three ways: one bit flipped, two chunks swapped, cut at a chunk boundary. */
   function tamperedCopies(file: string): Record<string, Buffer> {
