@@ -21,6 +21,8 @@ import {
   uniqueName,
 } from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
+import { createTestDatabase } from "../testing/test-db.ts";
+import { fingerprintOf } from "../encryption/age-keys.ts";
 import { eventually, restoreAndWait } from "./testing/restore-helpers.ts";
 
 const SEALED_CHUNK = 64 * 1024 + 16;
@@ -210,6 +212,33 @@ describe("restoring encrypted backups", () => {
       await app.db.prisma.backupArtifact.update({ where: { id: artifactId }, data: { sha256: null, status: "STORED", error: null } });
     }
   }, 240_000);
+
+  it("recover-metadata records encrypted backups as such, linking the recipients the new metadata database knows", async () => {
+    const db = await createTestDatabase();
+    try {
+      const recipient = /public key: (age1\w+)/.exec(fs.readFileSync(recoveryKey, "utf8"))![1]!;
+      const vault = await db.prisma.encryptionKey.create({
+        data: { kind: "RECOVERY", label: "vault again", recipient, fingerprint: fingerprintOf(recipient) },
+      });
+      const r = await runCli(["recover-metadata", "--local", localDir, "--database-url", db.url, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as { backups: Array<{ backupId: number; action: string; encrypted: boolean }> };
+      expect(report.backups.map((b) => [b.backupId, b.action, b.encrypted]).sort()).toEqual(
+        [
+          [maria.id, "create", true],
+          [pg.id, "create", true],
+        ].sort(),
+      );
+      const rebuilt = await db.prisma.backup.findMany({ include: { artifacts: { include: { encryptionKeys: true } } }, orderBy: { id: "asc" } });
+      for (const b of rebuilt) {
+        expect(b.encryption).toBe("AGE");
+        expect(b.artifacts[0]!.key).toMatch(/\.age$/);
+        expect(b.artifacts[0]!.encryptionKeys.map((k) => k.keyId)).toEqual([vault.id]);
+      }
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
 
   it("with the instance key gone from the metadata, names the keys that open it, and the CLI restores with the recovery identity", async () => {
     const copy = path.join(work, path.basename(fileOf(pg)));
