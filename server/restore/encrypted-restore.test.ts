@@ -45,6 +45,7 @@ describe("restoring encrypted backups", () => {
   let pgSource: string;
   let maria: BackupView;
   let pg: BackupView;
+  let pgParallel: BackupView;
   let s3Id: number;
   let mariaId: number;
 
@@ -86,6 +87,19 @@ describe("restoring encrypted backups", () => {
       username: POSTGRES.user,
       dumpOptionsId: profile,
     });
+    const parallel = (
+      dataOf(await admin(`mutation { createDumpOptions(input: { name: "encrypted-parallel", engine: PARALLEL, threads: 2, encryption: AGE }) { id } }`)) as {
+        createDumpOptions: { id: number };
+      }
+    ).createDumpOptions.id;
+    const pgParallelId = await createServer(admin, {
+      name: "pg-enc-par",
+      engine: "POSTGRESQL",
+      host: "127.0.0.1",
+      port: 5432,
+      username: POSTGRES.user,
+      dumpOptionsId: parallel,
+    });
     mariaSource = uniqueName("encm");
     pgSource = uniqueName("encp");
     mariaDbs.push(mariaSource);
@@ -95,7 +109,8 @@ describe("restoring encrypted backups", () => {
     await addBulkTable(mariaSource, 1);
     const [m] = await runBackup(admin, { serverId: mariaId, databases: [mariaSource], storageTargetIds: [localId, s3Id] });
     const [p] = await runBackup(admin, { serverId: pgId, databases: [pgSource], storageTargetIds: [localId] });
-    [maria, pg] = await Promise.all([waitForBackup(admin, m!.id), waitForBackup(admin, p!.id)]);
+    const [q] = await runBackup(admin, { serverId: pgParallelId, databases: [pgSource], storageTargetIds: [localId] });
+    [maria, pg, pgParallel] = await Promise.all([waitForBackup(admin, m!.id), waitForBackup(admin, p!.id), waitForBackup(admin, q!.id)]);
   }, 120_000);
 
   afterAll(async () => {
@@ -110,8 +125,8 @@ describe("restoring encrypted backups", () => {
   const fileOf = (b: BackupView) => path.join(localDir, localTargetOf(b).key);
 
   it("stores age files that the recovery identity opens with stock age", () => {
-    for (const b of [maria, pg]) {
-      expect(b.status).toBe("SUCCEEDED");
+    for (const b of [maria, pg, pgParallel]) {
+      expect(b.status, b.error ?? "").toBe("SUCCEEDED");
       expect(b.artifacts[0]!.key).toMatch(/\.age$/);
       expect(fs.readFileSync(fileOf(b)).subarray(0, 21).toString()).toBe("age-encryption.org/v1");
     }
@@ -137,6 +152,15 @@ describe("restoring encrypted backups", () => {
     expect(await mariadbFingerprint(fromS3)).toEqual(expected);
     expect(await pgFingerprint(pgTarget)).toEqual(await pgFingerprint(pgSource));
   }, 120_000);
+
+  it("restores an encrypted PARALLEL (pg_dump -Fd tar) backup: decrypted into the spool, loaded with pg_restore --jobs", async () => {
+    expect(localTargetOf(pgParallel).key).toMatch(/\.tar\.zst\.age$/);
+    const target = uniqueName("encpar_to");
+    pgDbs.push(target);
+    const r = await restoreAndWait(admin, { backupId: pgParallel.id, database: target });
+    expect(r.status, r.error ?? "").toBe("SUCCEEDED");
+    expect(await pgFingerprint(target)).toEqual(await pgFingerprint(pgSource));
+  }, 90_000);
 
   it("drills an encrypted backup: decrypted with the instance key, PASSED against the captured tables", async () => {
     dataOf(await admin(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: maria.id, s: mariaId }));
@@ -227,6 +251,7 @@ describe("restoring encrypted backups", () => {
         [
           [maria.id, "create", true],
           [pg.id, "create", true],
+          [pgParallel.id, "create", true],
         ].sort(),
       );
       const rebuilt = await db.prisma.backup.findMany({ include: { artifacts: { include: { encryptionKeys: true } } }, orderBy: { id: "asc" } });
