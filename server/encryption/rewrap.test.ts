@@ -36,7 +36,7 @@ describe("rewrapping encrypted backups", () => {
   const oldInstance = path.join(work, "old-instance.txt");
   const dbs: string[] = [];
   let source: string;
-  let backupIds: number[] = [];
+  const backupIds: number[] = [];
 
   const recipientOf = (file: string) => /public key: (age1\w+)/.exec(fs.readFileSync(file, "utf8"))![1]!;
   const addRecipient = async (label: string, file: string) =>
