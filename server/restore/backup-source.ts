@@ -4,6 +4,7 @@ import { ValidationError } from "../errors.ts";
 import { decryptionForArtifact, isEncryptedKey, plainKeyOf } from "../encryption/artifact-decryption.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
+import { ChecksumMismatchError } from "./errors.ts";
 import type { ArtifactSource } from "./restore-artifact.ts";
 
 /** Artifact statuses a restore may read: a CORRUPT mark may be stale, and the restore verifies anyway. */
@@ -61,10 +62,25 @@ export async function resolveArtifact(
   return { artifact, target, source };
 }
 
-/** Marks an artifact CORRUPT after a restore or drill read it back with another SHA-256. */
-export async function markCorrupt(prisma: PrismaClient, artifactId: number, detail: string): Promise<void> {
+/**
+ * Marks an artifact CORRUPT after a restore or drill read it back with another SHA-256, unless
+ * that SHA-256 is the one the copy has now or is being rewrapped to (a rewrap replaced the object
+ * while it was read: the restore failed, but the copy is intact). `error`: the restore's failure.
+ */
+export async function markCorrupt(prisma: PrismaClient, artifactId: number, detail: string, error?: unknown): Promise<void> {
+  const actual = mismatchOf(error)?.actual;
+  if (actual) {
+    const row = await prisma.backupArtifact.findUnique({ where: { id: artifactId }, select: { sha256: true, rewrapSha256: true } });
+    if (row && (row.sha256 === actual || row.rewrapSha256 === actual)) return;
+  }
   await prisma.backupArtifact.updateMany({
     where: { id: artifactId, status: { in: ["STORED", "CORRUPT"] } },
     data: { status: "CORRUPT", verifyResult: "CORRUPT", verifiedAt: new Date(), verifyDetail: detail, error: detail },
   });
+}
+
+/** The checksum mismatch behind a restore's failure, through its causes. */
+function mismatchOf(error: unknown): ChecksumMismatchError | null {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as Error).cause, depth++) if (e instanceof ChecksumMismatchError) return e;
+  return null;
 }

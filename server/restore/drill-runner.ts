@@ -77,7 +77,7 @@ export async function executeDrill(
       );
     } catch (caught) {
       const error = toRestoreError(caught, signal);
-      if (error.reason === "CHECKSUM_MISMATCH") await markCorrupt(prisma, artifact.id, error.message.split(";")[0]!);
+      if (error.reason === "CHECKSUM_MISMATCH") await markCorrupt(prisma, artifact.id, error.message.split(";")[0]!, error);
       throw error;
     }
     restored = true;

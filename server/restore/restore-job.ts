@@ -177,7 +177,7 @@ export class RestoreJobs {
       if (error.reason === "CHECKSUM_MISMATCH" && artifactId !== null) {
         const corruptId = artifactId;
         await this.#records
-          .write("mark the artifact corrupt", () => markCorrupt(prisma, corruptId, error.message.split(";")[0]!))
+          .write("mark the artifact corrupt", () => markCorrupt(prisma, corruptId, error.message.split(";")[0]!, error))
           .catch((e: unknown) => log.warn({ err: e }, "could not mark the artifact corrupt"));
       }
       // A target the restore has changed is a failure to look at, even when a cancel asked for it.
