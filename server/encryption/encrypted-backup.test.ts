@@ -333,6 +333,25 @@ describe("encrypted backups", () => {
     expect((await countOf(added.addRecoveryRecipient.id)).backupCount).toBe(1);
   });
 
+  it("repairBackup copies a checksum-verified encrypted copy back over a corrupt one; it opens with the same keys", async () => {
+    const source = uniqueName("agerep");
+    mariaDbs.push(source);
+    await createMariadbSample(source, { rows: 30 });
+    const serverId = (await app.db.prisma.server.findFirstOrThrow({ where: { name: "maria-age" } })).id;
+    const b = await backup(serverId, source, [localId, s3Id]);
+    const localFile = path.join(localDir, b.artifacts[0]!.key);
+    flipByte(localFile);
+    dataOf(await operator(`mutation($id: Int!) { verifyBackup(id: $id) { id } }`, { id: b.id }));
+    const repaired = dataOf(await operator(`mutation($id: Int!) { repairBackup(id: $id) { repaired failed { target error } } }`, { id: b.id })) as {
+      repairBackup: { repaired: string[]; failed: unknown[] };
+    };
+    expect(repaired.repairBackup).toEqual({ repaired: ["age-local"], failed: [] });
+    expect(await sha256File(localFile)).toBe(b.sha256);
+    expect(spawnStatus("age", ["-d", "-i", currentRecovery, "-o", "/dev/null", localFile])).toBe(0);
+    const after = (dataOf(await operator(`query($id: Int!) { backup(id: $id) { ${AGE_FIELDS} } }`, { id: b.id })) as { backup: EncryptedBackup }).backup;
+    expect(after.artifacts.map((a) => [a.status, a.encryptionKeyIds])).toEqual(b.artifacts.map((a) => ["STORED", a.encryptionKeyIds]));
+  });
+
   it("verification passes an encrypted copy without any key, and finds a bit-flipped or truncated copy corrupt", async () => {
     const source = uniqueName("agev");
     mariaDbs.push(source);

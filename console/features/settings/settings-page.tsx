@@ -4,14 +4,14 @@ import { useEffect, useState, type KeyboardEvent } from "react";
 import { PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { AuditPanel } from "./audit-panel";
+import { NotificationsPanel } from "./notifications/notifications-panel";
 import { SignInPanel } from "./sign-in-panel";
 import { TokensPanel } from "./tokens-panel";
 import { UsersPanel } from "./users-panel";
-import { WebhooksPanel } from "./webhooks-panel";
 
-type Tab = "tokens" | "sign-in" | "users" | "webhooks" | "audit";
+type Tab = "tokens" | "sign-in" | "users" | "notifications" | "audit";
 
-/** Settings: API tokens for everyone; users, webhooks and the audit log for admins. Tabs follow the ARIA pattern. */
+/** Settings: API tokens for everyone; users, notifications and the audit log for admins. Tabs follow the ARIA pattern. */
 export function SettingsPage() {
   const viewer = useViewer();
   const tabs: Array<{ id: Tab; label: string }> = [
@@ -19,7 +19,7 @@ export function SettingsPage() {
     ...(viewer.canEdit
       ? [
           { id: "users" as const, label: "Users and roles" },
-          { id: "webhooks" as const, label: "Webhooks" },
+          { id: "notifications" as const, label: "Notifications" },
           { id: "audit" as const, label: "Audit log" },
         ]
       : []),
@@ -63,7 +63,7 @@ export function SettingsPage() {
         {tab === "tokens" && <TokensPanel />}
         {tab === "sign-in" && <SignInPanel />}
         {tab === "users" && <UsersPanel />}
-        {tab === "webhooks" && <WebhooksPanel />}
+        {tab === "notifications" && <NotificationsPanel />}
         {tab === "audit" && <AuditPanel />}
       </div>
     </>
