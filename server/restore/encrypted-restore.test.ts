@@ -297,5 +297,28 @@ describe("restoring encrypted backups", () => {
     const r = await runCli(["restore", "--file", copy, "--to", url, "--identity", recoveryKey]);
     expect(r.code, r.stderr).toBe(0);
     expect(await pgFingerprint(target)).toEqual(await pgFingerprint(pgSource));
+
+    // Straight from S3, with the recovery identity.
+    const s3Key = `enc/${maria.artifacts.find((a) => a.storageTarget?.kind === "S3")!.key}`;
+    const fromS3 = uniqueName("encm_clis3");
+    mariaDbs.push(fromS3);
+    const viaS3 = await runCli(
+      [
+        "restore",
+        "--from-s3",
+        `s3://${s3.bucket}/${s3Key}`,
+        "--endpoint",
+        s3.endpoint,
+        "--to",
+        "mariadb://root@127.0.0.1",
+        "--database",
+        fromS3,
+        "--identity",
+        recoveryKey,
+      ],
+      { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" },
+    );
+    expect(viaS3.code, viaS3.stderr).toBe(0);
+    expect(await mariadbFingerprint(fromS3)).toEqual(await mariadbFingerprint(mariaSource));
   }, 120_000);
 });
