@@ -4,14 +4,18 @@ import { useEffect, useState, type KeyboardEvent } from "react";
 import { PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { AuditPanel } from "./audit-panel";
+import { EncryptionPanel } from "./encryption-panel";
 import { SignInPanel } from "./sign-in-panel";
 import { TokensPanel } from "./tokens-panel";
 import { UsersPanel } from "./users-panel";
 import { WebhooksPanel } from "./webhooks-panel";
 
-type Tab = "tokens" | "sign-in" | "users" | "webhooks" | "audit";
+type Tab = "tokens" | "sign-in" | "users" | "webhooks" | "audit" | "encryption";
 
-/** Settings: API tokens for everyone; users, webhooks and the audit log for admins. Tabs follow the ARIA pattern. */
+/**
+ * Settings: API tokens, encryption keys (read-only unless admin) and sign-in for everyone; users,
+ * webhooks and the audit log for admins. Tabs follow the ARIA pattern.
+ */
 export function SettingsPage() {
   const viewer = useViewer();
   const tabs: Array<{ id: Tab; label: string }> = [
@@ -23,6 +27,7 @@ export function SettingsPage() {
           { id: "audit" as const, label: "Audit log" },
         ]
       : []),
+    { id: "encryption", label: "Encryption" },
     { id: "sign-in", label: "Sign-in" },
   ];
   // /settings/?tab=sign-in (where a test sign-in comes back to) opens that tab.
@@ -65,6 +70,7 @@ export function SettingsPage() {
         {tab === "users" && <UsersPanel />}
         {tab === "webhooks" && <WebhooksPanel />}
         {tab === "audit" && <AuditPanel />}
+        {tab === "encryption" && <EncryptionPanel />}
       </div>
     </>
   );
