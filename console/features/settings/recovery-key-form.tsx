@@ -121,22 +121,24 @@ export function RecoveryKeyForm({ onAdded }: { onAdded: (key: EncryptionKey) => 
           </label>
         </fieldset>
         {mode === "paste" ? (
-          <TextField
-            label="Public key"
-            name="recipient"
-            value={pasted}
-            onChange={(e) => setPasted(e.target.value)}
-            placeholder="age1…"
-            autoComplete="off"
-            spellCheck={false}
-            className="mono"
-            error={errors.recipient}
-            hint={
-              <>
-                The <code>public key: age1…</code> line that <code>age-keygen -o recovery.txt</code> prints.
-              </>
-            }
-          />
+          <div className="wide">
+            <TextField
+              label="Public key"
+              name="recipient"
+              value={pasted}
+              onChange={(e) => setPasted(e.target.value)}
+              placeholder="age1…"
+              autoComplete="off"
+              spellCheck={false}
+              className="mono"
+              error={errors.recipient}
+              hint={
+                <>
+                  The <code>public key: age1…</code> line that <code>age-keygen -o recovery.txt</code> prints.
+                </>
+              }
+            />
+          </div>
         ) : (
           <GeneratedKey generated={generated} downloadedAs={downloadedAs} onGenerate={generate} onDownload={downloadIdentity} />
         )}

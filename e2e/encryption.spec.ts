@@ -1,0 +1,169 @@
+import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { promisify } from "node:util";
+import { expect, test } from "./fixtures/server.ts";
+import { gqlOk, signIn, snapshot, unique } from "./fixtures/helpers.ts";
+
+const run = promisify(execFile);
+
+/** What the server shows as a key's fingerprint: the first 16 hex digits of SHA-256 over `age1…`. */
+const fingerprintOf = (recipient: string) => createHash("sha256").update(recipient).digest("hex").slice(0, 16);
+
+/** Runs a program with `input` on stdin; resolves with its stdout (rejects on a non-zero exit). */
+function pipeThrough(command: string, args: string[], input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let err = "";
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`${command} exited ${code}: ${err}`))));
+    child.stdin.end(input);
+  });
+}
+
+test("an admin generates a recovery key in the browser, downloads its identity before adding it, pastes another, and retires one", async ({
+  page,
+}, testInfo) => {
+  // Nothing the page sends may carry the private half.
+  const sent: string[] = [];
+  page.on("request", (r) => sent.push(r.postData() ?? ""));
+  await signIn(page);
+  await page.goto("/settings/");
+  await page.getByRole("tab", { name: "Encryption" }).click();
+  const keys = page.getByRole("region", { name: "Encryption keys" });
+  // The instance key exists from the first look at the list.
+  await expect(keys.getByTestId("encryption-key-instance key")).toContainText("instance key, held by SQLGuard");
+
+  const form = page.getByRole("region", { name: "Add a recovery key" });
+  const add = form.getByRole("button", { name: "Add recovery key" });
+  const label = unique("vault");
+  await form.getByLabel("Generate in the browser").check();
+  await form.getByRole("button", { name: "Generate key pair" }).click();
+  const recipient = ((await form.getByTestId("generated-recipient").textContent()) ?? "").trim();
+  expect(recipient).toMatch(/^age1[02-9ac-hj-np-z]{58}$/);
+  await expect(form.getByRole("note", { name: "Keep the private key" })).toContainText("SQLGuard never stores the private half");
+  await expect(add).toBeDisabled();
+
+  // The download names its file after the label: asked for first.
+  await form.getByRole("button", { name: "Download private key" }).click();
+  await expect(form.getByText("Enter a label first: it names the key and the file.")).toBeVisible();
+  await expect(add).toBeDisabled();
+  await form.getByLabel("Label").fill(label);
+  const [download] = await Promise.all([page.waitForEvent("download"), form.getByRole("button", { name: "Download private key" }).click()]);
+  expect(download.suggestedFilename()).toBe(`sqlguard-recovery-${label}.txt`);
+  const identityPath = testInfo.outputPath(download.suggestedFilename());
+  await download.saveAs(identityPath);
+  await expect(add).toBeEnabled();
+  await expect(form.getByRole("status")).toContainText(`Downloaded sqlguard-recovery-${label}.txt.`);
+  await snapshot(page, testInfo, "settings-encryption-generated");
+
+  // The file is what age-keygen writes, and a valid age identity for the recipient the page showed.
+  const lines = (await readFile(identityPath, "utf8")).trimEnd().split("\n");
+  expect(lines[0]).toMatch(/^# created: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  expect(lines[1]).toBe(`# public key: ${recipient}`);
+  expect(lines[2]).toMatch(/^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/);
+  const { stdout } = await run("age-keygen", ["-y", identityPath]);
+  expect(stdout.trim()).toBe(recipient);
+  const secret = Buffer.from(`recovery ${label}\n`);
+  const encrypted = await pipeThrough("age", ["-r", recipient], secret);
+  expect((await pipeThrough("age", ["-d", "-i", identityPath], encrypted)).toString()).toBe(secret.toString());
+
+  await add.click();
+  await expect(page.getByRole("status").filter({ hasText: `Added recovery key ${label} (fingerprint ${fingerprintOf(recipient)}).` })).toBeVisible();
+  const row = keys.getByTestId(`encryption-key-${label}`);
+  await expect(row).toContainText(fingerprintOf(recipient));
+  await expect(row).toContainText("recovery key, held by you");
+  await expect(row).toContainText("active");
+  await expect(row).toContainText("No backup depends on it");
+  // The form forgot the pair: a new generation starts from scratch.
+  await expect(form.getByTestId("generated-recipient")).toHaveCount(0);
+  const identity = lines[2]!;
+  expect(sent.filter((body) => body.includes(identity) || body.includes(identity.toLowerCase()))).toEqual([]);
+  expect(sent.some((body) => body.includes(recipient))).toBe(true);
+
+  // Pasting: a bad key is refused at the field, a key from age-keygen is added.
+  await form.getByLabel("Paste a public key made with age-keygen").check();
+  const pasteLabel = unique("offsite");
+  await form.getByLabel("Label").fill(pasteLabel);
+  await form.getByRole("textbox", { name: "Public key" }).fill("age1notarealkey");
+  await form.getByRole("button", { name: "Add recovery key" }).click();
+  await expect(form.getByRole("textbox", { name: "Public key" })).toHaveAttribute("aria-invalid", "true");
+  await expect(form.getByText(/not an age recipient/).first()).toBeVisible();
+  await expect(keys.getByTestId(`encryption-key-${pasteLabel}`)).toHaveCount(0);
+  const pastedPath = testInfo.outputPath("pasted-key.txt");
+  await run("age-keygen", ["-o", pastedPath]);
+  const pasted = (await run("age-keygen", ["-y", pastedPath])).stdout.trim();
+  await form.getByRole("textbox", { name: "Public key" }).fill(pasted);
+  await form.getByRole("button", { name: "Add recovery key" }).click();
+  await expect(keys.getByTestId(`encryption-key-${pasteLabel}`)).toContainText(fingerprintOf(pasted));
+  await expect(form.getByRole("textbox", { name: "Public key" })).not.toHaveAttribute("aria-invalid", "true");
+  await snapshot(page, testInfo, "settings-encryption");
+
+  // Retiring asks first, with the backups that depend on the key; cancelling keeps it.
+  await keys.getByRole("button", { name: `Retire key ${pasteLabel}` }).click();
+  const dialog = page.getByRole("dialog", { name: `Retire key ${pasteLabel}?` });
+  await expect(dialog).toContainText("No backup depends on it. New backups leave it out.");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(keys.getByTestId(`encryption-key-${pasteLabel}`)).toContainText("active");
+  await keys.getByRole("button", { name: `Retire key ${pasteLabel}` }).click();
+  await dialog.getByRole("button", { name: "Retire key" }).click();
+  await expect(keys.getByTestId(`encryption-key-${pasteLabel}`)).toContainText("retired");
+  await expect(keys.getByRole("button", { name: `Retire key ${pasteLabel}` })).toHaveCount(0);
+  const listed = await gqlOk<{ encryptionKeys: Array<{ label: string; retiredAt: string | null }> }>(page.request, "{ encryptionKeys { label retiredAt } }");
+  expect(listed.encryptionKeys.find((k) => k.label === pasteLabel)?.retiredAt).toBeTruthy();
+  expect(listed.encryptionKeys.find((k) => k.label === label)?.retiredAt).toBeNull();
+});
+
+test("a dump option profile set to age encryption keeps it after a reload", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/servers/");
+  const section = page.getByRole("region", { name: "Dump option profiles" });
+  await section.getByRole("button", { name: "Add profile" }).click();
+  const form = section.getByRole("region", { name: "Add a dump option profile" });
+  const name = unique("sealed");
+  await form.getByLabel("Profile name").fill(name);
+  await expect(form.getByLabel("Encryption")).toHaveValue("NONE");
+  await form.getByLabel("Encryption").selectOption({ label: "age (to the instance key and recovery keys)" });
+  await form.getByRole("button", { name: "Add profile" }).click();
+  const row = page.getByTestId(`profile-${name}`);
+  await expect(row).toContainText("age-encrypted");
+
+  await page.reload();
+  await expect(row).toContainText("age-encrypted");
+  await section.getByRole("button", { name: `Edit profile ${name}` }).click();
+  const edit = section.getByRole("region", { name: `Edit profile ${name}` });
+  await expect(edit.getByLabel("Encryption")).toHaveValue("AGE");
+  const { dumpOptionsProfiles } = await gqlOk<{ dumpOptionsProfiles: Array<{ name: string; encryption: string }> }>(
+    page.request,
+    "{ dumpOptionsProfiles { name encryption } }",
+  );
+  expect(dumpOptionsProfiles.find((p) => p.name === name)?.encryption).toBe("AGE");
+
+  // Back to none: saved as such.
+  await edit.getByLabel("Encryption").selectOption("NONE");
+  await edit.getByRole("button", { name: "Save profile" }).click();
+  await expect(row).not.toContainText("age-encrypted");
+});
+
+test("a viewer sees the encryption keys but cannot add or retire one", async ({ page, browser, baseURL }) => {
+  await signIn(page);
+  const username = unique("viewer");
+  const password = "viewer-password-1";
+  await gqlOk(page.request, "mutation($input: UserInput!) { createUser(input: $input) { id } }", { input: { username, password, role: "VIEWER" } });
+  const context = await browser.newContext({ baseURL });
+  const viewer = await context.newPage();
+  try {
+    await signIn(viewer, username, password);
+    await viewer.goto("/settings/");
+    await viewer.getByRole("tab", { name: "Encryption" }).click();
+    const keys = viewer.getByRole("region", { name: "Encryption keys" });
+    await expect(keys.getByTestId("encryption-key-instance key")).toBeVisible();
+    await expect(keys.getByRole("button", { name: /^Retire key/ })).toHaveCount(0);
+    await expect(viewer.getByRole("region", { name: "Add a recovery key" })).toHaveCount(0);
+  } finally {
+    await context.close();
+  }
+});
