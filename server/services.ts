@@ -154,6 +154,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
   const spoolDir = deps.spoolDir ?? defaultSpoolDir(deps.dataDir);
+  const audit = new AuditLog(prisma);
+  // The keys encrypted backups are written to (the instance key is generated on first use).
+  const encryptionKeys = new EncryptionKeys({ prisma, secrets, audit });
   const runner = new BackupRunner({
     prisma,
     repo,
@@ -166,6 +169,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     limits: deps.limits,
     spoolDir,
     spoolReserve: deps.spoolReserve,
+    encryptionKeys,
   });
   const restoreEvents = new RestoreEvents();
   // What runs in this process is never settled as interrupted; `restore` is built below.
@@ -182,8 +186,6 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     leaseMs: settings.leaseMs,
     live: { backup: (id) => runner.holds(id), restore: (id) => restore.jobs.holds(id) },
   });
-  const audit = new AuditLog(prisma);
-  const encryptionKeys = new EncryptionKeys({ prisma, secrets, audit });
   const repair = new RepairService({ prisma, storeFor, audit, logger, instanceId });
   const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit, interrupted });
   const cron = deps.cron ?? new CronerDriver(logger);

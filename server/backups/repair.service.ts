@@ -114,11 +114,15 @@ export class RepairService {
           verifyResult: "OK" as const,
           verifyDetail: `repaired: copied from ${from.name}, SHA-256 checked`,
         };
-        await prisma.backupArtifact.upsert({
+        const repaired = await prisma.backupArtifact.upsert({
           where: { backupId_storageTargetId: { backupId, storageTargetId: target.id } },
           create: { backupId, storageTargetId: target.id, ...data },
           update: data,
         });
+        // An encrypted copy opens with the same keys as the one it was copied from.
+        const keys = await prisma.artifactEncryptionKey.findMany({ where: { artifactId: source.id }, select: { keyId: true } });
+        if (keys.length)
+          await prisma.artifactEncryptionKey.createMany({ data: keys.map((k) => ({ artifactId: repaired.id, keyId: k.keyId })), skipDuplicates: true });
         return null;
       } catch (error) {
         lastError = `from ${from.name}: ${(error as Error).message}`;
