@@ -1,9 +1,10 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import type { Page, TestInfo } from "@playwright/test";
 import { promisify } from "node:util";
 import { expect, test } from "./fixtures/server.ts";
-import { gqlOk, signIn, snapshot, unique } from "./fixtures/helpers.ts";
+import { gqlOk, signIn, snapshot, unique, waitForBackup } from "./fixtures/helpers.ts";
 
 const run = promisify(execFile);
 
@@ -22,6 +23,22 @@ function pipeThrough(command: string, args: string[], input: Buffer): Promise<Bu
     child.on("close", (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`${command} exited ${code}: ${err}`))));
     child.stdin.end(input);
   });
+}
+
+/** Generates a recovery key in the browser, saves its identity file and adds it; returns both halves' places. */
+async function addBrowserKey(page: Page, testInfo: TestInfo, label: string): Promise<{ recipient: string; identityPath: string }> {
+  const form = page.getByRole("region", { name: "Add a recovery key" });
+  await form.getByLabel("Label").fill(label);
+  await form.getByLabel("Generate in the browser").check();
+  await form.getByRole("button", { name: "Generate key pair" }).click();
+  const recipient = ((await form.getByTestId("generated-recipient").textContent()) ?? "").trim();
+  await expect(form.getByRole("button", { name: "Add recovery key" })).toBeDisabled();
+  const [download] = await Promise.all([page.waitForEvent("download"), form.getByRole("button", { name: "Download private key" }).click()]);
+  const identityPath = testInfo.outputPath(download.suggestedFilename());
+  await download.saveAs(identityPath);
+  await form.getByRole("button", { name: "Add recovery key" }).click();
+  await expect(page.getByTestId(`encryption-key-${label}`)).toContainText(fingerprintOf(recipient));
+  return { recipient, identityPath };
 }
 
 test("an admin generates a recovery key in the browser, downloads its identity before adding it, pastes another, and retires one", async ({
@@ -166,4 +183,67 @@ test("a viewer sees the encryption keys but cannot add or retire one", async ({ 
   } finally {
     await context.close();
   }
+});
+
+test("an encrypted backup depends on the browser-made key, which opens the downloaded copy; retiring it says so", async ({
+  page,
+  sampleDatabase,
+}, testInfo) => {
+  await signIn(page);
+  await page.goto("/settings/");
+  await page.getByRole("tab", { name: "Encryption" }).click();
+  const label = unique("drawer");
+  const { identityPath } = await addBrowserKey(page, testInfo, label);
+
+  const { createDumpOptions } = await gqlOk<{ createDumpOptions: { id: number } }>(
+    page.request,
+    "mutation($input: DumpOptionsInput!) { createDumpOptions(input: $input) { id } }",
+    { input: { name: unique("sealed"), encryption: "AGE" } },
+  );
+  const { createServer } = await gqlOk<{ createServer: { id: number } }>(
+    page.request,
+    "mutation($input: ServerInput!) { createServer(input: $input) { id } }",
+    {
+      input: {
+        name: unique("vaulted"),
+        engine: "MARIADB",
+        host: "127.0.0.1",
+        port: 3306,
+        username: "root",
+        includeDatabases: [sampleDatabase],
+        dumpOptionsId: createDumpOptions.id,
+      },
+    },
+  );
+  const { runBackup } = await gqlOk<{ runBackup: Array<{ id: number }> }>(
+    page.request,
+    "mutation($input: RunBackupInput!) { runBackup(input: $input) { id } }",
+    {
+      input: { serverId: createServer.id, databases: [sampleDatabase] },
+    },
+  );
+  const backupId = runBackup[0]!.id;
+  expect((await waitForBackup(page.request, backupId)).status).toBe("SUCCEEDED");
+
+  // The copy as stored (downloaded through the console) opens with the identity the browser made.
+  await page.goto(`/backups/detail/?id=${backupId}`);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download from local" }).click()]);
+  expect(download.suggestedFilename()).toMatch(/\.sql\.zst\.age$/);
+  const stored = await readFile(await download.path());
+  expect(stored.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+  const sql = (await pipeThrough("zstd", ["-d", "-c"], await pipeThrough("age", ["-d", "-i", identityPath], stored))).toString();
+  expect(sql).toContain("customer 1999");
+
+  await page.goto("/settings/");
+  await page.getByRole("tab", { name: "Encryption" }).click();
+  const row = page.getByTestId(`encryption-key-${label}`);
+  await expect(row).toContainText("1 backup depends on it");
+  await expect(page.getByTestId("encryption-key-instance key")).toContainText("1 backup depends on it");
+  await page.getByRole("button", { name: `Retire key ${label}` }).click();
+  const dialog = page.getByRole("dialog", { name: `Retire key ${label}?` });
+  await expect(dialog).toContainText("1 backup depends on it. They still open with it after it is retired: keep its private half. New backups leave it out.");
+  await dialog.getByRole("button", { name: "Retire key" }).click();
+  await expect(row).toContainText("retired");
+  // Still counted: the old backup opens with it.
+  await expect(row).toContainText("1 backup depends on it");
 });
