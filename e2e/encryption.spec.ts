@@ -193,7 +193,7 @@ test("an encrypted backup depends on the browser-made key, which opens the downl
   await page.goto("/settings/");
   await page.getByRole("tab", { name: "Encryption" }).click();
   const label = unique("drawer");
-  const { identityPath } = await addBrowserKey(page, testInfo, label);
+  const { recipient, identityPath } = await addBrowserKey(page, testInfo, label);
 
   const { createDumpOptions } = await gqlOk<{ createDumpOptions: { id: number } }>(
     page.request,
@@ -227,6 +227,8 @@ test("an encrypted backup depends on the browser-made key, which opens the downl
 
   // The copy as stored (downloaded through the console) opens with the identity the browser made.
   await page.goto(`/backups/detail/?id=${backupId}`);
+  await expect(page.getByTestId("encryption")).toContainText(`age, opens with: instance key`);
+  await expect(page.getByTestId("encryption")).toContainText(`${label} (${fingerprintOf(recipient)})`);
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download from local" }).click()]);
   expect(download.suggestedFilename()).toMatch(/\.sql\.zst\.age$/);
   const stored = await readFile(await download.path());

@@ -85,6 +85,7 @@ export const BACKUP = graphql(
       trigger
       attempt
       compression
+      encryption
       tool
       createdAt
       dueAt
@@ -121,10 +122,16 @@ export const BACKUP = graphql(
           name
           kind
         }
+        encryptionKeyIds
       }
       restores {
         ...RestoreFields
       }
+    }
+    encryptionKeys {
+      id
+      label
+      fingerprint
     }
   }
 `,
