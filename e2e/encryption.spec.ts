@@ -53,6 +53,9 @@ test("an admin generates a recovery key in the browser, downloads its identity b
   const keys = page.getByRole("region", { name: "Encryption keys" });
   // The instance key exists from the first look at the list.
   await expect(keys.getByTestId("encryption-key-instance key")).toContainText("instance key, held by SQLGuard");
+  const noRecovery = page.getByRole("note", { name: "No recovery key" });
+  const before = await gqlOk<{ encryptionKeys: Array<{ kind: string; retiredAt: string | null }> }>(page.request, "{ encryptionKeys { kind retiredAt } }");
+  await expect(noRecovery).toHaveCount(before.encryptionKeys.some((k) => k.kind === "RECOVERY" && !k.retiredAt) ? 0 : 1);
 
   const form = page.getByRole("region", { name: "Add a recovery key" });
   const add = form.getByRole("button", { name: "Add recovery key" });
@@ -95,6 +98,7 @@ test("an admin generates a recovery key in the browser, downloads its identity b
   await expect(row).toContainText("recovery key, held by you");
   await expect(row).toContainText("active");
   await expect(row).toContainText("No backup depends on it");
+  await expect(noRecovery).toHaveCount(0);
   // The form forgot the pair: a new generation starts from scratch.
   await expect(form.getByTestId("generated-recipient")).toHaveCount(0);
   const identity = lines[2]!;

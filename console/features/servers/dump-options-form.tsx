@@ -152,6 +152,7 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
           hint={
             <>
               age: each copy is encrypted after compression (<code>.age</code>) to every key in Settings → Encryption; <code>age -d -i key.txt</code> opens it.
+              Add a recovery key there first: the instance key alone is lost with the server.
             </>
           }
         />

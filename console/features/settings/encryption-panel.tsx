@@ -65,6 +65,12 @@ export function EncryptionPanel() {
         </p>
       )}
       <ErrorMessage error={failure} />
+      {data && !data.encryptionKeys.some((k) => k.kind === "RECOVERY" && !k.retiredAt) && (
+        <p className="panel warn-box" role="note" aria-label="No recovery key">
+          <span className="warn-text">No recovery key yet.</span> Encrypted backups then open only with the instance key, kept in SQLGuard&apos;s metadata: lose
+          the server and its metadata, and they cannot be opened. {viewer.canEdit ? "Add a recovery key below." : "Ask an admin to add a recovery key."}
+        </p>
+      )}
       {!data ? (
         error ? (
           <ErrorMessage error={error} />
