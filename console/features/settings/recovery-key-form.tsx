@@ -189,7 +189,8 @@ function GeneratedKey({
       <div className="panel warn-box" role="note" aria-label="Keep the private key">
         <p className="warn-text">SQLGuard never stores the private half of this key.</p>
         <p>
-          Download it and keep it safe, away from this server. Without the file this key opens nothing; with it, anyone can open every backup encrypted to it.
+          Download it and keep it safe, away from this server. Without the file this recovery key opens no backup; with it, anyone can open every backup
+          encrypted to it.
         </p>
         <div className="form-actions">
           <button type="button" onClick={onDownload}>
