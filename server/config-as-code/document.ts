@@ -72,6 +72,10 @@ export const dumpOptionsDoc = z.strictObject({
   pgExtraFlags: flags("pg").default([]),
   compression: z.enum(["ZSTD", "GZIP", "NONE"]).default("ZSTD"),
   compressionLevel: z.number().int("must be a whole number").default(3),
+  encryption: z
+    .enum(["NONE", "AGE"])
+    .default("NONE")
+    .describe("AGE: artifacts are encrypted after compression (age v1, `.age`) to the instance key and every recovery recipient."),
 });
 
 export const storageTargetDoc = z.strictObject({

@@ -41,7 +41,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
   it("configured through GraphQL, exported, applied elsewhere, exported again: equal; a second apply plans nothing", async () => {
     const profile = dataOf(
       await adminA(
-        `mutation { createDumpOptions(input: { name: "fast", compression: GZIP, compressionLevel: 1, routines: false, mysqlExtraFlags: ["--skip-lock-tables"] }) { id } }`,
+        `mutation { createDumpOptions(input: { name: "fast", compression: GZIP, compressionLevel: 1, routines: false, mysqlExtraFlags: ["--skip-lock-tables"], encryption: AGE }) { id } }`,
       ),
     ) as { createDumpOptions: { id: number } };
     const s3 = dataOf(
@@ -100,6 +100,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
     expect(first).toContain(`secretAccessKey: \${env:SQLGUARD_SECRET_STORAGE_OFFSITE}`);
     expect(first).toContain(`secret: \${env:SQLGUARD_SECRET_WEBHOOK_OPS}`);
     expect(first).toMatch(/servers:\n\s+matchLabels:\n\s+env: prod/);
+    expect(first.slice(first.indexOf("- name: fast"), first.indexOf("storageTargets:"))).toContain("\n    encryption: AGE\n");
 
     // The fresh instance resolves the placeholders from its own environment.
     Object.assign(envB, {
@@ -144,6 +145,13 @@ describe("configuration as code: export, apply to a fresh instance, export again
     expect(server.passwordEnc).not.toContain("db-secret-value");
     const { SecretBox } = await import("../secrets/secret-box.ts");
     expect(new SecretBox(b.secretKey).open(server.passwordEnc!)).toBe("db-secret-value");
+
+    // The encryption mode arrived, and a change of it alone is planned as one field.
+    expect((await b.db.prisma.dumpOptions.findUniqueOrThrow({ where: { name: "fast" } })).encryption).toBe("AGE");
+    const plainAgain = await apply(adminB, first.replace("encryption: AGE", "encryption: NONE"), { dryRun: true });
+    expect(plainAgain.changes).toEqual([
+      { action: "UPDATE", kind: "dumpOptions", name: "fast", fields: [{ field: "encryption", before: '"AGE"', after: '"NONE"', secret: false }] },
+    ]);
 
     // A changed secret is planned as "changed", never shown.
     envB.SQLGUARD_SECRET_SERVER_PROD_DB = "rotated-secret";

@@ -81,14 +81,14 @@ export class EncryptionKeys {
   }
 
   /**
-   * Every key, oldest first, with the stored copies (and backups) it opens; the instance key is
+   * Every key, instance keys first, then oldest first, with the stored copies (and backups) it opens; the instance key is
    * generated first if there is none yet, so the list always shows what new backups use.
    */
   async list(): Promise<KeyView[]> {
     const { prisma } = this.deps;
     await this.instanceKey();
     const [rows, counts] = await Promise.all([
-      prisma.encryptionKey.findMany({ orderBy: { id: "asc" } }),
+      prisma.encryptionKey.findMany({ orderBy: [{ kind: "asc" }, { id: "asc" }] }),
       prisma.$queryRaw<Array<{ keyId: number; artifacts: bigint; backups: bigint }>>`
         SELECT k.keyId AS keyId, COUNT(*) AS artifacts, COUNT(DISTINCT a.backupId) AS backups
         FROM ArtifactEncryptionKey k JOIN BackupArtifact a ON a.id = k.artifactId

@@ -50,7 +50,8 @@ async function viewOf(keys: { list(): Promise<KeyView[]> }, id: number): Promise
 builder.queryFields((t) => ({
   encryptionKeys: t.field({
     type: [EncryptionKeyType],
-    description: "The instance key and the recovery recipients, retired ones included, oldest first (the instance key is generated on first use).",
+    description:
+      "The instance key and the recovery recipients, retired ones included: instance keys first, then oldest first (the instance key is generated on first use).",
     resolve: (_r, _a, ctx) => {
       requireRole(ctx.principal, "VIEWER");
       return ctx.services.encryptionKeys.list();
