@@ -14,6 +14,8 @@
 //   restores  `zstd -dc | mariadb` / `zstd -dc | psql` vs SQLGuard's restoreBackup SINGLE and PARALLEL
 //             (myloader / pg_restore -j), into new databases; with the spool's peak disk use.
 // Usage: npm run bench:pipeline [-- --size-mb 1024 --rounds 3 --parallel-rounds 1]
+// Diagnosis: BENCH_SERVER_FLAGS adds node flags to the server (e.g. "--trace-gc" or "--cpu-prof
+// --cpu-prof-dir=/tmp/prof"); BENCH_SERVER_LOG=FILE appends the server's stdout to FILE.
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -168,23 +170,30 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
   const port = await freePort();
   const metadata = `sqlguard_bench_meta_${crypto.randomBytes(4).toString("hex")}`;
   const password = "bench-password-1";
-  const child = spawn(process.execPath, ["--max-semi-space-size=4", "--import", "tsx", "server/main.ts"], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
-      DATABASE_URL: `mysql://root@127.0.0.1:3306/${metadata}`,
-      SQLGUARD_PORT: String(port),
-      SQLGUARD_HOST: "127.0.0.1",
-      SQLGUARD_DATA_DIR: path.join(work, "data"),
-      SQLGUARD_ADMIN_PASSWORD: password,
-      SQLGUARD_SCHEDULER_ENABLED: "false",
-      SQLGUARD_LOG_LEVEL: "info",
+  const child = spawn(
+    process.execPath,
+    ["--max-semi-space-size=4", ...(process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean), "--import", "tsx", "server/main.ts"],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        DATABASE_URL: `mysql://root@127.0.0.1:3306/${metadata}`,
+        SQLGUARD_PORT: String(port),
+        SQLGUARD_HOST: "127.0.0.1",
+        SQLGUARD_DATA_DIR: path.join(work, "data"),
+        SQLGUARD_ADMIN_PASSWORD: password,
+        SQLGUARD_SCHEDULER_ENABLED: "false",
+        SQLGUARD_LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", "pipe", "inherit"],
     },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  );
   let log = "";
-  child.stdout!.on("data", (c: Buffer) => (log += c.toString()));
+  child.stdout!.on("data", (c: Buffer) => {
+    log += c.toString();
+    if (process.env.BENCH_SERVER_LOG) fs.appendFileSync(process.env.BENCH_SERVER_LOG, c);
+  });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`SQLGuard exited before it was ready:\n${log}`);

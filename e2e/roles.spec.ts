@@ -56,7 +56,7 @@ test("an admin adds a viewer, who sees everything but cannot edit", async ({ pag
     await expect(viewer.getByRole("tab", { name: "API tokens" })).toBeVisible();
     await expect(viewer.getByRole("tab", { name: "Users and roles" })).toHaveCount(0);
     await expect(viewer.getByRole("tab", { name: "Audit log" })).toHaveCount(0);
-    await expect(viewer.getByRole("tab", { name: "Webhooks" })).toHaveCount(0);
+    await expect(viewer.getByRole("tab", { name: "Notifications" })).toHaveCount(0);
     await snapshot(viewer, testInfo, "viewer-settings");
 
     // The API refuses anyway.

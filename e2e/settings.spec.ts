@@ -57,13 +57,13 @@ test("creates an API token shown once, uses it, revokes it, and finds both in th
   await snapshot(page, testInfo, "settings-audit");
 });
 
-test("adds a webhook and sends it a test event", async ({ page }, testInfo) => {
-  const received: Array<{ method?: string; body: string }> = [];
+test("adds a signed webhook channel and sends it a test event", async ({ page }, testInfo) => {
+  const received: Array<{ method?: string; body: string; signature?: string | string[] }> = [];
   const receiver = createServer((req, res) => {
     let body = "";
     req.on("data", (chunk: Buffer) => (body += chunk.toString()));
     req.on("end", () => {
-      received.push({ method: req.method, body });
+      received.push({ method: req.method, body, signature: req.headers["x-sqlguard-signature"] });
       res.writeHead(204).end();
     });
   });
@@ -72,29 +72,36 @@ test("adds a webhook and sends it a test event", async ({ page }, testInfo) => {
   try {
     await signIn(page);
     await page.goto("/settings/");
-    await page.getByRole("tab", { name: "Webhooks" }).click();
-    const form = page.getByRole("region", { name: "Add a webhook" });
-    await form.getByRole("button", { name: "Add webhook" }).click();
-    await expect(form.getByText("Enter an http:// or https:// URL.")).toBeVisible();
+    // Webhooks are notification channels of kind WEBHOOK now.
+    await expect(page.getByRole("tab", { name: "Webhooks" })).toHaveCount(0);
+    await page.getByRole("tab", { name: "Notifications" }).click();
+    const form = page.getByRole("form", { name: "New channel" });
+    await form.getByLabel("Kind").selectOption("WEBHOOK");
+    await form.getByRole("button", { name: "Add channel" }).click();
+    await expect(form.getByText("Enter a name.")).toBeVisible();
+    await expect(form.getByLabel("Receiver URL")).toHaveAccessibleDescription(/Enter the URL\./);
     const name = unique("ops");
-    await form.getByLabel("Webhook name").fill(name);
-    await form.getByLabel("URL").fill(url);
+    await form.getByLabel("Channel name").fill(name);
+    await form.getByLabel("Receiver URL").fill(url);
     await form.getByLabel("Signing secret").fill("e2e-secret");
-    await form.getByRole("button", { name: "Add webhook" }).click();
-    const row = page.getByTestId(`webhook-${name}`);
-    await expect(row).toContainText("failure, overdue, recovery");
-    await expect(row).toContainText("signed");
+    await form.getByRole("button", { name: "Add channel" }).click();
+    const row = page.getByTestId(`channel-${name}`);
+    await expect(row).toContainText("Webhook (signed JSON)");
+    await expect(row).toContainText(new URL(url).host);
+    await expect(row).not.toContainText("/hook");
 
     await page.getByRole("button", { name: `Send a test to ${name}` }).click();
-    await expect(page.getByRole("status", { name: `Test of ${name}` })).toContainText("Delivered (HTTP 204)");
+    await expect(page.getByRole("status", { name: `Test of ${name}` })).toContainText("Test: delivered (HTTP 204)");
     expect(received.length).toBeGreaterThan(0);
     expect(received[0]!.method).toBe("POST");
-    await snapshot(page, testInfo, "settings-webhooks");
+    expect(received[0]!.signature).toMatch(/^sha256=[0-9a-f]{64}$/);
+    await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "SENT");
+    await snapshot(page, testInfo, "settings-webhook-channel");
 
-    await page.getByRole("button", { name: `Delete webhook ${name}` }).click();
+    await page.getByRole("button", { name: `Delete channel ${name}` }).click();
     await page
-      .getByRole("dialog", { name: `Delete webhook ${name}?` })
-      .getByRole("button", { name: "Delete webhook" })
+      .getByRole("dialog", { name: `Delete channel ${name}?` })
+      .getByRole("button", { name: "Delete channel" })
       .click();
     await expect(row).toHaveCount(0);
   } finally {

@@ -17,6 +17,7 @@ import { ServersService } from "./catalog/servers.service.ts";
 import { StorageTargetsService } from "./catalog/storage-targets.service.ts";
 import { UsersService } from "./catalog/users.service.ts";
 import { EncryptionKeys } from "./encryption/keys.service.ts";
+import { EncryptionRewraps } from "./encryption/rewrap.ts";
 import { ConfigurationService } from "./config-as-code/configuration.service.ts";
 import type { SecretSource } from "./config-as-code/secrets.ts";
 import { BackupsRepository } from "./db/backups.repository.ts";
@@ -251,6 +252,17 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const notifier = new Notifier({ prisma, channels: notificationChannels, sender, logger, clock });
   events.on((event) => notifier.onBackupEvent(event));
   restore.events.on((event) => notifier.onRestoreEvent(event));
+  // rewrapBackups: the age headers of stored artifacts rewritten to the current keys.
+  const encryptionRewraps = new EncryptionRewraps({
+    prisma,
+    secrets,
+    keys: encryptionKeys,
+    storeFor,
+    audit,
+    logger,
+    instanceId,
+    heartbeatMs: deps.limits.heartbeatMs,
+  });
   const services: Services = {
     auth,
     signIn,
@@ -259,6 +271,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     servers,
     dumpOptions: new DumpOptionsService(catalog),
     encryptionKeys,
+    encryptionRewraps,
     storageTargets,
     schedules: new SchedulesService(catalog),
     retentionRules: new RetentionRulesService(catalog),

@@ -59,3 +59,9 @@ export function formatRate(bytesPerSecond: number | null | undefined): string {
 export function formatPercent(ratio: number | null | undefined): string {
   return ratio === null || ratio === undefined ? "—" : `${(ratio * 100).toFixed(1)} %`;
 }
+
+/** An instant to the second with its zone, for detail pages: "Dec 3, 2026, 12:51:08 PM UTC"; null → "—". */
+export function formatInstant(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "long" }).format(new Date(iso));
+}

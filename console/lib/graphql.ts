@@ -85,13 +85,22 @@ export async function request<Data, Variables extends AnyVariables>(
   return result.data;
 }
 
-/** Problems keyed by field, the list index dropped (`includeDatabases.2` → `includeDatabases`). */
+/**
+ * Problems keyed by field path, list indexes dropped (`includeDatabases.2` → `includeDatabases`,
+ * `smtp.to.1` → `smtp.to`), so a nested field (`smtp.host`) lands at its own input. A nested
+ * problem is also kept under its top-level name (`smtp`), for forms that show one message per group.
+ */
 export function fieldErrorsOf(error: unknown): Record<string, string> {
   if (!(error instanceof GraphQLRequestError)) return {};
   const out: Record<string, string> = {};
-  for (const { field, problem } of error.fields) {
-    const key = field.split(".")[0] ?? field;
+  const add = (key: string, problem: string) => {
     out[key] = out[key] ? `${out[key]}; ${problem}` : problem;
+  };
+  for (const { field, problem } of error.fields) {
+    const parts = field.split(".").filter((part) => !/^\d+$/.test(part));
+    const key = parts.join(".") || field;
+    add(key, problem);
+    if (parts.length > 1) add(parts[0]!, problem);
   }
   return out;
 }

@@ -19,12 +19,12 @@ describe("backups history", () => {
     app = await createTestApp();
     viewer = await app.as("VIEWER");
     const p = app.db.prisma;
-    const server = (name: string) =>
+    const server = (name: string, labels: Record<string, string>) =>
       p.server.create({
-        data: { name, engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] },
+        data: { name, engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels, includeDatabases: [], excludeDatabases: [] },
       });
-    const a = await server("hist-a");
-    serverB = (await server("hist-b")).id;
+    const a = await server("hist-a", { env: "prod", team: "payments" });
+    serverB = (await server("hist-b", { env: "dev" })).id;
     const local = await p.storageTarget.findFirstOrThrow({ where: { kind: "LOCAL" } });
     s3Id = (await p.storageTarget.create({ data: { name: "hist-s3", kind: "S3", bucket: "b", region: "us-east-1" } })).id;
     const t0 = Date.UTC(2026, 10, 1);
@@ -95,6 +95,23 @@ describe("backups history", () => {
     const shop = (await walk(`filter: { database: "shop", from: "2026-11-01T00:05:00Z", to: "2026-11-01T00:10:00Z" }`, 10)).ids;
     expect(shop.length).toBeGreaterThan(0);
     expect(shop.length).toBeLessThan(10);
+  });
+
+  it("filters by the labels the servers carry now, alone and with other filters", async () => {
+    const notB = ids.all!.filter((id) => !ids.b!.includes(id));
+    const dev = await walk(`filter: { serverLabels: [{ key: "env", value: "dev" }] }`, 4);
+    expect(dev.ids).toEqual([...ids.b!].reverse());
+    expect(dev.total).toBe(ids.b!.length);
+    // Every label must match.
+    expect((await walk(`filter: { serverLabels: [{ key: "env", value: "prod" }, { key: "team", value: "payments" }] }`, 50)).ids).toEqual([...notB].reverse());
+    expect((await walk(`filter: { serverLabels: [{ key: "env", value: "prod" }, { key: "team", value: "web" }] }`, 50)).ids).toEqual([]);
+    expect((await walk(`filter: { serverLabels: [{ key: "env", value: "staging" }] }`, 50)).total).toBe(0);
+    // With a server id that the labels do not select: nothing; with the target filter: the intersection.
+    expect((await walk(`filter: { serverId: ${serverB}, serverLabels: [{ key: "env", value: "prod" }] }`, 50)).ids).toEqual([]);
+    const onS3Dev = ids.s3!.filter((id) => ids.b!.includes(id));
+    expect((await walk(`filter: { storageTargetId: ${s3Id}, serverLabels: [{ key: "env", value: "dev" }] }, order: OLDEST_FIRST`, 2)).ids).toEqual(onS3Dev);
+    const twice = await viewer(`{ backups(filter: { serverLabels: [{ key: "env", value: "dev" }, { key: "env", value: "prod" }] }) { nodes { id } } }`);
+    expect(twice.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT", field: "serverLabels[1].key" } });
   });
 
   it("rejects a cursor it did not issue and a page size out of range, naming the argument", async () => {

@@ -1,6 +1,7 @@
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
 import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
 import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
+import { labelsMatch, type LabelSelector } from "../catalog/server-selector.ts";
 import type { BackupsRepository, BackupWithArtifacts } from "../db/backups.repository.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { Backup, DumpOptions, Prisma, Server } from "../db/generated/client.ts";
@@ -48,6 +49,8 @@ export type BackupFilter = {
   trigger?: Backup["trigger"] | null;
   from?: Date | null;
   to?: Date | null;
+  /** Backups of the servers that carry every one of these labels now (e.g. env=prod). */
+  serverLabels?: Array<{ key: string; value: string }> | null;
 };
 
 /** An artifact opened for download. */
@@ -196,6 +199,7 @@ export class BackupsService {
     if (!Number.isInteger(page.first) || page.first < 1 || page.first > 500) throw new ValidationError("first", "must be between 1 and 500");
     const after = page.after ? parseCursor(page.after) : null;
     const dir = page.order === "OLDEST_FIRST" ? "asc" : "desc";
+    filter = await this.#withLabelServers(filter);
     const ids = filter.storageTargetId != null ? await this.#idsOnTarget(filter, filter.storageTargetId, page.first + 1, after, dir) : null;
     const rows = await this.deps.prisma.backup.findMany({
       where: ids ? { id: { in: ids } } : { AND: [backupWhere(filter), afterCursor(after, dir)] },
@@ -244,8 +248,21 @@ export class BackupsService {
     return [...found, ...rest2.map((r) => r.id)];
   }
 
-  count(filter: BackupFilter): Promise<number> {
-    return this.deps.prisma.backup.count({ where: backupWhere(filter) });
+  async count(filter: BackupFilter): Promise<number> {
+    return this.deps.prisma.backup.count({ where: backupWhere(await this.#withLabelServers(filter)) });
+  }
+
+  /** The filter with `serverLabels` resolved to the ids of the servers that carry them all. */
+  async #withLabelServers(filter: BackupFilter): Promise<BackupFilter & { serverIds?: number[] }> {
+    if (!filter.serverLabels?.length) return filter;
+    const selector: LabelSelector = {};
+    for (const [i, { key, value }] of filter.serverLabels.entries()) {
+      if (!key.trim()) throw new ValidationError(`serverLabels[${i}].key`, "must not be empty");
+      if (key in selector && selector[key] !== value) throw new ValidationError(`serverLabels[${i}].key`, `${key} is given twice with different values`);
+      selector[key] = value;
+    }
+    const servers = await this.deps.prisma.server.findMany({ select: { id: true, labels: true } });
+    return { ...filter, serverIds: servers.filter((s) => labelsMatch(s.labels, selector)).map((s) => s.id) };
   }
 
   /**
@@ -305,9 +322,10 @@ export class BackupsService {
   }
 }
 
-function backupWhere(f: BackupFilter): Prisma.BackupWhereInput {
+function backupWhere(f: BackupFilter & { serverIds?: number[] }): Prisma.BackupWhereInput {
   return {
-    ...(f.serverId != null ? { serverId: f.serverId } : {}),
+    ...(f.serverIds ? { serverId: { in: f.serverId != null ? f.serverIds.filter((id) => id === f.serverId) : f.serverIds } } : {}),
+    ...(f.serverId != null && !f.serverIds ? { serverId: f.serverId } : {}),
     ...(f.database != null ? { database: f.database } : {}),
     ...(f.scheduleId != null ? { scheduleId: f.scheduleId } : {}),
     ...(f.status?.length ? { status: { in: f.status } } : {}),

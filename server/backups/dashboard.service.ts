@@ -16,6 +16,8 @@ export type DatabaseStatus = "OK" | "FAILING" | "OVERDUE" | "DEGRADED" | "NEVER"
 export type DashboardDatabase = {
   serverId: number;
   serverName: string;
+  /** The server's labels now, in key order. */
+  serverLabels: Array<{ key: string; value: string }>;
   database: string | null;
   status: DatabaseStatus;
   lastSuccessAt: Date | null;
@@ -114,6 +116,7 @@ export class DashboardService {
       return {
         serverId: entry.serverId,
         serverName: entry.serverName,
+        serverLabels: entry.serverLabels,
         database: entry.database,
         status,
         lastSuccessAt,

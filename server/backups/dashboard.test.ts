@@ -18,7 +18,16 @@ describe("dashboard", () => {
     const p = app.db.prisma;
     const now = Date.now();
     const server = await p.server.create({
-      data: { name: "dash", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] },
+      data: {
+        name: "dash",
+        engine: "MARIADB",
+        host: "127.0.0.1",
+        port: 3306,
+        username: "root",
+        labels: { tier: "1", env: "prod" },
+        includeDatabases: [],
+        excludeDatabases: [],
+      },
     });
     const local = await p.storageTarget.findFirstOrThrow({ where: { kind: "LOCAL" } });
     const hourly = await p.schedule.findFirstOrThrow({ where: { name: "hourly" } });
@@ -52,7 +61,7 @@ describe("dashboard", () => {
 
     const viewer = await app.as("VIEWER");
     const { dashboard } = dataOf(
-      await viewer(`{ dashboard { databases { serverName database status ageSeconds rpoSeconds overdue lastError nextRunAt schedules }
+      await viewer(`{ dashboard { databases { serverName serverLabels { key value } database status ageSeconds rpoSeconds overdue lastError nextRunAt schedules }
         running { id } totals { backups backups24h successRate24h storage { target { name } bytes objects } } } }`),
     ) as { dashboard: any };
     const byName = Object.fromEntries(dashboard.databases.filter((d: any) => d.serverName === "dash").map((d: any) => [d.database, d]));
@@ -62,6 +71,11 @@ describe("dashboard", () => {
     expect(byName.broken).toMatchObject({ status: "FAILING", lastError: "the dump exited with code 2: boom" });
     expect(byName.stale).toMatchObject({ status: "OVERDUE", overdue: true });
     expect(byName.fresh.schedules).toEqual(expect.arrayContaining(["hourly", "daily"]));
+    // The server's labels, in key order, for the dashboard's label filter.
+    expect(byName.fresh.serverLabels).toEqual([
+      { key: "env", value: "prod" },
+      { key: "tier", value: "1" },
+    ]);
     expect(new Date(byName.fresh.nextRunAt).getTime()).toBeGreaterThan(now);
     // Problems first.
     expect(dashboard.databases[0].status).toBe("OVERDUE");

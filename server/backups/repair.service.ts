@@ -89,7 +89,7 @@ export class RepairService {
   async #copyTo(
     backupId: number,
     sha256: string,
-    sources: Array<{ id: number; key: string; storageTargetId: number | null }>,
+    sources: Array<{ id: number; key: string; storageTargetId: number | null; sha256?: string | null }>,
     target: StorageTarget,
     targetOf: (id: number) => StorageTarget | undefined,
   ): Promise<string | null> {
@@ -100,11 +100,13 @@ export class RepairService {
       if (!from || from.id === target.id) continue;
       try {
         const { bytes } = await withArtifactPin(prisma, source.id, { kind: "VERIFICATION", id: source.id }, { instanceId }, () =>
-          copyArtifact(storeFor(from), storeFor(target), source.key, sha256),
+          // A rewrapped encrypted copy has its own SHA-256 (its own age header); the copy takes it over.
+          copyArtifact(storeFor(from), storeFor(target), source.key, source.sha256 ?? sha256),
         );
         const now = new Date();
         const data = {
           key: source.key,
+          sha256: source.sha256 ?? null,
           status: "STORED" as const,
           sizeBytes: BigInt(bytes),
           storedAt: now,

@@ -10,13 +10,15 @@ Run \`sqlguard <command> --help\` for its options.`;
 /** `sqlguard restore --help`. */
 export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --from-s3 s3://bucket/key [--endpoint <url>] [--region <region>])
                         [--manifest <file>] --to <connection url> [--database <name>] [--overwrite]
-                        [--threads <n>] [--spool <dir>]
+                        [--threads <n>] [--spool <dir>] [--identity <age identity file>]
   Restores one artifact without the metadata database: its manifest (default: <artifact>.manifest.json,
   read from the same place) gives the engine, compression and SHA-256, which is checked on the way.
   --to       mysql://user@host:3306, mariadb://…, postgres://user@host:5432 (password: in the URL, or MYSQL_PWD / PGPASSWORD)
   --database target database (default: the URL's path, else <database>_restored_<UTC time>); created unless --overwrite
   --threads  PARALLEL artifacts (.tar.zst): myloader / pg_restore threads (default: the cores, at most 8)
   --spool    PARALLEL artifacts: where they are unpacked and checked before loading (default: the temporary directory)
+  --identity encrypted artifacts (.age): an age identity file (age-keygen's, AGE-SECRET-KEY-1…) of a key the artifact
+             opens with, e.g. your recovery key; it is decrypted in the stream, each chunk authenticated
   S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
 
 /** `sqlguard recover-metadata --help`. */

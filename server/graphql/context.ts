@@ -11,6 +11,7 @@ import type { AcknowledgementsService } from "../backups/acknowledgements.ts";
 import type { Principal } from "../auth/roles.ts";
 import type { DumpOptionsService } from "../catalog/dump-options.service.ts";
 import type { EncryptionKeys } from "../encryption/keys.service.ts";
+import type { EncryptionRewraps } from "../encryption/rewrap.ts";
 import type { RetentionRulesService } from "../catalog/retention-rules.service.ts";
 import type { SchedulesService } from "../catalog/schedules.service.ts";
 import type { ServersService } from "../catalog/servers.service.ts";
@@ -40,6 +41,7 @@ export type Services = {
   servers: ServersService;
   dumpOptions: DumpOptionsService;
   encryptionKeys: EncryptionKeys;
+  encryptionRewraps: EncryptionRewraps;
   storageTargets: StorageTargetsService;
   schedules: SchedulesService;
   retentionRules: RetentionRulesService;

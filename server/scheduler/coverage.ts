@@ -1,11 +1,13 @@
 import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import { scheduleCovers } from "../catalog/server-selector.ts";
+import { labelsOf } from "../catalog/servers.service.ts";
 import { latestByStatus } from "../db/backup-stats.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { CoveringSchedule, DatabaseCoverage } from "./overdue.ts";
 
 /** A covered database, with the newest start of a failed run (null without one). */
-export type CoveredDatabase = DatabaseCoverage & { lastFailureAt: Date | null };
+/** `serverLabels`: the server's labels now, in key order (the dashboard filters by them). */
+export type CoveredDatabase = DatabaseCoverage & { lastFailureAt: Date | null; serverLabels: Array<{ key: string; value: string }> };
 
 /**
  * Which databases the enabled schedules cover now, with their last success and failure: every
@@ -42,7 +44,7 @@ export async function loadCoverage(prisma: PrismaClient, filter: { serverId?: nu
     if (covering.length === 0) continue;
     const names = known.filter((k) => k.serverId === server.id).map((k) => k.database);
     const databases = selectBackupDatabases(names, server, restored.get(server.id) ?? new Set());
-    const base = { serverId: server.id, serverName: server.name, serverCreatedAt: server.createdAt, schedules: covering };
+    const base = { serverId: server.id, serverName: server.name, serverLabels: labelsOf(server), serverCreatedAt: server.createdAt, schedules: covering };
     if (databases.length === 0) out.push({ ...base, database: null, lastSuccessAt: null, lastFailureAt: null });
     for (const database of databases) {
       out.push({

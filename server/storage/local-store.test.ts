@@ -144,7 +144,19 @@ describe("LocalStore", () => {
   });
 
   describe("short writes", () => {
-    let proto: { write: (...args: never[]) => Promise<{ bytesWritten: number }> };
+    type Written = Promise<{ bytesWritten: number }>;
+    let proto: { write: (...args: never[]) => Written; writev: (...args: never[]) => Written };
+    /** The first `n` bytes of `buffers`, as buffers (what a write(2) that took only n bytes wrote). */
+    const firstBytes = (buffers: Buffer[], n: number) => {
+      const out: Buffer[] = [];
+      for (const b of buffers) {
+        if (n <= 0) break;
+        out.push(b.subarray(0, n));
+        n -= b.length;
+      }
+      return out;
+    };
+    const total = (buffers: Buffer[]) => buffers.reduce((sum, b) => sum + b.length, 0);
     beforeAll(async () => {
       const handle = await fs.open(path.join(dir, "probe-handle"), "w");
       proto = Object.getPrototypeOf(handle);
@@ -161,7 +173,11 @@ describe("LocalStore", () => {
       const original = proto.write;
       vi.spyOn(proto, "write").mockImplementation(function (this: unknown, buffer: Buffer, offset = 0, length = buffer.length - offset) {
         // Like write(2) interrupted by a signal: at most 100 KiB per call.
-        return (original as (...a: unknown[]) => Promise<{ bytesWritten: number }>).call(this, buffer, offset, Math.min(length, 100 * 1024));
+        return (original as (...a: unknown[]) => Written).call(this, buffer, offset, Math.min(length, 100 * 1024));
+      } as never);
+      const originalv = proto.writev;
+      vi.spyOn(proto, "writev").mockImplementation(function (this: unknown, buffers: Buffer[]) {
+        return (originalv as (...a: unknown[]) => Written).call(this, firstBytes(buffers, 100 * 1024));
       } as never);
       await expect(store.put("short/a.sql", sourceStream(data))).resolves.toEqual({ bytes: data.length });
       vi.restoreAllMocks();
@@ -176,8 +192,15 @@ describe("LocalStore", () => {
       // A file system that claims to have written everything but dropped the tail of one chunk.
       vi.spyOn(proto, "write").mockImplementation(async function (this: unknown, buffer: Buffer, offset = 0, length = buffer.length - offset) {
         const lying = ++calls === 1;
-        await (original as (...a: unknown[]) => Promise<{ bytesWritten: number }>).call(this, buffer, offset, lying ? length - 10 : length);
+        await (original as (...a: unknown[]) => Written).call(this, buffer, offset, lying ? length - 10 : length);
         return { bytesWritten: length, buffer };
+      } as never);
+      const originalv = proto.writev;
+      vi.spyOn(proto, "writev").mockImplementation(async function (this: unknown, buffers: Buffer[]) {
+        const lying = ++calls === 1;
+        const length = total(buffers);
+        await (originalv as (...a: unknown[]) => Written).call(this, lying ? firstBytes(buffers, length - 10) : buffers);
+        return { bytesWritten: length, buffers };
       } as never);
       const error = await store.put("short/b.sql", sourceStream(data)).catch((e: unknown) => e);
       expect(error).toMatchObject({

@@ -1,6 +1,11 @@
+import { Suspense } from "react";
 import { DashboardPage } from "@/features/dashboard/dashboard-page";
 
-/** `/`: the dashboard. */
+/** `/`: the dashboard (`?label=key=value` filters its databases by server label). */
 export default function Page() {
-  return <DashboardPage />;
+  return (
+    <Suspense>
+      <DashboardPage />
+    </Suspense>
+  );
 }

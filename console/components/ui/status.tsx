@@ -27,6 +27,9 @@ const TONE: Record<string, "ok" | "bad" | "warn" | "info" | "muted"> = {
   UNTOUCHED: "muted",
   INCOMPLETE: "bad",
   UNKNOWN: "warn",
+  // Notification deliveries.
+  SENT: "ok",
+  SUPPRESSED: "muted",
 };
 
 /** A coloured status light with its name as text (colour is never the only signal). */

@@ -13,6 +13,7 @@ import { ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { useViewer } from "@/features/shell/viewer";
 import { BACKUP, CANCEL_BACKUP, DELETE_BACKUP, REPAIR_BACKUP, VERIFY_BACKUP } from "./queries";
+import { databaseHref } from "@/features/databases/links";
 import { RestoreForm } from "./restore-form";
 import { RestoresTable } from "./restores-table";
 import { useBackupEvents, type BackupEventData } from "./use-backup-events";
@@ -183,7 +184,9 @@ export function BackupDetailPage() {
               {b.serverVersion ? ` ${b.serverVersion}` : ""})
             </dd>
             <dt>Database</dt>
-            <dd>{b.database}</dd>
+            <dd>
+              <Link href={databaseHref(b.serverName, b.database)}>{b.database}</Link>
+            </dd>
             <dt>Schedule</dt>
             <dd>{b.scheduleName ?? "—"}</dd>
             <dt>Trigger</dt>

@@ -6,13 +6,14 @@ import { useCallback, useRef, type FormEvent } from "react";
 import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatDateTime, formatMs } from "@/lib/format";
 import { BACKUP_STATUSES, type BackupOrder } from "@/lib/types";
+import { distinctLabels, labelText, parseLabel } from "@/lib/server-labels";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { BACKUPS, FILTER_OPTIONS } from "./queries";
 import { useBackupEvents } from "./use-backup-events";
 
 const PAGE_SIZE = 25;
-const FILTER_KEYS = ["server", "database", "schedule", "status", "target", "from", "to"] as const;
+const FILTER_KEYS = ["server", "label", "database", "schedule", "status", "target", "from", "to"] as const;
 /** `?order=oldest` sorts oldest first; newest first is the default and stays out of the URL. */
 const ORDERS: Record<string, BackupOrder> = { "": "NEWEST_FIRST", oldest: "OLDEST_FIRST" };
 
@@ -24,6 +25,8 @@ function filterOf(params: URLSearchParams): Record<string, unknown> {
   if (num("schedule") !== undefined) filter.scheduleId = num("schedule");
   if (num("target") !== undefined) filter.storageTargetId = num("target");
   if (params.get("database")) filter.database = params.get("database");
+  const label = parseLabel(params.get("label"));
+  if (label) filter.serverLabels = [label];
   const status = params.getAll("status").filter((s) => (BACKUP_STATUSES as string[]).includes(s));
   if (status.length) filter.status = status;
   const from = params.get("from");
@@ -84,6 +87,13 @@ export function BackupsPage() {
       {/* biome-ignore lint/a11y/useSemanticElements: <search> is not yet supported by every browser the console targets. */}
       <form key={formKey} className="filters panel" onSubmit={apply} aria-label="Filter backups" role="search">
         <FilterSelect label="Server" name="server" any="Any server" params={params} options={o?.servers ?? []} />
+        <FilterSelect
+          label="Label"
+          name="label"
+          any="Any label"
+          params={params}
+          options={distinctLabels((o?.servers ?? []).map((s) => s.labels)).map((l) => ({ id: labelText(l), name: labelText(l) }))}
+        />
         <label>
           Database
           <input name="database" defaultValue={params.get("database") ?? ""} placeholder="Exact name" />

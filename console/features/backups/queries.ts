@@ -33,6 +33,10 @@ export const FILTER_OPTIONS = graphql(`
     servers {
       id
       name
+      labels {
+        key
+        value
+      }
     }
     schedules {
       id

@@ -1,7 +1,9 @@
 "use client";
 
 import Link from "next/link";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useRef, useState } from "react";
+import { carries, distinctLabels, labelText, parseLabel } from "@/lib/server-labels";
 import { useQuery } from "@/lib/use-query";
 import { formatBytes, formatDateTime, formatPercent, formatRate, formatRelative, formatSeconds } from "@/lib/format";
 import { graphql } from "@/lib/graphql-tada";
@@ -10,6 +12,7 @@ import { StatusBadge } from "@/components/ui/status";
 import { useBackupEvents, type BackupEventData } from "@/features/backups/use-backup-events";
 import { messageOf, request } from "@/lib/graphql";
 import { useViewer } from "@/features/shell/viewer";
+import { databaseHref } from "@/features/databases/links";
 import { HistoryCharts } from "./history-charts";
 
 const ACKNOWLEDGE = graphql(`
@@ -27,6 +30,10 @@ const DASHBOARD = graphql(`
       databases {
         serverId
         serverName
+        serverLabels {
+          key
+          value
+        }
         database
         status
         ageSeconds
@@ -124,6 +131,11 @@ export function DashboardPage() {
   const live = useBackupEvents(onEvent, { onOpen: refetch });
   const viewer = useViewer();
   const [ackFailure, setAckFailure] = useState<unknown>();
+  // `?label=env=prod` shows only the databases of servers with that label (kept in the URL).
+  const params = useSearchParams();
+  const router = useRouter();
+  const pathname = usePathname();
+  const label = parseLabel(params.get("label"));
 
   async function acknowledge(serverId: number, database: string) {
     setAckFailure(undefined);
@@ -137,6 +149,8 @@ export function DashboardPage() {
 
   if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the dashboard" />}</>;
   const d = data.dashboard;
+  const labels = distinctLabels(d.databases.map((db) => db.serverLabels));
+  const shown = label ? d.databases.filter((db) => carries(db.serverLabels, label)) : d.databases;
   const problems = d.databases.filter((db) => !["OK", "ACKNOWLEDGED", "DROPPED"].includes(db.status)).length;
   const down = d.components.filter((c) => !c.up).length;
 
@@ -164,7 +178,31 @@ export function DashboardPage() {
       </section>
 
       <section aria-labelledby="db-heading" className="panel">
-        <h2 id="db-heading">Databases</h2>
+        <div className="panel-heading">
+          <h2 id="db-heading">Databases</h2>
+          {(labels.length > 0 || label) && (
+            <label className="inline-filter">
+              Label
+              <select
+                value={label ? labelText(label) : ""}
+                onChange={(e) => router.replace(e.currentTarget.value ? `${pathname}?label=${encodeURIComponent(e.currentTarget.value)}` : pathname)}
+              >
+                <option value="">All servers</option>
+                {labels.map((l) => (
+                  <option key={labelText(l)} value={labelText(l)}>
+                    {labelText(l)}
+                  </option>
+                ))}
+                {label && !labels.some((l) => labelText(l) === labelText(label)) && <option value={labelText(label)}>{labelText(label)}</option>}
+              </select>
+            </label>
+          )}
+          {label && (
+            <span className="muted small" role="status">
+              {shown.length} of {d.databases.length} databases · <Link href={`/backups/?label=${encodeURIComponent(labelText(label))}`}>their backups</Link>
+            </span>
+          )}
+        </div>
         {d.databases.length === 0 ? (
           <Empty>
             No database is covered by a schedule yet. <Link href="/servers/">Add a server</Link> to start protecting it.
@@ -183,7 +221,7 @@ export function DashboardPage() {
                 </tr>
               </thead>
               <tbody>
-                {d.databases.map((db) => {
+                {shown.map((db) => {
                   const late = db.ageSeconds !== null && db.rpoSeconds !== null && db.ageSeconds > db.rpoSeconds;
                   return (
                     <tr key={`${db.serverId}/${db.database ?? ""}`} data-testid="db-row">
@@ -191,7 +229,15 @@ export function DashboardPage() {
                         <StatusBadge status={db.status} />
                       </td>
                       <td>
-                        <strong>{db.serverName}</strong> / {db.database ?? <em>no backup yet</em>}
+                        {db.database !== null ? (
+                          <Link href={databaseHref(db.serverName, db.database)}>
+                            <strong>{db.serverName}</strong> / {db.database}
+                          </Link>
+                        ) : (
+                          <>
+                            <strong>{db.serverName}</strong> / <em>no backup yet</em>
+                          </>
+                        )}
                         <div className="muted small">{db.schedules.join(", ")}</div>
                       </td>
                       <td>{formatDateTime(db.lastSuccessAt)}</td>

@@ -163,11 +163,13 @@ export const RETENTION_PREVIEW = graphql(`
       deleteCount
       keepCount
       note
-      deletions {
+      decisions {
         backupId
         serverName
         database
         backupTime
+        status
+        action
         kind
         reasons
       }

@@ -1,13 +1,15 @@
 "use client";
 
+import Link from "next/link";
 import { useEffect, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
-import { formatDateTime } from "@/lib/format";
+import { formatDateTime, formatInstant } from "@/lib/format";
 import { CheckField, TextField } from "@/components/ui/field";
 import { useConfirm } from "@/components/ui/confirm-dialog";
 import { ErrorMessage, Loading } from "@/components/ui/states";
 import type { VariablesOf, ResultOf } from "@/lib/graphql-tada";
 import { DELETE_RETENTION_RULE, RETENTION_PREVIEW, SET_RETENTION_RULE, type RetentionRule } from "./queries";
+import { DEFAULT_RETENTION } from "./retention-defaults";
 
 const LIMITS = [
   ["keepLast", "Keep last", "The newest N backups."],
@@ -140,7 +142,7 @@ export function RetentionEditor({
               label={label}
               name={key}
               inputMode="numeric"
-              defaultValue={rule?.[key] ?? ""}
+              defaultValue={rule ? (rule[key] ?? "") : key in DEFAULT_RETENTION ? DEFAULT_RETENTION[key as keyof typeof DEFAULT_RETENTION] : ""}
               hint={hint}
               error={errors[key]}
               disabled={keepForever && key !== "minKeep"}
@@ -172,14 +174,42 @@ export function RetentionEditor({
                 {preview.keepCount === 1 ? "" : "s"} (evaluated {formatDateTime(preview.evaluatedAt)}).
               </p>
               {preview.note && <p className="muted small">{preview.note}</p>}
-              {preview.deletions.length > 0 && (
-                <ul className="small">
-                  {preview.deletions.map((d) => (
-                    <li key={`${d.backupId}-${d.kind}`}>
-                      #{d.backupId} {d.serverName}/{d.database} of {formatDateTime(d.backupTime)} ({d.kind}): {d.reasons.join("; ")}
-                    </li>
-                  ))}
-                </ul>
+              {preview.decisions.length > 0 && (
+                <div className="table-wrap">
+                  <table className="small">
+                    <thead>
+                      <tr>
+                        <th scope="col">Backup</th>
+                        <th scope="col">Taken</th>
+                        <th scope="col">Next sweep</th>
+                        <th scope="col">Why</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {preview.decisions.map((d) => (
+                        <tr key={`${d.backupId}-${d.kind}`} data-testid="retention-decision" data-action={d.action}>
+                          <td>
+                            <Link href={`/backups/detail/?id=${d.backupId}`}>#{d.backupId}</Link>{" "}
+                            <span className="muted">
+                              {d.serverName} / {d.database}
+                            </span>
+                          </td>
+                          <td className="nowrap">{formatInstant(d.backupTime)}</td>
+                          <td className={d.action === "DELETE" ? "warn-text" : undefined}>
+                            {d.action === "DELETE" ? `Delete (${d.kind.toLowerCase()})` : "Keep"}
+                          </td>
+                          <td className="reasons">
+                            <ul className="plain-list">
+                              {d.reasons.map((r) => (
+                                <li key={r}>{r}</li>
+                              ))}
+                            </ul>
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
               )}
             </>
           )}

@@ -20,6 +20,7 @@ export function ScheduleEditPage() {
   const options = useQuery(SCHEDULE_OPTIONS);
   const schedule = useQuery(SCHEDULE, { id: id ?? -1 }, { skip: id === undefined });
   const [notice, setNotice] = useState<string>();
+  const [problem, setProblem] = useState<string>();
 
   if (!options.data || (id !== undefined && !schedule.data)) {
     const error = options.error ?? schedule.error;
@@ -42,14 +43,16 @@ export function ScheduleEditPage() {
           {notice}
         </p>
       )}
+      <ErrorMessage error={problem} />
       <ScheduleForm
         key={s?.id ?? "new"}
         schedule={s}
         servers={options.data.servers}
         targets={options.data.storageTargets}
         readOnly={!viewer.canEdit}
-        onSaved={(saved) => {
+        onSaved={(saved, partial) => {
           setNotice(`Saved schedule ${saved.name}.`);
+          setProblem(partial);
           if (id === undefined) router.replace(`/schedules/edit/?id=${saved.id}`);
           else schedule.refetch();
         }}

@@ -6,7 +6,8 @@ import type { MissedRunPolicy } from "@/lib/types";
 import { CheckField, CheckGroup, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import { CronPreview } from "./cron-preview";
-import { CREATE_SCHEDULE, UPDATE_SCHEDULE, type ScheduleDetail } from "./queries";
+import { CREATE_SCHEDULE, SET_RETENTION_RULE, UPDATE_SCHEDULE, type ScheduleDetail } from "./queries";
+import { DEFAULT_RETENTION_TEXT, RetentionDraftFields, defaultDraft, parseDraft, type RetentionDraft, type RetentionKey } from "./retention-defaults";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -22,13 +23,18 @@ export function ScheduleForm({
   servers: ReadonlyArray<{ id: number; name: string }>;
   targets: ReadonlyArray<{ id: number; name: string; isDefault: boolean }>;
   readOnly: boolean;
-  onSaved: (saved: { id: number; name: string }) => void;
+  /** `problem` says what was saved only in part (a retention rule the server refused). */
+  onSaved: (saved: { id: number; name: string }, problem?: string) => void;
 }) {
   const [cron, setCron] = useState(schedule?.cronExpression ?? "0 2 * * *");
   const [timezone, setTimezone] = useState(schedule?.timezone ?? "UTC");
   const [serverIds, setServerIds] = useState<string[]>(schedule?.servers.map((s) => String(s.id)) ?? []);
   const [targetIds, setTargetIds] = useState<string[]>(schedule?.storageTargets.map((t) => String(t.id)) ?? []);
   const [errors, setErrors] = useState<Record<string, string>>({});
+  // A new schedule gets a retention rule on each target it writes to (prefilled, never "kept forever").
+  const [drafts, setDrafts] = useState<Record<number, RetentionDraft>>({});
+  const [draftErrors, setDraftErrors] = useState<Record<number, Partial<Record<RetentionKey, string>>>>({});
+  const written = schedule ? [] : targetIds.length ? targets.filter((t) => targetIds.includes(String(t.id))) : targets.filter((t) => t.isDefault);
   const [failure, setFailure] = useState<unknown>();
   const [saving, setSaving] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
@@ -48,9 +54,13 @@ export function ScheduleForm({
     if (!cron.trim()) problems.cronExpression = "Enter a cron expression.";
     else if (cron.trim().split(/\s+/).length < 5 || cron.trim().split(/\s+/).length > 6) problems.cronExpression = "Use five fields (or six with seconds).";
     if (!timezone.trim()) problems.timezone = "Enter an IANA time zone, e.g. Europe/Berlin.";
+    const rules = written.map((t) => ({ target: t, draft: drafts[t.id] ?? defaultDraft() }));
+    const parsed = rules.map((r) => ({ ...r, ...parseDraft(r.draft) }));
+    const retentionProblems = Object.fromEntries(parsed.filter((r) => Object.keys(r.problems).length).map((r) => [r.target.id, r.problems]));
     setErrors(problems);
+    setDraftErrors(retentionProblems);
     setFailure(undefined);
-    if (Object.keys(problems).length) return;
+    if (Object.keys(problems).length || Object.keys(retentionProblems).length) return;
     const input = {
       name,
       description: String(f.get("description") ?? "").trim() || null,
@@ -66,7 +76,15 @@ export function ScheduleForm({
       const saved = schedule
         ? (await request(UPDATE_SCHEDULE, { id: schedule.id, input })).updateSchedule
         : (await request(CREATE_SCHEDULE, { input })).createSchedule;
-      onSaved(saved);
+      const refused: string[] = [];
+      for (const r of parsed) {
+        try {
+          await request(SET_RETENTION_RULE, { input: { scheduleId: saved.id, storageTargetId: r.target.id, keepForever: r.draft.keepForever, ...r.limits } });
+        } catch (e) {
+          refused.push(`${r.target.name}: ${messageOf(e)}`);
+        }
+      }
+      onSaved(saved, refused.length ? `The schedule was created, but its retention was not saved on ${refused.join("; ")}. Set it below.` : undefined);
     } catch (error) {
       const fields = fieldErrorsOf(error);
       setErrors(fields);
@@ -140,6 +158,25 @@ export function ScheduleForm({
           onChange={setTargetIds}
           error={errors.storageTargetIds}
         />
+        {!schedule && (
+          <fieldset className="unstyled" data-testid="new-retention">
+            <legend>Retention</legend>
+            <p className="hint">
+              Each target it writes to keeps {DEFAULT_RETENTION_TEXT} unless you change it here (and on the schedule&apos;s page later). The newest successful
+              backup is never deleted.
+            </p>
+            {written.length === 0 && <p className="hint">No target: choose one above, or mark one as default.</p>}
+            {written.map((t) => (
+              <RetentionDraftFields
+                key={t.id}
+                target={t}
+                draft={drafts[t.id] ?? defaultDraft()}
+                errors={draftErrors[t.id] ?? {}}
+                onChange={(next) => setDrafts((d) => ({ ...d, [t.id]: next }))}
+              />
+            ))}
+          </fieldset>
+        )}
       </fieldset>
       <div className="wide">
         <ErrorMessage error={failure} />

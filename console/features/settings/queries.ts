@@ -94,66 +94,6 @@ export const AUDIT_LOG = graphql(`
   }
 `);
 
-const WEBHOOK_FIELDS = graphql(`
-  fragment WebhookFields on Webhook {
-    id
-    name
-    url
-    format
-    enabled
-    onFailure
-    onOverdue
-    onRecovery
-    onSuccess
-    secretSet
-    scheduleId
-  }
-`);
-
-export const WEBHOOKS = graphql(
-  `
-  query Webhooks {
-    webhooks {
-      ...WebhookFields
-    }
-    schedules {
-      id
-      name
-    }
-  }
-`,
-  [WEBHOOK_FIELDS],
-);
-
-export const CREATE_WEBHOOK = graphql(
-  `
-  mutation CreateWebhook($input: WebhookInput!) {
-    createWebhook(input: $input) {
-      ...WebhookFields
-    }
-  }
-`,
-  [WEBHOOK_FIELDS],
-);
-
-export const DELETE_WEBHOOK = graphql(`
-  mutation DeleteWebhook($id: Int!) {
-    deleteWebhook(id: $id) {
-      id
-    }
-  }
-`);
-
-export const TEST_WEBHOOK = graphql(`
-  mutation TestWebhook($id: Int!) {
-    testWebhook(id: $id) {
-      ok
-      status
-      error
-    }
-  }
-`);
-
 const ENCRYPTION_KEY_FIELDS = graphql(`
   fragment EncryptionKeyFields on EncryptionKey {
     id

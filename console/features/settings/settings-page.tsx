@@ -5,16 +5,16 @@ import { PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { AuditPanel } from "./audit-panel";
 import { EncryptionPanel } from "./encryption-panel";
+import { NotificationsPanel } from "./notifications/notifications-panel";
 import { SignInPanel } from "./sign-in-panel";
 import { TokensPanel } from "./tokens-panel";
 import { UsersPanel } from "./users-panel";
-import { WebhooksPanel } from "./webhooks-panel";
 
-type Tab = "tokens" | "sign-in" | "users" | "webhooks" | "audit" | "encryption";
+type Tab = "tokens" | "sign-in" | "users" | "notifications" | "audit" | "encryption";
 
 /**
  * Settings: API tokens, encryption keys (read-only unless admin) and sign-in for everyone; users,
- * webhooks and the audit log for admins. Tabs follow the ARIA pattern.
+ * notifications and the audit log for admins. Tabs follow the ARIA pattern.
  */
 export function SettingsPage() {
   const viewer = useViewer();
@@ -23,7 +23,7 @@ export function SettingsPage() {
     ...(viewer.canEdit
       ? [
           { id: "users" as const, label: "Users and roles" },
-          { id: "webhooks" as const, label: "Webhooks" },
+          { id: "notifications" as const, label: "Notifications" },
           { id: "audit" as const, label: "Audit log" },
         ]
       : []),
@@ -68,7 +68,7 @@ export function SettingsPage() {
         {tab === "tokens" && <TokensPanel />}
         {tab === "sign-in" && <SignInPanel />}
         {tab === "users" && <UsersPanel />}
-        {tab === "webhooks" && <WebhooksPanel />}
+        {tab === "notifications" && <NotificationsPanel />}
         {tab === "audit" && <AuditPanel />}
         {tab === "encryption" && <EncryptionPanel />}
       </div>

@@ -12,6 +12,7 @@ import { ViewerProvider, viewerInfo } from "./viewer";
 
 const NAV = [
   { href: "/", label: "Dashboard" },
+  { href: "/databases/", label: "Databases" },
   { href: "/backups/", label: "Backups" },
   { href: "/servers/", label: "Servers" },
   { href: "/schedules/", label: "Schedules" },

@@ -5,6 +5,7 @@ import { RECOVERY_POINT_STATUSES } from "../../backups/outcome.ts";
 import { builder } from "../builder.ts";
 import { CopyProblemRef } from "./copy-problem.ts";
 import { ArtifactStatusEnum, BackupStatusEnum, BackupTriggerEnum, CompressionEnum, EncryptionModeEnum, EngineEnum } from "./enums.ts";
+import { LabelInput } from "./server.ts";
 
 builder.prismaObject("BackupArtifact", {
   description: "One backup's copy on one storage target.",
@@ -93,6 +94,7 @@ const BackupFilter = builder.inputType("BackupFilter", {
     trigger: t.field({ type: BackupTriggerEnum }),
     from: t.field({ type: "DateTime", description: "Created at or after." }),
     to: t.field({ type: "DateTime", description: "Created before." }),
+    serverLabels: t.field({ type: [LabelInput], description: "Backups of the servers that carry every one of these labels now (e.g. env=prod)." }),
   }),
 });
 

@@ -1,6 +1,7 @@
 import type { Dashboard, DashboardDatabase, StorageUsage } from "../../backups/dashboard.service.ts";
 import { builder } from "../builder.ts";
 import { CopyProblemRef } from "./copy-problem.ts";
+import { Label } from "./server.ts";
 import type { DailyRuns } from "../../backups/dashboard.service.ts";
 import type { ComponentHealth } from "../../observability/health-monitor.ts";
 
@@ -23,6 +24,7 @@ const DashboardDatabaseRef = builder.objectRef<DashboardDatabase>("DashboardData
   fields: (t) => ({
     serverId: t.exposeInt("serverId"),
     serverName: t.exposeString("serverName"),
+    serverLabels: t.field({ type: [Label], description: "The server's labels now (filter the dashboard by them).", resolve: (d) => d.serverLabels }),
     database: t.exposeString("database", { nullable: true, description: "Null for a covered server never backed up yet." }),
     status: t.field({ type: DatabaseStatusEnum, resolve: (d) => d.status }),
     lastSuccessAt: t.expose("lastSuccessAt", { type: "DateTime", nullable: true }),

@@ -92,7 +92,7 @@ const ScheduleInput = builder.inputType("ScheduleInput", {
   fields: (t) => ({
     name: t.string({ description: "e.g. hourly, daily, weekly, monthly, or any name of your own." }),
     description: t.string(),
-    cronExpression: t.string({ description: "Five fields (or six with seconds), e.g. 0 2 * * *." }),
+    cronExpression: t.string({ description: "Five fields, e.g. 0 2 * * *; six (seconds first) only with SQLGUARD_CRON_SECONDS=true." }),
     timezone: t.string({ description: "IANA time zone, default UTC." }),
     enabled: t.boolean(),
     missedRunPolicy: t.field({ type: MissedRunPolicyEnum }),
