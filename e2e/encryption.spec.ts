@@ -189,7 +189,7 @@ test("a viewer sees the encryption keys but cannot add or retire one", async ({ 
   }
 });
 
-test("an encrypted backup depends on the browser-made key, which opens the downloaded copy; retiring it says so", async ({
+test("an encrypted backup depends on the browser-made keys, which open the downloaded copy; retiring one says so, and a rewrap leaves it out", async ({
   page,
   sampleDatabase,
 }, testInfo) => {
@@ -198,6 +198,8 @@ test("an encrypted backup depends on the browser-made key, which opens the downl
   await page.getByRole("tab", { name: "Encryption" }).click();
   const label = unique("drawer");
   const { recipient, identityPath } = await addBrowserKey(page, testInfo, label);
+  const shelfLabel = unique("shelf");
+  const shelf = await addBrowserKey(page, testInfo, shelfLabel);
 
   const { createDumpOptions } = await gqlOk<{ createDumpOptions: { id: number } }>(
     page.request,
@@ -252,4 +254,35 @@ test("an encrypted backup depends on the browser-made key, which opens the downl
   await expect(row).toContainText("retired");
   // Still counted: the old backup opens with it.
   await expect(row).toContainText("1 backup depends on it");
+
+  // Rewrapping moves the backup to the current keys: the retired one no longer opens it.
+  const rewrap = page.getByRole("region", { name: "Rewrap backups" });
+  await rewrap.getByRole("button", { name: "Rewrap backups" }).click();
+  const ask = page.getByRole("dialog", { name: "Rewrap every encrypted backup?" });
+  const current = (
+    await gqlOk<{ encryptionKeys: Array<{ retiredAt: string | null }> }>(page.request, "{ encryptionKeys { retiredAt } }")
+  ).encryptionKeys.filter((k) => !k.retiredAt).length;
+  await expect(ask).toContainText(`rewritten to the ${current} current keys: retired keys no longer open them`);
+  await ask.getByRole("button", { name: "Rewrap backups" }).click();
+  const job = rewrap.getByTestId("rewrap-job");
+  await expect(job).toContainText("SUCCEEDED", { timeout: 60_000 });
+  await expect(job).toContainText(/(\d+) of \1 stored cop(y|ies) rewrapped\./);
+  await expect(job).not.toContainText("left as they were");
+  // The list follows when the job ends, with no reload.
+  await expect(row).toContainText("No backup depends on it");
+  await expect(page.getByTestId(`encryption-key-${shelfLabel}`)).toContainText("1 backup depends on it");
+  await snapshot(page, testInfo, "settings-encryption-rewrapped");
+
+  await page.goto(`/backups/detail/?id=${backupId}`);
+  await expect(page.getByTestId("encryption")).toContainText(`${shelfLabel} (${fingerprintOf(shelf.recipient)})`);
+  await expect(page.getByTestId("encryption")).not.toContainText(label);
+  const [again] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download from local" }).click()]);
+  const rewrapped = await readFile(await again.path());
+  // A new header, so a new SHA-256: the copy's manifest names it (the API has no per-copy checksum yet).
+  const [manifest] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the manifest from local" }).click()]);
+  expect(await readFile(await manifest.path(), "utf8")).toContain(createHash("sha256").update(rewrapped).digest("hex"));
+  expect(createHash("sha256").update(rewrapped).digest("hex")).not.toBe(createHash("sha256").update(stored).digest("hex"));
+  await expect(pipeThrough("age", ["-d", "-i", identityPath], rewrapped)).rejects.toThrow(/no identity matched/);
+  const reopened = (await pipeThrough("zstd", ["-d", "-c"], await pipeThrough("age", ["-d", "-i", shelf.identityPath], rewrapped))).toString();
+  expect(reopened).toBe(sql);
 });

@@ -319,7 +319,8 @@ export function BackupDetailPage() {
           {b.encryption === "AGE" && (
             <>
               {" "}
-              The copies are age files: open one with <code>age -d -i key.txt FILE</code>, then decompress.
+              The copies are age files: open one with <code>age -d -i key.txt FILE</code>, then decompress. A copy rewrapped to new keys has a new SHA-256,
+              named in its manifest.
             </>
           )}
         </p>

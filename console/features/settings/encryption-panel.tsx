@@ -9,6 +9,7 @@ import { ErrorMessage, Loading } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { ENCRYPTION_KEYS, RETIRE_ENCRYPTION_KEY, type EncryptionKey } from "./queries";
 import { RecoveryKeyForm } from "./recovery-key-form";
+import { RewrapSection } from "./rewrap-section";
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
@@ -121,6 +122,7 @@ export function EncryptionPanel() {
           </table>
         </section>
       )}
+      {data && <RewrapSection currentKeys={data.encryptionKeys.filter((k) => !k.retiredAt).length} onFinished={refetch} />}
       {viewer.canEdit && <RecoveryKeyForm onAdded={added} />}
     </>
   );

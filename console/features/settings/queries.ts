@@ -144,3 +144,40 @@ export const RETIRE_ENCRYPTION_KEY = graphql(
 
 /** An encryption key as the Encryption panel lists it. */
 export type EncryptionKey = ResultOf<typeof ENCRYPTION_KEY_FIELDS>;
+
+const ENCRYPTION_REWRAP_FIELDS = graphql(`
+  fragment EncryptionRewrapFields on EncryptionRewrap {
+    id
+    status
+    requestedBy
+    total
+    done
+    failed
+    error
+    startedAt
+    heartbeatAt
+    finishedAt
+  }
+`);
+
+export const ENCRYPTION_REWRAPS = graphql(
+  `
+  query EncryptionRewraps {
+    encryptionRewraps(first: 1) {
+      ...EncryptionRewrapFields
+    }
+  }
+`,
+  [ENCRYPTION_REWRAP_FIELDS],
+);
+
+export const REWRAP_BACKUPS = graphql(
+  `
+  mutation RewrapBackups {
+    rewrapBackups {
+      ...EncryptionRewrapFields
+    }
+  }
+`,
+  [ENCRYPTION_REWRAP_FIELDS],
+);
