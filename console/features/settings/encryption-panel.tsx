@@ -103,7 +103,7 @@ export function EncryptionPanel() {
                       {k.kind === "INSTANCE" ? `instance key${k.identityHeld ? ", held by SQLGuard" : ""}` : "recovery key, held by you"}
                     </div>
                   </td>
-                  <td className="mono" title={k.recipient}>
+                  <td className="mono nowrap" title={k.recipient}>
                     {k.fingerprint}
                   </td>
                   <td>{formatDateTime(k.createdAt)}</td>
