@@ -66,7 +66,7 @@ COPY --from=build /app/prisma ./prisma
 # Includes server/db/generated, produced by the build stage's postinstall.
 COPY --from=build /app/server ./server
 COPY --from=build /app/console/out ./console/out
-# The `sqlguard` CLI (restore, recover-metadata): `docker exec … node bin/sqlguard.mjs restore …`.
+# The `sqlguard` CLI (restore, recover-metadata, config): `docker exec … node bin/sqlguard.mjs restore …`.
 COPY --from=build /app/bin ./bin
 
 # The image's `node` user (uid 1000) owns only the data directory.

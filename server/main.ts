@@ -12,6 +12,7 @@ import { seedDefaults } from "./catalog/defaults.ts";
 import {
   ConfigError,
   parseConfig,
+  parseConfigFileEnv,
   parseEdgeConfig,
   parseMetricsAuth,
   parseReliabilityConfig,
@@ -20,6 +21,7 @@ import {
   parseVerifyIntervalMs,
   parseWeeklyReportConfig,
 } from "./config/env.ts";
+import { ConfigFileError } from "./config-as-code/config-file.ts";
 import { createPrisma } from "./db/client.ts";
 import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
   let edge;
   let signIn;
   let weeklyReport;
+  let configFileEnv;
   try {
     config = parseConfig(process.env);
     scheduling = parseSchedulingConfig(process.env);
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
     edge = parseEdgeConfig(process.env);
     signIn = parseSignInEnv(process.env);
     weeklyReport = parseWeeklyReportConfig(process.env);
+    configFileEnv = parseConfigFileEnv(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sqlguard: ${error.message}\n`);
@@ -90,11 +94,26 @@ async function main(): Promise<void> {
     weeklyReport,
     // Configuration documents resolve `${env:NAME}` placeholders from this process's environment.
     secretSource: { env: process.env },
+    configFile: configFileEnv.path ? { path: configFileEnv.path, prune: configFileEnv.prune } : undefined,
   });
   // Webhooks the SQL migration copied into notification channels get their URLs sealed.
   await services.notificationChannels.sealLegacyUrls();
   // What a previous process left PENDING or RUNNING: a backup whose artifacts were committed ends SUCCEEDED, the rest FAILED.
   await interrupted.recover();
+  // SQLGUARD_CONFIG_FILE: applied before anything listens or runs; a bad file stops the start (exit 2).
+  const configFile = services.configFile;
+  if (configFile) {
+    try {
+      await configFile.apply();
+    } catch (error) {
+      if (!(error instanceof ConfigFileError)) throw error;
+      process.stderr.write(`sqlguard: ${error.message}\n`);
+      await prisma.$disconnect();
+      process.exit(2);
+    }
+    // SIGHUP applies it again; a bad file is logged and changes nothing.
+    process.on("SIGHUP", () => void configFile.reload().catch((error: unknown) => log.error({ err: error }, "configuration file reload failed")));
+  }
   void runner.removeStalePartials(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
   void runner.removeStaleSpool(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
   // Before anything runs a backup, the metrics follow the events (at once) and load what survives a

@@ -19,6 +19,7 @@ import { UsersService } from "./catalog/users.service.ts";
 import { EncryptionKeys } from "./encryption/keys.service.ts";
 import { EncryptionRewraps } from "./encryption/rewrap.ts";
 import { ConfigurationService } from "./config-as-code/configuration.service.ts";
+import { ConfigFile } from "./config-as-code/config-file.ts";
 import type { SecretSource } from "./config-as-code/secrets.ts";
 import { BackupsRepository } from "./db/backups.repository.ts";
 import type { PrismaClient } from "./db/client.ts";
@@ -97,6 +98,8 @@ export type RuntimeDeps = {
   signIn?: SignInEnv;
   /** Where configuration documents' `${env:…}` placeholders are looked up (main.ts: the process environment; none by default). */
   secretSource?: SecretSource;
+  /** SQLGUARD_CONFIG_FILE (absolute) and SQLGUARD_CONFIG_PRUNE; main.ts applies it at start and on SIGHUP. */
+  configFile?: { path: string; prune: boolean };
   /** SQLGUARD_PUBLIC_URL: notification messages link to the backup in the console. */
   publicUrl?: string;
   /** Notification delivery retries and SMTP TLS (tests: short delays, their own CA). */
@@ -314,6 +317,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       network: deps.webhookNetwork,
       now: () => clock.now(),
     }),
+    configFile: null,
     notificationChannels,
     notificationRules: new NotificationRulesService({ prisma, audit }),
     notifier,
@@ -330,6 +334,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       signal: () => notifier.signal,
     }),
   };
+  if (deps.configFile) services.configFile = new ConfigFile({ configuration: services.configuration, logger, ...deps.configFile, now: () => clock.now() });
   // Started by main.ts (after recovery, before the scheduler), so it loads from the database first.
   const metrics = new MetricsCollector({
     prisma,

@@ -1,6 +1,6 @@
 /**
  * The `sqlguard` command line (bin/sqlguard.mjs runs it through tsx): tools for the day the server
- * or its metadata database is gone. It reads process.env here and nowhere else, and never needs
+ * or its metadata database is gone, and `config` for a running server's configuration document. It reads process.env here and nowhere else, and never needs
  * the metadata database for `restore`.
  */
 import { RECOVER_USAGE, RESTORE_USAGE, USAGE, UsageError, type CliIo } from "./usage.ts";
@@ -10,6 +10,8 @@ const io: CliIo = { out: (line) => process.stdout.write(`${line}\n`), err: (line
 /** Runs one command; resolves with the process exit code (2 for usage errors). */
 export async function runCli(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const [command, ...rest] = argv;
+  // `config` keeps its own exit codes (2 means "differs", so a usage error is 1) and help.
+  if (command === "config") return (await import("./config-cli.ts")).runConfigCommand(rest, env, io, { isTTY: process.stdout.isTTY });
   const usage = command === "restore" ? RESTORE_USAGE : command === "recover-metadata" ? RECOVER_USAGE : USAGE;
   if (!command || rest.includes("--help") || rest.includes("-h") || command === "--help") {
     io.out(usage);

@@ -5,6 +5,7 @@ export const USAGE = `usage: sqlguard <command> [options]
 commands:
   restore            restore an artifact (file or S3 object) into a server, checking its SHA-256
   recover-metadata   rebuild backup records from the manifests in storage
+  config             export, diff or apply a sqlguard.yaml document on a running server
 Run \`sqlguard <command> --help\` for its options.`;
 
 /** `sqlguard restore --help`. */
@@ -30,6 +31,20 @@ export const RECOVER_USAGE = `usage: sqlguard recover-metadata [--local <dir>]..
   --verify   read every artifact and check its SHA-256 (default: sizes only)
   Metadata database: --database-url, else DATABASE_URL. S3 credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY;
   SQLGUARD_SECRET_KEY (or <SQLGUARD_DATA_DIR>/secret.key) seals the S3 secret of a target it creates.`;
+
+/** `sqlguard config --help`. */
+export const CONFIG_USAGE = `usage: sqlguard config export [-o <file>]
+       sqlguard config diff  -f <file> [--prune] [--output text|json]
+       sqlguard config apply -f <file> [--prune] [--dry-run] [--output text|json]
+  Talks to a running server: SQLGUARD_URL (default http://127.0.0.1:8080) and SQLGUARD_TOKEN, an API token
+  with the admin role (sent as Authorization: Bearer; never printed).
+  export   writes the installation as YAML to <file> (-o, --out) or stdout; secrets as \${env:NAME} placeholders
+  diff     the plan of <file> (-f -: stdin) against the installation; exit 0 when it matches, 2 when it differs
+  apply    applies <file> in one transaction (--dry-run: only plan); exit 0 when done
+  --prune  also delete what the document does not name (never a storage target holding artifacts)
+  --output json prints the plan as JSON; text is coloured on a terminal unless NO_COLOR is set.
+  \${env:NAME} and \${file:/path} are resolved by the server, in its environment and file system.
+  Exit 1 on any error: a refused document (every problem, with its path), an unreachable server, a refused token.`;
 
 /** A mistake on the command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {

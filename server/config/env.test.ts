@@ -1,7 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "./env.ts";
+import { ConfigError, parseConfig, parseConfigFileEnv } from "./env.ts";
 
 /** Runs parseConfig and returns the ConfigError it throws. */
 function configErrorOf(env: Record<string, string | undefined>): ConfigError {
@@ -167,5 +167,21 @@ describe("parseConfig", () => {
     const error = configErrorOf({ SQLGUARD_SECRET_KEY: "tooShortSecret", SQLGUARD_ADMIN_PASSWORD: "pw-1234" });
     expect(error.message).not.toContain("tooShortSecret");
     expect(error.message).not.toContain("pw-1234");
+  });
+});
+
+describe("parseConfigFileEnv", () => {
+  it("is off by default; resolves a relative path; prune only when asked", () => {
+    expect(parseConfigFileEnv({})).toEqual({ path: null, prune: false });
+    expect(parseConfigFileEnv({ SQLGUARD_CONFIG_FILE: "", SQLGUARD_CONFIG_PRUNE: "" })).toEqual({ path: null, prune: false });
+    expect(parseConfigFileEnv({ SQLGUARD_CONFIG_FILE: "conf/sqlguard.yaml", SQLGUARD_CONFIG_PRUNE: "true" })).toEqual({
+      path: path.resolve("conf/sqlguard.yaml"),
+      prune: true,
+    });
+  });
+
+  it("names SQLGUARD_CONFIG_PRUNE when it is not true or false, also in parseConfig's list", () => {
+    expect(() => parseConfigFileEnv({ SQLGUARD_CONFIG_PRUNE: "yes" })).toThrow(/SQLGUARD_CONFIG_PRUNE: must be true or false/);
+    expect(configErrorOf({ SQLGUARD_CONFIG_PRUNE: "yes" }).problems).toContain("SQLGUARD_CONFIG_PRUNE: must be true or false");
   });
 });

@@ -223,6 +223,24 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
+/** Configuration as code at start (server/config-as-code/config-file.ts). */
+const configFileSchema = z.object({
+  // A sqlguard.yaml document applied at start (before the scheduler) and again on SIGHUP; a bad
+  // document stops the start. Drift from it is shown on the dashboard. Unset: nothing is applied.
+  SQLGUARD_CONFIG_FILE: z.string().trim().min(1).optional(),
+  // Also delete the objects the file does not name (never a storage target holding artifacts).
+  SQLGUARD_CONFIG_PRUNE: z.enum(["true", "false"], { message: "must be true or false" }).default("false"),
+});
+
+/** The configuration file settings (parseConfig validates them too); `path` is absolute, or null when unset. */
+export function parseConfigFileEnv(env: Record<string, string | undefined>): { path: string | null; prune: boolean } {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = configFileSchema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const file = result.data.SQLGUARD_CONFIG_FILE;
+  return { path: file ? path.resolve(file) : null, prune: result.data.SQLGUARD_CONFIG_PRUNE === "true" };
+}
+
 /** Scheduling settings, in milliseconds. */
 export type SchedulingConfig = {
   cronEnabled: boolean;
@@ -264,6 +282,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const signIn = signInSchema.safeParse(cleaned);
   const issues = [...(result.error?.issues ?? []), ...(scheduling.error?.issues ?? []), ...(edge.error?.issues ?? []), ...(signIn.error?.issues ?? [])];
   issues.push(...(weeklyReportSchema.safeParse(cleaned).error?.issues ?? []));
+  issues.push(...(configFileSchema.safeParse(cleaned).error?.issues ?? []));
   if (!result.success || issues.length) {
     throw new ConfigError(issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }

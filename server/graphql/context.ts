@@ -27,6 +27,7 @@ import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { WebhookDispatcher } from "../notifications/dispatcher.ts";
 import type { WebhooksService } from "../notifications/webhooks.service.ts";
 import type { ConfigurationService } from "../config-as-code/configuration.service.ts";
+import type { ConfigFile } from "../config-as-code/config-file.ts";
 import type { NotificationChannelsService } from "../notifications/channels.service.ts";
 import type { NotificationRulesService } from "../notifications/rules.service.ts";
 import type { Notifier } from "../notifications/notifier.ts";
@@ -61,6 +62,8 @@ export type Services = {
   repair: RepairService;
   acknowledgements: AcknowledgementsService;
   configuration: ConfigurationService;
+  /** SQLGUARD_CONFIG_FILE, applied at start and on SIGHUP; null when unset. */
+  configFile: ConfigFile | null;
   notificationChannels: NotificationChannelsService;
   notificationRules: NotificationRulesService;
   notifier: Notifier;

@@ -28,6 +28,7 @@ import "./types/drill.ts";
 import "./types/webhook.ts";
 import "./types/sign-in.ts";
 import "./types/configuration.ts";
+import "./types/configuration-drift.ts";
 import "./types/notification-channel.ts";
 import "./types/notification-rule.ts";
 

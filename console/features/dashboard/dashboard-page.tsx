@@ -13,6 +13,7 @@ import { useBackupEvents, type BackupEventData } from "@/features/backups/use-ba
 import { messageOf, request } from "@/lib/graphql";
 import { useViewer } from "@/features/shell/viewer";
 import { databaseHref } from "@/features/databases/links";
+import { ConfigDriftBanner } from "./config-drift-banner";
 import { HistoryCharts } from "./history-charts";
 
 const ACKNOWLEDGE = graphql(`
@@ -164,6 +165,7 @@ export function DashboardPage() {
       </PageHeader>
       <ErrorMessage error={error} />
       <ErrorMessage error={ackFailure} />
+      <ConfigDriftBanner />
 
       <section aria-label="Totals" className="stats">
         <Stat label="Databases" value={String(d.databases.length)} detail={problems ? `${problems} need attention` : "all protected"} />
