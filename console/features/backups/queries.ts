@@ -91,6 +91,7 @@ export const BACKUP = graphql(
       trigger
       attempt
       compression
+      encryption
       tool
       createdAt
       dueAt
@@ -127,10 +128,16 @@ export const BACKUP = graphql(
           name
           kind
         }
+        encryptionKeyIds
       }
       restores {
         ...RestoreFields
       }
+    }
+    encryptionKeys {
+      id
+      label
+      fingerprint
     }
   }
 `,
