@@ -121,7 +121,10 @@ export class InterruptedWork {
    * `others`) other instances' rows whose lease expired.
    */
   async sweep(options: { others: boolean }): Promise<SettledWork> {
-    return { backups: await this.#backups({ ownPending: false, atStart: false, ...options }), restores: await this.#restores({ ownPending: false, ...options }) };
+    return {
+      backups: await this.#backups({ ownPending: false, atStart: false, ...options }),
+      restores: await this.#restores({ ownPending: false, ...options }),
+    };
   }
 
   /**

@@ -54,6 +54,8 @@ export type RunnerDeps = {
   clusterMax?: number;
   /** Told of each claim (metrics): how long the backup waited in the queue. */
   onClaim?: (claimed: ClaimedBackup) => void;
+  /** Told whenever this instance's slots change (metrics). */
+  onSlots?: (slots: { busy: number; free: number }) => void;
 };
 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
@@ -156,13 +158,17 @@ export class BackupRunner {
       if (this.#held.has(id)) return;
       const controller = new AbortController();
       this.#held.set(id, controller);
+      this.deps.onSlots?.(this.slots);
       const task = this.#run(id, controller)
         .catch((error: unknown) => {
           if (error instanceof MetadataUnavailableError)
             this.#log.warn({ err: error, backupId: id }, "backup left to the recovery: the metadata database is unreachable");
           else this.#log.error({ err: error, backupId: id }, "backup task crashed");
         })
-        .finally(() => this.#held.delete(id));
+        .finally(() => {
+          this.#held.delete(id);
+          this.deps.onSlots?.(this.slots);
+        });
       this.#tasks.add(task);
       void task.finally(() => {
         this.#tasks.delete(task);
