@@ -98,7 +98,7 @@ describe("a worker pool: one api and two worker processes on one metadata databa
     });
 
     // Dump sessions against the server, sampled from the server itself every 50 ms.
-    const sampler = await connect(MARIADB);
+    const sampler = await connect({ ...MARIADB, database: "information_schema" });
     let sampling = true;
     const samples: number[] = [];
     const sample = (async () => {
