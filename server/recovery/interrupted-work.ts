@@ -13,6 +13,9 @@ import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { type CommittedCopy, committedCopy } from "./committed-copy.ts";
 
+/** How long a row this instance just claimed is left alone by the sweep, in real time (see `#backups`). */
+const JUST_CLAIMED_MS = 5_000;
+
 /** What settling interrupted work needs. */
 export type InterruptedWorkDeps = {
   prisma: PrismaClient;
@@ -159,7 +162,11 @@ export class InterruptedWork {
     const { atStart, ...find } = scope;
     const rows = await this.deps.repo.findInterrupted({ instanceId: this.deps.instanceId, staleBefore: this.#staleBefore(), ...find });
     const settled: number[] = [];
-    for (const row of rows.filter((r) => !this.deps.live.backup(r.id))) {
+    // A row this instance claimed a moment ago (the work queue writes the claim's time in the
+    // database's clock) may not be registered as running yet: the next sweep judges it.
+    const claimedJustNow = (r: BackupWithArtifacts) =>
+      !atStart && r.instanceId === this.deps.instanceId && r.heartbeatAt !== null && Math.abs(Date.now() - r.heartbeatAt.getTime()) < JUST_CLAIMED_MS;
+    for (const row of rows.filter((r) => !this.deps.live.backup(r.id) && !claimedJustNow(r))) {
       try {
         if ((await this.#settleBackup(row, this.#why(row, "backup", atStart), row.cancelRequestedAt !== null)) !== null) settled.push(row.id);
       } catch (error) {

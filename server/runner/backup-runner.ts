@@ -183,12 +183,9 @@ export class BackupRunner {
     return this.#running.size;
   }
 
-  /**
-   * True while this process runs the backup; while a claim is in flight every backup counts as
-   * held, so that the lease sweep never settles a row claimed a moment ago, before its run starts.
-   */
+  /** True while this process runs the backup (claimed here, not yet recorded). */
   holds(id: number): boolean {
-    return this.#held.has(id) || this.#claiming !== null;
+    return this.#held.has(id);
   }
 
   /** The ids this process holds (queued or running). */

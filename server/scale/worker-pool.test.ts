@@ -47,7 +47,9 @@ describe("a worker pool: one api and two worker processes on one metadata databa
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it("runs each of 40 backups exactly once, on both workers, never more than 2 dumps at once against the server; a killed worker's dump fails within the lease", { timeout: 300_000 }, async () => {
+  it("runs each of 40 backups exactly once, on both workers, never more than 2 dumps at once against the server; a killed worker's dump fails within the lease", {
+    timeout: 300_000,
+  }, async () => {
     for (const name of names) {
       await createMariadbSample(name, { rows: 50 });
       await addBulkTable(name, 2);
