@@ -21,7 +21,8 @@ type Candidate = { serverId: bigint | number; manual: bigint | number | boolean 
  * server: `SELECT … FOR UPDATE` on the Server row serializes the claims of one server across every
  * instance, the server's RUNNING rows are counted under that lock (its `maxConcurrent` holds
  * cluster-wide), and the PENDING row is taken with `FOR UPDATE SKIP LOCKED`, so instances claiming
- * at once never wait on, or take, the same row. Order: servers with a manual run waiting first, then
+ * at once never take the same row; a server another instance is claiming for at that moment is
+ * skipped (its lock taken with SKIP LOCKED too) and tried again in the next round. Order: servers with a manual run waiting first, then
  * the server whose last claim is oldest (round-robin: a busy server does not starve the others),
  * one backup per server per round; within a server, manual runs before scheduled ones, then oldest.
  * A PENDING backup whose server was deleted is claimed too, so that its run records the failure.
@@ -49,6 +50,7 @@ export async function claimBackups(prisma: PrismaClient, options: ClaimOptions):
         blocked.add(serverId);
         continue;
       }
+      if (one === "busy") continue;
       if (one) {
         claimed.push(one);
         progress = true;
@@ -59,12 +61,16 @@ export async function claimBackups(prisma: PrismaClient, options: ClaimOptions):
   return claimed;
 }
 
-/** One claim for one server: null when it has nothing PENDING left (or another instance took it), "full" at its limit. */
-async function claimForServer(prisma: PrismaClient, serverId: number, options: ClaimOptions): Promise<ClaimedBackup | "full" | null> {
+/**
+ * One claim for one server: null when it has nothing PENDING left (or another instance took it),
+ * "full" at its limit, "busy" while another instance claims for it (tried again next round).
+ */
+async function claimForServer(prisma: PrismaClient, serverId: number, options: ClaimOptions): Promise<ClaimedBackup | "full" | "busy" | null> {
   try {
     return await prisma.$transaction(async (tx) => {
-      const server = await tx.$queryRaw<Array<{ maxConcurrent: number }>>`SELECT maxConcurrent FROM Server WHERE id = ${serverId} FOR UPDATE`;
-      if (server.length === 0) return null;
+      // Another instance claiming for this server right now holds the lock: serve the next server meanwhile.
+      const server = await tx.$queryRaw<Array<{ maxConcurrent: number }>>`SELECT maxConcurrent FROM Server WHERE id = ${serverId} FOR UPDATE SKIP LOCKED`;
+      if (server.length === 0) return "busy";
       if (options.clusterMax !== undefined) {
         await tx.$executeRaw`INSERT IGNORE INTO Lease (name, holder, expiresAt) VALUES (${CLUSTER_LOCK}, '', UTC_TIMESTAMP(3))`;
         await tx.$queryRaw`SELECT name FROM Lease WHERE name = ${CLUSTER_LOCK} FOR UPDATE`;
