@@ -64,7 +64,8 @@ describe("a worker pool: one api and two worker processes on one metadata databa
         SQLGUARD_INSTANCE_ID: instanceId,
         SQLGUARD_ROLE: role,
         SQLGUARD_LEASE_SECONDS: String(LEASE_SECONDS),
-        SQLGUARD_QUEUE_POLL_SECONDS: "0.2",
+        // Frequent polls: a worker whose slot frees claims again at once, the other only at its next poll.
+        SQLGUARD_QUEUE_POLL_SECONDS: "0.05",
         SQLGUARD_MAX_CONCURRENT_BACKUPS: "4",
         SQLGUARD_BACKUP_MAX_ATTEMPTS: "1",
       };
