@@ -25,11 +25,11 @@ const RENEW_BATCH = 1000;
 
 /**
  * Leases that let several instances share one metadata database. A RUNNING backup's lease is its
- * heartbeatAt, renewed by the runner; a PENDING backup's lease is the same column, renewed here for
- * the backups this process's runner actually holds (a row it lost is never kept alive). Every
+ * heartbeatAt, renewed by the runner (the work queue's visibility timeout). A PENDING backup
+ * belongs to no instance: whichever has a free slot claims it (server/queue/claim.ts). Every
  * instance sweeps: interrupted work (its own RUNNING rows that no longer run in this process, and
- * other instances' rows whose lease expired) is settled by InterruptedWork, and a PENDING backup
- * whose lease expired (another instance died, or this runner lost it) is adopted and run here.
+ * other instances' rows whose lease expired) is settled by InterruptedWork, then the runner makes
+ * a claim pass.
  *
  * After an outage of the metadata database no instance could renew anything, so leases look
  * expired everywhere: until the database has been reachable again for one lease length, the
