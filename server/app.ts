@@ -6,6 +6,7 @@ import { createGraphQLHandler } from "./graphql/yoga.ts";
 import { createDownloadHandler, DOWNLOAD_PATH } from "./http/download.ts";
 import { Edge, type EdgeSettings, type GuardedRoute, type Refusal } from "./http/edge.ts";
 import { AUTH_ROUTES, createOidcRoutes } from "./http/oidc-routes.ts";
+import { readiness as readinessOf } from "./http/readiness.ts";
 import { createStaticHandler } from "./http/static-files.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createMetricsHandler, type MetricsEndpointDeps } from "./observability/metrics-endpoint.ts";
@@ -38,18 +39,7 @@ export function createApp(deps: AppDeps) {
   const log = deps.logger.child({ component: "http" });
   const auth = createOidcRoutes({ services: deps.services, edge, logger: deps.logger, publicUrl: deps.edge?.publicUrl });
 
-  async function readiness(): Promise<{ ready: boolean; reason?: string }> {
-    try {
-      const rows = await deps.prisma.$queryRaw<Array<{ migration_name: string }>>`
-        SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`;
-      const applied = new Set(rows.map((r) => r.migration_name));
-      const pending = deps.migrations.filter((m) => !applied.has(m));
-      return pending.length ? { ready: false, reason: `migrations not applied: ${pending.join(", ")}` } : { ready: true };
-    } catch (error) {
-      log.warn({ err: error }, "readiness check cannot reach the metadata database");
-      return { ready: false, reason: "metadata database unreachable" };
-    }
-  }
+  const readiness = () => readinessOf(deps.prisma, deps.migrations, log);
 
   /** The edge's verdict on a guarded route: true when the request was answered (preflight or refusal). */
   function stopped(req: IncomingMessage, res: ServerResponse, route: GuardedRoute): boolean {

@@ -1,13 +1,20 @@
 /**
  * Composition root: parse the environment, migrate the metadata database, seed the defaults on
  * first start, wire the services, settle what a previous process left running, listen, start the
- * leases, the retention sweeper and the scheduler (which runs what was missed while down), and
- * drain on SIGTERM / SIGINT (running backups are stopped and recorded as interrupted).
+ * leases, the work queue's claims, the retention sweeper and the scheduler (which runs what was
+ * missed while down), and drain on SIGTERM / SIGINT (running backups are stopped and recorded as
+ * interrupted).
+ *
+ * SQLGUARD_ROLE: `all` does everything; `api` serves GraphQL, the console and /metrics and claims
+ * no backup; `worker` claims and runs backups and serves /healthz, /readyz and /metrics only; its
+ * process never loads GraphQL, yoga, Pothos or the console (app.ts is imported only for the other
+ * roles). Whatever the roles, one instance at a time fires the schedules' ticks and one sweeps
+ * retention (leases in the metadata database, server/queue/leader-lease.ts).
  */
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { listenUrl } from "./http/listen-url.ts";
-import { createApp } from "./app.ts";
+import { createWorkerApp } from "./http/worker-app.ts";
 import { seedDefaults } from "./catalog/defaults.ts";
 import {
   ConfigError,
@@ -15,6 +22,7 @@ import {
   parseConfigFileEnv,
   parseEdgeConfig,
   parseMetricsAuth,
+  parseQueueConfig,
   parseReliabilityConfig,
   parseSchedulingConfig,
   parseSignInEnv,
@@ -27,6 +35,7 @@ import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
 import { loadSecretKey, SecretBox } from "./secrets/secret-box.ts";
 import { followDrills } from "./observability/drill-metrics.ts";
+import { LeaderLease } from "./queue/leader-lease.ts";
 import { CronerDriver } from "./scheduler/cron-driver.ts";
 import { createRuntime } from "./services.ts";
 
@@ -40,6 +49,7 @@ async function main(): Promise<void> {
   let signIn;
   let weeklyReport;
   let configFileEnv;
+  let queue;
   try {
     config = parseConfig(process.env);
     scheduling = parseSchedulingConfig(process.env);
@@ -48,6 +58,7 @@ async function main(): Promise<void> {
     signIn = parseSignInEnv(process.env);
     weeklyReport = parseWeeklyReportConfig(process.env);
     configFileEnv = parseConfigFileEnv(process.env);
+    queue = parseQueueConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sqlguard: ${error.message}\n`);
@@ -57,7 +68,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stdout.isTTY) });
   const log = logger.child({ component: "main" });
-  log.info({ instanceId: config.instanceId, port: config.port, dataDir: config.dataDir }, "starting SQLGuard");
+  log.info({ instanceId: config.instanceId, role: queue.role, port: config.port, dataDir: config.dataDir }, "starting SQLGuard");
 
   const secrets = new SecretBox(await loadSecretKey(config));
   const { applied } = await migrate({ databaseUrl: config.databaseUrl, logger: logger.child({ component: "migrator" }) });
@@ -75,6 +86,8 @@ async function main(): Promise<void> {
   }
 
   const reliability = parseReliabilityConfig(process.env);
+  // Set once the scheduler lease is built below; ticks fire only on its holder.
+  let schedulerLease: LeaderLease | null = null;
   const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor } = createRuntime({
     prisma,
     secrets,
@@ -95,6 +108,8 @@ async function main(): Promise<void> {
     // Configuration documents resolve `${env:NAME}` placeholders from this process's environment.
     secretSource: { env: process.env },
     configFile: configFileEnv.path ? { path: configFileEnv.path, prune: configFileEnv.prune } : undefined,
+    queue: { claims: queue.role !== "api", clusterMax: queue.clusterMax },
+    fires: () => schedulerLease?.held === true,
   });
   // Webhooks the SQL migration copied into notification channels get their URLs sealed.
   await services.notificationChannels.sealLegacyUrls();
@@ -120,22 +135,60 @@ async function main(): Promise<void> {
   // restart from the database (in the background; /metrics answers 503 until then).
   void metrics.start();
   const stopDrillMetrics = await followDrills(prisma, metrics.metrics, restore.events);
-  const app = createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: { source: metrics, auth: metricsAuth }, edge });
+  const metricsEndpoint = { source: metrics, auth: metricsAuth };
+  const app =
+    queue.role === "worker"
+      ? createWorkerApp({ prisma, logger, migrations, metrics: metricsEndpoint })
+      : (await import("./app.ts")).createApp({ prisma, services, logger, migrations, consoleDir: CONSOLE_DIR, metrics: metricsEndpoint, edge });
   const server = http.createServer(app.handle);
   // A URL to open (a wildcard bind shown as localhost), and the public one the links in messages use.
   server.listen(config.port, config.host, () =>
     log.info({ url: listenUrl(config.host, config.port), ...(edge.publicUrl ? { publicUrl: edge.publicUrl } : {}) }, "listening"),
   );
   leases.start();
-  sweeper.start();
   restore.start();
   healthMonitor.start();
-  if (scheduling.cronEnabled) overdue.start();
-  if (scheduling.cronEnabled) void scheduler.start().catch((error: unknown) => log.error({ err: error }, "the scheduler failed to start"));
-  else log.info("scheduler disabled on this instance (SQLGUARD_SCHEDULER_ENABLED=false)");
+  metrics.metrics.setWorkerSlots(config.instanceId, queue.role === "api" ? { busy: 0, free: 0 } : runner.slots);
+  // The work queue: claim what is PENDING now, then whenever a slot frees up and every poll.
+  if (queue.role !== "api") runner.startClaiming(queue.pollMs);
+  // One instance sweeps retention: whichever holds the "retention" lease.
+  const retentionLease = new LeaderLease({
+    prisma,
+    logger,
+    name: "retention",
+    holder: config.instanceId,
+    leaseMs: scheduling.leaseMs,
+    onChange: (held) => (held ? sweeper.start() : void sweeper.stop()),
+  });
+  retentionLease.start();
   // The weekly e-mail report, on a cron driver of its own (the scheduler's reconcile owns the other).
   const reportCron = new CronerDriver(logger);
-  if (scheduling.cronEnabled) services.weeklyReport.start(reportCron);
+  if (scheduling.cronEnabled) {
+    // Every instance keeps its cron jobs (their next run times); only the "scheduler" lease's holder
+    // records the ticks, the overdue notices and the weekly report. Taking the lease over runs what
+    // was missed meanwhile (RUN_ONCE), as a start does.
+    schedulerLease = new LeaderLease({
+      prisma,
+      logger,
+      name: "scheduler",
+      holder: config.instanceId,
+      leaseMs: scheduling.leaseMs,
+      onChange: (held) => {
+        if (held) {
+          void scheduler.tookOver();
+          overdue.start();
+          services.weeklyReport.start(reportCron);
+        } else {
+          overdue.stop();
+          reportCron.stopAll();
+        }
+      },
+    });
+    void scheduler
+      .start()
+      .then(() => schedulerLease?.start())
+      .catch((error: unknown) => log.error({ err: error }, "the scheduler failed to start"));
+  } else log.info("scheduler disabled on this instance (SQLGUARD_SCHEDULER_ENABLED=false)");
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -145,6 +198,8 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
     server.close(async () => {
+      await schedulerLease?.stop();
+      await retentionLease.stop();
       await scheduler.stop();
       reportCron.stopAll();
       overdue.stop();

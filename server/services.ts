@@ -106,6 +106,13 @@ export type RuntimeDeps = {
   notifications?: { delivery?: Partial<DeliveryPolicy>; smtpTls?: SmtpTls };
   /** When the weekly report goes out (SQLGUARD_WEEKLY_REPORT_CRON / _TIMEZONE); Mondays 08:00 UTC by default. */
   weeklyReport?: WeeklyReportSchedule;
+  /**
+   * The work queue (server/queue/): `claims` false on an `api` instance (it queues, never runs),
+   * `clusterMax` caps RUNNING backups over every instance (SQLGUARD_CLUSTER_MAX_CONCURRENT_BACKUPS).
+   */
+  queue?: { claims?: boolean; clusterMax?: number };
+  /** Whether this instance fires the schedules' ticks now (it holds the scheduler lease); always when omitted. */
+  fires?: () => boolean;
 };
 
 /** The env defaults (see server/config/env.ts). */
@@ -174,6 +181,11 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     spoolDir,
     spoolReserve: deps.spoolReserve,
     encryptionKeys,
+    claims: deps.queue?.claims,
+    clusterMax: deps.queue?.clusterMax,
+    // `metrics` is built below; claims start only after this function returns.
+    onClaim: (c) => metrics.metrics.observeJobWait("backup", c.waitSeconds),
+    onSlots: (slots) => metrics.metrics.setWorkerSlots(instanceId, slots),
   });
   const restoreEvents = new RestoreEvents();
   // What runs in this process is never settled as interrupted; `restore` is built below.
@@ -193,7 +205,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const repair = new RepairService({ prisma, storeFor, audit, logger, instanceId });
   const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit, interrupted });
   const cron = deps.cron ?? new CronerDriver(logger);
-  const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs });
+  const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs, fires: deps.fires });
   const leases = new LeaseKeeper({ prisma, runner, interrupted, logger, clock, instanceId, leaseMs: settings.leaseMs });
   const sweeper = new RetentionSweeper({
     prisma,

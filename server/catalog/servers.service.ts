@@ -150,6 +150,7 @@ export class ServersService {
       includeDatabases: rest.includeDatabases ?? base?.includeDatabases ?? [],
       excludeDatabases: rest.excludeDatabases ?? base?.excludeDatabases ?? [],
       maxConcurrent: 1,
+      queueClaimedAt: null,
       dumpOptionsId: null,
       createdAt: base?.createdAt ?? now,
       updatedAt: now,

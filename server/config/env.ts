@@ -283,6 +283,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const issues = [...(result.error?.issues ?? []), ...(scheduling.error?.issues ?? []), ...(edge.error?.issues ?? []), ...(signIn.error?.issues ?? [])];
   issues.push(...(weeklyReportSchema.safeParse(cleaned).error?.issues ?? []));
   issues.push(...(configFileSchema.safeParse(cleaned).error?.issues ?? []));
+  issues.push(...(queueSchema.safeParse(cleaned).error?.issues ?? []));
   if (!result.success || issues.length) {
     throw new ConfigError(issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
@@ -365,4 +366,29 @@ export function parseEdgeConfig(env: Record<string, string | undefined>): EdgeCo
     trustProxy: e.SQLGUARD_TRUST_PROXY === "true",
     webhookAllowLinkLocal: e.SQLGUARD_WEBHOOK_ALLOW_LINK_LOCAL === "true",
   };
+}
+
+/** The work queue and the roles (server/queue/); parseConfig validates them too. */
+const queueSchema = z.object({
+  // What this process does: "all" (default: API, console and backups), "api" (GraphQL, console and
+  // metrics; queues backups but runs none) or "worker" (claims and runs backups; /healthz, /readyz
+  // and /metrics only, no GraphQL or console).
+  SQLGUARD_ROLE: z.enum(["all", "api", "worker"], { message: "must be all, api or worker" }).default("all"),
+  // Backups RUNNING at once over every instance sharing the metadata database; unset: no cap beyond
+  // each instance's SQLGUARD_MAX_CONCURRENT_BACKUPS and each server's own limit.
+  SQLGUARD_CLUSTER_MAX_CONCURRENT_BACKUPS: z.coerce.number().int().min(1).max(100_000).optional(),
+  // How often a worker looks for queued backups (it also looks at once when a slot frees up or it queues one).
+  SQLGUARD_QUEUE_POLL_SECONDS: z.coerce.number().min(0.05).max(60).default(1),
+});
+
+/** The role and the work queue's settings. */
+export type QueueConfig = { role: "all" | "api" | "worker"; clusterMax?: number; pollMs: number };
+
+/** Parses SQLGUARD_ROLE and the queue variables; throws ConfigError listing every problem. */
+export function parseQueueConfig(env: Record<string, string | undefined>): QueueConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = queueSchema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const e = result.data;
+  return { role: e.SQLGUARD_ROLE, clusterMax: e.SQLGUARD_CLUSTER_MAX_CONCURRENT_BACKUPS, pollMs: Math.round(e.SQLGUARD_QUEUE_POLL_SECONDS * 1000) };
 }

@@ -45,6 +45,8 @@ export async function refreshDbGauges(
   kept: KeptCopies,
 ): Promise<void> {
   const running = await prisma.backup.count({ where: { status: "RUNNING" } });
+  metrics.setJobsQueued("backup", await prisma.backup.count({ where: { status: "PENDING" } }));
+  metrics.setJobsQueued("restore", await prisma.restore.count({ where: { status: "PENDING" } }));
   const storage: Array<{ target: string; bytes: number; objects: number }> = [];
   const bad = new Map<string, DatabaseLabels & { target: string; ok: boolean }>();
   for (const t of await prisma.storageTarget.findMany({ select: { id: true, name: true } })) {

@@ -152,6 +152,8 @@ describe("Prometheus /metrics over real backups", () => {
       [key("sqlguard_backup_overdue", { ...m1, database: other })]: 1,
       [key("sqlguard_backup_overdue", { ...m2, database: good })]: 0,
       [key("sqlguard_backups_running")]: 0,
+      [key("sqlguard_jobs_queued", { kind: "backup" })]: 0,
+      [key("sqlguard_jobs_queued", { kind: "restore" })]: 0,
       [key("sqlguard_backup_verification_status", { ...m1, database: good, target: "met-local" })]: 0,
       [key("sqlguard_backup_verification_status", { ...m2, database: good, target: "met-local" })]: 1,
     };
@@ -169,7 +171,16 @@ describe("Prometheus /metrics over real backups", () => {
     for (const s of await prisma.schedule.findMany()) {
       expected[key("sqlguard_schedule_next_run_timestamp_seconds", { schedule: s.name })] = nextRuns(s.cronExpression, s.timezone, 1)[0]!.getTime() / 1000;
     }
-    expect(sqlguardSeries(families)).toEqual(expected);
+    // This process's slots (its runner ran every backup and is idle now); a new collector has none until its runner reports.
+    const { slots, rest } = Object.entries(sqlguardSeries(families)).reduce<{ slots: Record<string, number>; rest: Record<string, number> }>(
+      (acc, [k, v]) => (((k.startsWith("sqlguard_worker_slots") ? acc.slots : acc.rest)[k] = v), acc),
+      { slots: {}, rest: {} },
+    );
+    expect(Object.entries(slots).map(([k, v]) => [k.replace(/instance="[^"]*"/, "instance"), v])).toEqual([
+      ['sqlguard_worker_slots{instance,state="busy"}', 0],
+      ['sqlguard_worker_slots{instance,state="free"}', 4],
+    ]);
+    expect(rest).toEqual(expected);
 
     // The histogram: this process saw one manual and two scheduled successes.
     const run1 = { ...m1, database: good, schedule: "(manual)" };

@@ -67,6 +67,15 @@ export class SqlguardMetrics {
     "1 when the last health check wrote, read and deleted a probe on the storage target, else 0.",
     ["target"],
   );
+  readonly #jobsQueued = this.#gauge("sqlguard_jobs_queued", "Jobs waiting in the work queue (PENDING), on every instance, by kind.", ["kind"]);
+  readonly #jobWait = new Histogram({
+    name: "sqlguard_job_wait_seconds",
+    help: "Time a job waited in the work queue, from queued to claimed, for the jobs this instance claimed.",
+    labelNames: ["kind"] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.#registry],
+  });
+  readonly #workerSlots = this.#gauge("sqlguard_worker_slots", "This instance's job slots, busy (running a job) or free.", ["instance", "state"]);
   readonly #lastSuccessAt = new Map<string, number>();
   /** The compression label each database's size series carries, so a change replaces the old series. */
   readonly #sizeCompression = new Map<string, string>();
@@ -135,6 +144,22 @@ export class SqlguardMetrics {
   /** `count` stored artifacts retention deleted from a target; 0 makes the series exist. */
   recordRetentionDeleted(target: string, count = 1): void {
     this.#retentionDeleted.inc({ target }, count);
+  }
+
+  /** Jobs of one kind (backup, restore) waiting in the work queue now. */
+  setJobsQueued(kind: string, count: number): void {
+    this.#jobsQueued.set({ kind }, count);
+  }
+
+  /** A job this instance claimed after waiting `seconds` in the queue. */
+  observeJobWait(kind: string, seconds: number): void {
+    this.#jobWait.observe({ kind }, seconds);
+  }
+
+  /** This instance's slots now (an `api` instance has none). */
+  setWorkerSlots(instance: string, slots: { busy: number; free: number }): void {
+    this.#workerSlots.set({ instance, state: "busy" }, slots.busy);
+    this.#workerSlots.set({ instance, state: "free" }, slots.free);
   }
 
   /** Backups running now. */

@@ -121,7 +121,7 @@ describe("settling an interrupted backup", () => {
     expect(listFiles(otherDir)).toEqual([]);
   });
 
-  it("at start fails this instance's queued backups; leaves other instances' live and queued ones", async () => {
+  it("at start settles this instance's running backups; leaves every queued one in the work queue, and other instances' live ones", async () => {
     const fx = await fixture();
     const prisma = fx.app.db.prisma;
     const repo = new BackupsRepository(prisma);
@@ -144,10 +144,13 @@ describe("settling an interrupted backup", () => {
       return b.id;
     };
     const queuedHere = await make("me", "PENDING");
+    const runningHere = await make("me", "RUNNING");
     const queuedThere = await make("other", "PENDING");
     const runningThere = await make("other", "RUNNING");
-    expect(await fx.app.interrupted.recover()).toEqual({ backups: [queuedHere], restores: [] });
-    expect(await repo.get(queuedHere)).toMatchObject({ status: "FAILED", error: "interrupted: SQLGuard stopped before this backup started" });
+    expect(await fx.app.interrupted.recover()).toEqual({ backups: [runningHere], restores: [] });
+    expect(await repo.get(runningHere)).toMatchObject({ status: "FAILED", error: "interrupted: SQLGuard stopped while this backup was running" });
+    // A queued backup is a job in the work queue, whoever queued it: it stays PENDING for the next free slot.
+    expect(await repo.get(queuedHere)).toMatchObject({ status: "PENDING", finishedAt: null });
     for (const id of [queuedThere, runningThere]) expect((await repo.get(id))!.finishedAt).toBeNull();
   });
 });

@@ -13,6 +13,9 @@ import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { type CommittedCopy, committedCopy } from "./committed-copy.ts";
 
+/** How long a row this instance just claimed is left alone by the sweep, in real time (see `#backups`). */
+const JUST_CLAIMED_MS = 5_000;
+
 /** What settling interrupted work needs. */
 export type InterruptedWorkDeps = {
   prisma: PrismaClient;
@@ -58,11 +61,12 @@ export class InterruptedWork {
   }
 
   /**
-   * At start: settles this instance's PENDING and RUNNING backups and restores (a previous process
-   * left them) and other instances' expired ones. Returns what it settled.
+   * At start: settles this instance's RUNNING backups, its PENDING and RUNNING restores (a previous
+   * process left them) and other instances' expired ones. Returns what it settled.
    */
   async recover(): Promise<SettledWork> {
-    const settled = { backups: await this.#backups({ ownPending: true, others: true }), restores: await this.recoverRestores() };
+    // A PENDING backup is a job in the work queue (server/queue/claim.ts), not this process's: it stays queued.
+    const settled = { backups: await this.#backups({ ownPending: false, others: true, atStart: true }), restores: await this.recoverRestores() };
     const drills = await this.#drills();
     if (settled.backups.length || settled.restores.length || drills.length)
       this.#log.warn({ ...settled, drills }, "settled backups, restores and drills interrupted by a previous stop");
@@ -120,7 +124,10 @@ export class InterruptedWork {
    * `others`) other instances' rows whose lease expired.
    */
   async sweep(options: { others: boolean }): Promise<SettledWork> {
-    return { backups: await this.#backups({ ownPending: false, ...options }), restores: await this.#restores({ ownPending: false, ...options }) };
+    return {
+      backups: await this.#backups({ ownPending: false, atStart: false, ...options }),
+      restores: await this.#restores({ ownPending: false, ...options }),
+    };
   }
 
   /**
@@ -151,12 +158,17 @@ export class InterruptedWork {
     return row.instanceId === this.deps.instanceId || (row.heartbeatAt ?? row.createdAt) < this.#staleBefore();
   }
 
-  async #backups(scope: { ownPending: boolean; others: boolean }): Promise<number[]> {
-    const rows = await this.deps.repo.findInterrupted({ instanceId: this.deps.instanceId, staleBefore: this.#staleBefore(), ...scope });
+  async #backups(scope: { ownPending: boolean; others: boolean; atStart: boolean }): Promise<number[]> {
+    const { atStart, ...find } = scope;
+    const rows = await this.deps.repo.findInterrupted({ instanceId: this.deps.instanceId, staleBefore: this.#staleBefore(), ...find });
     const settled: number[] = [];
-    for (const row of rows.filter((r) => !this.deps.live.backup(r.id))) {
+    // A row this instance claimed a moment ago (the work queue writes the claim's time in the
+    // database's clock) may not be registered as running yet: the next sweep judges it.
+    const claimedJustNow = (r: BackupWithArtifacts) =>
+      !atStart && r.instanceId === this.deps.instanceId && r.heartbeatAt !== null && Math.abs(Date.now() - r.heartbeatAt.getTime()) < JUST_CLAIMED_MS;
+    for (const row of rows.filter((r) => !this.deps.live.backup(r.id) && !claimedJustNow(r))) {
       try {
-        if ((await this.#settleBackup(row, this.#why(row, "backup", scope.ownPending), row.cancelRequestedAt !== null)) !== null) settled.push(row.id);
+        if ((await this.#settleBackup(row, this.#why(row, "backup", atStart), row.cancelRequestedAt !== null)) !== null) settled.push(row.id);
       } catch (error) {
         // One row that cannot be settled now (the metadata database went away again) does not hold up the others.
         this.#log.warn({ err: error, backupId: row.id }, "could not settle an interrupted backup; the next sweep retries");

@@ -19,7 +19,7 @@ import type { DumpFormat, ReplicationPosition, ServerConnection } from "./dumper
 import { connectionOf } from "./connection-of.ts";
 import { BackupError } from "./errors.ts";
 import type { BackupEvents } from "./events.ts";
-import { SlotLimiter } from "./limiter.ts";
+import { claimBackups, type ClaimedBackup } from "../queue/claim.ts";
 import { removeStaleSpool } from "./spool-sweep.ts";
 import { buildManifest, manifestEncryption } from "./manifest.ts";
 import { copyArtifact } from "./copy-artifact.ts";
@@ -51,6 +51,14 @@ export type RunnerDeps = {
   spoolReserve?: number;
   /** The keys `encryption: AGE` profiles encrypt to (server/encryption/keys.service.ts); without it such backups fail. */
   encryptionKeys?: { currentRecipients(): Promise<RecipientKey[]> };
+  /** False on an `api` instance: it queues backups but never claims one (default true). */
+  claims?: boolean;
+  /** Cluster-wide cap on RUNNING backups, enforced in the claim (SQLGUARD_CLUSTER_MAX_CONCURRENT_BACKUPS). */
+  clusterMax?: number;
+  /** Told of each claim (metrics): how long the backup waited in the queue. */
+  onClaim?: (claimed: ClaimedBackup) => void;
+  /** Told whenever this instance's slots change (metrics). */
+  onSlots?: (slots: { busy: number; free: number }) => void;
 };
 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
@@ -78,7 +86,6 @@ const PROGRESS_EVENT_MS = 250;
  * so an outage of the metadata database delays it but does not lose it.
  */
 export class BackupRunner {
-  readonly #limiter: SlotLimiter;
   /** Every backup this process holds, queued or running, with the controller that stops it. */
   readonly #held = new Map<number, AbortController>();
   readonly #running = new Set<number>();
@@ -87,27 +94,90 @@ export class BackupRunner {
   readonly #log: Logger;
   #stopping = false;
 
+  #claiming: Promise<void> | null = null;
+  #claimAgain = false;
+  #stopPoll: (() => void) | null = null;
+
   constructor(private readonly deps: RunnerDeps) {
-    this.#limiter = new SlotLimiter(deps.limits.maxConcurrent);
     this.#log = deps.logger.child({ component: "runner" });
     this.#records = new RecordWriter({ logger: deps.logger });
   }
 
-  /** Runs the given PENDING backups in the background; returns at once. Ids held already are skipped. */
-  enqueue(backupIds: number[]): void {
-    for (const id of backupIds) {
-      if (this.#held.has(id)) continue;
+  /**
+   * New PENDING backups were queued (here or on another instance): claims from the work queue
+   * (server/queue/claim.ts) as many as this instance has free slots for, and runs them in the
+   * background; returns at once. Which backups run here is the queue's choice, not the caller's.
+   */
+  enqueue(_backupIds: number[] = []): void {
+    if (this.deps.claims === false || this.#stopping) return;
+    if (this.#claiming) {
+      this.#claimAgain = true;
+      return;
+    }
+    const pass = this.#claimPasses().finally(() => (this.#claiming = null));
+    this.#claiming = pass;
+    this.#tasks.add(pass);
+    void pass.finally(() => this.#tasks.delete(pass));
+  }
+
+  /** Claims from the queue every `pollMs` too (backups queued by other instances). Returns the stopper. */
+  startClaiming(pollMs: number): void {
+    if (this.deps.claims === false || this.#stopPoll) return;
+    const timer = setInterval(() => this.enqueue(), pollMs);
+    timer.unref();
+    this.#stopPoll = () => clearInterval(timer);
+    this.enqueue();
+  }
+
+  /** Slots of this instance: busy (running a backup) and free. */
+  get slots(): { busy: number; free: number } {
+    const busy = this.#held.size;
+    return { busy, free: Math.max(0, this.deps.limits.maxConcurrent - busy) };
+  }
+
+  async #claimPasses(): Promise<void> {
+    do {
+      this.#claimAgain = false;
+      const free = this.slots.free;
+      if (free === 0 || this.#stopping) return;
+      let claimed: ClaimedBackup[];
+      try {
+        claimed = await claimBackups(this.deps.prisma, { instanceId: this.deps.instanceId, slots: free, clusterMax: this.deps.clusterMax });
+      } catch (error) {
+        this.#log.warn({ err: error }, "could not claim backups from the queue; the next pass retries");
+        return;
+      }
+      for (const c of claimed) {
+        this.deps.onClaim?.(c);
+        this.#start(c.id);
+      }
+      if (claimed.length > 0 && claimed.length === free) this.#claimAgain = true;
+    } while (this.#claimAgain && !this.#stopping);
+  }
+
+  /** Runs a backup this instance claimed (RUNNING here) in the background. */
+  #start(id: number): void {
+    {
+      if (this.#held.has(id)) return;
       const controller = new AbortController();
       this.#held.set(id, controller);
+      this.deps.onSlots?.(this.slots);
       const task = this.#run(id, controller)
         .catch((error: unknown) => {
           if (error instanceof MetadataUnavailableError)
             this.#log.warn({ err: error, backupId: id }, "backup left to the recovery: the metadata database is unreachable");
           else this.#log.error({ err: error, backupId: id }, "backup task crashed");
         })
-        .finally(() => this.#held.delete(id));
+        .finally(() => {
+          this.#held.delete(id);
+          this.deps.onSlots?.(this.slots);
+        });
       this.#tasks.add(task);
-      void task.finally(() => this.#tasks.delete(task));
+      void task.finally(() => {
+        this.#tasks.delete(task);
+        // A slot came free: the next backup in the queue.
+        this.enqueue();
+      });
     }
   }
 
@@ -116,7 +186,7 @@ export class BackupRunner {
     return this.#running.size;
   }
 
-  /** True while this process holds the backup (queued here or running here). */
+  /** True while this process runs the backup (claimed here, not yet recorded). */
   holds(id: number): boolean {
     return this.#held.has(id);
   }
@@ -145,6 +215,8 @@ export class BackupRunner {
    */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#stopPoll?.();
+    this.#stopPoll = null;
     for (const controller of this.#held.values()) controller.abort(new BackupError("INTERRUPTED", "interrupted: SQLGuard was shut down"));
     this.#records.stop();
     await this.idle();
@@ -174,10 +246,10 @@ export class BackupRunner {
   }
 
   async #run(id: number, controller: AbortController): Promise<void> {
-    const { repo, prisma, events, instanceId } = this.deps;
+    const { repo, prisma, events } = this.deps;
     const { signal } = controller;
     const backup = await this.#db("read the backup", () => repo.get(id), signal);
-    if (backup?.status !== "PENDING") return;
+    if (backup?.status !== "RUNNING" || backup.instanceId !== this.deps.instanceId) return;
     const serverId = backup.serverId;
     const server = serverId
       ? await this.#db("read the server", () => prisma.server.findUnique({ where: { id: serverId }, include: { dumpOptions: true } }), signal)
@@ -190,18 +262,12 @@ export class BackupRunner {
       );
       return;
     }
-    const release = await this.#limiter.acquire(server.id, server.maxConcurrent);
+    this.#running.add(id);
     try {
-      // Left PENDING on shutdown: the next start records it as interrupted.
-      if (this.#stopping || signal.aborted) return;
-      const since = new Date();
-      if (!(await this.#db("claim the backup", () => repo.claim(id, instanceId, since), signal))) return;
-      this.#running.add(id);
       events.emit({ type: "STATUS", backupId: id, status: "RUNNING" });
       await this.#execute(backup, server, controller);
     } finally {
       this.#running.delete(id);
-      release();
     }
   }
 

@@ -21,16 +21,15 @@ export type LeaseDeps = {
 export type LeaseSweepResult = { settled: number[]; restores: number[]; adopted: number[] };
 
 const SWEEP_MAX_MS = 30_000;
-const ADOPT_BATCH = 500;
 const RENEW_BATCH = 1000;
 
 /**
  * Leases that let several instances share one metadata database. A RUNNING backup's lease is its
- * heartbeatAt, renewed by the runner; a PENDING backup's lease is the same column, renewed here for
- * the backups this process's runner actually holds (a row it lost is never kept alive). Every
+ * heartbeatAt, renewed by the runner (the work queue's visibility timeout). A PENDING backup
+ * belongs to no instance: whichever has a free slot claims it (server/queue/claim.ts). Every
  * instance sweeps: interrupted work (its own RUNNING rows that no longer run in this process, and
- * other instances' rows whose lease expired) is settled by InterruptedWork, and a PENDING backup
- * whose lease expired (another instance died, or this runner lost it) is adopted and run here.
+ * other instances' rows whose lease expired) is settled by InterruptedWork, then the runner makes
+ * a claim pass.
  *
  * After an outage of the metadata database no instance could renew anything, so leases look
  * expired everywhere: until the database has been reachable again for one lease length, the
@@ -83,12 +82,13 @@ export class LeaseKeeper {
   /** Settles interrupted backups and restores; adopts queued backups whose lease expired. */
   async sweep(): Promise<LeaseSweepResult> {
     const now = this.deps.clock.now();
-    const staleBefore = new Date(now.getTime() - this.deps.leaseMs);
     const others = this.#reachableSince !== null && now.getTime() - this.#reachableSince >= this.deps.leaseMs;
     const settled = await this.#observe(() => this.deps.interrupted.sweep({ others }));
-    const result = { settled: settled.backups, restores: settled.restores, adopted: await this.#observe(() => this.#adoptQueued(now, staleBefore)) };
-    if (result.adopted.length) this.#log.warn({ backups: result.adopted }, "adopted queued backups whose lease expired");
-    return result;
+    // A PENDING backup belongs to no instance (the work queue, server/queue/claim.ts): nothing to
+    // adopt, the runner claims it when a slot is free. A claim pass here picks up what a settled
+    // backup's server can run again.
+    this.deps.runner.enqueue([]);
+    return { settled: settled.backups, restores: settled.restores, adopted: [] };
   }
 
   /** Runs a database call and notes whether the metadata database answered. */
@@ -101,26 +101,5 @@ export class LeaseKeeper {
       if (isTransientDbError(error)) this.#reachableSince = null;
       throw error;
     }
-  }
-
-  /** PENDING backups of any instance (this one's too: its runner lost them) whose lease expired and that this runner does not hold. */
-  async #adoptQueued(now: Date, staleBefore: Date): Promise<number[]> {
-    const { prisma, instanceId, runner } = this.deps;
-    const rows = await prisma.backup.findMany({
-      where: { status: "PENDING", OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] },
-      select: { id: true, instanceId: true },
-      orderBy: { id: "asc" },
-      take: ADOPT_BATCH,
-    });
-    const adopted: number[] = [];
-    for (const row of rows.filter((r) => !runner.holds(r.id))) {
-      const { count } = await prisma.backup.updateMany({
-        where: { id: row.id, status: "PENDING", instanceId: row.instanceId },
-        data: { instanceId, heartbeatAt: now },
-      });
-      if (count === 1) adopted.push(row.id);
-    }
-    if (adopted.length) runner.enqueue(adopted);
-    return adopted;
   }
 }

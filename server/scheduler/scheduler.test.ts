@@ -148,6 +148,8 @@ describe("the scheduler, reconciled from GraphQL changes", () => {
         heartbeatAt: new Date(),
       },
     });
+    // The RUNNING row counts against the server's limit on every instance (the work queue's claim): leave room for crm.
+    await f.app.db.prisma.server.update({ where: { id: f.serverId }, data: { maxConcurrent: 2 } });
     await f.app.scheduler.start();
     await f.clock.set("2026-06-10T11:00:00.010Z");
     await f.cron.runDue();

@@ -16,6 +16,11 @@ export type SchedulerDeps = Omit<ScheduleRunDeps, "gate"> & {
   concurrency: number;
   /** Re-read the schedules this often, to pick up changes made through another instance. */
   pollMs: number;
+  /**
+   * Whether this instance fires the ticks now (it holds the "scheduler" lease, server/queue/leader-lease.ts);
+   * every instance reconciles its jobs (their next run times), only the holder records runs. Always, when omitted.
+   */
+  fires?: () => boolean;
   /** Told after each tick (benchmarks, metrics): when it fired and what it recorded. */
   onTick?: (tick: { scheduleId: number; dueAt: Date; firedAt: Date; outcome: RunOutcome }) => void;
 };
@@ -52,7 +57,7 @@ export class Scheduler {
     this.#started = true;
     const result = await this.reconcile();
     this.#log.info(result, "scheduler started");
-    await this.catchUp();
+    if (this.#fires()) await this.catchUp();
     if (!this.#started) return; // stopped while starting
     this.#stopPoll = this.deps.clock.every(this.deps.pollMs, () => void this.requestReconcile());
   }
@@ -177,6 +182,8 @@ export class Scheduler {
 
   /** One tick; a schedule deleted, disabled or changed elsewhere meanwhile makes this job stale: reconcile. */
   async #tick(scheduleId: number, spec: CronSpec, dueAt: Date): Promise<void> {
+    // Another instance holds the scheduler lease: it records this due time.
+    if (!this.#fires()) return;
     const firedAt = this.deps.clock.now();
     const outcome = await runSchedule(this.#run, scheduleId, dueAt, "SCHEDULED", spec);
     if (!outcome) {
@@ -186,6 +193,16 @@ export class Scheduler {
     await markDue(this.deps.prisma, scheduleId, dueAt);
     this.#log.debug({ scheduleId, dueAt, queued: outcome.queued.length, skipped: outcome.skipped.length, duplicates: outcome.duplicates }, "tick handled");
     this.deps.onTick?.({ scheduleId, dueAt, firedAt, outcome });
+  }
+
+  #fires(): boolean {
+    return this.deps.fires?.() ?? true;
+  }
+
+  /** Took the scheduler lease: runs what was missed while no instance held it (RUN_ONCE), as at start. */
+  async tookOver(): Promise<void> {
+    if (!this.#started) return;
+    await this.#track(this.catchUp()).catch((error: unknown) => this.#log.error({ err: error }, "catch-up after taking the scheduler lease failed"));
   }
 
   #track<T>(work: Promise<T>): Promise<T> {

@@ -68,7 +68,10 @@ builder.prismaObject("Backup", {
     }),
     logTail: t.exposeString("logTail", { nullable: true, description: "The end of the dump program's stderr." }),
     attempt: t.exposeInt("attempt"),
-    instanceId: t.exposeString("instanceId", { nullable: true }),
+    instanceId: t.exposeString("instanceId", {
+      nullable: true,
+      description: "The SQLGuard instance that claimed and ran the backup from the work queue (the one that queued it while PENDING).",
+    }),
     artifacts: t.relation("artifacts"),
     copyProblems: t.field({
       type: [CopyProblemRef],

@@ -48,6 +48,7 @@ builder.prismaObject("Restore", {
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
     finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
+    instanceId: t.exposeString("instanceId", { nullable: true, description: "The SQLGuard instance that ran (or runs) the restore." }),
     durationMs: t.exposeInt("durationMs", { nullable: true }),
     totalBytes: t.expose("totalBytes", { type: "BigInt", nullable: true, description: "Stored size of the artifact." }),
     progressBytes: t.expose("progressBytes", {
