@@ -174,7 +174,14 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
   const password = "bench-password-1";
   const child = spawn(
     process.execPath,
-    ["--max-semi-space-size=4", "--heap-growing-percent=100", ...(process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean), "--import", "tsx", "server/main.ts"],
+    [
+      "--max-semi-space-size=4",
+      "--heap-growing-percent=100",
+      ...(process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean),
+      "--import",
+      "tsx",
+      "server/main.ts",
+    ],
     {
       cwd: ROOT,
       env: {
