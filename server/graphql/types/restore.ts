@@ -1,5 +1,7 @@
 import * as E from "../../db/generated/enums.ts";
 import { builder } from "../builder.ts";
+import { prismaConnection } from "../connection.ts";
+import type { RestoreFilter } from "../../restore/restores.service.ts";
 import { EngineEnum } from "./enums.ts";
 import { RestoreCredentialsInput } from "./restore-preflight.ts";
 
@@ -87,14 +89,11 @@ const RestoreFilter = builder.inputType("RestoreFilter", {
   fields: (t) => ({ backupId: t.int(), serverId: t.int(), status: t.field({ type: [RestoreStatusEnum] }) }),
 });
 
-type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean };
-const RestorePage = builder.objectRef<Page>("RestorePage").implement({
-  description: "A page of restores, newest first. Pass endCursor as `after` for the next page.",
-  fields: (t) => ({
-    nodes: t.prismaField({ type: ["Restore"], resolve: (_q, page) => page.nodes as never }),
-    hasNextPage: t.exposeBoolean("hasNextPage"),
-    endCursor: t.string({ nullable: true, resolve: (page) => (page.nodes.length ? String(page.nodes.at(-1)!.id) : null) }),
-  }),
+type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: RestoreFilter };
+const RestoreConnection = prismaConnection<Page["nodes"][number], Page>("Restore", "Restore", {
+  description: "A page of restores, newest first (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
+  cursor: (restore) => String(restore.id),
+  totalCount: (page, ctx) => ctx.services.restores.count(page.filter),
 });
 
 builder.queryFields((t) => ({
@@ -104,15 +103,17 @@ builder.queryFields((t) => ({
     resolve: (_q, _r, { id }, ctx) => ctx.services.restores.get(id),
   }),
   restores: t.field({
-    type: RestorePage,
+    type: RestoreConnection,
     args: {
       filter: t.arg({ type: RestoreFilter }),
       first: t.arg.int({ defaultValue: 50 }),
-      after: t.arg.string({ description: "endCursor of the previous page." }),
+      after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
     },
-    resolve: (_r, args, ctx) => {
+    resolve: async (_r, args, ctx) => {
       const after = args.after ? Number.parseInt(args.after, 10) : null;
-      return ctx.services.restores.list(args.filter ?? {}, { first: args.first ?? 50, after: Number.isFinite(after) ? after : null });
+      const filter = args.filter ?? {};
+      const page = await ctx.services.restores.list(filter, { first: args.first ?? 50, after: Number.isFinite(after) ? after : null });
+      return { ...page, after: args.after, filter };
     },
   }),
 }));
