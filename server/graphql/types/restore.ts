@@ -1,7 +1,7 @@
 import * as E from "../../db/generated/enums.ts";
 import { builder } from "../builder.ts";
 import { prismaConnection } from "../connection.ts";
-import type { RestoreFilter } from "../../restore/restores.service.ts";
+import type { RestoreFilter as RestoreFilterShape } from "../../restore/restores.service.ts";
 import { EngineEnum } from "./enums.ts";
 import { RestoreCredentialsInput } from "./restore-preflight.ts";
 
@@ -89,7 +89,7 @@ const RestoreFilter = builder.inputType("RestoreFilter", {
   fields: (t) => ({ backupId: t.int(), serverId: t.int(), status: t.field({ type: [RestoreStatusEnum] }) }),
 });
 
-type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: RestoreFilter };
+type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: RestoreFilterShape };
 const RestoreConnection = prismaConnection<Page["nodes"][number], Page>("Restore", "Restore", {
   description: "A page of restores, newest first (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
   cursor: (restore) => String(restore.id),
