@@ -5,7 +5,9 @@
 //   durable pipe  bash -c 'mariadb-dump … db | zstd -3 -c | tee file | sha256sum; sync file'
 //   SQLGuard      a real server process (npm start's flags): runBackup over HTTP, then polling
 //                 backup(id) until SUCCEEDED, as a user sees it; the phases come from its log.
-// Prints medians, both ratios, per-phase timings and the server's RSS.
+//   SQLGuard AGE  the same with a profile `encryption: AGE` (age v1 to the instance key and a
+//                 recovery recipient, after zstd): encrypted vs unencrypted in the same run.
+// Prints medians, the ratios, per-phase timings and the server's RSS.
 // Then the PARALLEL engine (--parallel-rounds, default 1; 0 skips it), on the same MariaDB database
 // and on a PostgreSQL one of about the same size in 4 tables (`sqlguard_bench_pg_<mb>`, kept):
 //   backups   SQLGuard SINGLE vs PARALLEL (mydumper --rows / pg_dump -Fd -j), and the plain pipe
@@ -23,6 +25,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { connect } from "../server/db/connection.ts";
+import { generateIdentity } from "../server/encryption/age-keys.ts";
 import { freePort, httpClient } from "../server/testing/server-process.ts";
 
 const arg = (name: string, fallback: number) => {
@@ -154,6 +157,8 @@ type Sqlguard = {
   backup(database: string, dir: string, serverId?: number): Promise<BackupRun>;
   /** A server row (default profile, or a PARALLEL one with `parallel`); returns its id. */
   addServer(name: string, engine: "MARIADB" | "POSTGRESQL", parallel: boolean): Promise<number>;
+  /** A MariaDB server row with a profile `encryption: AGE` and one recovery recipient; returns its id. */
+  addEncryptedServer(name: string): Promise<number>;
   /** restoreBackup into a new database, polled until it ends; with the spool's peak disk use. */
   restore(backupId: number, database: string): Promise<{ wallMs: number; spoolPeakBytes: number }>;
   rss(): { currentBytes: number; peakBytes: number };
@@ -169,7 +174,7 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
   const password = "bench-password-1";
   const child = spawn(
     process.execPath,
-    ["--max-semi-space-size=4", ...(process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean), "--import", "tsx", "server/main.ts"],
+    ["--max-semi-space-size=4", "--heap-growing-percent=100", ...(process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean), "--import", "tsx", "server/main.ts"],
     {
       cwd: ROOT,
       env: {
@@ -256,6 +261,13 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
         username: engine === "POSTGRESQL" ? (process.env.TEST_PG_USER ?? "postgres") : "root",
         ...(parallel ? { dumpOptionsId: profileId } : {}),
       };
+      return Number((await data(`mutation($input: ServerInput!) { createServer(input: $input) { id } }`, { input })).createServer.id);
+    },
+    async addEncryptedServer(name) {
+      const recipient = generateIdentity().recipient;
+      await data(`mutation($input: AddRecoveryRecipientInput!) { addRecoveryRecipient(input: $input) { id } }`, { input: { label: "bench", recipient } });
+      const profile = await data(`mutation { createDumpOptions(input: { name: "bench-age", encryption: AGE }) { id } }`);
+      const input = { name, engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", dumpOptionsId: Number(profile.createDumpOptions.id) };
       return Number((await data(`mutation($input: ServerInput!) { createServer(input: $input) { id } }`, { input })).createServer.id);
     },
     async restore(backupId, database) {
@@ -357,10 +369,13 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-bench-"));
 const sqlguard = await startSqlguard(work);
 try {
   const idle = sqlguard.rss();
-  const times = { plain: [] as number[], durable: [] as number[], sqlguard: [] as number[] };
+  const times = { plain: [] as number[], durable: [] as number[], sqlguard: [] as number[], encrypted: [] as number[] };
   const phases: Array<Record<string, number>> = [];
   const serverCpu: number[] = [];
+  const encryptedPhases: Array<Record<string, number>> = [];
   let sizes = { rawBytes: 0, storedBytes: 0 };
+  let encryptedBytes = 0;
+  const encryptedServer = await sqlguard.addEncryptedServer("bench-age");
   const file = path.join(work, "dump.sql.zst");
   for (let round = 1; round <= ROUNDS; round++) {
     // Alternate the order so that a drift in the machine's load hits each contender alike.
@@ -380,25 +395,41 @@ try {
         sizes = r;
         fs.rmSync(dir, { recursive: true, force: true });
       },
+      async () => {
+        const dir = path.join(work, `sqlguard-age-${round}`);
+        const r = await sqlguard.backup(database, dir, encryptedServer);
+        times.encrypted.push(r.wallMs);
+        if (r.phases) encryptedPhases.push(r.phases);
+        encryptedBytes = r.storedBytes;
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
     ];
     for (const run of round % 2 ? runs : [...runs].reverse()) {
       await run();
       fs.rmSync(file, { force: true });
     }
-    console.log(`round ${round}: plain ${secs(times.plain.at(-1)!)}, durable ${secs(times.durable.at(-1)!)}, SQLGuard ${secs(times.sqlguard.at(-1)!)}`);
+    console.log(
+      `round ${round}: plain ${secs(times.plain.at(-1)!)}, durable ${secs(times.durable.at(-1)!)}, SQLGuard ${secs(times.sqlguard.at(-1)!)}, SQLGuard AGE ${secs(times.encrypted.at(-1)!)}`,
+    );
   }
   const peak = sqlguard.rss();
-  const [p, d, s] = [median(times.plain), median(times.durable), median(times.sqlguard)];
+  const [p, d, s, e] = [median(times.plain), median(times.durable), median(times.sqlguard), median(times.encrypted)];
   console.log(
     `\npipeline benchmark: ${database}, dump ${mib(sizes.rawBytes)} MiB -> ${mib(sizes.storedBytes)} MiB (${DUMP}, ${os.cpus().length} CPUs, median of ${ROUNDS})`,
   );
   console.log(`  plain pipe    dump | zstd -3 > file                        ${secs(p)}`);
   console.log(`  durable pipe  dump | zstd -3 | tee file | sha256sum; sync  ${secs(d)}`);
   console.log(`  SQLGuard      runBackup -> SUCCEEDED (zstd 3, local)       ${secs(s)}`);
+  console.log(`  SQLGuard AGE  runBackup -> SUCCEEDED (zstd 3, age, local)  ${secs(e)}   ${mib(encryptedBytes)} MiB stored`);
   console.log(`  SQLGuard / durable pipe: ${(s / d).toFixed(3)}x (target <= 1.05x); SQLGuard / plain pipe: ${(s / p).toFixed(3)}x`);
-  if (phases.length) {
-    const names = Object.keys(phases[0]!);
-    console.log(`  SQLGuard phases (median ms): ${names.map((n) => `${n} ${median(phases.map((ph) => ph[n] ?? 0))}`).join(", ")}`);
+  console.log(`  SQLGuard AGE / SQLGuard: ${(e / s).toFixed(3)}x (target <= 1.05x)`);
+  for (const [label, list] of [
+    ["SQLGuard", phases],
+    ["SQLGuard AGE", encryptedPhases],
+  ] as const) {
+    if (!list.length) continue;
+    const names = Object.keys(list[0]!);
+    console.log(`  ${label} phases (median ms): ${names.map((n) => `${n} ${median(list.map((ph) => ph[n] ?? 0))}`).join(", ")}`);
   }
   console.log(`  SQLGuard server CPU per backup (median; its children not counted): ${median(serverCpu).toFixed(2)} s`);
   console.log(

@@ -152,6 +152,8 @@ async function main(): Promise<void> {
       leases.stop();
       await sweeper.stop();
       await restore.stop();
+      // A rewrap stops after its current step and stays RUNNING: the next rewrapBackups resumes it.
+      await services.encryptionRewraps.stop();
       await runner.stop();
       metrics.stop();
       stopDrillMetrics();

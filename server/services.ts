@@ -16,6 +16,8 @@ import { SchedulesService } from "./catalog/schedules.service.ts";
 import { ServersService } from "./catalog/servers.service.ts";
 import { StorageTargetsService } from "./catalog/storage-targets.service.ts";
 import { UsersService } from "./catalog/users.service.ts";
+import { EncryptionKeys } from "./encryption/keys.service.ts";
+import { EncryptionRewraps } from "./encryption/rewrap.ts";
 import { ConfigurationService } from "./config-as-code/configuration.service.ts";
 import { ConfigFile } from "./config-as-code/config-file.ts";
 import type { SecretSource } from "./config-as-code/secrets.ts";
@@ -156,6 +158,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const events = new BackupEvents();
   const repo = new BackupsRepository(prisma);
   const spoolDir = deps.spoolDir ?? defaultSpoolDir(deps.dataDir);
+  const audit = new AuditLog(prisma);
+  // The keys encrypted backups are written to (the instance key is generated on first use).
+  const encryptionKeys = new EncryptionKeys({ prisma, secrets, audit });
   const runner = new BackupRunner({
     prisma,
     repo,
@@ -168,6 +173,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     limits: deps.limits,
     spoolDir,
     spoolReserve: deps.spoolReserve,
+    encryptionKeys,
   });
   const restoreEvents = new RestoreEvents();
   // What runs in this process is never settled as interrupted; `restore` is built below.
@@ -184,7 +190,6 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     leaseMs: settings.leaseMs,
     live: { backup: (id) => runner.holds(id), restore: (id) => restore.jobs.holds(id) },
   });
-  const audit = new AuditLog(prisma);
   const repair = new RepairService({ prisma, storeFor, audit, logger, instanceId });
   const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit, interrupted });
   const cron = deps.cron ?? new CronerDriver(logger);
@@ -250,6 +255,17 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const notifier = new Notifier({ prisma, channels: notificationChannels, sender, logger, clock });
   events.on((event) => notifier.onBackupEvent(event));
   restore.events.on((event) => notifier.onRestoreEvent(event));
+  // rewrapBackups: the age headers of stored artifacts rewritten to the current keys.
+  const encryptionRewraps = new EncryptionRewraps({
+    prisma,
+    secrets,
+    keys: encryptionKeys,
+    storeFor,
+    audit,
+    logger,
+    instanceId,
+    heartbeatMs: deps.limits.heartbeatMs,
+  });
   const services: Services = {
     auth,
     signIn,
@@ -257,6 +273,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     oidc,
     servers,
     dumpOptions: new DumpOptionsService(catalog),
+    encryptionKeys,
+    encryptionRewraps,
     storageTargets,
     schedules: new SchedulesService(catalog),
     retentionRules: new RetentionRulesService(catalog),

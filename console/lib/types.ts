@@ -18,6 +18,7 @@ export type PgFormat = EnumOf<"PgFormat">;
 export type DumpEngine = EnumOf<"DumpEngine">;
 export type GtidPurged = EnumOf<"GtidPurged">;
 export type WebhookFormat = EnumOf<"WebhookFormat">;
+export type EncryptionMode = EnumOf<"EncryptionMode">;
 
 export const ROLES: Role[] = ["VIEWER", "OPERATOR", "ADMIN"];
 export const ENGINES: Engine[] = ["MARIADB", "MYSQL", "POSTGRESQL"];

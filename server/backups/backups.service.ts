@@ -293,7 +293,12 @@ export class BackupsService {
     const body = await this.deps.storeFor(target).get(artifact.key);
     const fileName = artifact.key.split("/").pop()!;
     const format = formatOfKey(fileName);
-    return { body, fileName, contentType: contentTypeOf(format, backup.compression), bytes: artifact.sizeBytes === null ? null : Number(artifact.sizeBytes) };
+    return {
+      body,
+      fileName,
+      contentType: contentTypeOf(format, backup.compression, backup.encryption),
+      bytes: artifact.sizeBytes === null ? null : Number(artifact.sizeBytes),
+    };
   }
 
   /**

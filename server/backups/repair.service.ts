@@ -89,7 +89,7 @@ export class RepairService {
   async #copyTo(
     backupId: number,
     sha256: string,
-    sources: Array<{ id: number; key: string; storageTargetId: number | null }>,
+    sources: Array<{ id: number; key: string; storageTargetId: number | null; sha256?: string | null }>,
     target: StorageTarget,
     targetOf: (id: number) => StorageTarget | undefined,
   ): Promise<string | null> {
@@ -100,11 +100,13 @@ export class RepairService {
       if (!from || from.id === target.id) continue;
       try {
         const { bytes } = await withArtifactPin(prisma, source.id, { kind: "VERIFICATION", id: source.id }, { instanceId }, () =>
-          copyArtifact(storeFor(from), storeFor(target), source.key, sha256),
+          // A rewrapped encrypted copy has its own SHA-256 (its own age header); the copy takes it over.
+          copyArtifact(storeFor(from), storeFor(target), source.key, source.sha256 ?? sha256),
         );
         const now = new Date();
         const data = {
           key: source.key,
+          sha256: source.sha256 ?? null,
           status: "STORED" as const,
           sizeBytes: BigInt(bytes),
           storedAt: now,
@@ -114,11 +116,15 @@ export class RepairService {
           verifyResult: "OK" as const,
           verifyDetail: `repaired: copied from ${from.name}, SHA-256 checked`,
         };
-        await prisma.backupArtifact.upsert({
+        const repaired = await prisma.backupArtifact.upsert({
           where: { backupId_storageTargetId: { backupId, storageTargetId: target.id } },
           create: { backupId, storageTargetId: target.id, ...data },
           update: data,
         });
+        // An encrypted copy opens with the same keys as the one it was copied from.
+        const keys = await prisma.artifactEncryptionKey.findMany({ where: { artifactId: source.id }, select: { keyId: true } });
+        if (keys.length)
+          await prisma.artifactEncryptionKey.createMany({ data: keys.map((k) => ({ artifactId: repaired.id, keyId: k.keyId })), skipDuplicates: true });
         return null;
       } catch (error) {
         lastError = `from ${from.name}: ${(error as Error).message}`;

@@ -40,6 +40,7 @@ const fields = {
   engine: z.enum(["SINGLE", "PARALLEL"]),
   threads: z.number().int("must be a whole number").min(1, "must be at least 1").max(64, "must be at most 64").nullable(),
   chunkRows: z.number().int("must be a whole number").min(1000, "must be at least 1000").max(100_000_000, "must be at most 100000000").nullable(),
+  encryption: z.enum(["NONE", "AGE"]),
 };
 const updateSchema = z.object(fields).partial();
 const createSchema = updateSchema.refine((o) => o.name !== undefined, { path: ["name"], message: "is required" });

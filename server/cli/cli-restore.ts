@@ -4,7 +4,10 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { parseArgs } from "node:util";
+import { parseIdentityFile } from "../encryption/age-keys.ts";
+import { isEncryptedKey, noIdentityMessage, type Decryption } from "../encryption/artifact-decryption.ts";
 import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
+import type { Manifest } from "../runner/manifest.ts";
 import { restoreArtifact, type ArtifactSource } from "../restore/restore-artifact.ts";
 import { defaultRestoreName, databaseNameProblem } from "../restore/restore-command.ts";
 import { compressionOf, parseConnectionUrl, parseManifest, parseS3Url } from "./cli-inputs.ts";
@@ -13,7 +16,9 @@ import { UsageError, type CliEnv, type CliIo } from "./usage.ts";
 /**
  * `sqlguard restore`: restores an artifact file or S3 object into a server, verifying its SHA-256
  * against the manifest on the way (a new database is dropped again if anything fails). Resolves
- * with the exit code; throws a UsageError for bad options.
+ * with the exit code; throws a UsageError for bad options. An encrypted artifact (`.age`) needs
+ * `--identity FILE`, an age identity file (age-keygen's) holding a key it was encrypted to: the
+ * recovery key opens it with no SQLGuard metadata at all.
  */
 export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, signal: AbortSignal): Promise<number> {
   const { values } = parseArgs({
@@ -30,6 +35,7 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
       "rewrite-definers": { type: "boolean", default: false },
       threads: { type: "string" },
       spool: { type: "string" },
+      identity: { type: "string" },
     },
     strict: true,
   });
@@ -55,7 +61,14 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64))
     throw new UsageError("--threads", "must be a whole number from 1 to 64");
-  const source: ArtifactSource = { open: input.open, sha256: manifest.artifact.sha256, compression: compressionOf(manifest), format: manifest.dump.format };
+  const decryption = await decryptionOf(manifest, values.file ?? values["from-s3"]!, values.identity);
+  const source: ArtifactSource = {
+    open: input.open,
+    sha256: manifest.artifact.sha256,
+    compression: compressionOf(manifest),
+    format: manifest.dump.format,
+    decryption,
+  };
   io.err(
     `restoring ${manifest.server.name}/${manifest.database} (backup ${manifest.backupId}, ${manifest.artifact.storedBytes} bytes) into ${JSON.stringify(database)} on ${target.conn.host}:${target.conn.port}`,
   );
@@ -79,6 +92,39 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
 
 /** One of the two files a restore reads: where it is (a local directory, an S3 bucket), its key there, and whether it is there. */
 export type InputFile = { role: "artifact" | "manifest"; target: string; key: string; exists: () => Promise<boolean> };
+
+/** The recipients an encrypted artifact's manifest names (`encryption.recipients`), as `#id (kind "label", fingerprint …)`. */
+function manifestKeys(manifest: Manifest): string {
+  const recipients = (manifest as { encryption?: { recipients?: Array<{ keyId?: number; kind?: string; label?: string; fingerprint?: string }> } }).encryption
+    ?.recipients;
+  if (!Array.isArray(recipients) || !recipients.length) return "the keys its manifest does not name";
+  return recipients
+    .map((r) => `#${r.keyId} (${r.kind === "INSTANCE" ? "instance key" : `recovery key ${JSON.stringify(r.label ?? "")}`}, fingerprint ${r.fingerprint})`)
+    .join(", ");
+}
+
+/**
+ * How an encrypted artifact is opened: the identities in `--identity`. Null for a plain one (an
+ * identity given anyway is ignored). Throws a UsageError naming `--identity`.
+ */
+async function decryptionOf(manifest: Manifest, location: string, identityFile: string | undefined): Promise<Decryption | null> {
+  const encrypted = "encryption" in manifest || isEncryptedKey(manifest.artifact.key) || isEncryptedKey(location);
+  if (!encrypted) return null;
+  const keys = manifestKeys(manifest);
+  if (!identityFile) throw new UsageError("--identity", `the artifact is encrypted (age): give the age identity file of a key it opens with: ${keys}`);
+  let text: string;
+  try {
+    text = await fsp.readFile(identityFile, "utf8");
+  } catch (error) {
+    throw new UsageError("--identity", `cannot read ${identityFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    const identities = parseIdentityFile(text);
+    return { identities, noIdentity: () => noIdentityMessage(keys).replace("no identity this instance holds", `no identity in ${identityFile}`) };
+  } catch (error) {
+    throw new UsageError("--identity", `${identityFile} is not an age identity file: ${(error as Error).message}`);
+  }
+}
 
 /** Where the artifact and its manifest are read from. */
 type Input = { open: (signal: AbortSignal) => Promise<Readable>; manifest: () => Promise<string>; files: [InputFile, InputFile] };

@@ -2,6 +2,7 @@ import type { PrismaClient } from "../db/client.ts";
 import type { Prisma } from "../db/generated/client.ts";
 import type { Manifest } from "../runner/manifest.ts";
 import { parseTableStats } from "../runner/table-stats.ts";
+import { isEncryptedKey } from "../encryption/artifact-decryption.ts";
 import { compressionOf } from "./cli-inputs.ts";
 import type { FoundArtifact } from "./scan-storage.ts";
 
@@ -14,6 +15,8 @@ export type BackupOutcome = {
   serverName: string;
   database: string;
   action: "create" | "merge" | "unchanged" | "conflict";
+  /** An age-encrypted backup (recorded with encryption AGE). */
+  encrypted: boolean;
   copies: Array<{ target: string; key: string; bytes: number; status: "STORED" | "CORRUPT"; added: boolean; problem: string | null }>;
   problem: string | null;
 };
@@ -25,11 +28,22 @@ const TRIGGERS = new Set(["SCHEDULED", "MANUAL", "CATCH_UP"]);
  * id (so artifact keys `…_<id>` still match) and one BackupArtifact per copy, STORED, or CORRUPT
  * when the copy's size or checksum disagrees with its manifest. With an existing row of that id,
  * adds only the missing copies when it is the same backup (same database and SHA-256), and reports
- * a conflict otherwise. Copies disagreeing on the SHA-256 are a conflict too. Writes nothing when `dryRun`.
+ * a conflict otherwise. Copies disagreeing on the SHA-256 are a conflict too, except encrypted
+ * ones (`.age`): a rewrap gives each copy its own age header, so its own SHA-256, recorded on the
+ * copy. An encrypted backup is recorded as such (encryption AGE), with the keys its manifest names
+ * linked where this metadata database knows them (by their `age1…` recipient). Writes nothing when `dryRun`.
  */
 export async function rebuildBackup(prisma: PrismaClient | null, copies: FoundCopy[], dryRun: boolean): Promise<BackupOutcome> {
   const m = copies[0]!.manifest;
-  const outcome: BackupOutcome = { backupId: m.backupId, serverName: m.server.name, database: m.database, action: "create", copies: [], problem: null };
+  const outcome: BackupOutcome = {
+    backupId: m.backupId,
+    serverName: m.server.name,
+    database: m.database,
+    action: "create",
+    encrypted: isEncryptedManifest(m),
+    copies: [],
+    problem: null,
+  };
   const view = (c: FoundCopy, added: boolean) => ({
     target: c.targetLabel,
     key: c.key,
@@ -38,7 +52,8 @@ export async function rebuildBackup(prisma: PrismaClient | null, copies: FoundCo
     added,
     problem: c.problem,
   });
-  if (copies.some((c) => c.manifest.artifact.sha256 !== m.artifact.sha256 || c.manifest.database !== m.database)) {
+  const { encrypted } = outcome;
+  if (copies.some((c) => (!encrypted && c.manifest.artifact.sha256 !== m.artifact.sha256) || c.manifest.database !== m.database)) {
     return {
       ...outcome,
       action: "conflict",
@@ -47,7 +62,10 @@ export async function rebuildBackup(prisma: PrismaClient | null, copies: FoundCo
     };
   }
   const existing = prisma ? await prisma.backup.findUnique({ where: { id: m.backupId }, include: { artifacts: true } }) : null;
-  if (existing && (existing.sha256 !== m.artifact.sha256 || existing.database !== m.database)) {
+  const sameBackup = (e: NonNullable<typeof existing>) =>
+    e.database === m.database &&
+    (encrypted ? e.encryption === "AGE" || copies.some((c) => c.manifest.artifact.sha256 === e.sha256) : e.sha256 === m.artifact.sha256);
+  if (existing && !sameBackup(existing)) {
     return {
       ...outcome,
       action: "conflict",
@@ -61,8 +79,9 @@ export async function rebuildBackup(prisma: PrismaClient | null, copies: FoundCo
   if (dryRun || !prisma || !missing.length) return outcome;
   await prisma.$transaction(async (tx) => {
     if (!existing) await tx.backup.create({ data: await backupRow(tx as unknown as PrismaClient, m) });
+    const backupSha256 = existing?.sha256 ?? m.artifact.sha256;
     for (const c of missing) {
-      await tx.backupArtifact.create({
+      const artifact = await tx.backupArtifact.create({
         data: {
           backupId: m.backupId,
           storageTargetId: c.storageTargetId,
@@ -71,8 +90,15 @@ export async function rebuildBackup(prisma: PrismaClient | null, copies: FoundCo
           sizeBytes: BigInt(c.bytes),
           storedAt: new Date(m.finishedAt),
           error: c.problem,
+          // A rewrapped copy: its own SHA-256 (the backup keeps the first one's).
+          sha256: encrypted && c.manifest.artifact.sha256 !== backupSha256 ? c.manifest.artifact.sha256 : null,
         },
       });
+      if (encrypted) {
+        const recipients = manifestRecipients(c.manifest);
+        const keys = recipients.length ? await tx.encryptionKey.findMany({ where: { recipient: { in: recipients } }, select: { id: true } }) : [];
+        if (keys.length) await tx.artifactEncryptionKey.createMany({ data: keys.map((k) => ({ artifactId: artifact.id, keyId: k.id })) });
+      }
     }
   });
   return outcome;
@@ -102,6 +128,7 @@ async function backupRow(prisma: PrismaClient, m: Manifest): Promise<Prisma.Back
     rawBytes: BigInt(m.artifact.rawBytes),
     storedBytes: BigInt(m.artifact.storedBytes),
     compression: compressionOf(m),
+    encryption: isEncryptedManifest(m) ? "AGE" : "NONE",
     sha256: m.artifact.sha256,
     serverVersion: m.server.version || null,
     tool: m.dump.tool || null,
@@ -109,4 +136,15 @@ async function backupRow(prisma: PrismaClient, m: Manifest): Promise<Prisma.Back
     tableStats: tableStats ?? undefined,
     instanceId: "recover-metadata",
   };
+}
+
+/** An encrypted artifact's manifest: an `encryption` entry, or a key ending in `.age`. */
+export function isEncryptedManifest(m: Manifest): boolean {
+  return Boolean((m as { encryption?: unknown }).encryption) || isEncryptedKey(m.artifact.key);
+}
+
+/** The `age1…` recipients an encrypted artifact's manifest names. */
+function manifestRecipients(m: Manifest): string[] {
+  const recipients = (m as { encryption?: { recipients?: Array<{ recipient?: unknown }> } }).encryption?.recipients;
+  return Array.isArray(recipients) ? recipients.map((r) => r?.recipient).filter((r): r is string => typeof r === "string") : [];
 }

@@ -135,7 +135,7 @@ function printReport(r: RecoveryReport, io: CliIo): void {
   for (const t of r.targets)
     io.out(t.error ? `target ${t.label}: cannot scan: ${t.error}` : `target ${t.label}: storage target ${t.storageTargetId ?? "(to be created)"}`);
   for (const b of r.backups) {
-    io.out(`backup ${b.backupId} ${b.serverName}/${b.database}: ${b.action}${b.problem ? ` (${b.problem})` : ""}`);
+    io.out(`backup ${b.backupId} ${b.serverName}/${b.database}${b.encrypted ? " (encrypted, age)" : ""}: ${b.action}${b.problem ? ` (${b.problem})` : ""}`);
     for (const c of b.copies) io.out(`  ${c.added ? "+" : "="} ${c.target} ${c.key} ${c.bytes} bytes ${c.status}${c.problem ? `: ${c.problem}` : ""}`);
   }
   for (const p of r.problems) io.out(`problem ${p.target} ${p.key}: ${p.problem}`);

@@ -11,7 +11,7 @@ Run \`sqlguard <command> --help\` for its options.`;
 /** `sqlguard restore --help`. */
 export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --from-s3 s3://bucket/key [--endpoint <url>] [--region <region>])
                         [--manifest <file>] --to <connection url> [--database <name>] [--overwrite]
-                        [--rewrite-definers] [--threads <n>] [--spool <dir>]
+                        [--rewrite-definers] [--threads <n>] [--spool <dir>] [--identity <age identity file>]
   Restores one artifact without the metadata database: its manifest (default: <artifact>.manifest.json,
   read from the same place) gives the engine, compression and SHA-256, which is checked on the way.
   --to       mysql://user@host:3306, mariadb://…, postgres://user@host:5432 (password: in the URL, or MYSQL_PWD / PGPASSWORD)
@@ -19,6 +19,8 @@ export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --fro
   --rewrite-definers  every DEFINER becomes the restoring user (PostgreSQL: OWNER TO dropped), for a user without SET USER / SUPER
   --threads  PARALLEL artifacts (.tar.zst): myloader / pg_restore threads (default: the cores, at most 8)
   --spool    PARALLEL artifacts: where they are unpacked and checked before loading (default: the temporary directory)
+  --identity encrypted artifacts (.age): an age identity file (age-keygen's, AGE-SECRET-KEY-1…) of a key the artifact
+             opens with, e.g. your recovery key; it is decrypted in the stream, each chunk authenticated
   S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
 
 /** `sqlguard recover-metadata --help`. */

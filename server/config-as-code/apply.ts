@@ -1,4 +1,6 @@
 import { Prisma, type PrismaClient } from "../db/client.ts";
+import { fingerprintOf } from "../encryption/age-keys.ts";
+import { ConflictError } from "../errors.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import { RETENTION_LIMITS, type Section } from "./document.ts";
 import type { Plan, PlannedChange } from "./plan.ts";
@@ -14,7 +16,7 @@ export type WriteDeps = {
 };
 
 /** The order objects are written in: what others refer to first. Deletes run in the reverse order. */
-const WRITE_ORDER: Section[] = ["dumpOptions", "storageTargets", "servers", "schedules", "webhooks", "users"];
+const WRITE_ORDER: Section[] = ["dumpOptions", "storageTargets", "servers", "schedules", "webhooks", "users", "recoveryRecipients"];
 
 /**
  * Writes a plan inside the caller's transaction: creates and updates in dependency order
@@ -143,7 +145,21 @@ const WRITERS: Record<Section, Writer> = {
     await tx.user.update({ where: { id }, data });
     return id;
   },
+  recoveryRecipients: (tx, o) => writeRecipient(tx, o),
 };
+
+/**
+ * A recovery recipient: added, relabelled, or brought back from retirement (the recipient is the
+ * key's identity). The instance key's own recipient is refused: it is not a recovery key.
+ */
+async function writeRecipient(tx: Tx, o: CanonObject): Promise<number> {
+  const recipient = String(o.recipient);
+  const label = String(o.label);
+  const existing = await tx.encryptionKey.findUnique({ where: { recipient } });
+  if (existing?.kind === "INSTANCE") throw new ConflictError("recoveryRecipients", `recipient ${recipient} is this instance's own key, not a recovery key`);
+  if (existing) return (await tx.encryptionKey.update({ where: { id: existing.id }, data: { label, retiredAt: null } })).id;
+  return (await tx.encryptionKey.create({ data: { kind: "RECOVERY", label, recipient, fingerprint: fingerprintOf(recipient) } })).id;
+}
 
 const DELETERS: Record<Section, (tx: Tx, id: number) => Promise<unknown>> = {
   dumpOptions: (tx, id) => tx.dumpOptions.delete({ where: { id } }),
@@ -152,4 +168,6 @@ const DELETERS: Record<Section, (tx: Tx, id: number) => Promise<unknown>> = {
   schedules: (tx, id) => tx.schedule.delete({ where: { id } }),
   webhooks: (tx, id) => tx.webhook.delete({ where: { id } }),
   users: (tx, id) => tx.user.delete({ where: { id } }),
+  // Retired, never deleted: the artifacts encrypted to it still record that it opens them.
+  recoveryRecipients: (tx, id) => tx.encryptionKey.update({ where: { id }, data: { retiredAt: new Date() } }),
 };

@@ -131,13 +131,14 @@ export class ConfigurationService {
 
   async #names(): Promise<KnownNames> {
     const { prisma } = this.deps;
-    const [d, t, s, sc, w, u] = await Promise.all([
+    const [d, t, s, sc, w, u, k] = await Promise.all([
       prisma.dumpOptions.findMany({ select: { name: true } }),
       prisma.storageTarget.findMany({ select: { name: true } }),
       prisma.server.findMany({ select: { name: true } }),
       prisma.schedule.findMany({ select: { name: true } }),
       prisma.webhook.findMany({ select: { name: true } }),
       prisma.user.findMany({ select: { username: true } }),
+      prisma.encryptionKey.findMany({ where: { kind: "RECOVERY", retiredAt: null }, select: { recipient: true } }),
     ]);
     return {
       dumpOptions: new Set(d.map((r) => r.name)),
@@ -146,6 +147,7 @@ export class ConfigurationService {
       schedules: new Set(sc.map((r) => r.name)),
       webhooks: new Set(w.map((r) => r.name)),
       users: new Set(u.map((r) => r.username)),
+      recoveryRecipients: new Set(k.map((r) => r.recipient)),
     };
   }
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { extraFlagProblem } from "../catalog/dump-flags.ts";
 import { ENGINES } from "../catalog/servers.service.ts";
+import { parseRecipient } from "../encryption/age-keys.ts";
 import { webhookUrlRule } from "../notifications/webhooks.service.ts";
 import {
   absolutePathRule,
@@ -72,6 +73,29 @@ export const dumpOptionsDoc = z.strictObject({
   pgExtraFlags: flags("pg").default([]),
   compression: z.enum(["ZSTD", "GZIP", "NONE"]).default("ZSTD"),
   compressionLevel: z.number().int("must be a whole number").default(3),
+  encryption: z
+    .enum(["NONE", "AGE"])
+    .default("NONE")
+    .describe("AGE: artifacts are encrypted after compression (age v1, `.age`) to the instance key and every recovery recipient."),
+});
+
+/**
+ * A recovery recipient: the public half (`age1…`) of a key a user holds, which every encrypted
+ * backup is also written to. Leaving one out of a document retires it only with prune.
+ */
+export const recoveryRecipientDoc = z.strictObject({
+  label: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
+  recipient: z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      try {
+        parseRecipient(value);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    })
+    .describe('An age public key, `age1…` (the "public key:" line age-keygen prints); its private half stays with you.'),
 });
 
 export const storageTargetDoc = z.strictObject({
@@ -190,6 +214,10 @@ export const configurationDoc = z
     schedules: z.array(scheduleDoc).default([]),
     webhooks: z.array(webhookDoc).default([]),
     users: z.array(userDoc).default([]).describe("Users and their roles; passwords are never part of a document."),
+    recoveryRecipients: z
+      .array(recoveryRecipientDoc)
+      .default([])
+      .describe("Recovery recipients of encrypted backups (the instance key is not part of a document); prune retires the ones left out."),
   })
   .describe("A SQLGuard installation's configuration (sqlguard.yaml).");
 
@@ -201,19 +229,21 @@ export type ScheduleDoc = z.output<typeof scheduleDoc>;
 export type RetentionDoc = z.output<typeof retentionDoc>;
 export type WebhookDoc = z.output<typeof webhookDoc>;
 export type UserDoc = z.output<typeof userDoc>;
+export type RecoveryRecipientDoc = z.output<typeof recoveryRecipientDoc>;
 
 /** The document's sections, in the order they are exported, planned and written. */
-export const SECTIONS = ["dumpOptions", "storageTargets", "servers", "schedules", "webhooks", "users"] as const;
+export const SECTIONS = ["dumpOptions", "storageTargets", "servers", "schedules", "webhooks", "users", "recoveryRecipients"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Each section's identifying field. */
-export const KEY_OF: Record<Section, "name" | "username"> = {
+export const KEY_OF: Record<Section, "name" | "username" | "recipient"> = {
   dumpOptions: "name",
   storageTargets: "name",
   servers: "name",
   schedules: "name",
   webhooks: "name",
   users: "username",
+  recoveryRecipients: "recipient",
 };
 
 /** The fields holding secrets, per section: plans say only "set" / "changed". */
@@ -224,6 +254,7 @@ export const SECRET_FIELDS: Record<Section, string[]> = {
   schedules: [],
   webhooks: ["secret"],
   users: [],
+  recoveryRecipients: [],
 };
 
 /** A path in the document as users read it: `schedules[2].retention.offsite.keepLast`. */

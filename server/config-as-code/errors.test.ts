@@ -64,6 +64,21 @@ describe("bad configuration documents are refused with their paths, and change n
     ]);
   });
 
+  it("a recovery recipient that is not an age public key, and one without a label", async () => {
+    const doc = `${base()}recoveryRecipients:
+  - label: vault
+    recipient: AGE-SECRET-KEY-1QQQQ
+  - label: ""
+    recipient: ssh-ed25519 AAAA
+`;
+    const problems = await refused(doc);
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^recoveryRecipients\[0\]\.recipient: not an age recipient/);
+    expect(problems.join("\n")).not.toContain("AGE-SECRET-KEY-1QQQQ");
+    expect(problems[1]).toBe("recoveryRecipients[1].label: must not be empty");
+    expect(problems[2]).toMatch(/^recoveryRecipients\[1\]\.recipient: not an age recipient/);
+  });
+
   it("duplicate names", async () => {
     const doc = base().replace("schedules:", "  - name: db-a\n    engine: POSTGRESQL\n    host: 127.0.0.1\n    username: postgres\nschedules:");
     expect(await refused(doc)).toEqual(['servers[1].name: duplicate name "db-a" (also servers[0])']);

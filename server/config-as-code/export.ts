@@ -9,6 +9,7 @@ import {
   scheduleDoc,
   serverDoc,
   storageTargetDoc,
+  recoveryRecipientDoc,
   userDoc,
   webhookDoc,
   type Section,
@@ -23,6 +24,7 @@ const FIELD_ORDER: Record<Section, string[]> = {
   schedules: Object.keys(scheduleDoc.shape),
   webhooks: Object.keys(webhookDoc.shape),
   users: Object.keys(userDoc.shape),
+  recoveryRecipients: Object.keys(recoveryRecipientDoc.shape),
 };
 
 const isEmpty = (v: unknown): boolean =>

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateIdentity } from "../encryption/age-keys.ts";
 import { dataOf } from "../testing/backup-helpers.ts";
 import { createTestApp } from "../testing/test-app.ts";
 
 type App = Awaited<ReturnType<typeof createTestApp>>;
+const RECIPIENT = generateIdentity().recipient;
 type Client = Awaited<ReturnType<App["as"]>>;
 
 const PLAN_FIELDS = `summary empty applied dryRun prune warnings changes { action kind name fields { field before after secret } }`;
@@ -41,7 +43,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
   it("configured through GraphQL, exported, applied elsewhere, exported again: equal; a second apply plans nothing", async () => {
     const profile = dataOf(
       await adminA(
-        `mutation { createDumpOptions(input: { name: "fast", compression: GZIP, compressionLevel: 1, routines: false, mysqlExtraFlags: ["--skip-lock-tables"] }) { id } }`,
+        `mutation { createDumpOptions(input: { name: "fast", compression: GZIP, compressionLevel: 1, routines: false, mysqlExtraFlags: ["--skip-lock-tables"], encryption: AGE }) { id } }`,
       ),
     ) as { createDumpOptions: { id: number } };
     const s3 = dataOf(
@@ -90,6 +92,11 @@ describe("configuration as code: export, apply to a fresh instance, export again
       ),
     );
     await adminA(`mutation { createUser(input: { username: "auditor", password: "auditor-password", role: VIEWER }) { id } }`);
+    dataOf(
+      await adminA(`mutation($input: AddRecoveryRecipientInput!) { addRecoveryRecipient(input: $input) { id } }`, {
+        input: { label: "ops safe", recipient: RECIPIENT },
+      }),
+    );
     expect(prod.createServer.id).toBeGreaterThan(0);
 
     const first = await exportOf(adminA);
@@ -100,6 +107,11 @@ describe("configuration as code: export, apply to a fresh instance, export again
     expect(first).toContain(`secretAccessKey: \${env:SQLGUARD_SECRET_STORAGE_OFFSITE}`);
     expect(first).toContain(`secret: \${env:SQLGUARD_SECRET_WEBHOOK_OPS}`);
     expect(first).toMatch(/servers:\n\s+matchLabels:\n\s+env: prod/);
+    expect(first.slice(first.indexOf("- name: fast"), first.indexOf("storageTargets:"))).toContain("\n    encryption: AGE\n");
+    // Recovery recipients are public keys: written as they are; the instance key is not in the document.
+    expect(first).toContain(`recoveryRecipients:\n  - label: ops safe\n    recipient: ${RECIPIENT}\n`);
+    const instance = await a.db.prisma.encryptionKey.findFirstOrThrow({ where: { kind: "INSTANCE" } });
+    expect(first).not.toContain(instance.recipient);
 
     // The fresh instance resolves the placeholders from its own environment.
     Object.assign(envB, {
@@ -118,6 +130,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
         "CREATE schedules prod-nightly",
         "CREATE webhooks ops",
         "CREATE users auditor",
+        `CREATE recoveryRecipients ${RECIPIENT}`,
       ]),
     );
     const pw = plan.changes.find((c: any) => c.name === "prod-db").fields.find((f: any) => f.field === "password");
@@ -145,6 +158,13 @@ describe("configuration as code: export, apply to a fresh instance, export again
     const { SecretBox } = await import("../secrets/secret-box.ts");
     expect(new SecretBox(b.secretKey).open(server.passwordEnc!)).toBe("db-secret-value");
 
+    // The encryption mode arrived, and a change of it alone is planned as one field.
+    expect((await b.db.prisma.dumpOptions.findUniqueOrThrow({ where: { name: "fast" } })).encryption).toBe("AGE");
+    const plainAgain = await apply(adminB, first.replace("encryption: AGE", "encryption: NONE"), { dryRun: true });
+    expect(plainAgain.changes).toEqual([
+      { action: "UPDATE", kind: "dumpOptions", name: "fast", fields: [{ field: "encryption", before: '"AGE"', after: '"NONE"', secret: false }] },
+    ]);
+
     // A changed secret is planned as "changed", never shown.
     envB.SQLGUARD_SECRET_SERVER_PROD_DB = "rotated-secret";
     const rotated = await apply(adminB, first, { dryRun: true });
@@ -152,4 +172,34 @@ describe("configuration as code: export, apply to a fresh instance, export again
       { action: "UPDATE", kind: "servers", name: "prod-db", fields: [{ field: "password", before: '"set"', after: '"changed"', secret: true }] },
     ]);
   }, 120_000);
+
+  it("prune retires a recovery recipient left out of the document (never deletes it); naming it again brings it back", async () => {
+    const full = await exportOf(adminB);
+    expect(full).toContain(RECIPIENT);
+    const without = full.replace(/recoveryRecipients:\n( {2}.*\n)+/, "");
+    expect(without).not.toContain(RECIPIENT);
+    const pruned = await apply(adminB, without, { prune: true });
+    // (The first test left the server password's variable rotated: that update is not what this checks.)
+    expect(pruned.changes.filter((c: any) => c.kind !== "servers")).toEqual([
+      { action: "DELETE", kind: "recoveryRecipients", name: RECIPIENT, fields: expect.any(Array) },
+    ]);
+    const row = await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { recipient: RECIPIENT } });
+    expect(row.retiredAt).not.toBeNull();
+    expect((await b.services.encryptionKeys.currentRecipients()).map((k) => k.recipient)).not.toContain(RECIPIENT);
+    expect(await exportOf(adminB)).toBe(without);
+
+    const back = await apply(adminB, full.replace("label: ops safe", "label: ops safe (moved)"));
+    expect(back.changes.map((c: any) => `${c.action} ${c.kind}`)).toEqual(["CREATE recoveryRecipients"]);
+    const again = await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { recipient: RECIPIENT } });
+    expect(again).toMatchObject({ id: row.id, kind: "RECOVERY", label: "ops safe (moved)", retiredAt: null });
+    expect((await b.services.encryptionKeys.currentRecipients()).map((k) => k.recipient)).toContain(RECIPIENT);
+
+    // The instance key's own recipient is not a recovery key: the apply is refused whole.
+    const instance = await b.services.encryptionKeys.instanceKey();
+    const own = full.replace(`recipient: ${RECIPIENT}`, `recipient: ${instance.recipient}`);
+    const refused = await adminB(`mutation($d: String!) { applyConfiguration(document: $d) { summary } }`, { d: own });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "CONFLICT", field: "recoveryRecipients" });
+    expect(refused.errors?.[0]?.message).toMatch(/this instance's own key/);
+    expect(await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { id: instance.id } })).toMatchObject({ kind: "INSTANCE", label: "instance key" });
+  }, 60_000);
 });

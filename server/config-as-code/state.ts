@@ -21,7 +21,7 @@ export const UNREADABLE_SECRET = Symbol("unreadable secret");
 /** The installation's ids by name, for writing references. */
 export type IdMaps = Record<Section, Map<string, number>>;
 
-type Db = Pick<PrismaClient, "server" | "dumpOptions" | "storageTarget" | "schedule" | "webhook" | "user">;
+type Db = Pick<PrismaClient, "server" | "dumpOptions" | "storageTarget" | "schedule" | "webhook" | "user" | "encryptionKey">;
 
 const sortedObject = (o: unknown): Record<string, string> => {
   const src = (o && typeof o === "object" ? o : {}) as Record<string, unknown>;
@@ -49,13 +49,15 @@ function canonicalSelector(names: string[], labels: Record<string, string> | nul
 
 /** Reads the installation as the canonical state, with its ids by name. */
 export async function loadState(db: Db, secrets: SecretBox): Promise<{ state: CanonState; ids: IdMaps }> {
-  const [dumpOptions, targets, servers, schedules, webhooks, users] = await Promise.all([
+  const [dumpOptions, targets, servers, schedules, webhooks, users, recipients] = await Promise.all([
     db.dumpOptions.findMany(),
     db.storageTarget.findMany(),
     db.server.findMany(),
     db.schedule.findMany({ include: { servers: true, storageTargets: true, retentionRules: true } }),
     db.webhook.findMany(),
     db.user.findMany(),
+    // Recovery recipients in use; the instance key and retired keys are not part of a document.
+    db.encryptionKey.findMany({ where: { kind: "RECOVERY", retiredAt: null } }),
   ]);
   const open = (enc: string | null): string | symbol | null => {
     if (enc == null) return null;
@@ -148,6 +150,7 @@ export async function loadState(db: Db, secrets: SecretBox): Promise<{ state: Ca
     });
   }
   for (const u of users) state.users.set(u.username, { username: u.username, role: u.role, disabled: u.disabled });
+  for (const k of recipients) state.recoveryRecipients.set(k.recipient, { label: k.label, recipient: k.recipient });
 
   const ids: IdMaps = {
     dumpOptions: new Map(dumpOptions.map((r) => [r.name, r.id])),
@@ -156,6 +159,7 @@ export async function loadState(db: Db, secrets: SecretBox): Promise<{ state: Ca
     schedules: new Map(schedules.map((r) => [r.name, r.id])),
     webhooks: new Map(webhooks.map((r) => [r.name, r.id])),
     users: new Map(users.map((r) => [r.username, r.id])),
+    recoveryRecipients: new Map(recipients.map((r) => [r.recipient, r.id])),
   };
   return { state, ids };
 }
@@ -238,5 +242,6 @@ export function canonicalDocument(doc: ConfigurationDoc, secretValues: Map<strin
     state.webhooks.set(w.name, { ...w, secret: secret("webhooks", w.name, "secret"), schedule: w.schedule ?? null });
   }
   for (const u of doc.users) state.users.set(u.username, { ...u });
+  for (const r of doc.recoveryRecipients) state.recoveryRecipients.set(r.recipient, { label: r.label, recipient: r.recipient });
   return state;
 }

@@ -71,17 +71,35 @@ export class BackupsRepository {
   }
 
   /** What an attempt learnt before dumping: the compression, the dump tool, the server version, the artifact key. */
+  /**
+   * Records an attempt's dump settings and artifact key; an encrypted one (`encryption: AGE`) also
+   * which keys open each of its copies (`keyIds`), replacing what an earlier attempt recorded.
+   */
   async prepareRun(
     id: number,
-    run: { compression: Backup["compression"]; tool: string; serverVersion: string; key: string; warnings: string[] },
+    run: {
+      compression: Backup["compression"];
+      encryption?: Backup["encryption"];
+      keyIds?: number[];
+      tool: string;
+      serverVersion: string;
+      key: string;
+      warnings: string[];
+    },
   ): Promise<void> {
-    await this.prisma.$transaction([
-      this.prisma.backup.update({
+    const keyIds = run.encryption === "AGE" ? (run.keyIds ?? []) : [];
+    await this.prisma.$transaction(async (tx) => {
+      await tx.backup.update({
         where: { id },
-        data: { compression: run.compression, tool: run.tool, serverVersion: run.serverVersion, warnings: run.warnings },
-      }),
-      this.prisma.backupArtifact.updateMany({ where: { backupId: id }, data: { key: run.key } }),
-    ]);
+        data: { compression: run.compression, encryption: run.encryption ?? "NONE", tool: run.tool, serverVersion: run.serverVersion, warnings: run.warnings },
+      });
+      await tx.backupArtifact.updateMany({ where: { backupId: id }, data: { key: run.key } });
+      const artifacts = await tx.backupArtifact.findMany({ where: { backupId: id }, select: { id: true } });
+      const artifactIds = artifacts.map((a) => a.id);
+      await tx.artifactEncryptionKey.deleteMany({ where: { artifactId: { in: artifactIds } } });
+      if (keyIds.length)
+        await tx.artifactEncryptionKey.createMany({ data: artifactIds.flatMap((artifactId) => keyIds.map((keyId) => ({ artifactId, keyId }))) });
+    });
   }
 
   async noteAttempt(id: number, attempt: number, error: string): Promise<void> {

@@ -43,9 +43,17 @@ class Pending {
       if (first.length === n) this.#parts.shift();
       else this.#parts[0] = first.subarray(n);
     } else {
-      const all = Buffer.concat(this.#parts);
-      out = all.subarray(0, n);
-      this.#parts = all.length > n ? [all.subarray(n)] : [];
+      // Copies only the `n` bytes that straddle parts; the rest stays where it is.
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const part = this.#parts[0]!;
+        const used = Math.min(part.length, n - at);
+        part.copy(out, at, 0, used);
+        at += used;
+        if (used === part.length) this.#parts.shift();
+        else this.#parts[0] = part.subarray(used);
+      }
     }
     this.length -= n;
     return out;

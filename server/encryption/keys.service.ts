@@ -12,7 +12,7 @@ export type RecipientKey = { id: number; kind: EncryptionKey["kind"]; label: str
 export type HeldIdentity = { id: number; identity: AgeIdentity };
 
 /** A key as the API lists it: never its identity. */
-export type KeyView = Omit<EncryptionKey, "identityEnc"> & { backupCount: number; identityHeld: boolean };
+export type KeyView = Omit<EncryptionKey, "identityEnc"> & { artifactCount: number; backupCount: number; identityHeld: boolean };
 
 const LABEL_MAX = 100;
 
@@ -80,18 +80,27 @@ export class EncryptionKeys {
     return held;
   }
 
-  /** Every key with the number of backups it opens (stored copies), newest first. */
+  /**
+   * Every key, instance keys first, then oldest first, with the stored copies (and backups) it opens; the instance key is
+   * generated first if there is none yet, so the list always shows what new backups use.
+   */
   async list(): Promise<KeyView[]> {
     const { prisma } = this.deps;
+    await this.instanceKey();
     const [rows, counts] = await Promise.all([
-      prisma.encryptionKey.findMany({ orderBy: { id: "asc" } }),
-      prisma.$queryRaw<Array<{ keyId: number; backups: bigint }>>`
-        SELECT k.keyId AS keyId, COUNT(DISTINCT a.backupId) AS backups
+      prisma.encryptionKey.findMany({ orderBy: [{ kind: "asc" }, { id: "asc" }] }),
+      prisma.$queryRaw<Array<{ keyId: number; artifacts: bigint; backups: bigint }>>`
+        SELECT k.keyId AS keyId, COUNT(*) AS artifacts, COUNT(DISTINCT a.backupId) AS backups
         FROM ArtifactEncryptionKey k JOIN BackupArtifact a ON a.id = k.artifactId
         WHERE a.status IN ('STORED', 'CORRUPT') GROUP BY k.keyId`,
     ]);
-    const byKey = new Map(counts.map((c) => [Number(c.keyId), Number(c.backups)]));
-    return rows.map(({ identityEnc, ...k }) => ({ ...k, backupCount: byKey.get(k.id) ?? 0, identityHeld: identityEnc !== null }));
+    const byKey = new Map(counts.map((c) => [Number(c.keyId), c]));
+    return rows.map(({ identityEnc, ...k }) => ({
+      ...k,
+      artifactCount: Number(byKey.get(k.id)?.artifacts ?? 0),
+      backupCount: Number(byKey.get(k.id)?.backups ?? 0),
+      identityHeld: identityEnc !== null,
+    }));
   }
 
   /** Adds a recovery recipient (`age1…`) that every new backup is encrypted to. */
@@ -119,7 +128,8 @@ export class EncryptionKeys {
 
   /**
    * Retires a key: new backups and rewraps leave it out; artifacts encrypted to it still open with
-   * it. Retiring the instance key makes the next backup generate a new one.
+   * it. Retiring the instance key makes the next backup generate a new one. The last key not
+   * retired cannot be retired (ConflictError on `id`): new backups would have no key to go to.
    */
   async retire(actor: string, id: number): Promise<EncryptionKey> {
     const { prisma } = this.deps;
@@ -127,6 +137,9 @@ export class EncryptionKeys {
     if (!before) throw new NotFoundError("encryption key", id);
     if (before.retiredAt) return before;
     return prisma.$transaction(async (tx) => {
+      // Under the row locks of every usable key, so that two retires at once cannot both pass.
+      const usable = await tx.$queryRaw<Array<{ id: number }>>`SELECT id FROM EncryptionKey WHERE retiredAt IS NULL FOR UPDATE`;
+      if (usable.length <= 1) throw new ConflictError("id", "this is the last usable encryption key: add a recovery recipient before retiring it");
       const after = await tx.encryptionKey.update({ where: { id }, data: { retiredAt: new Date() } });
       await this.deps.audit.record(actor, "encryptionKey.retire", "EncryptionKey", id, before, after, tx);
       return after;

@@ -10,6 +10,8 @@ import type { RepairService } from "../backups/repair.service.ts";
 import type { AcknowledgementsService } from "../backups/acknowledgements.ts";
 import type { Principal } from "../auth/roles.ts";
 import type { DumpOptionsService } from "../catalog/dump-options.service.ts";
+import type { EncryptionKeys } from "../encryption/keys.service.ts";
+import type { EncryptionRewraps } from "../encryption/rewrap.ts";
 import type { RetentionRulesService } from "../catalog/retention-rules.service.ts";
 import type { SchedulesService } from "../catalog/schedules.service.ts";
 import type { ServersService } from "../catalog/servers.service.ts";
@@ -39,6 +41,8 @@ export type Services = {
   oidc: OidcService;
   servers: ServersService;
   dumpOptions: DumpOptionsService;
+  encryptionKeys: EncryptionKeys;
+  encryptionRewraps: EncryptionRewraps;
   storageTargets: StorageTargetsService;
   schedules: SchedulesService;
   retentionRules: RetentionRulesService;

@@ -7,6 +7,8 @@ import "./types/user.ts";
 import "./types/api-token.ts";
 import "./types/server.ts";
 import "./types/dump-options.ts";
+import "./types/encryption-key.ts";
+import "./types/encryption-rewrap.ts";
 import "./types/storage-target.ts";
 import "./types/schedule.ts";
 import "./types/retention-rule.ts";

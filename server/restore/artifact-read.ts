@@ -1,6 +1,9 @@
 import crypto from "node:crypto";
 import { Duplex, PassThrough, type Readable } from "node:stream";
 import zlib from "node:zlib";
+import { AgeError } from "../encryption/age-header.ts";
+import { AgeDecrypt } from "../encryption/age-stream.ts";
+import type { Decryption } from "../encryption/artifact-decryption.ts";
 import type { CompressionKind } from "../process/compress.ts";
 import { lastLines, spawnChild } from "../process/spawn.ts";
 
@@ -48,4 +51,42 @@ export function createDecompressor(kind: CompressionKind, signal?: AbortSignal):
     child.stdout.destroy();
   };
   return { stream: Duplex.from({ writable: child.stdin, readable: child.stdout }), finished, done: child.exited.then(() => {}), close };
+}
+
+/**
+ * What turns stored bytes back into the dump: the decompressor, behind `age -d` when the artifact
+ * is encrypted (decrypted in-process, each 64 KiB chunk authenticated before it is passed on).
+ * `finished` rejects with the AgeError when decryption failed (no identity, altered, reordered,
+ * cut short): that explains the failure better than the decompressor's complaint about its input.
+ */
+export function createDecoder(kind: CompressionKind, decryption: Decryption | null | undefined, signal?: AbortSignal): Decompressor {
+  const inner = createDecompressor(kind, signal);
+  if (!decryption) return inner;
+  const age = new AgeDecrypt(decryption.identities, decryption.noIdentity);
+  const closed = new Promise<void>((resolve) => age.once("close", () => resolve()));
+  const decrypted = new Promise<void>((resolve, reject) => {
+    age.once("error", reject);
+    age.once("end", () => resolve());
+    // Closed without an error or its end: another stage failed, which explains it.
+    void closed.then(() => resolve());
+  });
+  decrypted.catch(() => {});
+  age.once("error", () => inner.close());
+  age.pipe(inner.stream as unknown as NodeJS.WritableStream);
+  const finished = decrypted.then(() => inner.finished);
+  finished.catch(() => {});
+  return {
+    stream: Duplex.from({ writable: age, readable: inner.stream }),
+    finished,
+    done: Promise.race([inner.done, closed]),
+    close: () => {
+      age.destroy();
+      inner.close();
+    },
+  };
+}
+
+/** True when a decoder failed because the artifact could not be decrypted (RestoreError DECRYPT_FAILED). */
+export function isDecryptFailure(error: unknown): error is AgeError {
+  return error instanceof AgeError;
 }

@@ -56,7 +56,7 @@ export async function executeDrill(
   let result: { status: "PASSED" | "FAILED"; details: DrillComparison | null; error: string | null; restoreMs: number | null; bytes: number | null };
   let restored = false;
   try {
-    const { artifact, source } = await resolveArtifact(prisma, deps.storeFor, backup, null);
+    const { artifact, source } = await resolveArtifact(prisma, deps.storeFor, backup, null, deps.secrets);
     // The dump's own rows, counted as they stream into the scratch database: the baseline for row counts.
     const counter = new DumpRowCounter(backup.engine === "POSTGRESQL" ? "pg" : "mysql");
     let outcome;
@@ -77,7 +77,7 @@ export async function executeDrill(
       );
     } catch (caught) {
       const error = toRestoreError(caught, signal);
-      if (error.reason === "CHECKSUM_MISMATCH") await markCorrupt(prisma, artifact.id, error.message.split(";")[0]!);
+      if (error.reason === "CHECKSUM_MISMATCH") await markCorrupt(prisma, artifact.id, error.message.split(";")[0]!, error);
       throw error;
     }
     restored = true;

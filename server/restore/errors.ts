@@ -5,6 +5,8 @@ export type RestoreFailure =
   | "CHECKSUM_MISMATCH"
   | "CLIENT_FAILED"
   | "DECOMPRESS_FAILED"
+  /** An encrypted artifact: no identity here opens it, or it was altered, reordered or cut short. */
+  | "DECRYPT_FAILED"
   | "STORAGE_FAILED"
   | "CONNECTION_FAILED"
   | "TARGET_EXISTS"

@@ -9,7 +9,7 @@ import { lastLines, spawnChild } from "../process/spawn.ts";
 import { extractTar, type TarMember } from "../process/tar.ts";
 import { parallelThreads, writeDefaultsFile } from "../runner/dumpers/parallel-dumper.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
-import { createDecompressor } from "./artifact-read.ts";
+import { createDecoder, isDecryptFailure } from "./artifact-read.ts";
 import { ChecksumMismatchError, RestoreError } from "./errors.ts";
 import type { ArtifactSource } from "./restore-artifact.ts";
 import type { StreamRestoreResult } from "./restore-stream.ts";
@@ -62,7 +62,7 @@ export async function spoolRestore(source: ArtifactSource, conn: ServerConnectio
 
 type Unpacked = { members: TarMember[]; storedBytes: number; rawBytes: number; sha256: string };
 
-/** artifact → SHA-256 → decompressor → tar members in `data`. A corrupt artifact always fails as a checksum mismatch. */
+/** artifact → SHA-256 → [age decryption] → decompressor → tar members in `data`. A corrupt artifact always fails as a checksum mismatch. */
 async function unpack(source: ArtifactSource, data: string, run: SpoolRestoreRun): Promise<Unpacked> {
   const { signal } = run;
   signal.throwIfAborted();
@@ -72,7 +72,7 @@ async function unpack(source: ArtifactSource, data: string, run: SpoolRestoreRun
   } catch (error) {
     throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(error as Error).message}`, { cause: error });
   }
-  const decompressor = createDecompressor(source.compression, signal);
+  const decompressor = createDecoder(source.compression, source.decryption, signal);
   decompressor.stream.on("error", () => {});
   let rawBytes = 0;
   let storedBytes = 0;
@@ -115,6 +115,7 @@ async function unpack(source: ArtifactSource, data: string, run: SpoolRestoreRun
   if (readError) throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(readError as Error).message}`, { cause: readError });
   const sha256 = hash.digest("hex");
   if (sha256 !== source.sha256) throw new ChecksumMismatchError(source.sha256, sha256, "nothing was loaded into the database");
+  if (isDecryptFailure(decompressError)) throw new RestoreError("DECRYPT_FAILED", decompressError.message, { cause: decompressError });
   if (decompressError) throw new RestoreError("DECOMPRESS_FAILED", decompressError.message, { cause: decompressError });
   if (extractError || !members)
     throw new RestoreError("DECOMPRESS_FAILED", `unpacking the artifact failed: ${(extractError as Error)?.message ?? "unknown error"}`, {

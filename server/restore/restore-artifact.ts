@@ -2,6 +2,8 @@ import crypto from "node:crypto";
 import type { Readable } from "node:stream";
 import type { CompressionKind } from "../process/compress.ts";
 import type { DumpFormat, ServerConnection } from "../runner/dumpers/types.ts";
+import { AgeError } from "../encryption/age-header.ts";
+import { assertOpens, type Decryption } from "../encryption/artifact-decryption.ts";
 import { hashStream } from "./artifact-read.ts";
 import { ChecksumMismatchError, RestoreError, scrubSecret, toRestoreError } from "./errors.ts";
 import { createScratch, prepareScratch, scratchDatabaseName, swapIn } from "./mysql-swap.ts";
@@ -21,6 +23,8 @@ export type ArtifactSource = {
   sha256: string;
   compression: CompressionKind;
   format: DumpFormat;
+  /** Encrypted artifacts (`.age`): the identities that open it, decrypted before decompression. */
+  decryption?: Decryption | null;
 };
 
 /** Where to restore: `create` refuses an existing database; `overwrite` replaces one. */
@@ -94,6 +98,7 @@ export async function restoreArtifact(source: ArtifactSource, target: RestoreTar
       }
     };
     const commands = commandsFor(database);
+    await assertDecryptable(source, run.signal, unchanged);
     const exists = await databaseExists(conn, database).catch((error: unknown) => connectionFailure(error, unchanged));
     if (exists && target.mode === "create") throw new RestoreError("TARGET_EXISTS", `database ${named(database)} already exists`, { target: unchanged });
     const restored = !exists
@@ -249,6 +254,7 @@ function stream(source: ArtifactSource, conn: ServerConnection, commands: Loader
         source: opened,
         expectedSha256: source.sha256,
         compression: source.compression,
+        decryption: source.decryption,
         commands,
         prelude,
         signal: run.signal,
@@ -260,6 +266,26 @@ function stream(source: ArtifactSource, conn: ServerConnection, commands: Loader
       throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(error as Error).message}`, { cause: error });
     },
   );
+}
+
+/**
+ * An encrypted artifact: one of the identities must open its header before any database is
+ * created or touched; otherwise DECRYPT_FAILED, naming the keys that would open it.
+ */
+async function assertDecryptable(source: ArtifactSource, signal: AbortSignal, unchanged: TargetReport): Promise<void> {
+  if (!source.decryption) return;
+  let stream: Readable;
+  try {
+    stream = await source.open(signal);
+  } catch (error) {
+    throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(error as Error).message}`, { cause: error, target: unchanged });
+  }
+  try {
+    await assertOpens(stream, source.decryption);
+  } catch (error) {
+    if (error instanceof AgeError) throw new RestoreError("DECRYPT_FAILED", error.message, { cause: error, target: unchanged });
+    throw new RestoreError("STORAGE_FAILED", `reading the artifact failed: ${(error as Error).message}`, { cause: error, target: unchanged });
+  }
 }
 
 /** Reads the whole artifact and compares its SHA-256 before an existing database is touched. */

@@ -145,7 +145,7 @@ export class RestoreJobs {
       held?.release().catch((error: unknown) => log.warn({ err: error }, "could not release the artifact's pin; it expires on its own"));
     try {
       const { backup, server, conn } = await this.#load(restore, this.#credentials.get(id));
-      const resolved = await resolveArtifact(prisma, this.deps.storeFor, backup, restore.storageTargetId);
+      const resolved = await resolveArtifact(prisma, this.deps.storeFor, backup, restore.storageTargetId, this.deps.secrets);
       artifactId = resolved.artifact.id;
       pin = await pinArtifact(prisma, artifactId, { kind: "RESTORE", id }, { instanceId, ttlMs: this.deps.pinTtlMs }).catch((error: unknown) => {
         throw error instanceof PinRefusedError ? new RestoreError("STORAGE_FAILED", `the artifact cannot be read: ${error.message}`) : error;
@@ -190,7 +190,7 @@ export class RestoreJobs {
       if (error.reason === "CHECKSUM_MISMATCH" && artifactId !== null) {
         const corruptId = artifactId;
         await this.#records
-          .write("mark the artifact corrupt", () => markCorrupt(prisma, corruptId, error.message.split(";")[0]!))
+          .write("mark the artifact corrupt", () => markCorrupt(prisma, corruptId, error.message.split(";")[0]!, error))
           .catch((e: unknown) => log.warn({ err: e }, "could not mark the artifact corrupt"));
       }
       // A target the restore has changed is a failure to look at, even when a cancel asked for it.

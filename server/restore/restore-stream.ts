@@ -5,7 +5,8 @@ import { pipeline } from "node:stream/promises";
 import type { CompressionKind } from "../process/compress.ts";
 import { Meter } from "../process/meter.ts";
 import { lastLines, spawnChild, type ChildHandle, type ExitInfo } from "../process/spawn.ts";
-import { createDecompressor } from "./artifact-read.ts";
+import type { Decryption } from "../encryption/artifact-decryption.ts";
+import { createDecoder, isDecryptFailure } from "./artifact-read.ts";
 import { ChecksumMismatchError, RestoreError } from "./errors.ts";
 import type { ClientCommand, RestoreCommands } from "./restore-command.ts";
 import { DefinerRewriter } from "./definer-rewrite.ts";
@@ -20,6 +21,8 @@ export type StreamRestoreOptions = {
   source: Readable;
   expectedSha256: string;
   compression: CompressionKind;
+  /** An encrypted artifact (`.age`): decrypted before it is decompressed. */
+  decryption?: Decryption | null;
   commands: RestoreCommands;
   /** SQL run first, inside the transaction (PostgreSQL overwrite: drop the old schemas). */
   prelude?: string;
@@ -39,7 +42,7 @@ export type StreamRestoreOptions = {
 export type StreamRestoreResult = { storedBytes: number; rawBytes: number; sha256: string; stderrTail: string };
 
 /**
- * artifact → SHA-256 → decompressor → [pg_restore --file=-] → [sandbox line dropped] → client
+ * artifact → SHA-256 → [age decryption] → decompressor → [pg_restore --file=-] → [sandbox line dropped] → client
  * stdin, all streamed. The client's stdin is released (PostgreSQL: COMMIT written, then EOF) only
  * once the whole artifact was read and its SHA-256 equals `expectedSha256` and every producer
  * exited cleanly; otherwise the client is killed first, so PostgreSQL rolls back. When the data path fails early the rest of the
@@ -54,7 +57,7 @@ export async function streamRestore(o: StreamRestoreOptions): Promise<StreamRest
   const children = AbortSignal.any([signal, stop.signal]);
   const client = spawnChild(commands.client.command, commands.client.args, { env: commands.client.env, signal: children });
   client.stdout.resume(); // query output (psql prints SELECT results) is not needed
-  const decompressor = createDecompressor(o.compression, children);
+  const decompressor = createDecoder(o.compression, o.decryption, children);
   const converter = commands.converter
     ? spawnChild(commands.converter.command, commands.converter.args, { env: commands.converter.env, signal: children })
     : null;
@@ -148,6 +151,8 @@ function explainFailure(o: Outcome): RestoreError | null {
       o.commands.transactional ? "the restore was rolled back before anything was committed" : "the restore was stopped",
     );
   }
+  // An artifact that did not decrypt (altered, reordered, cut short, no identity) is the cause of whatever followed.
+  if (isDecryptFailure(o.decompressError)) return new RestoreError("DECRYPT_FAILED", o.decompressError.message, { cause: o.decompressError });
   // A program that exited with a code failed on its own; one killed by a signal was stopped
   // because something else failed first, which is the better explanation.
   const { exit, converterExit } = o;

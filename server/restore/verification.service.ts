@@ -131,7 +131,14 @@ export class VerificationService {
     try {
       // Pinned while read: retention deleting it meanwhile would be reported as MISSING.
       check = await withArtifactPin(prisma, artifact.id, { kind: "VERIFICATION", id: artifact.id }, { instanceId: this.deps.instanceId }, () =>
-        checkArtifact(this.deps.storeFor(target), artifact.key, backup.sha256!, artifact.sizeBytes === null ? null : Number(artifact.sizeBytes)),
+        checkArtifact(
+          this.deps.storeFor(target),
+          artifact.key,
+          // A rewrapped copy (new age header) has its own SHA-256.
+          artifact.sha256 ?? backup.sha256!,
+          artifact.sizeBytes === null ? null : Number(artifact.sizeBytes),
+          artifact.rewrapSha256,
+        ),
       );
     } catch (error) {
       // Retention is deleting it (or did): there is nothing to verify.

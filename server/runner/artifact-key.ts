@@ -1,6 +1,9 @@
 import { COMPRESSION_SUFFIX, type CompressionKind } from "../process/compress.ts";
 import type { DumpFormat } from "./dumpers/types.ts";
 
+/** How an artifact is encrypted (prisma EncryptionMode). */
+export type EncryptionKind = "NONE" | "AGE";
+
 const EXTENSIONS: Record<DumpFormat, string> = { sql: ".sql", "pg-custom": ".dump", tar: ".tar" };
 
 /** Percent-encodes what a path segment cannot hold ('/', '\', '%', control characters, "." / ".."). */
@@ -18,10 +21,14 @@ export function keyTimestamp(at: Date): string {
     .replace(/\.\d{3}Z$/, "Z");
 }
 
+/** The suffix of an age-encrypted artifact, after the compression's. */
+export const AGE_SUFFIX = ".age";
+
 /**
  * The artifact's key inside a storage target (the target adds its own prefix or base path):
  * `<server>/<database>/<schedule or manual>/<UTC timestamp>_<backup id>.sql.zst`, `.sql.gz`,
- * `.sql`, `.dump[.zst|.gz]` for pg_dump's custom format, or `.tar[.zst|.gz]` for a parallel engine's directory.
+ * `.sql`, `.dump[.zst|.gz]` for pg_dump's custom format, or `.tar[.zst|.gz]` for a parallel
+ * engine's directory; an encrypted artifact (`encryption: "AGE"`) adds `.age` to any of them.
  */
 export function artifactKey(b: {
   serverName: string;
@@ -31,8 +38,9 @@ export function artifactKey(b: {
   backupId: number;
   format: DumpFormat;
   compression: CompressionKind;
+  encryption?: EncryptionKind;
 }): string {
-  const extension = EXTENSIONS[b.format] + COMPRESSION_SUFFIX[b.compression];
+  const extension = EXTENSIONS[b.format] + COMPRESSION_SUFFIX[b.compression] + (b.encryption === "AGE" ? AGE_SUFFIX : "");
   return [
     keySegment(b.serverName),
     keySegment(b.database),
@@ -41,17 +49,27 @@ export function artifactKey(b: {
   ].join("/");
 }
 
-/** pg_dump's custom format is stored as `.dump[.zst|.gz]`, a parallel engine's directory as `.tar[.zst|.gz]`; everything else is SQL. */
+/**
+ * pg_dump's custom format is stored as `.dump[.zst|.gz][.age]`, a parallel engine's directory as
+ * `.tar[.zst|.gz][.age]`; everything else is SQL.
+ */
 export function formatOfKey(key: string): DumpFormat {
-  if (/\.tar(\.zst|\.gz)?$/.test(key)) return "tar";
-  return /\.dump(\.zst|\.gz)?$/.test(key) ? "pg-custom" : "sql";
+  if (/\.tar(\.zst|\.gz)?(\.age)?$/.test(key)) return "tar";
+  return /\.dump(\.zst|\.gz)?(\.age)?$/.test(key) ? "pg-custom" : "sql";
+}
+
+/** Whether a key names an age-encrypted artifact (it ends in `.age`). */
+export function isEncryptedKey(key: string): boolean {
+  return key.endsWith(AGE_SUFFIX);
 }
 
 export const MANIFEST_SUFFIX = ".manifest.json";
 
 const CONTENT_TYPES: Record<CompressionKind, string> = { ZSTD: "application/zstd", GZIP: "application/gzip", NONE: "application/sql" };
 
-export function contentTypeOf(format: DumpFormat, compression: CompressionKind): string {
+/** The stored object's media type; an age file has none of its own registered, so it is bytes. */
+export function contentTypeOf(format: DumpFormat, compression: CompressionKind, encryption: EncryptionKind = "NONE"): string {
+  if (encryption === "AGE") return "application/octet-stream";
   if (compression === "NONE" && format === "tar") return "application/x-tar";
   return compression === "NONE" && format === "pg-custom" ? "application/octet-stream" : CONTENT_TYPES[compression];
 }

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { AgeEncrypt } from "../encryption/age-stream.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { compressionLevelProblem, createCompressor, type CompressionKind } from "../process/compress.ts";
 import type { DumpCommand } from "./dumpers/types.ts";
@@ -39,13 +40,18 @@ export type PipelineOptions = {
   signal: AbortSignal;
   /** Sizes S3 parts; the previous backup's stored size. */
   expectedBytes?: number;
-  /** Called with the raw (dump) and stored (compressed) byte counts as data flows. */
+  /**
+   * Encrypts the compressed stream (age v1, node:crypto ChaCha20-Poly1305) to these X25519
+   * recipients (32-byte public keys): the checksum and the targets then see the encrypted bytes.
+   */
+  encryptTo?: Buffer[];
+  /** Called with the raw (dump) and stored (compressed, then encrypted) byte counts as data flows. */
   onProgress?: (progress: { rawBytes: number; storedBytes: number }) => void;
 };
 
 /**
- * One backup's data path: dump stdout → raw byte count → compressor → SHA-256 and byte count →
- * every storage target at once. Memory stays flat: each stage holds at most its stream buffers.
+ * One backup's data path: dump stdout → raw byte count → compressor → (age encryption) → SHA-256
+ * and byte count → every storage target at once. Memory stays flat: each stage holds at most its stream buffers.
  * Artifacts are committed only after the dump and the compressor exited cleanly. Resolves with
  * per-target results when at least one target stored the artifact; rejects otherwise, leaving no
  * artifact anywhere and no child process running, with the BackupError that names the cause
@@ -56,6 +62,9 @@ export type PipelineOptions = {
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
   const levelProblem = compressionLevelProblem(options.compression, options.level);
   if (levelProblem) throw new BackupError("CONFIGURATION", `compression level ${options.level} ${levelProblem}`);
+  if (options.encryptTo && !options.encryptTo.length) throw new BackupError("CONFIGURATION", "encryption is on but there is no encryption key to encrypt to");
+  // Encryption runs in this process after the compressor: it sees only the compressed bytes.
+  const encrypt = options.encryptTo ? [new AgeEncrypt(options.encryptTo)] : [];
   const { signal } = options;
   // Stops every child on any failure, not only on abort: a dump left running holds a connection
   // and a snapshot open on the server.
@@ -98,7 +107,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
 
   let flowError: unknown;
   try {
-    await pipeline([...source.streams, stored, fanOut], { signal });
+    await pipeline([...source.streams, ...encrypt, stored, fanOut], { signal });
   } catch (error) {
     flowError = error;
     kit.stop();

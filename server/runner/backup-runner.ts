@@ -8,6 +8,7 @@ import { MetadataUnavailableError, RecordWriter } from "../db/record-writer.ts";
 import type { DumpOptions, Server, StorageTarget } from "../db/generated/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import { setLongTimeout } from "../process/timers.ts";
+import type { RecipientKey } from "../encryption/keys.service.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { artifactKey, contentTypeOf, MANIFEST_SUFFIX } from "./artifact-key.ts";
@@ -20,7 +21,7 @@ import { BackupError } from "./errors.ts";
 import type { BackupEvents } from "./events.ts";
 import { SlotLimiter } from "./limiter.ts";
 import { removeStaleSpool } from "./spool-sweep.ts";
-import { buildManifest } from "./manifest.ts";
+import { buildManifest, manifestEncryption } from "./manifest.ts";
 import { copyArtifact } from "./copy-artifact.ts";
 import type { TableStats } from "./table-stats.ts";
 
@@ -48,6 +49,8 @@ export type RunnerDeps = {
   spoolDir?: string;
   /** PARALLEL: the spool must have this many times the database's estimated size free (default 1; 0 skips the check). */
   spoolReserve?: number;
+  /** The keys `encryption: AGE` profiles encrypt to (server/encryption/keys.service.ts); without it such backups fail. */
+  encryptionKeys?: { currentRecipients(): Promise<RecipientKey[]> };
 };
 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
@@ -339,8 +342,9 @@ export class BackupRunner {
       throw new BackupError("CONFIGURATION", `database ${JSON.stringify(backup.database)} does not exist on ${server.name}`);
     }
     const profile = server.dumpOptions;
+    const encryption = profile?.encryption ?? "NONE";
     // Independent looks at the server and the records, at once: each is a round trip the dump waits for.
-    const [position, tableStats, tools, warningsFound, expectedBytes] = await Promise.all([
+    const [position, tableStats, tools, warningsFound, expectedBytes, recipients] = await Promise.all([
       engine.position(conn).catch(() => null),
       this.#tableStats(backup, conn, log),
       engine.tools(),
@@ -353,6 +357,8 @@ export class BackupRunner {
         backup.database,
         repo.previousStoredBytes(server.id, backup.database).catch(() => undefined),
       ),
+      // Read at each attempt: a key added or retired applies to the next backup at once.
+      encryption === "AGE" ? this.#recipients(signal) : null,
     ]);
     const warnings = warningsFound ?? [];
     const parallel = profile?.engine === "PARALLEL";
@@ -368,13 +374,23 @@ export class BackupRunner {
       throw new BackupError("CONFIGURATION", (error as Error).message);
     }
     const compression = profile?.compression ?? "ZSTD";
-    const key = artifactKey({ ...backup, backupId: backup.id, format: dump.format, compression });
+    const key = artifactKey({ ...backup, backupId: backup.id, format: dump.format, compression, encryption });
+    const contentType = contentTypeOf(dump.format, compression, encryption);
     if (warnings.length) log.warn({ warnings }, "the backup will leave objects out");
     const targetIds = backup.artifacts.flatMap((a) => a.storageTargetId ?? []);
     const [, targets] = await Promise.all([
       this.#db(
         "record the dump settings",
-        () => repo.prepareRun(backup.id, { compression, tool: dump.description, serverVersion: inspection.version, key, warnings }),
+        () =>
+          repo.prepareRun(backup.id, {
+            compression,
+            encryption,
+            keyIds: recipients?.map((r) => r.id) ?? [],
+            tool: dump.description,
+            serverVersion: inspection.version,
+            key,
+            warnings,
+          }),
         signal,
       ),
       this.#db("read the storage targets", () => prisma.storageTarget.findMany({ where: { id: { in: targetIds } } }), signal),
@@ -397,7 +413,8 @@ export class BackupRunner {
         dump,
         compression,
         level: profile?.compressionLevel ?? 3,
-        targets: targets.map((t) => ({ id: t.id, store: stores.get(t.id)!, key, contentType: contentTypeOf(dump.format, compression) })),
+        targets: targets.map((t) => ({ id: t.id, store: stores.get(t.id)!, key, contentType })),
+        ...(recipients ? { encryptTo: recipients.map((r) => r.publicRaw) } : {}),
         signal: AbortSignal.any([signal, stall.signal]),
         expectedBytes,
         onProgress: ({ rawBytes, storedBytes }) => {
@@ -427,10 +444,10 @@ export class BackupRunner {
       const manifestErrors = await this.#writeManifests(
         backup,
         server,
-        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, inspection, position, tableStats, warnings, started },
+        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, recipients, inspection, position, tableStats, warnings, started },
         stores,
       );
-      await this.#retryTargets({ result, manifestErrors, stores, key, contentType: contentTypeOf(dump.format, compression), signal, log });
+      await this.#retryTargets({ result, manifestErrors, stores, key, contentType, signal, log });
       const phases = { prepareMs: started - prepareStarted, dumpMs: dumped - started, manifestsMs: Date.now() - dumped };
       return { phases, result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
     } finally {
@@ -438,6 +455,16 @@ export class BackupRunner {
       await dump.cleanup();
       if (spool) await fs.rm(spool, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * The keys an encrypted backup is written to (the instance key, generated on first use, and
+   * every recovery recipient not retired). Throws a BackupError (CONFIGURATION) without a key service.
+   */
+  async #recipients(signal: AbortSignal): Promise<RecipientKey[]> {
+    const keys = this.deps.encryptionKeys;
+    if (!keys) throw new BackupError("CONFIGURATION", "the profile asks for encryption, but this runner has no encryption keys");
+    return this.#db("read the encryption keys", () => keys.currentRecipients(), signal);
   }
 
   /**
@@ -472,6 +499,7 @@ export class BackupRunner {
       dump: { description: string; format: DumpFormat };
       compression: "ZSTD" | "GZIP" | "NONE";
       level: number;
+      recipients: RecipientKey[] | null;
       inspection: { version: string };
       position: ReplicationPosition | null;
       tableStats: TableStats | null;
@@ -489,6 +517,7 @@ export class BackupRunner {
       dump: { tool: run.dump.description, format: run.dump.format },
       compression: { algorithm: run.compression.toLowerCase() as "zstd" | "gzip" | "none", level: run.compression === "NONE" ? 0 : run.level },
       artifact: { key: run.key, rawBytes: run.result.rawBytes, storedBytes: run.result.storedBytes, sha256: run.result.sha256 },
+      ...(run.recipients ? { encryption: manifestEncryption(run.recipients) } : {}),
       ...(run.result.members ? { members: run.result.members } : {}),
       position: run.position,
       ...(run.tableStats ? { tableStats: run.tableStats } : {}),

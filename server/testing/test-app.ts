@@ -146,6 +146,7 @@ export async function createTestApp(
       leases.stop();
       await sweeper.stop();
       await restore.stop();
+      await services.encryptionRewraps.stop();
       await runner.stop();
       metrics.stop();
       await metrics.idle();

@@ -21,6 +21,20 @@ import { useBackupEvents, type BackupEventData } from "./use-backup-events";
 
 const ACTIVE: BackupStatus[] = ["PENDING", "RUNNING"];
 
+type Key = { id: number; label: string; fingerprint: string };
+
+/** "none", or "age, opens with: instance key (1a2b…), vault (3c4d…)" from the keys its stored copies record. */
+function encryptionOf(b: { encryption: string; artifacts: ReadonlyArray<{ encryptionKeyIds: number[] }> }, keys: ReadonlyArray<Key>): string {
+  if (b.encryption !== "AGE") return "none";
+  const ids = [...new Set(b.artifacts.flatMap((a) => a.encryptionKeyIds))];
+  if (!ids.length) return "age";
+  const names = ids.map((id) => {
+    const key = keys.find((k) => k.id === id);
+    return key ? `${key.label} (${key.fingerprint})` : `key #${id}`;
+  });
+  return `age, opens with: ${names.join(", ")}`;
+}
+
 /** One backup: timings, sizes, checksum, artifacts per target, restores, log tail, error; download / cancel / verify / restore / delete. */
 export function BackupDetailPage() {
   const params = useSearchParams();
@@ -184,6 +198,8 @@ export function BackupDetailPage() {
             <dd className="mono">{b.tool ?? "—"}</dd>
             <dt>Compression</dt>
             <dd>{compressionLabel(b.compression)}</dd>
+            <dt>Encryption</dt>
+            <dd data-testid="encryption">{encryptionOf(b, data.encryptionKeys)}</dd>
             <dt>SHA-256</dt>
             <dd className="mono" data-testid="sha256">
               {b.sha256 ?? "—"}
@@ -303,6 +319,13 @@ export function BackupDetailPage() {
         </div>
         <p className="small muted">
           Checksum of every copy: SHA-256 above. Check a download with <code>sha256sum</code>.
+          {b.encryption === "AGE" && (
+            <>
+              {" "}
+              The copies are age files: open one with <code>age -d -i key.txt FILE</code>, then decompress. A copy rewrapped to new keys has a new SHA-256,
+              named in its manifest.
+            </>
+          )}
         </p>
       </section>
 

@@ -93,6 +93,7 @@ export const BACKUP = graphql(
       trigger
       attempt
       compression
+      encryption
       tool
       createdAt
       dueAt
@@ -129,10 +130,16 @@ export const BACKUP = graphql(
           name
           kind
         }
+        encryptionKeyIds
       }
       restores {
         ...RestoreFields
       }
+    }
+    encryptionKeys {
+      id
+      label
+      fingerprint
     }
   }
 `,

@@ -2,7 +2,7 @@
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf, request } from "@/lib/graphql";
-import { COMPRESSIONS, type Compression, type DumpEngine, type GtidPurged, type PgFormat } from "@/lib/types";
+import { COMPRESSIONS, type Compression, type DumpEngine, type EncryptionMode, type GtidPurged, type PgFormat } from "@/lib/types";
 import { compressionLabel, gtidPurgedLabel } from "@/lib/labels";
 import { CheckField, SelectField, TextAreaField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
@@ -101,6 +101,7 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
       engine,
       threads: raw.threads ? Number(raw.threads) : null,
       chunkRows: raw.chunkRows ? Number(raw.chunkRows) : null,
+      encryption: String(f.get("encryption") ?? "NONE") as EncryptionMode,
     };
     setSaving(true);
     try {
@@ -139,6 +140,22 @@ export function DumpOptionsForm({ profile, onSaved, onCancel }: { profile?: Dump
           defaultValue={p?.compressionLevel ?? 3}
           error={errors.compressionLevel}
           hint="zstd 1–19 (default 3), gzip 1–9."
+        />
+        <SelectField
+          label="Encryption"
+          name="encryption"
+          defaultValue={p?.encryption ?? "NONE"}
+          options={[
+            { value: "NONE", label: "None" },
+            { value: "AGE", label: "age (to the instance key and recovery keys)" },
+          ]}
+          error={errors.encryption}
+          hint={
+            <>
+              age: each copy is encrypted after compression (<code>.age</code>) to every key in Settings → Encryption; <code>age -d -i key.txt</code> opens it.
+              Add a recovery key there first: the instance key alone is lost with the server.
+            </>
+          }
         />
         <fieldset>
           <legend>Engine</legend>

@@ -19,6 +19,7 @@ function summary(p: DumpOptions): string {
   if (!p.singleTransaction) parts.push("no single transaction");
   for (const key of ["routines", "triggers", "events"] as const) if (!p[key]) parts.push(`no ${key}`);
   if (p.pgFormat === "CUSTOM") parts.push("pg custom format");
+  if (p.encryption === "AGE") parts.push("age-encrypted");
   const extra = [...p.mysqlExtraFlags, ...p.pgExtraFlags];
   if (extra.length) parts.push(extra.join(" "));
   return parts.join(", ");

@@ -153,6 +153,7 @@ export const DUMP_OPTIONS_FIELDS = graphql(`
     engine
     threads
     chunkRows
+    encryption
   }
 `);
 

@@ -1,6 +1,6 @@
 // GraphQL operations of the Settings page.
 
-import { graphql } from "@/lib/graphql-tada";
+import { graphql, type ResultOf } from "@/lib/graphql-tada";
 
 export const USERS = graphql(`
   query Users {
@@ -144,4 +144,92 @@ export const APPLY_CONFIGURATION = graphql(
   }
 `,
   [CONFIGURATION_PLAN_FIELDS],
+);
+
+const ENCRYPTION_KEY_FIELDS = graphql(`
+  fragment EncryptionKeyFields on EncryptionKey {
+    id
+    kind
+    label
+    recipient
+    fingerprint
+    createdAt
+    retiredAt
+    artifactCount
+    backupCount
+    identityHeld
+  }
+`);
+
+export const ENCRYPTION_KEYS = graphql(
+  `
+  query EncryptionKeys {
+    encryptionKeys {
+      ...EncryptionKeyFields
+    }
+  }
+`,
+  [ENCRYPTION_KEY_FIELDS],
+);
+
+export const ADD_RECOVERY_RECIPIENT = graphql(
+  `
+  mutation AddRecoveryRecipient($input: AddRecoveryRecipientInput!) {
+    addRecoveryRecipient(input: $input) {
+      ...EncryptionKeyFields
+    }
+  }
+`,
+  [ENCRYPTION_KEY_FIELDS],
+);
+
+export const RETIRE_ENCRYPTION_KEY = graphql(
+  `
+  mutation RetireEncryptionKey($id: Int!) {
+    retireEncryptionKey(id: $id) {
+      ...EncryptionKeyFields
+    }
+  }
+`,
+  [ENCRYPTION_KEY_FIELDS],
+);
+
+/** An encryption key as the Encryption panel lists it. */
+export type EncryptionKey = ResultOf<typeof ENCRYPTION_KEY_FIELDS>;
+
+const ENCRYPTION_REWRAP_FIELDS = graphql(`
+  fragment EncryptionRewrapFields on EncryptionRewrap {
+    id
+    status
+    requestedBy
+    total
+    done
+    failed
+    error
+    startedAt
+    heartbeatAt
+    finishedAt
+  }
+`);
+
+export const ENCRYPTION_REWRAPS = graphql(
+  `
+  query EncryptionRewraps {
+    encryptionRewraps(first: 1) {
+      ...EncryptionRewrapFields
+    }
+  }
+`,
+  [ENCRYPTION_REWRAP_FIELDS],
+);
+
+export const REWRAP_BACKUPS = graphql(
+  `
+  mutation RewrapBackups {
+    rewrapBackups {
+      ...EncryptionRewrapFields
+    }
+  }
+`,
+  [ENCRYPTION_REWRAP_FIELDS],
 );

@@ -5,14 +5,18 @@ import { PageHeader } from "@/components/ui/states";
 import { useViewer } from "@/features/shell/viewer";
 import { AuditPanel } from "./audit-panel";
 import { ConfigurationPanel } from "./configuration-panel";
+import { EncryptionPanel } from "./encryption-panel";
 import { NotificationsPanel } from "./notifications/notifications-panel";
 import { SignInPanel } from "./sign-in-panel";
 import { TokensPanel } from "./tokens-panel";
 import { UsersPanel } from "./users-panel";
 
-type Tab = "tokens" | "sign-in" | "users" | "notifications" | "configuration" | "audit";
+type Tab = "tokens" | "sign-in" | "users" | "notifications" | "configuration" | "audit" | "encryption";
 
-/** Settings: API tokens for everyone; users, notifications, configuration and the audit log for admins. Tabs follow the ARIA pattern. */
+/**
+ * Settings: API tokens, encryption keys (read-only unless admin) and sign-in for everyone; users,
+ * notifications, configuration and the audit log for admins. Tabs follow the ARIA pattern.
+ */
 export function SettingsPage() {
   const viewer = useViewer();
   const tabs: Array<{ id: Tab; label: string }> = [
@@ -25,6 +29,7 @@ export function SettingsPage() {
           { id: "configuration" as const, label: "Configuration" },
         ]
       : []),
+    { id: "encryption", label: "Encryption" },
     { id: "sign-in", label: "Sign-in" },
   ];
   // /settings/?tab=sign-in (where a test sign-in comes back to) or ?tab=configuration (the drift
@@ -71,6 +76,7 @@ export function SettingsPage() {
         {tab === "notifications" && <NotificationsPanel />}
         {tab === "configuration" && <ConfigurationPanel />}
         {tab === "audit" && <AuditPanel />}
+        {tab === "encryption" && <EncryptionPanel />}
       </div>
     </>
   );

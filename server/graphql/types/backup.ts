@@ -5,7 +5,7 @@ import { RECOVERY_POINT_STATUSES } from "../../backups/outcome.ts";
 import { builder } from "../builder.ts";
 import { prismaConnection } from "../connection.ts";
 import { CopyProblemRef } from "./copy-problem.ts";
-import { ArtifactStatusEnum, BackupStatusEnum, BackupTriggerEnum, CompressionEnum, EngineEnum } from "./enums.ts";
+import { ArtifactStatusEnum, BackupStatusEnum, BackupTriggerEnum, CompressionEnum, EncryptionModeEnum, EngineEnum } from "./enums.ts";
 import { LabelInput } from "./server.ts";
 
 builder.prismaObject("BackupArtifact", {
@@ -21,6 +21,13 @@ builder.prismaObject("BackupArtifact", {
     error: t.exposeString("error", { nullable: true }),
     storageTargetId: t.exposeInt("storageTargetId", { nullable: true }),
     storageTarget: t.relation("storageTarget", { nullable: true }),
+    encryptionKeyIds: t.intList({
+      description: "An encrypted copy: the ids of the encryption keys that open it (see encryptionKeys); empty when not encrypted.",
+      resolve: async (a, _args, ctx) =>
+        (await ctx.prisma.artifactEncryptionKey.findMany({ where: { artifactId: a.id }, orderBy: { keyId: "asc" }, select: { keyId: true } })).map(
+          (k) => k.keyId,
+        ),
+    }),
   }),
 });
 
@@ -45,6 +52,7 @@ builder.prismaObject("Backup", {
     rawBytes: t.expose("rawBytes", { type: "BigInt", nullable: true, description: "Bytes the dump produced." }),
     storedBytes: t.expose("storedBytes", { type: "BigInt", nullable: true, description: "Bytes stored per target, after compression." }),
     compression: t.expose("compression", { type: CompressionEnum }),
+    encryption: t.expose("encryption", { type: EncryptionModeEnum, description: "AGE: the stored artifact is an age v1 file (its key ends in `.age`)." }),
     sha256: t.exposeString("sha256", { nullable: true, description: "SHA-256 of the stored artifact, as written to every target." }),
     serverVersion: t.exposeString("serverVersion", { nullable: true }),
     tool: t.exposeString("tool", { nullable: true, description: "Dump program and flags (never secrets)." }),

@@ -1,12 +1,13 @@
 import type { PlanResult } from "../../config-as-code/configuration.service.ts";
+import { SECTIONS } from "../../config-as-code/document.ts";
 import type { FieldChange, PlannedChange } from "../../config-as-code/plan.ts";
 import { builder } from "../builder.ts";
 
 export const ConfigurationActionEnum = builder.enumType("ConfigurationAction", { values: ["CREATE", "UPDATE", "DELETE"] as const });
 
 export const ConfigurationKindEnum = builder.enumType("ConfigurationKind", {
-  description: "A section of the configuration document.",
-  values: ["dumpOptions", "storageTargets", "servers", "schedules", "webhooks", "users"] as const,
+  description: "A section of the configuration document (a DELETE of a recoveryRecipients entry retires that key).",
+  values: SECTIONS,
 });
 
 const json = (v: unknown): string | null => (v == null ? null : JSON.stringify(v));

@@ -1,5 +1,5 @@
 import { builder } from "../builder.ts";
-import { CompressionEnum, DumpEngineEnum, GtidPurgedEnum, PgFormatEnum } from "./enums.ts";
+import { CompressionEnum, DumpEngineEnum, EncryptionModeEnum, GtidPurgedEnum, PgFormatEnum } from "./enums.ts";
 
 builder.prismaObject("DumpOptions", {
   description: "A dump option profile, shared by any number of servers.",
@@ -31,6 +31,10 @@ builder.prismaObject("DumpOptions", {
     chunkRows: t.exposeInt("chunkRows", {
       nullable: true,
       description: "PARALLEL on MySQL/MariaDB: mydumper splits tables into chunks of this many rows; null = one file per table.",
+    }),
+    encryption: t.expose("encryption", {
+      type: EncryptionModeEnum,
+      description: "AGE: artifacts are encrypted after compression (age v1, key ends `.age`) to every current encryption key.",
     }),
     servers: t.relation("servers"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -64,6 +68,10 @@ const DumpOptionsInput = builder.inputType("DumpOptionsInput", {
     }),
     threads: t.int({ description: "PARALLEL: 1-64 threads; null = this host's cores, at most 8." }),
     chunkRows: t.int({ description: "PARALLEL on MySQL/MariaDB: rows per chunk (1000-100000000); null = one file per table." }),
+    encryption: t.field({
+      type: EncryptionModeEnum,
+      description: "NONE (default) or AGE: encrypt artifacts (after compression) to the instance key and every recovery recipient.",
+    }),
   }),
 });
 

@@ -29,3 +29,7 @@ export const ArtifactStatusEnum = builder.enumType(E.ArtifactStatus, {
   description: "The state of one backup's copy on one storage target.",
 });
 export const BackupTriggerEnum = builder.enumType(E.BackupTrigger, { name: "BackupTrigger" });
+export const EncryptionModeEnum = builder.enumType(E.EncryptionMode, {
+  name: "EncryptionMode",
+  description: "NONE: artifacts are stored as compressed; AGE: encrypted after compression (age v1, `.age`) to every current encryption key.",
+});
