@@ -147,6 +147,10 @@ describe("Relay connections", () => {
     const res = await viewer(`{ backups(first: 3, after: "not-a-cursor") { ${CONNECTION_FIELDS} } }`);
     expect(res.errors?.[0]?.message).toMatch(/after/);
     expect(res.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    // Restores too: a bad cursor is refused rather than silently starting over at the first page.
+    const restores = await viewer(`{ restores(first: 3, after: "not-a-cursor") { ${CONNECTION_FIELDS} } }`);
+    expect(restores.errors?.[0]?.message).toBe("after: is not a cursor returned by restores (endCursor)");
+    expect(restores.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
 
   async function serverId(): Promise<number> {

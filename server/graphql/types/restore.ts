@@ -1,4 +1,5 @@
 import * as E from "../../db/generated/enums.ts";
+import { ValidationError } from "../../errors.ts";
 import { builder } from "../builder.ts";
 import { prismaConnection } from "../connection.ts";
 import type { RestoreFilter as RestoreFilterShape } from "../../restore/restores.service.ts";
@@ -110,9 +111,10 @@ builder.queryFields((t) => ({
       after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
     },
     resolve: async (_r, args, ctx) => {
-      const after = args.after ? Number.parseInt(args.after, 10) : null;
+      if (args.after != null && !/^\d{1,10}$/.test(args.after)) throw new ValidationError("after", "is not a cursor returned by restores (endCursor)");
+      const after = args.after != null ? Number(args.after) : null;
       const filter = args.filter ?? {};
-      const page = await ctx.services.restores.list(filter, { first: args.first ?? 50, after: Number.isFinite(after) ? after : null });
+      const page = await ctx.services.restores.list(filter, { first: args.first ?? 50, after });
       return { ...page, after: args.after, filter };
     },
   }),
