@@ -59,7 +59,8 @@ try {
     orderBy: { id: "asc" },
     select: { id: true, createdAt: true },
   });
-  const fields = "nodes { id status database serverName scheduleName createdAt storedBytes artifacts { status storageTarget { name } } } hasNextPage endCursor";
+  const fields =
+    "nodes { id status database serverName scheduleName createdAt storedBytes artifacts { status storageTarget { name } } } pageInfo { hasNextPage endCursor }";
   const queries: Record<string, [string, Record<string, unknown>]> = {
     "backups (first page)": [`{ backups(first: 50) { ${fields} } }`, {}],
     "backups (server + database)": [`query($s: Int!) { backups(first: 50, filter: { serverId: $s, database: "db_3" }) { ${fields} } }`, { s: s0 + 17 }],

@@ -93,8 +93,8 @@ describe("GraphQL limits", () => {
     const aliases = `{ ${Array.from({ length: GRAPHQL_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: __typename`).join(" ")} }`;
     expect(problems(aliases).join()).toMatch(/Aliases limit of 20/);
     expect(problems(`{ ${"__typename ".repeat(GRAPHQL_LIMITS.maxTokens)} }`).join()).toMatch(/Token limit of 2000/);
-    const deep = `{ servers { dumpOptions { servers { dumpOptions { servers { dumpOptions { servers { dumpOptions { id } } } } } } } } }`;
-    expect(problems(deep).join()).toMatch(/depth limit of 8/);
+    const deep = `{ servers { dumpOptions { servers { dumpOptions { servers { dumpOptions { servers { dumpOptions { servers { id } } } } } } } } } }`;
+    expect(problems(deep).join()).toMatch(/depth limit of 9/);
     expect(problems("{ schedules { servers { dumpOptions { servers { id } } } } }").join()).toMatch(/cost limit of 20000/);
     expect(problems("{ me { usernme } }").join()).not.toMatch(/Did you mean/);
   });
@@ -115,6 +115,8 @@ describe("listCostRule", () => {
     expect(cost("{ backups(first: 200) { nodes { id } } }")).toBe(201);
     // a variable or no argument: the argument's default (50)
     expect(cost("query($n: Int) { backups(first: $n) { nodes { id } } }")).toBe(51);
+    // A connection's edges are sized by its `first` too: each edge and its node count.
+    expect(cost("{ backups(first: 200) { edges { cursor node { id } } pageInfo { endCursor } } }")).toBe(1 + 200 + 200 + 1);
     // an unpaginated list: 50 servers, 50 profiles, 50 × 50 servers again
     expect(cost("{ servers { dumpOptions { servers { id } } } }")).toBe(50 + 50 + 2_500);
     // aliases and fragments add up

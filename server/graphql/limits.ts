@@ -26,8 +26,8 @@ export const GRAPHQL_LIMITS = {
   maxTokens: 2_000,
   /** Aliased fields in one operation (each alias is a field resolved again). */
   maxAliases: 20,
-  /** Nesting of selections; 8 is the deepest path through the schema that repeats no type. */
-  maxDepth: 8,
+  /** Nesting of selections; 9 is the deepest path through the schema that repeats no type (a connection's edges → node included). */
+  maxDepth: 9,
   maxDirectives: 20,
   /** Objects the operation may produce by the estimate of `listCostRule`. */
   maxCost: 20_000,

@@ -184,15 +184,23 @@ export class RestoresService {
   /** A page of the restore history, newest first; `after` is the last id of the previous page. */
   async list(filter: RestoreFilter, page: { first: number; after?: number | null }): Promise<{ nodes: Restore[]; hasNextPage: boolean }> {
     if (!Number.isInteger(page.first) || page.first < 1 || page.first > 500) throw new ValidationError("first", "must be between 1 and 500");
-    const where: Prisma.RestoreWhereInput = {
-      ...(filter.backupId != null ? { backupId: filter.backupId } : {}),
-      ...(filter.serverId != null ? { serverId: filter.serverId } : {}),
-      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-      ...(page.after ? { id: { lt: page.after } } : {}),
-    };
+    const where: Prisma.RestoreWhereInput = { ...restoreWhere(filter), ...(page.after ? { id: { lt: page.after } } : {}) };
     const rows = await this.deps.prisma.restore.findMany({ where, orderBy: { id: "desc" }, take: page.first + 1 });
     return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
   }
+
+  /** Restores the filter matches (the connection's totalCount). */
+  count(filter: RestoreFilter): Promise<number> {
+    return this.deps.prisma.restore.count({ where: restoreWhere(filter) });
+  }
+}
+
+function restoreWhere(filter: RestoreFilter): Prisma.RestoreWhereInput {
+  return {
+    ...(filter.backupId != null ? { backupId: filter.backupId } : {}),
+    ...(filter.serverId != null ? { serverId: filter.serverId } : {}),
+    ...(filter.status?.length ? { status: { in: filter.status } } : {}),
+  };
 }
 
 /** Backup users and roles are at most 80 (MariaDB), 32 (MySQL), 63 bytes (PostgreSQL): 150 leaves room. */

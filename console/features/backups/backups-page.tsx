@@ -192,8 +192,8 @@ export function BackupsPage() {
                 First page
               </button>
             )}
-            {data.backups.hasNextPage && (
-              <button type="button" onClick={() => page(data.backups.endCursor)}>
+            {data.backups.pageInfo.hasNextPage && (
+              <button type="button" onClick={() => page(data.backups.pageInfo.endCursor)}>
                 Next page
               </button>
             )}

@@ -6,8 +6,10 @@ export const BACKUPS = graphql(`
   query Backups($filter: BackupFilter, $after: String, $first: Int, $order: BackupOrder) {
     backups(filter: $filter, after: $after, first: $first, order: $order) {
       totalCount
-      hasNextPage
-      endCursor
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
       nodes {
         id
         status

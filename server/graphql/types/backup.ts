@@ -3,6 +3,7 @@ import { copyInclude, copyProblems } from "../../backups/copy-health.ts";
 import type { RepairResult } from "../../backups/repair.service.ts";
 import { RECOVERY_POINT_STATUSES } from "../../backups/outcome.ts";
 import { builder } from "../builder.ts";
+import { prismaConnection } from "../connection.ts";
 import { CopyProblemRef } from "./copy-problem.ts";
 import { ArtifactStatusEnum, BackupStatusEnum, BackupTriggerEnum, CompressionEnum, EncryptionModeEnum, EngineEnum } from "./enums.ts";
 import { LabelInput } from "./server.ts";
@@ -101,18 +102,11 @@ const BackupFilter = builder.inputType("BackupFilter", {
   }),
 });
 
-type Page = { nodes: Array<{ id: number; createdAt: Date }>; hasNextPage: boolean; filter: object };
-const BackupPage = builder.objectRef<Page>("BackupPage").implement({
-  description: "A page of backups in the requested order. Pass endCursor as `after` for the next page.",
-  fields: (t) => ({
-    nodes: t.prismaField({ type: ["Backup"], resolve: (_q, page) => page.nodes as never }),
-    hasNextPage: t.exposeBoolean("hasNextPage"),
-    endCursor: t.string({ nullable: true, resolve: (page) => (page.nodes.length ? cursorOf(page.nodes.at(-1)!) : null) }),
-    totalCount: t.int({
-      description: "Backups matching the filter (costs a count query).",
-      resolve: (page, _a, ctx) => ctx.services.backups.count(page.filter),
-    }),
-  }),
+type Page = { nodes: Array<{ id: number; createdAt: Date }>; hasNextPage: boolean; after?: string | null; filter: object };
+const BackupConnection = prismaConnection<Page["nodes"][number], Page>("Backup", "Backup", {
+  description: "A page of backups in the requested order (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
+  cursor: cursorOf,
+  totalCount: (page, ctx) => ctx.services.backups.count(page.filter),
 });
 
 const BackupOrderEnum = builder.enumType("BackupOrder", { values: ["NEWEST_FIRST", "OLDEST_FIRST"] as const, description: "By creation time, then id." });
@@ -132,17 +126,17 @@ builder.queryFields((t) => ({
     resolve: (_q, _r, { id }, ctx) => ctx.services.backups.get(id),
   }),
   backups: t.field({
-    type: BackupPage,
+    type: BackupConnection,
     args: {
       filter: t.arg({ type: BackupFilter }),
       first: t.arg.int({ defaultValue: 50 }),
-      after: t.arg.string({ description: "endCursor of the previous page." }),
+      after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
       order: t.arg({ type: BackupOrderEnum, defaultValue: "NEWEST_FIRST" }),
     },
     resolve: async (_r, args, ctx) => {
       const filter = args.filter ?? {};
       const page = await ctx.services.backups.list(filter, { first: args.first ?? 50, after: args.after, order: args.order });
-      return { ...page, filter };
+      return { ...page, after: args.after, filter };
     },
   }),
 }));

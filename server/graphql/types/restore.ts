@@ -1,5 +1,8 @@
 import * as E from "../../db/generated/enums.ts";
+import { ValidationError } from "../../errors.ts";
 import { builder } from "../builder.ts";
+import { prismaConnection } from "../connection.ts";
+import type { RestoreFilter as RestoreFilterShape } from "../../restore/restores.service.ts";
 import { EngineEnum } from "./enums.ts";
 import { RestoreCredentialsInput } from "./restore-preflight.ts";
 
@@ -88,14 +91,11 @@ const RestoreFilter = builder.inputType("RestoreFilter", {
   fields: (t) => ({ backupId: t.int(), serverId: t.int(), status: t.field({ type: [RestoreStatusEnum] }) }),
 });
 
-type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean };
-const RestorePage = builder.objectRef<Page>("RestorePage").implement({
-  description: "A page of restores, newest first. Pass endCursor as `after` for the next page.",
-  fields: (t) => ({
-    nodes: t.prismaField({ type: ["Restore"], resolve: (_q, page) => page.nodes as never }),
-    hasNextPage: t.exposeBoolean("hasNextPage"),
-    endCursor: t.string({ nullable: true, resolve: (page) => (page.nodes.length ? String(page.nodes.at(-1)!.id) : null) }),
-  }),
+type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: RestoreFilterShape };
+const RestoreConnection = prismaConnection<Page["nodes"][number], Page>("Restore", "Restore", {
+  description: "A page of restores, newest first (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
+  cursor: (restore) => String(restore.id),
+  totalCount: (page, ctx) => ctx.services.restores.count(page.filter),
 });
 
 builder.queryFields((t) => ({
@@ -105,15 +105,18 @@ builder.queryFields((t) => ({
     resolve: (_q, _r, { id }, ctx) => ctx.services.restores.get(id),
   }),
   restores: t.field({
-    type: RestorePage,
+    type: RestoreConnection,
     args: {
       filter: t.arg({ type: RestoreFilter }),
       first: t.arg.int({ defaultValue: 50 }),
-      after: t.arg.string({ description: "endCursor of the previous page." }),
+      after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
     },
-    resolve: (_r, args, ctx) => {
-      const after = args.after ? Number.parseInt(args.after, 10) : null;
-      return ctx.services.restores.list(args.filter ?? {}, { first: args.first ?? 50, after: Number.isFinite(after) ? after : null });
+    resolve: async (_r, args, ctx) => {
+      if (args.after != null && !/^\d{1,10}$/.test(args.after)) throw new ValidationError("after", "is not a cursor returned by restores (endCursor)");
+      const after = args.after != null ? Number(args.after) : null;
+      const filter = args.filter ?? {};
+      const page = await ctx.services.restores.list(filter, { first: args.first ?? 50, after });
+      return { ...page, after: args.after, filter };
     },
   }),
 }));
