@@ -28,7 +28,7 @@ export const labelsRule = z
 export const pitrRule = z.object({
   enabled: z.boolean(),
   rpoSeconds: z.number().int().min(5, "must be at least 5").max(3600, "must be at most 3600").nullish(),
-  storageTargetIds: z.array(z.number().int()).max(20, "at most 20 targets").nullish(),
+  storageTargetIds: z.array(z.coerce.number().int("must be storage target ids")).max(20, "at most 20 targets").nullish(),
 });
 
 const fields = {
@@ -183,7 +183,8 @@ export class ServersService {
   /** PITR archives binlogs: MariaDB / MySQL only, onto storage targets that exist. */
   async #checkPitr(engine: EngineName, pitr: z.output<typeof pitrRule> | null): Promise<void> {
     if (!pitr) return;
-    if (pitr.enabled && engine === "POSTGRESQL") throw new ValidationError("pitr.enabled", "pitr.enabled: point-in-time recovery is not available for PostgreSQL servers yet");
+    if (pitr.enabled && engine === "POSTGRESQL")
+      throw new ValidationError("pitr.enabled", "pitr.enabled: point-in-time recovery is not available for PostgreSQL servers yet");
     const ids = pitr.storageTargetIds ?? [];
     if (!ids.length) return;
     const found = await this.deps.prisma.storageTarget.findMany({ where: { id: { in: ids } }, select: { id: true } });

@@ -12,6 +12,8 @@ export type BinlogSummary = {
   gtidListAtStart: string | null;
   /** The last GTID in the file ("domain-server-seq" on MariaDB, "uuid:n" on MySQL). */
   lastGtid: string | null;
+  /** MariaDB: the GTID state after the file's last event (its start state with every GTID in it applied). */
+  gtidStateAtEnd: string | null;
   /** MySQL: the server uuid of its GTIDs (the source identity). */
   sourceUuid: string | null;
   /** The file ends with a ROTATE or STOP event: the server will write no more to it. */
@@ -46,10 +48,12 @@ export function summarizeBinlog(data: Buffer): BinlogSummary {
     lastEventAt: null,
     gtidListAtStart: null,
     lastGtid: null,
+    gtidStateAtEnd: null,
     sourceUuid: null,
     closed: false,
   };
   let checksum = 0;
+  const state = new Map<number, { serverId: number; seq: bigint }>();
   let offset = 4;
   while (offset + HEADER <= data.length) {
     const timestamp = data.readUInt32LE(offset);
@@ -72,7 +76,9 @@ export function summarizeBinlog(data: Buffer): BinlogSummary {
         if (serverId) summary.serverId = serverId;
       }
       if (type === MARIADB_GTID_EVENT && body.length >= 13) {
-        summary.lastGtid = `${body.readUInt32LE(8)}-${serverId}-${body.readBigUInt64LE(0)}`;
+        const seq = body.readBigUInt64LE(0);
+        summary.lastGtid = `${body.readUInt32LE(8)}-${serverId}-${seq}`;
+        state.set(body.readUInt32LE(8), { serverId, seq });
       } else if (type === MARIADB_GTID_LIST_EVENT && summary.gtidListAtStart === null && body.length >= 4) {
         const count = body.readUInt32LE(0) & 0x0fffffff;
         const entries: string[] = [];
@@ -81,6 +87,7 @@ export function summarizeBinlog(data: Buffer): BinlogSummary {
           entries.push(`${body.readUInt32LE(at)}-${body.readUInt32LE(at + 4)}-${body.readBigUInt64LE(at + 8)}`);
         }
         summary.gtidListAtStart = entries.join(",");
+        for (const [domain, v] of gtidState(summary.gtidListAtStart)) if (!state.has(domain)) state.set(domain, v);
       } else if (type === MYSQL_GTID_EVENT && body.length >= 25) {
         const hex = body.subarray(1, 17).toString("hex");
         const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -92,13 +99,17 @@ export function summarizeBinlog(data: Buffer): BinlogSummary {
     offset += size;
     summary.endPosition = offset;
   }
+  if (summary.gtidListAtStart !== null || state.size) summary.gtidStateAtEnd = formatGtidState(state);
   return summary;
 }
 
 /** A MariaDB GTID state as a map domain → "server-seq"; "" or null is the empty state. */
 export function gtidState(list: string | null): Map<number, { serverId: number; seq: bigint }> {
   const state = new Map<number, { serverId: number; seq: bigint }>();
-  for (const entry of (list ?? "").split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (list ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [domain, serverId, seq] = entry.split("-");
     state.set(Number(domain), { serverId: Number(serverId), seq: BigInt(seq!) });
   }

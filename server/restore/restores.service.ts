@@ -1,7 +1,8 @@
 import type { AuditLog } from "../audit/audit-log.ts";
 import { actorName, requireRole, roleAtLeast, type Principal } from "../auth/roles.ts";
 import type { PrismaClient } from "../db/client.ts";
-import type { Prisma, Restore, StorageTarget } from "../db/generated/client.ts";
+import type { Backup, BackupArtifact, Prisma, Restore, StorageTarget } from "../db/generated/client.ts";
+import { archivesOf, planReplay, PitrRefusedError, type DumpPosition } from "../pitr/replay.ts";
 import { AppError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import { connectionOf } from "../runner/connection-of.ts";
@@ -32,6 +33,10 @@ export type RestoreInput = {
   serverId?: number | null;
   database?: string | null;
   overwrite?: boolean | null;
+  /** Restore to this instant: the newest dump before it, then the archived binlog replayed up to it. */
+  pointInTime?: Date | null;
+  /** Replay past a broken archive chain. */
+  force?: boolean | null;
 };
 
 /** Filters of the restore history; every field optional. */
@@ -58,8 +63,10 @@ export class RestoresService {
     requireRole(principal, "OPERATOR");
     const { prisma } = this.deps;
     if (input.overwrite && !roleAtLeast(principal.role, "ADMIN")) throw new AppError("FORBIDDEN", "restoring over an existing database needs the admin role");
-    const backup = await prisma.backup.findUnique({ where: { id: input.backupId }, include: { artifacts: true } });
-    if (!backup) throw new NotFoundError("backup", input.backupId);
+    const named = await prisma.backup.findUnique({ where: { id: input.backupId }, include: { artifacts: true } });
+    if (!named) throw new NotFoundError("backup", input.backupId);
+    // A point in time picks its own dump (the newest before it, of the same server and database).
+    const backup = input.pointInTime ? await pointInTimeDump(prisma, named, input.pointInTime, input.force ?? false) : named;
     const { artifact, target } = await resolveArtifact(prisma, this.deps.storeFor, backup, input.storageTargetId);
     const serverId = input.serverId ?? backup.serverId;
     if (serverId === null) throw new ValidationError("serverId", `the server of backup ${backup.id} was deleted: name the server to restore into`);
@@ -96,6 +103,8 @@ export class RestoresService {
           sourceDatabase: backup.database,
           database,
           overwrite: exists,
+          pointInTime: input.pointInTime ?? null,
+          pointInTimeForce: input.force ?? false,
           requestedBy: actorName(principal),
           totalBytes: artifact.sizeBytes,
           instanceId: this.deps.instanceId,
@@ -155,4 +164,30 @@ export class RestoresService {
     const rows = await this.deps.prisma.restore.findMany({ where, orderBy: { id: "desc" }, take: page.first + 1 });
     return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
   }
+}
+
+/**
+ * The dump a restore to `at` starts from: the newest SUCCEEDED/PARTIAL backup of `named`'s server
+ * and database that finished before `at` with an exact binlog position, checked against the
+ * archive (planReplay). Throws ValidationError on pointInTime saying why it cannot be done.
+ */
+async function pointInTimeDump(prisma: PrismaClient, named: Backup & { artifacts: BackupArtifact[] }, at: Date, force: boolean) {
+  if (named.serverId === null) throw new ValidationError("pointInTime", "pointInTime: the backup's server was deleted, and its binlog archive with it");
+  if (named.engine === "POSTGRESQL") throw new ValidationError("pointInTime", "pointInTime: point-in-time recovery is not available for PostgreSQL yet");
+  if (at.getTime() > Date.now()) throw new ValidationError("pointInTime", `pointInTime: ${at.toISOString()} is in the future`);
+  const candidates = await prisma.backup.findMany({
+    where: { serverId: named.serverId, database: named.database, status: { in: ["SUCCEEDED", "PARTIAL"] }, finishedAt: { lte: at } },
+    include: { artifacts: true },
+    orderBy: { finishedAt: "desc" },
+  });
+  const dump = candidates.find((b) => (b.position as DumpPosition | null)?.binlogFile);
+  if (!dump)
+    throw new ValidationError("pointInTime", `pointInTime: no dump of ${named.database} with an exact binlog position finished before ${at.toISOString()}`);
+  try {
+    planReplay(await archivesOf(prisma, named.serverId), dump.position as DumpPosition, at, { force });
+  } catch (error) {
+    if (error instanceof PitrRefusedError) throw new ValidationError("pointInTime", `pointInTime: ${error.message}`);
+    throw error;
+  }
+  return dump;
 }

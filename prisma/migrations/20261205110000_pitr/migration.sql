@@ -6,6 +6,10 @@ ALTER TABLE `Server` ADD COLUMN `pitrEnabled` BOOLEAN NOT NULL DEFAULT false,
     ADD COLUMN `pitrRpoSeconds` INTEGER NOT NULL DEFAULT 60,
     ADD COLUMN `pitrStorageTargetIds` JSON NULL;
 
+-- AlterTable
+ALTER TABLE `Restore` ADD COLUMN `pointInTime` DATETIME(3) NULL,
+    ADD COLUMN `pointInTimeForce` BOOLEAN NOT NULL DEFAULT false;
+
 -- CreateTable
 CREATE TABLE `PitrStream` (
     `id` INTEGER NOT NULL AUTO_INCREMENT,
@@ -38,6 +42,7 @@ CREATE TABLE `PitrArchive` (
     `lastEventAt` DATETIME(3) NULL,
     `gtidListAtStart` VARCHAR(1000) NULL,
     `lastGtid` VARCHAR(1000) NULL,
+    `gtidStateAtEnd` VARCHAR(1000) NULL,
     `endPosition` BIGINT NOT NULL,
     `sizeBytes` BIGINT NOT NULL,
     `storedBytes` BIGINT NOT NULL,

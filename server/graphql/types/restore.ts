@@ -67,6 +67,12 @@ const RestoreBackupInput = builder.inputType("RestoreBackupInput", {
     serverId: t.int({ description: "Server to restore into; omitted = the backup's own server." }),
     database: t.string({ description: "Database to restore into; omitted = a new `<database>_restored_<UTC YYYYMMDD_HHMMSS>`." }),
     overwrite: t.boolean({ description: "Replace an existing database (admin role only)." }),
+    pointInTime: t.field({
+      type: "DateTime",
+      description:
+        "Restore to this instant (UTC): the newest dump of the backup's server and database finished before it, then the archived binlog replayed up to it. Omitted = the dump alone.",
+    }),
+    force: t.boolean({ description: "With pointInTime: replay past a broken binlog archive chain (transactions may be missing)." }),
   }),
 });
 
