@@ -59,8 +59,10 @@ export class ServerPitr {
     if (!(await this.#renewLease())) return false;
     await fs.mkdir(this.#spool, { recursive: true, mode: 0o700 });
     const targets = await this.#targets();
-    const tool = await firstMysqlProgram(["mariadb-binlog", "mysqlbinlog"], process.env.PATH ?? "");
-    if (!tool) throw new Error("neither mariadb-binlog nor mysqlbinlog is installed on this machine");
+    const found = await firstMysqlProgram(["mariadb-binlog", "mysqlbinlog"], process.env.PATH ?? "");
+    if (!found) throw new Error("neither mariadb-binlog nor mysqlbinlog is installed on this machine");
+    // Its --version line does not say MariaDB ("Ver 3.5 for debian-linux-gnu"): the name does.
+    const tool: BinlogTool = { path: found.path, flavor: /mariadb/i.test(found.path) || /mariadb/i.test(found.version) ? "mariadb" : found.flavor };
     const log = this.#d.logger.child({ component: "pitr", serverId: this.#server.id });
     this.#archiver = new PitrArchiver({
       prisma: this.#d.prisma,

@@ -127,7 +127,8 @@ export async function replayBinlogs(
       `--start-position=${plan.startPosition}`,
       `--stop-datetime=${mysqlDatetime(plan.stopAt)}`,
       // Row events name their database in the table map: only the restored database's events.
-      `--database=${target.database}`,
+      // MariaDB filters on the name in the binlog, before --rewrite-db renames it.
+      `--database=${target.sourceDatabase}`,
       ...(target.database !== target.sourceDatabase ? [`--rewrite-db=${target.sourceDatabase}->${target.database}`] : []),
       ...(target.sameServer ? ["--disable-log-bin"] : []),
       ...local,
