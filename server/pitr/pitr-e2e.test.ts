@@ -41,7 +41,10 @@ describe("point-in-time recovery (MariaDB)", () => {
   };
   /** Every row in id order and CHECKSUM TABLE: equal only for exactly the same rows. */
   const state = async (m: PrivateMariadb, database: string) => {
-    const [rows, sum] = (await sql(m, ["SELECT id, v, n FROM items ORDER BY id", "CHECKSUM TABLE items"], database)) as [unknown[], Array<{ Checksum: bigint }>];
+    const [rows, sum] = (await sql(m, ["SELECT id, v, n FROM items ORDER BY id", "CHECKSUM TABLE items"], database)) as [
+      unknown[],
+      Array<{ Checksum: bigint }>,
+    ];
     return { rows: JSON.stringify(rows), checksum: String(sum[0]!.Checksum) };
   };
   const serverRow = () => app.db.prisma.server.findUniqueOrThrow({ where: { id: serverId } });
@@ -67,10 +70,24 @@ describe("point-in-time recovery (MariaDB)", () => {
   const status = async () =>
     (
       dataOf(
-        await admin(`query($id: Int!) { server(id: $id) { pitr(database: "shop") { enabled rpoSeconds lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, {
-          id: serverId,
-        }),
-      ) as { server: { pitr: { enabled: boolean; recoverableFrom: string | null; recoverableTo: string | null; broken: boolean; brokenReason: string | null; lagSeconds: number | null } } }
+        await admin(
+          `query($id: Int!) { server(id: $id) { pitr(database: "shop") { enabled rpoSeconds lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`,
+          {
+            id: serverId,
+          },
+        ),
+      ) as {
+        server: {
+          pitr: {
+            enabled: boolean;
+            recoverableFrom: string | null;
+            recoverableTo: string | null;
+            broken: boolean;
+            brokenReason: string | null;
+            lagSeconds: number | null;
+          };
+        };
+      }
     ).server.pitr;
   const waitFor = async <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
@@ -107,7 +124,10 @@ describe("point-in-time recovery (MariaDB)", () => {
     });
     await sql(source, ["CREATE DATABASE shop"], "");
     await sql(source, ["CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40) NOT NULL, n INT NOT NULL)"]);
-    await sql(source, Array.from({ length: 20 }, (_, i) => `INSERT INTO items (v, n) VALUES ('before-dump-${i}', ${i})`));
+    await sql(
+      source,
+      Array.from({ length: 20 }, (_, i) => `INSERT INTO items (v, n) VALUES ('before-dump-${i}', ${i})`),
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -134,12 +154,18 @@ describe("point-in-time recovery (MariaDB)", () => {
 
   it("restores to a time T exactly, across a binlog rotation and a source restart, without the DELETE after T", async () => {
     await startArchiving();
-    await sql(source, Array.from({ length: 10 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-dump-${i}', ${100 + i})`));
+    await sql(
+      source,
+      Array.from({ length: 10 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-dump-${i}', ${100 + i})`),
+    );
     await sql(source, ["FLUSH BINARY LOGS"]);
     await sql(source, ["UPDATE items SET n = n + 1000 WHERE id <= 5", "INSERT INTO items (v, n) VALUES ('after-rotation', 7)"]);
     await source.kill();
     await source.start();
-    await sql(source, Array.from({ length: 5 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-restart-${i}', ${200 + i})`));
+    await sql(
+      source,
+      Array.from({ length: 5 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-restart-${i}', ${200 + i})`),
+    );
     const T = await nextSecond();
     const atT = await state(source, "shop");
     await new Promise((r) => setTimeout(r, 1100));
@@ -171,7 +197,12 @@ describe("point-in-time recovery (MariaDB)", () => {
 
   it("a purged binlog breaks the chain, and a restore past the break is refused saying why", async () => {
     await stopArchiving();
-    await sql(source, ["INSERT INTO items (v, n) VALUES ('unarchived', 1)", "FLUSH BINARY LOGS", "INSERT INTO items (v, n) VALUES ('unarchived-2', 2)", "FLUSH BINARY LOGS"]);
+    await sql(source, [
+      "INSERT INTO items (v, n) VALUES ('unarchived', 1)",
+      "FLUSH BINARY LOGS",
+      "INSERT INTO items (v, n) VALUES ('unarchived-2', 2)",
+      "FLUSH BINARY LOGS",
+    ]);
     const [[master]] = (await sql(source, ["SHOW MASTER STATUS"])) as [[{ File: string }]];
     await sql(source, [`PURGE BINARY LOGS TO '${master.File}'`]);
     await startArchiving();
@@ -213,11 +244,16 @@ describe("point-in-time recovery (MariaDB)", () => {
     await app.db.prisma.server.update({ where: { id: serverId }, data: { port: other.port } });
     await startArchiving();
     await sql(other, ["CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(40) NOT NULL, n INT NOT NULL)", "INSERT INTO items VALUES (1, 'other', 1)"]);
-    const reason = await waitFor("the source switch to be noticed", async () => {
-      const rows = await app.db.prisma.pitrArchive.findMany({ where: { serverId, breakReason: { contains: "source changed" } } });
-      return rows[0]?.breakReason;
+    const broken = await waitFor("the source switch to be noticed", async () => {
+      const s = await status();
+      return s.broken ? s : null;
     });
-    expect(reason).toMatch(/mariadb:12 now, mariadb:11 before/);
-    expect((await status()).broken).toBe(true);
+    expect(broken.brokenReason).toMatch(/the source changed: mariadb:12 now, mariadb:11 before/);
+    // Nothing of the other server entered the chain.
+    expect(await app.db.prisma.pitrArchive.count({ where: { serverId, sourceIdentity: "mariadb:12" } })).toBe(0);
+    const [b] = await app.db.prisma.backup.findMany({ where: { serverId }, orderBy: { id: "desc" } });
+    const refused = await requestRestore(admin, { backupId: b!.id, database: "shop_switched", pointInTime: new Date(Date.now() - 500).toISOString() });
+    expect(refused.errors?.[0]?.extensions?.field).toBe("pointInTime");
+    expect(refused.errors?.[0]?.message).toMatch(/not recoverable \(the binlog archive chain is broken: the source changed/);
   }, 60_000);
 });
