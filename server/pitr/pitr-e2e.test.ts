@@ -10,6 +10,7 @@ import { createTestApp } from "../testing/test-app.ts";
 import { memoryLogger } from "../testing/test-db.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "../restore/testing/restore-helpers.ts";
 import { ServerPitr } from "./pitr-supervisor.ts";
+import { trimBinlogArchives } from "../retention/binlog-trim.ts";
 import { verifyArchives } from "./verify-archives.ts";
 
 /**
@@ -255,5 +256,34 @@ describe("point-in-time recovery (MariaDB)", () => {
     const refused = await requestRestore(admin, { backupId: b!.id, database: "shop_switched", pointInTime: new Date(Date.now() - 500).toISOString() });
     expect(refused.errors?.[0]?.extensions?.field).toBe("pointInTime");
     expect(refused.errors?.[0]?.message).toMatch(/not recoverable \(the binlog archive chain is broken: the source changed/);
+  }, 60_000);
+
+  it("retention deletes the binlog archives no kept dump needs, and the archives count in storage totals", async () => {
+    const totals = async () =>
+      (
+        dataOf(await admin(`{ dashboard { totals { storage { bytes objects target { id } } } } }`)) as {
+          dashboard: { totals: { storage: Array<{ bytes: string; objects: number; target: { id: number } }> } };
+        }
+      ).dashboard.totals.storage.find((s) => s.target.id === targetId)!;
+    const archives = await app.db.prisma.pitrArchive.findMany({ where: { serverId } });
+    const artifacts = await app.db.prisma.backupArtifact.findMany({ where: { storageTargetId: targetId, status: "STORED" } });
+    const before = await totals();
+    expect(BigInt(before.bytes)).toBe(artifacts.reduce((s, a) => s + (a.sizeBytes ?? 0n), 0n) + archives.reduce((s, a) => s + a.storedBytes, 0n));
+    expect(before.objects).toBe(artifacts.length + archives.length);
+
+    const [first, second] = await app.db.prisma.backup.findMany({ where: { serverId }, orderBy: { id: "asc" } });
+    const keepFrom = (second!.position as { binlogFile: string }).binlogFile;
+    const expected = archives
+      .filter((a) => a.file < keepFrom)
+      .map((a) => a.file)
+      .sort();
+    expect(expected.length).toBeGreaterThan(0);
+    await app.db.prisma.backup.update({ where: { id: first!.id }, data: { status: "DELETED" } });
+    const removed = await trimBinlogArchives(app.db.prisma, serverId, () => store);
+    expect(removed.sort()).toEqual(expected);
+    const left = await app.db.prisma.pitrArchive.findMany({ where: { serverId } });
+    expect(left.every((a) => a.file >= keepFrom)).toBe(true);
+    for (const a of archives.filter((x) => expected.includes(x.file))) expect(await store.head(a.key)).toBeNull();
+    for (const a of left.filter((x) => !x.breakReason?.includes("missing"))) expect(await store.head(a.key)).not.toBeNull();
   }, 60_000);
 });
