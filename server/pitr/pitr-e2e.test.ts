@@ -10,6 +10,7 @@ import { createTestApp } from "../testing/test-app.ts";
 import { memoryLogger } from "../testing/test-db.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "../restore/testing/restore-helpers.ts";
 import { ServerPitr } from "./pitr-supervisor.ts";
+import { runRestoreCommand } from "../cli/cli-restore.ts";
 import { trimBinlogArchives } from "../retention/binlog-trim.ts";
 import { verifyArchives } from "./verify-archives.ts";
 
@@ -194,6 +195,19 @@ describe("point-in-time recovery (MariaDB)", () => {
     const restored = await state(source, "shop_at_t");
     expect(restored.rows).toBe(atT.rows);
     expect(restored.checksum).toBe(atT.checksum);
+
+    // The CLI, from the storage alone (no metadata database): the dump file, the binlogs beside it.
+    const artifact = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: b!.id, storageTargetId: targetId } });
+    const out: string[] = [];
+    const code = await runRestoreCommand(
+      ["--file", path.join(work, "archive", artifact.key), "--to", `mysql://root@127.0.0.1:${source.port}/shop_cli`, "--point-in-time", T.toISOString()],
+      {},
+      { out: (l) => out.push(l), err: (l) => out.push(l) },
+      new AbortController().signal,
+    );
+    expect(out.join("\n")).toMatch(/replayed \d+ binlog file\(s\) from binlog-bin\.\d+:\d+ to /);
+    expect(code).toBe(0);
+    expect(await state(source, "shop_cli")).toEqual(atT);
   }, 120_000);
 
   it("a purged binlog breaks the chain, and a restore past the break is refused saying why", async () => {
