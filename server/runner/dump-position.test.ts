@@ -21,7 +21,12 @@ const MARIADB_TAIL = `UNLOCK TABLES;
 
 describe("dump positions from the dump's own comments", () => {
   it.each([
-    ["MariaDB --master-data=2 with the deferred GTID", MARIADB_HEAD, MARIADB_TAIL, { binlogFile: "binlog-bin.000007", binlogPosition: 866, gtidSet: "0-7-3,1-7-9" }],
+    [
+      "MariaDB --master-data=2 with the deferred GTID",
+      MARIADB_HEAD,
+      MARIADB_TAIL,
+      { binlogFile: "binlog-bin.000007", binlogPosition: 866, gtidSet: "0-7-3,1-7-9" },
+    ],
     [
       "MySQL 8.4 --source-data=2",
       "-- CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='mysql-bin.000002', SOURCE_LOG_POS=157;\n",
