@@ -16,7 +16,8 @@ export async function planFromStorage(store: ArtifactStore, serverName: string, 
     const m = JSON.parse((await buffer(await store.get(object.key))).toString("utf8")) as PitrManifest;
     if (m.kind !== "sqlguard-binlog") continue;
     const existing = byFile.get(m.file);
-    if (existing && !existing.partial) continue;
+    // A closed file wins over its partial copies; of those, the one reaching furthest.
+    if (existing && (!existing.partial || (m.partial && (existing as { endPosition?: number }).endPosition! >= m.endPosition))) continue;
     byFile.set(m.file, {
       file: m.file,
       key: object.key.slice(0, -PITR_MANIFEST_SUFFIX.length),
@@ -25,7 +26,8 @@ export async function planFromStorage(store: ArtifactStore, serverName: string, 
       storageTargetIds: [],
       breakReason: m.breakReason,
       lastEventAt: m.lastEventAt ? new Date(m.lastEventAt) : null,
-    });
+      endPosition: m.endPosition,
+    } as ReplayPlan["files"][number]);
   }
   return planReplay([...byFile.values()], position, at, { force });
 }
