@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const reliability = parseReliabilityConfig(process.env);
   // Set once the scheduler lease is built below; ticks fire only on its holder.
   let schedulerLease: LeaderLease | null = null;
-  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor } = createRuntime({
+  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor, pitr } = createRuntime({
     prisma,
     secrets,
     logger,
@@ -161,6 +161,8 @@ async function main(): Promise<void> {
     onChange: (held) => (held ? sweeper.start() : void sweeper.stop()),
   });
   retentionLease.start();
+  // Binlog archiving runs where work runs (its streamers are leased per server across instances).
+  if (queue.role !== "api") pitr.start();
   // The weekly e-mail report, on a cron driver of its own (the scheduler's reconcile owns the other).
   const reportCron = new CronerDriver(logger);
   if (scheduling.cronEnabled) {
@@ -204,6 +206,7 @@ async function main(): Promise<void> {
       reportCron.stopAll();
       overdue.stop();
       healthMonitor.stop();
+      await pitr.stop();
       leases.stop();
       await sweeper.stop();
       await restore.stop();

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
-import type { Server } from "../db/generated/client.ts";
+import { Prisma, type Server } from "../db/generated/client.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { commitChange, type CatalogDeps } from "./catalog-deps.ts";
 import { globListRule, hostRule, nameRule, parseInput, portRule, secretRule, usernameRule } from "./validate.ts";
@@ -24,7 +24,15 @@ export const labelsRule = z
   .max(50, "at most 50 labels")
   .refine((l) => new Set(l.map((x) => x.key)).size === l.length, { message: "label keys must be unique" });
 
+/** Point-in-time recovery settings: `rpoSeconds` how often the open binlog is shipped; targets null = the defaults. */
+export const pitrRule = z.object({
+  enabled: z.boolean(),
+  rpoSeconds: z.number().int().min(5, "must be at least 5").max(3600, "must be at most 3600").nullish(),
+  storageTargetIds: z.array(z.coerce.number().int("must be storage target ids")).max(20, "at most 20 targets").nullish(),
+});
+
 const fields = {
+  pitr: pitrRule,
   name: nameRule,
   engine: z.enum(ENGINES),
   host: hostRule,
@@ -52,6 +60,7 @@ const createSchema = z.object({
   excludeDatabases: fields.excludeDatabases.nullish(),
   dumpOptionsId: fields.dumpOptionsId.nullish(),
   maxConcurrent: fields.maxConcurrent.nullish(),
+  pitr: fields.pitr.nullish(),
 });
 const updateSchema = z.object(fields).partial();
 
@@ -76,6 +85,7 @@ export class ServersService {
     requireRole(principal, "ADMIN");
     const input = parseInput(createSchema, raw);
     await this.#checkRefs(input.name, input.dumpOptionsId ?? null, null);
+    await this.#checkPitr(input.engine, input.pitr ?? null);
     const { secrets } = this.deps;
     return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "create", before: null }, (tx) =>
       tx.server.create({
@@ -94,6 +104,7 @@ export class ServersService {
           excludeDatabases: input.excludeDatabases ?? [],
           dumpOptionsId: input.dumpOptionsId ?? null,
           maxConcurrent: input.maxConcurrent ?? 1,
+          ...(input.pitr ? pitrData(input.pitr) : {}),
         },
       }),
     );
@@ -105,18 +116,22 @@ export class ServersService {
     const input = parseInput(updateSchema, raw);
     const before = await this.get(id);
     await this.#checkRefs(input.name ?? null, input.dumpOptionsId ?? null, id);
-    const { password, labels, ...rest } = input;
+    if (input.pitr) await this.#checkPitr(input.engine ?? before.engine, input.pitr);
+    const { password, labels, pitr, ...rest } = input;
     const { secrets } = this.deps;
-    return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "update", before }, (tx) =>
-      tx.server.update({
+    return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "update", before }, async (tx) => {
+      // Turned on again: a new archive chain (the old one's break, lease and source are forgotten; its archives stay).
+      if (pitr?.enabled && !before.pitrEnabled) await tx.pitrStream.deleteMany({ where: { serverId: id } });
+      return tx.server.update({
         where: { id },
         data: {
           ...rest,
+          ...(pitr ? pitrData(pitr) : {}),
           ...(labels !== undefined ? { labels: labelsToJson(labels) } : {}),
           ...(password !== undefined ? { passwordEnc: password ? secrets.seal(password) : null } : {}),
         },
-      }),
-    );
+      });
+    });
   }
 
   /**
@@ -133,7 +148,7 @@ export class ServersService {
       if (missing.length) throw new ValidationError(missing[0]!, `${missing[0]}: is required to test a connection`);
     }
     const engine = input.engine ?? base!.engine;
-    const { password, labels, ...rest } = input;
+    const { password, labels, pitr: _pitr, ...rest } = input;
     const now = new Date();
     return {
       id: base?.id ?? 0,
@@ -152,6 +167,9 @@ export class ServersService {
       maxConcurrent: 1,
       queueClaimedAt: null,
       dumpOptionsId: null,
+      pitrEnabled: false,
+      pitrRpoSeconds: 60,
+      pitrStorageTargetIds: null,
       createdAt: base?.createdAt ?? now,
       updatedAt: now,
     };
@@ -165,6 +183,18 @@ export class ServersService {
     return before;
   }
 
+  /** PITR archives binlogs: MariaDB / MySQL only, onto storage targets that exist. */
+  async #checkPitr(engine: EngineName, pitr: z.output<typeof pitrRule> | null): Promise<void> {
+    if (!pitr) return;
+    if (pitr.enabled && engine === "POSTGRESQL")
+      throw new ValidationError("pitr.enabled", "pitr.enabled: point-in-time recovery is not available for PostgreSQL servers yet");
+    const ids = pitr.storageTargetIds ?? [];
+    if (!ids.length) return;
+    const found = await this.deps.prisma.storageTarget.findMany({ where: { id: { in: ids } }, select: { id: true } });
+    const missing = ids.find((id) => !found.some((t) => t.id === id));
+    if (missing !== undefined) throw new ValidationError("pitr.storageTargetIds", `pitr.storageTargetIds: storage target ${missing} does not exist`);
+  }
+
   async #checkRefs(name: string | null, dumpOptionsId: number | null, selfId: number | null): Promise<void> {
     const { prisma } = this.deps;
     if (name) {
@@ -175,6 +205,15 @@ export class ServersService {
       throw new ValidationError("dumpOptionsId", `dump option profile ${dumpOptionsId} does not exist`);
     }
   }
+}
+
+/** The Server columns a `pitr` input sets (an omitted rpoSeconds means the default 60). */
+function pitrData(pitr: z.output<typeof pitrRule>) {
+  return {
+    pitrEnabled: pitr.enabled,
+    pitrRpoSeconds: pitr.rpoSeconds ?? 60,
+    pitrStorageTargetIds: pitr.storageTargetIds?.length ? pitr.storageTargetIds : Prisma.DbNull,
+  };
 }
 
 export function labelsToJson(labels: Array<{ key: string; value: string }>): Record<string, string> {

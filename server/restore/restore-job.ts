@@ -1,5 +1,7 @@
 import type { PrismaClient } from "../db/client.ts";
-import type { Restore, StorageTarget } from "../db/generated/client.ts";
+import type { Backup, Restore, Server, StorageTarget } from "../db/generated/client.ts";
+import { planReplay, archivesOf, PitrRefusedError, replayBinlogs, type DumpPosition } from "../pitr/replay.ts";
+import type { ServerConnection } from "../process/server-connection.ts";
 import { MetadataUnavailableError, RecordWriter } from "../db/record-writer.ts";
 import type { Logger } from "../observability/logger.ts";
 import { pinArtifact, PinRefusedError, type PinHandle } from "../retention/artifact-pins.ts";
@@ -173,6 +175,7 @@ export class RestoreJobs {
             })),
         },
       ).finally(() => release(pin));
+      if (restore.pointInTime) await this.#replay(restore, backup, server, conn, resolved.target, controller.signal, log);
       log.info({ server: server.name, restoreMs: outcome.restoreMs }, "restore finished");
       ended = {
         status: "SUCCEEDED",
@@ -208,6 +211,40 @@ export class RestoreJobs {
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /**
+   * A point-in-time restore's second step: the archived binlog replayed over the restored dump,
+   * from the dump's exact position to restore.pointInTime, in one mariadb-binlog | mariadb session.
+   * The archive is read from the backup's own storage target (PITR targets are usually the same).
+   */
+  async #replay(restore: Restore, backup: Backup, server: Server, conn: ServerConnection, target: StorageTarget, signal: AbortSignal, log: Logger) {
+    const { prisma } = this.deps;
+    if (backup.serverId === null) throw new RestoreError("CONFIGURATION", "the backup's server was deleted, and its binlog archive with it");
+    let plan;
+    try {
+      const { archives, streamBrokenReason } = await archivesOf(prisma, backup.serverId);
+      plan = planReplay(archives, backup.position as DumpPosition, restore.pointInTime!, { force: restore.pointInTimeForce, streamBrokenReason });
+    } catch (error) {
+      throw error instanceof PitrRefusedError
+        ? new RestoreError("CONFIGURATION", `point-in-time replay refused: ${error.message}`, {
+            target: { state: "INCOMPLETE", detail: `${JSON.stringify(restore.database)} holds the dump only, without the binlog replay` },
+          })
+        : error;
+    }
+    const targets = await prisma.storageTarget.findMany({ where: { id: { in: [...new Set(plan.files.flatMap((f) => f.storageTargetIds as number[]))] } } });
+    const store = this.deps.storeFor(targets.find((t) => t.id === target.id) ?? targets[0] ?? target);
+    log.info({ files: plan.files.length, from: `${plan.startFile}:${plan.startPosition}`, to: plan.stopAt.toISOString() }, "replaying the binlog");
+    await replayBinlogs(
+      plan,
+      store,
+      { conn, database: restore.database, sourceDatabase: restore.sourceDatabase, sameServer: server.id === backup.serverId },
+      { signal },
+    ).catch((error: Error) => {
+      throw new RestoreError("CLIENT_FAILED", `point-in-time replay failed: ${error.message}`, {
+        target: { state: "INCOMPLETE", detail: `${JSON.stringify(restore.database)} holds the dump and part of the binlog replay` },
+      });
+    });
   }
 
   async #load(restore: Restore, credentials: RestoreCredentials | undefined) {

@@ -1,7 +1,8 @@
 import type { AuditLog } from "../audit/audit-log.ts";
 import { actorName, requireRole, roleAtLeast, type Principal } from "../auth/roles.ts";
 import type { PrismaClient } from "../db/client.ts";
-import type { Prisma, Restore, StorageTarget } from "../db/generated/client.ts";
+import type { Backup, BackupArtifact, Prisma, Restore, StorageTarget } from "../db/generated/client.ts";
+import { archivesOf, planReplay, PitrRefusedError, type DumpPosition } from "../pitr/replay.ts";
 import { AppError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import { connectionOf } from "../runner/connection-of.ts";
@@ -38,6 +39,10 @@ export type RestoreInput = {
   rewriteDefiners?: boolean | null;
   /** Restore as this account instead of the server's backup user; the password is never stored. */
   credentials?: RestoreCredentials | null;
+  /** Restore to this instant: the newest dump before it, then the archived binlog replayed up to it. */
+  pointInTime?: Date | null;
+  /** Replay past a broken archive chain. */
+  force?: boolean | null;
 };
 
 /** restorePreflight's input: what restoreBackup would be given. */
@@ -96,6 +101,8 @@ export class RestoresService {
           overwrite: exists,
           restoreUser: input.credentials?.username ?? null,
           rewriteDefiners: input.rewriteDefiners ?? false,
+          pointInTime: input.pointInTime ?? null,
+          pointInTimeForce: input.force ?? false,
           requestedBy: actorName(principal),
           totalBytes: artifact.sizeBytes,
           instanceId: this.deps.instanceId,
@@ -124,10 +131,12 @@ export class RestoresService {
   }
 
   /** The backup, its artifact, the server and database to restore into, and the restoring account's connection. */
-  async #resolve(input: PreflightInput) {
+  async #resolve(input: PreflightInput & { pointInTime?: Date | null; force?: boolean | null }) {
     const { prisma } = this.deps;
-    const backup = await prisma.backup.findUnique({ where: { id: input.backupId }, include: { artifacts: true } });
-    if (!backup) throw new NotFoundError("backup", input.backupId);
+    const named = await prisma.backup.findUnique({ where: { id: input.backupId }, include: { artifacts: true } });
+    if (!named) throw new NotFoundError("backup", input.backupId);
+    // A point in time picks its own dump (the newest before it, of the same server and database).
+    const backup = input.pointInTime ? await pointInTimeDump(prisma, named, input.pointInTime, input.force ?? false) : named;
     const { artifact, target, source } = await resolveArtifact(prisma, this.deps.storeFor, backup, input.storageTargetId);
     const serverId = input.serverId ?? backup.serverId;
     if (serverId === null) throw new ValidationError("serverId", `the server of backup ${backup.id} was deleted: name the server to restore into`);
@@ -227,4 +236,30 @@ function signInFailure(error: Error, serverName: string, conn: ServerConnection,
   if (ownCredentials && /access denied|password authentication failed|authentication failed|role .* does not exist/i.test(message))
     return new ValidationError("credentials", `${conn.username} cannot sign in to ${serverName}: ${message}`);
   return new AppError("UNAVAILABLE", `cannot reach ${serverName}: ${message}`, { cause: error });
+}
+
+/**
+ * The dump a restore to `at` starts from: the newest SUCCEEDED/PARTIAL backup of `named`'s server
+ * and database that finished before `at` with an exact binlog position, checked against the
+ * archive (planReplay). Throws ValidationError on pointInTime saying why it cannot be done.
+ */
+async function pointInTimeDump(prisma: PrismaClient, named: Backup & { artifacts: BackupArtifact[] }, at: Date, force: boolean) {
+  if (named.serverId === null) throw new ValidationError("pointInTime", "the backup's server was deleted, and its binlog archive with it");
+  if (named.engine === "POSTGRESQL") throw new ValidationError("pointInTime", "point-in-time recovery is not available for PostgreSQL yet");
+  if (at.getTime() > Date.now()) throw new ValidationError("pointInTime", `${at.toISOString()} is in the future`);
+  const candidates = await prisma.backup.findMany({
+    where: { serverId: named.serverId, database: named.database, status: { in: ["SUCCEEDED", "PARTIAL"] }, finishedAt: { lte: at } },
+    include: { artifacts: true },
+    orderBy: { finishedAt: "desc" },
+  });
+  const dump = candidates.find((b) => (b.position as DumpPosition | null)?.binlogFile);
+  if (!dump) throw new ValidationError("pointInTime", `no dump of ${named.database} with an exact binlog position finished before ${at.toISOString()}`);
+  try {
+    const { archives, streamBrokenReason } = await archivesOf(prisma, named.serverId);
+    planReplay(archives, dump.position as DumpPosition, at, { force, streamBrokenReason });
+  } catch (error) {
+    if (error instanceof PitrRefusedError) throw new ValidationError("pointInTime", `${error.message}`);
+    throw error;
+  }
+  return dump;
 }

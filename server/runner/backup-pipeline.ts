@@ -7,8 +7,9 @@ import { pipeline } from "node:stream/promises";
 import { AgeEncrypt } from "../encryption/age-stream.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { compressionLevelProblem, createCompressor, type CompressionKind } from "../process/compress.ts";
-import type { DumpCommand } from "./dumpers/types.ts";
+import type { DumpCommand, ReplicationPosition } from "./dumpers/types.ts";
 import { BackupError, DumpFailedError, isTransientDumpError } from "./errors.ts";
+import { DumpPositionReader } from "./dump-position.ts";
 import { FanOut } from "./fan-out.ts";
 import { Meter } from "../process/meter.ts";
 import { closedFilesIn } from "../process/open-files.ts";
@@ -29,6 +30,8 @@ export type PipelineResult = {
   /** A PARALLEL dump: the tar's members (name, size, SHA-256) and the most the spool held. */
   members?: TarMember[];
   spoolPeakBytes?: number;
+  /** The snapshot's binlog position read from the dump's own comments (DumpCommand.positionInStream). */
+  position?: ReplicationPosition | null;
 };
 
 export type PipelineOptions = {
@@ -82,7 +85,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   try {
     source = options.dump.outputDir
       ? spoolSource(options, options.dump.outputDir, kit)
-      : options.compression === "ZSTD" && canCountRawBytes()
+      : options.compression === "ZSTD" && canCountRawBytes() && !options.dump.positionInStream
         ? directZstdSource(options, kit)
         : inProcessSource(options, kit);
   } catch (error) {
@@ -130,6 +133,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     targets,
     stderrTail: ended.dump.stderrTail,
     ...(source.spool ? { members: source.spool.members, spoolPeakBytes: source.spool.peakBytes() } : {}),
+    ...(source.position ? { position: source.position() } : {}),
   };
 }
 
@@ -178,6 +182,8 @@ type Source = {
   ended(): Promise<Ended>;
   /** A spooled (PARALLEL) dump: the tar's members so far, and the most the spool held. */
   spool?: { members: TarMember[]; peakBytes(): number };
+  /** The position the dump wrote in its comments, once it ended (only when the dump carries one). */
+  position?: () => ReplicationPosition | null;
 };
 
 /**
@@ -200,8 +206,11 @@ function inProcessSource(options: PipelineOptions, { signal, stop, storedBytes, 
   stopOthersIfBad(dumpChild.exited, stop);
   const raw = new Meter({ onBytes: (rawBytes) => options.onProgress?.({ rawBytes, storedBytes: storedBytes() }) });
   const ended = async (): Promise<Ended> => ({ dump: await dumpChild.exited, compressor: await compressor.exited, rawBytes: raw.bytes });
+  // Only the comment lines are kept: a cheap pass-through (the direct zstd path cannot see the bytes).
+  const reader = options.dump.positionInStream ? new DumpPositionReader() : null;
   return {
-    streams: [dumpChild.stdout, raw, compressor.stream],
+    streams: reader ? [dumpChild.stdout, reader, raw, compressor.stream] : [dumpChild.stdout, raw, compressor.stream],
+    ...(reader ? { position: () => reader.position() } : {}),
     rawBytes: () => raw.bytes,
     producersOk: async () => {
       const failure = producerFailure(await ended());

@@ -434,7 +434,7 @@ export class BackupRunner {
     try {
       dump = parallel
         ? await (engine.buildParallel ?? notParallel)(conn, profile, backup.database, tools, inspection.version, spool!)
-        : engine.build(conn, profile, backup.database, tools, inspection.version);
+        : engine.build(conn, profile, backup.database, tools, inspection.version, { exactPosition: server.pitrEnabled });
     } catch (error) {
       if (spool) await fs.rm(spool, { recursive: true, force: true });
       throw new BackupError("CONFIGURATION", (error as Error).message);
@@ -507,15 +507,17 @@ export class BackupRunner {
         bytesPerSecond: Math.round(result.rawBytes / Math.max(0.001, (Date.now() - started) / 1000)),
       });
       const dumped = Date.now();
+      // The dump's own position (its snapshot) beats the one read before it started.
+      const exact = result.position ?? position;
       const manifestErrors = await this.#writeManifests(
         backup,
         server,
-        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, recipients, inspection, position, tableStats, warnings, started },
+        { result, key, dump, compression, level: profile?.compressionLevel ?? 3, recipients, inspection, position: exact, tableStats, warnings, started },
         stores,
       );
       await this.#retryTargets({ result, manifestErrors, stores, key, contentType, signal, log });
       const phases = { prepareMs: started - prepareStarted, dumpMs: dumped - started, manifestsMs: Date.now() - dumped };
-      return { phases, result, tool: dump.description, serverVersion: inspection.version, position, manifestErrors, tableStats };
+      return { phases, result, tool: dump.description, serverVersion: inspection.version, position: exact, manifestErrors, tableStats };
     } finally {
       clearInterval(watchdog);
       await dump.cleanup();

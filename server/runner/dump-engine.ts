@@ -1,5 +1,5 @@
 import type { TableStats } from "./table-stats.ts";
-import type { DumpCommand, DumpProfile, DumpTools, ReplicationPosition, ServerConnection, ServerInspection } from "./dumpers/types.ts";
+import type { BuildOptions, DumpCommand, DumpProfile, DumpTools, ReplicationPosition, ServerConnection, ServerInspection } from "./dumpers/types.ts";
 
 /**
  * What the runner needs from database servers and dump programs, behind one narrow adapter, so a
@@ -9,7 +9,7 @@ export type DumpEngine = {
   tools(): Promise<DumpTools>;
   inspect(conn: ServerConnection): Promise<ServerInspection>;
   position(conn: ServerConnection): Promise<ReplicationPosition | null>;
-  build(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand;
+  build(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string, options?: BuildOptions): DumpCommand;
   /** The PARALLEL engine's command, writing a directory inside `spool` (an empty directory of this backup's own). */
   buildParallel?(
     conn: ServerConnection,

@@ -16,6 +16,8 @@ const READY_TIMEOUT_MS = 30_000;
  */
 export type PrivateMariadb = {
   port: number;
+  /** The data directory (binlog files live here when binlog is on). */
+  datadir: string;
   /** `mysql://root@127.0.0.1:<port>/<database>`. */
   url(database: string): string;
   /** Starts the server again on the same port and data directory (after `kill`); resolves once it answers (at once when it runs). */
@@ -27,7 +29,7 @@ export type PrivateMariadb = {
 };
 
 /** Initialises and starts a private mariadbd; resolves once it accepts connections. */
-export async function startPrivateMariadb(label = "meta"): Promise<PrivateMariadb> {
+export async function startPrivateMariadb(label = "meta", options: { binlog?: { serverId: number } } = {}): Promise<PrivateMariadb> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sqlguard-${label}-`));
   const datadir = path.join(dir, "data");
   const asRoot = process.getuid?.() === 0;
@@ -57,7 +59,10 @@ export async function startPrivateMariadb(label = "meta"): Promise<PrivateMariad
         "--bind-address=127.0.0.1",
         `--socket=${path.join(dir, "mariadbd.sock")}`,
         `--pid-file=${path.join(dir, "mariadbd.pid")}`,
-        "--skip-log-bin",
+        // A binlog server (point-in-time recovery tests): ROW format, as the archiver expects.
+        ...(options.binlog
+          ? ["--log-bin=binlog", `--server-id=${options.binlog.serverId}`, "--binlog-format=ROW", "--log-basename=binlog"]
+          : ["--skip-log-bin"]),
         "--skip-name-resolve",
         "--innodb-buffer-pool-size=32M",
         ...(asRoot ? ["--user=root"] : []),
@@ -91,6 +96,7 @@ export async function startPrivateMariadb(label = "meta"): Promise<PrivateMariad
   await start();
   return {
     port,
+    datadir,
     url: (database) => `mysql://root@127.0.0.1:${port}/${database}`,
     start,
     kill: () => stop("SIGKILL"),

@@ -16,6 +16,7 @@ import { databaseHref } from "@/features/databases/links";
 import { ConfigDriftBanner } from "./config-drift-banner";
 import { statusLabel, storageKindLabel } from "@/lib/labels";
 import { HistoryCharts } from "./history-charts";
+import { PitrPanel } from "./pitr-panel";
 
 const ACKNOWLEDGE = graphql(`
   mutation AcknowledgeDatabaseProblem($serverId: Int!, $database: String!) {
@@ -346,6 +347,8 @@ export function DashboardPage() {
           </ul>
         )}
       </section>
+
+      <PitrPanel />
 
       <section aria-labelledby="storage-heading" className="panel">
         <h2 id="storage-heading">Storage use</h2>

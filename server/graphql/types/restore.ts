@@ -84,6 +84,12 @@ const RestoreBackupInput = builder.inputType("RestoreBackupInput", {
       type: RestoreCredentialsInput,
       description: "Restore as this account instead of the server's backup user (the password is never stored).",
     }),
+    pointInTime: t.field({
+      type: "DateTime",
+      description:
+        "Restore to this instant (UTC): the newest dump of the backup's server and database finished before it, then the archived binlog replayed up to it. Omitted = the dump alone.",
+    }),
+    force: t.boolean({ description: "With pointInTime: replay past a broken binlog archive chain (transactions may be missing)." }),
   }),
 });
 

@@ -1,6 +1,7 @@
 import { labelsOf } from "../../catalog/servers.service.ts";
 import { builder } from "../builder.ts";
 import { EngineEnum } from "./enums.ts";
+import { PitrInput } from "./pitr-input.ts";
 
 export const Label = builder.objectRef<{ key: string; value: string }>("Label").implement({
   fields: (t) => ({ key: t.exposeString("key"), value: t.exposeString("value") }),
@@ -55,6 +56,7 @@ const serverFields = (required: boolean) =>
       excludeDatabases: t.stringList({ description: "Glob patterns of databases to leave out." }),
       dumpOptionsId: t.int(),
       maxConcurrent: t.int({ description: "Backups of this server that may run at once (default 1)." }),
+      pitr: t.field({ type: PitrInput, description: "Point-in-time recovery (MariaDB / MySQL): archive the binlog continuously." }),
     }),
   });
 const ServerInput = serverFields(true);

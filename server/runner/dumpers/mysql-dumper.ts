@@ -2,7 +2,7 @@ import path from "node:path";
 import { extraFlagProblem, MYSQL_EXTRA_FLAGS } from "../../catalog/dump-flags.ts";
 import { compareVersions, versionNumbers } from "./tools.ts";
 import { mysqlConnectionArgs } from "../../process/client-args.ts";
-import type { DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
+import type { BuildOptions, DumpCommand, DumpProfile, DumpTools, ServerConnection } from "./types.ts";
 
 type MysqlTool = NonNullable<DumpTools["mysqlDump"]>;
 
@@ -15,12 +15,23 @@ const DESCRIPTION_MAX = 1024;
  * into a database of any name. The password travels only in `MYSQL_PWD`. Throws an Error when
  * the database name cannot be passed or an extra flag is not on the allow-list.
  */
-export function buildMysqlDump(conn: ServerConnection, profile: DumpProfile | null, database: string, tools: DumpTools, serverVersion: string): DumpCommand {
+export function buildMysqlDump(
+  conn: ServerConnection,
+  profile: DumpProfile | null,
+  database: string,
+  tools: DumpTools,
+  serverVersion: string,
+  build: BuildOptions = {},
+): DumpCommand {
   const tool = tools.mysqlDump;
   if (!tool) throw new Error("neither mariadb-dump nor mysqldump is installed on this machine");
   checkDatabaseName(database);
 
-  const options = [...profileFlags(profile, tool, conn, serverVersion), ...checkedExtraFlags(profile?.mysqlExtraFlags ?? []).map((f) => forTool(f, tool))];
+  const extra = checkedExtraFlags(profile?.mysqlExtraFlags ?? []).map((f) => forTool(f, tool));
+  // Point-in-time recovery replays the binlog from the snapshot's own position: the dump writes it
+  // as a comment (=2), read from the stream. A profile's own --master-data/--source-data wins.
+  const positionFlag = build.exactPosition && !extra.some((f) => /^--(master|source)-data/.test(f)) ? [forTool("--master-data=2", tool)] : [];
+  const options = [...profileFlags(profile, tool, conn, serverVersion), ...positionFlag, ...extra];
   const args = [
     ...mysqlConnectionArgs(conn, tool.flavor),
     ...options,
@@ -37,6 +48,7 @@ export function buildMysqlDump(conn: ServerConnection, profile: DumpProfile | nu
     env,
     description: description.length > DESCRIPTION_MAX ? `${description.slice(0, DESCRIPTION_MAX - 1)}…` : description,
     format: "sql",
+    positionInStream: options.some((f) => /^--(master|source)-data=[12]$/.test(f)),
     cleanup: async () => {},
   };
 }

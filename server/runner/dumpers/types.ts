@@ -57,6 +57,14 @@ export type DumpCommand = {
    * killed client, holding a connection and a snapshot. Best effort; never throws.
    */
   endServerSession?: (clientPorts: number[]) => Promise<void>;
+  /** The dump carries its snapshot's binlog position in its comments (--master-data=2): the pipeline reads it from the stream. */
+  positionInStream?: boolean;
+};
+
+/** How a dump is built beyond its profile. */
+export type BuildOptions = {
+  /** Record the snapshot's exact binlog position in the dump (--master-data=2 / --source-data=2): point-in-time recovery is on. */
+  exactPosition?: boolean;
 };
 
 /** Binlog coordinates or GTID set at dump time, where the server reports them. */
