@@ -53,7 +53,10 @@ RUN set -eu \
  && rm -rf /var/lib/apt/lists/* \
  && "/usr/lib/postgresql/${PG_CLIENT_MAJOR}/bin/pg_dump" --version | grep -q " ${PG_CLIENT_MAJOR}\."
 
+# MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (libuv's pool, V8's workers) its own
+# malloc arena; two arenas keep an idle server about 25 MB smaller (bench:memory), as in npm start.
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     NEXT_TELEMETRY_DISABLED=1 \
     SQLGUARD_PORT=8080 \
     SQLGUARD_DATA_DIR=/data

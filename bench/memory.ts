@@ -55,6 +55,8 @@ async function start(role: Role, metadata: string, work: string, runtime: Runtim
       SQLGUARD_SECRET_KEY: crypto.createHash("sha256").update(metadata).digest("base64"),
       SQLGUARD_SCHEDULER_ENABLED: "false",
       SQLGUARD_LOG_LEVEL: "info",
+      // As npm start and the Docker image run dist/ (the tsx runs are the "before": without it).
+      ...(runtime === "dist" ? { MALLOC_ARENA_MAX: "2" } : {}),
       ...(HAS_ROLES ? { SQLGUARD_ROLE: role } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -2,8 +2,9 @@
 // Compiles the server (server/main.ts -> dist/main.js) and the `sqlguard` CLI (server/cli/main.ts ->
 // dist/cli.js) to ESM JavaScript with esbuild, so production runs plain `node` instead of tsx.
 // node_modules stay external (resolved at run time, as with tsx); sourcemaps are on.
-// Usage: node scripts/build-server.mjs [--if-stale] [--force]
+// Usage: node scripts/build-server.mjs [--if-stale] [--outdir DIR]
 //   --if-stale  builds only when dist/ is missing or older than server/ (what `npm start` uses).
+//   --outdir    another output directory inside the repository (tests); node_modules must resolve from it.
 // Prints one line saying whether it built or skipped.
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -12,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const outdir = path.join(root, "dist");
+const outdirArg = process.argv.indexOf("--outdir");
+const outdir = outdirArg > 0 ? path.resolve(process.argv[outdirArg + 1]) : path.join(root, "dist");
 const markers = [path.join(outdir, "main.js"), path.join(outdir, "cli.js")];
 const sources = [path.join(root, "server"), path.join(root, "package.json")];
 
@@ -45,8 +47,8 @@ function buildReason() {
 /**
  * Modules find files next to their source (`new URL("../../prisma/migrations", import.meta.url)`).
  * In the bundle every module shares dist/main.js's import.meta.url, so each project module gets its
- * own source file's URL instead, computed from the bundle's location (dist/ is one level below the
- * repository root, and all output files, chunks included, are written directly into dist/).
+ * own source file's URL instead, computed from the bundle's location (all output files, chunks
+ * included, are written directly into the output directory).
  */
 const sourceUrlPlugin = {
   name: "source-import-meta-url",
@@ -55,8 +57,8 @@ const sourceUrlPlugin = {
       if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
       const text = await readFile(args.path, "utf8");
       if (!text.includes("import.meta.url")) return { contents: text, loader: "ts" };
-      const relative = path.relative(root, args.path).split(path.sep).join("/");
-      const url = `new URL(${JSON.stringify(`../${relative}`)}, import.meta.url).href`;
+      const relative = path.relative(outdir, args.path).split(path.sep).join("/");
+      const url = `new URL(${JSON.stringify(relative)}, import.meta.url).href`;
       return { contents: text.replaceAll("import.meta.url", url), loader: "ts" };
     });
   },
