@@ -27,6 +27,7 @@ import pg from "pg";
 import { connect } from "../server/db/connection.ts";
 import { generateIdentity } from "../server/encryption/age-keys.ts";
 import { freePort, httpClient } from "../server/testing/server-process.ts";
+import { ensureDatabase, MARIADB, ROW_BYTES } from "./mariadb-database.ts";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -36,7 +37,6 @@ const SIZE_MB = arg("--size-mb", 1024);
 const ROUNDS = arg("--rounds", 3);
 const PARALLEL_ROUNDS = arg("--parallel-rounds", 1);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MARIADB = { host: "127.0.0.1", port: 3306, user: "root" };
 const DUMP = fs.existsSync("/usr/bin/mariadb-dump") ? "mariadb-dump" : "mysqldump";
 // What SQLGuard's default profile runs (server/runner/dumpers/mysql-dumper.ts), as a user would type it.
 const DUMP_ARGS = [
@@ -53,43 +53,6 @@ const DUMP_ARGS = [
   "--hex-blob",
   "--default-character-set=utf8mb4",
 ];
-const ROW_BYTES = 134; // about what one generated row takes in the dump
-
-/** Creates `sqlguard_bench_<mb>` with rows of mixed text and numbers, unless it already exists. */
-async function ensureDatabase(mb: number): Promise<string> {
-  const name = `sqlguard_bench_${mb}`;
-  const conn = await connect({ ...MARIADB, database: "" }, { withDatabase: false });
-  try {
-    const exists = (await conn.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'done'", [name])) as Array<{
-      n: bigint;
-    }>;
-    if (Number(exists[0]!.n) > 0) return name;
-    await conn.query(`DROP DATABASE IF EXISTS ${name}`);
-    await conn.query(`CREATE DATABASE ${name}`);
-    await conn.query(`USE ${name}`);
-    await conn.query(
-      "CREATE TABLE events (id BIGINT PRIMARY KEY, account INT NOT NULL, kind VARCHAR(20) NOT NULL, amount DECIMAL(12,2), note VARCHAR(120), token CHAR(32), at DATETIME) ENGINE=InnoDB",
-    );
-    const rows = Math.round((mb * 1024 * 1024) / ROW_BYTES);
-    const step = 500_000;
-    process.stdout.write(`building ${name}: ${rows.toLocaleString()} rows `);
-    for (let from = 1; from <= rows; from += step) {
-      const to = Math.min(rows, from + step - 1);
-      // seq_N_to_M is MariaDB's Sequence engine: the rows are generated inside the server.
-      await conn.query(
-        `INSERT INTO events SELECT seq, seq % 9973, ELT(1 + seq % 5, 'deposit', 'withdrawal', 'transfer', 'fee', 'refund'),
-           (seq * 7919 % 1000000) / 100, CONCAT('customer note ', seq % 1000, ' for order #', seq, ' — ok'), MD5(seq),
-           '2026-01-01' + INTERVAL (seq % 31536000) SECOND FROM seq_${from}_to_${to}`,
-      );
-      process.stdout.write(".");
-    }
-    await conn.query("CREATE TABLE done (id INT)");
-    process.stdout.write("\n");
-    return name;
-  } finally {
-    await conn.end();
-  }
-}
 
 const PG = { host: "127.0.0.1", port: 5432, user: process.env.TEST_PG_USER ?? "postgres" };
 

@@ -1,5 +1,4 @@
 import crypto from "node:crypto";
-import QRCode from "qrcode";
 
 /** RFC 6238 with the parameters every authenticator app supports: SHA-1, 6 digits, 30-second steps. */
 export const TOTP_DIGITS = 6;
@@ -89,6 +88,8 @@ export function otpauthUri(secret: string, account: string, issuer = "SQLGuard")
 }
 
 /** The URI as an SVG QR code (made here, no network). */
-export function qrSvg(text: string): Promise<string> {
+export async function qrSvg(text: string): Promise<string> {
+  // Loaded when a user enrolls, not at startup.
+  const { default: QRCode } = await import("qrcode");
   return QRCode.toString(text, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
 }

@@ -12,7 +12,6 @@ import { restoreArtifact, type ArtifactSource } from "../restore/restore-artifac
 import { defaultRestoreName, databaseNameProblem } from "../restore/restore-command.ts";
 import { compressionOf, parseConnectionUrl, parseManifest, parseS3Url } from "./cli-inputs.ts";
 import { UsageError, type CliEnv, type CliIo } from "./usage.ts";
-import path from "node:path";
 import { replayBinlogs, type DumpPosition } from "../pitr/replay.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { LocalStore } from "../storage/local-store.ts";

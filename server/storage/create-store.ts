@@ -5,7 +5,7 @@ import type { StorageTarget } from "../db/generated/client.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import { StorageError, type ArtifactStore } from "./artifact-store.ts";
 import { LocalStore } from "./local-store.ts";
-import { S3Store } from "./s3-store.ts";
+import { LazyS3Store } from "./lazy-s3-store.ts";
 import { storagePathProblem } from "./storage-paths.ts";
 import type { UploadJournals } from "./upload-journal.ts";
 
@@ -42,7 +42,8 @@ export function createStore(target: StorageTarget, secrets: SecretBox, options: 
       throw new StorageError("FAILED", `storage target "${target.name}": cannot read its secret access key: ${reason}`, false);
     }
   }
-  return new S3Store({
+  // The AWS SDK is loaded on the store's first use, not when the server starts.
+  return new LazyS3Store({
     bucket: target.bucket,
     region: target.region || "us-east-1",
     endpoint: target.endpoint || undefined,

@@ -1,4 +1,3 @@
-import { createTransport } from "nodemailer";
 import type { Message } from "../message.ts";
 
 /** The non-secret SMTP settings of an EMAIL channel (the password is sealed apart). */
@@ -40,6 +39,8 @@ export function mailOf(m: Message): Mail {
  * in clear); AUTH with the username and password when given. Throws the SMTP error.
  */
 export async function sendMail(settings: SmtpSettings, password: string | null, mail: Mail, options: { timeoutMs: number; tls?: SmtpTls }): Promise<void> {
+  // Loaded on the first mail, not at startup (nodemailer is about 10 MB resident).
+  const { createTransport } = await import("nodemailer");
   const transport = createTransport({
     host: settings.host,
     port: settings.port,
