@@ -36,39 +36,68 @@ export function parseBackupLabel(label: string): { startLsn: string; startSegmen
   return { startLsn: lsn[1]!, startSegment: lsn[2]!, startTime, timeline: Number(tli[1]) };
 }
 
-/** Passes a tar stream through and hands over the content of its `backup_label` member (the first one pg_basebackup writes). */
+/**
+ * Passes a tar stream through and keeps the content of its `backup_label` (the first member
+ * pg_basebackup writes) and `backup_manifest` (the last: its WAL-Ranges hold the end LSN) members.
+ */
 export class BackupLabelTap extends Transform {
-  #buf = Buffer.alloc(0);
-  #done = false;
+  #header = Buffer.alloc(0);
+  /** Bytes of the current member (data plus padding) still to pass. */
+  #skip = 0;
+  #capture: { name: string; size: number; chunks: Buffer[]; got: number } | null = null;
+  #ended = false;
   label: string | null = null;
+  manifest: string | null = null;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: () => void): void {
-    if (!this.#done) {
-      this.#buf = Buffer.concat([this.#buf, chunk]);
-      this.#scan();
-    }
     this.push(chunk);
-    callback();
-  }
-
-  #scan(): void {
-    let offset = 0;
-    while (this.#buf.length >= offset + 512) {
-      const header = this.#buf.subarray(offset, offset + 512);
-      if (header.every((b) => b === 0)) return void (this.#done = true);
+    let at = 0;
+    while (at < chunk.length && !this.#ended) {
+      if (this.#skip > 0) {
+        const n = Math.min(this.#skip, chunk.length - at);
+        const cap = this.#capture;
+        if (cap && cap.got < cap.size) {
+          const take = Math.min(n, cap.size - cap.got);
+          cap.chunks.push(chunk.subarray(at, at + take));
+          cap.got += take;
+        }
+        this.#skip -= n;
+        at += n;
+        if (this.#skip === 0 && cap) {
+          const text = Buffer.concat(cap.chunks).toString("utf8");
+          if (cap.name === "backup_label") this.label = text;
+          else this.manifest = text;
+          this.#capture = null;
+        }
+        continue;
+      }
+      const need = 512 - this.#header.length;
+      this.#header = Buffer.concat([this.#header, chunk.subarray(at, at + need)]);
+      at += Math.min(need, chunk.length - at);
+      if (this.#header.length < 512) break;
+      const header = this.#header;
+      this.#header = Buffer.alloc(0);
+      if (header.every((b) => b === 0)) continue; // the end-of-archive blocks
       const name = header.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "");
       const size = Number.parseInt(header.subarray(124, 136).toString("utf8").replace(/\0.*$/s, "").trim() || "0", 8);
-      const body = offset + 512;
-      if (name === "backup_label") {
-        if (this.#buf.length < body + size) return;
-        this.label = this.#buf.subarray(body, body + size).toString("utf8");
-        this.#done = true;
-        this.#buf = Buffer.alloc(0);
-        return;
+      this.#skip = Math.ceil(size / 512) * 512;
+      if ((name === "backup_label" || name === "backup_manifest") && size < 64 * 1024 * 1024) this.#capture = { name, size, chunks: [], got: 0 };
+      if (this.#skip === 0 && this.#capture) {
+        if (name === "backup_label") this.label = "";
+        this.#capture = null;
       }
-      offset = body + Math.ceil(size / 512) * 512;
-      if (offset > 1024 * 1024) return void (this.#done = true); // not in the first MiB: give up
     }
+    callback();
+  }
+}
+
+/** The end LSN of a base backup from its backup_manifest (`"WAL-Ranges": [{ "Timeline": 1, "Start-LSN": "0/2000028", "End-LSN": "0/2000100" }]`). */
+export function manifestEndLsn(manifest: string): string | null {
+  try {
+    const ranges = (JSON.parse(manifest) as { "WAL-Ranges"?: Array<{ "End-LSN": string }> })["WAL-Ranges"];
+    return ranges?.at(-1)?.["End-LSN"] ?? null;
+  } catch {
+    return null;
   }
 }
 
@@ -132,8 +161,8 @@ export async function takeBaseBackup(
     if (zstdExit.code !== 0) throw new Error(`zstd failed: ${zstdExit.stderrTail}`);
     if (!tap.label) throw new Error("the base backup has no backup_label");
     const label = parseBackupLabel(tap.label);
-    const end = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/.exec(baseExit.stderrTail);
-    if (!end) throw new Error(`pg_basebackup did not report its end point: ${baseExit.stderrTail.slice(-400)}`);
+    const endLsn = tap.manifest ? manifestEndLsn(tap.manifest) : null;
+    if (!endLsn) throw new Error("the base backup's backup_manifest has no WAL end point");
     const finished = new Date();
     const [sys] = await pgSystemId(conn);
     const position: BaseBackupPosition = {
@@ -142,7 +171,7 @@ export async function takeBaseBackup(
       startLsn: label.startLsn,
       startSegment: label.startSegment,
       startTime: label.startTime.toISOString(),
-      endLsn: end[1]!,
+      endLsn: endLsn,
       endTime: finished.toISOString(),
       systemIdentifier: sys ?? null,
     };
@@ -157,7 +186,7 @@ export async function takeBaseBackup(
       sha256,
       ...position,
       kind: "sqlguard-pg-basebackup",
-      endSegment: segmentName(label.timeline, segnoOf(parseLsn(end[1]!))),
+      endSegment: segmentName(label.timeline, segnoOf(parseLsn(endLsn))),
     };
     await Promise.all(
       targets.map((t) =>
