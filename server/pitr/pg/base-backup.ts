@@ -32,7 +32,12 @@ export function parseBackupLabel(label: string): { startLsn: string; startSegmen
   const tli = /^START TIMELINE: (\d+)$/m.exec(label);
   if (!lsn || !time || !tli) throw new Error(`backup_label not understood: ${label.slice(0, 300)}`);
   // "2026-12-03 13:40:12 UTC"
-  const startTime = new Date(time[1]!.replace(" ", "T").replace(/ UTC$/, "Z").replace(/ ([+-]\d\d)$/, "$1:00"));
+  const startTime = new Date(
+    time[1]!
+      .replace(" ", "T")
+      .replace(/ UTC$/, "Z")
+      .replace(/ ([+-]\d\d)$/, "$1:00"),
+  );
   return { startLsn: lsn[1]!, startSegment: lsn[2]!, startTime, timeline: Number(tli[1]) };
 }
 
@@ -119,7 +124,10 @@ export async function takeBaseBackup(
   if (!targets.length) throw new Error(`server ${server.name}: no PITR storage target for its base backup`);
   const conn = deps.connectionOf(server);
   const started = new Date();
-  const stamp = started.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = started
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   const key = `pitr/${server.name.replace(/[^A-Za-z0-9._-]/g, "_")}/base/${stamp}.tar.zst`;
   const backup = await prisma.backup.create({
     data: {
@@ -190,11 +198,20 @@ export async function takeBaseBackup(
     };
     await Promise.all(
       targets.map((t) =>
-        deps.storeFor(t).put(key + PITR_MANIFEST_SUFFIX, Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), { contentType: "application/json" }),
+        deps
+          .storeFor(t)
+          .put(key + PITR_MANIFEST_SUFFIX, Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), { contentType: "application/json" }),
       ),
     );
     await prisma.backupArtifact.createMany({
-      data: targets.map((t) => ({ backupId: backup.id, storageTargetId: t.id, key, status: "STORED" as const, sizeBytes: BigInt(storedBytes), storedAt: finished })),
+      data: targets.map((t) => ({
+        backupId: backup.id,
+        storageTargetId: t.id,
+        key,
+        status: "STORED" as const,
+        sizeBytes: BigInt(storedBytes),
+        storedAt: finished,
+      })),
     });
     await prisma.backup.update({
       where: { id: backup.id },
@@ -210,7 +227,10 @@ export async function takeBaseBackup(
     });
     return { backupId: backup.id, position };
   } catch (error) {
-    await prisma.backup.update({ where: { id: backup.id }, data: { status: "FAILED", finishedAt: new Date(), error: (error as Error).message.slice(0, 4000) } });
+    await prisma.backup.update({
+      where: { id: backup.id },
+      data: { status: "FAILED", finishedAt: new Date(), error: (error as Error).message.slice(0, 4000) },
+    });
     throw error;
   }
 }

@@ -46,7 +46,9 @@ describe("point-in-time recovery (PostgreSQL)", () => {
   };
   const status = async () =>
     (
-      dataOf(await admin(`query($id: Int!) { server(id: $id) { pitr { enabled lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, { id: serverId })) as {
+      dataOf(
+        await admin(`query($id: Int!) { server(id: $id) { pitr { enabled lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, { id: serverId }),
+      ) as {
         server: { pitr: { enabled: boolean; recoverableFrom: string | null; recoverableTo: string | null; broken: boolean; brokenReason: string | null } };
       }
     ).server.pitr;
@@ -121,10 +123,16 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     expect(await pitr.start()).toBe(true);
     expect(await pitr.checkSlot()).toBe("reserved");
     // The receiver runs with the slot, synchronously, lz4; no password anywhere in argv.
-    const receiver = await waitFor("pg_receivewal", async () => (await source.psql(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slotNameFor(serverId)}'`)) === "t");
+    const receiver = await waitFor(
+      "pg_receivewal",
+      async () => (await source.psql(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slotNameFor(serverId)}'`)) === "t",
+    );
     expect(receiver).toBe(true);
 
-    const { backupId, position } = await takeBaseBackup({ prisma: app.db.prisma, storeFor: () => store, connectionOf: connectionOf as never }, await serverRow());
+    const { backupId, position } = await takeBaseBackup(
+      { prisma: app.db.prisma, storeFor: () => store, connectionOf: connectionOf as never },
+      await serverRow(),
+    );
     const backup = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: backupId }, include: { artifacts: true } });
     expect(backup.status).toBe("SUCCEEDED");
     expect(position).toMatchObject({ kind: "pg-base", timeline: 1, startLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
@@ -159,7 +167,11 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     const seg = segments.find((s) => parseSegment(s.file))!;
     const segManifest = JSON.parse(fs.readFileSync(path.join(work, "archive", `${seg.key}.manifest.json`), "utf8"));
     expect(segManifest).toMatchObject({ kind: "sqlguard-wal", timeline: 1, segment: seg.file, sha256: seg.sha256 });
-    expect(createHash("sha256").update(fs.readFileSync(path.join(work, "archive", seg.key))).digest("hex")).toBe(seg.sha256);
+    expect(
+      createHash("sha256")
+        .update(fs.readFileSync(path.join(work, "archive", seg.key)))
+        .digest("hex"),
+    ).toBe(seg.sha256);
 
     const { port } = await restoreTo(T);
     const restored = await state(port);

@@ -11,7 +11,11 @@ import { walGap } from "./wal-archiver.ts";
  * newest base backup cannot reach the archive's end: a missing segment, a timeline switch
  * without history, a lost slot, a missing archive object.
  */
-export async function pgPitrStatus(prisma: PrismaClient, server: Server, base: Pick<PitrStatus, "enabled" | "rpoSeconds" | "storageTargetIds">): Promise<PitrStatus> {
+export async function pgPitrStatus(
+  prisma: PrismaClient,
+  server: Server,
+  base: Pick<PitrStatus, "enabled" | "rpoSeconds" | "storageTargetIds">,
+): Promise<PitrStatus> {
   const [rows, stream, backups] = await Promise.all([
     prisma.pitrArchive.findMany({ where: { serverId: server.id } }),
     prisma.pitrStream.findUnique({ where: { serverId: server.id } }),
@@ -50,7 +54,8 @@ export async function pgPitrStatus(prisma: PrismaClient, server: Server, base: P
   const broken = Boolean(streamReason) || (reason !== null && bases.length === 0);
   return {
     ...base,
-    lagSeconds: stream?.lastEventAt && stream.lastArchivedAt ? Math.max(0, Math.round((stream.lastArchivedAt.getTime() - stream.lastEventAt.getTime()) / 1000)) : null,
+    lagSeconds:
+      stream?.lastEventAt && stream.lastArchivedAt ? Math.max(0, Math.round((stream.lastArchivedAt.getTime() - stream.lastEventAt.getTime()) / 1000)) : null,
     recoverableFrom: fromAt && to && to >= fromAt ? fromAt : null,
     recoverableTo: fromAt && to && to >= fromAt ? to : null,
     broken,

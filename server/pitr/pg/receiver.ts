@@ -141,7 +141,9 @@ export class PgServerPitr {
     }
     if (Date.now() - this.#lastSlotCheck > SLOT_CHECK_MS) {
       this.#lastSlotCheck = Date.now();
-      await this.checkSlot().catch((error: unknown) => this.#d.logger.warn({ err: error, serverId: this.#server.id }, "the replication slot could not be read"));
+      await this.checkSlot().catch((error: unknown) =>
+        this.#d.logger.warn({ err: error, serverId: this.#server.id }, "the replication slot could not be read"),
+      );
     }
     return (await this.#archiver?.tick().catch((error: unknown) => (this.#d.logger.warn({ err: error }, "WAL archiving pass failed"), []))) ?? [];
   }
@@ -153,9 +155,11 @@ export class PgServerPitr {
    */
   async checkSlot(): Promise<string | null> {
     const slot = slotNameFor(this.#server.id);
-    const [row] = await pgQuery<{ wal_status: string | null }>(this.#d.connectionOf(this.#server), "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [
-      slot,
-    ]);
+    const [row] = await pgQuery<{ wal_status: string | null }>(
+      this.#d.connectionOf(this.#server),
+      "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1",
+      [slot],
+    );
     this.slotStatus = row?.wal_status ?? null;
     if (this.slotStatus !== "reserved") {
       this.#d.logger.warn(
@@ -176,7 +180,10 @@ export class PgServerPitr {
     await this.#streamer?.stop();
     await this.#ticking;
     await this.#archiver?.tick().catch(() => []);
-    await this.#d.prisma.pitrStream.updateMany({ where: { serverId: this.#server.id, leaseOwner: this.#d.instanceId }, data: { leaseOwner: null, leaseUntil: null } });
+    await this.#d.prisma.pitrStream.updateMany({
+      where: { serverId: this.#server.id, leaseOwner: this.#d.instanceId },
+      data: { leaseOwner: null, leaseUntil: null },
+    });
   }
 
   async #ensureSlot(conn: ServerConnection, slot: string): Promise<void> {

@@ -6,7 +6,6 @@ import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import type { PrismaClient } from "../../db/client.ts";
 import type { StorageTarget } from "../../db/generated/client.ts";
-import { spawnChild, spawnReading } from "../../process/spawn.ts";
 import type { ArtifactStore } from "../../storage/artifact-store.ts";
 import { CLUSTER_DATABASE, type BaseBackupPosition } from "./base-backup.ts";
 import { compareSegments, isHistoryFile, parseSegment, type WalSegment } from "./wal.ts";
@@ -52,14 +51,17 @@ export async function planPgRestore(prisma: PrismaClient, serverId: number, at: 
     .filter((x): x is { r: (typeof rows)[number]; s: WalSegment } => x.s !== null && compareSegments(x.s, start) >= 0)
     .sort((a, b) => compareSegments(a.s, b.s));
   if (!segments.length || segments[0]!.s.name !== start.name) {
-    throw new PgPitrRefusedError(`WAL segment ${start.name}, where base backup ${backup.id} starts, is not in the archive: the chain is broken before ${at.toISOString()}`);
+    throw new PgPitrRefusedError(
+      `WAL segment ${start.name}, where base backup ${backup.id} starts, is not in the archive: the chain is broken before ${at.toISOString()}`,
+    );
   }
   const needed: typeof segments = [];
   let reached = false;
   for (const [i, x] of segments.entries()) {
     if (i > 0) {
       const gap = walGap(segments[i - 1]!.s, x.s, files) ?? x.r.breakReason;
-      if (gap && !options.force) throw new PgPitrRefusedError(`the WAL archive chain is broken before ${at.toISOString()}: ${gap}; a restore past it would miss transactions`);
+      if (gap && !options.force)
+        throw new PgPitrRefusedError(`the WAL archive chain is broken before ${at.toISOString()}: ${gap}; a restore past it would miss transactions`);
     } else if (x.r.breakReason && !options.force && x.r.breakReason.includes("missing from storage")) {
       throw new PgPitrRefusedError(`the WAL archive chain is broken before ${at.toISOString()}: ${x.r.breakReason}`);
     }
@@ -117,11 +119,12 @@ export async function prepareDataDir(
   await fs.mkdir(walSpool, { recursive: true, mode: 0o700 });
   // Base backup: zstd -d | tar -x.
   const baseStore = await storeFor(plan.baseTargetId);
-  const unzstd = spawnChild("zstd", ["-d", "-q", "-c"]);
-  const tar = spawnReading("tar", ["-x", "-C", dataDir], unzstd.stdout);
-  await pipeline(await baseStore.get(plan.baseKey), unzstd.stdin);
-  const [z, t] = await Promise.all([unzstd.exited, tar.exited]);
-  if (z.code !== 0 || t.code !== 0) throw new Error(`unpacking base backup ${plan.baseKey} failed: ${z.stderrTail}${t.stderrTail}`);
+  const baseFile = `${dataDir}.base.tar.zst`;
+  await pipeline(await baseStore.get(plan.baseKey), createWriteStream(baseFile));
+  await run("tar", ["-I", "zstd", "-xf", baseFile, "-C", dataDir]).catch((error: Error & { stderr?: string }) => {
+    throw new Error(`unpacking base backup ${plan.baseKey} failed: ${error.stderr ?? error.message}`);
+  });
+  await fs.rm(baseFile, { force: true });
   for (const w of plan.wal) {
     const store = await storeFor(w.storageTargetIds[0]!);
     const out = path.join(walSpool, w.file);
@@ -129,14 +132,14 @@ export async function prepareDataDir(
       await pipeline(await store.get(w.key), createWriteStream(out));
       continue;
     }
-    const lz4 = spawnChild("lz4", ["-d", "-q", "-c"]);
-    const sink = createWriteStream(out);
-    const written = pipeline(lz4.stdout, sink);
-    await pipeline(await store.get(w.key), lz4.stdin);
-    const exit = await lz4.exited;
-    await written;
-    // A partial segment's lz4 frame is unfinished (lz4 says so) but what it decoded is valid WAL.
-    if (exit.code !== 0 && !w.partial) throw new Error(`WAL segment ${w.file} could not be decompressed: ${exit.stderrTail}`);
+    // Fetched whole, then decompressed file to file (lz4 reports an unfinished frame of a partial segment but writes what it decoded).
+    await pipeline(await store.get(w.key), createWriteStream(`${out}.lz4`));
+    const exit = await run("lz4", ["-d", "-q", "-f", `${out}.lz4`, out]).then(
+      () => null,
+      (error: Error & { stderr?: string }) => error.stderr ?? error.message,
+    );
+    await fs.rm(`${out}.lz4`, { force: true });
+    if (exit !== null && !w.partial) throw new Error(`WAL segment ${w.file} could not be decompressed: ${exit}`);
     const size = (await fs.stat(out)).size;
     if (size < segmentBytes) {
       if (!w.partial) throw new Error(`WAL segment ${w.file} is ${size} bytes, not ${segmentBytes}`);
@@ -147,7 +150,7 @@ export async function prepareDataDir(
     "",
     "# Added by SQLGuard: point-in-time recovery",
     `restore_command = 'cp ${walSpool}/%f %p'`,
-    `recovery_target_time = '${plan.target.toISOString()}'`,
+    `recovery_target_time = '${plan.target.toISOString().replace("T", " ").replace("Z", "+00")}'`,
     "recovery_target_inclusive = true",
     "recovery_target_action = 'promote'",
     "archive_mode = off",

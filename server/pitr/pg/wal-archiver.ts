@@ -176,7 +176,14 @@ export class WalArchiver {
     };
     await prisma.pitrArchive.upsert({ where: { serverId_file: { serverId, file: seg.name } }, create: { serverId, file: seg.name, ...data }, update: data });
     if (!partial && existing?.partial && existing.key !== key) {
-      await Promise.all(this.#o.targets.map((t) => t.store.delete(existing.key).then(() => t.store.delete(existing.key + PITR_MANIFEST_SUFFIX)).catch(() => {})));
+      await Promise.all(
+        this.#o.targets.map((t) =>
+          t.store
+            .delete(existing.key)
+            .then(() => t.store.delete(existing.key + PITR_MANIFEST_SUFFIX))
+            .catch(() => {}),
+        ),
+      );
     }
     const now = new Date(this.#o.now?.() ?? Date.now());
     const update = {
@@ -195,7 +202,10 @@ export class WalArchiver {
   /** Why `seg` does not follow the last archived segment (null when it does): same cluster, next number, or a timeline switch its history file explains. */
   async #continuity(seg: WalSegment, identity: string): Promise<string | null> {
     const { prisma, serverId } = this.#o;
-    const rows = await prisma.pitrArchive.findMany({ where: { serverId, NOT: { file: seg.name } }, select: { file: true, sourceIdentity: true, partial: true } });
+    const rows = await prisma.pitrArchive.findMany({
+      where: { serverId, NOT: { file: seg.name } },
+      select: { file: true, sourceIdentity: true, partial: true },
+    });
     const segments = rows
       .filter((r) => !r.partial)
       .map((r) => ({ r, s: parseSegment(r.file) }))
@@ -203,7 +213,8 @@ export class WalArchiver {
       .sort((a, b) => compareSegments(a.s, b.s));
     const previous = segments.at(-1);
     if (!previous) return null;
-    if (previous.r.sourceIdentity !== identity) return `the source changed: ${identity} now, ${previous.r.sourceIdentity} before (another cluster answers at this address)`;
+    if (previous.r.sourceIdentity !== identity)
+      return `the source changed: ${identity} now, ${previous.r.sourceIdentity} before (another cluster answers at this address)`;
     return walGap(previous.s, seg, new Set(rows.map((r) => r.file)));
   }
 }
@@ -217,7 +228,8 @@ export function walGap(previous: WalSegment, next: WalSegment, files: Set<string
   }
   const history = `${next.name.slice(0, 8)}.history`;
   if (next.timeline < previous.timeline) return `WAL segment ${next.name} is on timeline ${next.timeline}, older than ${previous.timeline} of ${previous.name}`;
-  if (!files.has(history)) return `timeline switch from ${previous.timeline} to ${next.timeline} at ${next.name} not explained by a history file (${history} is not archived)`;
+  if (!files.has(history))
+    return `timeline switch from ${previous.timeline} to ${next.timeline} at ${next.name} not explained by a history file (${history} is not archived)`;
   if (next.segno > previous.segno + 1n) return `WAL segments between ${previous.name} and ${next.name} are missing from the archive`;
   return null;
 }
