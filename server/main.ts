@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   }
 
   const reliability = parseReliabilityConfig(process.env);
-  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor } = createRuntime({
+  const { services, runner, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor, pitr } = createRuntime({
     prisma,
     secrets,
     logger,
@@ -130,6 +130,7 @@ async function main(): Promise<void> {
   sweeper.start();
   restore.start();
   healthMonitor.start();
+  pitr.start();
   if (scheduling.cronEnabled) overdue.start();
   if (scheduling.cronEnabled) void scheduler.start().catch((error: unknown) => log.error({ err: error }, "the scheduler failed to start"));
   else log.info("scheduler disabled on this instance (SQLGUARD_SCHEDULER_ENABLED=false)");
@@ -149,6 +150,7 @@ async function main(): Promise<void> {
       reportCron.stopAll();
       overdue.stop();
       healthMonitor.stop();
+      await pitr.stop();
       leases.stop();
       await sweeper.stop();
       await restore.stop();

@@ -38,6 +38,8 @@ import { NotificationChannelsService } from "./notifications/channels.service.ts
 import { NotificationRulesService } from "./notifications/rules.service.ts";
 import { ChannelSender } from "./notifications/sender.ts";
 import { Notifier } from "./notifications/notifier.ts";
+import { PitrService } from "./pitr/pitr-service.ts";
+import { connectionOf } from "./runner/connection-of.ts";
 import { DEFAULT_WEEKLY_REPORT, WeeklyReportService, type WeeklyReportSchedule } from "./notifications/weekly-report.ts";
 import { DEFAULT_DELIVERY, type DeliveryPolicy } from "./notifications/delivery.ts";
 import type { SmtpTls } from "./notifications/channels/email.ts";
@@ -134,6 +136,8 @@ export type Runtime = {
   interrupted: InterruptedWork;
   /** Periodic reachability checks of servers and storage targets: main.ts starts it. */
   healthMonitor: HealthMonitor;
+  /** Binlog archiving for point-in-time recovery: main.ts starts it. */
+  pitr: PitrService;
 };
 
 /** `<data dir>/spool`, or the system temporary directory's `sqlguard-spool`. */
@@ -353,7 +357,18 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     logger,
     intervalMs: 60_000,
   });
-  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor };
+  // Binlog archiving of the servers with point-in-time recovery on (main.ts starts it).
+  const pitr = new PitrService({
+    prisma,
+    logger,
+    instanceId,
+    spoolRoot: path.join(deps.dataDir ?? os.tmpdir(), "pitr"),
+    connectionOf: (s) => connectionOf(s, secrets),
+    storeFor,
+    metrics: metrics.metrics,
+    onBroken: (server, reason) => void notifier.notify("PITR_CHAIN_BROKEN", server, null, { error: reason }),
+  });
+  return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor, pitr };
 }
 
 /** One store (and S3 client) per target version: an edited target gets a fresh client. */

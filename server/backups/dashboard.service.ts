@@ -256,14 +256,18 @@ export class DashboardService {
     if (this.#storage && Date.now() - this.#storage.at < STORAGE_TTL_MS) return this.#storage.value;
     this.#createdSince = 0;
     const value = (async () => {
-      const [total, targets, sums] = await Promise.all([
+      const [total, targets, sums, binlogs] = await Promise.all([
         this.deps.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT COUNT(*) AS n FROM Backup`,
         this.deps.prisma.storageTarget.findMany({ orderBy: { name: "asc" } }),
         this.deps.prisma.backupArtifact.groupBy({ by: ["storageTargetId"], where: { status: "STORED" }, _sum: { sizeBytes: true }, _count: { _all: true } }),
+        this.deps.prisma.pitrArchive.findMany({ select: { storedBytes: true, storageTargetIds: true } }),
       ]);
       const storage = targets.map((target) => {
         const row = sums.find((s) => s.storageTargetId === target.id);
-        return { target, bytes: row?._sum.sizeBytes ?? 0n, objects: row?._count._all ?? 0 };
+        // Binlog archives (point-in-time recovery) count in the totals of the targets that hold them.
+        const archived = binlogs.filter((b) => (b.storageTargetIds as number[]).includes(target.id));
+        const binlogBytes = archived.reduce((sum, b) => sum + b.storedBytes, 0n);
+        return { target, bytes: (row?._sum.sizeBytes ?? 0n) + binlogBytes, objects: (row?._count._all ?? 0) + archived.length };
       });
       return { backups: Number(total[0]?.n ?? 0), storage };
     })();

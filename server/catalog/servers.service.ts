@@ -119,8 +119,10 @@ export class ServersService {
     if (input.pitr) await this.#checkPitr(input.engine ?? before.engine, input.pitr);
     const { password, labels, pitr, ...rest } = input;
     const { secrets } = this.deps;
-    return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "update", before }, (tx) =>
-      tx.server.update({
+    return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "update", before }, async (tx) => {
+      // Turned on again: a new archive chain (the old one's break, lease and source are forgotten; its archives stay).
+      if (pitr?.enabled && !before.pitrEnabled) await tx.pitrStream.deleteMany({ where: { serverId: id } });
+      return tx.server.update({
         where: { id },
         data: {
           ...rest,
@@ -128,8 +130,8 @@ export class ServersService {
           ...(labels !== undefined ? { labels: labelsToJson(labels) } : {}),
           ...(password !== undefined ? { passwordEnc: password ? secrets.seal(password) : null } : {}),
         },
-      }),
-    );
+      });
+    });
   }
 
   /**

@@ -11,13 +11,15 @@ Run \`sqlguard <command> --help\` for its options.`;
 /** `sqlguard restore --help`. */
 export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --from-s3 s3://bucket/key [--endpoint <url>] [--region <region>])
                         [--manifest <file>] --to <connection url> [--database <name>] [--overwrite]
-                        [--threads <n>] [--spool <dir>]
+                        [--threads <n>] [--spool <dir>] [--point-in-time <UTC instant> [--force]]
   Restores one artifact without the metadata database: its manifest (default: <artifact>.manifest.json,
   read from the same place) gives the engine, compression and SHA-256, which is checked on the way.
   --to       mysql://user@host:3306, mariadb://…, postgres://user@host:5432 (password: in the URL, or MYSQL_PWD / PGPASSWORD)
   --database target database (default: the URL's path, else <database>_restored_<UTC time>); created unless --overwrite
   --threads  PARALLEL artifacts (.tar.zst): myloader / pg_restore threads (default: the cores, at most 8)
   --spool    PARALLEL artifacts: where they are unpacked and checked before loading (default: the temporary directory)
+  --point-in-time  MariaDB/MySQL: after the dump, replay the binlog archived beside it (pitr/<server>/ on the same
+             storage) from the dump's exact position up to this instant, e.g. 2026-12-02T17:00:00Z; --force crosses a broken chain
   S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
 
 /** `sqlguard recover-metadata --help`. */

@@ -67,10 +67,15 @@ const WRITERS: Record<Section, Writer> = {
     return id;
   },
   servers: async (tx, o, id, ids, deps, change) => {
-    const { password, dumpOptions, ...rest } = o;
+    const { password, dumpOptions, pitr, ...rest } = o;
+    const p = pitr as { enabled: boolean; rpoSeconds: number; storageTargets: string[] } | null;
+    const pitrTargets = (p?.storageTargets ?? []).map((n) => ids.storageTargets.get(n)!);
     const data = {
       ...(rest as Omit<Prisma.ServerUncheckedCreateInput, "passwordEnc" | "dumpOptionsId">),
       dumpOptionsId: dumpOptions == null ? null : ids.dumpOptions.get(String(dumpOptions))!,
+      pitrEnabled: p?.enabled ?? false,
+      pitrRpoSeconds: p?.rpoSeconds ?? 60,
+      pitrStorageTargetIds: pitrTargets.length ? pitrTargets : Prisma.DbNull,
       ...(secretChanged(change, "password") ? { passwordEnc: seal(deps, password) } : {}),
     };
     if (id == null) return (await tx.server.create({ data })).id;

@@ -96,7 +96,13 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
         );
     }
   }
-  for (const [i, s] of doc.servers.entries()) if (s) refer("dumpOptions", "dump option profile", s.dumpOptions, ["servers", i, "dumpOptions"]);
+  for (const [i, s] of doc.servers.entries()) {
+    if (!s) continue;
+    refer("dumpOptions", "dump option profile", s.dumpOptions, ["servers", i, "dumpOptions"]);
+    for (const [j, n] of (s.pitr?.storageTargets ?? []).entries()) refer("storageTargets", "storage target", n, ["servers", i, "pitr", "storageTargets", j]);
+    if (s.pitr?.enabled && s.engine === "POSTGRESQL")
+      add(["servers", i, "pitr", "enabled"], "point-in-time recovery is not available for PostgreSQL servers yet");
+  }
   for (const [i, s] of doc.schedules.entries()) {
     if (!s) continue;
     const at = (...p: Array<string | number>) => ["schedules", i, ...p];

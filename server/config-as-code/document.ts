@@ -104,6 +104,14 @@ export const serverDoc = z.strictObject({
   excludeDatabases: globListRule.default([]),
   maxConcurrent: z.number().int("must be a whole number").min(1, "must be at least 1").max(64, "must be at most 64").default(1),
   dumpOptions: ref.nullable().optional().describe("The dump option profile (by name); none = the built-in defaults."),
+  pitr: z
+    .strictObject({
+      enabled: z.boolean(),
+      rpoSeconds: z.number().int("must be a whole number").min(5, "must be at least 5").max(3600, "must be at most 3600").default(60),
+      storageTargets: z.array(ref).default([]).describe("Storage targets (by name) for the binlog archive; empty = the default targets."),
+    })
+    .optional()
+    .describe("Point-in-time recovery (MariaDB / MySQL): the binlog archived continuously."),
 });
 
 const keep = (min: number, message: string) => countRule.min(min, message).optional();

@@ -108,6 +108,11 @@ export async function loadState(db: Db, secrets: SecretBox): Promise<{ state: Ca
       excludeDatabases: s.excludeDatabases,
       maxConcurrent: s.maxConcurrent,
       dumpOptions: s.dumpOptionsId == null ? null : (dumpName.get(s.dumpOptionsId) ?? null),
+      pitr: canonicalPitr(
+        s.pitrEnabled,
+        s.pitrRpoSeconds,
+        (Array.isArray(s.pitrStorageTargetIds) ? (s.pitrStorageTargetIds as number[]) : []).flatMap((id) => targetName.get(id) ?? []),
+      ),
     });
   }
   for (const s of schedules) {
@@ -208,6 +213,7 @@ export function canonicalDocument(doc: ConfigurationDoc, secretValues: Map<strin
       excludeDatabases: s.excludeDatabases,
       maxConcurrent: s.maxConcurrent,
       dumpOptions: s.dumpOptions ?? null,
+      pitr: s.pitr ? canonicalPitr(s.pitr.enabled, s.pitr.rpoSeconds, s.pitr.storageTargets) : null,
     });
   }
   for (const s of doc.schedules) {
@@ -239,4 +245,10 @@ export function canonicalDocument(doc: ConfigurationDoc, secretValues: Map<strin
   }
   for (const u of doc.users) state.users.set(u.username, { ...u });
   return state;
+}
+
+/** A server's point-in-time recovery settings; null when off with the defaults (as a document without `pitr`). */
+function canonicalPitr(enabled: boolean, rpoSeconds: number, storageTargets: string[]): CanonObject | null {
+  if (!enabled && rpoSeconds === 60 && storageTargets.length === 0) return null;
+  return { enabled, rpoSeconds, storageTargets: [...new Set(storageTargets)].sort() };
 }

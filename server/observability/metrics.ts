@@ -55,6 +55,18 @@ export class SqlguardMetrics {
     "0 when a kept artifact of the database on the target is corrupt or missing, else 1.",
     ["server", "database", "target"],
   );
+  readonly #pitrFrom = this.#gauge(
+    "sqlguard_pitr_recoverable_from_timestamp_seconds",
+    "Oldest instant a point-in-time restore of the server can reach (its oldest usable dump), Unix seconds.",
+    ["server"],
+  );
+  readonly #pitrTo = this.#gauge(
+    "sqlguard_pitr_recoverable_to_timestamp_seconds",
+    "Newest instant a point-in-time restore of the server can reach (its newest archived binlog event), Unix seconds.",
+    ["server"],
+  );
+  readonly #pitrLag = this.#gauge("sqlguard_pitr_lag_seconds", "Seconds from the newest archived binlog commit to its storage.", ["server"]);
+  readonly #pitrBroken = this.#gauge("sqlguard_pitr_chain_broken", "1 when the server's binlog archive chain is broken after its newest dump.", ["server"]);
   readonly #drillStatus = this.#gauge("sqlguard_restore_drill_status", "Outcome of the newest restore drill of the database: 1 passed, 0 failed.", DB);
   readonly #drillRestore = this.#gauge(
     "sqlguard_restore_drill_restore_seconds",
@@ -165,6 +177,17 @@ export class SqlguardMetrics {
   }
 
   /** The newest restore drill of a database: passed or not, and how long its restore took. */
+  /** Replaces the point-in-time recovery window of every server with PITR on. */
+  setPitr(rows: Array<{ server: string; from: Date | null; to: Date | null; lagSeconds: number | null; broken: boolean }>): void {
+    for (const g of [this.#pitrFrom, this.#pitrTo, this.#pitrLag, this.#pitrBroken]) g.reset();
+    for (const r of rows) {
+      if (r.from) this.#pitrFrom.set({ server: r.server }, r.from.getTime() / 1000);
+      if (r.to) this.#pitrTo.set({ server: r.server }, r.to.getTime() / 1000);
+      if (r.lagSeconds !== null) this.#pitrLag.set({ server: r.server }, r.lagSeconds);
+      this.#pitrBroken.set({ server: r.server }, r.broken ? 1 : 0);
+    }
+  }
+
   recordDrill(labels: DatabaseLabels, passed: boolean, restoreMs: number | null): void {
     this.#drillStatus.set(labels, passed ? 1 : 0);
     if (restoreMs !== null) this.#drillRestore.set(labels, restoreMs / 1000);

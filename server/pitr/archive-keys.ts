@@ -2,9 +2,13 @@
 export const PITR_PREFIX = "pitr/";
 export const PITR_MANIFEST_SUFFIX = ".manifest.json";
 
-/** The object key of one archived binlog file (or of the open file's latest partial copy). */
-export function pitrArchiveKey(serverName: string, file: string, partial: boolean): string {
-  return `${PITR_PREFIX}${safe(serverName)}/${safe(file)}${partial ? ".partial" : ""}.zst`;
+/**
+ * The object key of one archived binlog file, or of one partial copy of the open file: each
+ * partial shipment has its own key (by its end position), so a replay that planned with one copy
+ * never reads the next one under the same name.
+ */
+export function pitrArchiveKey(serverName: string, file: string, partial: boolean, endPosition = 0): string {
+  return `${PITR_PREFIX}${safe(serverName)}/${safe(file)}${partial ? `.partial-${endPosition}` : ""}.zst`;
 }
 
 /** The prefix of one server's archives. */

@@ -57,6 +57,8 @@ export type PitrManifest = {
 export class PitrArchiver {
   readonly #o: ArchiverOptions;
   #lastPartial = new Map<string, { at: number; end: number }>();
+  /** Partial copies of each open file that a newer copy replaced, not deleted yet. */
+  readonly #superseded = new Map<string, string[]>();
 
   constructor(options: ArchiverOptions) {
     this.#o = options;
@@ -107,7 +109,7 @@ export class PitrArchiver {
     const sha256 = createHash("sha256").update(compressed).digest("hex");
     const identity = this.#o.sourceIdentity() ?? `mariadb:${summary.serverId ?? 0}`;
     const breakReason = partial && existing ? existing.breakReason : await this.#continuity(name, summary, identity);
-    const key = pitrArchiveKey(this.#o.serverName, name, partial);
+    const key = pitrArchiveKey(this.#o.serverName, name, partial, summary.endPosition);
     const manifest: PitrManifest = {
       kind: "sqlguard-binlog",
       server: this.#o.serverName,
@@ -161,17 +163,22 @@ export class PitrArchiver {
       breakReason,
     };
     await prisma.pitrArchive.upsert({ where: { serverId_file: { serverId, file: name } }, create: { serverId, file: name, ...data }, update: data });
-    if (!partial && existing?.partial) {
-      // The final object replaces the partial one.
-      await Promise.all(
+    // Superseded partial copies go one shipment later: a replay may be reading the previous one now.
+    const superseded = this.#superseded.get(name) ?? [];
+    if (existing?.partial && existing.key !== key) superseded.push(existing.key);
+    const drop = partial ? superseded.splice(0, Math.max(0, superseded.length - 1)) : superseded.splice(0);
+    this.#superseded.set(name, superseded);
+    if (!partial) this.#superseded.delete(name);
+    await Promise.all(
+      drop.flatMap((old) =>
         this.#o.targets.map((t) =>
           t.store
-            .delete(existing.key)
-            .then(() => t.store.delete(existing.key + PITR_MANIFEST_SUFFIX))
+            .delete(old)
+            .then(() => t.store.delete(old + PITR_MANIFEST_SUFFIX))
             .catch(() => {}),
         ),
-      );
-    }
+      ),
+    );
     await prisma.pitrStream.upsert({
       where: { serverId },
       create: {

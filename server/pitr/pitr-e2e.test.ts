@@ -10,6 +10,8 @@ import { createTestApp } from "../testing/test-app.ts";
 import { memoryLogger } from "../testing/test-db.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "../restore/testing/restore-helpers.ts";
 import { ServerPitr } from "./pitr-supervisor.ts";
+import { runRestoreCommand } from "../cli/cli-restore.ts";
+import { trimBinlogArchives } from "../retention/binlog-trim.ts";
 import { verifyArchives } from "./verify-archives.ts";
 
 /**
@@ -41,7 +43,10 @@ describe("point-in-time recovery (MariaDB)", () => {
   };
   /** Every row in id order and CHECKSUM TABLE: equal only for exactly the same rows. */
   const state = async (m: PrivateMariadb, database: string) => {
-    const [rows, sum] = (await sql(m, ["SELECT id, v, n FROM items ORDER BY id", "CHECKSUM TABLE items"], database)) as [unknown[], Array<{ Checksum: bigint }>];
+    const [rows, sum] = (await sql(m, ["SELECT id, v, n FROM items ORDER BY id", "CHECKSUM TABLE items"], database)) as [
+      unknown[],
+      Array<{ Checksum: bigint }>,
+    ];
     return { rows: JSON.stringify(rows), checksum: String(sum[0]!.Checksum) };
   };
   const serverRow = () => app.db.prisma.server.findUniqueOrThrow({ where: { id: serverId } });
@@ -67,10 +72,24 @@ describe("point-in-time recovery (MariaDB)", () => {
   const status = async () =>
     (
       dataOf(
-        await admin(`query($id: Int!) { server(id: $id) { pitr(database: "shop") { enabled rpoSeconds lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, {
-          id: serverId,
-        }),
-      ) as { server: { pitr: { enabled: boolean; recoverableFrom: string | null; recoverableTo: string | null; broken: boolean; brokenReason: string | null; lagSeconds: number | null } } }
+        await admin(
+          `query($id: Int!) { server(id: $id) { pitr(database: "shop") { enabled rpoSeconds lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`,
+          {
+            id: serverId,
+          },
+        ),
+      ) as {
+        server: {
+          pitr: {
+            enabled: boolean;
+            recoverableFrom: string | null;
+            recoverableTo: string | null;
+            broken: boolean;
+            brokenReason: string | null;
+            lagSeconds: number | null;
+          };
+        };
+      }
     ).server.pitr;
   const waitFor = async <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
@@ -107,7 +126,10 @@ describe("point-in-time recovery (MariaDB)", () => {
     });
     await sql(source, ["CREATE DATABASE shop"], "");
     await sql(source, ["CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40) NOT NULL, n INT NOT NULL)"]);
-    await sql(source, Array.from({ length: 20 }, (_, i) => `INSERT INTO items (v, n) VALUES ('before-dump-${i}', ${i})`));
+    await sql(
+      source,
+      Array.from({ length: 20 }, (_, i) => `INSERT INTO items (v, n) VALUES ('before-dump-${i}', ${i})`),
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -134,12 +156,18 @@ describe("point-in-time recovery (MariaDB)", () => {
 
   it("restores to a time T exactly, across a binlog rotation and a source restart, without the DELETE after T", async () => {
     await startArchiving();
-    await sql(source, Array.from({ length: 10 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-dump-${i}', ${100 + i})`));
+    await sql(
+      source,
+      Array.from({ length: 10 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-dump-${i}', ${100 + i})`),
+    );
     await sql(source, ["FLUSH BINARY LOGS"]);
     await sql(source, ["UPDATE items SET n = n + 1000 WHERE id <= 5", "INSERT INTO items (v, n) VALUES ('after-rotation', 7)"]);
     await source.kill();
     await source.start();
-    await sql(source, Array.from({ length: 5 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-restart-${i}', ${200 + i})`));
+    await sql(
+      source,
+      Array.from({ length: 5 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-restart-${i}', ${200 + i})`),
+    );
     const T = await nextSecond();
     const atT = await state(source, "shop");
     await new Promise((r) => setTimeout(r, 1100));
@@ -167,11 +195,29 @@ describe("point-in-time recovery (MariaDB)", () => {
     const restored = await state(source, "shop_at_t");
     expect(restored.rows).toBe(atT.rows);
     expect(restored.checksum).toBe(atT.checksum);
+
+    // The CLI, from the storage alone (no metadata database): the dump file, the binlogs beside it.
+    const artifact = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: b!.id, storageTargetId: targetId } });
+    const out: string[] = [];
+    const code = await runRestoreCommand(
+      ["--file", path.join(work, "archive", artifact.key), "--to", `mysql://root@127.0.0.1:${source.port}/shop_cli`, "--point-in-time", T.toISOString()],
+      {},
+      { out: (l) => out.push(l), err: (l) => out.push(l) },
+      new AbortController().signal,
+    );
+    expect(out.join("\n")).toMatch(/replayed \d+ binlog file\(s\) from binlog-bin\.\d+:\d+ to /);
+    expect(code).toBe(0);
+    expect(await state(source, "shop_cli")).toEqual(atT);
   }, 120_000);
 
   it("a purged binlog breaks the chain, and a restore past the break is refused saying why", async () => {
     await stopArchiving();
-    await sql(source, ["INSERT INTO items (v, n) VALUES ('unarchived', 1)", "FLUSH BINARY LOGS", "INSERT INTO items (v, n) VALUES ('unarchived-2', 2)", "FLUSH BINARY LOGS"]);
+    await sql(source, [
+      "INSERT INTO items (v, n) VALUES ('unarchived', 1)",
+      "FLUSH BINARY LOGS",
+      "INSERT INTO items (v, n) VALUES ('unarchived-2', 2)",
+      "FLUSH BINARY LOGS",
+    ]);
     const [[master]] = (await sql(source, ["SHOW MASTER STATUS"])) as [[{ File: string }]];
     await sql(source, [`PURGE BINARY LOGS TO '${master.File}'`]);
     await startArchiving();
@@ -213,11 +259,45 @@ describe("point-in-time recovery (MariaDB)", () => {
     await app.db.prisma.server.update({ where: { id: serverId }, data: { port: other.port } });
     await startArchiving();
     await sql(other, ["CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(40) NOT NULL, n INT NOT NULL)", "INSERT INTO items VALUES (1, 'other', 1)"]);
-    const reason = await waitFor("the source switch to be noticed", async () => {
-      const rows = await app.db.prisma.pitrArchive.findMany({ where: { serverId, breakReason: { contains: "source changed" } } });
-      return rows[0]?.breakReason;
+    const broken = await waitFor("the source switch to be noticed", async () => {
+      const s = await status();
+      return s.broken ? s : null;
     });
-    expect(reason).toMatch(/mariadb:12 now, mariadb:11 before/);
-    expect((await status()).broken).toBe(true);
+    expect(broken.brokenReason).toMatch(/the source changed: mariadb:12 now, mariadb:11 before/);
+    // Nothing of the other server entered the chain.
+    expect(await app.db.prisma.pitrArchive.count({ where: { serverId, sourceIdentity: "mariadb:12" } })).toBe(0);
+    const [b] = await app.db.prisma.backup.findMany({ where: { serverId }, orderBy: { id: "desc" } });
+    const refused = await requestRestore(admin, { backupId: b!.id, database: "shop_switched", pointInTime: new Date(Date.now() - 500).toISOString() });
+    expect(refused.errors?.[0]?.extensions?.field).toBe("pointInTime");
+    expect(refused.errors?.[0]?.message).toMatch(/not recoverable \(the binlog archive chain is broken: the source changed/);
+  }, 60_000);
+
+  it("retention deletes the binlog archives no kept dump needs, and the archives count in storage totals", async () => {
+    const totals = async () =>
+      (
+        dataOf(await admin(`{ dashboard { totals { storage { bytes objects target { id } } } } }`)) as {
+          dashboard: { totals: { storage: Array<{ bytes: string; objects: number; target: { id: number } }> } };
+        }
+      ).dashboard.totals.storage.find((s) => s.target.id === targetId)!;
+    const archives = await app.db.prisma.pitrArchive.findMany({ where: { serverId } });
+    const artifacts = await app.db.prisma.backupArtifact.findMany({ where: { storageTargetId: targetId, status: "STORED" } });
+    const before = await totals();
+    expect(BigInt(before.bytes)).toBe(artifacts.reduce((s, a) => s + (a.sizeBytes ?? 0n), 0n) + archives.reduce((s, a) => s + a.storedBytes, 0n));
+    expect(before.objects).toBe(artifacts.length + archives.length);
+
+    const [first, second] = await app.db.prisma.backup.findMany({ where: { serverId }, orderBy: { id: "asc" } });
+    const keepFrom = (second!.position as { binlogFile: string }).binlogFile;
+    const expected = archives
+      .filter((a) => a.file < keepFrom)
+      .map((a) => a.file)
+      .sort();
+    expect(expected.length).toBeGreaterThan(0);
+    await app.db.prisma.backup.update({ where: { id: first!.id }, data: { status: "DELETED" } });
+    const removed = await trimBinlogArchives(app.db.prisma, serverId, () => store);
+    expect(removed.sort()).toEqual(expected);
+    const left = await app.db.prisma.pitrArchive.findMany({ where: { serverId } });
+    expect(left.every((a) => a.file >= keepFrom)).toBe(true);
+    for (const a of archives.filter((x) => expected.includes(x.file))) expect(await store.head(a.key)).toBeNull();
+    for (const a of left.filter((x) => !x.breakReason?.includes("missing"))) expect(await store.head(a.key)).not.toBeNull();
   }, 60_000);
 });

@@ -133,6 +133,17 @@ export class ServerPitr {
     this.#identity = source.identity;
     const { prisma } = this.#d;
     const serverId = this.#server.id;
+    const stream = await prisma.pitrStream.findUnique({ where: { serverId } });
+    if (stream?.sourceIdentity && stream.sourceIdentity !== source.identity) {
+      // Another server answers at this address (a failover, a rebuilt host): its binlog is not
+      // this chain's continuation, and its file names would clash with the archived ones.
+      const reason = `the source changed: ${source.identity} now, ${stream.sourceIdentity} before (another server answers at this address); archiving is paused until point-in-time recovery is turned off and on again for this server`;
+      if (stream.brokenReason !== reason) {
+        await prisma.pitrStream.update({ where: { serverId }, data: { brokenAt: new Date(), brokenFromFile: null, brokenReason: reason } });
+        this.#d.logger.error({ serverId, reason }, "the binlog archive chain is broken");
+      }
+      return null;
+    }
     const archived = (await prisma.pitrArchive.findMany({ where: { serverId, partial: false }, select: { file: true } }))
       .map((a) => a.file)
       .sort((a, b) => binlogSequence(a)! - binlogSequence(b)!);

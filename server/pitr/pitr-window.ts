@@ -42,7 +42,7 @@ export async function pitrStatus(prisma: PrismaClient, server: Server, database:
   // The current stretch starts at the last file that begins with a break.
   const breakIndex = archives.findLastIndex((a, i) => i > 0 && a.breakReason !== null);
   const stretch = breakIndex >= 0 ? archives.slice(breakIndex) : archives;
-  const streamBroken = stream?.brokenReason && !archives.some((a) => a.file === stream.brokenFromFile);
+  const streamBroken = stream?.brokenReason && (stream.brokenFromFile === null || !archives.some((a) => a.file === stream.brokenFromFile));
   const files = new Set(stretch.map((a) => a.file));
   const usable = dumps.filter((d) => {
     const file = (d.position as { binlogFile?: string } | null)?.binlogFile;

@@ -35,7 +35,12 @@ export type DumpPosition = { binlogFile?: string; binlogPosition?: number; gtidS
  * position, a file is missing, the chain breaks in between (unless `force`), or the archive does
  * not reach `stopAt` yet.
  */
-export function planReplay(archives: ReplayPlan["files"], position: DumpPosition | null, stopAt: Date, options: { force?: boolean } = {}): ReplayPlan {
+export function planReplay(
+  archives: ReplayPlan["files"],
+  position: DumpPosition | null,
+  stopAt: Date,
+  options: { force?: boolean; streamBrokenReason?: string | null } = {},
+): ReplayPlan {
   if (!position?.binlogFile || position.binlogPosition === undefined) {
     throw new PitrRefusedError("the dump has no exact binlog position (it was taken before point-in-time recovery was on): it cannot start a replay");
   }
@@ -66,15 +71,16 @@ export function planReplay(archives: ReplayPlan["files"], position: DumpPosition
   const last = files.at(-1)!;
   if (!last.lastEventAt || (last.lastEventAt.getTime() < stopAt.getTime() - 1000 && files.length === chain.length)) {
     throw new PitrRefusedError(
-      `the binlog archive reaches only ${last.lastEventAt?.toISOString() ?? "the dump"}: ${stopAt.toISOString()} is not recoverable yet`,
+      `the binlog archive reaches only ${last.lastEventAt?.toISOString() ?? "the dump"}: ${stopAt.toISOString()} is not recoverable${options.streamBrokenReason ? ` (the binlog archive chain is broken: ${options.streamBrokenReason})` : " yet"}`,
     );
   }
   return { files, startFile: position.binlogFile, startPosition: position.binlogPosition, stopAt };
 }
 
-/** The archive rows of one server, for planReplay. */
-export function archivesOf(prisma: PrismaClient, serverId: number) {
-  return prisma.pitrArchive.findMany({ where: { serverId } });
+/** The archive rows of one server and the stream's break, for planReplay. */
+export async function archivesOf(prisma: PrismaClient, serverId: number) {
+  const [archives, stream] = await Promise.all([prisma.pitrArchive.findMany({ where: { serverId } }), prisma.pitrStream.findUnique({ where: { serverId } })]);
+  return { archives, streamBrokenReason: stream?.brokenReason ?? null };
 }
 
 export type ReplayTarget = {

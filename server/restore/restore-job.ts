@@ -210,7 +210,8 @@ export class RestoreJobs {
     if (backup.serverId === null) throw new RestoreError("CONFIGURATION", "the backup's server was deleted, and its binlog archive with it");
     let plan;
     try {
-      plan = planReplay(await archivesOf(prisma, backup.serverId), backup.position as DumpPosition, restore.pointInTime!, { force: restore.pointInTimeForce });
+      const { archives, streamBrokenReason } = await archivesOf(prisma, backup.serverId);
+      plan = planReplay(archives, backup.position as DumpPosition, restore.pointInTime!, { force: restore.pointInTimeForce, streamBrokenReason });
     } catch (error) {
       throw error instanceof PitrRefusedError
         ? new RestoreError("CONFIGURATION", `point-in-time replay refused: ${error.message}`, {

@@ -172,21 +172,21 @@ export class RestoresService {
  * archive (planReplay). Throws ValidationError on pointInTime saying why it cannot be done.
  */
 async function pointInTimeDump(prisma: PrismaClient, named: Backup & { artifacts: BackupArtifact[] }, at: Date, force: boolean) {
-  if (named.serverId === null) throw new ValidationError("pointInTime", "pointInTime: the backup's server was deleted, and its binlog archive with it");
-  if (named.engine === "POSTGRESQL") throw new ValidationError("pointInTime", "pointInTime: point-in-time recovery is not available for PostgreSQL yet");
-  if (at.getTime() > Date.now()) throw new ValidationError("pointInTime", `pointInTime: ${at.toISOString()} is in the future`);
+  if (named.serverId === null) throw new ValidationError("pointInTime", "the backup's server was deleted, and its binlog archive with it");
+  if (named.engine === "POSTGRESQL") throw new ValidationError("pointInTime", "point-in-time recovery is not available for PostgreSQL yet");
+  if (at.getTime() > Date.now()) throw new ValidationError("pointInTime", `${at.toISOString()} is in the future`);
   const candidates = await prisma.backup.findMany({
     where: { serverId: named.serverId, database: named.database, status: { in: ["SUCCEEDED", "PARTIAL"] }, finishedAt: { lte: at } },
     include: { artifacts: true },
     orderBy: { finishedAt: "desc" },
   });
   const dump = candidates.find((b) => (b.position as DumpPosition | null)?.binlogFile);
-  if (!dump)
-    throw new ValidationError("pointInTime", `pointInTime: no dump of ${named.database} with an exact binlog position finished before ${at.toISOString()}`);
+  if (!dump) throw new ValidationError("pointInTime", `no dump of ${named.database} with an exact binlog position finished before ${at.toISOString()}`);
   try {
-    planReplay(await archivesOf(prisma, named.serverId), dump.position as DumpPosition, at, { force });
+    const { archives, streamBrokenReason } = await archivesOf(prisma, named.serverId);
+    planReplay(archives, dump.position as DumpPosition, at, { force, streamBrokenReason });
   } catch (error) {
-    if (error instanceof PitrRefusedError) throw new ValidationError("pointInTime", `pointInTime: ${error.message}`);
+    if (error instanceof PitrRefusedError) throw new ValidationError("pointInTime", `${error.message}`);
     throw error;
   }
   return dump;

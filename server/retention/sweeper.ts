@@ -3,6 +3,7 @@ import type { PrismaClient } from "../db/client.ts";
 import type { StorageTarget } from "../db/generated/client.ts";
 import { ValidationError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
+import { trimBinlogArchives } from "./binlog-trim.ts";
 import type { BackupEvents } from "../runner/events.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
@@ -207,6 +208,14 @@ export class RetentionSweeper {
       for (const item of group.items.filter((i) => i.action === "DELETE")) summary.deletions.push(await this.#delete(group, item, targets, summary, dryRun));
     }
     if (scanUnknown) await this.#reportUnknown(scope, groups, targets, summary);
+    // Binlog archives before the oldest kept dump of each server with archives are of no use any more.
+    if (!dryRun) {
+      const servers = await prisma.pitrArchive.findMany({ distinct: ["serverId"], select: { serverId: true } });
+      for (const { serverId } of servers) {
+        const trimmed = await trimBinlogArchives(prisma, serverId, this.deps.storeFor).catch(() => []);
+        if (trimmed.length) this.#log.info({ serverId, files: trimmed.length }, "binlog archives no kept dump needs were deleted");
+      }
+    }
     summary.finishedAt = clock.now();
     if (summary.deletions.length || summary.unknownObjectCount) {
       const { deletions, unknownObjects, ...counts } = summary;

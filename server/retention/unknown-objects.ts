@@ -1,4 +1,5 @@
 import type { PrismaClient } from "../db/client.ts";
+import { PITR_PREFIX } from "../pitr/archive-keys.ts";
 import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
 import type { ArtifactStore, StoredObject } from "../storage/artifact-store.ts";
 
@@ -18,7 +19,8 @@ export async function findUnknownObjects(prisma: PrismaClient, storageTargetId: 
   let known = await knownKeys(prisma, storageTargetId);
   const candidates: StoredObject[] = [];
   for await (const object of store.list("")) {
-    if (!known.has(object.key) && !object.key.startsWith(PROBE_PREFIX)) candidates.push(object);
+    // Binlog archives (server/pitr) have records of their own, trimmed by trimBinlogArchives.
+    if (!known.has(object.key) && !object.key.startsWith(PROBE_PREFIX) && !object.key.startsWith(PITR_PREFIX)) candidates.push(object);
   }
   if (candidates.length) known = await knownKeys(prisma, storageTargetId);
   const unknown = candidates.filter((o) => !known.has(o.key)).sort((a, b) => a.key.localeCompare(b.key));

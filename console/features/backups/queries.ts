@@ -187,6 +187,23 @@ export const RESTORE_TARGETS = graphql(`
   }
 `);
 
+/** The point-in-time window of the backup's server and database, for "Restore to a point in time". */
+export const RESTORE_PITR_WINDOW = graphql(`
+  query RestorePitrWindow($id: Int!, $database: String) {
+    server(id: $id) {
+      id
+      pitr(database: $database) {
+        enabled
+        lagSeconds
+        recoverableFrom
+        recoverableTo
+        broken
+        brokenReason
+      }
+    }
+  }
+`);
+
 export const RESTORE_BACKUP = graphql(
   `
   mutation RestoreBackup($input: RestoreBackupInput!) {

@@ -7,7 +7,8 @@ import { useConfirm } from "@/components/ui/confirm-dialog";
 import { CheckField, SelectField, TextField } from "@/components/ui/field";
 import { ErrorMessage } from "@/components/ui/states";
 import type { VariablesOf } from "@/lib/graphql-tada";
-import { RESTORE_BACKUP, RESTORE_TARGETS, type Restore } from "./queries";
+import { PitrWindow } from "../databases/pitr-window";
+import { RESTORE_BACKUP, RESTORE_PITR_WINDOW, RESTORE_TARGETS, type Restore } from "./queries";
 import { RestoreStatusPanel } from "./restore-status";
 
 /** What the form needs to know about the backup it restores. */
@@ -46,6 +47,12 @@ export function RestoreForm({
   onEnd: () => void;
 }) {
   const servers = useQuery(RESTORE_TARGETS);
+  const pitr = useQuery(
+    RESTORE_PITR_WINDOW,
+    { id: backup.server?.id ?? 0, database: backup.database },
+    { skip: !backup.server || FAMILY[backup.engine] !== "mysql" },
+  );
+  const window = pitr.data?.server.pitr ?? null;
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -75,6 +82,13 @@ export function RestoreForm({
       overwrite: f.get("overwrite") === "on",
     };
     if (serverId) input.serverId = Number(serverId);
+    // <input type="datetime-local"> has no zone: the form asks for UTC, as the API takes it.
+    const pointInTime = String(f.get("pointInTime") ?? "").trim();
+    if (f.get("toPointInTime") === "on") {
+      if (!pointInTime) return setErrors({ pointInTime: "Enter the instant (UTC) to restore to." });
+      input.pointInTime = `${pointInTime.length === 16 ? `${pointInTime}:00` : pointInTime}Z`;
+      if (f.get("force") === "on") input.force = true;
+    }
     if (database) input.database = database;
     if (input.overwrite) {
       const title = `Replace ${database || "the database"} with backup #${backup.id}?`;
@@ -132,6 +146,29 @@ export function RestoreForm({
             error={errors.database}
             hint="A new database, created by the restore. Empty = a new name with the time."
           />
+          {window?.enabled && (
+            <fieldset className="wide" aria-labelledby="pitr-restore-heading" data-testid="pitr-restore">
+              <legend id="pitr-restore-heading">Restore to a point in time</legend>
+              <p className="small">
+                <PitrWindow pitr={window} />
+              </p>
+              <CheckField
+                label="Restore to a point in time"
+                name="toPointInTime"
+                hint="The newest dump before that instant is restored, then the archived binlog is replayed up to it (this backup only picks the server and database)."
+              />
+              <TextField
+                label="Instant (UTC)"
+                name="pointInTime"
+                type="datetime-local"
+                step={1}
+                min={window.recoverableFrom?.slice(0, 19)}
+                max={window.recoverableTo?.slice(0, 19)}
+                error={errors.pointInTime}
+              />
+              {window.broken && <CheckField label="Replay past the break (transactions may be missing)" name="force" />}
+            </fieldset>
+          )}
           {canOverwrite && (
             <CheckField label="Overwrite an existing database" name="overwrite" hint="Admin only: its current contents are lost once the restore commits." />
           )}

@@ -15,6 +15,7 @@ import { useViewer } from "@/features/shell/viewer";
 import { databaseHref } from "@/features/databases/links";
 import { ConfigDriftBanner } from "./config-drift-banner";
 import { HistoryCharts } from "./history-charts";
+import { PitrPanel } from "./pitr-panel";
 
 const ACKNOWLEDGE = graphql(`
   mutation AcknowledgeDatabaseProblem($serverId: Int!, $database: String!) {
@@ -343,6 +344,8 @@ export function DashboardPage() {
           </ul>
         )}
       </section>
+
+      <PitrPanel />
 
       <section aria-labelledby="storage-heading" className="panel">
         <h2 id="storage-heading">Storage use</h2>

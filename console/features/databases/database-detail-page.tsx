@@ -8,6 +8,7 @@ import { formatBytes, formatInstant, formatMs } from "@/lib/format";
 import { Empty, ErrorMessage, Loading, PageHeader } from "@/components/ui/states";
 import { StatusBadge } from "@/components/ui/status";
 import { DatabaseCharts } from "./database-charts";
+import { PitrWindow } from "./pitr-window";
 import { DATABASE_DETAIL } from "./queries";
 
 /**
@@ -65,7 +66,11 @@ export function DatabaseDetailPage() {
           <dd>
             {d.recoverable.points} point{d.recoverable.points === 1 ? "" : "s"}
             {d.recoverable.oldest && `, ${formatInstant(d.recoverable.oldest)} to ${formatInstant(d.recoverable.newest)}`}
-            <div className="muted small">Full backups: it restores to one of these points (no point-in-time recovery yet).</div>
+            <div className="muted small">Full backups: it restores to one of these points.</div>
+          </dd>
+          <dt>Point in time</dt>
+          <dd data-testid="pitr-window">
+            <PitrWindow pitr={d.server?.pitr ?? null} />
           </dd>
         </dl>
       </section>

@@ -15,6 +15,15 @@ export const DATABASE_DETAIL = graphql(`
         name
         host
         port
+        pitr(database: $database) {
+          enabled
+          rpoSeconds
+          lagSeconds
+          recoverableFrom
+          recoverableTo
+          broken
+          brokenReason
+        }
       }
       backups {
         totalCount

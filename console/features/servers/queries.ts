@@ -18,6 +18,16 @@ export const SERVER_FIELDS = graphql(`
     excludeDatabases
     maxConcurrent
     dumpOptionsId
+    pitr {
+      enabled
+      rpoSeconds
+      storageTargetIds
+      lagSeconds
+      recoverableFrom
+      recoverableTo
+      broken
+      brokenReason
+    }
   }
 `);
 

@@ -83,6 +83,16 @@ export function ServerForm({
       enabled: f.get("enabled") === "on",
       maxConcurrent: raw.maxConcurrent && /^\d+$/.test(raw.maxConcurrent) ? Number(raw.maxConcurrent) : 1,
       dumpOptionsId: profile ? Number(profile) : null,
+      // Point-in-time recovery archives the binlog: MySQL and MariaDB only.
+      ...(engine !== "POSTGRESQL"
+        ? {
+            pitr: {
+              enabled: f.get("pitrEnabled") === "on",
+              rpoSeconds: /^\d+$/.test(String(f.get("pitrRpoSeconds") ?? "")) ? Number(f.get("pitrRpoSeconds")) : null,
+              storageTargetIds: list(f.get("pitrStorageTargetIds")),
+            },
+          }
+        : {}),
     };
     if (!server || password || f.get("clearPassword") === "on") input.password = password;
     if (input.port === null || Number.isNaN(input.port)) delete input.port;
@@ -98,7 +108,7 @@ export function ServerForm({
     setFailure(undefined);
     setTested(undefined);
     if (Object.keys(problems).length) return;
-    const { name: _name, enabled: _enabled, maxConcurrent: _max, dumpOptionsId: _profile, ...probe } = input;
+    const { name: _name, enabled: _enabled, maxConcurrent: _max, dumpOptionsId: _profile, pitr: _pitr, ...probe } = input;
     setTesting(true);
     try {
       setTested((await request(TEST_SERVER_DRAFT, { id: server?.id ?? null, input: probe })).testServerConnection);
@@ -189,6 +199,32 @@ export function ServerForm({
             defaultChecked={server?.allowPublicKeyRetrieval ?? true}
             hint="MySQL 8 logins (caching_sha2_password) need it after every server restart unless TLS is on. Someone on the network could hand over another key and read the password: use TLS where you can."
           />
+        )}
+        {engine !== "POSTGRESQL" && (
+          <fieldset className="wide" aria-labelledby="pitr-heading">
+            <legend id="pitr-heading">Point-in-time recovery</legend>
+            <CheckField
+              label="Archive the binary log continuously"
+              name="pitrEnabled"
+              defaultChecked={server?.pitr.enabled ?? false}
+              hint="Restores can then reach any second since the oldest kept dump. Needs the binary log on (ROW format) and REPLICATION SLAVE, REPLICATION CLIENT for the user."
+            />
+            <TextField
+              label="Ship the open binlog every (seconds)"
+              name="pitrRpoSeconds"
+              inputMode="numeric"
+              defaultValue={server?.pitr.rpoSeconds ?? 60}
+              error={errors["pitr.rpoSeconds"]}
+              hint="The most writes a lost server can take with it (5–3600)."
+            />
+            <TextField
+              label="Archive storage target ids"
+              name="pitrStorageTargetIds"
+              defaultValue={server?.pitr.storageTargetIds?.join(", ") ?? ""}
+              error={errors["pitr.storageTargetIds"]}
+              hint="Comma separated; empty = the default storage targets."
+            />
+          </fieldset>
         )}
         <CheckField label="Enabled" name="enabled" defaultChecked={server?.enabled ?? true} />
         {server?.passwordSet && <CheckField label="Remove the stored password" name="clearPassword" />}

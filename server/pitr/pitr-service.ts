@@ -1,0 +1,100 @@
+import type { PrismaClient } from "../db/client.ts";
+import type { Server, StorageTarget } from "../db/generated/client.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { SqlguardMetrics } from "../observability/metrics.ts";
+import type { ServerConnection } from "../process/server-connection.ts";
+import type { ArtifactStore } from "../storage/artifact-store.ts";
+import { ServerPitr } from "./pitr-supervisor.ts";
+import { pitrStatus } from "./pitr-window.ts";
+import { verifyArchives } from "./verify-archives.ts";
+
+const RECONCILE_MS = 15_000;
+const VERIFY_EVERY = 40; // reconcile passes: every 10 minutes
+
+export type PitrServiceDeps = {
+  prisma: PrismaClient;
+  logger: Logger;
+  instanceId: string;
+  spoolRoot: string;
+  connectionOf(server: Server): ServerConnection;
+  storeFor(target: StorageTarget): ArtifactStore;
+  metrics?: SqlguardMetrics;
+  /** A chain found broken (once per new reason): the PITR_CHAIN_BROKEN notification. */
+  onBroken?(server: string, reason: string): void;
+};
+
+/**
+ * Runs binlog archiving for every server with point-in-time recovery on: reconciles every 15 s
+ * (starts a ServerPitr where this instance gets the lease, stops those turned off or changed),
+ * checks the archive objects every 10 minutes, refreshes the window metrics and announces new
+ * chain breaks.
+ */
+export class PitrService {
+  readonly #running = new Map<number, { pitr: ServerPitr; version: number }>();
+  readonly #announced = new Map<number, string>();
+  #timer: NodeJS.Timeout | null = null;
+  #passes = 0;
+  #busy: Promise<void> | null = null;
+
+  constructor(private readonly deps: PitrServiceDeps) {}
+
+  start(): void {
+    this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_MS);
+    void this.reconcile();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#busy;
+    await Promise.all([...this.#running.values()].map((r) => r.pitr.stop()));
+    this.#running.clear();
+  }
+
+  /** One pass; never throws. */
+  reconcile(): Promise<void> {
+    this.#busy ??= this.#reconcile()
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, "point-in-time recovery reconcile failed"))
+      .finally(() => (this.#busy = null));
+    return this.#busy;
+  }
+
+  async #reconcile(): Promise<void> {
+    const { prisma, logger } = this.deps;
+    const servers = await prisma.server.findMany({ where: { pitrEnabled: true, enabled: true, engine: { in: ["MARIADB", "MYSQL"] } } });
+    for (const [id, r] of this.#running) {
+      const now = servers.find((s) => s.id === id);
+      if (!now || now.updatedAt.getTime() !== r.version) {
+        await r.pitr.stop();
+        this.#running.delete(id);
+      }
+    }
+    for (const server of servers) {
+      if (this.#running.has(server.id)) continue;
+      const pitr = new ServerPitr(this.deps, server);
+      const started = await pitr
+        .start()
+        .catch((error: unknown) => (logger.error({ err: error, serverId: server.id }, "binlog archiving could not start"), false));
+      if (started) this.#running.set(server.id, { pitr, version: server.updatedAt.getTime() });
+    }
+    if (this.#passes++ % VERIFY_EVERY === 0) {
+      for (const server of servers) await verifyArchives(prisma, server.id, this.deps.storeFor).catch(() => []);
+    }
+    const statuses = await Promise.all(servers.map(async (s) => ({ server: s, status: await pitrStatus(prisma, s) })));
+    this.deps.metrics?.setPitr(
+      statuses.map(({ server, status }) => ({
+        server: server.name,
+        from: status.recoverableFrom,
+        to: status.recoverableTo,
+        lagSeconds: status.lagSeconds,
+        broken: status.broken,
+      })),
+    );
+    for (const { server, status } of statuses) {
+      if (status.broken && status.brokenReason && this.#announced.get(server.id) !== status.brokenReason) {
+        this.#announced.set(server.id, status.brokenReason);
+        this.deps.onBroken?.(server.name, status.brokenReason);
+      }
+    }
+  }
+}
