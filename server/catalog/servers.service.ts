@@ -182,8 +182,8 @@ export class ServersService {
     return before;
   }
 
-  /** PITR archives binlogs: MariaDB / MySQL only, onto storage targets that exist. */
-  async #checkPitr(engine: EngineName, pitr: z.output<typeof pitrRule> | null): Promise<void> {
+  /** PITR archives binlogs (MariaDB / MySQL) or WAL (PostgreSQL, server/pitr/pg) onto storage targets that exist. */
+  async #checkPitr(_engine: EngineName, pitr: z.output<typeof pitrRule> | null): Promise<void> {
     if (!pitr) return;
     const ids = pitr.storageTargetIds ?? [];
     if (!ids.length) return;

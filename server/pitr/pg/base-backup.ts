@@ -161,7 +161,9 @@ export async function takeBaseBackup(
       storedBytes += c.length;
       for (const p of copies) p.write(c);
     });
-    zstd.stdout.on("end", () => copies.forEach((p) => p.end()));
+    zstd.stdout.on("end", () => {
+      for (const p of copies) p.end();
+    });
     const puts = Promise.all(targets.map((t, i) => deps.storeFor(t).put(key, copies[i]!, { contentType: "application/zstd", signal: options.signal })));
     const [baseExit, zstdExit] = await Promise.all([base.exited, zstd.exited]);
     await puts;
