@@ -183,11 +183,9 @@ export class ServersService {
     return before;
   }
 
-  /** PITR archives binlogs: MariaDB / MySQL only, onto storage targets that exist. */
-  async #checkPitr(engine: EngineName, pitr: z.output<typeof pitrRule> | null): Promise<void> {
+  /** PITR archives binlogs (MariaDB / MySQL) or WAL (PostgreSQL, server/pitr/pg) onto storage targets that exist. */
+  async #checkPitr(_engine: EngineName, pitr: z.output<typeof pitrRule> | null): Promise<void> {
     if (!pitr) return;
-    if (pitr.enabled && engine === "POSTGRESQL")
-      throw new ValidationError("pitr.enabled", "pitr.enabled: point-in-time recovery is not available for PostgreSQL servers yet");
     const ids = pitr.storageTargetIds ?? [];
     if (!ids.length) return;
     const found = await this.deps.prisma.storageTarget.findMany({ where: { id: { in: ids } }, select: { id: true } });

@@ -1,3 +1,4 @@
+import { PgServerPitr } from "./pg/receiver.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { Server, StorageTarget } from "../db/generated/client.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -30,7 +31,7 @@ export type PitrServiceDeps = {
  * chain breaks.
  */
 export class PitrService {
-  readonly #running = new Map<number, { pitr: ServerPitr; version: number }>();
+  readonly #running = new Map<number, { pitr: ServerPitr | PgServerPitr; version: number }>();
   readonly #announced = new Map<number, string>();
   #timer: NodeJS.Timeout | null = null;
   #passes = 0;
@@ -61,7 +62,7 @@ export class PitrService {
 
   async #reconcile(): Promise<void> {
     const { prisma, logger } = this.deps;
-    const servers = await prisma.server.findMany({ where: { pitrEnabled: true, enabled: true, engine: { in: ["MARIADB", "MYSQL"] } } });
+    const servers = await prisma.server.findMany({ where: { pitrEnabled: true, enabled: true, engine: { in: ["MARIADB", "MYSQL", "POSTGRESQL"] } } });
     for (const [id, r] of this.#running) {
       const now = servers.find((s) => s.id === id);
       if (!now || now.updatedAt.getTime() !== r.version) {
@@ -71,7 +72,8 @@ export class PitrService {
     }
     for (const server of servers) {
       if (this.#running.has(server.id)) continue;
-      const pitr = new ServerPitr(this.deps, server);
+      // PostgreSQL: a replication slot and pg_receivewal (server/pitr/pg) under the same lease.
+      const pitr = server.engine === "POSTGRESQL" ? new PgServerPitr(this.deps, server) : new ServerPitr(this.deps, server);
       const started = await pitr
         .start()
         .catch((error: unknown) => (logger.error({ err: error, serverId: server.id }, "binlog archiving could not start"), false));

@@ -1,6 +1,7 @@
 import type { PrismaClient } from "../db/client.ts";
 import type { Server } from "../db/generated/client.ts";
 import { binlogSequence } from "./binlog-file.ts";
+import { pgPitrStatus } from "./pg/pg-window.ts";
 
 /** Server.pitr in the API: settings, and the recoverable window the archive and the dumps give. */
 export type PitrStatus = {
@@ -26,6 +27,8 @@ export async function pitrStatus(prisma: PrismaClient, server: Server, database:
     rpoSeconds: server.pitrRpoSeconds,
     storageTargetIds: Array.isArray(server.pitrStorageTargetIds) ? (server.pitrStorageTargetIds as number[]) : null,
   };
+  // PostgreSQL: base backups and WAL segments (server/pitr/pg).
+  if (server.engine === "POSTGRESQL") return pgPitrStatus(prisma, server, base);
   const [archives, stream, dumps] = await Promise.all([
     prisma.pitrArchive.findMany({ where: { serverId: server.id }, select: { file: true, breakReason: true, lastEventAt: true, firstEventAt: true } }),
     prisma.pitrStream.findUnique({ where: { serverId: server.id } }),

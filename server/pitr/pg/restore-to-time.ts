@@ -1,0 +1,190 @@
+import { execFile } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
+import type { PrismaClient } from "../../db/client.ts";
+import type { StorageTarget } from "../../db/generated/client.ts";
+import type { ArtifactStore } from "../../storage/artifact-store.ts";
+import { CLUSTER_DATABASE, type BaseBackupPosition } from "./base-backup.ts";
+import { compareSegments, isHistoryFile, parseSegment, type WalSegment } from "./wal.ts";
+import { walGap } from "./wal-archiver.ts";
+
+const run = promisify(execFile);
+
+/** A point-in-time restore of a PostgreSQL server that cannot be done, and why. */
+export class PgPitrRefusedError extends Error {}
+
+export type PgRestorePlan = {
+  backupId: number;
+  base: BaseBackupPosition;
+  baseKey: string;
+  baseTargetId: number;
+  /** Segments (and history files) to fetch, in order. */
+  wal: Array<{ file: string; key: string; partial: boolean; storageTargetIds: number[] }>;
+  target: Date;
+};
+
+/**
+ * What a restore of `serverId` to `at` needs: the newest base backup finished before `at`, and
+ * every archived WAL segment from its start segment up to the first one written at or after
+ * `at` (or the newest partial one). Refuses, saying why, when `at` is outside the archive or the
+ * chain between the base backup and `at` is broken (a missing segment, a break the archiver
+ * recorded), unless `force`.
+ */
+export async function planPgRestore(prisma: PrismaClient, serverId: number, at: Date, options: { force?: boolean } = {}): Promise<PgRestorePlan> {
+  if (at.getTime() > Date.now()) throw new PgPitrRefusedError(`${at.toISOString()} is in the future`);
+  const backups = await prisma.backup.findMany({
+    where: { serverId, database: CLUSTER_DATABASE, status: "SUCCEEDED", finishedAt: { lte: at } },
+    include: { artifacts: { where: { status: "STORED" } } },
+    orderBy: { finishedAt: "desc" },
+  });
+  const backup = backups.find((b) => (b.position as BaseBackupPosition | null)?.kind === "pg-base" && b.artifacts.length > 0);
+  if (!backup) throw new PgPitrRefusedError(`no base backup of this server finished before ${at.toISOString()}`);
+  const base = backup.position as BaseBackupPosition;
+  const start = parseSegment(base.startSegment)!;
+  const rows = await prisma.pitrArchive.findMany({ where: { serverId } });
+  const files = new Set(rows.map((r) => r.file));
+  const segments = rows
+    .map((r) => ({ r, s: parseSegment(r.file) }))
+    .filter((x): x is { r: (typeof rows)[number]; s: WalSegment } => x.s !== null && compareSegments(x.s, start) >= 0)
+    .sort((a, b) => compareSegments(a.s, b.s));
+  if (!segments.length || segments[0]!.s.name !== start.name) {
+    throw new PgPitrRefusedError(
+      `WAL segment ${start.name}, where base backup ${backup.id} starts, is not in the archive: the chain is broken before ${at.toISOString()}`,
+    );
+  }
+  const needed: typeof segments = [];
+  let reached = false;
+  for (const [i, x] of segments.entries()) {
+    if (i > 0) {
+      const gap = walGap(segments[i - 1]!.s, x.s, files) ?? x.r.breakReason;
+      if (gap && !options.force)
+        throw new PgPitrRefusedError(`the WAL archive chain is broken before ${at.toISOString()}: ${gap}; a restore past it would miss transactions`);
+    } else if (x.r.breakReason && !options.force && x.r.breakReason.includes("missing from storage")) {
+      throw new PgPitrRefusedError(`the WAL archive chain is broken before ${at.toISOString()}: ${x.r.breakReason}`);
+    }
+    needed.push(x);
+    if (x.r.lastEventAt && x.r.lastEventAt >= at) {
+      reached = true;
+      break;
+    }
+  }
+  if (!reached) {
+    const last = segments.at(-1)!.r;
+    throw new PgPitrRefusedError(
+      `${at.toISOString()} is after the newest archived WAL (${last.file}, written ${last.lastEventAt?.toISOString() ?? "at an unknown time"}): it is not recoverable yet`,
+    );
+  }
+  const histories = rows.filter((r) => isHistoryFile(r.file));
+  return {
+    backupId: backup.id,
+    base,
+    baseKey: backup.artifacts[0]!.key,
+    baseTargetId: backup.artifacts[0]!.storageTargetId!,
+    target: at,
+    wal: [
+      ...histories.map((h) => ({ file: h.file, key: h.key, partial: false, storageTargetIds: h.storageTargetIds as number[] })),
+      ...needed.map((x) => ({ file: x.s.name, key: x.r.key, partial: x.r.partial, storageTargetIds: x.r.storageTargetIds as number[] })),
+    ],
+  };
+}
+
+export type PreparedDataDir = {
+  dataDir: string;
+  walSpool: string;
+  /** The exact command that starts it (as the postgres user), for the README and the user. */
+  startCommand: string;
+};
+
+/**
+ * Builds a ready data directory for `plan`: the base backup unpacked into `dataDir`, the needed
+ * WAL fetched into `<dataDir>.wal` (decompressed; a partial segment padded to the segment size),
+ * `restore_command = 'cp <spool>/%f %p'`, `recovery_target_time` and `recovery_target_action =
+ * 'promote'` in postgresql.auto.conf, and recovery.signal. Starting it replays the WAL to the
+ * target; PostgreSQL itself refuses to open when the target is not reached.
+ */
+export async function prepareDataDir(
+  plan: PgRestorePlan,
+  storeFor: (targetId: number) => Promise<ArtifactStore>,
+  dataDir: string,
+  options: { segmentBytes?: number; port?: number } = {},
+): Promise<PreparedDataDir> {
+  const segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if ((await fs.readdir(dataDir)).length) throw new Error(`${dataDir} is not empty`);
+  await fs.chmod(dataDir, 0o700);
+  const walSpool = `${dataDir}.wal`;
+  await fs.mkdir(walSpool, { recursive: true, mode: 0o700 });
+  // Base backup: zstd -d | tar -x.
+  const baseStore = await storeFor(plan.baseTargetId);
+  const baseFile = `${dataDir}.base.tar.zst`;
+  await pipeline(await baseStore.get(plan.baseKey), createWriteStream(baseFile));
+  await run("tar", ["-I", "zstd", "-xf", baseFile, "-C", dataDir]).catch((error: Error & { stderr?: string }) => {
+    throw new Error(`unpacking base backup ${plan.baseKey} failed: ${error.stderr ?? error.message}`);
+  });
+  await fs.rm(baseFile, { force: true });
+  for (const w of plan.wal) {
+    const store = await storeFor(w.storageTargetIds[0]!);
+    const out = path.join(walSpool, w.file);
+    if (isHistoryFile(w.file)) {
+      await pipeline(await store.get(w.key), createWriteStream(out));
+      continue;
+    }
+    // Fetched whole, then decompressed file to file (lz4 reports an unfinished frame of a partial segment but writes what it decoded).
+    await pipeline(await store.get(w.key), createWriteStream(`${out}.lz4`));
+    const exit = await run("lz4", ["-d", "-q", "-f", `${out}.lz4`, out]).then(
+      () => null,
+      (error: Error & { stderr?: string }) => error.stderr ?? error.message,
+    );
+    await fs.rm(`${out}.lz4`, { force: true });
+    if (exit !== null && !w.partial) throw new Error(`WAL segment ${w.file} could not be decompressed: ${exit}`);
+    const size = (await fs.stat(out)).size;
+    if (size < segmentBytes) {
+      if (!w.partial) throw new Error(`WAL segment ${w.file} is ${size} bytes, not ${segmentBytes}`);
+      await fs.truncate(out, segmentBytes);
+    }
+  }
+  const conf = [
+    "",
+    "# Added by SQLGuard: point-in-time recovery",
+    `restore_command = 'cp ${walSpool}/%f %p'`,
+    `recovery_target_time = '${plan.target.toISOString().replace("T", " ").replace("Z", "+00")}'`,
+    "recovery_target_inclusive = true",
+    "recovery_target_action = 'promote'",
+    "archive_mode = off",
+    ...(options.port ? [`port = ${options.port}`] : []),
+    "",
+  ].join("\n");
+  await fs.appendFile(path.join(dataDir, "postgresql.auto.conf"), conf);
+  await fs.writeFile(path.join(dataDir, "recovery.signal"), "");
+  // A replica's leftovers would make it wait for a primary.
+  await fs.rm(path.join(dataDir, "standby.signal"), { force: true });
+  await fs.mkdir(path.join(dataDir, "pg_wal"), { recursive: true });
+  return {
+    dataDir,
+    walSpool,
+    startCommand: `pg_ctl -D ${dataDir} -l ${dataDir}.log${options.port ? ` -o "-p ${options.port}"` : ""} start`,
+  };
+}
+
+/** Waits until the restored instance on `port` has left recovery (promoted at the target), or throws with its log's tail. */
+export async function waitForPromotion(port: number, logFile: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { stdout } = await run("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-Atqc", "SELECT pg_is_in_recovery()"]);
+      if (stdout.trim() === "f") return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      const tail = await fs.readFile(logFile, "utf8").catch(() => "");
+      throw new Error(`the restored instance did not finish recovery: ${tail.slice(-1500)}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+export type { StorageTarget };
