@@ -73,7 +73,7 @@ describe("settling an interrupted backup", () => {
     const fx = await fixture();
     const id = await storedBackup(fx);
     const recorded = await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id } });
-    await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
+    await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: ago(fx, 10_000) });
     const events = eventsOf(fx);
 
     expect(await fx.app.leases.sweep()).toEqual({ settled: [id], restores: [], adopted: [] });
@@ -92,7 +92,7 @@ describe("settling an interrupted backup", () => {
     fs.appendFileSync(path.join(fx.dir, await keyOf(fx, tampered)), "x");
     fs.rmSync(path.join(fx.dir, (await keyOf(fx, unmanifested)) + MANIFEST_SUFFIX));
     await leavePartial(fx, partial, "me");
-    for (const id of [tampered, unmanifested, partial]) await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
+    for (const id of [tampered, unmanifested, partial]) await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: ago(fx, 10_000) });
 
     const recovered = await fx.app.interrupted.recover();
     expect(recovered.backups.sort()).toEqual([tampered, unmanifested, partial].sort());
@@ -104,6 +104,18 @@ describe("settling an interrupted backup", () => {
     for (const id of [tampered, unmanifested, partial]) expect(listFiles(fx.dir).filter((file) => file.includes(`_${id}.`))).toEqual([]);
   });
 
+  it("leaves a row this instance claimed a moment ago to the next sweep, then settles it", async () => {
+    const fx = await fixture();
+    const id = await storedBackup(fx);
+    // Claimed now (the work queue writes the claim's time) but not registered as running yet.
+    await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
+    expect(await fx.app.leases.sweep()).toEqual({ settled: [], restores: [], adopted: [] });
+    expect((await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id } })).status).toBe("RUNNING");
+    await fx.clock.advance(6_000);
+    expect(await fx.app.leases.sweep()).toEqual({ settled: [id], restores: [], adopted: [] });
+    expect((await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id } })).status).toBe("SUCCEEDED");
+  });
+
   it("settles PARTIAL when only some targets hold a committed copy", async () => {
     const fx = await fixture();
     const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-settle-"));
@@ -111,7 +123,7 @@ describe("settling an interrupted backup", () => {
     const other = await createTarget(fx.admin, { name: "second-local", kind: "LOCAL", path: otherDir });
     const id = await storedBackup(fx, [fx.targetId, other]);
     fs.rmSync(path.join(otherDir, (await keyOf(fx, id)) + MANIFEST_SUFFIX));
-    await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
+    await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: ago(fx, 10_000) });
 
     await fx.app.interrupted.recover();
     const row = await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: { orderBy: { storageTargetId: "asc" } } } });
@@ -169,10 +181,10 @@ describe("cancel always ends a backup", () => {
     await leavePartial(fx, own, "me");
     await leavePartial(fx, expired, "gone");
     // This instance's, but not running in this process (its run ended without a record).
-    await asInterrupted(fx, own, { instanceId: "me", heartbeatAt: fx.clock.now() });
+    await asInterrupted(fx, own, { instanceId: "me", heartbeatAt: ago(fx, 10_000) });
     // Another instance's, whose lease expired.
     await asInterrupted(fx, expired, { instanceId: "gone", heartbeatAt: ago(fx, LEASE_MS + 1000) });
-    await asInterrupted(fx, committed, { instanceId: "me", heartbeatAt: fx.clock.now() });
+    await asInterrupted(fx, committed, { instanceId: "me", heartbeatAt: ago(fx, 10_000) });
 
     for (const id of [own, expired]) {
       const row = await cancel(fx, id);

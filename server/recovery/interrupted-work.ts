@@ -165,7 +165,10 @@ export class InterruptedWork {
     // A row this instance claimed a moment ago (the work queue writes the claim's time in the
     // database's clock) may not be registered as running yet: the next sweep judges it.
     const claimedJustNow = (r: BackupWithArtifacts) =>
-      !atStart && r.instanceId === this.deps.instanceId && r.heartbeatAt !== null && Math.abs(Date.now() - r.heartbeatAt.getTime()) < JUST_CLAIMED_MS;
+      !atStart &&
+      r.instanceId === this.deps.instanceId &&
+      r.heartbeatAt !== null &&
+      Math.abs(this.deps.clock.now().getTime() - r.heartbeatAt.getTime()) < JUST_CLAIMED_MS;
     for (const row of rows.filter((r) => !this.deps.live.backup(r.id) && !claimedJustNow(r))) {
       try {
         if ((await this.#settleBackup(row, this.#why(row, "backup", atStart), row.cancelRequestedAt !== null)) !== null) settled.push(row.id);
