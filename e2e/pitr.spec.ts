@@ -95,7 +95,7 @@ test("restore to a point in time from the console, with the window on the dashbo
   await pitr.getByLabel("Instant (UTC)").fill(t.toISOString().slice(0, 19));
   await form.getByLabel("Database name").fill("shop_at_t");
   await form.getByRole("button", { name: "Start restore" }).click();
-  await expect(form.getByTestId("restore-status")).toContainText(/SUCCEEDED|FAILED/, { timeout: 60_000 });
+  await expect(form.getByTestId("restore-status")).toContainText(/Succeeded|Failed/, { timeout: 60_000 });
   const { restores } = await gqlOk<{ restores: { nodes: Array<{ status: string; error: string | null }> } }>(
     page.request,
     "query { restores(first: 1) { nodes { status error } } }",
