@@ -114,7 +114,13 @@ export class BackupRunner {
       this.#claimAgain = true;
       return;
     }
-    const pass = this.#claimPasses().finally(() => (this.#claiming = null));
+    // A call that came while this pass was ending (after its last check of #claimAgain, before this
+    // finally) would otherwise be lost: the backup it announced stayed PENDING until the next poll,
+    // or for good where nothing polls.
+    const pass = this.#claimPasses().finally(() => {
+      this.#claiming = null;
+      if (this.#claimAgain && !this.#stopping) this.enqueue();
+    });
     this.#claiming = pass;
     this.#tasks.add(pass);
     void pass.finally(() => this.#tasks.delete(pass));
