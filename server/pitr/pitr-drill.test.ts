@@ -13,6 +13,7 @@ import { ServerPitr } from "./pitr-supervisor.ts";
 import { takeCheckpoints } from "./checkpoints.ts";
 import { pickPitrPoint } from "../restore/pitr-drill.ts";
 import { gtidState } from "./binlog-file.ts";
+import { runRestoreCommand } from "../cli/cli-restore.ts";
 
 /**
  * Restores to a GTID and to a binlog position, row-count checkpoints and point-in-time drills, on
@@ -161,6 +162,23 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     expect(statePosition.rows).not.toBe(stateGtid.rows);
     const recorded = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: r2.id } });
     expect(recorded.stopAtPosition).toBe(`${atPosition.file}:${atPosition.position}`);
+
+    // The CLI, from the storage alone: the same GTID, and a refusal of two targets at once.
+    const artifact = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId, storageTargetId: targetId } });
+    const out: string[] = [];
+    const cli = (extra: string[], database: string) =>
+      runRestoreCommand(
+        ["--file", path.join(work, "archive", artifact.key), "--to", `mysql://root@127.0.0.1:${source.port}/${database}`, ...extra],
+        {},
+        { out: (l) => out.push(l), err: (l) => out.push(l) },
+        new AbortController().signal,
+      );
+    expect(await cli(["--stop-at-gtid", atGtid.gtid], "shop_cli_gtid")).toBe(0);
+    expect(out.join("\n")).toMatch(new RegExp(`replayed \\d+ binlog file\\(s\\) from .* to GTID ${atGtid.gtid}`));
+    expect(await state("shop_cli_gtid")).toEqual(stateGtid);
+    await expect(cli(["--stop-at-gtid", atGtid.gtid, "--stop-at-position", `${atPosition.file}:${atPosition.position}`], "shop_cli_two")).rejects.toThrow(
+      /exclude each other/,
+    );
 
     // Clear field errors: two targets at once, a malformed GTID or position, a GTID not yet written.
     const both = await requestRestore(admin, { backupId, database: "x1", stopAtGtid: atGtid.gtid, pointInTime: new Date().toISOString() });
