@@ -10,6 +10,7 @@ import { createTestApp } from "../testing/test-app.ts";
 import { memoryLogger } from "../testing/test-db.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "../restore/testing/restore-helpers.ts";
 import { ServerPitr } from "./pitr-supervisor.ts";
+import { PitrService } from "./pitr-service.ts";
 import { takeCheckpoints } from "./checkpoints.ts";
 import { pickPitrPoint } from "../restore/pitr-drill.ts";
 import { gtidState } from "./binlog-file.ts";
@@ -261,4 +262,31 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     expect(failed.error).toMatch(/point-in-time drill refused: .*broken at .*purged/);
     expect(failed.restoreMs).toBeNull();
   }, 120_000);
+
+  it("the PITR service takes checkpoints on the servers it archives, when they are due", async () => {
+    await stopArchiving();
+    const service = new PitrService({
+      prisma: app.db.prisma,
+      logger: log.logger,
+      instanceId: "pitr-drill-service",
+      spoolRoot: path.join(work, "spool-service"),
+      connectionOf: (s) => ({ engine: s.engine, host: s.host, port: s.port, username: s.username, password: null, tls: false }),
+      storeFor: () => store,
+      checkpointMs: 60 * 60_000,
+    });
+    try {
+      // The lease of the stopped archiver runs out first.
+      await app.db.prisma.pitrStream.update({ where: { serverId }, data: { leaseUntil: new Date(0) } });
+      const before = await app.db.prisma.pitrCheckpoint.count({ where: { serverId } });
+      // The newest checkpoint is older than checkpointMs: one more.
+      await app.db.prisma.pitrCheckpoint.updateMany({ where: { serverId }, data: { createdAt: new Date(Date.now() - 2 * 60 * 60_000) } });
+      await service.reconcile();
+      expect(await app.db.prisma.pitrCheckpoint.count({ where: { serverId } })).toBe(before + 1);
+      // Not due again within the interval.
+      await service.reconcile();
+      expect(await app.db.prisma.pitrCheckpoint.count({ where: { serverId } })).toBe(before + 1);
+    } finally {
+      await service.stop();
+    }
+  }, 60_000);
 });
