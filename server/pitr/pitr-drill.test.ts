@@ -204,6 +204,16 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     expect(checkpoint!.tableRows).toEqual({ items: Number(items.n), notes: Number(notes.n) });
     expect(checkpoint!.database).toBe("shop");
     expect(Math.abs(checkpoint!.takenAt.getTime() - Date.now())).toBeLessThan(60_000);
+    const listed = dataOf(
+      await admin(`query($s: Int!) { pitrCheckpoints(serverId: $s, database: "shop") { id binlogPosition tableRows } }`, { s: serverId }),
+    ) as {
+      pitrCheckpoints: Array<{ id: number; binlogPosition: string; tableRows: string }>;
+    };
+    expect(listed.pitrCheckpoints[0]).toEqual({
+      id: checkpoint!.id,
+      binlogPosition: `${before.file}:${before.position}`,
+      tableRows: JSON.stringify(checkpoint!.tableRows),
+    });
   }, 60_000);
 
   it("a point-in-time drill restores to a checkpoint and passes on a healthy chain, and fails on a row count that differs", async () => {
