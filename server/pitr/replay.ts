@@ -239,7 +239,7 @@ export async function replayBinlogs(
  * mariadb-binlog's stop for the plan: --stop-datetime (UTC), or --stop-position at the offset in
  * the last file; a GTID becomes the offset where its transaction ends (the next GTID event, else
  * the end of the file's complete events), found in the file itself, so that one numeric start and
- * stop apply (GTID and offset positions cannot be mixed).
+ * stop apply (rather than a GTID stop mixed with the dump's numeric start offset).
  */
 async function stopArgs(plan: ReplayPlan, lastFile: string): Promise<string[]> {
   const { stop } = plan;
