@@ -243,12 +243,33 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     const failed = await runDrill(second!.id);
     expect(failed.status).toBe("FAILED");
     expect(failed.error).toMatch(/table notes has 3 rows, the checkpoint recorded 4/);
+    await app.db.prisma.pitrCheckpoint.update({ where: { id: second!.id }, data: { tableRows: second!.tableRows as object } });
 
     const listed = dataOf(await admin(`{ restoreDrills(database: "shop") { id kind stopAtPosition pointInTime status } }`)) as {
       restoreDrills: Array<{ id: number; kind: string; stopAtPosition: string | null }>;
     };
     expect(listed.restoreDrills.find((d) => d.id === passed.id)).toMatchObject({ kind: "PITR", stopAtPosition: passed.stopAtPosition });
   }, 180_000);
+
+  it("a schedule with point-in-time drills drills its backups to a checkpoint", async () => {
+    const created = dataOf(
+      await admin(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
+        input: { name: "pitr-drills", cronExpression: "0 3 * * *", serverIds: [serverId], storageTargetIds: [targetId] },
+      }),
+    ) as { createSchedule: { id: number } };
+    const scheduleId = created.createSchedule.id;
+    const set = dataOf(
+      await admin(`mutation($s: Int!, $v: Int!) { setScheduleDrill(scheduleId: $s, input: { enabled: true, serverId: $v, pitr: true }) { drillPitr } }`, {
+        s: scheduleId,
+        v: serverId,
+      }),
+    ) as { setScheduleDrill: { drillPitr: boolean } };
+    expect(set.setScheduleDrill.drillPitr).toBe(true);
+    await app.db.prisma.backup.update({ where: { id: backupId }, data: { scheduleId } });
+    const drill = await app.services.drills.runDrillFor(backupId);
+    expect(drill).toMatchObject({ kind: "PITR", trigger: "AFTER_BACKUP", status: "PASSED", baseline: "CHECKPOINT" });
+    expect(drill!.checkpointId).not.toBeNull();
+  }, 120_000);
 
   it("a point-in-time drill past a broken chain fails, naming the break", async () => {
     await stopArchiving();
