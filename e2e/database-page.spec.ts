@@ -10,11 +10,11 @@ test.use({ timezoneId: "UTC", locale: "en-US" });
 async function waitForDrill(page: import("@playwright/test").Page, id: number): Promise<string> {
   const deadline = Date.now() + 90_000;
   for (;;) {
-    const { restoreDrills } = await gqlOk<{ restoreDrills: Array<{ id: number; status: string }> }>(
+    const { restoreDrills } = await gqlOk<{ restoreDrills: { nodes: Array<{ id: number; status: string }> } }>(
       page.request,
-      "query { restoreDrills(first: 50) { id status } }",
+      "query { restoreDrills(first: 50) { nodes { id status } } }",
     );
-    const status = restoreDrills.find((d) => d.id === id)?.status ?? "UNKNOWN";
+    const status = restoreDrills.nodes.find((d) => d.id === id)?.status ?? "UNKNOWN";
     if (status !== "RUNNING" || Date.now() > deadline) return status;
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -285,6 +285,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     heartbeatMs: deps.limits.heartbeatMs,
   });
   const services: Services = {
+    audit,
     auth,
     signIn,
     secondFactor,
@@ -317,7 +318,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       events,
       components: () => healthMonitor.snapshot(),
     }),
-    databaseDetail: new DatabaseDetailService({ prisma, now: () => clock.now() }),
+    databaseDetail: new DatabaseDetailService({ prisma, backups, now: () => clock.now() }),
     restores: restore.restores,
     verification: restore.verification,
     drills: restore.drills,

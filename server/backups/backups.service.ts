@@ -42,6 +42,8 @@ export type BackupOrder = "NEWEST_FIRST" | "OLDEST_FIRST";
 /** Filters of the backup history; every field optional. */
 export type BackupFilter = {
   serverId?: number | null;
+  /** The server name as recorded on the backup: a deleted server's backups too. */
+  serverName?: string | null;
   database?: string | null;
   scheduleId?: number | null;
   status?: Backup["status"][] | null;
@@ -326,6 +328,7 @@ function backupWhere(f: BackupFilter & { serverIds?: number[] }): Prisma.BackupW
   return {
     ...(f.serverIds ? { serverId: { in: f.serverId != null ? f.serverIds.filter((id) => id === f.serverId) : f.serverIds } } : {}),
     ...(f.serverId != null && !f.serverIds ? { serverId: f.serverId } : {}),
+    ...(f.serverName != null ? { serverName: f.serverName } : {}),
     ...(f.database != null ? { database: f.database } : {}),
     ...(f.scheduleId != null ? { scheduleId: f.scheduleId } : {}),
     ...(f.status?.length ? { status: { in: f.status } } : {}),

@@ -1,10 +1,11 @@
 import { requireRole, type Principal } from "../auth/roles.ts";
 import type { PrismaClient } from "../db/client.ts";
-import type { Backup, Engine, RestoreDrill, Server } from "../db/generated/client.ts";
+import type { Engine, RestoreDrill, Server } from "../db/generated/client.ts";
 import type { ArtifactStatus, DrillStatus } from "../db/generated/enums.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import { loadCoverage } from "../scheduler/coverage.ts";
 import { nextDue } from "../scheduler/due-times.ts";
+import type { BackupsService } from "./backups.service.ts";
 import { RECOVERY_POINT_STATUSES } from "./outcome.ts";
 
 /** A database's copies on one storage target, over its whole history. */
@@ -35,7 +36,8 @@ export type DatabaseDetail = {
   /** The server of that name now; null once deleted (its backups keep the name). */
   server: Server | null;
   engine: Engine | null;
-  backups: { nodes: Backup[]; totalCount: number };
+  /** Backups of it ever recorded (their pages come from `backups`). */
+  backupCount: number;
   copies: TargetCopies[];
   drills: RestoreDrill[];
   /** The shortest interval of the schedules covering it now (null when none does). */
@@ -61,29 +63,27 @@ const POINT_STATUSES = [...RECOVERY_POINT_STATUSES, "DELETED"] as const;
  * over time, found by server name so that a deleted server's history stays readable.
  */
 export class DatabaseDetailService {
-  constructor(private readonly deps: { prisma: PrismaClient; now?: () => Date }) {}
+  constructor(private readonly deps: { prisma: PrismaClient; backups: Pick<BackupsService, "list">; now?: () => Date }) {}
 
   /**
    * Everything about `serverName` / `database`. Throws a ValidationError naming the argument for
    * bad input, NotFoundError when neither a server of that name nor any backup of it exists.
    */
-  async get(principal: Principal, args: { serverName: string; database: string; first?: number | null; days?: number | null }): Promise<DatabaseDetail> {
+  async get(principal: Principal, args: { serverName: string; database: string; days?: number | null }): Promise<DatabaseDetail> {
     requireRole(principal, "VIEWER");
     const { serverName, database } = args;
-    const first = args.first ?? 50;
     const days = args.days ?? 30;
     if (serverName.trim() === "" || serverName.length > 100) throw new ValidationError("serverName", "must be 1 to 100 characters");
     if (database.trim() === "" || database.length > 255) throw new ValidationError("database", "must be 1 to 255 characters");
-    if (!Number.isInteger(first) || first < 1 || first > 200) throw new ValidationError("first", "must be between 1 and 200");
     if (!Number.isInteger(days) || days < 1 || days > 366) throw new ValidationError("days", "must be between 1 and 366");
 
     const { prisma } = this.deps;
     const now = this.deps.now?.() ?? new Date();
     const since = new Date(now.getTime() - days * DAY_MS);
     const where = { serverName, database };
-    const [server, nodes, totalCount, copies, drills, rpo, rto, recoverable] = await Promise.all([
+    const [server, newest, totalCount, copies, drills, rpo, rto, recoverable] = await Promise.all([
       prisma.server.findUnique({ where: { name: serverName } }),
-      prisma.backup.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: first }),
+      prisma.backup.findFirst({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], select: { engine: true } }),
       prisma.backup.count({ where }),
       this.#copies(serverName, database),
       prisma.restoreDrill.findMany({ where: { sourceServerName: serverName, database }, orderBy: { id: "desc" }, take: 20 }),
@@ -106,8 +106,8 @@ export class DatabaseDetailService {
       serverName,
       database,
       server,
-      engine: nodes[0]?.engine ?? server?.engine ?? null,
-      backups: { nodes, totalCount },
+      engine: newest?.engine ?? server?.engine ?? null,
+      backupCount: totalCount,
       copies,
       drills,
       targetRpoSeconds: server ? await this.#targetRpo(server.id, database, now) : null,
@@ -116,6 +116,16 @@ export class DatabaseDetailService {
       recoverable: { points: recoverable._count._all, oldest: recoverable._min.startedAt, newest: recoverable._max.startedAt },
       days,
     };
+  }
+
+  /**
+   * A page of the database's backups, newest first (the keyset cursor of `BackupsService.list`).
+   * Throws a ValidationError naming `first` past 200, or `after` for a cursor it did not hand out.
+   */
+  backups(principal: Principal, of: { serverName: string; database: string }, page: { first: number; after?: string | null }) {
+    requireRole(principal, "VIEWER");
+    if (!Number.isInteger(page.first) || page.first < 1 || page.first > 200) throw new ValidationError("first", "must be between 1 and 200");
+    return this.deps.backups.list({ serverName: of.serverName, database: of.database }, { first: page.first, after: page.after });
   }
 
   /** Every (server name, database) with backups, newest first; `serverName` narrows to one name (exact). */

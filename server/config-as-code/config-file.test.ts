@@ -54,8 +54,8 @@ async function servers(): Promise<Array<{ name: string; port: number }>> {
 }
 
 async function fileAudits(): Promise<Array<{ actor: string; action: string }>> {
-  const r = await admin(`{ auditLog(limit: 500) { actor action } }`);
-  return (r.data.auditLog as Array<{ actor: string; action: string }>).filter((e) => e.actor === "config-file");
+  const r = await admin(`{ auditLog(first: 500) { nodes { actor action } } }`);
+  return (r.data.auditLog.nodes as Array<{ actor: string; action: string }>).filter((e) => e.actor === "config-file");
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {

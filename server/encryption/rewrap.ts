@@ -1,7 +1,7 @@
 import type { AuditLog } from "../audit/audit-log.ts";
 import type { PrismaClient } from "../db/client.ts";
 import { type BackupArtifact, type EncryptionRewrap, Prisma, type StorageTarget } from "../db/generated/client.ts";
-import { ConflictError, NotFoundError } from "../errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { pinArtifact, PinRefusedError } from "../retention/artifact-pins.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
@@ -86,9 +86,20 @@ export class EncryptionRewraps {
     return job;
   }
 
-  /** The newest jobs first. */
-  list(first = 20): Promise<EncryptionRewrap[]> {
-    return this.deps.prisma.encryptionRewrap.findMany({ orderBy: { id: "desc" }, take: Math.min(Math.max(first, 1), 100) });
+  /** A page of jobs, newest first by id; `after` is the last id of the previous page. A ValidationError naming `first` past 100. */
+  async list(page: { first: number; after?: number | null }): Promise<{ nodes: EncryptionRewrap[]; hasNextPage: boolean }> {
+    if (!Number.isInteger(page.first) || page.first < 1 || page.first > 100) throw new ValidationError("first", "must be between 1 and 100");
+    const rows = await this.deps.prisma.encryptionRewrap.findMany({
+      where: page.after ? { id: { lt: page.after } } : {},
+      orderBy: { id: "desc" },
+      take: page.first + 1,
+    });
+    return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
+  }
+
+  /** How many jobs there are (a connection's totalCount). */
+  count(): Promise<number> {
+    return this.deps.prisma.encryptionRewrap.count();
   }
 
   /** Waits for the jobs running here (tests). */

@@ -116,7 +116,7 @@ describe("roles", () => {
   it("keeps users and the audit log to admins", async () => {
     const viewer = await t.as("VIEWER");
     expect((await viewer("{ users { id } }")).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
-    expect((await viewer("{ auditLog { id } }")).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect((await viewer("{ auditLog { nodes { id } } }")).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     const admin = await t.as("ADMIN");
     const users = await admin("{ users { username role } }");
     expect(users.data?.users.map((u: { username: string }) => u.username)).toContain("admin");

@@ -67,9 +67,9 @@ describe("servers", () => {
     const gone = await admin(`query ($id: Int!) { server(id: $id) { name } }`, { id: server.id });
     expect(gone.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
 
-    const audit = await admin(`query ($id: String!) { auditLog(entityType: "Server", entityId: $id) { action actor } }`, { id: String(server.id) });
-    expect(audit.data!.auditLog.map((e: { action: string }) => e.action)).toEqual(["server.delete", "server.update", "server.create"]);
-    expect(audit.data!.auditLog[0].actor).toContain("test-admin");
+    const audit = await admin(`query ($id: String!) { auditLog(entityType: "Server", entityId: $id) { nodes { action actor } } }`, { id: String(server.id) });
+    expect(audit.data!.auditLog.nodes.map((e: { action: string }) => e.action)).toEqual(["server.delete", "server.update", "server.create"]);
+    expect(audit.data!.auditLog.nodes[0].actor).toContain("test-admin");
     expect(t.changes.filter((c) => c.entity === "server" && c.id === server.id).map((c) => c.action)).toEqual(["create", "update", "delete"]);
   });
 

@@ -1,3 +1,4 @@
+import { ValidationError } from "../errors.ts";
 import { builder } from "./builder.ts";
 import type { GraphQLContext } from "./context.ts";
 
@@ -23,17 +24,22 @@ export const PageInfoRef = builder.objectRef<PageInfoShape>("PageInfo").implemen
   }),
 });
 
-type PrismaNodeModel = "Backup" | "Restore";
+type PrismaNodeModel = "Backup" | "Restore" | "AuditLog" | "RestoreDrill" | "NotificationDelivery" | "EncryptionRewrap";
 
 /**
  * A `<name>Connection` (and `<name>Edge`) of a Prisma model. `cursor` is the keyset cursor of a row;
- * `totalCount` counts every row the page's filter matches. The old top-level hasNextPage/endCursor stay
- * for one release, deprecated.
+ * `totalCount` counts every row the page's filter matches. `legacyFields`: the top-level
+ * hasNextPage/endCursor that backups and restores had before, kept for one release, deprecated.
  */
 export function prismaConnection<Node extends { id: number }, Page extends ConnectionPage<Node>>(
   name: string,
   model: PrismaNodeModel,
-  opts: { description: string; cursor: (node: Node) => string; totalCount: (page: Page, ctx: GraphQLContext) => Promise<number> },
+  opts: {
+    description: string;
+    cursor: (node: Node) => string;
+    totalCount: (page: Page, ctx: GraphQLContext) => Promise<number>;
+    legacyFields?: boolean;
+  },
 ) {
   const EdgeRef = builder.objectRef<{ cursor: string; node: Node }>(`${name}Edge`).implement({
     fields: (t) => ({
@@ -54,8 +60,26 @@ export function prismaConnection<Node extends { id: number }, Page extends Conne
       nodes: t.prismaField({ type: [model] as never, resolve: (_q, page) => page.nodes as never }),
       pageInfo: t.field({ type: PageInfoRef, resolve: pageInfo }),
       totalCount: t.int({ description: "Rows matching the filter (costs a count query).", resolve: (page, _a, ctx) => opts.totalCount(page, ctx) }),
-      hasNextPage: t.boolean({ deprecationReason: "Use pageInfo.hasNextPage.", resolve: (page) => page.hasNextPage }),
-      endCursor: t.string({ nullable: true, deprecationReason: "Use pageInfo.endCursor.", resolve: (page) => pageInfo(page).endCursor }),
+      ...(opts.legacyFields
+        ? {
+            hasNextPage: t.boolean({ deprecationReason: "Use pageInfo.hasNextPage.", resolve: (page) => page.hasNextPage }),
+            endCursor: t.string({ nullable: true, deprecationReason: "Use pageInfo.endCursor.", resolve: (page) => pageInfo(page).endCursor }),
+          }
+        : {}),
     }),
   });
+}
+
+/** The cursor of a list paged newest first by id: the id, as a string. */
+export const idCursor = (node: { id: number }): string => String(node.id);
+
+/**
+ * The id an id cursor stands for; null without one. Throws a ValidationError naming `after` for a
+ * string that is not a cursor `field` handed out, rather than silently starting at the first page.
+ */
+export function parseIdCursor(after: string | null | undefined, field: string): number | null {
+  if (after == null) return null;
+  const id = /^[1-9]\d{0,9}$/.test(after) ? Number(after) : 0;
+  if (id < 1 || id > 2_147_483_647) throw new ValidationError("after", `is not a cursor returned by ${field} (endCursor)`);
+  return id;
 }

@@ -1,3 +1,4 @@
+import type { AuditLog } from "../audit/audit-log.ts";
 import type { AuthService } from "../auth/auth.service.ts";
 import type { OidcService } from "../auth/oidc/oidc.service.ts";
 import type { SecondFactorService } from "../auth/second-factor.service.ts";
@@ -35,6 +36,8 @@ import type { WeeklyReportService } from "../notifications/weekly-report.ts";
 
 /** The services resolvers call; resolvers hold no logic of their own. */
 export type Services = {
+  /** The audit log: written by every service, read by the auditLog query. */
+  audit: AuditLog;
   auth: AuthService;
   signIn: SignInSettingsService;
   secondFactor: SecondFactorService;

@@ -117,6 +117,12 @@ describe("listCostRule", () => {
     expect(cost("query($n: Int) { backups(first: $n) { nodes { id } } }")).toBe(51);
     // A connection's edges are sized by its `first` too: each edge and its node count.
     expect(cost("{ backups(first: 200) { edges { cursor node { id } } pageInfo { endCursor } } }")).toBe(1 + 200 + 200 + 1);
+    // Every paged list is a connection, sized by its `first`; a connection field below an object too.
+    expect(cost("{ auditLog(first: 500) { edges { node { id } } } }")).toBe(1 + 500 + 500);
+    expect(cost("{ restoreDrills(first: 300) { nodes { id } } }")).toBe(1 + 300);
+    expect(cost("{ notificationDeliveries { nodes { id } } }")).toBe(1 + 100);
+    expect(cost("{ encryptionRewraps(first: 100) { edges { cursor } } }")).toBe(1 + 100);
+    expect(cost('{ databaseDetail(serverName: "s", database: "d") { backups(first: 200) { nodes { id } } } }')).toBe(1 + 1 + 200);
     // an unpaginated list: 50 servers, 50 profiles, 50 × 50 servers again
     expect(cost("{ servers { dumpOptions { servers { id } } } }")).toBe(50 + 50 + 2_500);
     // aliases and fragments add up

@@ -31,7 +31,7 @@ export const GRAPHQL_LIMITS = {
   maxDirectives: 20,
   /** Objects the operation may produce by the estimate of `listCostRule`. */
   maxCost: 20_000,
-  /** The size assumed for a list without a `first` / `limit` argument. */
+  /** The size assumed for a list without a `first` argument. */
   defaultListSize: 50,
 } as const;
 
@@ -74,8 +74,8 @@ const SHORT_LISTS: Record<string, number> = {
   "DashboardTotals.storage": 10,
 };
 
-/** Arguments that bound the length of the list a field returns (or its `nodes`). */
-const PAGE_ARGUMENTS = new Set(["first", "last", "limit"]);
+/** Arguments that bound the length of the list a field returns (or its connection's `nodes` and `edges`): every paged list is a connection with `first`. */
+const PAGE_ARGUMENTS = new Set(["first", "last"]);
 
 /** graphql-armor: token, alias, directive and depth limits, and no "Did you mean …?" in errors. */
 export function armorPlugins(): Plugin[] {
@@ -100,7 +100,7 @@ export function armorPlugins(): Plugin[] {
 
 /**
  * Refuses an operation whose estimated output is over `maxCost` objects. Each object-typed field
- * costs the product of the list lengths above it and its own: a `first` / `limit` literal, or the
+ * costs the product of the list lengths above it and its own: a `first` literal, or the
  * argument's default when it is a variable or omitted (a page's `first` sizes its `nodes`), or
  * for a list without one its SHORT_LISTS size or `defaultListSize`. Nested lists (servers → profile → servers → …) and
  * aliases multiply, so a small document cannot ask for millions of rows.

@@ -60,8 +60,8 @@ describe("secrets", () => {
     expect(server.data!.server.passwordSet).toBe(true);
     const target = await admin(`query ($id: Int!) { storageTarget(id: $id) { ${await allScalarFields("StorageTarget")} } }`, { id: targetId });
     expect(target.data!.storageTarget.secretAccessKeySet).toBe(true);
-    const audit = await admin(`{ auditLog(limit: 500) { ${await allScalarFields("AuditEntry")} } }`);
-    expect(audit.data!.auditLog.length).toBeGreaterThan(0);
+    const audit = await admin(`{ auditLog(first: 500) { nodes { ${await allScalarFields("AuditEntry")} } } }`);
+    expect(audit.data!.auditLog.nodes.length).toBeGreaterThan(0);
     expect(JSON.stringify(audit.data)).toContain('"passwordSet\\":true');
 
     const everything = responses.join("\n");

@@ -3,7 +3,7 @@ import type { AuditLog } from "../audit/audit-log.ts";
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
 import { nameRule, parseInput, secretRule } from "../catalog/validate.ts";
 import type { PrismaClient } from "../db/client.ts";
-import type { NotificationChannel, NotificationKind } from "../db/generated/client.ts";
+import type { NotificationChannel, NotificationDelivery, NotificationKind } from "../db/generated/client.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import { webhookUrlProblem, type WebhookNetwork } from "./address-guard.ts";
@@ -93,6 +93,11 @@ export function smtpOf(row: Pick<NotificationChannel, "kind" | "settings" | "sec
   return { ...s, passwordSet: row.secretEnc != null };
 }
 
+/** Which deliveries a page of the log lists: one channel's, or all. */
+export type DeliveryFilter = { channelId?: number | null };
+
+const deliveryWhere = (filter: DeliveryFilter) => (filter.channelId != null ? { channelId: filter.channelId } : {});
+
 /**
  * Notification channels (admin only; every change audited). URLs (chat webhooks carry their token
  * in the path), SMTP passwords, bot tokens and HMAC keys are sealed with the secret box and never
@@ -140,15 +145,29 @@ export class NotificationChannelsService {
     return before;
   }
 
-  /** The delivery log, newest first (at most 500). Admin role. */
-  deliveries(principal: Principal | null, where: { channelId?: number | null; limit?: number | null }, query: object = {}) {
+  /**
+   * A page of the delivery log, newest first by id; `after` is the last id of the previous page.
+   * Admin role; a ValidationError naming `first` past 500.
+   */
+  async deliveries(
+    principal: Principal | null,
+    filter: DeliveryFilter,
+    page: { first: number; after?: number | null },
+  ): Promise<{ nodes: NotificationDelivery[]; hasNextPage: boolean }> {
     requireRole(principal, "ADMIN");
-    return this.deps.prisma.notificationDelivery.findMany({
-      ...query,
-      where: where.channelId ? { channelId: where.channelId } : {},
+    if (!Number.isInteger(page.first) || page.first < 1 || page.first > 500) throw new ValidationError("first", "must be between 1 and 500");
+    const rows = await this.deps.prisma.notificationDelivery.findMany({
+      where: { ...deliveryWhere(filter), ...(page.after ? { id: { lt: page.after } } : {}) },
       orderBy: { id: "desc" },
-      take: Math.min(Math.max(where.limit ?? 100, 1), 500),
+      take: page.first + 1,
     });
+    return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
+  }
+
+  /** How many deliveries the filter matches (a connection's totalCount). Admin role. */
+  deliveryCount(principal: Principal | null, filter: DeliveryFilter): Promise<number> {
+    requireRole(principal, "ADMIN");
+    return this.deps.prisma.notificationDelivery.count({ where: deliveryWhere(filter) });
   }
 
   /** The channel opened for sending. Throws when its secrets no longer open (the key changed). */

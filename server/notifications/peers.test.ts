@@ -246,10 +246,10 @@ describe("notification channels against real peers", () => {
     expect(refused.ok).toBe(false);
     expect(refused.error).toMatch(/Invalid username or password|auth/i);
     expect(smtps.authFailures).toEqual([SMTP_USER]);
-    const log = dataOf(await admin(`{ notificationDeliveries(channelId: ${implicit}) { event status attempts lastError } }`)) as {
-      notificationDeliveries: Array<{ event: string; status: string; attempts: number; lastError: string | null }>;
+    const log = dataOf(await admin(`{ notificationDeliveries(channelId: ${implicit}) { nodes { event status attempts lastError } } }`)) as {
+      notificationDeliveries: { nodes: Array<{ event: string; status: string; attempts: number; lastError: string | null }> };
     };
-    expect(log.notificationDeliveries[0]).toMatchObject({ event: "TEST", status: "FAILED", attempts: 1 });
+    expect(log.notificationDeliveries.nodes[0]).toMatchObject({ event: "TEST", status: "FAILED", attempts: 1 });
     expect(JSON.stringify(log)).not.toContain("a-wrong-password");
   });
 });

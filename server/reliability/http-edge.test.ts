@@ -312,8 +312,8 @@ describe("login brute force (item 16)", () => {
   });
 
   it("logs and audits failures, never the password", async () => {
-    const audit = await gql(`{ auditLog(entityType: "User", limit: 200) { actor action after } }`, {}, { cookie: adminCookie });
-    const failures = audit.json.data.auditLog.filter((e: { action: string }) => e.action === "login.failure");
+    const audit = await gql(`{ auditLog(entityType: "User", first: 200) { nodes { actor action after } } }`, {}, { cookie: adminCookie });
+    const failures = audit.json.data.auditLog.nodes.filter((e: { action: string }) => e.action === "login.failure");
     const victim = failures.filter((e: { actor: string }) => e.actor === "victim").map((e: { after: string }) => JSON.parse(e.after));
     expect(victim.length).toBeGreaterThanOrEqual(6);
     expect(victim).toContainEqual({ username: "victim", address: "10.1.0.0", reason: "wrong password" });

@@ -147,9 +147,10 @@ describe("restore drills", () => {
 
     expect(await app.services.drills.runDrillFor(queued!.id)).toBeNull(); // one drill per backup
     const perDatabase = dataOf(
-      await operator(`query($d: String!) { restoreDrills(serverName: "maria-dr", database: $d) { id restoreMs } }`, { d: source }),
-    ) as { restoreDrills: Array<{ id: number }> };
-    expect(perDatabase.restoreDrills.map((d) => d.id)).toEqual([result.id]);
+      await operator(`query($d: String!) { restoreDrills(serverName: "maria-dr", database: $d) { nodes { id restoreMs } totalCount } }`, { d: source }),
+    ) as { restoreDrills: { nodes: Array<{ id: number }>; totalCount: number } };
+    expect(perDatabase.restoreDrills.nodes.map((d) => d.id)).toEqual([result.id]);
+    expect(perDatabase.restoreDrills.totalCount).toBe(1);
     expect(events).toContainEqual(expect.objectContaining({ type: "DRILL_FINISHED", drillId: result.id, status: "PASSED" }));
   });
 
@@ -254,9 +255,11 @@ describe("restore drills", () => {
     const pgBackup = await app.db.prisma.backup.findFirst({ where: { engine: "POSTGRESQL" } });
     const wrongEngine = await operator(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: pgBackup!.id, s: verifyId });
     expect(wrongEngine.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "serverId" });
-    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "schedule", entityId: $id) { action } }`, { id: String(scheduleId) })) as {
-      auditLog: Array<{ action: string }>;
+    const audit = dataOf(
+      await admin(`query($id: String!) { auditLog(entityType: "schedule", entityId: $id) { nodes { action } } }`, { id: String(scheduleId) }),
+    ) as {
+      auditLog: { nodes: Array<{ action: string }> };
     };
-    expect(audit.auditLog.filter((a) => a.action === "schedule.drill")).toHaveLength(0);
+    expect(audit.auditLog.nodes.filter((a) => a.action === "schedule.drill")).toHaveLength(0);
   });
 });

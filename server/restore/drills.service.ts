@@ -14,6 +14,15 @@ export type DrillsDeps = DrillRunnerDeps & { audit: AuditLog; clock: Clock; inst
 /** Filters of the drill history: a backup, or a database (per source server name). */
 export type DrillFilter = { backupId?: number | null; serverName?: string | null; database?: string | null; status?: RestoreDrill["status"][] | null };
 
+function drillWhere(filter: DrillFilter): Prisma.RestoreDrillWhereInput {
+  return {
+    ...(filter.backupId != null ? { backupId: filter.backupId } : {}),
+    ...(filter.serverName != null ? { sourceServerName: filter.serverName } : {}),
+    ...(filter.database != null ? { database: filter.database } : {}),
+    ...(filter.status?.length ? { status: { in: filter.status } } : {}),
+  };
+}
+
 const ENGINE_FAMILY = { MYSQL: "mysql", MARIADB: "mysql", POSTGRESQL: "pg" } as const;
 const CRON_CHECK_MS = 60_000;
 
@@ -153,16 +162,17 @@ export class DrillsService {
     return after;
   }
 
-  /** A page of drills, newest first. */
-  async list(filter: DrillFilter, first: number): Promise<RestoreDrill[]> {
-    if (!Number.isInteger(first) || first < 1 || first > 500) throw new ValidationError("first", "must be between 1 and 500");
-    const where: Prisma.RestoreDrillWhereInput = {
-      ...(filter.backupId != null ? { backupId: filter.backupId } : {}),
-      ...(filter.serverName != null ? { sourceServerName: filter.serverName } : {}),
-      ...(filter.database != null ? { database: filter.database } : {}),
-      ...(filter.status?.length ? { status: { in: filter.status } } : {}),
-    };
-    return this.deps.prisma.restoreDrill.findMany({ where, orderBy: { id: "desc" }, take: first });
+  /** A page of drills, newest first by id; `after` is the last id of the previous page. Throws a ValidationError naming `first` past 500. */
+  async list(filter: DrillFilter, page: { first: number; after?: number | null }): Promise<{ nodes: RestoreDrill[]; hasNextPage: boolean }> {
+    if (!Number.isInteger(page.first) || page.first < 1 || page.first > 500) throw new ValidationError("first", "must be between 1 and 500");
+    const where: Prisma.RestoreDrillWhereInput = { ...drillWhere(filter), ...(page.after ? { id: { lt: page.after } } : {}) };
+    const rows = await this.deps.prisma.restoreDrill.findMany({ where, orderBy: { id: "desc" }, take: page.first + 1 });
+    return { nodes: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
+  }
+
+  /** How many drills the filter matches (a connection's totalCount). */
+  count(filter: DrillFilter): Promise<number> {
+    return this.deps.prisma.restoreDrill.count({ where: drillWhere(filter) });
   }
 
   /** Starts the drill-cron check. */

@@ -110,10 +110,10 @@ describe("restores through the API", () => {
     expect(listed.restores.nodes.map((n) => n.id)).toContain(restore.id);
     expect(listed.backup.restores).toContainEqual({ id: restore.id, status: "SUCCEEDED" });
     const audit = dataOf(
-      await admin(`query($id: String!) { auditLog(entityType: "restore", entityId: $id) { action actor after } }`, { id: String(restore.id) }),
-    ) as { auditLog: Array<{ action: string; actor: string; after: string }> };
-    expect(audit.auditLog.map((a) => a.action)).toEqual(["restore.start"]);
-    expect(JSON.parse(audit.auditLog[0]!.after)).toMatchObject({ database: restore.database, backupId: mariaBackup.id });
+      await admin(`query($id: String!) { auditLog(entityType: "restore", entityId: $id) { nodes { action actor after } } }`, { id: String(restore.id) }),
+    ) as { auditLog: { nodes: Array<{ action: string; actor: string; after: string }> } };
+    expect(audit.auditLog.nodes.map((a) => a.action)).toEqual(["restore.start"]);
+    expect(JSON.parse(audit.auditLog.nodes[0]!.after)).toMatchObject({ database: restore.database, backupId: mariaBackup.id });
   });
 
   it("restores PostgreSQL plain and custom-format backups into named databases with equal rows", async () => {
@@ -284,9 +284,11 @@ describe("restores through the API", () => {
     expect(replaced.status).toBe("SUCCEEDED");
     expect(await pgFingerprint(target)).toEqual(await pgFingerprint(pgSource));
     expect(await pgExec(["SELECT nspname FROM pg_namespace WHERE nspname = 'extra'"], target)).toEqual([[]]);
-    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "restore", entityId: $id) { action } }`, { id: String(started.id) })) as {
-      auditLog: Array<{ action: string }>;
+    const audit = dataOf(
+      await admin(`query($id: String!) { auditLog(entityType: "restore", entityId: $id) { nodes { action } } }`, { id: String(started.id) }),
+    ) as {
+      auditLog: { nodes: Array<{ action: string }> };
     };
-    expect(audit.auditLog.map((a) => a.action).sort()).toEqual(["restore.cancel", "restore.start"]);
+    expect(audit.auditLog.nodes.map((a) => a.action).sort()).toEqual(["restore.cancel", "restore.start"]);
   });
 });

@@ -169,10 +169,10 @@ describe("checksum verification", () => {
 
     fs.writeFileSync(manifestFile, original);
     expect(onTarget(await verify(b.id), localId)).toMatchObject({ status: "STORED", verifyResult: "OK" });
-    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "backup", entityId: $id) { action } }`, { id: String(b.id) })) as {
-      auditLog: Array<{ action: string }>;
+    const audit = dataOf(await admin(`query($id: String!) { auditLog(entityType: "backup", entityId: $id) { nodes { action } } }`, { id: String(b.id) })) as {
+      auditLog: { nodes: Array<{ action: string }> };
     };
-    expect(audit.auditLog.map((a) => a.action)).toEqual(["backup.verify", "backup.verify"]);
+    expect(audit.auditLog.nodes.map((a) => a.action)).toEqual(["backup.verify", "backup.verify"]);
   });
 
   it("verifies every stored artifact not verified within the interval in the periodic pass, and only those", async () => {

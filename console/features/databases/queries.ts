@@ -4,7 +4,7 @@ import { graphql, type ResultOf } from "@/lib/graphql-tada";
 
 export const DATABASE_DETAIL = graphql(`
   query DatabaseDetail($serverName: String!, $database: String!, $days: Int) {
-    databaseDetail(serverName: $serverName, database: $database, first: 100, days: $days) {
+    databaseDetail(serverName: $serverName, database: $database, days: $days) {
       serverName
       database
       engine
@@ -25,7 +25,7 @@ export const DATABASE_DETAIL = graphql(`
           brokenReason
         }
       }
-      backups {
+      backups(first: 100) {
         totalCount
         nodes {
           id

@@ -29,14 +29,16 @@ export function entityName(state: string | null | undefined): string | null {
   return text("name") ?? text("username");
 }
 
-/** The audit log (admins only), newest first, older pages by id. */
+/** The audit log (admins only), newest first; older pages follow the connection's endCursor. */
 export function AuditPanel() {
-  const [cursors, setCursors] = useState<number[]>([]);
-  const beforeId = cursors.at(-1);
-  const { data, error } = useQuery(AUDIT_LOG, { beforeId, limit: PAGE });
+  // The `after` cursor of each page shown before this one ("Newer" goes back one).
+  const [cursors, setCursors] = useState<string[]>([]);
+  const after = cursors.at(-1) ?? null;
+  const { data, error } = useQuery(AUDIT_LOG, { first: PAGE, after });
 
   if (!data) return <>{error ? <ErrorMessage error={error} /> : <Loading what="Loading the audit log" />}</>;
-  const entries = data.auditLog;
+  const entries = data.auditLog.nodes;
+  const { hasNextPage, endCursor } = data.auditLog.pageInfo;
   return (
     <section className="panel" aria-label="Audit log">
       {entries.length === 0 ? (
@@ -88,8 +90,8 @@ export function AuditPanel() {
             Newer
           </button>
         )}
-        {entries.length === PAGE && (
-          <button type="button" onClick={() => setCursors((c) => [...c, entries.at(-1)!.id])}>
+        {hasNextPage && endCursor && (
+          <button type="button" onClick={() => setCursors((c) => [...c, endCursor])}>
             Older
           </button>
         )}

@@ -80,16 +80,22 @@ export const REVOKE_TOKEN = graphql(`
 `);
 
 export const AUDIT_LOG = graphql(`
-  query AuditLog($beforeId: Int, $limit: Int) {
-    auditLog(beforeId: $beforeId, limit: $limit) {
-      id
-      at
-      actor
-      action
-      entityType
-      entityId
-      before
-      after
+  query AuditLog($first: Int, $after: String) {
+    auditLog(first: $first, after: $after) {
+      nodes {
+        id
+        at
+        actor
+        action
+        entityType
+        entityId
+        before
+        after
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `);
@@ -216,7 +222,9 @@ export const ENCRYPTION_REWRAPS = graphql(
   `
   query EncryptionRewraps {
     encryptionRewraps(first: 1) {
-      ...EncryptionRewrapFields
+      nodes {
+        ...EncryptionRewrapFields
+      }
     }
   }
 `,

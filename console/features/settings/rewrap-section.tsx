@@ -22,7 +22,7 @@ export function RewrapSection({ currentKeys, onFinished }: { currentKeys: number
   const confirm = useConfirm();
   const { data, error, refetch } = useQuery(ENCRYPTION_REWRAPS);
   const [failure, setFailure] = useState<unknown>();
-  const job = data?.encryptionRewraps[0];
+  const job = data?.encryptionRewraps.nodes[0];
   const running = job?.status === "RUNNING";
   // A job whose heartbeat stopped was interrupted (its instance went away): starting again resumes it.
   const stalled = running && Date.now() - new Date(job.heartbeatAt).getTime() > STALLED_MS;

@@ -1,5 +1,6 @@
-import { requireRole } from "../../auth/roles.ts";
+import type { AuditFilter } from "../../audit/audit-log.ts";
 import { builder } from "../builder.ts";
+import { idCursor, parseIdCursor, prismaConnection } from "../connection.ts";
 
 builder.prismaObject("AuditLog", {
   name: "AuditEntry",
@@ -24,28 +25,27 @@ builder.prismaObject("AuditLog", {
   }),
 });
 
+type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: AuditFilter };
+const AuditEntryConnection = prismaConnection<Page["nodes"][number], Page>("AuditEntry", "AuditLog", {
+  description: "A page of the audit log, newest first (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
+  cursor: idCursor,
+  totalCount: (page, ctx) => ctx.services.audit.count(ctx.principal, page.filter),
+});
+
 builder.queryFields((t) => ({
-  auditLog: t.prismaField({
-    type: ["AuditLog"],
-    description: "Newest first. Pass the last id seen as `beforeId` for the next page. Admins only.",
+  auditLog: t.field({
+    type: AuditEntryConnection,
+    description: "Configuration changes, newest first (a Relay connection). Admins only.",
     args: {
       entityType: t.arg.string(),
       entityId: t.arg.string(),
-      beforeId: t.arg.int(),
-      limit: t.arg.int({ defaultValue: 50 }),
+      first: t.arg.int({ defaultValue: 50, description: "At most 500." }),
+      after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
     },
-    resolve: (query, _r, args, ctx) => {
-      requireRole(ctx.principal, "ADMIN");
-      return ctx.prisma.auditLog.findMany({
-        ...query,
-        where: {
-          entityType: args.entityType ?? undefined,
-          entityId: args.entityId ?? undefined,
-          id: args.beforeId ? { lt: args.beforeId } : undefined,
-        },
-        orderBy: { id: "desc" },
-        take: Math.min(Math.max(args.limit ?? 50, 1), 500),
-      });
+    resolve: async (_r, { first, after, ...args }, ctx) => {
+      const filter: AuditFilter = args;
+      const page = await ctx.services.audit.list(ctx.principal, filter, { first: first ?? 50, after: parseIdCursor(after, "auditLog") });
+      return { ...page, after, filter };
     },
   }),
 }));

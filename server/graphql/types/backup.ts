@@ -103,10 +103,11 @@ const BackupFilter = builder.inputType("BackupFilter", {
 });
 
 type Page = { nodes: Array<{ id: number; createdAt: Date }>; hasNextPage: boolean; after?: string | null; filter: object };
-const BackupConnection = prismaConnection<Page["nodes"][number], Page>("Backup", "Backup", {
+export const BackupConnection = prismaConnection<Page["nodes"][number], Page>("Backup", "Backup", {
   description: "A page of backups in the requested order (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
   cursor: cursorOf,
   totalCount: (page, ctx) => ctx.services.backups.count(page.filter),
+  legacyFields: true,
 });
 
 const BackupOrderEnum = builder.enumType("BackupOrder", { values: ["NEWEST_FIRST", "OLDEST_FIRST"] as const, description: "By creation time, then id." });

@@ -1,5 +1,6 @@
 import type { DatabaseDetail, KnownDatabase, RpoPoint, RtoPoint, TargetCopies } from "../../backups/database-detail.service.ts";
 import { builder } from "../builder.ts";
+import { BackupConnection } from "./backup.ts";
 import { EngineEnum } from "./enums.ts";
 
 const TargetCopiesRef = builder.objectRef<TargetCopies>("DatabaseTargetCopies").implement({
@@ -44,14 +45,6 @@ const RecoverableRef = builder.objectRef<DatabaseDetail["recoverable"]>("Recover
   }),
 });
 
-const DatabaseBackupsRef = builder.objectRef<DatabaseDetail["backups"]>("DatabaseBackups").implement({
-  description: "The database's backups, newest first.",
-  fields: (t) => ({
-    nodes: t.prismaField({ type: ["Backup"], resolve: (_q, b) => b.nodes as never }),
-    totalCount: t.exposeInt("totalCount"),
-  }),
-});
-
 const DatabaseDetailRef = builder.objectRef<DatabaseDetail>("DatabaseDetail").implement({
   description: "One database by server name: its backups, copies per target, drills, RPO and RTO over time.",
   fields: (t) => ({
@@ -64,7 +57,19 @@ const DatabaseDetailRef = builder.objectRef<DatabaseDetail>("DatabaseDetail").im
       resolve: (_q, d) => d.server as never,
     }),
     engine: t.field({ type: EngineEnum, nullable: true, resolve: (d) => d.engine }),
-    backups: t.field({ type: DatabaseBackupsRef, resolve: (d) => d.backups }),
+    backups: t.field({
+      type: BackupConnection,
+      description: "The database's backups, newest first (a Relay connection).",
+      args: {
+        first: t.arg.int({ defaultValue: 50, description: "At most 200." }),
+        after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
+      },
+      resolve: async (d, { first, after }, ctx) => {
+        const of = { serverName: d.serverName, database: d.database };
+        const page = await ctx.services.databaseDetail.backups(ctx.principal!, of, { first: first ?? 50, after });
+        return { ...page, after, filter: of };
+      },
+    }),
     copies: t.field({ type: [TargetCopiesRef], resolve: (d) => d.copies }),
     drills: t.prismaField({ type: ["RestoreDrill"], description: "The last 20 restore drills, newest first.", resolve: (_q, d) => d.drills as never }),
     targetRpoSeconds: t.exposeInt("targetRpoSeconds", { nullable: true, description: "The shortest interval of the schedules covering it now." }),
@@ -93,7 +98,6 @@ builder.queryFields((t) => ({
     args: {
       serverName: t.arg.string({ required: true }),
       database: t.arg.string({ required: true }),
-      first: t.arg.int({ defaultValue: 50, description: "Backups to list (1 to 200)." }),
       days: t.arg.int({ defaultValue: 30, description: "Days the RPO and RTO series cover (1 to 366)." }),
     },
     resolve: (_r, args, ctx) => ctx.services.databaseDetail.get(ctx.principal!, args),

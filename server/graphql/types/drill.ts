@@ -1,5 +1,7 @@
 import * as E from "../../db/generated/enums.ts";
+import type { DrillFilter } from "../../restore/drills.service.ts";
 import { builder } from "../builder.ts";
+import { idCursor, parseIdCursor, prismaConnection } from "../connection.ts";
 
 const DrillStatusEnum = builder.enumType(E.DrillStatus, { name: "DrillStatus" });
 const DrillTriggerEnum = builder.enumType(E.DrillTrigger, {
@@ -80,18 +82,30 @@ const ScheduleDrillInput = builder.inputType("ScheduleDrillInput", {
   }),
 });
 
+type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: DrillFilter };
+const RestoreDrillConnection = prismaConnection<Page["nodes"][number], Page>("RestoreDrill", "RestoreDrill", {
+  description: "A page of restore drills, newest first (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
+  cursor: idCursor,
+  totalCount: (page, ctx) => ctx.services.drills.count(page.filter),
+});
+
 builder.queryFields((t) => ({
-  restoreDrills: t.prismaField({
-    type: ["RestoreDrill"],
-    description: "Drills newest first: of a backup, or of a database (sourceServerName + database), optionally by status.",
+  restoreDrills: t.field({
+    type: RestoreDrillConnection,
+    description: "Drills newest first: of a backup, or of a database (sourceServerName + database), optionally by status (a Relay connection).",
     args: {
       backupId: t.arg.int(),
       serverName: t.arg.string(),
       database: t.arg.string(),
       status: t.arg({ type: [DrillStatusEnum] }),
-      first: t.arg.int({ defaultValue: 50 }),
+      first: t.arg.int({ defaultValue: 50, description: "At most 500." }),
+      after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
     },
-    resolve: (_q, _r, args, ctx) => ctx.services.drills.list(args, args.first ?? 50),
+    resolve: async (_r, { first, after, ...args }, ctx) => {
+      const filter: DrillFilter = args;
+      const page = await ctx.services.drills.list(filter, { first: first ?? 50, after: parseIdCursor(after, "restoreDrills") });
+      return { ...page, after, filter };
+    },
   }),
 }));
 

@@ -1,6 +1,7 @@
 import { actorName, requireRole } from "../../auth/roles.ts";
 import * as E from "../../db/generated/enums.ts";
 import { builder } from "../builder.ts";
+import { idCursor, parseIdCursor, prismaConnection } from "../connection.ts";
 
 const RewrapStatusEnum = builder.enumType(E.RewrapStatus, {
   name: "RewrapStatus",
@@ -28,6 +29,13 @@ builder.prismaObject("EncryptionRewrap", {
   }),
 });
 
+type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null };
+const EncryptionRewrapConnection = prismaConnection<Page["nodes"][number], Page>("EncryptionRewrap", "EncryptionRewrap", {
+  description: "A page of rewrap jobs, newest first (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
+  cursor: idCursor,
+  totalCount: (_page, ctx) => ctx.services.encryptionRewraps.count(),
+});
+
 builder.queryFields((t) => ({
   encryptionRewrap: t.prismaField({
     type: "EncryptionRewrap",
@@ -38,13 +46,17 @@ builder.queryFields((t) => ({
       return ctx.services.encryptionRewraps.get(id);
     },
   }),
-  encryptionRewraps: t.prismaField({
-    type: ["EncryptionRewrap"],
-    description: "Rewrap jobs, newest first.",
-    args: { first: t.arg.int({ defaultValue: 20, description: "At most 100." }) },
-    resolve: (_q, _r, { first }, ctx) => {
+  encryptionRewraps: t.field({
+    type: EncryptionRewrapConnection,
+    description: "Rewrap jobs, newest first (a Relay connection).",
+    args: {
+      first: t.arg.int({ defaultValue: 20, description: "At most 100." }),
+      after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
+    },
+    resolve: async (_r, { first, after }, ctx) => {
       requireRole(ctx.principal, "VIEWER");
-      return ctx.services.encryptionRewraps.list(first ?? 20);
+      const page = await ctx.services.encryptionRewraps.list({ first: first ?? 20, after: parseIdCursor(after, "encryptionRewraps") });
+      return { ...page, after };
     },
   }),
 }));

@@ -1,7 +1,8 @@
 import * as E from "../../db/generated/enums.ts";
-import { smtpOf } from "../../notifications/channels.service.ts";
+import { type DeliveryFilter, smtpOf } from "../../notifications/channels.service.ts";
 import type { DeliveryResult } from "../../notifications/delivery.ts";
 import { builder } from "../builder.ts";
+import { idCursor, parseIdCursor, prismaConnection } from "../connection.ts";
 
 export const NotificationKindEnum = builder.enumType(E.NotificationKind, {
   name: "NotificationKind",
@@ -130,6 +131,13 @@ const TestResult = builder.objectRef<DeliveryResult>("NotificationTestResult").i
   }),
 });
 
+type DeliveryPage = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: DeliveryFilter };
+const NotificationDeliveryConnection = prismaConnection<DeliveryPage["nodes"][number], DeliveryPage>("NotificationDelivery", "NotificationDelivery", {
+  description: "A page of the delivery log, newest first (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
+  cursor: idCursor,
+  totalCount: (page, ctx) => ctx.services.notificationChannels.deliveryCount(ctx.principal, page.filter),
+});
+
 builder.queryFields((t) => ({
   notificationChannels: t.prismaField({ type: ["NotificationChannel"], resolve: (_q, _r, _a, ctx) => ctx.services.notificationChannels.list(ctx.principal) }),
   notificationChannel: t.prismaField({
@@ -137,11 +145,22 @@ builder.queryFields((t) => ({
     args: { id: t.arg.int({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.notificationChannels.get(ctx.principal, id),
   }),
-  notificationDeliveries: t.prismaField({
-    type: ["NotificationDelivery"],
-    description: "The delivery log, newest first (at most 500). Admin role.",
-    args: { channelId: t.arg.int(), limit: t.arg.int({ defaultValue: 100 }) },
-    resolve: (query, _r, { channelId, limit }, ctx) => ctx.services.notificationChannels.deliveries(ctx.principal, { channelId, limit }, query),
+  notificationDeliveries: t.field({
+    type: NotificationDeliveryConnection,
+    description: "The delivery log, newest first (a Relay connection). Admin role.",
+    args: {
+      channelId: t.arg.int(),
+      first: t.arg.int({ defaultValue: 100, description: "At most 500." }),
+      after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
+    },
+    resolve: async (_r, { channelId, first, after }, ctx) => {
+      const filter: DeliveryFilter = { channelId };
+      const page = await ctx.services.notificationChannels.deliveries(ctx.principal, filter, {
+        first: first ?? 100,
+        after: parseIdCursor(after, "notificationDeliveries"),
+      });
+      return { ...page, after, filter };
+    },
   }),
 }));
 

@@ -1,7 +1,6 @@
 import * as E from "../../db/generated/enums.ts";
-import { ValidationError } from "../../errors.ts";
 import { builder } from "../builder.ts";
-import { prismaConnection } from "../connection.ts";
+import { idCursor, parseIdCursor, prismaConnection } from "../connection.ts";
 import type { RestoreFilter as RestoreFilterShape } from "../../restore/restores.service.ts";
 import { EngineEnum } from "./enums.ts";
 import { RestoreCredentialsInput } from "./restore-preflight.ts";
@@ -113,8 +112,9 @@ const RestoreFilter = builder.inputType("RestoreFilter", {
 type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: RestoreFilterShape };
 const RestoreConnection = prismaConnection<Page["nodes"][number], Page>("Restore", "Restore", {
   description: "A page of restores, newest first (a Relay connection). Pass pageInfo.endCursor as `after` for the next page.",
-  cursor: (restore) => String(restore.id),
+  cursor: idCursor,
   totalCount: (page, ctx) => ctx.services.restores.count(page.filter),
+  legacyFields: true,
 });
 
 builder.queryFields((t) => ({
@@ -131,8 +131,7 @@ builder.queryFields((t) => ({
       after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
     },
     resolve: async (_r, args, ctx) => {
-      if (args.after != null && !/^\d{1,10}$/.test(args.after)) throw new ValidationError("after", "is not a cursor returned by restores (endCursor)");
-      const after = args.after != null ? Number(args.after) : null;
+      const after = parseIdCursor(args.after, "restores");
       const filter = args.filter ?? {};
       const page = await ctx.services.restores.list(filter, { first: args.first ?? 50, after });
       return { ...page, after: args.after, filter };

@@ -41,7 +41,7 @@ export function ChannelsSection({ data, refetch }: { data: Data; refetch: () => 
   });
   // The log is newest first: the first entry of a channel is its last delivery.
   const last = new Map<number, string>();
-  for (const d of data.notificationDeliveries) if (!last.has(d.channelId)) last.set(d.channelId, d.status);
+  for (const d of data.notificationDeliveries.nodes) if (!last.has(d.channelId)) last.set(d.channelId, d.status);
 
   async function remove(c: Channel) {
     const rules = data.notificationRules.filter((r) => r.channelId === c.id).length;

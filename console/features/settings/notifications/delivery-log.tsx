@@ -11,11 +11,13 @@ import { eventLabel } from "./words";
 
 type Data = ResultOf<typeof NOTIFICATIONS>;
 
-/** The delivery log, newest first (the last 100), with Retry on a failed delivery. */
+/** The delivery log, newest first (the last 100 of the connection), with Retry on a failed delivery. */
 export function DeliveryLog({ data, refetch }: { data: Data; refetch: () => void }) {
   const [retrying, setRetrying] = useState<number>();
   const [failure, setFailure] = useState<unknown>();
   const [notice, setNotice] = useState<{ ok: boolean; text: string }>();
+  const deliveries = data.notificationDeliveries.nodes;
+  const total = data.notificationDeliveries.totalCount;
 
   async function retry(id: number) {
     setRetrying(id);
@@ -37,14 +39,21 @@ export function DeliveryLog({ data, refetch }: { data: Data; refetch: () => void
 
   return (
     <section className="panel" aria-labelledby="deliveries-heading">
-      <h2 id="deliveries-heading">Delivery log</h2>
+      <h2 id="deliveries-heading">
+        Delivery log{" "}
+        {total > deliveries.length && (
+          <span className="muted small">
+            (newest {deliveries.length} of {total})
+          </span>
+        )}
+      </h2>
       <ErrorMessage error={failure} />
       {notice && (
         <p role="status" className={notice.ok ? "ok-box" : "error-box"} aria-label="Retry">
           {notice.text}
         </p>
       )}
-      {data.notificationDeliveries.length === 0 ? (
+      {deliveries.length === 0 ? (
         <Empty>Nothing sent yet.</Empty>
       ) : (
         <div className="table-wrap">
@@ -64,7 +73,7 @@ export function DeliveryLog({ data, refetch }: { data: Data; refetch: () => void
               </tr>
             </thead>
             <tbody>
-              {data.notificationDeliveries.map((d) => (
+              {deliveries.map((d) => (
                 <tr key={d.id} data-testid={`delivery-${d.id}`} data-channel={d.channel.name}>
                   <td className="small">
                     <time dateTime={d.createdAt}>{formatInstant(d.createdAt)}</time>

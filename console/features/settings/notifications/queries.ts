@@ -56,21 +56,24 @@ export const NOTIFICATIONS = graphql(
     notificationRules {
       ...NotificationRuleFields
     }
-    notificationDeliveries(limit: 100) {
-      id
-      channelId
-      channel {
-        name
+    notificationDeliveries(first: 100) {
+      totalCount
+      nodes {
+        id
+        channelId
+        channel {
+          name
+        }
+        event
+        serverName
+        database
+        summary
+        status
+        attempts
+        lastError
+        createdAt
+        finishedAt
       }
-      event
-      serverName
-      database
-      summary
-      status
-      attempts
-      lastError
-      createdAt
-      finishedAt
     }
     schedules {
       id
