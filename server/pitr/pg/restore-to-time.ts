@@ -1,11 +1,14 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import type { PrismaClient } from "../../db/client.ts";
 import type { StorageTarget } from "../../db/generated/client.ts";
+import { ValidationError } from "../../errors.ts";
 import type { ArtifactStore } from "../../storage/artifact-store.ts";
 import { CLUSTER_DATABASE, type BaseBackupPosition } from "./base-backup.ts";
 import { compareSegments, isHistoryFile, parseSegment, type WalSegment } from "./wal.ts";
@@ -21,8 +24,10 @@ export type PgRestorePlan = {
   base: BaseBackupPosition;
   baseKey: string;
   baseTargetId: number;
+  /** The stored base backup's SHA-256 (checked while it is fetched). */
+  baseSha256: string | null;
   /** Segments (and history files) to fetch, in order. */
-  wal: Array<{ file: string; key: string; partial: boolean; storageTargetIds: number[] }>;
+  wal: Array<{ file: string; key: string; partial: boolean; storageTargetIds: number[]; sha256: string | null }>;
   target: Date;
 };
 
@@ -83,10 +88,11 @@ export async function planPgRestore(prisma: PrismaClient, serverId: number, at: 
     base,
     baseKey: backup.artifacts[0]!.key,
     baseTargetId: backup.artifacts[0]!.storageTargetId!,
+    baseSha256: backup.sha256,
     target: at,
     wal: [
-      ...histories.map((h) => ({ file: h.file, key: h.key, partial: false, storageTargetIds: h.storageTargetIds as number[] })),
-      ...needed.map((x) => ({ file: x.s.name, key: x.r.key, partial: x.r.partial, storageTargetIds: x.r.storageTargetIds as number[] })),
+      ...histories.map((h) => ({ file: h.file, key: h.key, partial: false, storageTargetIds: h.storageTargetIds as number[], sha256: h.sha256 })),
+      ...needed.map((x) => ({ file: x.s.name, key: x.r.key, partial: x.r.partial, storageTargetIds: x.r.storageTargetIds as number[], sha256: x.r.sha256 })),
     ],
   };
 }
@@ -120,7 +126,7 @@ export async function prepareDataDir(
   // Base backup: zstd -d | tar -x.
   const baseStore = await storeFor(plan.baseTargetId);
   const baseFile = `${dataDir}.base.tar.zst`;
-  await pipeline(await baseStore.get(plan.baseKey), createWriteStream(baseFile));
+  await fetchVerified(baseStore, plan.baseKey, baseFile, plan.baseSha256);
   await run("tar", ["-I", "zstd", "-xf", baseFile, "-C", dataDir]).catch((error: Error & { stderr?: string }) => {
     throw new Error(`unpacking base backup ${plan.baseKey} failed: ${error.stderr ?? error.message}`);
   });
@@ -129,11 +135,11 @@ export async function prepareDataDir(
     const store = await storeFor(w.storageTargetIds[0]!);
     const out = path.join(walSpool, w.file);
     if (isHistoryFile(w.file)) {
-      await pipeline(await store.get(w.key), createWriteStream(out));
+      await fetchVerified(store, w.key, out, w.sha256);
       continue;
     }
     // Fetched whole, then decompressed file to file (lz4 reports an unfinished frame of a partial segment but writes what it decoded).
-    await pipeline(await store.get(w.key), createWriteStream(`${out}.lz4`));
+    await fetchVerified(store, w.key, `${out}.lz4`, w.sha256);
     const exit = await run("lz4", ["-d", "-q", "-f", `${out}.lz4`, out]).then(
       () => null,
       (error: Error & { stderr?: string }) => error.stderr ?? error.message,
@@ -169,6 +175,20 @@ export async function prepareDataDir(
   };
 }
 
+/** Copies one archive object to `file`, checking its SHA-256 against the record's on the way. */
+async function fetchVerified(store: ArtifactStore, key: string, file: string, sha256: string | null): Promise<void> {
+  const hash = createHash("sha256");
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  await pipeline(await store.get(key), tap, createWriteStream(file));
+  const got = hash.digest("hex");
+  if (sha256 && got !== sha256) throw new Error(`archive object ${key} does not match its checksum (SHA-256 ${got}, recorded ${sha256})`);
+}
+
 /** Waits until the restored instance on `port` has left recovery (promoted at the target), or throws with its log's tail. */
 export async function waitForPromotion(port: number, logFile: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -188,3 +208,23 @@ export async function waitForPromotion(port: number, logFile: string, timeoutMs 
 }
 
 export type { StorageTarget };
+
+/**
+ * restoreBackup({ pointInTime }) on PostgreSQL: the base backup the restore starts from (the
+ * newest before `at` whose WAL reaches it, planPgRestore), for `named`, a logical backup of the
+ * database to restore. Throws ValidationError (field pointInTime) saying why it cannot be done.
+ */
+export async function pgBaseBackupFor(prisma: PrismaClient, named: { serverId: number | null; database: string }, at: Date, force: boolean) {
+  if (named.database === CLUSTER_DATABASE)
+    throw new ValidationError(
+      "backupId",
+      "a base backup holds the whole cluster: name a backup of the database to restore to a point in time (the CLI's restore --point-in-time --data-dir hands over a whole data directory)",
+    );
+  try {
+    const plan = await planPgRestore(prisma, named.serverId!, at, { force });
+    return await prisma.backup.findUniqueOrThrow({ where: { id: plan.backupId }, include: { artifacts: true } });
+  } catch (error) {
+    if (error instanceof PgPitrRefusedError) throw new ValidationError("pointInTime", error.message);
+    throw error;
+  }
+}
