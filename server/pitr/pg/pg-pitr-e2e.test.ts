@@ -4,13 +4,16 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalStore } from "../../storage/local-store.ts";
-import { createServer, createTarget, dataOf } from "../../testing/backup-helpers.ts";
+import { createServer, createTarget, dataOf, runBackup, waitForBackup } from "../../testing/backup-helpers.ts";
 import { chownPostgres, pgCtlStart, pgCtlStop, psqlAt, startPrivatePostgres, type PrivatePostgres } from "../../testing/private-postgres.ts";
 import { freePort } from "../../testing/server-process.ts";
 import { createTestApp } from "../../testing/test-app.ts";
 import { memoryLogger } from "../../testing/test-db.ts";
 import { verifyArchives } from "../verify-archives.ts";
-import { takeBaseBackup, type BaseBackupPosition } from "./base-backup.ts";
+import { type BaseBackupPosition } from "./base-backup.ts";
+import { SqlguardMetrics } from "../../observability/metrics.ts";
+import { requestRestore, waitForRestore, type RestoreView } from "../../restore/testing/restore-helpers.ts";
+import { PitrService } from "../pitr-service.ts";
 import { PgServerPitr, slotNameFor } from "./receiver.ts";
 import { PgPitrRefusedError, planPgRestore, prepareDataDir, waitForPromotion } from "./restore-to-time.ts";
 import { parseSegment } from "./wal.ts";
@@ -32,6 +35,8 @@ describe("point-in-time recovery (PostgreSQL)", () => {
   const store = new LocalStore({ basePath: path.join(work, "archive") });
   const restoredDirs: string[] = [];
   let T: Date;
+  let target: number;
+  let dumpId: number;
   let atT: { sum: string; count: string };
 
   const serverRow = () => app.db.prisma.server.findUniqueOrThrow({ where: { id: serverId } });
@@ -93,14 +98,15 @@ describe("point-in-time recovery (PostgreSQL)", () => {
       port: source.port,
       username: "postgres",
     });
-    // The API does not offer PITR on PostgreSQL yet (no restore to a time through it): the groundwork
-    // is switched on in the row, as the API will once it is wired.
-    const refused = await admin(`mutation($id: Int!) { updateServer(id: $id, input: { pitr: { enabled: true } }) { id } }`, { id: serverId });
-    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "pitr.enabled" });
-    await app.db.prisma.server.update({
-      where: { id: serverId },
-      data: { pitrEnabled: true, pitrRpoSeconds: 5, pitrStorageTargetIds: [targetId] },
-    });
+    // PITR on PostgreSQL through the API, as for MariaDB.
+    dataOf(
+      await admin(`mutation($id: Int!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { id } }`, {
+        id: serverId,
+        input: { pitr: { enabled: true, rpoSeconds: 5, storageTargetIds: [String(targetId)] } },
+      }),
+    );
+    expect(await serverRow()).toMatchObject({ pitrEnabled: true, pitrRpoSeconds: 5, pitrStorageTargetIds: [targetId] });
+    target = targetId;
     await source.psql("CREATE DATABASE shop");
     await source.psql("CREATE TABLE items (id serial PRIMARY KEY, v text NOT NULL, n int NOT NULL)", "shop");
     await source.psql("INSERT INTO items (v, n) SELECT 'before-base-' || i, i FROM generate_series(1, 20) i", "shop");
@@ -136,12 +142,34 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     );
     expect(receiver).toBe(true);
 
-    const { backupId, position } = await takeBaseBackup(
-      { prisma: app.db.prisma, storeFor: () => store, connectionOf: connectionOf as never },
-      await serverRow(),
+    // PITR just turned on: the first base backup is taken at once, without waiting for a schedule.
+    const backup = await waitFor(
+      "the first base backup",
+      () => app.db.prisma.backup.findFirst({ where: { serverId, database: "(cluster)", status: "SUCCEEDED" }, include: { artifacts: true } }),
+      90_000,
     );
-    const backup = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: backupId }, include: { artifacts: true } });
-    expect(backup.status).toBe("SUCCEEDED");
+    const position = backup.position as BaseBackupPosition;
+    expect(backup.trigger).toBe("SCHEDULED");
+    expect(await pitr.baseBackupDue()).toBeNull();
+    // A logical dump of the database (the backup a user names for a restore to a time).
+    const [dump] = await runBackup(admin, { serverId, databases: ["shop"], storageTargetIds: [target] });
+    dumpId = (await waitForBackup(admin, dump!.id)).id;
+    // A scheduled backup after the newest base backup makes the next one due.
+    await app.db.prisma.backup.create({
+      data: {
+        serverId,
+        serverName: "pg-pitr",
+        engine: "POSTGRESQL",
+        database: "shop",
+        trigger: "SCHEDULED",
+        status: "FAILED",
+        error: "a schedule's tick (test row)",
+      },
+    });
+    expect(await pitr.baseBackupDue()).toMatch(/scheduled backup \d+ started after the newest base backup/);
+    await pitr.baseBackup();
+    expect(await app.db.prisma.backup.count({ where: { serverId, database: "(cluster)", status: "SUCCEEDED" } })).toBe(2);
+    expect(await pitr.baseBackupDue()).toBeNull();
     expect(position).toMatchObject({ kind: "pg-base", timeline: 1, startLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
     expect(parseSegment(position.startSegment)).not.toBeNull();
     const stored = fs.readFileSync(path.join(work, "archive", backup.artifacts[0]!.key));
@@ -185,6 +213,44 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     expect(restored).toEqual(atT);
     // The DELETE after T is absent, the writes before it all there.
     expect(await psqlAt(port, "SELECT count(*) FROM items WHERE v = 'after-T' OR v = 'just-before-T'", "shop")).toBe("1");
+
+    // Through the API: restoreBackup({ pointInTime }) names the dump; the database at T lands in the server as a new database.
+    const requested = await requestRestore(admin, { backupId: dumpId, database: "shop_at_t", pointInTime: T.toISOString() });
+    const restore = (dataOf(requested) as { restoreBackup: RestoreView }).restoreBackup;
+    const ended = await waitForRestore(admin, restore.id, undefined, 180_000);
+    expect(ended.error).toBeNull();
+    expect(ended.status).toBe("SUCCEEDED");
+    expect(ended.sourceDatabase).toBe("shop");
+    expect(ended.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The restore started from the newest base backup before T, not from the dump.
+    const row = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: restore.id } });
+    expect((await app.db.prisma.backup.findUniqueOrThrow({ where: { id: row.backupId! } })).database).toBe("(cluster)");
+    const viaApi = await psqlAt(
+      source.port,
+      "SELECT coalesce(md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)), '-') || '|' || count(*) FROM items",
+      "shop_at_t",
+    );
+    expect(viaApi).toBe(`${atT.sum}|${atT.count}`);
+    // No temporary instance or directory is left behind.
+    expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`sqlguard-pitr-restore-${restore.id}-`))).toEqual([]);
+    expect(await psqlAt(source.port, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sqlguard-pitr'")).toBe("0");
+
+    // The metrics show the window.
+    const metrics = new SqlguardMetrics();
+    const service = new PitrService({
+      prisma: app.db.prisma,
+      logger: log.logger,
+      instanceId: "pgpitr-metrics",
+      spoolRoot: path.join(work, "spool-metrics"),
+      connectionOf: connectionOf as never,
+      storeFor: () => store,
+      metrics,
+    });
+    await service.reconcile();
+    await service.stop();
+    const text = await metrics.render();
+    expect(text).toMatch(/sqlguard_pitr_recoverable_to_timestamp_seconds\{server="pg-pitr"\} \d+/);
+    expect(text).toMatch(/sqlguard_pitr_chain_broken\{server="pg-pitr"\} 0/);
   }, 180_000);
 
   it("a restore past the newest archived WAL is refused saying why", async () => {
@@ -212,5 +278,11 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     const refused = await planPgRestore(app.db.prisma, serverId, T).catch((e: Error) => e);
     expect(refused).toBeInstanceOf(PgPitrRefusedError);
     expect((refused as Error).message).toMatch(new RegExp(`chain is broken before .*${victim.file}.*missing from storage`));
+    // The API refuses it too, naming the field and the break, and records nothing.
+    const before = await app.db.prisma.restore.count();
+    const viaApi = await requestRestore(admin, { backupId: dumpId, database: "shop_past_break", pointInTime: T.toISOString() });
+    expect(viaApi.errors?.[0]?.extensions?.field).toBe("pointInTime");
+    expect(viaApi.errors?.[0]?.message).toMatch(new RegExp(`${victim.file}.*missing from storage`));
+    expect(await app.db.prisma.restore.count()).toBe(before);
   });
 });

@@ -49,7 +49,8 @@ export async function pgDumpAtTime(
     return done;
   } catch (error) {
     if (signal.aborted) throw signal.reason ?? error;
-    const message = error instanceof PgPitrRefusedError ? `point-in-time restore refused: ${error.message}` : `point-in-time recovery failed: ${(error as Error).message}`;
+    const message =
+      error instanceof PgPitrRefusedError ? `point-in-time restore refused: ${error.message}` : `point-in-time recovery failed: ${(error as Error).message}`;
     throw new RestoreError("CONFIGURATION", message.slice(0, 3000), {
       target: { state: "UNTOUCHED", detail: `${JSON.stringify(restore.database)} was not changed` },
     });
