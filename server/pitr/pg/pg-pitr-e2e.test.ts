@@ -163,6 +163,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
         database: "shop",
         trigger: "SCHEDULED",
         status: "FAILED",
+        compression: "ZSTD",
         error: "a schedule's tick (test row)",
       },
     });

@@ -8,11 +8,10 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import type { PrismaClient } from "../../db/client.ts";
 import { spawnChild } from "../../process/spawn.ts";
 import type { ArtifactSource } from "../../restore/restore-artifact.ts";
 import type { ArtifactStore } from "../../storage/artifact-store.ts";
-import { planPgRestore, prepareDataDir, type PgRestorePlan } from "./restore-to-time.ts";
+import { prepareDataDir, type PgRestorePlan } from "./restore-to-time.ts";
 
 const run = promisify(execFile);
 
@@ -101,8 +100,6 @@ export async function startAtTime(
       `-c ident_file=${path.join(dataDir, "pg_ident.conf")}`,
       "-c ssl=off",
       "-c archive_mode=off",
-      "-c max_wal_senders=0",
-      "-c wal_level=replica",
       "-c cluster_name=sqlguard-pitr",
     ].join(" ");
     const [cmd, args] = asPostgres(path.join(bin, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "120", "-o", options, "start"]);
@@ -167,11 +164,11 @@ async function waitPromoted(
  * (restoreArtifact: a new database, or an overwrite) and calls `discard` in the end.
  */
 export async function dumpAtTime(
-  deps: { prisma: PrismaClient; storeFor(targetId: number): Promise<ArtifactStore> },
-  input: { serverId: number; at: Date; force: boolean; database: string; user: string; workRoot?: string; label: string; signal?: AbortSignal },
+  storeFor: (targetId: number) => Promise<ArtifactStore>,
+  plan: PgRestorePlan,
+  input: { database: string; user: string; workRoot?: string; label: string; signal?: AbortSignal },
 ): Promise<{ plan: PgRestorePlan; source: ArtifactSource; rawBytes: number; discard(): Promise<void> }> {
-  const plan = await planPgRestore(deps.prisma, input.serverId, input.at, { force: input.force });
-  const instance = await startAtTime(plan, deps.storeFor, input.workRoot ?? os.tmpdir(), input.label, { user: input.user, signal: input.signal });
+  const instance = await startAtTime(plan, storeFor, input.workRoot ?? os.tmpdir(), input.label, { user: input.user, signal: input.signal });
   const file = path.join(instance.dir, "dump.sql");
   try {
     const dump = spawnChild("pg_dump", ["--format=plain", "--no-password", "--no-owner"], {

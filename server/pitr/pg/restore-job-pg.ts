@@ -6,7 +6,7 @@ import { RestoreError } from "../../restore/errors.ts";
 import type { ArtifactSource } from "../../restore/restore-artifact.ts";
 import type { ArtifactStore } from "../../storage/artifact-store.ts";
 import { dumpAtTime } from "./restore-database.ts";
-import { PgPitrRefusedError } from "./restore-to-time.ts";
+import { PgPitrRefusedError, planPgRestore } from "./restore-to-time.ts";
 
 /** Where temporary instances are built: SQLGUARD_PITR_RESTORE_DIR, else the system temporary directory (the postgres user must reach it when SQLGuard runs as root). */
 export function pitrRestoreRoot(): string {
@@ -32,19 +32,14 @@ export async function pgDumpAtTime(
   const storeFor = async (id: number) => deps.storeFor(await deps.prisma.storageTarget.findUniqueOrThrow({ where: { id } }));
   log.info({ at: restore.pointInTime, database: restore.sourceDatabase }, "restoring the cluster to the point in time in a temporary instance");
   try {
-    const done = await dumpAtTime(
-      { prisma: deps.prisma, storeFor },
-      {
-        serverId: backup.serverId,
-        at: restore.pointInTime!,
-        force: restore.pointInTimeForce,
-        database: restore.sourceDatabase,
-        user: server.username,
-        workRoot: pitrRestoreRoot(),
-        label: `restore-${restore.id}`,
-        signal,
-      },
-    );
+    const plan = await planPgRestore(deps.prisma, backup.serverId, restore.pointInTime!, { force: restore.pointInTimeForce });
+    const done = await dumpAtTime(storeFor, plan, {
+      database: restore.sourceDatabase,
+      user: server.username,
+      workRoot: pitrRestoreRoot(),
+      label: `restore-${restore.id}`,
+      signal,
+    });
     log.info({ baseBackupId: done.plan.backupId, walFiles: done.plan.wal.length, dumpBytes: done.rawBytes }, "the database at the point in time is dumped");
     return done;
   } catch (error) {

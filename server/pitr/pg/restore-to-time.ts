@@ -31,6 +31,19 @@ export type PgRestorePlan = {
   target: Date;
 };
 
+/** A base backup a plan can start from (a Backup row, or a manifest in the storage). */
+export type PgBaseCandidate = { id: number; finishedAt: Date; position: BaseBackupPosition; key: string; targetId: number; sha256: string | null };
+/** An archived WAL file (a PitrArchive row, or a manifest in the storage). */
+export type PgWalCandidate = {
+  file: string;
+  key: string;
+  partial: boolean;
+  lastEventAt: Date | null;
+  breakReason: string | null;
+  storageTargetIds: number[];
+  sha256: string | null;
+};
+
 /**
  * What a restore of `serverId` to `at` needs: the newest base backup finished before `at`, and
  * every archived WAL segment from its start segment up to the first one written at or after
@@ -45,15 +58,39 @@ export async function planPgRestore(prisma: PrismaClient, serverId: number, at: 
     include: { artifacts: { where: { status: "STORED" } } },
     orderBy: { finishedAt: "desc" },
   });
-  const backup = backups.find((b) => (b.position as BaseBackupPosition | null)?.kind === "pg-base" && b.artifacts.length > 0);
-  if (!backup) throw new PgPitrRefusedError(`no base backup of this server finished before ${at.toISOString()}`);
-  const base = backup.position as BaseBackupPosition;
-  const start = parseSegment(base.startSegment)!;
   const rows = await prisma.pitrArchive.findMany({ where: { serverId } });
+  return planPg(
+    backups.flatMap((b) =>
+      (b.position as BaseBackupPosition | null)?.kind === "pg-base" && b.artifacts[0]
+        ? [
+            {
+              id: b.id,
+              finishedAt: b.finishedAt!,
+              position: b.position as BaseBackupPosition,
+              key: b.artifacts[0].key,
+              targetId: b.artifacts[0].storageTargetId!,
+              sha256: b.sha256,
+            },
+          ]
+        : [],
+    ),
+    rows.map((r) => ({ ...r, storageTargetIds: r.storageTargetIds as number[] })),
+    at,
+    options,
+  );
+}
+
+/** planPgRestore's decision, from base backups and WAL files wherever they were read (pure). */
+export function planPg(bases: PgBaseCandidate[], rows: PgWalCandidate[], at: Date, options: { force?: boolean } = {}): PgRestorePlan {
+  if (at.getTime() > Date.now()) throw new PgPitrRefusedError(`${at.toISOString()} is in the future`);
+  const backup = bases.filter((b) => b.finishedAt <= at).sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime())[0];
+  if (!backup) throw new PgPitrRefusedError(`no base backup of this server finished before ${at.toISOString()}`);
+  const base = backup.position;
+  const start = parseSegment(base.startSegment)!;
   const files = new Set(rows.map((r) => r.file));
   const segments = rows
     .map((r) => ({ r, s: parseSegment(r.file) }))
-    .filter((x): x is { r: (typeof rows)[number]; s: WalSegment } => x.s !== null && compareSegments(x.s, start) >= 0)
+    .filter((x): x is { r: PgWalCandidate; s: WalSegment } => x.s !== null && compareSegments(x.s, start) >= 0)
     .sort((a, b) => compareSegments(a.s, b.s));
   if (!segments.length || segments[0]!.s.name !== start.name) {
     throw new PgPitrRefusedError(
@@ -86,13 +123,13 @@ export async function planPgRestore(prisma: PrismaClient, serverId: number, at: 
   return {
     backupId: backup.id,
     base,
-    baseKey: backup.artifacts[0]!.key,
-    baseTargetId: backup.artifacts[0]!.storageTargetId!,
+    baseKey: backup.key,
+    baseTargetId: backup.targetId,
     baseSha256: backup.sha256,
     target: at,
     wal: [
-      ...histories.map((h) => ({ file: h.file, key: h.key, partial: false, storageTargetIds: h.storageTargetIds as number[], sha256: h.sha256 })),
-      ...needed.map((x) => ({ file: x.s.name, key: x.r.key, partial: x.r.partial, storageTargetIds: x.r.storageTargetIds as number[], sha256: x.r.sha256 })),
+      ...histories.map((h) => ({ file: h.file, key: h.key, partial: false, storageTargetIds: h.storageTargetIds, sha256: h.sha256 })),
+      ...needed.map((x) => ({ file: x.s.name, key: x.r.key, partial: x.r.partial, storageTargetIds: x.r.storageTargetIds, sha256: x.r.sha256 })),
     ],
   };
 }
