@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalStore } from "../../storage/local-store.ts";
-import { createServer, createTarget, dataOf, runBackup, waitForBackup } from "../../testing/backup-helpers.ts";
+import { createServer, createTarget, dataOf, processesWith, runBackup, waitForBackup } from "../../testing/backup-helpers.ts";
 import { chownPostgres, pgCtlStart, pgCtlStop, psqlAt, startPrivatePostgres, type PrivatePostgres } from "../../testing/private-postgres.ts";
 import { freePort } from "../../testing/server-process.ts";
 import { createTestApp } from "../../testing/test-app.ts";
@@ -14,6 +14,7 @@ import { type BaseBackupPosition } from "./base-backup.ts";
 import { SqlguardMetrics } from "../../observability/metrics.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "../../restore/testing/restore-helpers.ts";
 import { PitrService } from "../pitr-service.ts";
+import { runRestoreCommand } from "../../cli/cli-restore.ts";
 import { PgServerPitr, slotNameFor } from "./receiver.ts";
 import { PgPitrRefusedError, planPgRestore, prepareDataDir, waitForPromotion } from "./restore-to-time.ts";
 import { parseSegment } from "./wal.ts";
@@ -43,9 +44,9 @@ describe("point-in-time recovery (PostgreSQL)", () => {
   const connectionOf = (s: { engine: "POSTGRESQL" | string; host: string; port: number; username: string }) =>
     ({ engine: s.engine, host: s.host, port: s.port, username: s.username, password: null, tls: false }) as never;
   /** Every row in id order, hashed, and the count: equal only for exactly the same rows. */
-  const state = async (port: number) => {
+  const state = async (port: number, database = "shop") => {
     const [sum, count] = (
-      await psqlAt(port, "SELECT coalesce(md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)), '-'), count(*) FROM items", "shop")
+      await psqlAt(port, "SELECT coalesce(md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)), '-'), count(*) FROM items", database)
     ).split("|");
     return { sum: sum!, count: count! };
   };
@@ -55,6 +56,12 @@ describe("point-in-time recovery (PostgreSQL)", () => {
         await admin(`query($id: Int!) { server(id: $id) { pitr { enabled lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, { id: serverId }),
       ) as {
         server: { pitr: { enabled: boolean; recoverableFrom: string | null; recoverableTo: string | null; broken: boolean; brokenReason: string | null } };
+      }
+    ).server.pitr;
+  const warningOf = async () =>
+    (
+      dataOf(await admin(`query($id: Int!) { server(id: $id) { pitr { broken warning } } }`, { id: serverId })) as {
+        server: { pitr: { broken: boolean; warning: string | null } };
       }
     ).server.pitr;
   const waitFor = async <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 40_000): Promise<T> => {
@@ -226,15 +233,37 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     // The restore started from the newest base backup before T, not from the dump.
     const row = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: restore.id } });
     expect((await app.db.prisma.backup.findUniqueOrThrow({ where: { id: row.backupId! } })).database).toBe("(cluster)");
-    const viaApi = await psqlAt(
-      source.port,
-      "SELECT coalesce(md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)), '-') || '|' || count(*) FROM items",
-      "shop_at_t",
-    );
-    expect(viaApi).toBe(`${atT.sum}|${atT.count}`);
+    expect(await state(source.port, "shop_at_t")).toEqual(atT);
     // No temporary instance or directory is left behind.
     expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`sqlguard-pitr-restore-${restore.id}-`))).toEqual([]);
-    expect(await psqlAt(source.port, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sqlguard-pitr'")).toBe("0");
+    expect(processesWith(`sqlguard-pitr-restore-${restore.id}-`)).toEqual([]);
+
+    // The CLI, from the storage alone: into a server through a temporary instance, and as a ready data directory.
+    const artifact = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: dumpId } });
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    const file = path.join(work, "archive", artifact.key);
+    const code = await runRestoreCommand(
+      ["--file", file, "--to", `postgres://postgres@127.0.0.1:${source.port}/shop_cli`, "--point-in-time", T.toISOString()],
+      {},
+      io,
+      new AbortController().signal,
+    );
+    expect(out.join("\n")).toMatch(/restored shop as of .* into "shop_cli"/);
+    expect(code).toBe(0);
+    expect(await state(source.port, "shop_cli")).toEqual(atT);
+    const cliDir = path.join(work, "cli-restored", "data");
+    restoredDirs.push(cliDir);
+    out.length = 0;
+    expect(await runRestoreCommand(["--file", file, "--point-in-time", T.toISOString(), "--data-dir", cliDir], {}, io, new AbortController().signal)).toBe(0);
+    const start = out.find((l) => l.trim().startsWith("pg_ctl -D "));
+    expect(start?.trim()).toBe(`pg_ctl -D ${cliDir} -l ${cliDir}.log start`);
+    expect(fs.existsSync(path.join(cliDir, "recovery.signal"))).toBe(true);
+    await chownPostgres(path.dirname(cliDir));
+    const cliPort = await freePort();
+    await pgCtlStart(cliDir, cliPort, path.dirname(cliDir), `${cliDir}.log`);
+    await waitForPromotion(cliPort, `${cliDir}.log`);
+    expect(await state(cliPort)).toEqual(atT);
 
     // The metrics show the window.
     const metrics = new SqlguardMetrics();
@@ -285,5 +314,21 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     expect(viaApi.errors?.[0]?.extensions?.field).toBe("pointInTime");
     expect(viaApi.errors?.[0]?.message).toMatch(new RegExp(`${victim.file}.*missing from storage`));
     expect(await app.db.prisma.restore.count()).toBe(before);
+  });
+
+  it("a slot whose wal_status leaves reserved shows as a warning; a lost slot breaks the chain", async () => {
+    expect(await pitr!.checkSlot()).toBe("reserved");
+    expect((await warningOf()).warning).toBeNull();
+    await pitr!.stop();
+    await waitFor(
+      "the slot to be released",
+      async () => (await source.psql(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slotNameFor(serverId)}'`)) === "f",
+    );
+    await source.psql(`SELECT pg_drop_replication_slot('${slotNameFor(serverId)}')`);
+    expect(await pitr!.checkSlot()).toBeNull();
+    const s = await warningOf();
+    expect(s.warning).toMatch(new RegExp(`replication slot ${slotNameFor(serverId)} has wal_status \\(missing\\), not reserved: the slot is gone`));
+    expect(s.broken).toBe(true);
+    expect(log.lines.join("")).toMatch(/not reserved: the WAL receiver lags/);
   });
 });

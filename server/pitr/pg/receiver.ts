@@ -30,6 +30,14 @@ export type PgPitrDeps = {
   receivewal?: string;
 };
 
+/** What each wal_status other than `reserved` means for the archive (Server.pitr.warning). */
+const SLOT_RISK: Record<string, string> = {
+  extended: "the receiver lags; the primary keeps WAL beyond max_wal_size for it",
+  unreserved: "the receiver lags so far that the next checkpoint removes WAL it has not archived (max_slot_wal_keep_size reached)",
+  lost: "WAL was removed before it was archived: the chain is broken",
+  missing: "the slot is gone: the chain is broken",
+};
+
 /** The physical replication slot of one SQLGuard server: `sqlguard_<id>`. */
 export function slotNameFor(serverId: number): string {
   return `sqlguard_${serverId}`;
@@ -167,6 +175,12 @@ export class PgServerPitr {
       [slot],
     );
     this.slotStatus = row?.wal_status ?? null;
+    const warning =
+      this.slotStatus === "reserved"
+        ? null
+        : `replication slot ${slot} has wal_status ${this.slotStatus ?? "(missing)"}, not reserved: ${SLOT_RISK[this.slotStatus ?? "missing"] ?? "WAL it needs may be removed"}`;
+    const stream = await this.#d.prisma.pitrStream.findUnique({ where: { serverId: this.#server.id }, select: { warning: true } });
+    if ((stream?.warning ?? null) !== warning) await this.#d.prisma.pitrStream.updateMany({ where: { serverId: this.#server.id }, data: { warning } });
     if (this.slotStatus !== "reserved") {
       this.#d.logger.warn(
         { serverId: this.#server.id, slot, walStatus: this.slotStatus },

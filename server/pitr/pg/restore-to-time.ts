@@ -9,7 +9,9 @@ import { promisify } from "node:util";
 import type { PrismaClient } from "../../db/client.ts";
 import type { StorageTarget } from "../../db/generated/client.ts";
 import { ValidationError } from "../../errors.ts";
-import type { ArtifactStore } from "../../storage/artifact-store.ts";
+import { StorageError, type ArtifactStore } from "../../storage/artifact-store.ts";
+import { PITR_MANIFEST_SUFFIX } from "../archive-keys.ts";
+import { buffer } from "node:stream/consumers";
 import { CLUSTER_DATABASE, type BaseBackupPosition } from "./base-backup.ts";
 import { compareSegments, isHistoryFile, parseSegment, type WalSegment } from "./wal.ts";
 import { walGap } from "./wal-archiver.ts";
@@ -176,16 +178,26 @@ export async function prepareDataDir(
       continue;
     }
     // Fetched whole, then decompressed file to file (lz4 reports an unfinished frame of a partial segment but writes what it decoded).
-    await fetchVerified(store, w.key, `${out}.lz4`, w.sha256);
+    let partial = w.partial;
+    try {
+      await fetchVerified(store, w.key, `${out}.lz4`, w.sha256);
+    } catch (error) {
+      // The segment was completed since the plan was made: its partial copy gave way to the whole segment (checked against its own manifest).
+      const whole = w.key.replace(/\.partial\.lz4$/, ".lz4");
+      if (!w.partial || whole === w.key || !(error instanceof StorageError && error.code === "NOT_FOUND")) throw error;
+      const manifest = JSON.parse((await buffer(await store.get(whole + PITR_MANIFEST_SUFFIX))).toString("utf8")) as { sha256: string };
+      await fetchVerified(store, whole, `${out}.lz4`, manifest.sha256);
+      partial = false;
+    }
     const exit = await run("lz4", ["-d", "-q", "-f", `${out}.lz4`, out]).then(
       () => null,
       (error: Error & { stderr?: string }) => error.stderr ?? error.message,
     );
     await fs.rm(`${out}.lz4`, { force: true });
-    if (exit !== null && !w.partial) throw new Error(`WAL segment ${w.file} could not be decompressed: ${exit}`);
+    if (exit !== null && !partial) throw new Error(`WAL segment ${w.file} could not be decompressed: ${exit}`);
     const size = (await fs.stat(out)).size;
     if (size < segmentBytes) {
-      if (!w.partial) throw new Error(`WAL segment ${w.file} is ${size} bytes, not ${segmentBytes}`);
+      if (!partial) throw new Error(`WAL segment ${w.file} is ${size} bytes, not ${segmentBytes}`);
       await fs.truncate(out, segmentBytes);
     }
   }
