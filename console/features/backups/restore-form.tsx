@@ -64,11 +64,7 @@ export function RestoreForm({
   onEnd: () => void;
 }) {
   const servers = useQuery(RESTORE_TARGETS);
-  const pitr = useQuery(
-    RESTORE_PITR_WINDOW,
-    { id: backup.server?.id ?? 0, database: backup.database },
-    { skip: !backup.server || FAMILY[backup.engine] !== "mysql" },
-  );
+  const pitr = useQuery(RESTORE_PITR_WINDOW, { id: backup.server?.id ?? 0, database: backup.database }, { skip: !backup.server });
   const window = pitr.data?.server.pitr ?? null;
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
@@ -207,7 +203,11 @@ export function RestoreForm({
               <CheckField
                 label="Restore to a point in time"
                 name="toPointInTime"
-                hint="The newest dump before that instant is restored, then the archived binlog is replayed up to it (this backup only picks the server and database)."
+                hint={
+                  FAMILY[backup.engine] === "pg"
+                    ? "The newest base backup before that instant is replayed to it in a temporary instance, and this database is copied from there (this backup only picks the server and database)."
+                    : "The newest dump before that instant is restored, then the archived binlog is replayed up to it (this backup only picks the server and database)."
+                }
               />
               <TextField
                 label="Instant (UTC)"
