@@ -10,7 +10,7 @@ import { freePort } from "../../testing/server-process.ts";
 import { createTestApp } from "../../testing/test-app.ts";
 import { memoryLogger } from "../../testing/test-db.ts";
 import { verifyArchives } from "../verify-archives.ts";
-import { type BaseBackupPosition } from "./base-backup.ts";
+import type { BaseBackupPosition } from "./base-backup.ts";
 import { SqlguardMetrics } from "../../observability/metrics.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "../../restore/testing/restore-helpers.ts";
 import { PitrService } from "../pitr-service.ts";
