@@ -102,7 +102,7 @@ export async function startAtTime(
       "-c archive_mode=off",
       "-c cluster_name=sqlguard-pitr",
     ].join(" ");
-    const [cmd, args] = asPostgres(path.join(bin, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "120", "-o", options, "start"]);
+    const [cmd, args] = asPostgres(path.join(bin, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-W", "-o", options, "start"]);
     started = true;
     await run(cmd, args).catch(async (error: Error & { stderr?: string }) => {
       const tail = await fs.readFile(logFile, "utf8").catch(() => "");
@@ -132,9 +132,12 @@ function freeLoopbackPort(): Promise<number> {
 async function waitPromoted(
   at: { socketDir: string; port: number; user: string; dataDir: string; logFile: string },
   signal?: AbortSignal,
-  timeoutMs = 10 * 60_000,
+  timeoutMs = 2 * 3600_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  // pg_ctl returned at once (-W: a long replay would outlast its wait): the postmaster's pid file comes and, if it stops, goes.
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let seenPid = false;
   for (;;) {
     signal?.throwIfAborted();
     const state = await run("psql", ["-h", at.socketDir, "-p", String(at.port), "-d", "template1", "-Atqc", "SELECT pg_is_in_recovery()"], {
@@ -144,7 +147,9 @@ async function waitPromoted(
       () => "",
     );
     if (state === "f") return;
-    if (!existsSync(path.join(at.dataDir, "postmaster.pid")) || Date.now() > deadline) {
+    const running = existsSync(path.join(at.dataDir, "postmaster.pid"));
+    seenPid ||= running;
+    if ((!running && (seenPid || Date.now() - started > 30_000)) || Date.now() > deadline) {
       const log = await fs.readFile(at.logFile, "utf8").catch(() => "");
       const fatal = log
         .split("\n")
