@@ -12,7 +12,8 @@ Run \`sqlguard <command> --help\` for its options.`;
 export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --from-s3 s3://bucket/key [--endpoint <url>] [--region <region>])
                         [--manifest <file>] --to <connection url> [--database <name>] [--overwrite]
                         [--rewrite-definers] [--threads <n>] [--spool <dir>] [--identity <age identity file>]
-                        [--point-in-time <UTC instant> [--force] [--data-dir <dir>] [--cluster-user <role>]]
+                        [(--point-in-time <UTC instant> | --stop-at-gtid <d-s-n> | --stop-at-position <file:offset>) [--force]]
+                        [--data-dir <dir>] [--cluster-user <role>] (PostgreSQL with --point-in-time)
   Restores one artifact without the metadata database: its manifest (default: <artifact>.manifest.json,
   read from the same place) gives the engine, compression and SHA-256, which is checked on the way.
   --to       mysql://user@host:3306, mariadb://…, postgres://user@host:5432 (password: in the URL, or MYSQL_PWD / PGPASSWORD)
@@ -29,6 +30,8 @@ export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --fro
              there into --to (as --cluster-user, default the URL's user), the instance removed in the end
   --data-dir PostgreSQL with --point-in-time, instead of --to: make <dir> a ready data directory that replays to the
              instant when started, and print the exact pg_ctl command that starts it
+  --stop-at-gtid  MariaDB: the same, up to and including this GTID (e.g. 0-1-42)
+  --stop-at-position  the same, up to this binlog position (e.g. mysql-bin.000007:1234, as SHOW MASTER STATUS says)
   S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
 
 /** `sqlguard recover-metadata --help`. */

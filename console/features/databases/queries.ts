@@ -65,6 +65,9 @@ export const DATABASE_DETAIL = graphql(`
       drills {
         id
         status
+        kind
+        pointInTime
+        stopAtPosition
         backupId
         serverName
         startedAt
