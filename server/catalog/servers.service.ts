@@ -183,18 +183,9 @@ export class ServersService {
     return before;
   }
 
-  /**
-   * PITR archives binlogs onto storage targets that exist: MariaDB / MySQL only. The PostgreSQL side
-   * (server/pitr/pg: slot, pg_receivewal, base backups) cannot restore to a time through the API yet,
-   * so it is not offered: a slot on a primary for archives no restore can use would only be a risk.
-   */
-  async #checkPitr(engine: EngineName, pitr: z.output<typeof pitrRule> | null): Promise<void> {
+  /** PITR archives binlogs (MariaDB / MySQL) or WAL (PostgreSQL: server/pitr/pg) onto storage targets that exist. */
+  async #checkPitr(_engine: EngineName, pitr: z.output<typeof pitrRule> | null): Promise<void> {
     if (!pitr) return;
-    if (pitr.enabled && engine === "POSTGRESQL")
-      throw new ValidationError(
-        "pitr.enabled",
-        "point-in-time recovery is not available for PostgreSQL servers yet (it archives WAL, but cannot restore to a time yet)",
-      );
     const ids = pitr.storageTargetIds ?? [];
     if (!ids.length) return;
     const found = await this.deps.prisma.storageTarget.findMany({ where: { id: { in: ids } }, select: { id: true } });

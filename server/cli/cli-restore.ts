@@ -16,6 +16,7 @@ import { describeStop, parseBinlogPosition, parseGtid, replayBinlogs, type DumpP
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { LocalStore } from "../storage/local-store.ts";
 import { planFromStorage } from "./cli-pitr.ts";
+import { restorePgAtTime } from "./cli-pg-pitr.ts";
 
 /**
  * `sqlguard restore`: restores an artifact file or S3 object into a server, verifying its SHA-256
@@ -44,12 +45,16 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
       "stop-at-gtid": { type: "string" },
       "stop-at-position": { type: "string" },
       force: { type: "boolean", default: false },
+      "data-dir": { type: "string" },
+      "cluster-user": { type: "string" },
     },
     strict: true,
   });
-  if (!values.to) throw new UsageError("--to", "is required: the server to restore into");
+  // PostgreSQL to a point in time: --data-dir hands over a ready data directory instead of restoring into --to.
+  const pgDataDir = values["data-dir"];
+  if (!values.to && !(pgDataDir && values["point-in-time"])) throw new UsageError("--to", "is required: the server to restore into");
   if (Boolean(values.file) === Boolean(values["from-s3"])) throw new UsageError("--file", "give exactly one of --file and --from-s3");
-  const target = parseConnectionUrl(values.to, env);
+  const target = values.to ? parseConnectionUrl(values.to, env) : null;
   const input = values.file ? localInput(values.file, values.manifest) : await s3Input(values["from-s3"]!, values, env);
   const missing = await missingFiles(input.files);
   if (missing) {
@@ -60,17 +65,36 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
     throw new UsageError("--manifest", `cannot read the manifest: ${error.message}`);
   });
   const isPg = manifest.server.engine === "POSTGRESQL";
-  if (isPg !== (target.conn.engine === "POSTGRESQL"))
+  if (target && isPg !== (target.conn.engine === "POSTGRESQL"))
     throw new UsageError("--to", `a ${manifest.server.engine} backup needs a ${isPg ? "postgres://" : "mysql:// or mariadb://"} URL`);
-  const database = values.database ?? target.database ?? defaultRestoreName(target.conn.engine, manifest.database, new Date());
-  const problem = databaseNameProblem(target.conn.engine, database);
+  const engine = target?.conn.engine ?? (manifest.server.engine as typeof target extends null ? never : NonNullable<typeof target>["conn"]["engine"]);
+  const database = values.database ?? target?.database ?? defaultRestoreName(engine, manifest.database, new Date());
+  const problem = databaseNameProblem(engine, database);
   if (problem) throw new UsageError("--database", problem);
+  if (pgDataDir && !(isPg && values["point-in-time"])) throw new UsageError("--data-dir", "goes with --point-in-time of a PostgreSQL backup");
 
   const pointInTime = values["point-in-time"] === undefined ? null : new Date(values["point-in-time"]);
   if (pointInTime && (Number.isNaN(pointInTime.getTime()) || !/(Z|[+-]\d\d:\d\d)$/.test(values["point-in-time"]!)))
     throw new UsageError("--point-in-time", "must be an ISO 8601 instant with its zone, e.g. 2026-12-02T17:00:00Z");
   const stop = cliStop(pointInTime, values["stop-at-gtid"], values["stop-at-position"]);
-  if (stop && isPg) throw new UsageError(`--${stop.flag}`, "point-in-time recovery is not available for PostgreSQL backups yet");
+  if (stop && isPg && !pointInTime) throw new UsageError(`--${stop.flag}`, "a PostgreSQL backup restores to a point in time (--point-in-time) only");
+  if (pointInTime && isPg)
+    return restorePgAtTime(
+      {
+        store: input.store(manifest.artifact.key),
+        serverName: manifest.server.name,
+        sourceDatabase: manifest.database,
+        at: pointInTime,
+        force: values.force,
+        dataDir: pgDataDir,
+        target: target && { conn: target.conn, database, mode: values.overwrite ? "overwrite" : "create" },
+        workRoot: values.spool,
+        clusterUser: values["cluster-user"],
+      },
+      io,
+      signal,
+    );
+  if (!target) throw new UsageError("--to", "is required: the server to restore into");
   // The binlog archive sits on the same storage as the dump, under pitr/<server>/: planned before anything is restored.
   const plan = stop
     ? await planFromStorage(

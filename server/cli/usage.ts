@@ -13,6 +13,7 @@ export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --fro
                         [--manifest <file>] --to <connection url> [--database <name>] [--overwrite]
                         [--rewrite-definers] [--threads <n>] [--spool <dir>] [--identity <age identity file>]
                         [(--point-in-time <UTC instant> | --stop-at-gtid <d-s-n> | --stop-at-position <file:offset>) [--force]]
+                        [--data-dir <dir>] [--cluster-user <role>] (PostgreSQL with --point-in-time)
   Restores one artifact without the metadata database: its manifest (default: <artifact>.manifest.json,
   read from the same place) gives the engine, compression and SHA-256, which is checked on the way.
   --to       mysql://user@host:3306, mariadb://…, postgres://user@host:5432 (password: in the URL, or MYSQL_PWD / PGPASSWORD)
@@ -23,7 +24,12 @@ export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --fro
   --identity encrypted artifacts (.age): an age identity file (age-keygen's, AGE-SECRET-KEY-1…) of a key the artifact
              opens with, e.g. your recovery key; it is decrypted in the stream, each chunk authenticated
   --point-in-time  MariaDB/MySQL: after the dump, replay the binlog archived beside it (pitr/<server>/ on the same
-             storage) from the dump's exact position up to this instant, e.g. 2026-12-02T17:00:00Z; --force crosses a broken chain
+             storage) from the dump's exact position up to this instant, e.g. 2026-12-02T17:00:00Z; --force crosses a broken chain.
+             PostgreSQL: the newest base backup before it and the WAL archived beside the dump (pitr/<server>/base, /wal)
+             replayed to it in a temporary instance on a free port (under --spool), the dump's database dumped from
+             there into --to (as --cluster-user, default the URL's user), the instance removed in the end
+  --data-dir PostgreSQL with --point-in-time, instead of --to: make <dir> a ready data directory that replays to the
+             instant when started, and print the exact pg_ctl command that starts it
   --stop-at-gtid  MariaDB: the same, up to and including this GTID (e.g. 0-1-42)
   --stop-at-position  the same, up to this binlog position (e.g. mysql-bin.000007:1234, as SHOW MASTER STATUS says)
   S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;

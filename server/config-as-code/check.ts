@@ -100,8 +100,6 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
     if (!s) continue;
     refer("dumpOptions", "dump option profile", s.dumpOptions, ["servers", i, "dumpOptions"]);
     for (const [j, n] of (s.pitr?.storageTargets ?? []).entries()) refer("storageTargets", "storage target", n, ["servers", i, "pitr", "storageTargets", j]);
-    if (s.pitr?.enabled && s.engine === "POSTGRESQL")
-      add(["servers", i, "pitr", "enabled"], "point-in-time recovery is not available for PostgreSQL servers yet");
   }
   for (const [i, s] of doc.schedules.entries()) {
     if (!s) continue;

@@ -14,6 +14,8 @@ export type PitrStatus = {
   recoverableTo: Date | null;
   broken: boolean;
   brokenReason: string | null;
+  /** PostgreSQL: the replication slot is at risk (wal_status not `reserved`), before anything is lost. */
+  warning?: string | null;
 };
 
 /**

@@ -10,6 +10,7 @@ import {
   type DumpPosition,
   type ReplayStop,
 } from "../pitr/replay.ts";
+import { pgDumpAtTime } from "../pitr/pg/restore-job-pg.ts";
 import type { ServerConnection } from "../process/server-connection.ts";
 import { MetadataUnavailableError, RecordWriter } from "../db/record-writer.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -165,8 +166,13 @@ export class RestoreJobs {
         { backupId: backup.id, overwrite: restore.overwrite, restoreUser: restore.restoreUser, rewriteDefiners: restore.rewriteDefiners },
         "restore started",
       );
+      // PostgreSQL to a point in time: the cluster replayed to it in a temporary instance, the database dumped from there.
+      const atTime =
+        restore.pointInTime && server.engine === "POSTGRESQL"
+          ? await pgDumpAtTime({ prisma, storeFor: this.deps.storeFor }, restore, backup, server, controller.signal, log)
+          : null;
       const outcome = await restoreArtifact(
-        resolved.source,
+        atTime?.source ?? resolved.source,
         { conn, database: restore.database, mode: restore.overwrite ? "overwrite" : "create" },
         {
           signal: controller.signal,
@@ -183,8 +189,8 @@ export class RestoreJobs {
               signal: controller.signal,
             })),
         },
-      ).finally(() => release(pin));
-      if (restoreStop(restore)) await this.#replay(restore, backup, server, conn, resolved.target, controller.signal, log);
+      ).finally(() => Promise.all([release(pin), atTime?.discard()]));
+      if (restoreStop(restore) && !atTime) await this.#replay(restore, backup, server, conn, resolved.target, controller.signal, log);
       log.info({ server: server.name, restoreMs: outcome.restoreMs }, "restore finished");
       ended = {
         status: "SUCCEEDED",

@@ -25,6 +25,7 @@ import type { RestoreCredentials, RestoreJobs } from "./restore-job.ts";
 import { preflightRestore, type RestorePreflight } from "./restore-preflight.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import { databaseExists } from "./target-database.ts";
+import { pgBaseBackupFor } from "../pitr/pg/restore-to-time.ts";
 
 /** What the restore API needs. */
 export type RestoresDeps = {
@@ -89,14 +90,15 @@ export class RestoresService {
     requireRole(principal, "OPERATOR");
     const { prisma } = this.deps;
     if (input.overwrite && !roleAtLeast(principal.role, "ADMIN")) throw new AppError("FORBIDDEN", "restoring over an existing database needs the admin role");
-    const { backup, artifact, target, server, database, exists } = await this.#resolve(input);
+    const { backup, artifact, target, server, database, exists, sourceDatabase } = await this.#resolve(input);
     if (exists && !input.overwrite) {
       throw new ValidationError(
         "database",
         `${JSON.stringify(database)} already exists on ${server.name}: restoring over it needs overwrite: true (admin role)`,
       );
     }
-    if (input.rewriteDefiners && formatOfKey(artifact.key) === "tar")
+    // (A PostgreSQL restore to a time reads a plain dump taken from the restored cluster, not this base backup's tar.)
+    if (input.rewriteDefiners && formatOfKey(artifact.key) === "tar" && !(input.pointInTime && backup.engine === "POSTGRESQL"))
       throw new ValidationError("rewriteDefiners", "the definers of a PARALLEL artifact cannot be rewritten: restore it as a user with SET USER / SUPER");
     const busy = await prisma.restore.findFirst({ where: { serverId: server.id, database, status: { in: ["PENDING", "RUNNING"] } }, select: { id: true } });
     if (busy) throw new ConflictError("database", `restore ${busy.id} into ${JSON.stringify(database)} on ${server.name} is still under way`);
@@ -110,7 +112,7 @@ export class RestoresService {
           serverId: server.id,
           serverName: server.name,
           engine: server.engine,
-          sourceDatabase: backup.database,
+          sourceDatabase,
           database,
           overwrite: exists,
           restoreUser: input.credentials?.username ?? null,
@@ -162,14 +164,14 @@ export class RestoresService {
     if (ENGINE_FAMILY[server.engine] !== ENGINE_FAMILY[backup.engine]) {
       throw new ValidationError("serverId", `a ${backup.engine} backup cannot be restored into ${server.name}, a ${server.engine} server`);
     }
-    const database = input.database ?? defaultRestoreName(server.engine, backup.database, new Date());
+    const database = input.database ?? defaultRestoreName(server.engine, named.database, new Date());
     const problem = databaseNameProblem(server.engine, database);
     if (problem) throw new ValidationError("database", problem);
     const conn = withCredentials(connectionOf(server, this.deps.secrets), input.credentials);
     const exists = await databaseExists(conn, database).catch((error: Error) => {
       throw signInFailure(error, server.name, conn, input.credentials != null);
     });
-    return { backup, artifact, target, source, server, database, conn, exists };
+    return { backup, artifact, target, source, server, database, conn, exists, sourceDatabase: named.database };
   }
 
   /**
@@ -298,8 +300,12 @@ function dumpBefore(position: DumpPosition, stop: ReplayStop, finishedAt: Date |
  */
 async function pointInTimeDump(prisma: PrismaClient, named: Backup & { artifacts: BackupArtifact[] }, stop: ReplayStop, field: string, force: boolean) {
   if (named.serverId === null) throw new ValidationError(field, "the backup's server was deleted, and its binlog archive with it");
-  if (named.engine === "POSTGRESQL") throw new ValidationError(field, "point-in-time recovery is not available for PostgreSQL yet");
   if ("at" in stop && stop.at.getTime() > Date.now()) throw new ValidationError(field, `${stop.at.toISOString()} is in the future`);
+  // PostgreSQL: a base backup replayed to the time (server/pitr/pg); GTIDs and binlog positions are MariaDB / MySQL's.
+  if (named.engine === "POSTGRESQL") {
+    if (!("at" in stop)) throw new ValidationError(field, "a PostgreSQL server restores to a point in time (pointInTime) only");
+    return pgBaseBackupFor(prisma, named, stop.at, force);
+  }
   if ("gtid" in stop && named.engine !== "MARIADB")
     throw new ValidationError(field, "restoring to a GTID needs MariaDB GTIDs (domain-server-seq): use stopAtPosition");
   const candidates = await prisma.backup.findMany({

@@ -3,6 +3,7 @@ import type { StorageTarget } from "../db/generated/client.ts";
 import { binlogSequence } from "../pitr/binlog-file.ts";
 import { PITR_MANIFEST_SUFFIX } from "../pitr/archive-keys.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
+import { walToTrim } from "../pitr/pg/wal-trim.ts";
 
 /**
  * The binlog archives of a server that no kept dump needs: those before the binlog file of its
@@ -32,7 +33,9 @@ export async function trimBinlogArchives(
     prisma.backup.findMany({ where: { serverId, status: { in: ["SUCCEEDED", "PARTIAL"] } }, select: { position: true } }),
   ]);
   const files = dumps.flatMap((d) => (d.position as { binlogFile?: string } | null)?.binlogFile ?? []);
-  const trim = binlogsToTrim(archives, files);
+  // PostgreSQL: WAL before the start segment of the oldest kept base backup (server/pitr/pg/wal-trim.ts).
+  const pgStarts = dumps.flatMap((d) => (d.position as { kind?: string; startSegment?: string } | null)?.startSegment ?? []);
+  const trim = pgStarts.length ? walToTrim(archives, pgStarts) : binlogsToTrim(archives, files);
   if (dryRun || !trim.length) return trim.map((a) => a.file);
   const targets = new Map((await prisma.storageTarget.findMany()).map((t) => [t.id, t]));
   const removed: string[] = [];

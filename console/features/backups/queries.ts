@@ -210,6 +210,7 @@ export const RESTORE_PITR_WINDOW = graphql(`
         recoverableTo
         broken
         brokenReason
+        warning
       }
     }
   }

@@ -64,11 +64,7 @@ export function RestoreForm({
   onEnd: () => void;
 }) {
   const servers = useQuery(RESTORE_TARGETS);
-  const pitr = useQuery(
-    RESTORE_PITR_WINDOW,
-    { id: backup.server?.id ?? 0, database: backup.database },
-    { skip: !backup.server || FAMILY[backup.engine] !== "mysql" },
-  );
+  const pitr = useQuery(RESTORE_PITR_WINDOW, { id: backup.server?.id ?? 0, database: backup.database }, { skip: !backup.server });
   const window = pitr.data?.server.pitr ?? null;
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();
@@ -212,7 +208,11 @@ export function RestoreForm({
               <CheckField
                 label="Restore to a point in time"
                 name="toPointInTime"
-                hint="The newest dump before that instant is restored, then the archived binlog is replayed up to it (this backup only picks the server and database)."
+                hint={
+                  FAMILY[backup.engine] === "pg"
+                    ? "The newest base backup before that instant is replayed to it in a temporary instance, and this database is copied from there (this backup only picks the server and database)."
+                    : "The newest dump before that instant is restored, then the archived binlog is replayed up to it (this backup only picks the server and database)."
+                }
               />
               <TextField
                 label="Instant (UTC)"
@@ -223,22 +223,27 @@ export function RestoreForm({
                 max={window.recoverableTo?.slice(0, 19)}
                 error={errors.pointInTime}
               />
-              <TextField
-                label="Or up to a GTID"
-                name="stopAtGtid"
-                autoComplete="off"
-                placeholder="0-1-42"
-                error={errors.stopAtGtid}
-                hint="MariaDB: up to and including that transaction (instead of the instant)."
-              />
-              <TextField
-                label="Or up to a binlog position"
-                name="stopAtPosition"
-                autoComplete="off"
-                placeholder="mysql-bin.000007:1234"
-                error={errors.stopAtPosition}
-                hint="file:offset, as SHOW MASTER STATUS reports it (instead of the instant)."
-              />
+              {/* GTIDs and binlog positions are MariaDB / MySQL's: PostgreSQL restores to an instant. */}
+              {FAMILY[backup.engine] !== "pg" && (
+                <>
+                  <TextField
+                    label="Or up to a GTID"
+                    name="stopAtGtid"
+                    autoComplete="off"
+                    placeholder="0-1-42"
+                    error={errors.stopAtGtid}
+                    hint="MariaDB: up to and including that transaction (instead of the instant)."
+                  />
+                  <TextField
+                    label="Or up to a binlog position"
+                    name="stopAtPosition"
+                    autoComplete="off"
+                    placeholder="mysql-bin.000007:1234"
+                    error={errors.stopAtPosition}
+                    hint="file:offset, as SHOW MASTER STATUS reports it (instead of the instant)."
+                  />
+                </>
+              )}
               {window.broken && <CheckField label="Replay past the break (transactions may be missing)" name="force" />}
             </fieldset>
           )}

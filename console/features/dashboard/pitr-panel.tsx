@@ -16,6 +16,7 @@ const PITR_SERVERS = graphql(`
         recoverableTo
         broken
         brokenReason
+        warning
       }
     }
   }

@@ -8,6 +8,8 @@ export type PitrWindowData = {
   recoverableTo: string | null;
   broken: boolean;
   brokenReason: string | null;
+  /** PostgreSQL: the replication slot's wal_status is not `reserved`. */
+  warning?: string | null;
 } | null;
 
 /** The recoverable window of point-in-time recovery, or why there is none. */
@@ -21,13 +23,14 @@ export function PitrWindow({ pitr }: { pitr: PitrWindowData }) {
           {pitr.lagSeconds !== null && <span className="muted"> · archive lag {pitr.lagSeconds} s</span>}
         </>
       ) : (
-        <span className="muted">No window yet: it opens with the first dump after archiving started.</span>
+        <span className="muted">No window yet: it opens with the first dump (PostgreSQL: base backup) after archiving started.</span>
       )}
       {pitr.broken && (
         <div className="error small" role="alert">
           Chain broken: {pitr.brokenReason}
         </div>
       )}
+      {pitr.warning && !pitr.broken && <div className="small">Warning: {pitr.warning}</div>}
     </>
   );
 }

@@ -23,6 +23,7 @@ export const DATABASE_DETAIL = graphql(`
           recoverableTo
           broken
           brokenReason
+          warning
         }
       }
       backups(first: 100) {

@@ -27,6 +27,7 @@ export const SERVER_FIELDS = graphql(`
       recoverableTo
       broken
       brokenReason
+      warning
     }
   }
 `);

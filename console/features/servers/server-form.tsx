@@ -84,16 +84,12 @@ export function ServerForm({
       enabled: f.get("enabled") === "on",
       maxConcurrent: raw.maxConcurrent && /^\d+$/.test(raw.maxConcurrent) ? Number(raw.maxConcurrent) : 1,
       dumpOptionsId: profile ? Number(profile) : null,
-      // Point-in-time recovery archives the binlog: MySQL and MariaDB only.
-      ...(engine !== "POSTGRESQL"
-        ? {
-            pitr: {
-              enabled: f.get("pitrEnabled") === "on",
-              rpoSeconds: /^\d+$/.test(String(f.get("pitrRpoSeconds") ?? "")) ? Number(f.get("pitrRpoSeconds")) : null,
-              storageTargetIds: list(f.get("pitrStorageTargetIds")),
-            },
-          }
-        : {}),
+      // Point-in-time recovery archives the binlog (MySQL, MariaDB) or the WAL (PostgreSQL).
+      pitr: {
+        enabled: f.get("pitrEnabled") === "on",
+        rpoSeconds: /^\d+$/.test(String(f.get("pitrRpoSeconds") ?? "")) ? Number(f.get("pitrRpoSeconds")) : null,
+        storageTargetIds: list(f.get("pitrStorageTargetIds")),
+      },
     };
     if (!server || password || f.get("clearPassword") === "on") input.password = password;
     if (input.port === null || Number.isNaN(input.port)) delete input.port;
@@ -201,17 +197,21 @@ export function ServerForm({
             hint="MySQL 8 logins (caching_sha2_password) need it after every server restart unless TLS is on. Someone on the network could hand over another key and read the password: use TLS where you can."
           />
         )}
-        {engine !== "POSTGRESQL" && (
+        {
           <fieldset className="wide" aria-labelledby="pitr-heading">
             <legend id="pitr-heading">Point-in-time recovery</legend>
             <CheckField
-              label="Archive the binary log continuously"
+              label={engine === "POSTGRESQL" ? "Archive the WAL continuously" : "Archive the binary log continuously"}
               name="pitrEnabled"
               defaultChecked={server?.pitr.enabled ?? false}
-              hint="Restores can then reach any second since the oldest kept dump. Needs the binary log on (ROW format) and REPLICATION SLAVE, REPLICATION CLIENT for the user."
+              hint={
+                engine === "POSTGRESQL"
+                  ? "Restores can then reach any second since the oldest kept base backup (taken on the server's schedules). Needs wal_level=replica, a free WAL sender and slot, the REPLICATION attribute for the user, and max_slot_wal_keep_size set so a stopped receiver cannot fill the server's disk."
+                  : "Restores can then reach any second since the oldest kept dump. Needs the binary log on (ROW format) and REPLICATION SLAVE, REPLICATION CLIENT for the user."
+              }
             />
             <TextField
-              label="Ship the open binlog every (seconds)"
+              label={engine === "POSTGRESQL" ? "Ship the open WAL segment every (seconds)" : "Ship the open binlog every (seconds)"}
               name="pitrRpoSeconds"
               inputMode="numeric"
               defaultValue={server?.pitr.rpoSeconds ?? 60}
@@ -226,7 +226,7 @@ export function ServerForm({
               hint="Comma separated; empty = the default storage targets."
             />
           </fieldset>
-        )}
+        }
         <CheckField label="Enabled" name="enabled" defaultChecked={server?.enabled ?? true} />
         {server?.passwordSet && <CheckField label="Remove the stored password" name="clearPassword" />}
         <div className="wide">

@@ -89,7 +89,7 @@ const RestoreBackupInput = builder.inputType("RestoreBackupInput", {
     pointInTime: t.field({
       type: "DateTime",
       description:
-        "Restore to this instant (UTC): the newest dump of the backup's server and database finished before it, then the archived binlog replayed up to it. Omitted = the dump alone.",
+        "Restore to this instant (UTC): the newest dump of the backup's server and database finished before it, then the archived binlog replayed up to it; PostgreSQL: the newest base backup before it replayed to it in a temporary instance, and the backup's database copied from there. Omitted = the dump alone.",
     }),
     stopAtGtid: t.string({
       description:

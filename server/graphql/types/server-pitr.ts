@@ -13,6 +13,12 @@ const PitrStatusRef = builder.objectRef<PitrStatus>("ServerPitr").implement({
     recoverableTo: t.expose("recoverableTo", { type: "DateTime", nullable: true }),
     broken: t.exposeBoolean("broken", { description: "The archive chain is broken after the newest dump: no restore can reach past the break." }),
     brokenReason: t.exposeString("brokenReason", { nullable: true }),
+    warning: t.string({
+      nullable: true,
+      description:
+        "PostgreSQL: the replication slot's wal_status is not `reserved` (extended / unreserved: the receiver lags and WAL it needs may be removed; see max_slot_wal_keep_size).",
+      resolve: (p) => p.warning ?? null,
+    }),
   }),
 });
 

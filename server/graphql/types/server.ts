@@ -56,7 +56,7 @@ const serverFields = (required: boolean) =>
       excludeDatabases: t.stringList({ description: "Glob patterns of databases to leave out." }),
       dumpOptionsId: t.int(),
       maxConcurrent: t.int({ description: "Backups of this server that may run at once (default 1)." }),
-      pitr: t.field({ type: PitrInput, description: "Point-in-time recovery (MariaDB / MySQL): archive the binlog continuously." }),
+      pitr: t.field({ type: PitrInput, description: "Point-in-time recovery: archive the binlog (MariaDB / MySQL) or the WAL (PostgreSQL) continuously." }),
     }),
   });
 const ServerInput = serverFields(true);

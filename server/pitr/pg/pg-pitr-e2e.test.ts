@@ -4,13 +4,17 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalStore } from "../../storage/local-store.ts";
-import { createServer, createTarget, dataOf } from "../../testing/backup-helpers.ts";
+import { createServer, createTarget, dataOf, processesWith, runBackup, waitForBackup } from "../../testing/backup-helpers.ts";
 import { chownPostgres, pgCtlStart, pgCtlStop, psqlAt, startPrivatePostgres, type PrivatePostgres } from "../../testing/private-postgres.ts";
 import { freePort } from "../../testing/server-process.ts";
 import { createTestApp } from "../../testing/test-app.ts";
 import { memoryLogger } from "../../testing/test-db.ts";
 import { verifyArchives } from "../verify-archives.ts";
-import { takeBaseBackup, type BaseBackupPosition } from "./base-backup.ts";
+import type { BaseBackupPosition } from "./base-backup.ts";
+import { SqlguardMetrics } from "../../observability/metrics.ts";
+import { requestRestore, waitForRestore, type RestoreView } from "../../restore/testing/restore-helpers.ts";
+import { PitrService } from "../pitr-service.ts";
+import { runRestoreCommand } from "../../cli/cli-restore.ts";
 import { PgServerPitr, slotNameFor } from "./receiver.ts";
 import { PgPitrRefusedError, planPgRestore, prepareDataDir, waitForPromotion } from "./restore-to-time.ts";
 import { parseSegment } from "./wal.ts";
@@ -32,15 +36,17 @@ describe("point-in-time recovery (PostgreSQL)", () => {
   const store = new LocalStore({ basePath: path.join(work, "archive") });
   const restoredDirs: string[] = [];
   let T: Date;
+  let target: number;
+  let dumpId: number;
   let atT: { sum: string; count: string };
 
   const serverRow = () => app.db.prisma.server.findUniqueOrThrow({ where: { id: serverId } });
   const connectionOf = (s: { engine: "POSTGRESQL" | string; host: string; port: number; username: string }) =>
     ({ engine: s.engine, host: s.host, port: s.port, username: s.username, password: null, tls: false }) as never;
   /** Every row in id order, hashed, and the count: equal only for exactly the same rows. */
-  const state = async (port: number) => {
+  const state = async (port: number, database = "shop") => {
     const [sum, count] = (
-      await psqlAt(port, "SELECT coalesce(md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)), '-'), count(*) FROM items", "shop")
+      await psqlAt(port, "SELECT coalesce(md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)), '-'), count(*) FROM items", database)
     ).split("|");
     return { sum: sum!, count: count! };
   };
@@ -50,6 +56,12 @@ describe("point-in-time recovery (PostgreSQL)", () => {
         await admin(`query($id: Int!) { server(id: $id) { pitr { enabled lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, { id: serverId }),
       ) as {
         server: { pitr: { enabled: boolean; recoverableFrom: string | null; recoverableTo: string | null; broken: boolean; brokenReason: string | null } };
+      }
+    ).server.pitr;
+  const warningOf = async () =>
+    (
+      dataOf(await admin(`query($id: Int!) { server(id: $id) { pitr { broken warning } } }`, { id: serverId })) as {
+        server: { pitr: { broken: boolean; warning: string | null } };
       }
     ).server.pitr;
   const waitFor = async <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 40_000): Promise<T> => {
@@ -93,14 +105,15 @@ describe("point-in-time recovery (PostgreSQL)", () => {
       port: source.port,
       username: "postgres",
     });
-    // The API does not offer PITR on PostgreSQL yet (no restore to a time through it): the groundwork
-    // is switched on in the row, as the API will once it is wired.
-    const refused = await admin(`mutation($id: Int!) { updateServer(id: $id, input: { pitr: { enabled: true } }) { id } }`, { id: serverId });
-    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "pitr.enabled" });
-    await app.db.prisma.server.update({
-      where: { id: serverId },
-      data: { pitrEnabled: true, pitrRpoSeconds: 5, pitrStorageTargetIds: [targetId] },
-    });
+    // PITR on PostgreSQL through the API, as for MariaDB.
+    dataOf(
+      await admin(`mutation($id: Int!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { id } }`, {
+        id: serverId,
+        input: { pitr: { enabled: true, rpoSeconds: 5, storageTargetIds: [String(targetId)] } },
+      }),
+    );
+    expect(await serverRow()).toMatchObject({ pitrEnabled: true, pitrRpoSeconds: 5, pitrStorageTargetIds: [targetId] });
+    target = targetId;
     await source.psql("CREATE DATABASE shop");
     await source.psql("CREATE TABLE items (id serial PRIMARY KEY, v text NOT NULL, n int NOT NULL)", "shop");
     await source.psql("INSERT INTO items (v, n) SELECT 'before-base-' || i, i FROM generate_series(1, 20) i", "shop");
@@ -136,12 +149,35 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     );
     expect(receiver).toBe(true);
 
-    const { backupId, position } = await takeBaseBackup(
-      { prisma: app.db.prisma, storeFor: () => store, connectionOf: connectionOf as never },
-      await serverRow(),
+    // PITR just turned on: the first base backup is taken at once, without waiting for a schedule.
+    const backup = await waitFor(
+      "the first base backup",
+      () => app.db.prisma.backup.findFirst({ where: { serverId, database: "(cluster)", status: "SUCCEEDED" }, include: { artifacts: true } }),
+      90_000,
     );
-    const backup = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: backupId }, include: { artifacts: true } });
-    expect(backup.status).toBe("SUCCEEDED");
+    const position = backup.position as BaseBackupPosition;
+    expect(backup.trigger).toBe("SCHEDULED");
+    expect(await pitr.baseBackupDue()).toBeNull();
+    // A logical dump of the database (the backup a user names for a restore to a time).
+    const [dump] = await runBackup(admin, { serverId, databases: ["shop"], storageTargetIds: [target] });
+    dumpId = (await waitForBackup(admin, dump!.id)).id;
+    // A scheduled backup after the newest base backup makes the next one due.
+    await app.db.prisma.backup.create({
+      data: {
+        serverId,
+        serverName: "pg-pitr",
+        engine: "POSTGRESQL",
+        database: "shop",
+        trigger: "SCHEDULED",
+        status: "FAILED",
+        compression: "ZSTD",
+        error: "a schedule's tick (test row)",
+      },
+    });
+    expect(await pitr.baseBackupDue()).toMatch(/scheduled backup \d+ started after the newest base backup/);
+    await pitr.baseBackup();
+    expect(await app.db.prisma.backup.count({ where: { serverId, database: "(cluster)", status: "SUCCEEDED" } })).toBe(2);
+    expect(await pitr.baseBackupDue()).toBeNull();
     expect(position).toMatchObject({ kind: "pg-base", timeline: 1, startLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
     expect(parseSegment(position.startSegment)).not.toBeNull();
     const stored = fs.readFileSync(path.join(work, "archive", backup.artifacts[0]!.key));
@@ -185,6 +221,66 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     expect(restored).toEqual(atT);
     // The DELETE after T is absent, the writes before it all there.
     expect(await psqlAt(port, "SELECT count(*) FROM items WHERE v = 'after-T' OR v = 'just-before-T'", "shop")).toBe("1");
+
+    // Through the API: restoreBackup({ pointInTime }) names the dump; the database at T lands in the server as a new database.
+    const requested = await requestRestore(admin, { backupId: dumpId, database: "shop_at_t", pointInTime: T.toISOString() });
+    const restore = (dataOf(requested) as { restoreBackup: RestoreView }).restoreBackup;
+    const ended = await waitForRestore(admin, restore.id, undefined, 180_000);
+    expect(ended.error).toBeNull();
+    expect(ended.status).toBe("SUCCEEDED");
+    expect(ended.sourceDatabase).toBe("shop");
+    expect(ended.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The restore started from the newest base backup before T, not from the dump.
+    const row = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: restore.id } });
+    expect((await app.db.prisma.backup.findUniqueOrThrow({ where: { id: row.backupId! } })).database).toBe("(cluster)");
+    expect(await state(source.port, "shop_at_t")).toEqual(atT);
+    // No temporary instance or directory is left behind.
+    expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`sqlguard-pitr-restore-${restore.id}-`))).toEqual([]);
+    expect(processesWith(`sqlguard-pitr-restore-${restore.id}-`)).toEqual([]);
+
+    // The CLI, from the storage alone: into a server through a temporary instance, and as a ready data directory.
+    const artifact = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: dumpId } });
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    const file = path.join(work, "archive", artifact.key);
+    const code = await runRestoreCommand(
+      ["--file", file, "--to", `postgres://postgres@127.0.0.1:${source.port}/shop_cli`, "--point-in-time", T.toISOString()],
+      {},
+      io,
+      new AbortController().signal,
+    );
+    expect(out.join("\n")).toMatch(/restored shop as of .* into "shop_cli"/);
+    expect(code).toBe(0);
+    expect(await state(source.port, "shop_cli")).toEqual(atT);
+    const cliDir = path.join(work, "cli-restored", "data");
+    restoredDirs.push(cliDir);
+    out.length = 0;
+    expect(await runRestoreCommand(["--file", file, "--point-in-time", T.toISOString(), "--data-dir", cliDir], {}, io, new AbortController().signal)).toBe(0);
+    const start = out.find((l) => l.trim().startsWith("pg_ctl -D "));
+    expect(start?.trim()).toBe(`pg_ctl -D ${cliDir} -l ${cliDir}.log start`);
+    expect(fs.existsSync(path.join(cliDir, "recovery.signal"))).toBe(true);
+    await chownPostgres(path.dirname(cliDir));
+    const cliPort = await freePort();
+    await pgCtlStart(cliDir, cliPort, path.dirname(cliDir), `${cliDir}.log`);
+    await waitForPromotion(cliPort, `${cliDir}.log`);
+    expect(await state(cliPort)).toEqual(atT);
+
+    // The metrics show the window.
+    const metrics = new SqlguardMetrics();
+    const service = new PitrService({
+      prisma: app.db.prisma,
+      logger: log.logger,
+      instanceId: "pgpitr-metrics",
+      spoolRoot: path.join(work, "spool-metrics"),
+      connectionOf: connectionOf as never,
+      storeFor: () => store,
+      metrics,
+    });
+    await service.reconcile();
+    await service.stop();
+    const text = await metrics.render();
+    expect(text).toMatch(/sqlguard_pitr_recoverable_to_timestamp_seconds\{server="pg-pitr"\} \d+/);
+    expect(text).toMatch(/sqlguard_pitr_chain_broken\{server="pg-pitr"\} 0/);
   }, 180_000);
 
   it("a restore past the newest archived WAL is refused saying why", async () => {
@@ -212,5 +308,27 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     const refused = await planPgRestore(app.db.prisma, serverId, T).catch((e: Error) => e);
     expect(refused).toBeInstanceOf(PgPitrRefusedError);
     expect((refused as Error).message).toMatch(new RegExp(`chain is broken before .*${victim.file}.*missing from storage`));
+    // The API refuses it too, naming the field and the break, and records nothing.
+    const before = await app.db.prisma.restore.count();
+    const viaApi = await requestRestore(admin, { backupId: dumpId, database: "shop_past_break", pointInTime: T.toISOString() });
+    expect(viaApi.errors?.[0]?.extensions?.field).toBe("pointInTime");
+    expect(viaApi.errors?.[0]?.message).toMatch(new RegExp(`${victim.file}.*missing from storage`));
+    expect(await app.db.prisma.restore.count()).toBe(before);
+  });
+
+  it("a slot whose wal_status leaves reserved shows as a warning; a lost slot breaks the chain", async () => {
+    expect(await pitr!.checkSlot()).toBe("reserved");
+    expect((await warningOf()).warning).toBeNull();
+    await pitr!.stop();
+    await waitFor(
+      "the slot to be released",
+      async () => (await source.psql(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slotNameFor(serverId)}'`)) === "f",
+    );
+    await source.psql(`SELECT pg_drop_replication_slot('${slotNameFor(serverId)}')`);
+    expect(await pitr!.checkSlot()).toBeNull();
+    const s = await warningOf();
+    expect(s.warning).toMatch(new RegExp(`replication slot ${slotNameFor(serverId)} has wal_status \\(missing\\), not reserved: the slot is gone`));
+    expect(s.broken).toBe(true);
+    expect(log.lines.join("")).toMatch(/not reserved: the WAL receiver lags/);
   });
 });

@@ -60,5 +60,6 @@ export async function pgPitrStatus(
     recoverableTo: fromAt && to && to >= fromAt ? to : null,
     broken,
     brokenReason: broken ? (streamReason ?? reason) : null,
+    warning: stream?.warning ?? null,
   };
 }

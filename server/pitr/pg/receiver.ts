@@ -9,11 +9,14 @@ import type { ServerConnection } from "../../process/server-connection.ts";
 import type { ArtifactStore } from "../../storage/artifact-store.ts";
 import { BinlogStreamer } from "../streamer.ts";
 import { WalArchiver } from "./wal-archiver.ts";
+import { CLUSTER_DATABASE, takeBaseBackup } from "./base-backup.ts";
 
 const LEASE_MS = 60_000;
 const TICK_MS = 1000;
-/** How often the slot's wal_status is read. */
+/** How often the slot's wal_status is read, and whether a base backup is due. */
 const SLOT_CHECK_MS = 30_000;
+/** A failed base backup is tried again after this long (or at the next scheduled backup). */
+const BASE_RETRY_MS = 15 * 60_000;
 
 export type PgPitrDeps = {
   prisma: PrismaClient;
@@ -25,6 +28,14 @@ export type PgPitrDeps = {
   tickMs?: number;
   /** pg_receivewal (default: from PATH). */
   receivewal?: string;
+};
+
+/** What each wal_status other than `reserved` means for the archive (Server.pitr.warning). */
+const SLOT_RISK: Record<string, string> = {
+  extended: "the receiver lags; the primary keeps WAL beyond max_wal_size for it",
+  unreserved: "the receiver lags so far that the next checkpoint removes WAL it has not archived (max_slot_wal_keep_size reached)",
+  lost: "WAL was removed before it was archived: the chain is broken",
+  missing: "the slot is gone: the chain is broken",
 };
 
 /** The physical replication slot of one SQLGuard server: `sqlguard_<id>`. */
@@ -80,6 +91,8 @@ export class PgServerPitr {
   #timer: NodeJS.Timeout | null = null;
   #ticking: Promise<unknown> | null = null;
   #lastSlotCheck = 0;
+  #base: Promise<unknown> | null = null;
+  #baseAbort = new AbortController();
   slotStatus: string | null = null;
 
   constructor(deps: PgPitrDeps, server: Server) {
@@ -144,6 +157,7 @@ export class PgServerPitr {
       await this.checkSlot().catch((error: unknown) =>
         this.#d.logger.warn({ err: error, serverId: this.#server.id }, "the replication slot could not be read"),
       );
+      if ((await this.baseBackupDue().catch(() => null)) && !this.#base) void this.baseBackup();
     }
     return (await this.#archiver?.tick().catch((error: unknown) => (this.#d.logger.warn({ err: error }, "WAL archiving pass failed"), []))) ?? [];
   }
@@ -161,6 +175,12 @@ export class PgServerPitr {
       [slot],
     );
     this.slotStatus = row?.wal_status ?? null;
+    const warning =
+      this.slotStatus === "reserved"
+        ? null
+        : `replication slot ${slot} has wal_status ${this.slotStatus ?? "(missing)"}, not reserved: ${SLOT_RISK[this.slotStatus ?? "missing"] ?? "WAL it needs may be removed"}`;
+    const stream = await this.#d.prisma.pitrStream.findUnique({ where: { serverId: this.#server.id }, select: { warning: true } });
+    if ((stream?.warning ?? null) !== warning) await this.#d.prisma.pitrStream.updateMany({ where: { serverId: this.#server.id }, data: { warning } });
     if (this.slotStatus !== "reserved") {
       this.#d.logger.warn(
         { serverId: this.#server.id, slot, walStatus: this.slotStatus },
@@ -174,9 +194,46 @@ export class PgServerPitr {
     return this.slotStatus;
   }
 
+  /**
+   * Why a base backup is due now, or null: the server has none yet (PITR was just turned on), or a
+   * scheduled backup of it started after its newest base backup started (base backups follow the
+   * server's schedules: the logical dumps cannot start a WAL replay). A failed attempt waits
+   * BASE_RETRY_MS unless a newer scheduled backup asks again.
+   */
+  async baseBackupDue(): Promise<string | null> {
+    const { prisma } = this.#d;
+    const serverId = this.#server.id;
+    const [lastBase, lastGood, lastScheduled] = await Promise.all([
+      prisma.backup.findFirst({ where: { serverId, database: CLUSTER_DATABASE }, orderBy: { createdAt: "desc" } }),
+      prisma.backup.findFirst({ where: { serverId, database: CLUSTER_DATABASE, status: "SUCCEEDED" }, orderBy: { createdAt: "desc" } }),
+      prisma.backup.findFirst({ where: { serverId, trigger: "SCHEDULED", NOT: { database: CLUSTER_DATABASE } }, orderBy: { createdAt: "desc" } }),
+    ]);
+    if (lastBase?.status === "RUNNING" || lastBase?.status === "PENDING") return null;
+    const scheduledSince = lastScheduled && (!lastBase || lastScheduled.createdAt > lastBase.createdAt);
+    if (lastBase?.status === "FAILED" && !scheduledSince && Date.now() - lastBase.createdAt.getTime() < BASE_RETRY_MS) return null;
+    if (!lastGood) return "the server has no base backup yet";
+    if (scheduledSince) return `scheduled backup ${lastScheduled.id} started after the newest base backup`;
+    return null;
+  }
+
+  /** Takes a base backup now onto the PITR targets (one at a time); never throws. */
+  baseBackup(): Promise<unknown> {
+    this.#base ??= takeBaseBackup({ prisma: this.#d.prisma, storeFor: this.#d.storeFor, connectionOf: this.#d.connectionOf }, this.#server, {
+      trigger: "SCHEDULED",
+      instanceId: this.#d.instanceId,
+      signal: this.#baseAbort.signal,
+    })
+      .then((r) => this.#d.logger.info({ serverId: this.#server.id, backupId: r.backupId, startLsn: r.position.startLsn }, "base backup taken"))
+      .catch((error: unknown) => this.#d.logger.error({ err: error, serverId: this.#server.id }, "the base backup failed"))
+      .finally(() => (this.#base = null));
+    return this.#base;
+  }
+
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    this.#baseAbort.abort();
+    await this.#base;
     await this.#streamer?.stop();
     await this.#ticking;
     await this.#archiver?.tick().catch(() => []);

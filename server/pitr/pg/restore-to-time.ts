@@ -1,12 +1,17 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import type { PrismaClient } from "../../db/client.ts";
 import type { StorageTarget } from "../../db/generated/client.ts";
-import type { ArtifactStore } from "../../storage/artifact-store.ts";
+import { ValidationError } from "../../errors.ts";
+import { StorageError, type ArtifactStore } from "../../storage/artifact-store.ts";
+import { PITR_MANIFEST_SUFFIX } from "../archive-keys.ts";
+import { buffer } from "node:stream/consumers";
 import { CLUSTER_DATABASE, type BaseBackupPosition } from "./base-backup.ts";
 import { compareSegments, isHistoryFile, parseSegment, type WalSegment } from "./wal.ts";
 import { walGap } from "./wal-archiver.ts";
@@ -21,9 +26,24 @@ export type PgRestorePlan = {
   base: BaseBackupPosition;
   baseKey: string;
   baseTargetId: number;
+  /** The stored base backup's SHA-256 (checked while it is fetched). */
+  baseSha256: string | null;
   /** Segments (and history files) to fetch, in order. */
-  wal: Array<{ file: string; key: string; partial: boolean; storageTargetIds: number[] }>;
+  wal: Array<{ file: string; key: string; partial: boolean; storageTargetIds: number[]; sha256: string | null }>;
   target: Date;
+};
+
+/** A base backup a plan can start from (a Backup row, or a manifest in the storage). */
+export type PgBaseCandidate = { id: number; finishedAt: Date; position: BaseBackupPosition; key: string; targetId: number; sha256: string | null };
+/** An archived WAL file (a PitrArchive row, or a manifest in the storage). */
+export type PgWalCandidate = {
+  file: string;
+  key: string;
+  partial: boolean;
+  lastEventAt: Date | null;
+  breakReason: string | null;
+  storageTargetIds: number[];
+  sha256: string | null;
 };
 
 /**
@@ -40,15 +60,39 @@ export async function planPgRestore(prisma: PrismaClient, serverId: number, at: 
     include: { artifacts: { where: { status: "STORED" } } },
     orderBy: { finishedAt: "desc" },
   });
-  const backup = backups.find((b) => (b.position as BaseBackupPosition | null)?.kind === "pg-base" && b.artifacts.length > 0);
-  if (!backup) throw new PgPitrRefusedError(`no base backup of this server finished before ${at.toISOString()}`);
-  const base = backup.position as BaseBackupPosition;
-  const start = parseSegment(base.startSegment)!;
   const rows = await prisma.pitrArchive.findMany({ where: { serverId } });
+  return planPg(
+    backups.flatMap((b) =>
+      (b.position as BaseBackupPosition | null)?.kind === "pg-base" && b.artifacts[0]
+        ? [
+            {
+              id: b.id,
+              finishedAt: b.finishedAt!,
+              position: b.position as BaseBackupPosition,
+              key: b.artifacts[0].key,
+              targetId: b.artifacts[0].storageTargetId!,
+              sha256: b.sha256,
+            },
+          ]
+        : [],
+    ),
+    rows.map((r) => ({ ...r, storageTargetIds: r.storageTargetIds as number[] })),
+    at,
+    options,
+  );
+}
+
+/** planPgRestore's decision, from base backups and WAL files wherever they were read (pure). */
+export function planPg(bases: PgBaseCandidate[], rows: PgWalCandidate[], at: Date, options: { force?: boolean } = {}): PgRestorePlan {
+  if (at.getTime() > Date.now()) throw new PgPitrRefusedError(`${at.toISOString()} is in the future`);
+  const backup = bases.filter((b) => b.finishedAt <= at).sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime())[0];
+  if (!backup) throw new PgPitrRefusedError(`no base backup of this server finished before ${at.toISOString()}`);
+  const base = backup.position;
+  const start = parseSegment(base.startSegment)!;
   const files = new Set(rows.map((r) => r.file));
   const segments = rows
     .map((r) => ({ r, s: parseSegment(r.file) }))
-    .filter((x): x is { r: (typeof rows)[number]; s: WalSegment } => x.s !== null && compareSegments(x.s, start) >= 0)
+    .filter((x): x is { r: PgWalCandidate; s: WalSegment } => x.s !== null && compareSegments(x.s, start) >= 0)
     .sort((a, b) => compareSegments(a.s, b.s));
   if (!segments.length || segments[0]!.s.name !== start.name) {
     throw new PgPitrRefusedError(
@@ -81,12 +125,13 @@ export async function planPgRestore(prisma: PrismaClient, serverId: number, at: 
   return {
     backupId: backup.id,
     base,
-    baseKey: backup.artifacts[0]!.key,
-    baseTargetId: backup.artifacts[0]!.storageTargetId!,
+    baseKey: backup.key,
+    baseTargetId: backup.targetId,
+    baseSha256: backup.sha256,
     target: at,
     wal: [
-      ...histories.map((h) => ({ file: h.file, key: h.key, partial: false, storageTargetIds: h.storageTargetIds as number[] })),
-      ...needed.map((x) => ({ file: x.s.name, key: x.r.key, partial: x.r.partial, storageTargetIds: x.r.storageTargetIds as number[] })),
+      ...histories.map((h) => ({ file: h.file, key: h.key, partial: false, storageTargetIds: h.storageTargetIds, sha256: h.sha256 })),
+      ...needed.map((x) => ({ file: x.s.name, key: x.r.key, partial: x.r.partial, storageTargetIds: x.r.storageTargetIds, sha256: x.r.sha256 })),
     ],
   };
 }
@@ -120,7 +165,7 @@ export async function prepareDataDir(
   // Base backup: zstd -d | tar -x.
   const baseStore = await storeFor(plan.baseTargetId);
   const baseFile = `${dataDir}.base.tar.zst`;
-  await pipeline(await baseStore.get(plan.baseKey), createWriteStream(baseFile));
+  await fetchVerified(baseStore, plan.baseKey, baseFile, plan.baseSha256);
   await run("tar", ["-I", "zstd", "-xf", baseFile, "-C", dataDir]).catch((error: Error & { stderr?: string }) => {
     throw new Error(`unpacking base backup ${plan.baseKey} failed: ${error.stderr ?? error.message}`);
   });
@@ -129,20 +174,30 @@ export async function prepareDataDir(
     const store = await storeFor(w.storageTargetIds[0]!);
     const out = path.join(walSpool, w.file);
     if (isHistoryFile(w.file)) {
-      await pipeline(await store.get(w.key), createWriteStream(out));
+      await fetchVerified(store, w.key, out, w.sha256);
       continue;
     }
     // Fetched whole, then decompressed file to file (lz4 reports an unfinished frame of a partial segment but writes what it decoded).
-    await pipeline(await store.get(w.key), createWriteStream(`${out}.lz4`));
+    let partial = w.partial;
+    try {
+      await fetchVerified(store, w.key, `${out}.lz4`, w.sha256);
+    } catch (error) {
+      // The segment was completed since the plan was made: its partial copy gave way to the whole segment (checked against its own manifest).
+      const whole = w.key.replace(/\.partial\.lz4$/, ".lz4");
+      if (!w.partial || whole === w.key || !(error instanceof StorageError && error.code === "NOT_FOUND")) throw error;
+      const manifest = JSON.parse((await buffer(await store.get(whole + PITR_MANIFEST_SUFFIX))).toString("utf8")) as { sha256: string };
+      await fetchVerified(store, whole, `${out}.lz4`, manifest.sha256);
+      partial = false;
+    }
     const exit = await run("lz4", ["-d", "-q", "-f", `${out}.lz4`, out]).then(
       () => null,
       (error: Error & { stderr?: string }) => error.stderr ?? error.message,
     );
     await fs.rm(`${out}.lz4`, { force: true });
-    if (exit !== null && !w.partial) throw new Error(`WAL segment ${w.file} could not be decompressed: ${exit}`);
+    if (exit !== null && !partial) throw new Error(`WAL segment ${w.file} could not be decompressed: ${exit}`);
     const size = (await fs.stat(out)).size;
     if (size < segmentBytes) {
-      if (!w.partial) throw new Error(`WAL segment ${w.file} is ${size} bytes, not ${segmentBytes}`);
+      if (!partial) throw new Error(`WAL segment ${w.file} is ${size} bytes, not ${segmentBytes}`);
       await fs.truncate(out, segmentBytes);
     }
   }
@@ -169,6 +224,20 @@ export async function prepareDataDir(
   };
 }
 
+/** Copies one archive object to `file`, checking its SHA-256 against the record's on the way. */
+async function fetchVerified(store: ArtifactStore, key: string, file: string, sha256: string | null): Promise<void> {
+  const hash = createHash("sha256");
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  await pipeline(await store.get(key), tap, createWriteStream(file));
+  const got = hash.digest("hex");
+  if (sha256 && got !== sha256) throw new Error(`archive object ${key} does not match its checksum (SHA-256 ${got}, recorded ${sha256})`);
+}
+
 /** Waits until the restored instance on `port` has left recovery (promoted at the target), or throws with its log's tail. */
 export async function waitForPromotion(port: number, logFile: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -188,3 +257,23 @@ export async function waitForPromotion(port: number, logFile: string, timeoutMs 
 }
 
 export type { StorageTarget };
+
+/**
+ * restoreBackup({ pointInTime }) on PostgreSQL: the base backup the restore starts from (the
+ * newest before `at` whose WAL reaches it, planPgRestore), for `named`, a logical backup of the
+ * database to restore. Throws ValidationError (field pointInTime) saying why it cannot be done.
+ */
+export async function pgBaseBackupFor(prisma: PrismaClient, named: { serverId: number | null; database: string }, at: Date, force: boolean) {
+  if (named.database === CLUSTER_DATABASE)
+    throw new ValidationError(
+      "backupId",
+      "a base backup holds the whole cluster: name a backup of the database to restore to a point in time (the CLI's restore --point-in-time --data-dir hands over a whole data directory)",
+    );
+  try {
+    const plan = await planPgRestore(prisma, named.serverId!, at, { force });
+    return await prisma.backup.findUniqueOrThrow({ where: { id: plan.backupId }, include: { artifacts: true } });
+  } catch (error) {
+    if (error instanceof PgPitrRefusedError) throw new ValidationError("pointInTime", error.message);
+    throw error;
+  }
+}

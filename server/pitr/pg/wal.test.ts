@@ -37,3 +37,22 @@ describe("PostgreSQL WAL names and continuity", () => {
     expect(cmd.env.PGPASSWORD).toBe("s3cret");
   });
 });
+
+describe("WAL retention", () => {
+  it("trims the segments before the oldest kept base backup's start, never history files, nothing without a base backup", async () => {
+    const { walToTrim } = await import("./wal-trim.ts");
+    const files = ["000000010000000000000001", "000000010000000000000002", "000000010000000000000003", "00000002.history", "000000020000000000000004"].map(
+      (file) => ({ file }),
+    );
+    expect(walToTrim(files, ["000000010000000000000003", "000000020000000000000004"]).map((f) => f.file)).toEqual([
+      "000000010000000000000001",
+      "000000010000000000000002",
+    ]);
+    expect(walToTrim(files, ["000000020000000000000004"]).map((f) => f.file)).toEqual([
+      "000000010000000000000001",
+      "000000010000000000000002",
+      "000000010000000000000003",
+    ]);
+    expect(walToTrim(files, [])).toEqual([]);
+  });
+});
