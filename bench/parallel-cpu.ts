@@ -106,7 +106,19 @@ try {
   const version = String(((await sql("SELECT VERSION() AS v")) as Array<{ v: string }>)[0]!.v);
   const profile = { engine: "PARALLEL", threads: THREADS, chunkRows: CHUNK_ROWS } as DumpProfile;
 
+  /** Lets the server finish the previous contender's background work (dirty pages, purge), so its CPU is not counted to the next. */
+  const settle = async () => {
+    await sql("SET GLOBAL innodb_max_dirty_pages_pct = 0");
+    for (let i = 0; i < 120; i++) {
+      const dirty = (await sql("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")) as Array<{ Value: string }>;
+      const history = (await sql("SELECT `count` AS n FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'")) as Array<{ n: bigint }>;
+      if (Number(dirty[0]!.Value) < 50 && Number(history[0]?.n ?? 0) < 100) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await sql("SET GLOBAL innodb_max_dirty_pages_pct = 90");
+  };
   const measure = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
+    await settle();
     const [m0, p0] = [ticks(mariadbd.pid!), ticks("self")];
     const started = performance.now();
     const result = await run();
@@ -136,19 +148,34 @@ try {
         signal: new AbortController().signal,
       });
       spoolPeak = r.spoolPeakBytes ?? 0;
-      return { key, sha256: r.sha256, rawBytes: r.rawBytes, storedBytes: r.storedBytes, spoolPeak, format: dump.format };
+      return { key, sha256: r.sha256, rawBytes: r.rawBytes, storedBytes: r.storedBytes, spoolPeak, format: dump.format, skip: false };
     } finally {
       await dump.cleanup();
       fs.rmSync(spool, { recursive: true, force: true });
     }
   };
+  const kept = path.join(work, "unpacked");
   const restore = async (b: { key: string; sha256: string; format: "sql" | "tar" | "pg-custom" }, database: string) => {
     await sql(`DROP DATABASE IF EXISTS ${database}`);
     const file = path.join(store.basePath, b.key);
+    const [m0, p0, w0] = [ticks(mariadbd.pid!), ticks("self"), performance.now()];
     await restoreArtifact(
       { open: async () => createReadStream(file), sha256: b.sha256, compression: "ZSTD", format: b.format },
       { conn, database, mode: "create" },
-      { signal: new AbortController().signal, spoolDir: path.join(work, "rspool"), threads: THREADS },
+      {
+        signal: new AbortController().signal,
+        spoolDir: path.join(work, "rspool"),
+        threads: THREADS,
+        onUnpacked: async (dir) => {
+          const [m1, p1] = [ticks(mariadbd.pid!), ticks("self")];
+          const total = m1.self - m0.self + (p1.self - p0.self) + (p1.children - p0.children);
+          console.log(
+            `  unpacked after ${((performance.now() - w0) / 1000).toFixed(1)} s wall, ${((total * 1024) / SIZE_MB).toFixed(1)} s CPU/GiB (node ${(((p1.self - p0.self) * 1024) / SIZE_MB).toFixed(1)})`,
+          );
+          // Hard links: the loader experiments (--myloader) reuse the unpacked dump.
+          await new Promise<void>((resolve) => spawn("cp", ["-al", dir, kept]).on("exit", () => resolve()));
+        },
+      },
     );
   };
   const checksum = async (database: string) => String(((await sql(`CHECKSUM TABLE ${database}.events`)) as Array<{ Checksum: bigint }>)[0]!.Checksum);
@@ -159,14 +186,32 @@ try {
     `  sizes: single ${(single.rawBytes / 2 ** 20).toFixed(0)} -> ${(single.storedBytes / 2 ** 20).toFixed(0)} MiB, parallel ${(parallel.rawBytes / 2 ** 20).toFixed(0)} -> ${(parallel.storedBytes / 2 ** 20).toFixed(0)} MiB, spool peak ${(parallel.spoolPeak / 2 ** 20).toFixed(0)} MiB`,
   );
   if (ONLY !== "backup") {
+    if (ONLY === "parallel-restore") single.skip = true;
     const want = await checksum("src");
-    await measure("restore SINGLE", () => restore(single, "r_single"));
+    if (!single.skip) await measure("restore SINGLE", () => restore(single, "r_single"));
     await measure(`restore PARALLEL t${THREADS}`, () => restore(parallel, "r_parallel"));
-    for (const d of ["r_single", "r_parallel"]) {
+    for (const d of single.skip ? ["r_parallel"] : ["r_single", "r_parallel"]) {
       const got = await checksum(d);
       if (got !== want) console.log(`  CHECKSUM MISMATCH ${d}: ${got} != ${want}`);
     }
     console.log(`  checksums compared (${want})`);
+    // Loader variants on the same unpacked dump: --myloader "-t 2 -q 1000;-t 2 -q 10"
+    for (const variant of arg("--myloader", "").split(";").filter(Boolean)) {
+      const args = variant.split(" ").filter(Boolean);
+      await sql("DROP DATABASE IF EXISTS r_variant");
+      await sql("CREATE DATABASE r_variant");
+      fs.writeFileSync(path.join(work, "variant.cnf"), `[client]\nhost=127.0.0.1\nport=${port}\nuser=root\nprotocol=TCP\n`);
+      await measure(
+        `myloader ${variant}`,
+        () =>
+          new Promise<void>((resolve, reject) =>
+            spawn("myloader", [`--defaults-file=${path.join(work, "variant.cnf")}`, `--directory=${kept}`, "--database=r_variant", ...args], {
+              stdio: "inherit",
+            }).on("exit", (c) => (c === 0 ? resolve() : reject(new Error(`myloader ${c}`)))),
+          ),
+      );
+      if ((await checksum("r_variant")) !== want) console.log("  CHECKSUM MISMATCH r_variant");
+    }
   }
   void crypto;
 } finally {

@@ -125,6 +125,9 @@ async function unpack(source: ArtifactSource, data: string, run: SpoolRestoreRun
   return { members, storedBytes, rawBytes, sha256 };
 }
 
+/** Statements myloader commits at once (mydumper writes statements of up to 1 MB). */
+const QUERIES_PER_TRANSACTION = 10;
+
 /** myloader / pg_restore over the unpacked directory; resolves with its stderr tail, rejects with CLIENT_FAILED. */
 async function load(conn: ServerConnection, database: string, dir: string, data: string, run: SpoolRestoreRun): Promise<string> {
   const threads = run.threads ?? parallelThreads(null);
@@ -146,6 +149,10 @@ async function load(conn: ServerConnection, database: string, dir: string, data:
       `--directory=${data}`,
       `--database=${database}`,
       `--threads=${threads}`,
+      // Ten ~1 MB statements per transaction instead of myloader's 1000: the server spends 15-20%
+      // less CPU loading the same rows (measured on MariaDB 10.11: 40-42 s of mariadbd CPU per GiB
+      // at 1 or 10, 47-58 s at 100 or 1000), which on a busy host is the restore's bound.
+      `--queries-per-transaction=${QUERIES_PER_TRANSACTION}`,
       "--verbose=2",
       ...(conn.tls ? ["--ssl"] : []),
     ];
