@@ -14,6 +14,8 @@
 //   restores  `zstd -dc | mariadb` / `zstd -dc | psql` vs SQLGuard's restoreBackup SINGLE and PARALLEL
 //             (myloader / pg_restore -j), into new databases; with the spool's peak disk use.
 // Usage: npm run bench:pipeline [-- --size-mb 1024 --rounds 3 --parallel-rounds 1]
+// Only the PARALLEL rows of MariaDB: npm run bench:pipeline -- --rows parallel --only mariadb
+// [--chunk-rows 500000]. CPU accounting without a quiet machine: bench/parallel-cpu.ts.
 // Diagnosis: BENCH_SERVER_FLAGS adds node flags to the server (e.g. "--trace-gc" or "--cpu-prof
 // --cpu-prof-dir=/tmp/prof"); BENCH_SERVER_LOG=FILE appends the server's stdout to FILE.
 import { spawn } from "node:child_process";
@@ -36,6 +38,18 @@ const arg = (name: string, fallback: number) => {
 const SIZE_MB = arg("--size-mb", 1024);
 const ROUNDS = arg("--rounds", 3);
 const PARALLEL_ROUNDS = arg("--parallel-rounds", 1);
+const text = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+/** `--rows parallel`: only the PARALLEL engine's rows (SINGLE vs PARALLEL, backups and restores), not the pipe/AGE rounds. */
+const ROWS = text("--rows", "all");
+/** `--only mariadb` / `--only postgresql`: the PARALLEL rows of one engine (the other's database is not built). */
+const ONLY = text("--only", "all").toUpperCase();
+/** mydumper's --rows in the bench's PARALLEL profile. */
+const CHUNK_ROWS = arg("--chunk-rows", 500_000);
+if (!["all", "parallel"].includes(ROWS)) throw new Error("--rows takes all or parallel");
+if (!["ALL", "MARIADB", "POSTGRESQL"].includes(ONLY)) throw new Error("--only takes mariadb or postgresql");
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DUMP = fs.existsSync("/usr/bin/mariadb-dump") ? "mariadb-dump" : "mysqldump";
 // What SQLGuard's default profile runs (server/runner/dumpers/mysql-dumper.ts), as a user would type it.
@@ -127,6 +141,8 @@ type Sqlguard = {
   rss(): { currentBytes: number; peakBytes: number };
   /** CPU seconds (user + system) the server process has used so far (its children not counted). */
   cpuSeconds(): number;
+  /** CPU seconds of the server's children that have exited (mydumper, myloader, zstd, dump clients). */
+  childCpuSeconds(): number;
   stop(): Promise<void>;
 };
 
@@ -219,8 +235,11 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
       if (parallel && profileId === null) {
         const threads = Math.min(8, os.availableParallelism());
         profileId = Number(
-          (await data(`mutation { createDumpOptions(input: { name: "bench-parallel", engine: PARALLEL, threads: ${threads}, chunkRows: 500000 }) { id } }`))
-            .createDumpOptions.id,
+          (
+            await data(
+              `mutation { createDumpOptions(input: { name: "bench-parallel", engine: PARALLEL, threads: ${threads}, chunkRows: ${CHUNK_ROWS} }) { id } }`,
+            )
+          ).createDumpOptions.id,
         );
       }
       const input = {
@@ -317,6 +336,11 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
       const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
       return (Number(fields[11]) + Number(fields[12])) / 100;
     },
+    childCpuSeconds: () => {
+      // cutime and cstime, fields 16 and 17.
+      const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(fields[13]) + Number(fields[14])) / 100;
+    },
     rss: () => {
       const s = status(child.pid!);
       return { currentBytes: kib(s, "VmRSS"), peakBytes: kib(s, "VmHWM") };
@@ -338,6 +362,15 @@ const database = await ensureDatabase(SIZE_MB);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-bench-"));
 const sqlguard = await startSqlguard(work);
 try {
+  if (ROWS === "all") await pipeRows(sqlguard, database, work);
+  if (PARALLEL_ROUNDS > 0) await parallelRows(sqlguard, database, work);
+} finally {
+  await sqlguard.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+/** The pipe / SQLGuard / SQLGuard AGE rounds on MariaDB, with their medians, phases, CPU and RSS. */
+async function pipeRows(sqlguard: Sqlguard, database: string, work: string): Promise<void> {
   const idle = sqlguard.rss();
   const times = { plain: [] as number[], durable: [] as number[], sqlguard: [] as number[], encrypted: [] as number[] };
   const phases: Array<Record<string, number>> = [];
@@ -405,10 +438,33 @@ try {
   console.log(
     `  SQLGuard server RSS: idle ${mib(idle.currentBytes)} MiB, peak ${mib(peak.peakBytes)} MiB (the data path adds ${mib(peak.peakBytes - idle.peakBytes)} MiB)`,
   );
-  if (PARALLEL_ROUNDS > 0) await parallelRows(sqlguard, database, work);
-} finally {
-  await sqlguard.stop();
-  fs.rmSync(work, { recursive: true, force: true });
+}
+
+/** The database server's pid (mariadbd / the oldest postgres), or null when it is not found. */
+function databaseServerPid(engine: "MARIADB" | "POSTGRESQL"): number | null {
+  const name = engine === "MARIADB" ? ["mariadbd", "mysqld"] : ["postgres"];
+  let found: { pid: number; start: number } | null = null;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    if (!name.includes(comm)) continue;
+    const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    if (!found || start < found.start) found = { pid: Number(entry), start };
+  }
+  return found?.pid ?? null;
+}
+
+/** CPU seconds (user + system) of a process and its exited children (PostgreSQL's backends are its children). */
+function processCpu(pid: number | null): number {
+  if (pid === null) return 0;
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 /** Drops a database a restore row made (best effort). */
@@ -428,8 +484,8 @@ async function dropRestored(engine: "MARIADB" | "POSTGRESQL", name: string): Pro
  * restores (plain client pipe, SQLGuard SINGLE, SQLGuard PARALLEL) into new databases.
  */
 async function parallelRows(sqlguard: Sqlguard, mariaDatabase: string, work: string): Promise<void> {
-  const pgDatabase = await ensurePgDatabase(SIZE_MB);
-  const engines = [
+  const pgDatabase = ONLY === "MARIADB" ? "" : await ensurePgDatabase(SIZE_MB);
+  const all = [
     {
       engine: "MARIADB" as const,
       database: mariaDatabase,
@@ -447,6 +503,7 @@ async function parallelRows(sqlguard: Sqlguard, mariaDatabase: string, work: str
       plainLabel: ["pg_dump | zstd -3 > file", "zstd -dc file | psql"],
     },
   ];
+  const engines = all.filter((e) => ONLY === "ALL" || e.engine === ONLY);
   for (const e of engines) {
     const single = await sqlguard.addServer(`bench-${e.engine.toLowerCase()}-single`, e.engine, false);
     const parallel = await sqlguard.addServer(`bench-${e.engine.toLowerCase()}-parallel`, e.engine, true);
@@ -458,6 +515,18 @@ async function parallelRows(sqlguard: Sqlguard, mariaDatabase: string, work: str
       singleRestore: [] as number[],
       parallelRestore: [] as number[],
     };
+    // CPU seconds per contender: the SQLGuard server, its children, and the database server (its
+    // whole delta: on a shared machine it includes other clients' work).
+    const cpu: Record<string, string> = {};
+    const dbPid = databaseServerPid(e.engine);
+    const counted = async <T>(key: string, run: () => Promise<T>): Promise<T> => {
+      const before = [sqlguard.cpuSeconds(), sqlguard.childCpuSeconds(), processCpu(dbPid)];
+      const result = await run();
+      const after = [sqlguard.cpuSeconds(), sqlguard.childCpuSeconds(), processCpu(dbPid)];
+      const [node, children, db] = after.map((v, i) => v - before[i]!);
+      cpu[key] = `CPU ${(node! + children! + db!).toFixed(1)} s (server ${node!.toFixed(1)}, children ${children!.toFixed(1)}, database ${db!.toFixed(1)})`;
+      return result;
+    };
     let spoolBackup = 0;
     let spoolRestore = 0;
     let sizes = { single: 0, parallel: 0, raw: 0 };
@@ -465,8 +534,8 @@ async function parallelRows(sqlguard: Sqlguard, mariaDatabase: string, work: str
       const file = path.join(work, "plain.sql.zst");
       t.plainDump.push(await bash(e.plainDump(file)));
       const dir = (label: string) => path.join(work, `${e.engine}-${label}-${round}`);
-      const s = await sqlguard.backup(e.database, dir("single"), single);
-      const p = await sqlguard.backup(e.database, dir("parallel"), parallel);
+      const s = await counted("single", () => sqlguard.backup(e.database, dir("single"), single));
+      const p = await counted("parallel", () => sqlguard.backup(e.database, dir("parallel"), parallel));
       t.single.push(s.wallMs);
       t.parallel.push(p.wallMs);
       spoolBackup = Math.max(spoolBackup, p.spoolPeakBytes);
@@ -475,9 +544,9 @@ async function parallelRows(sqlguard: Sqlguard, mariaDatabase: string, work: str
       for (const label of ["plain", "single", "parallel"]) await dropRestored(e.engine, restored(label));
       t.plainRestore.push(await bash(e.plainRestore(file, restored("plain"))));
       await dropRestored(e.engine, restored("plain"));
-      t.singleRestore.push((await sqlguard.restore(s.id, restored("single"))).wallMs);
+      t.singleRestore.push((await counted("singleRestore", () => sqlguard.restore(s.id, restored("single")))).wallMs);
       await dropRestored(e.engine, restored("single"));
-      const pr = await sqlguard.restore(p.id, restored("parallel"));
+      const pr = await counted("parallelRestore", () => sqlguard.restore(p.id, restored("parallel")));
       t.parallelRestore.push(pr.wallMs);
       spoolRestore = Math.max(spoolRestore, pr.spoolPeakBytes);
       await dropRestored(e.engine, restored("parallel"));
@@ -490,14 +559,14 @@ async function parallelRows(sqlguard: Sqlguard, mariaDatabase: string, work: str
       `\nPARALLEL engine: ${e.engine} ${e.database}, tar ${mib(sizes.raw)} MiB -> ${mib(sizes.parallel)} MiB (single: ${mib(sizes.single)} MiB), ${threads} threads, median of ${PARALLEL_ROUNDS}`,
     );
     console.log(`  backup   plain pipe   ${e.plainLabel[0]!.padEnd(34)} ${secs(m.plainDump)}`);
-    console.log(`  backup   SQLGuard     SINGLE                             ${secs(m.single)}`);
+    console.log(`  backup   SQLGuard     SINGLE                             ${secs(m.single)}   ${cpu.single}`);
     console.log(
-      `  backup   SQLGuard     PARALLEL                           ${secs(m.parallel)}   ${(m.single / m.parallel).toFixed(2)}x faster than SINGLE (target >= 1.8x)`,
+      `  backup   SQLGuard     PARALLEL                           ${secs(m.parallel)}   ${(m.single / m.parallel).toFixed(2)}x faster than SINGLE (target >= 1.8x); ${cpu.parallel}`,
     );
     console.log(`  restore  plain pipe   ${e.plainLabel[1]!.padEnd(34)} ${secs(m.plainRestore)}`);
-    console.log(`  restore  SQLGuard     SINGLE                             ${secs(m.singleRestore)}`);
+    console.log(`  restore  SQLGuard     SINGLE                             ${secs(m.singleRestore)}   ${cpu.singleRestore}`);
     console.log(
-      `  restore  SQLGuard     PARALLEL                           ${secs(m.parallelRestore)}   ${(m.singleRestore / m.parallelRestore).toFixed(2)}x faster than SINGLE (target >= 2x)`,
+      `  restore  SQLGuard     PARALLEL                           ${secs(m.parallelRestore)}   ${(m.singleRestore / m.parallelRestore).toFixed(2)}x faster than SINGLE (target >= 2x); ${cpu.parallelRestore}`,
     );
     console.log(`  peak spool disk use: backup ${mib(spoolBackup)} MiB, restore ${mib(spoolRestore)} MiB`);
   }

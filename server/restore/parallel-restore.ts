@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pgClientEnv } from "../process/client-args.ts";
 import { lastLines, spawnChild } from "../process/spawn.ts";
-import { extractTar, type TarMember } from "../process/tar.ts";
+import { extractTar, type ExtractedMember } from "../process/tar.ts";
 import { parallelThreads, writeDefaultsFile } from "../runner/dumpers/parallel-dumper.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import { createDecoder, isDecryptFailure } from "./artifact-read.ts";
@@ -24,7 +24,7 @@ export type SpoolRestoreRun = {
   threads?: number;
   onProgress?: (progress: { storedBytes: number; rawBytes: number }) => void;
   /** The unpacked, verified directory, before anything is loaded (a drill counts the dump's rows there). */
-  onUnpacked?: (dir: string, members: TarMember[]) => Promise<void>;
+  onUnpacked?: (dir: string, members: ExtractedMember[]) => Promise<void>;
 };
 
 /** Why a PARALLEL artifact cannot be restored here (its loader is missing), or null. */
@@ -60,7 +60,7 @@ export async function spoolRestore(source: ArtifactSource, conn: ServerConnectio
   }
 }
 
-type Unpacked = { members: TarMember[]; storedBytes: number; rawBytes: number; sha256: string };
+type Unpacked = { members: ExtractedMember[]; storedBytes: number; rawBytes: number; sha256: string };
 
 /** artifact → SHA-256 → [age decryption] → decompressor → tar members in `data`. A corrupt artifact always fails as a checksum mismatch. */
 async function unpack(source: ArtifactSource, data: string, run: SpoolRestoreRun): Promise<Unpacked> {
@@ -83,7 +83,8 @@ async function unpack(source: ArtifactSource, data: string, run: SpoolRestoreRun
     }
   }
   let extractError: unknown = null;
-  const extraction = extractTar(counted(), data, { signal }).catch((error: unknown) => {
+  // No per-member hashes: the whole artifact's SHA-256 is checked before anything is loaded.
+  const extraction = extractTar(counted(), data, { signal, hash: false }).catch((error: unknown) => {
     extractError = error;
     decompressor.close();
     return null;
@@ -124,6 +125,9 @@ async function unpack(source: ArtifactSource, data: string, run: SpoolRestoreRun
   return { members, storedBytes, rawBytes, sha256 };
 }
 
+/** Statements myloader commits at once (mydumper writes statements of up to 1 MB). */
+const QUERIES_PER_TRANSACTION = 10;
+
 /** myloader / pg_restore over the unpacked directory; resolves with its stderr tail, rejects with CLIENT_FAILED. */
 async function load(conn: ServerConnection, database: string, dir: string, data: string, run: SpoolRestoreRun): Promise<string> {
   const threads = run.threads ?? parallelThreads(null);
@@ -145,6 +149,10 @@ async function load(conn: ServerConnection, database: string, dir: string, data:
       `--directory=${data}`,
       `--database=${database}`,
       `--threads=${threads}`,
+      // Ten ~1 MB statements per transaction instead of myloader's 1000: the server spends 15-20%
+      // less CPU loading the same rows (measured on MariaDB 10.11: 40-42 s of mariadbd CPU per GiB
+      // at 1 or 10, 47-58 s at 100 or 1000), which on a busy host is the restore's bound.
+      `--queries-per-transaction=${QUERIES_PER_TRANSACTION}`,
       "--verbose=2",
       ...(conn.tls ? ["--ssl"] : []),
     ];

@@ -12,7 +12,7 @@ import { streamRestore, type StreamRestoreResult } from "./restore-stream.ts";
 import { detectRestoreTools, type RestoreTools } from "./restore-tools.ts";
 import { createDatabase, databaseExists, dropDatabase, endSessions, pgOverwritePrelude, withPg } from "./target-database.ts";
 import { parallelLoaderProblem, spoolRestore } from "./parallel-restore.ts";
-import type { TarMember } from "../process/tar.ts";
+import type { ExtractedMember } from "../process/tar.ts";
 import { pgIdent } from "../runner/dumpers/server-session.ts";
 import { named, type TargetReport } from "./target-state.ts";
 
@@ -46,7 +46,7 @@ export type RestoreRun = {
   /** PARALLEL artifacts: myloader / pg_restore threads (this host's cores, at most 8, by default). */
   threads?: number;
   /** PARALLEL artifacts: the unpacked, verified directory, before anything is loaded (a drill counts the dump's rows there). */
-  onUnpacked?: (dir: string, members: TarMember[]) => Promise<void>;
+  onUnpacked?: (dir: string, members: ExtractedMember[]) => Promise<void>;
   /** Plain SQL artifacts: every DEFINER rewritten to the restoring user (MySQL/MariaDB), OWNER TO dropped (PostgreSQL). */
   rewriteDefiners?: boolean;
 };

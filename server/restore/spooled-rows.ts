@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { createReadStream } from "node:fs";
 import path from "node:path";
-import type { TarMember } from "../process/tar.ts";
+import type { ExtractedMember } from "../process/tar.ts";
 import type { DumpDialect, DumpRowCounter } from "./dump-rows.ts";
 import type { RestoreTools } from "./restore-tools.ts";
 
@@ -15,7 +15,13 @@ const PG_TABLE_DATA = /^(\d+); \d+ \d+ TABLE DATA (\S+) (\S+) /;
  * same dump would have: mydumper's data files are INSERT statements as they are; pg_dump -Fd's
  * `<id>.dat` files are COPY blocks without their COPY line, which `pg_restore -l` names.
  */
-export async function countSpooledRows(counter: DumpRowCounter, dialect: DumpDialect, dir: string, members: TarMember[], tools?: RestoreTools): Promise<void> {
+export async function countSpooledRows(
+  counter: DumpRowCounter,
+  dialect: DumpDialect,
+  dir: string,
+  members: ExtractedMember[],
+  tools?: RestoreTools,
+): Promise<void> {
   if (dialect === "mysql") {
     for (const m of members) if (MYDUMPER_DATA.test(m.name) && !m.name.includes("-schema")) await feed(counter, path.join(dir, m.name));
     return;

@@ -47,6 +47,27 @@ describe("runPipeline", () => {
     ]);
   });
 
+  it("a spooled dump's closed *.partial file is not stored: it is stored under the name it is renamed to (mydumper's metadata)", async () => {
+    const out = fs.mkdtempSync(path.join(work, "spool-"));
+    // Closed at once, renamed a second later: the tar polls the directory meanwhile.
+    const script = `echo started > "$1/metadata.partial"; printf 'data\\n' > "$1/db.t.sql"; sleep 1; echo finished >> "$1/metadata.partial"; mv "$1/metadata.partial" "$1/metadata"`;
+    const dump: DumpCommand = {
+      command: "sh",
+      args: ["-c", script, "sh", out],
+      env: {},
+      description: "sh",
+      format: "tar",
+      outputDir: out,
+      cleanup: async () => {},
+    };
+    const store = new MemoryStore();
+    const result = await runPipeline({ ...options(dump, [store]), targets: [{ id: 1, store, key: "k.tar.zst", contentType: "application/zstd" }] });
+    expect(result.members?.map((m) => m.name).sort()).toEqual(["db.t.sql", "metadata"]);
+    const listed = execFileSync("sh", ["-c", "zstd -dc | tar -xOf - metadata"], { input: await store.read("k.tar.zst") }).toString();
+    expect(listed).toBe("started\nfinished\n");
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
   it.each(["GZIP", "NONE"] as const)("compresses with %s", async (compression) => {
     const store = new MemoryStore();
     const result = await runPipeline(options(fakeDump("seq 1 1000"), [store], { compression, level: 6 }));

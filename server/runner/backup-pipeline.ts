@@ -258,8 +258,10 @@ function spoolSource(options: PipelineOptions, outputDir: string, { signal, stop
     peak = Math.max(peak, await directoryBytes(outputDir));
   });
   finished.catch(() => {});
-  const tarred = () =>
-    tarGrowingDirectory(outputDir, { closedFiles: () => closedFilesIn(outputDir, dumpChild.pid), finished }, { onMember: (m) => members.push(m), signal });
+  // mydumper writes `metadata.partial`, closes it and renames it `metadata` as it ends: a closed
+  // `.partial` file is not finished (taken in that instant it would vanish or be stored twice).
+  const closedFiles = async () => (await closedFilesIn(outputDir, dumpChild.pid)).filter((name) => !name.endsWith(".partial"));
+  const tarred = () => tarGrowingDirectory(outputDir, { closedFiles, finished }, { onMember: (m) => members.push(m), signal });
   // The dump has ended by the time the tar flows: the compressor may have every core.
   const compressor = createCompressor(options.compression, options.level, signal, { threads: os.availableParallelism() });
   if (compressor.exited) stopOthersIfBad(compressor.exited, stop);
