@@ -5,7 +5,7 @@ builder.prismaObject("AuditLog", {
   name: "AuditEntry",
   description: "One configuration change. Secrets appear only as set / not set.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     at: t.expose("at", { type: "DateTime" }),
     actor: t.exposeString("actor"),
     action: t.exposeString("action"),
@@ -31,7 +31,7 @@ builder.queryFields((t) => ({
     args: {
       entityType: t.arg.string(),
       entityId: t.arg.string(),
-      beforeId: t.arg.int(),
+      beforeId: t.arg.id(),
       limit: t.arg.int({ defaultValue: 50 }),
     },
     resolve: (query, _r, args, ctx) => {

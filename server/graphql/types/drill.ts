@@ -15,10 +15,10 @@ const DrillBaselineEnum = builder.enumType(E.DrillBaseline, {
 builder.prismaObject("RestoreDrill", {
   description: "A backup restored into a scratch database on a verification server, compared with what was captured, then dropped.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     status: t.expose("status", { type: DrillStatusEnum }),
     trigger: t.expose("trigger", { type: DrillTriggerEnum }),
-    backupId: t.exposeInt("backupId", { nullable: true }),
+    backupId: t.exposeID("backupId", { nullable: true }),
     backup: t.relation("backup", { nullable: true }),
     schedule: t.relation("schedule", { nullable: true }),
     server: t.relation("server", { nullable: true, description: "The verification server; null once deleted (serverName stays)." }),
@@ -57,7 +57,7 @@ builder.prismaObjectFields("Schedule", (t) => ({
 const ScheduleDrillInput = builder.inputType("ScheduleDrillInput", {
   fields: (t) => ({
     enabled: t.boolean({ required: true }),
-    serverId: t.int({ description: "The verification server (required to enable)." }),
+    serverId: t.id({ description: "The verification server (required to enable)." }),
     cron: t.string({ description: "Drill on this cron (the schedule's timezone); omitted = after every successful backup." }),
   }),
 });
@@ -67,7 +67,7 @@ builder.queryFields((t) => ({
     type: ["RestoreDrill"],
     description: "Drills newest first: of a backup, or of a database (sourceServerName + database), optionally by status.",
     args: {
-      backupId: t.arg.int(),
+      backupId: t.arg.id(),
       serverName: t.arg.string(),
       database: t.arg.string(),
       status: t.arg({ type: [DrillStatusEnum] }),
@@ -81,13 +81,13 @@ builder.mutationFields((t) => ({
   runRestoreDrill: t.prismaField({
     type: "RestoreDrill",
     description: "Drills a backup now on a verification server: returned at once (RUNNING), it finishes PASSED or FAILED.",
-    args: { backupId: t.arg.int({ required: true }), serverId: t.arg.int({ required: true }) },
+    args: { backupId: t.arg.id({ required: true }), serverId: t.arg.id({ required: true }) },
     resolve: (_q, _r, { backupId, serverId }, ctx) => ctx.services.drills.runRestoreDrill(ctx.principal!, backupId, serverId),
   }),
   setScheduleDrill: t.prismaField({
     type: "Schedule",
     description: "Turns restore drills of a schedule's backups on or off. Admin role.",
-    args: { scheduleId: t.arg.int({ required: true }), input: t.arg({ type: ScheduleDrillInput, required: true }) },
+    args: { scheduleId: t.arg.id({ required: true }), input: t.arg({ type: ScheduleDrillInput, required: true }) },
     resolve: (_q, _r, { scheduleId, input }, ctx) => ctx.services.drills.setScheduleDrill(ctx.principal!, scheduleId, input),
   }),
 }));
