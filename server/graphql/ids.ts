@@ -5,19 +5,28 @@
  * takes an `ID` (directly, in a list, or inside an input object) so its resolver receives numbers;
  * anything that is not a row id is refused as a ValidationError naming the field.
  */
-import {
-  type GraphQLArgument,
-  type GraphQLField,
-  type GraphQLFieldResolver,
-  type GraphQLInputType,
-  type GraphQLSchema,
-  getNamedType,
-  isInputObjectType,
-  isListType,
-  isNonNullType,
-  isObjectType,
+import type {
+  GraphQLArgument,
+  GraphQLField,
+  GraphQLFieldResolver,
+  GraphQLInputObjectType,
+  GraphQLInputType,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLSchema,
 } from "graphql";
 import { ValidationError } from "../errors.ts";
+
+/**
+ * graphql's kinds by their toStringTag, not `isObjectType` & co.: graphql ships CommonJS and ESM
+ * builds, a test runner may load both, and its instanceof checks then refuse the other's types.
+ */
+const kind = (type: unknown): string => Object.prototype.toString.call(type).slice(8, -1);
+const isNonNull = (t: unknown): t is GraphQLNonNull<GraphQLInputType> => kind(t) === "GraphQLNonNull";
+const isList = (t: unknown): t is GraphQLList<GraphQLInputType> => kind(t) === "GraphQLList";
+const isInputObject = (t: unknown): t is GraphQLInputObjectType => kind(t) === "GraphQLInputObjectType";
+const isObject = (t: unknown): t is GraphQLObjectType => kind(t) === "GraphQLObjectType";
 
 /** The largest id a row can have (the columns are signed 32-bit INT). */
 const MAX_ID = 2_147_483_647;
@@ -36,15 +45,15 @@ export function decodeId(value: unknown, field: string): number {
 type Decoder = (value: unknown, field: string) => unknown;
 
 function decoderFor(type: GraphQLInputType, seen: Map<string, Decoder | undefined>): Decoder | undefined {
-  if (isNonNullType(type)) return decoderFor(type.ofType, seen);
-  if (isListType(type)) {
+  if (isNonNull(type)) return decoderFor(type.ofType, seen);
+  if (isList(type)) {
     const item = decoderFor(type.ofType, seen);
     if (!item) return undefined;
     return (value, field) => (Array.isArray(value) ? value.map((v) => item(v, field)) : item(value, field));
   }
-  const named = getNamedType(type);
+  const named = type;
   if (named.name === "ID") return (value, field) => (value == null ? value : decodeId(value, field));
-  if (!isInputObjectType(named)) return undefined;
+  if (!isInputObject(named)) return undefined;
   if (seen.has(named.name)) return seen.get(named.name);
   seen.set(named.name, undefined); // a recursive input decodes its ids from the first level only
   const fields = Object.values(named.getFields())
@@ -76,7 +85,7 @@ function wrap(resolver: GraphQLFieldResolver<unknown, unknown> | undefined, args
 export function decodeIdArguments(schema: GraphQLSchema): GraphQLSchema {
   const seen = new Map<string, Decoder | undefined>();
   for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) || type.name.startsWith("__")) continue;
+    if (!isObject(type) || type.name.startsWith("__")) continue;
     for (const field of Object.values(type.getFields()) as GraphQLField<unknown, unknown>[]) {
       const args = field.args
         .map((a: GraphQLArgument) => ({ name: a.name, decode: decoderFor(a.type, seen) }))
