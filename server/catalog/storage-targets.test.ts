@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const CREATE = `mutation ($input: StorageTargetInput!) { createStorageTarget(input: $input) { id name path bucket prefix endpoint } }`;
-const UPDATE = `mutation ($id: Int!, $input: StorageTargetInput!, $migration: StorageTargetMigration) {
+const UPDATE = `mutation ($id: ID!, $input: StorageTargetInput!, $migration: StorageTargetMigration) {
   updateStorageTarget(id: $id, input: $input, migration: $migration) { id kind path bucket prefix endpoint enabled }
 }`;
 

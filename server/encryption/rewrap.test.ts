@@ -159,7 +159,7 @@ describe("rewrapping encrypted backups", () => {
   async function rewrapAndWait(): Promise<Job> {
     const started = (dataOf(await admin(`mutation { rewrapBackups { ${JOB} } }`)) as { rewrapBackups: Job }).rewrapBackups;
     return eventually(async () => {
-      const j = (dataOf(await admin(`query($id: Int!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: started.id })) as { encryptionRewrap: Job })
+      const j = (dataOf(await admin(`query($id: ID!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: started.id })) as { encryptionRewrap: Job })
         .encryptionRewrap;
       return j.status !== "RUNNING" && j;
     }, "the rewrap to finish");
@@ -182,8 +182,8 @@ describe("rewrapping encrypted backups", () => {
     const keys = (dataOf(await admin(`{ encryptionKeys { id kind label retiredAt } }`)) as { encryptionKeys: Array<{ id: number; label: string }> })
       .encryptionKeys;
     const idA = keys.find((k) => k.label === "old vault")!.id;
-    dataOf(await admin(`mutation($id: Int!) { retireEncryptionKey(id: $id) { id } }`, { id: idA }));
-    dataOf(await admin(`mutation($id: Int!) { retireEncryptionKey(id: $id) { id } }`, { id: oldInstanceRow.id }));
+    dataOf(await admin(`mutation($id: ID!) { retireEncryptionKey(id: $id) { id } }`, { id: idA }));
+    dataOf(await admin(`mutation($id: ID!) { retireEncryptionKey(id: $id) { id } }`, { id: oldInstanceRow.id }));
 
     // A second job runner whose store stalls replacing the second artifact, until it is stopped.
     const { rewraps: interrupted, stalled } = stallingRewraps((key) => key.endsWith(".age"), 2);
@@ -207,7 +207,7 @@ describe("rewrapping encrypted backups", () => {
     const resumed = (dataOf(await admin(`mutation { rewrapBackups { ${JOB} } }`)) as { rewrapBackups: Job }).rewrapBackups;
     expect(resumed.id).toBe(job.id);
     const finished = await eventually(async () => {
-      const j = (dataOf(await admin(`query($id: Int!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: job.id })) as { encryptionRewrap: Job })
+      const j = (dataOf(await admin(`query($id: ID!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: job.id })) as { encryptionRewrap: Job })
         .encryptionRewrap;
       return j.status !== "RUNNING" && j;
     }, "the resumed rewrap to finish");
@@ -241,7 +241,7 @@ describe("rewrapping encrypted backups", () => {
 
     // Verification (SHA-256 against the record and the manifest) and a restore agree.
     for (const id of backupIds) {
-      const verified = dataOf(await admin(`mutation($id: Int!) { verifyBackup(id: $id) { artifacts { verifyResult verifyDetail } } }`, { id })) as {
+      const verified = dataOf(await admin(`mutation($id: ID!) { verifyBackup(id: $id) { artifacts { verifyResult verifyDetail } } }`, { id })) as {
         verifyBackup: { artifacts: Array<{ verifyResult: string; verifyDetail: string | null }> };
       };
       for (const v of verified.verifyBackup.artifacts) expect(v.verifyResult, v.verifyDetail ?? "").toBe("OK");
@@ -278,7 +278,7 @@ describe("rewrapping encrypted backups", () => {
     expect(opensWith(keyC, now).ok).toBe(true);
     // Object new, manifest and record old: verification takes either SHA-256 while a rewrap is under way.
     const verified = dataOf(
-      await admin(`mutation($id: Int!) { verifyBackup(id: $id) { artifacts { id verifyResult verifyDetail } } }`, { id: replaced.backupId }),
+      await admin(`mutation($id: ID!) { verifyBackup(id: $id) { artifacts { id verifyResult verifyDetail } } }`, { id: replaced.backupId }),
     ) as { verifyBackup: { artifacts: Array<{ id: number; verifyResult: string; verifyDetail: string | null }> } };
     for (const v of verified.verifyBackup.artifacts) expect(v.verifyResult, v.verifyDetail ?? "").toBe("OK");
 

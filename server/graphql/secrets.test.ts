@@ -51,14 +51,14 @@ describe("secrets", () => {
     );
     targetId = target.data!.createStorageTarget.id;
     // A failing update carrying a password: the error must not echo it.
-    await admin(`mutation ($id: Int!, $p: String!) { updateServer(id: $id, input: { password: $p, port: 0 }) { id } }`, { id: serverId, p: NEW_PASSWORD });
-    await admin(`mutation ($id: Int!, $p: String!) { updateServer(id: $id, input: { password: $p }) { id } }`, { id: serverId, p: NEW_PASSWORD });
+    await admin(`mutation ($id: ID!, $p: String!) { updateServer(id: $id, input: { password: $p, port: 0 }) { id } }`, { id: serverId, p: NEW_PASSWORD });
+    await admin(`mutation ($id: ID!, $p: String!) { updateServer(id: $id, input: { password: $p }) { id } }`, { id: serverId, p: NEW_PASSWORD });
   });
 
   it("are never readable back through the API, only as set / not set", async () => {
-    const server = await admin(`query ($id: Int!) { server(id: $id) { ${await allScalarFields("Server")} } }`, { id: serverId });
+    const server = await admin(`query ($id: ID!) { server(id: $id) { ${await allScalarFields("Server")} } }`, { id: serverId });
     expect(server.data!.server.passwordSet).toBe(true);
-    const target = await admin(`query ($id: Int!) { storageTarget(id: $id) { ${await allScalarFields("StorageTarget")} } }`, { id: targetId });
+    const target = await admin(`query ($id: ID!) { storageTarget(id: $id) { ${await allScalarFields("StorageTarget")} } }`, { id: targetId });
     expect(target.data!.storageTarget.secretAccessKeySet).toBe(true);
     const audit = await admin(`{ auditLog(limit: 500) { ${await allScalarFields("AuditEntry")} } }`);
     expect(audit.data!.auditLog.length).toBeGreaterThan(0);

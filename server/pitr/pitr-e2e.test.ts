@@ -73,7 +73,7 @@ describe("point-in-time recovery (MariaDB)", () => {
     (
       dataOf(
         await admin(
-          `query($id: Int!) { server(id: $id) { pitr(database: "shop") { enabled rpoSeconds lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`,
+          `query($id: ID!) { server(id: $id) { pitr(database: "shop") { enabled rpoSeconds lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`,
           {
             id: serverId,
           },
@@ -143,7 +143,7 @@ describe("point-in-time recovery (MariaDB)", () => {
   it("records the dump's exact position from the dump itself, and ServerInput.pitr on the server", async () => {
     const server = await serverRow();
     expect(server).toMatchObject({ pitrEnabled: true, pitrRpoSeconds: 5, pitrStorageTargetIds: [targetId] });
-    const bad = await admin(`mutation($id: Int!) { updateServer(id: $id, input: { pitr: { enabled: true, rpoSeconds: 1 } }) { id } }`, { id: serverId });
+    const bad = await admin(`mutation($id: ID!) { updateServer(id: $id, input: { pitr: { enabled: true, rpoSeconds: 1 } }) { id } }`, { id: serverId });
     expect(bad.errors?.[0]?.message).toMatch(/rpoSeconds.*at least 5/);
     const done = await backup();
     expect(done.status).toBe("SUCCEEDED");

@@ -170,7 +170,7 @@ describe("settling an interrupted backup", () => {
 describe("cancel always ends a backup", () => {
   const cancel = (fx: SchedulerFixture, id: number) =>
     fx
-      .admin(`mutation($id: Int!) { cancelBackup(id: $id) { id status error } }`, { id })
+      .admin(`mutation($id: ID!) { cancelBackup(id: $id) { id status error } }`, { id })
       .then((r) => (dataOf(r) as { cancelBackup: { status: string; error: string | null } }).cancelBackup);
 
   it("settles at once a RUNNING backup that no live process runs", async () => {
@@ -250,7 +250,7 @@ describe("interrupted restores", () => {
     expect((await prisma.restore.findUniqueOrThrow({ where: { id: live.id } })).status).toBe("RUNNING");
 
     await prisma.restore.update({ where: { id: live.id }, data: { instanceId: "me" } });
-    const cancelled = dataOf(await fx.admin(`mutation($id: Int!) { cancelRestore(id: $id) { status error } }`, { id: live.id })) as {
+    const cancelled = dataOf(await fx.admin(`mutation($id: ID!) { cancelRestore(id: $id) { status error } }`, { id: live.id })) as {
       cancelRestore: { status: string; error: string };
     };
     expect(cancelled.cancelRestore).toEqual({ status: "CANCELLED", error: "cancelled by test-admin while no SQLGuard process was running it" });

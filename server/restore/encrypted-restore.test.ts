@@ -163,7 +163,7 @@ describe("restoring encrypted backups", () => {
   }, 90_000);
 
   it("drills an encrypted backup: decrypted with the instance key, PASSED against the captured tables", async () => {
-    dataOf(await admin(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: maria.id, s: mariaId }));
+    dataOf(await admin(`mutation($b: ID!, $s: ID!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: maria.id, s: mariaId }));
     const drill = await eventually(
       async () => {
         const d = await app.db.prisma.restoreDrill.findFirst({ where: { backupId: maria.id }, orderBy: { id: "desc" } });

@@ -100,7 +100,7 @@ describe("restores through the API", () => {
     expect(await mariadbFingerprint(restore.database)).toEqual(await mariadbFingerprint(mariaSource));
 
     const listed = dataOf(
-      await operator(`query($b: Int!) { restores(filter: { backupId: $b }) { nodes { id } } backup(id: $b) { restores { id status } } }`, {
+      await operator(`query($b: ID!) { restores(filter: { backupId: $b }) { nodes { id } } backup(id: $b) { restores { id status } } }`, {
         b: mariaBackup.id,
       }),
     ) as {
@@ -266,7 +266,7 @@ describe("restores through the API", () => {
     const running = await waitForRestore(admin, started.id, (r) => r.status === "RUNNING" && r.progressBytes === r.totalBytes);
     expect(running.progressBytes).toBe(pgBackup.storedBytes);
 
-    const cancelled = dataOf(await operator(`mutation($id: Int!) { cancelRestore(id: $id) { id } }`, { id: started.id }));
+    const cancelled = dataOf(await operator(`mutation($id: ID!) { cancelRestore(id: $id) { id } }`, { id: started.id }));
     expect(cancelled).toBeTruthy();
     const done = await waitForRestore(admin, started.id);
     expect(done).toMatchObject({ status: "CANCELLED", targetState: "UNTOUCHED" });

@@ -86,7 +86,7 @@ describe("checksum verification", () => {
 
   async function verify(id: number): Promise<ArtifactView[]> {
     return (
-      dataOf(await operator(`mutation($id: Int!) { verifyBackup(id: $id) { ${ARTIFACT_FIELDS} } }`, { id })) as { verifyBackup: { artifacts: ArtifactView[] } }
+      dataOf(await operator(`mutation($id: ID!) { verifyBackup(id: $id) { ${ARTIFACT_FIELDS} } }`, { id })) as { verifyBackup: { artifacts: ArtifactView[] } }
     ).verifyBackup.artifacts;
   }
 

@@ -53,7 +53,7 @@ export async function runBackup(client: Client, input: { serverId: number; datab
 }
 
 export async function getBackup(client: Client, id: number): Promise<BackupView> {
-  const r = await client(`query($id: Int!) { backup(id: $id) { ${BACKUP_FIELDS} } }`, { id });
+  const r = await client(`query($id: ID!) { backup(id: $id) { ${BACKUP_FIELDS} } }`, { id });
   return (dataOf(r) as { backup: BackupView }).backup;
 }
 

@@ -5,7 +5,7 @@ import { client } from "@/lib/graphql";
 import { graphql, type ResultOf } from "@/lib/graphql-tada";
 
 const EVENTS = graphql(`
-  subscription BackupEvents($backupId: Int) {
+  subscription BackupEvents($backupId: ID) {
     backupEvents(backupId: $backupId) {
       type
       backupId

@@ -19,7 +19,7 @@ import { HistoryCharts } from "./history-charts";
 import { PitrPanel } from "./pitr-panel";
 
 const ACKNOWLEDGE = graphql(`
-  mutation AcknowledgeDatabaseProblem($serverId: Int!, $database: String!) {
+  mutation AcknowledgeDatabaseProblem($serverId: ID!, $database: String!) {
     acknowledgeDatabaseProblem(serverId: $serverId, database: $database) {
       at
     }

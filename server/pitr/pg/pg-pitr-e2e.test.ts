@@ -47,7 +47,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
   const status = async () =>
     (
       dataOf(
-        await admin(`query($id: Int!) { server(id: $id) { pitr { enabled lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, { id: serverId }),
+        await admin(`query($id: ID!) { server(id: $id) { pitr { enabled lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, { id: serverId }),
       ) as {
         server: { pitr: { enabled: boolean; recoverableFrom: string | null; recoverableTo: string | null; broken: boolean; brokenReason: string | null } };
       }
@@ -95,7 +95,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     });
     // The API does not offer PITR on PostgreSQL yet (no restore to a time through it): the groundwork
     // is switched on in the row, as the API will once it is wired.
-    const refused = await admin(`mutation($id: Int!) { updateServer(id: $id, input: { pitr: { enabled: true } }) { id } }`, { id: serverId });
+    const refused = await admin(`mutation($id: ID!) { updateServer(id: $id, input: { pitr: { enabled: true } }) { id } }`, { id: serverId });
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "pitr.enabled" });
     await app.db.prisma.server.update({
       where: { id: serverId },

@@ -102,7 +102,7 @@ export const CREATE_CHANNEL = graphql(
 
 export const UPDATE_CHANNEL = graphql(
   `
-  mutation UpdateNotificationChannel($id: Int!, $input: UpdateNotificationChannelInput!) {
+  mutation UpdateNotificationChannel($id: ID!, $input: UpdateNotificationChannelInput!) {
     updateNotificationChannel(id: $id, input: $input) {
       ...NotificationChannelFields
     }
@@ -112,7 +112,7 @@ export const UPDATE_CHANNEL = graphql(
 );
 
 export const DELETE_CHANNEL = graphql(`
-  mutation DeleteNotificationChannel($id: Int!) {
+  mutation DeleteNotificationChannel($id: ID!) {
     deleteNotificationChannel(id: $id) {
       id
     }
@@ -120,7 +120,7 @@ export const DELETE_CHANNEL = graphql(`
 `);
 
 export const TEST_CHANNEL = graphql(`
-  mutation TestNotificationChannel($id: Int!) {
+  mutation TestNotificationChannel($id: ID!) {
     testNotificationChannel(id: $id) {
       ok
       status
@@ -140,7 +140,7 @@ export const SEND_WEEKLY_REPORT = graphql(`
 `);
 
 export const RETRY_DELIVERY = graphql(`
-  mutation RetryNotificationDelivery($id: Int!) {
+  mutation RetryNotificationDelivery($id: ID!) {
     retryNotificationDelivery(id: $id) {
       ok
       status
@@ -162,7 +162,7 @@ export const CREATE_RULE = graphql(
 
 export const UPDATE_RULE = graphql(
   `
-  mutation UpdateNotificationRule($id: Int!, $input: UpdateNotificationRuleInput!) {
+  mutation UpdateNotificationRule($id: ID!, $input: UpdateNotificationRuleInput!) {
     updateNotificationRule(id: $id, input: $input) {
       ...NotificationRuleFields
     }
@@ -172,7 +172,7 @@ export const UPDATE_RULE = graphql(
 );
 
 export const DELETE_RULE = graphql(`
-  mutation DeleteNotificationRule($id: Int!) {
+  mutation DeleteNotificationRule($id: ID!) {
     deleteNotificationRule(id: $id) {
       id
     }
