@@ -31,7 +31,7 @@ export function entityName(state: string | null | undefined): string | null {
 
 /** The audit log (admins only), newest first, older pages by id. */
 export function AuditPanel() {
-  const [cursors, setCursors] = useState<number[]>([]);
+  const [cursors, setCursors] = useState<string[]>([]);
   const beforeId = cursors.at(-1);
   const { data, error } = useQuery(AUDIT_LOG, { beforeId, limit: PAGE });
 

@@ -13,11 +13,11 @@ type Data = ResultOf<typeof NOTIFICATIONS>;
 
 /** The delivery log, newest first (the last 100), with Retry on a failed delivery. */
 export function DeliveryLog({ data, refetch }: { data: Data; refetch: () => void }) {
-  const [retrying, setRetrying] = useState<number>();
+  const [retrying, setRetrying] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
   const [notice, setNotice] = useState<{ ok: boolean; text: string }>();
 
-  async function retry(id: number) {
+  async function retry(id: string) {
     setRetrying(id);
     setFailure(undefined);
     setNotice(undefined);
