@@ -25,7 +25,7 @@ const UPDATE = `mutation ($id: ID!, $input: StorageTargetInput!, $migration: Sto
 async function createTarget(input: Record<string, unknown>): Promise<number> {
   const r = await admin(CREATE, { input });
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
-  return r.data!.createStorageTarget.id;
+  return Number(r.data!.createStorageTarget.id);
 }
 
 /** A backup with one artifact of `bytes` bytes on the target, in `status`. */

@@ -58,7 +58,7 @@ beforeAll(async () => {
     { p: DB_SECRET },
   );
   expect(created.errors).toBeUndefined();
-  serverId = created.data.createServer.id;
+  serverId = Number(created.data.createServer.id);
 }, 90_000);
 
 afterAll(async () => {

@@ -70,7 +70,7 @@ describe("servers", () => {
     const audit = await admin(`query ($id: String!) { auditLog(entityType: "Server", entityId: $id) { action actor } }`, { id: String(server.id) });
     expect(audit.data!.auditLog.map((e: { action: string }) => e.action)).toEqual(["server.delete", "server.update", "server.create"]);
     expect(audit.data!.auditLog[0].actor).toContain("test-admin");
-    expect(t.changes.filter((c) => c.entity === "server" && c.id === server.id).map((c) => c.action)).toEqual(["create", "update", "delete"]);
+    expect(t.changes.filter((c) => c.entity === "server" && c.id === Number(server.id)).map((c) => c.action)).toEqual(["create", "update", "delete"]);
   });
 
   it.each([
@@ -283,7 +283,7 @@ describe("dump option profiles", () => {
       compression: "ZSTD",
       compressionLevel: 3,
     });
-    const id = created.data!.createDumpOptions.id;
+    const id = Number(created.data!.createDumpOptions.id);
 
     const updated = await admin(
       `mutation ($id: ID!) { updateDumpOptions(id: $id, input: { compression: GZIP, compressionLevel: 9 }) { compression compressionLevel } }`,
@@ -308,7 +308,7 @@ describe("dump option profiles", () => {
   it("check the level against the compression of the row an update leaves, not only of the input", async () => {
     const created = await admin(`mutation { createDumpOptions(input: { name: "zstd-19", compressionLevel: 19 }) { id compression compressionLevel } }`);
     expect(created.data!.createDumpOptions).toMatchObject({ compression: "ZSTD", compressionLevel: 19 });
-    const id = created.data!.createDumpOptions.id;
+    const id = Number(created.data!.createDumpOptions.id);
     // gzip takes 1-9: switching the compression alone would leave level 19 for gzip.
     await expectInputError(
       `mutation ($id: ID!) { updateDumpOptions(id: $id, input: { compression: GZIP }) { id } }`,

@@ -68,7 +68,7 @@ describe("retention end to end, while backups fail", () => {
     const created = await client(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
       input: { name: "every-2s", cronExpression: "*/2 * * * * *", serverIds: [serverId], storageTargetIds: [targetId] },
     });
-    const scheduleId = (dataOf(created) as { createSchedule: { id: number } }).createSchedule.id;
+    const scheduleId = Number((dataOf(created) as { createSchedule: { id: number } }).createSchedule.id);
     dataOf(
       await client(`mutation($input: RetentionRuleInput!) { setRetentionRule(input: $input) { id } }`, {
         input: { scheduleId, storageTargetId: targetId, maxAgeDays: 1, minKeep: 2 },

@@ -77,7 +77,7 @@ describe("two SQLGuard processes on one metadata database", () => {
     const created = await client(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
       input: { name: "every-second", cronExpression: "* * * * * *", serverIds: [serverId], storageTargetIds: [targetId] },
     });
-    const scheduleId = (dataOf(created) as { createSchedule: { id: number } }).createSchedule.id;
+    const scheduleId = Number((dataOf(created) as { createSchedule: { id: number } }).createSchedule.id);
 
     // Both instances fire every second; the unique (schedule, server, database, dueAt) lets one insert win.
     await waitFor(async () => ((await rowsOf(client, scheduleId)).length >= 6 ? true : undefined), "six seconds of runs");
