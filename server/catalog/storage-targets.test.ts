@@ -157,6 +157,6 @@ describe("cleanup at start", () => {
     });
     await t.runner.removeStalePartials(new Date(Date.now() - 120_000));
     expect((await fs.readdir(dir)).sort()).toEqual(["foreign.sql.partial", "peer.sql.zst.partial"]);
-    expect((await t.db.prisma.storageUpload.findMany({ where: { storageTargetId: local.id } })).map((r) => r.key)).toEqual(["srv/db/peer.sql.zst"]);
+    expect((await t.db.prisma.storageUpload.findMany({ where: { storageTargetId: Number(local.id) } })).map((r) => r.key)).toEqual(["srv/db/peer.sql.zst"]);
   });
 });

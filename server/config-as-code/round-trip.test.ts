@@ -200,6 +200,9 @@ describe("configuration as code: export, apply to a fresh instance, export again
     const refused = await adminB(`mutation($d: String!) { applyConfiguration(document: $d) { summary } }`, { d: own });
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "CONFLICT", field: "recoveryRecipients" });
     expect(refused.errors?.[0]?.message).toMatch(/this instance's own key/);
-    expect(await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { id: instance.id } })).toMatchObject({ kind: "INSTANCE", label: "instance key" });
+    expect(await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { id: Number(instance.id) } })).toMatchObject({
+      kind: "INSTANCE",
+      label: "instance key",
+    });
   }, 60_000);
 });

@@ -191,7 +191,7 @@ describe("encrypted backups", () => {
       expect(fs.statSync(file).size).toBe(Number(b.storedBytes));
     }
     // Downloads hand out the stored, encrypted bytes.
-    const download = await app.services.backups.openArtifact({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, b.id, s3Id);
+    const download = await app.services.backups.openArtifact({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, Number(b.id), s3Id);
     expect(download).toMatchObject({ contentType: "application/octet-stream", fileName: key.split("/").pop(), bytes: Number(b.storedBytes) });
     expect(
       crypto

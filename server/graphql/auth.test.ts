@@ -69,7 +69,7 @@ describe("API tokens", () => {
     expect(token.startsWith(apiToken.prefix)).toBe(true);
     expect(apiToken.role).toBe("VIEWER");
 
-    const stored = await t.db.prisma.apiToken.findUniqueOrThrow({ where: { id: apiToken.id } });
+    const stored = await t.db.prisma.apiToken.findUniqueOrThrow({ where: { id: Number(apiToken.id) } });
     expect(JSON.stringify(stored)).not.toContain(token);
 
     const bearer = { authorization: `Bearer ${token}` };

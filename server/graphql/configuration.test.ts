@@ -155,7 +155,7 @@ describe("storage targets", () => {
     const backup = await t.db.prisma.backup.create({
       data: { serverName: "x", engine: "MARIADB", database: "d", trigger: "MANUAL", compression: "ZSTD", status: "SUCCEEDED" },
     });
-    await t.db.prisma.backupArtifact.create({ data: { backupId: backup.id, storageTargetId: target.id, key: "k", status: "STORED" } });
+    await t.db.prisma.backupArtifact.create({ data: { backupId: Number(backup.id), storageTargetId: Number(target.id), key: "k", status: "STORED" } });
     const r = await admin(`mutation ($id: ID!) { deleteStorageTarget(id: $id) { id } }`, { id: target.id });
     expect(r.errors?.[0]?.extensions?.code).toBe("CONFLICT");
     expect(r.errors?.[0]?.message).toMatch(/still holds 1 stored backup/);
@@ -215,7 +215,7 @@ describe("schedules and retention rules", () => {
 
     const deleted = await admin(`mutation ($id: ID!) { deleteSchedule(id: $id) { name } }`, { id: schedule.id });
     expect(deleted.data!.deleteSchedule.name).toBe("nightly");
-    expect(await t.db.prisma.retentionRule.count({ where: { scheduleId: schedule.id } })).toBe(0);
+    expect(await t.db.prisma.retentionRule.count({ where: { scheduleId: Number(schedule.id) } })).toBe(0);
   });
 
   it.each([

@@ -138,7 +138,7 @@ describe("webhook notifications", () => {
 
     // Neither the logs nor the audit log carry the secret or the sealed secret.
     const audit = JSON.stringify(await app.db.prisma.auditLog.findMany({ where: { entityType: "Webhook" } }));
-    const sealed = (await app.db.prisma.webhook.findUniqueOrThrow({ where: { id: hook.id } })).secretEnc!;
+    const sealed = (await app.db.prisma.webhook.findUniqueOrThrow({ where: { id: Number(hook.id) } })).secretEnc!;
     for (const text of [app.logLines.join("\n"), audit]) {
       expect(text).not.toContain(SECRET);
       expect(text).not.toContain(sealed.slice(3, 40));
@@ -169,9 +169,8 @@ describe("webhook notifications", () => {
     await createWebhook({ name: "hc", url: `${receiver.base}/ping/3f0c2a/`, format: "HEALTHCHECKS", scheduleId, secret: SECRET });
 
     const runSchedule = async () => {
-      const [run] = (
-        dataOf(await operator(`mutation($id: ID!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> }
-      ).runSchedule;
+      const [run] = (dataOf(await operator(`mutation($id: ID!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> })
+        .runSchedule;
       return waitForBackup(operator, run!.id);
     };
     const ok = await runSchedule();
@@ -281,6 +280,6 @@ describe("webhook notifications", () => {
     // A schedule's webhooks go with it.
     const hc = webhooks.find((w) => w.name === "hc")!;
     dataOf(await admin(`mutation($id: ID!) { deleteSchedule(id: $id) { id } }`, { id: hc.scheduleId }));
-    expect(await app.db.prisma.webhook.findUnique({ where: { id: hc.id } })).toBeNull();
+    expect(await app.db.prisma.webhook.findUnique({ where: { id: Number(hc.id) } })).toBeNull();
   });
 });

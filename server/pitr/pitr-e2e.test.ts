@@ -147,7 +147,7 @@ describe("point-in-time recovery (MariaDB)", () => {
     expect(bad.errors?.[0]?.message).toMatch(/rpoSeconds.*at least 5/);
     const done = await backup();
     expect(done.status).toBe("SUCCEEDED");
-    const row = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: done.id } });
+    const row = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: Number(done.id) } });
     const [[master]] = (await sql(source, ["SHOW MASTER STATUS"])) as [[{ File: string; Position: bigint }]];
     // Nothing was written since the dump: its position is the server's current one, its GTID too.
     expect(row.position).toEqual({ binlogFile: master.File, binlogPosition: Number(master.Position), gtidSet: expect.stringMatching(/^0-11-\d+$/) });
@@ -245,7 +245,7 @@ describe("point-in-time recovery (MariaDB)", () => {
     await store.delete(victim.key);
     const reasons = await verifyArchives(app.db.prisma, serverId, () => store);
     expect(reasons.join()).toContain(victim.file);
-    const row = await app.db.prisma.pitrArchive.findUniqueOrThrow({ where: { id: victim.id } });
+    const row = await app.db.prisma.pitrArchive.findUniqueOrThrow({ where: { id: Number(victim.id) } });
     expect(row.breakReason).toMatch(/missing from storage/);
     const first = (await app.db.prisma.backup.findMany({ where: { serverId }, orderBy: { id: "asc" } }))[0]!;
     const refused = await requestRestore(admin, { backupId: first.id, database: "shop_missing", pointInTime: new Date(Date.now() - 1000).toISOString() });

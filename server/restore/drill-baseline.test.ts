@@ -198,7 +198,7 @@ describe("drill baselines on a busy database", () => {
         tableStats: { format: TABLE_STATS_FORMAT, capturedAt: new Date().toISOString(), tables: [{ name: "t", rows: null }], objects: [] },
       },
     });
-    await app.db.prisma.backupArtifact.updateMany({ where: { backupId: backup.id }, data: { sizeBytes: artifact.length } });
+    await app.db.prisma.backupArtifact.updateMany({ where: { backupId: Number(backup.id) }, data: { sizeBytes: artifact.length } });
     const verifyId = await createServer(admin, {
       name: "maria-lossy-verify",
       engine: "MARIADB",

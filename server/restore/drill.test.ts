@@ -191,7 +191,7 @@ describe("restore drills", () => {
     expect(failed).toMatchObject({ status: "FAILED", scratchDropped: true, restoreMs: null });
     expect(failed.error).toMatch(/^checksum mismatch: the artifact's SHA-256 is [0-9a-f]{64}, the backup recorded/);
     expect(await databaseExists(failed.scratchDatabase)).toBe(false);
-    expect(await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: backup.id } })).toMatchObject({
+    expect(await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: Number(backup.id) } })).toMatchObject({
       status: "CORRUPT",
       verifyResult: "CORRUPT",
     });

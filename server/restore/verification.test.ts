@@ -182,7 +182,7 @@ describe("checksum verification", () => {
     const b = await backup(pgId, source, [localId]);
     const pass = await app.services.verification.runPass();
     expect(pass.checked).toBeGreaterThanOrEqual(1);
-    const row = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: b.id } });
+    const row = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: Number(b.id) } });
     expect(row).toMatchObject({ status: "STORED", verifyResult: "OK" });
     expect(row.verifiedAt).not.toBeNull();
     // Everything was just verified: the next pass has nothing to do.
