@@ -326,7 +326,7 @@ describe("encrypted backups", () => {
     expect(spawnStatus("age", ["-d", "-i", recoveryFile, "-o", "/dev/null", file])).not.toBe(0);
     currentRecovery = second;
     const manifest = JSON.parse(fs.readFileSync(`${file}.manifest.json`, "utf8"));
-    expect(manifest.encryption.recipients.map((r: { keyId: number }) => r.keyId)).toEqual([instance.id, added.addRecoveryRecipient.id]);
+    expect(manifest.encryption.recipients.map((r: { keyId: number }) => r.keyId)).toEqual([Number(instance.id), Number(added.addRecoveryRecipient.id)]);
     const retired = await countOf(recovery.id);
     expect(retired.retiredAt).not.toBeNull();
     expect(retired.backupCount).toBe(before.backupCount);
