@@ -278,7 +278,7 @@ describe("point-in-time recovery (MariaDB)", () => {
         dataOf(await admin(`{ dashboard { totals { storage { bytes objects target { id } } } } }`)) as {
           dashboard: { totals: { storage: Array<{ bytes: string; objects: number; target: { id: number } }> } };
         }
-      ).dashboard.totals.storage.find((s) => s.target.id === targetId)!;
+      ).dashboard.totals.storage.find((s) => Number(s.target.id) === targetId)!;
     const archives = await app.db.prisma.pitrArchive.findMany({ where: { serverId } });
     const artifacts = await app.db.prisma.backupArtifact.findMany({ where: { storageTargetId: targetId, status: "STORED" } });
     const before = await totals();
