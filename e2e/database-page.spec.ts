@@ -80,6 +80,7 @@ test("the per-database page shows backups, copies, drills, RPO and RTO, and outl
   await expect(drill).toHaveCount(1);
   await expect(drill).toContainText("Passed");
   await expect(drill).toContainText(`#${ids[1]}`);
+  await expect(drill.getByTestId("database-drill-kind")).toHaveText("Dump");
   const rto = page.getByTestId("rto-chart").getByRole("img");
   await expect(rto).toHaveAttribute("aria-label", /RTO: restore time of each drill: 1 values, max \d/);
   await expect(rto.locator("rect")).toHaveCount(1);

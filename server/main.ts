@@ -27,6 +27,7 @@ import {
   parseSchedulingConfig,
   parseSignInEnv,
   parseVerifyIntervalMs,
+  parsePitrCheckpointMs,
   parseWeeklyReportConfig,
 } from "./config/env.ts";
 import { ConfigFileError } from "./config-as-code/config-file.ts";
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
     limits: { ...config.backups, retryBaseMs: reliability.retryBaseMs, heartbeatMs: Math.min(5_000, scheduling.leaseMs / 4) },
     scheduling,
     verifyIntervalMs: parseVerifyIntervalMs(process.env),
+    pitrCheckpointMs: parsePitrCheckpointMs(process.env),
     autoRepairMs: reliability.autoRepairMs,
     healthIntervalMs: reliability.healthIntervalMs,
     dataDir: config.dataDir,

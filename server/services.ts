@@ -85,6 +85,8 @@ export type RuntimeDeps = {
   autoRepairMs?: number;
   /** How often servers and storage targets are checked (SQLGUARD_HEALTH_INTERVAL_SECONDS); 0 or omitted = never. */
   healthIntervalMs?: number;
+  /** How often PITR row-count checkpoints are taken (SQLGUARD_PITR_CHECKPOINT_MINUTES); 0 or omitted = never. */
+  pitrCheckpointMs?: number;
   /** SQLGuard's data directory (it holds secret.key): no LOCAL storage target may be it or contain it. */
   dataDir?: string;
   /**
@@ -397,6 +399,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     storeFor,
     metrics: metrics.metrics,
     onBroken: (server, reason) => void notifier.notify("PITR_CHAIN_BROKEN", server, null, { error: reason }),
+    checkpointMs: deps.pitrCheckpointMs ?? 0,
   });
   return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor, pitr };
 }

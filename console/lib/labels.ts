@@ -46,7 +46,12 @@ const MISSED_RUN: Record<MissedRunPolicy, string> = { RUN_ONCE: "Run once", SKIP
 const WEBHOOK_FORMAT: Record<WebhookFormat, string> = { GENERIC: "Generic JSON", HEALTHCHECKS: "Healthchecks" };
 const ORDER: Record<BackupOrder, string> = { NEWEST_FIRST: "Newest first", OLDEST_FIRST: "Oldest first" };
 const DRILL_TRIGGER: Record<DrillTrigger, string> = { AFTER_BACKUP: "After backup", CRON: "Drill schedule", MANUAL: "Manual" };
-const DRILL_BASELINE: Record<DrillBaseline, string> = { CAPTURED: "Captured at dump time", LIVE_SOURCE: "Live source", NONE: "None" };
+const DRILL_BASELINE: Record<DrillBaseline, string> = {
+  CAPTURED: "Captured at dump time",
+  LIVE_SOURCE: "Live source",
+  NONE: "None",
+  CHECKPOINT: "Row-count checkpoint",
+};
 const RETENTION_ACTION: Record<RetentionAction, string> = { KEEP: "Keep", DELETE: "Delete" };
 const DELETION_KIND: Record<RetentionDeletionKind, string> = { ARTIFACT: "artifact", LEFTOVER: "leftover", RECORD: "record" };
 const CONFIGURATION_ACTION: Record<ConfigurationAction, string> = { CREATE: "Create", UPDATE: "Update", DELETE: "Delete" };

@@ -1,15 +1,21 @@
 import { buffer } from "node:stream/consumers";
 import type { PitrManifest } from "../pitr/archiver.ts";
 import { PITR_MANIFEST_SUFFIX, pitrServerPrefix } from "../pitr/archive-keys.ts";
-import { planReplay, type DumpPosition, type ReplayPlan } from "../pitr/replay.ts";
+import { planReplay, type DumpPosition, type ReplayPlan, type ReplayStop } from "../pitr/replay.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 
 /**
  * A replay plan from the storage alone: the binlog manifests under `pitr/<server>/` of the store
  * that holds the dump (a final file wins over its partial copy), planned from the dump
- * manifest's position to `at`. Throws PitrRefusedError (why it cannot be done) like the server.
+ * manifest's position to `at` (a time, a GTID or a binlog position). Throws PitrRefusedError (why it cannot be done) like the server.
  */
-export async function planFromStorage(store: ArtifactStore, serverName: string, position: DumpPosition | null, at: Date, force: boolean): Promise<ReplayPlan> {
+export async function planFromStorage(
+  store: ArtifactStore,
+  serverName: string,
+  position: DumpPosition | null,
+  at: Date | ReplayStop,
+  force: boolean,
+): Promise<ReplayPlan> {
   const byFile = new Map<string, ReplayPlan["files"][number]>();
   for await (const object of store.list(pitrServerPrefix(serverName))) {
     if (!object.key.endsWith(PITR_MANIFEST_SUFFIX)) continue;
@@ -17,7 +23,7 @@ export async function planFromStorage(store: ArtifactStore, serverName: string, 
     if (m.kind !== "sqlguard-binlog") continue;
     const existing = byFile.get(m.file);
     // A closed file wins over its partial copies; of those, the one reaching furthest.
-    if (existing && (!existing.partial || (m.partial && (existing as { endPosition?: number }).endPosition! >= m.endPosition))) continue;
+    if (existing && (!existing.partial || (m.partial && Number(existing.endPosition) >= m.endPosition))) continue;
     byFile.set(m.file, {
       file: m.file,
       key: object.key.slice(0, -PITR_MANIFEST_SUFFIX.length),
@@ -26,8 +32,10 @@ export async function planFromStorage(store: ArtifactStore, serverName: string, 
       storageTargetIds: [],
       breakReason: m.breakReason,
       lastEventAt: m.lastEventAt ? new Date(m.lastEventAt) : null,
-      endPosition: m.endPosition,
-    } as ReplayPlan["files"][number]);
+      endPosition: BigInt(m.endPosition),
+      gtidListAtStart: m.gtidListAtStart,
+      gtidStateAtEnd: m.gtidStateAtEnd,
+    });
   }
   return planReplay([...byFile.values()], position, at, { force });
 }

@@ -12,7 +12,7 @@ import { restoreArtifact, type ArtifactSource } from "../restore/restore-artifac
 import { defaultRestoreName, databaseNameProblem } from "../restore/restore-command.ts";
 import { compressionOf, parseConnectionUrl, parseManifest, parseS3Url } from "./cli-inputs.ts";
 import { UsageError, type CliEnv, type CliIo } from "./usage.ts";
-import { replayBinlogs, type DumpPosition } from "../pitr/replay.ts";
+import { describeStop, parseBinlogPosition, parseGtid, replayBinlogs, type DumpPosition, type ReplayStop } from "../pitr/replay.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { LocalStore } from "../storage/local-store.ts";
 import { planFromStorage } from "./cli-pitr.ts";
@@ -41,6 +41,8 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
       spool: { type: "string" },
       identity: { type: "string" },
       "point-in-time": { type: "string" },
+      "stop-at-gtid": { type: "string" },
+      "stop-at-position": { type: "string" },
       force: { type: "boolean", default: false },
     },
     strict: true,
@@ -67,17 +69,18 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
   const pointInTime = values["point-in-time"] === undefined ? null : new Date(values["point-in-time"]);
   if (pointInTime && (Number.isNaN(pointInTime.getTime()) || !/(Z|[+-]\d\d:\d\d)$/.test(values["point-in-time"]!)))
     throw new UsageError("--point-in-time", "must be an ISO 8601 instant with its zone, e.g. 2026-12-02T17:00:00Z");
-  if (pointInTime && isPg) throw new UsageError("--point-in-time", "point-in-time recovery is not available for PostgreSQL backups yet");
+  const stop = cliStop(pointInTime, values["stop-at-gtid"], values["stop-at-position"]);
+  if (stop && isPg) throw new UsageError(`--${stop.flag}`, "point-in-time recovery is not available for PostgreSQL backups yet");
   // The binlog archive sits on the same storage as the dump, under pitr/<server>/: planned before anything is restored.
-  const plan = pointInTime
+  const plan = stop
     ? await planFromStorage(
         input.store(manifest.artifact.key),
         manifest.server.name,
         (manifest as { position?: DumpPosition | null }).position ?? null,
-        pointInTime,
+        stop.stop,
         values.force,
       ).catch((error: Error) => {
-        throw new UsageError("--point-in-time", error.message);
+        throw new UsageError(`--${stop.flag}`, error.message);
       })
     : null;
 
@@ -113,7 +116,7 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
         { conn: target.conn, database, sourceDatabase: manifest.database, sameServer: true },
         { signal },
       );
-      io.out(`replayed ${replayed.files} binlog file(s) from ${plan.startFile}:${plan.startPosition} to ${plan.stopAt.toISOString()}`);
+      io.out(`replayed ${replayed.files} binlog file(s) from ${plan.startFile}:${plan.startPosition} to ${describeStop(plan.stop)}`);
     }
     return 0;
   } catch (error) {
@@ -259,4 +262,21 @@ async function s3Input(url: string, values: { endpoint?: string; region?: string
     open: (signal) => store.get(key, { signal }),
     manifest: async () => (values.manifest ? fsp.readFile(values.manifest, "utf8") : (await buffer(await store.get(key + MANIFEST_SUFFIX))).toString("utf8")),
   };
+}
+
+/** The replay target of --point-in-time, --stop-at-gtid or --stop-at-position (at most one), with its flag. */
+function cliStop(at: Date | null, gtid: string | undefined, position: string | undefined): { stop: Date | ReplayStop; flag: string } | null {
+  const given = [at && "point-in-time", gtid !== undefined && "stop-at-gtid", position !== undefined && "stop-at-position"].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`--${given[1]}`, `--${given.join(" and --")} exclude each other`);
+  if (at) return { stop: at, flag: "point-in-time" };
+  if (gtid !== undefined) {
+    if (!parseGtid(gtid)) throw new UsageError("--stop-at-gtid", "must be a MariaDB GTID: domain-server-seq, e.g. 0-1-42");
+    return { stop: { gtid: gtid.trim() }, flag: "stop-at-gtid" };
+  }
+  if (position !== undefined) {
+    const parsed = parseBinlogPosition(position);
+    if (!parsed) throw new UsageError("--stop-at-position", "must be a binlog position: file:offset, e.g. mysql-bin.000007:1234");
+    return { stop: parsed, flag: "stop-at-position" };
+  }
+  return null;
 }

@@ -12,7 +12,7 @@ Run \`sqlguard <command> --help\` for its options.`;
 export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --from-s3 s3://bucket/key [--endpoint <url>] [--region <region>])
                         [--manifest <file>] --to <connection url> [--database <name>] [--overwrite]
                         [--rewrite-definers] [--threads <n>] [--spool <dir>] [--identity <age identity file>]
-                        [--point-in-time <UTC instant> [--force]]
+                        [(--point-in-time <UTC instant> | --stop-at-gtid <d-s-n> | --stop-at-position <file:offset>) [--force]]
   Restores one artifact without the metadata database: its manifest (default: <artifact>.manifest.json,
   read from the same place) gives the engine, compression and SHA-256, which is checked on the way.
   --to       mysql://user@host:3306, mariadb://…, postgres://user@host:5432 (password: in the URL, or MYSQL_PWD / PGPASSWORD)
@@ -24,6 +24,8 @@ export const RESTORE_USAGE = `usage: sqlguard restore (--file <artifact> | --fro
              opens with, e.g. your recovery key; it is decrypted in the stream, each chunk authenticated
   --point-in-time  MariaDB/MySQL: after the dump, replay the binlog archived beside it (pitr/<server>/ on the same
              storage) from the dump's exact position up to this instant, e.g. 2026-12-02T17:00:00Z; --force crosses a broken chain
+  --stop-at-gtid  MariaDB: the same, up to and including this GTID (e.g. 0-1-42)
+  --stop-at-position  the same, up to this binlog position (e.g. mysql-bin.000007:1234, as SHOW MASTER STATUS says)
   S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
 
 /** `sqlguard recover-metadata --help`. */

@@ -86,7 +86,7 @@ const WRITERS: Record<Section, Writer> = {
   },
   schedules: async (tx, o, id, ids, deps, change) => {
     const sel = o.servers as { names: string[]; matchLabels: Record<string, string> | null } | null;
-    const drill = o.drill as { server: string; cron: string | null; enabled: boolean } | null;
+    const drill = o.drill as { server: string; cron: string | null; enabled: boolean; pitr?: boolean } | null;
     const drillChanged = change.action === "CREATE" || change.fields.some((f) => f.field === "drill");
     const data = {
       name: String(o.name),
@@ -101,6 +101,7 @@ const WRITERS: Record<Section, Writer> = {
             drillEnabled: drill?.enabled ?? false,
             drillServerId: drill ? ids.servers.get(drill.server)! : null,
             drillCron: drill?.cron ?? null,
+            drillPitr: drill?.pitr ?? false,
             // As setScheduleDrill does: a drill cron counts from now.
             lastDrillAt: drill?.cron ? deps.now : null,
           }

@@ -185,6 +185,10 @@ export const scheduleDoc = z.strictObject({
       server: ref.describe("The verification server drills restore into."),
       cron: cronRule.nullable().optional().describe("Drill on this cron instead of after every successful backup."),
       enabled: z.boolean().default(true),
+      pitr: z
+        .boolean()
+        .default(false)
+        .describe("Point-in-time drills: a dump plus the archived binlog replayed to a random row-count checkpoint (MariaDB with point-in-time recovery on)."),
     })
     .optional()
     .describe("Restore drills of this schedule's backups."),

@@ -60,7 +60,7 @@ function documentObject(section: Section, o: CanonObject): Record<string, unknow
     }
     if (section === "schedules" && field === "drill" && v) {
       const d = v as CanonObject;
-      v = { server: d.server, cron: d.cron, enabled: d.enabled ? null : false };
+      v = { server: d.server, cron: d.cron, enabled: d.enabled ? null : false, pitr: d.pitr ? true : null };
     }
     out[field] = v;
   }

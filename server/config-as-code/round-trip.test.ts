@@ -78,7 +78,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
     )!;
     dataOf(
       await adminA(
-        `mutation($s: ID!, $v: ID!) { setScheduleDrill(scheduleId: $s, input: { enabled: true, serverId: $v, cron: "0 4 * * 0" }) { drillEnabled } }`,
+        `mutation($s: ID!, $v: ID!) { setScheduleDrill(scheduleId: $s, input: { enabled: true, serverId: $v, cron: "0 4 * * 0", pitr: true }) { drillEnabled } }`,
         {
           s: schedule.createSchedule.id,
           v: verify.id,
@@ -107,6 +107,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
     expect(first).toContain(`secretAccessKey: \${env:SQLGUARD_SECRET_STORAGE_OFFSITE}`);
     expect(first).toContain(`secret: \${env:SQLGUARD_SECRET_WEBHOOK_OPS}`);
     expect(first).toMatch(/servers:\n\s+matchLabels:\n\s+env: prod/);
+    expect(first).toMatch(/drill:\n(\s+\w+: .*\n)*?\s+pitr: true\n/);
     expect(first.slice(first.indexOf("- name: fast"), first.indexOf("storageTargets:"))).toContain("\n    encryption: AGE\n");
     // Recovery recipients are public keys: written as they are; the instance key is not in the document.
     expect(first).toContain(`recoveryRecipients:\n  - label: ops safe\n    recipient: ${RECIPIENT}\n`);
@@ -157,6 +158,9 @@ describe("configuration as code: export, apply to a fresh instance, export again
     expect(server.passwordEnc).not.toContain("db-secret-value");
     const { SecretBox } = await import("../secrets/secret-box.ts");
     expect(new SecretBox(b.secretKey).open(server.passwordEnc!)).toBe("db-secret-value");
+
+    // Point-in-time drills arrived with the schedule's drill.
+    expect((await b.db.prisma.schedule.findFirstOrThrow({ where: { drillEnabled: true } })).drillPitr).toBe(true);
 
     // The encryption mode arrived, and a change of it alone is planned as one field.
     expect((await b.db.prisma.dumpOptions.findUniqueOrThrow({ where: { name: "fast" } })).encryption).toBe("AGE");

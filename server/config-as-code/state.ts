@@ -136,7 +136,7 @@ export async function loadState(db: Db, secrets: SecretBox): Promise<{ state: Ca
       ),
       drill:
         s.drillServerId != null && serverName.has(s.drillServerId)
-          ? { server: serverName.get(s.drillServerId)!, cron: s.drillCron, enabled: s.drillEnabled }
+          ? { server: serverName.get(s.drillServerId)!, cron: s.drillCron, enabled: s.drillEnabled, pitr: s.drillPitr }
           : null,
     });
   }
@@ -241,7 +241,7 @@ export function canonicalDocument(doc: ConfigurationDoc, secretValues: Map<strin
           .sort()
           .map((k) => [k, canonicalRetention(s.retention[k]!)]),
       ),
-      drill: s.drill ? { server: s.drill.server, cron: s.drill.cron ?? null, enabled: s.drill.enabled } : null,
+      drill: s.drill ? { server: s.drill.server, cron: s.drill.cron ?? null, enabled: s.drill.enabled, pitr: s.drill.pitr ?? false } : null,
     });
   }
   for (const w of doc.webhooks) {

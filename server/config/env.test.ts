@@ -1,7 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, parseConfigFileEnv } from "./env.ts";
+import { ConfigError, parseConfig, parseConfigFileEnv, parsePitrCheckpointMs } from "./env.ts";
 
 /** Runs parseConfig and returns the ConfigError it throws. */
 function configErrorOf(env: Record<string, string | undefined>): ConfigError {
@@ -83,6 +83,7 @@ describe("parseConfig", () => {
     ["SQLGUARD_BACKUP_STALL_SECONDS", "86400"],
     ["SQLGUARD_BACKUP_TIMEOUT_SECONDS", "2592000"],
     ["SQLGUARD_VERIFY_INTERVAL_SECONDS", "31536000"],
+    ["SQLGUARD_PITR_CHECKPOINT_MINUTES", "10080"],
     ["SQLGUARD_RETENTION_INTERVAL_SECONDS", "2592000"],
     ["SQLGUARD_FAILED_RETENTION_SECONDS", "315360000"],
     ["SQLGUARD_OVERDUE_GRACE_SECONDS", "2592000"],
@@ -116,6 +117,8 @@ describe("parseConfig", () => {
     ["SQLGUARD_BACKUP_STALL_SECONDS", "86401"],
     ["SQLGUARD_BACKUP_TIMEOUT_SECONDS", "2592001"],
     ["SQLGUARD_VERIFY_INTERVAL_SECONDS", "31536001"],
+    ["SQLGUARD_PITR_CHECKPOINT_MINUTES", "10081"],
+    ["SQLGUARD_PITR_CHECKPOINT_MINUTES", "-1"],
     ["SQLGUARD_RETENTION_INTERVAL_SECONDS", "2592001"],
     ["SQLGUARD_FAILED_RETENTION_SECONDS", "315360001"],
     ["SQLGUARD_OVERDUE_GRACE_SECONDS", "2592001"],
@@ -183,5 +186,14 @@ describe("parseConfigFileEnv", () => {
   it("names SQLGUARD_CONFIG_PRUNE when it is not true or false, also in parseConfig's list", () => {
     expect(() => parseConfigFileEnv({ SQLGUARD_CONFIG_PRUNE: "yes" })).toThrow(/SQLGUARD_CONFIG_PRUNE: must be true or false/);
     expect(configErrorOf({ SQLGUARD_CONFIG_PRUNE: "yes" }).problems).toContain("SQLGUARD_CONFIG_PRUNE: must be true or false");
+  });
+});
+
+describe("parsePitrCheckpointMs", () => {
+  it("is 15 minutes by default, 0 = off, in milliseconds", () => {
+    expect(parsePitrCheckpointMs({})).toBe(15 * 60_000);
+    expect(parsePitrCheckpointMs({ SQLGUARD_PITR_CHECKPOINT_MINUTES: "0" })).toBe(0);
+    expect(parsePitrCheckpointMs({ SQLGUARD_PITR_CHECKPOINT_MINUTES: "5" })).toBe(300_000);
+    expect(() => parsePitrCheckpointMs({ SQLGUARD_PITR_CHECKPOINT_MINUTES: "soon" })).toThrow(/SQLGUARD_PITR_CHECKPOINT_MINUTES/);
   });
 });

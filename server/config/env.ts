@@ -69,6 +69,9 @@ const envSchema = z.object({
     .string()
     .regex(/^[^:]+:.+$/, "must be user:password")
     .optional(),
+  // Point-in-time recovery (MariaDB): every this many minutes, row counts per table at an exact binlog
+  // position (one consistent snapshot) are recorded for point-in-time drills (0 = never).
+  SQLGUARD_PITR_CHECKPOINT_MINUTES: z.coerce.number().int().min(0).max(10_080).default(15),
   // How often every stored artifact is re-read and its SHA-256 checked against the record (0 = never; at most 1 year).
   SQLGUARD_VERIFY_INTERVAL_SECONDS: z.coerce
     .number()
@@ -337,6 +340,14 @@ export function parseVerifyIntervalMs(env: Record<string, string | undefined>): 
   const result = envSchema.pick({ SQLGUARD_VERIFY_INTERVAL_SECONDS: true }).safeParse(cleaned);
   if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   return result.data.SQLGUARD_VERIFY_INTERVAL_SECONDS * 1000;
+}
+
+/** How often PITR row-count checkpoints are taken, in milliseconds, 0 = never (parseConfig validates it too). */
+export function parsePitrCheckpointMs(env: Record<string, string | undefined>): number {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = envSchema.pick({ SQLGUARD_PITR_CHECKPOINT_MINUTES: true }).safeParse(cleaned);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  return result.data.SQLGUARD_PITR_CHECKPOINT_MINUTES * 60_000;
 }
 
 /** Upload retries, health checks and automatic repair (parseConfig validates them too). */

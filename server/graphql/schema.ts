@@ -8,6 +8,7 @@ import "./types/user.ts";
 import "./types/api-token.ts";
 import "./types/server.ts";
 import "./types/server-pitr.ts";
+import "./types/pitr-checkpoint.ts";
 import "./types/dump-options.ts";
 import "./types/encryption-key.ts";
 import "./types/encryption-rewrap.ts";

@@ -152,3 +152,29 @@ export function binlogSequence(file: string): number | null {
   const m = /\.(\d+)$/.exec(file);
   return m ? Number(m[1]) : null;
 }
+
+/**
+ * The offset where MariaDB GTID `gtid`'s transaction ends in a binlog: the start of the next GTID
+ * event, or the end of the file's complete events when it is the last. A replay with
+ * --stop-position there includes that transaction and nothing after it. Null when the file does
+ * not hold it (or it was written by another server id).
+ */
+export function gtidStopOffset(data: Buffer, gtid: string): number | null {
+  const [domain, serverId, seq] = gtid.split("-").map((p) => BigInt(p));
+  if (data.length < 4 || !data.subarray(0, 4).equals(MAGIC)) throw new Error("not a binlog file (no magic number)");
+  let offset = 4;
+  let found = false;
+  while (offset + HEADER <= data.length) {
+    const type = data[offset + 4]!;
+    const size = data.readUInt32LE(offset + 9);
+    if (size < HEADER || offset + size > data.length) break;
+    if (type === MARIADB_GTID_EVENT) {
+      if (found) return offset;
+      const body = data.subarray(offset + HEADER);
+      found =
+        body.length >= 12 && body.readBigUInt64LE(0) === seq && BigInt(body.readUInt32LE(8)) === domain && BigInt(data.readUInt32LE(offset + 5)) === serverId;
+    }
+    offset += size;
+  }
+  return found ? offset : null;
+}

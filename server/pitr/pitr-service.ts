@@ -8,6 +8,7 @@ import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { ServerPitr } from "./pitr-supervisor.ts";
 import { pitrStatus } from "./pitr-window.ts";
 import { verifyArchives } from "./verify-archives.ts";
+import { checkpointDue, takeCheckpoints } from "./checkpoints.ts";
 
 const RECONCILE_MS = 15_000;
 const VERIFY_EVERY = 40; // reconcile passes: every 10 minutes
@@ -22,12 +23,14 @@ export type PitrServiceDeps = {
   metrics?: SqlguardMetrics;
   /** A chain found broken (once per new reason): the PITR_CHAIN_BROKEN notification. */
   onBroken?(server: string, reason: string): void;
+  /** How often row-count checkpoints are taken on the servers this instance archives (0 = never). */
+  checkpointMs?: number;
 };
 
 /**
  * Runs binlog archiving for every server with point-in-time recovery on: reconciles every 15 s
  * (starts a ServerPitr where this instance gets the lease, stops those turned off or changed),
- * checks the archive objects every 10 minutes, refreshes the window metrics and announces new
+ * checks the archive objects every 10 minutes, takes row-count checkpoints (checkpoints.ts), refreshes the window metrics and announces new
  * chain breaks.
  */
 export class PitrService {
@@ -81,6 +84,15 @@ export class PitrService {
     }
     if (this.#passes++ % VERIFY_EVERY === 0) {
       for (const server of servers) await verifyArchives(prisma, server.id, this.deps.storeFor).catch(() => []);
+    }
+    // Row counts at an exact position, for point-in-time drills: only where this instance holds the lease.
+    if (this.deps.checkpointMs) {
+      for (const server of servers.filter((s) => s.engine === "MARIADB" && this.#running.has(s.id))) {
+        if (!(await checkpointDue(prisma, server.id, this.deps.checkpointMs))) continue;
+        await takeCheckpoints(prisma, server, this.deps.connectionOf(server)).catch((error: unknown) =>
+          logger.warn({ err: error, serverId: server.id }, "could not take a row-count checkpoint"),
+        );
+      }
     }
     const statuses = await Promise.all(servers.map(async (s) => ({ server: s, status: await pitrStatus(prisma, s) })));
     this.deps.metrics?.setPitr(

@@ -4,7 +4,7 @@ import type { CountedStats, TableStats } from "../runner/table-stats.ts";
  * Where the drill's list of tables and objects came from: captured right before the dump, or the
  * live source now (nothing was captured), or nowhere. Row counts always come from the dump itself.
  */
-export type Baseline = "CAPTURED" | "LIVE_SOURCE" | "NONE";
+export type Baseline = "CAPTURED" | "LIVE_SOURCE" | "NONE" | "CHECKPOINT";
 
 /** One table of a drill's comparison; `expectedRows`: the rows the dump holds for it. */
 export type TableCheck = {

@@ -51,9 +51,8 @@ export async function executeDrill(
   signal: AbortSignal,
 ): Promise<RestoreDrill> {
   const { prisma } = deps;
-  const log = deps.logger.child({ component: "drill", drillId: drill.id, backupId: backup.id });
   const conn = connectionOf(server, deps.secrets);
-  let result: { status: "PASSED" | "FAILED"; details: DrillComparison | null; error: string | null; restoreMs: number | null; bytes: number | null };
+  let result: DrillResult;
   let restored = false;
   try {
     const { artifact, source } = await resolveArtifact(prisma, deps.storeFor, backup, null, deps.secrets);
@@ -93,6 +92,29 @@ export async function executeDrill(
   } catch (error) {
     result = { status: "FAILED", details: null, error: (error as Error).message, restoreMs: null, bytes: null };
   }
+  return recordDrillEnd(deps, drill, backup, conn, result, restored);
+}
+
+/** A drill's outcome, as recordDrillEnd records it. */
+export type DrillResult = {
+  status: "PASSED" | "FAILED";
+  details: DrillComparison | null;
+  error: string | null;
+  restoreMs: number | null;
+  bytes: number | null;
+};
+
+/** Drops the drill's scratch database, records its outcome and emits DRILL_FINISHED. */
+export async function recordDrillEnd(
+  deps: DrillRunnerDeps,
+  drill: RestoreDrill,
+  backup: Backup,
+  conn: ReturnType<typeof connectionOf>,
+  result: DrillResult,
+  restored: boolean,
+): Promise<RestoreDrill> {
+  const { prisma } = deps;
+  const log = deps.logger.child({ component: "drill", drillId: drill.id, backupId: backup.id });
   // restoreArtifact already dropped a database it created for a restore that failed.
   const dropped = await dropDatabase(conn, drill.scratchDatabase).then(
     () => true,

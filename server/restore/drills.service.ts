@@ -1,11 +1,12 @@
 import { Cron } from "croner";
 import type { AuditLog } from "../audit/audit-log.ts";
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
-import type { Prisma, RestoreDrill, Schedule } from "../db/generated/client.ts";
+import type { PitrCheckpoint, Prisma, RestoreDrill, Schedule } from "../db/generated/client.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import type { BackupEvent } from "../runner/events.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import { executeDrill, scratchName, type DrillRunnerDeps } from "./drill-runner.ts";
+import { executePitrDrill, pickPitrPoint } from "./pitr-drill.ts";
 
 /** A drill's needs plus the audit log, the clock (drill crons) and this instance's id. */
 export type DrillsDeps = DrillRunnerDeps & { audit: AuditLog; clock: Clock; instanceId: string };
@@ -39,6 +40,29 @@ export class DrillsService {
   }
 
   /**
+   * Records a point-in-time drill of `database` of source server `serverId` into a scratch
+   * database on `drillServerId` (a random row-count checkpoint inside the recoverable window, or
+   * `checkpointId`) and runs it in the background. Operator role; audited. Throws ValidationError
+   * when there is no checkpoint after a dump with an exact position.
+   */
+  async runPitrDrill(
+    principal: Principal,
+    input: { serverId: number; database: string; drillServerId: number; checkpointId?: number | null },
+  ): Promise<RestoreDrill> {
+    requireRole(principal, "OPERATOR");
+    const point = await pickPitrPoint(this.deps.prisma, input.serverId, input.database, { checkpointId: input.checkpointId });
+    if (!point)
+      throw new ValidationError(
+        input.checkpointId ? "checkpointId" : "database",
+        `no row-count checkpoint of ${input.database} after a dump with an exact binlog position and inside the archived binlog${input.checkpointId ? ` with id ${input.checkpointId}` : ""}: point-in-time recovery must be on, and a checkpoint taken after a dump`,
+      );
+    const drill = await this.#record(point.dump.id, input.drillServerId, "MANUAL", null, actorName(principal), point.checkpoint);
+    await this.deps.audit.record(actorName(principal), "restoreDrill.run", "restoreDrill", drill.id, null, drill);
+    void this.#enqueue(drill);
+    return drill;
+  }
+
+  /**
    * The hook after a successful backup: drills it when its schedule has drills enabled without a
    * drill cron. Idempotent (one AFTER_BACKUP drill per backup). Resolves with the finished drill,
    * or null when none is due. Never throws.
@@ -49,7 +73,8 @@ export class DrillsService {
       const schedule = backup?.schedule;
       if (!backup || !schedule?.drillEnabled || !schedule.drillServerId || schedule.drillCron) return null;
       if (await this.deps.prisma.restoreDrill.findFirst({ where: { backupId, trigger: "AFTER_BACKUP" }, select: { id: true } })) return null;
-      const drill = await this.#record(backupId, schedule.drillServerId, "AFTER_BACKUP", schedule.id, "scheduler");
+      const point = await this.#pitrPoint(schedule, backup);
+      const drill = await this.#record(point?.dumpId ?? backupId, schedule.drillServerId, "AFTER_BACKUP", schedule.id, "scheduler", point);
       return await this.#enqueue(drill);
     } catch (error) {
       this.deps.logger.warn({ err: error, backupId }, "could not run the restore drill after a backup");
@@ -83,10 +108,11 @@ export class DrillsService {
         where: { scheduleId: s.id, status: { in: ["SUCCEEDED", "PARTIAL"] } },
         orderBy: { id: "desc" },
         distinct: ["serverName", "database"],
-        select: { id: true },
+        select: { id: true, serverId: true, database: true },
       });
       for (const b of newest) {
-        const drill = await this.#record(b.id, s.drillServerId!, "CRON", s.id, "scheduler").catch(() => null);
+        const point = await this.#pitrPoint(s, b);
+        const drill = await this.#record(point?.dumpId ?? b.id, s.drillServerId!, "CRON", s.id, "scheduler", point).catch(() => null);
         if (drill) done.push(await this.#enqueue(drill));
       }
     }
@@ -100,7 +126,7 @@ export class DrillsService {
   async setScheduleDrill(
     principal: Principal,
     scheduleId: number,
-    input: { enabled: boolean; serverId?: number | null; cron?: string | null },
+    input: { enabled: boolean; serverId?: number | null; cron?: string | null; pitr?: boolean | null },
   ): Promise<Schedule> {
     requireRole(principal, "ADMIN");
     const { prisma } = this.deps;
@@ -115,7 +141,13 @@ export class DrillsService {
       throw new ValidationError("cron", `${JSON.stringify(cron)} is not a cron expression that ever fires`);
     const after = await prisma.schedule.update({
       where: { id: scheduleId },
-      data: { drillEnabled: input.enabled, drillServerId: serverId, drillCron: cron, lastDrillAt: cron ? this.deps.clock.now() : null },
+      data: {
+        drillEnabled: input.enabled,
+        drillServerId: serverId,
+        drillCron: cron,
+        lastDrillAt: cron ? this.deps.clock.now() : null,
+        drillPitr: input.pitr ?? before.drillPitr,
+      },
     });
     await this.deps.audit.record(actorName(principal), "schedule.drill", "schedule", scheduleId, pick(before), pick(after));
     return after;
@@ -155,7 +187,14 @@ export class DrillsService {
   }
 
   /** Checks the backup and the verification server, and records a RUNNING drill. */
-  async #record(backupId: number, serverId: number, trigger: RestoreDrill["trigger"], scheduleId: number | null, requestedBy: string): Promise<RestoreDrill> {
+  async #record(
+    backupId: number,
+    serverId: number,
+    trigger: RestoreDrill["trigger"],
+    scheduleId: number | null,
+    requestedBy: string,
+    checkpoint: PitrCheckpoint | null = null,
+  ): Promise<RestoreDrill> {
     const { prisma } = this.deps;
     const backup = await prisma.backup.findUnique({ where: { id: backupId } });
     if (!backup) throw new NotFoundError("backup", backupId);
@@ -177,8 +216,28 @@ export class DrillsService {
         trigger,
         requestedBy,
         instanceId: this.deps.instanceId,
+        ...(checkpoint
+          ? {
+              kind: "PITR",
+              checkpointId: checkpoint.id,
+              pointInTime: checkpoint.takenAt,
+              stopAtPosition: `${checkpoint.binlogFile}:${checkpoint.binlogPosition}`,
+            }
+          : {}),
       },
     });
+  }
+
+  /**
+   * A schedule with point-in-time drills: the checkpoint (and its dump) a drill of this backup's
+   * database restores to; null for a dump drill (point-in-time drills off, or no checkpoint yet: logged).
+   */
+  async #pitrPoint(schedule: Schedule, backup: { id: number; serverId: number | null; database: string }) {
+    if (!schedule.drillPitr || backup.serverId === null) return null;
+    const point = await pickPitrPoint(this.deps.prisma, backup.serverId, backup.database);
+    if (!point)
+      this.deps.logger.info({ scheduleId: schedule.id, backupId: backup.id }, "no row-count checkpoint yet: a dump drill instead of a point-in-time drill");
+    return point ? Object.assign(point.checkpoint, { dumpId: point.dump.id }) : null;
   }
 
   /** Runs a recorded drill after those queued before it; resolves with its finished row. */
@@ -187,6 +246,10 @@ export class DrillsService {
       const { prisma } = this.deps;
       const backup = await prisma.backup.findUniqueOrThrow({ where: { id: drill.backupId! }, include: { artifacts: true } });
       const server = await prisma.server.findUniqueOrThrow({ where: { id: drill.serverId! } });
+      if (drill.kind === "PITR") {
+        const checkpoint = drill.checkpointId === null ? null : await prisma.pitrCheckpoint.findUnique({ where: { id: drill.checkpointId } });
+        return executePitrDrill(this.deps, drill, backup, server, checkpoint, this.#controller.signal);
+      }
       return executeDrill(this.deps, drill, backup, server, this.#controller.signal);
     });
     this.#chain = run.catch(() => {});
@@ -210,5 +273,5 @@ function nextRun(expression: string, timezone: string, from: Date): Date | null 
 }
 
 function pick(s: Schedule) {
-  return { drillEnabled: s.drillEnabled, drillServerId: s.drillServerId, drillCron: s.drillCron };
+  return { drillEnabled: s.drillEnabled, drillServerId: s.drillServerId, drillCron: s.drillCron, drillPitr: s.drillPitr };
 }

@@ -1,6 +1,15 @@
 import type { PrismaClient } from "../db/client.ts";
 import type { Backup, Restore, Server, StorageTarget } from "../db/generated/client.ts";
-import { planReplay, archivesOf, PitrRefusedError, replayBinlogs, type DumpPosition } from "../pitr/replay.ts";
+import {
+  planReplay,
+  archivesOf,
+  describeStop,
+  parseBinlogPosition,
+  PitrRefusedError,
+  replayBinlogs,
+  type DumpPosition,
+  type ReplayStop,
+} from "../pitr/replay.ts";
 import type { ServerConnection } from "../process/server-connection.ts";
 import { MetadataUnavailableError, RecordWriter } from "../db/record-writer.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -175,7 +184,7 @@ export class RestoreJobs {
             })),
         },
       ).finally(() => release(pin));
-      if (restore.pointInTime) await this.#replay(restore, backup, server, conn, resolved.target, controller.signal, log);
+      if (restoreStop(restore)) await this.#replay(restore, backup, server, conn, resolved.target, controller.signal, log);
       log.info({ server: server.name, restoreMs: outcome.restoreMs }, "restore finished");
       ended = {
         status: "SUCCEEDED",
@@ -215,7 +224,7 @@ export class RestoreJobs {
 
   /**
    * A point-in-time restore's second step: the archived binlog replayed over the restored dump,
-   * from the dump's exact position to restore.pointInTime, in one mariadb-binlog | mariadb session.
+   * from the dump's exact position to the restore's time, GTID or position, in one mariadb-binlog | mariadb session.
    * The archive is read from the backup's own storage target (PITR targets are usually the same).
    */
   async #replay(restore: Restore, backup: Backup, server: Server, conn: ServerConnection, target: StorageTarget, signal: AbortSignal, log: Logger) {
@@ -224,7 +233,7 @@ export class RestoreJobs {
     let plan;
     try {
       const { archives, streamBrokenReason } = await archivesOf(prisma, backup.serverId);
-      plan = planReplay(archives, backup.position as DumpPosition, restore.pointInTime!, { force: restore.pointInTimeForce, streamBrokenReason });
+      plan = planReplay(archives, backup.position as DumpPosition, restoreStop(restore)!, { force: restore.pointInTimeForce, streamBrokenReason });
     } catch (error) {
       throw error instanceof PitrRefusedError
         ? new RestoreError("CONFIGURATION", `point-in-time replay refused: ${error.message}`, {
@@ -234,7 +243,7 @@ export class RestoreJobs {
     }
     const targets = await prisma.storageTarget.findMany({ where: { id: { in: [...new Set(plan.files.flatMap((f) => f.storageTargetIds as number[]))] } } });
     const store = this.deps.storeFor(targets.find((t) => t.id === target.id) ?? targets[0] ?? target);
-    log.info({ files: plan.files.length, from: `${plan.startFile}:${plan.startPosition}`, to: plan.stopAt.toISOString() }, "replaying the binlog");
+    log.info({ files: plan.files.length, from: `${plan.startFile}:${plan.startPosition}`, to: describeStop(plan.stop) }, "replaying the binlog");
     await replayBinlogs(
       plan,
       store,
@@ -279,4 +288,12 @@ export class RestoreJobs {
     if (count !== 1) return;
     this.deps.events.emit({ type: "RESTORE_STATUS", restoreId: restore.id, status, serverName: restore.serverName, database: restore.database });
   }
+}
+
+/** The replay target recorded on a restore: a time, a GTID or a binlog position; null for a dump alone. */
+export function restoreStop(restore: Pick<Restore, "pointInTime" | "stopAtGtid" | "stopAtPosition">): ReplayStop | null {
+  if (restore.pointInTime) return { at: restore.pointInTime };
+  if (restore.stopAtGtid) return { gtid: restore.stopAtGtid };
+  if (restore.stopAtPosition) return parseBinlogPosition(restore.stopAtPosition);
+  return null;
 }

@@ -2,7 +2,17 @@ import type { AuditLog } from "../audit/audit-log.ts";
 import { actorName, requireRole, roleAtLeast, type Principal } from "../auth/roles.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { Backup, BackupArtifact, Prisma, Restore, StorageTarget } from "../db/generated/client.ts";
-import { archivesOf, planReplay, PitrRefusedError, type DumpPosition } from "../pitr/replay.ts";
+import {
+  archivesOf,
+  describeStop,
+  parseBinlogPosition,
+  parseGtid,
+  planReplay,
+  PitrRefusedError,
+  positionBefore,
+  type DumpPosition,
+  type ReplayStop,
+} from "../pitr/replay.ts";
 import { AppError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { InterruptedWork } from "../recovery/interrupted-work.ts";
 import { connectionOf } from "../runner/connection-of.ts";
@@ -41,6 +51,10 @@ export type RestoreInput = {
   credentials?: RestoreCredentials | null;
   /** Restore to this instant: the newest dump before it, then the archived binlog replayed up to it. */
   pointInTime?: Date | null;
+  /** Restore up to and including this MariaDB GTID ("domain-server-seq"); excludes pointInTime and stopAtPosition. */
+  stopAtGtid?: string | null;
+  /** Restore up to this binlog position ("mysql-bin.000007:1234"); excludes pointInTime and stopAtGtid. */
+  stopAtPosition?: string | null;
   /** Replay past a broken archive chain. */
   force?: boolean | null;
 };
@@ -102,6 +116,8 @@ export class RestoresService {
           restoreUser: input.credentials?.username ?? null,
           rewriteDefiners: input.rewriteDefiners ?? false,
           pointInTime: input.pointInTime ?? null,
+          stopAtGtid: input.stopAtGtid?.trim() || null,
+          stopAtPosition: input.stopAtPosition?.trim() || null,
           pointInTimeForce: input.force ?? false,
           requestedBy: actorName(principal),
           totalBytes: artifact.sizeBytes,
@@ -131,12 +147,13 @@ export class RestoresService {
   }
 
   /** The backup, its artifact, the server and database to restore into, and the restoring account's connection. */
-  async #resolve(input: PreflightInput & { pointInTime?: Date | null; force?: boolean | null }) {
+  async #resolve(input: PreflightInput & Pick<RestoreInput, "pointInTime" | "stopAtGtid" | "stopAtPosition" | "force">) {
     const { prisma } = this.deps;
+    const replay = replayStopOf(input);
     const named = await prisma.backup.findUnique({ where: { id: input.backupId }, include: { artifacts: true } });
     if (!named) throw new NotFoundError("backup", input.backupId);
-    // A point in time picks its own dump (the newest before it, of the same server and database).
-    const backup = input.pointInTime ? await pointInTimeDump(prisma, named, input.pointInTime, input.force ?? false) : named;
+    // A point in time (or GTID, or position) picks its own dump: the newest before it, of the same server and database.
+    const backup = replay ? await pointInTimeDump(prisma, named, replay.stop, replay.field, input.force ?? false) : named;
     const { artifact, target, source } = await resolveArtifact(prisma, this.deps.storeFor, backup, input.storageTargetId);
     const serverId = input.serverId ?? backup.serverId;
     if (serverId === null) throw new ValidationError("serverId", `the server of backup ${backup.id} was deleted: name the server to restore into`);
@@ -239,26 +256,72 @@ function signInFailure(error: Error, serverName: string, conn: ServerConnection,
 }
 
 /**
- * The dump a restore to `at` starts from: the newest SUCCEEDED/PARTIAL backup of `named`'s server
- * and database that finished before `at` with an exact binlog position, checked against the
- * archive (planReplay). Throws ValidationError on pointInTime saying why it cannot be done.
+ * The replay target of a restore input, with the field it came from; null for a dump alone.
+ * Throws ValidationError when more than one is given or one is malformed.
  */
-async function pointInTimeDump(prisma: PrismaClient, named: Backup & { artifacts: BackupArtifact[] }, at: Date, force: boolean) {
-  if (named.serverId === null) throw new ValidationError("pointInTime", "the backup's server was deleted, and its binlog archive with it");
-  if (named.engine === "POSTGRESQL") throw new ValidationError("pointInTime", "point-in-time recovery is not available for PostgreSQL yet");
-  if (at.getTime() > Date.now()) throw new ValidationError("pointInTime", `${at.toISOString()} is in the future`);
+export function replayStopOf(input: Pick<RestoreInput, "pointInTime" | "stopAtGtid" | "stopAtPosition">): { stop: ReplayStop; field: string } | null {
+  const given = (["pointInTime", "stopAtGtid", "stopAtPosition"] as const).filter((f) => input[f] != null && input[f] !== "");
+  if (given.length > 1) throw new ValidationError(given[1]!, `${given.join(" and ")} exclude each other: restore to one target`);
+  if (input.pointInTime) return { stop: { at: input.pointInTime }, field: "pointInTime" };
+  if (input.stopAtGtid) {
+    if (!parseGtid(input.stopAtGtid))
+      throw new ValidationError("stopAtGtid", `${JSON.stringify(input.stopAtGtid)} is not a MariaDB GTID: domain-server-seq, e.g. 0-1-42`);
+    return { stop: { gtid: input.stopAtGtid.trim() }, field: "stopAtGtid" };
+  }
+  if (input.stopAtPosition) {
+    const position = parseBinlogPosition(input.stopAtPosition);
+    if (!position)
+      throw new ValidationError("stopAtPosition", `${JSON.stringify(input.stopAtPosition)} is not a binlog position: file:offset, e.g. mysql-bin.000007:1234`);
+    return { stop: position, field: "stopAtPosition" };
+  }
+  return null;
+}
+
+/** Whether a dump with this position is before (or at) the replay target. */
+function dumpBefore(position: DumpPosition, stop: ReplayStop, finishedAt: Date | null): boolean {
+  if ("at" in stop) return finishedAt !== null && finishedAt <= stop.at;
+  if ("file" in stop) return !positionBefore(stop, { file: position.binlogFile!, position: position.binlogPosition! });
+  const gtid = parseGtid(stop.gtid)!;
+  const dumped = (position.gtidSet ?? "")
+    .split(",")
+    .map((g) => parseGtid(g))
+    .find((g) => g?.domain === gtid.domain);
+  // A dump without this domain in its GTID state is before every transaction of it.
+  return !dumped || dumped.seq <= gtid.seq;
+}
+
+/**
+ * The dump a restore to `stop` starts from: the newest SUCCEEDED/PARTIAL backup of `named`'s
+ * server and database with an exact binlog position before it (finished before the time; its
+ * recorded position or GTID state before the position or GTID), checked against the archive
+ * (planReplay). Throws ValidationError on `field` saying why it cannot be done.
+ */
+async function pointInTimeDump(prisma: PrismaClient, named: Backup & { artifacts: BackupArtifact[] }, stop: ReplayStop, field: string, force: boolean) {
+  if (named.serverId === null) throw new ValidationError(field, "the backup's server was deleted, and its binlog archive with it");
+  if (named.engine === "POSTGRESQL") throw new ValidationError(field, "point-in-time recovery is not available for PostgreSQL yet");
+  if ("at" in stop && stop.at.getTime() > Date.now()) throw new ValidationError(field, `${stop.at.toISOString()} is in the future`);
+  if ("gtid" in stop && named.engine !== "MARIADB")
+    throw new ValidationError(field, "restoring to a GTID needs MariaDB GTIDs (domain-server-seq): use stopAtPosition");
   const candidates = await prisma.backup.findMany({
-    where: { serverId: named.serverId, database: named.database, status: { in: ["SUCCEEDED", "PARTIAL"] }, finishedAt: { lte: at } },
+    where: {
+      serverId: named.serverId,
+      database: named.database,
+      status: { in: ["SUCCEEDED", "PARTIAL"] },
+      ...("at" in stop ? { finishedAt: { lte: stop.at } } : {}),
+    },
     include: { artifacts: true },
     orderBy: { finishedAt: "desc" },
   });
-  const dump = candidates.find((b) => (b.position as DumpPosition | null)?.binlogFile);
-  if (!dump) throw new ValidationError("pointInTime", `no dump of ${named.database} with an exact binlog position finished before ${at.toISOString()}`);
+  const dump = candidates.find((b) => {
+    const position = b.position as DumpPosition | null;
+    return position?.binlogFile !== undefined && position.binlogPosition !== undefined && dumpBefore(position, stop, b.finishedAt);
+  });
+  if (!dump) throw new ValidationError(field, `no dump of ${named.database} with an exact binlog position before ${describeStop(stop)}`);
   try {
     const { archives, streamBrokenReason } = await archivesOf(prisma, named.serverId);
-    planReplay(archives, dump.position as DumpPosition, at, { force, streamBrokenReason });
+    planReplay(archives, dump.position as DumpPosition, stop, { force, streamBrokenReason });
   } catch (error) {
-    if (error instanceof PitrRefusedError) throw new ValidationError("pointInTime", `${error.message}`);
+    if (error instanceof PitrRefusedError) throw new ValidationError(field, `${error.message}`);
     throw error;
   }
   return dump;

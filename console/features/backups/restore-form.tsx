@@ -123,9 +123,14 @@ export function RestoreForm({
     };
     // <input type="datetime-local"> has no zone: the form asks for UTC, as the API takes it.
     const pointInTime = String(f.get("pointInTime") ?? "").trim();
+    const stopAtGtid = String(f.get("stopAtGtid") ?? "").trim();
+    const stopAtPosition = String(f.get("stopAtPosition") ?? "").trim();
     if (f.get("toPointInTime") === "on") {
-      if (!pointInTime) return setErrors({ pointInTime: "Enter the instant (UTC) to restore to." });
-      input.pointInTime = `${pointInTime.length === 16 ? `${pointInTime}:00` : pointInTime}Z`;
+      // One target: a GTID or a binlog position when given, else the instant.
+      if (stopAtGtid) input.stopAtGtid = stopAtGtid;
+      else if (stopAtPosition) input.stopAtPosition = stopAtPosition;
+      else if (!pointInTime) return setErrors({ pointInTime: "Enter the instant (UTC), a GTID or a binlog position to restore to." });
+      else input.pointInTime = `${pointInTime.length === 16 ? `${pointInTime}:00` : pointInTime}Z`;
       if (f.get("force") === "on") input.force = true;
     }
     if (input.overwrite) {
@@ -217,6 +222,22 @@ export function RestoreForm({
                 min={window.recoverableFrom?.slice(0, 19)}
                 max={window.recoverableTo?.slice(0, 19)}
                 error={errors.pointInTime}
+              />
+              <TextField
+                label="Or up to a GTID"
+                name="stopAtGtid"
+                autoComplete="off"
+                placeholder="0-1-42"
+                error={errors.stopAtGtid}
+                hint="MariaDB: up to and including that transaction (instead of the instant)."
+              />
+              <TextField
+                label="Or up to a binlog position"
+                name="stopAtPosition"
+                autoComplete="off"
+                placeholder="mysql-bin.000007:1234"
+                error={errors.stopAtPosition}
+                hint="file:offset, as SHOW MASTER STATUS reports it (instead of the instant)."
               />
               {window.broken && <CheckField label="Replay past the break (transactions may be missing)" name="force" />}
             </fieldset>

@@ -189,6 +189,7 @@ export function DatabaseDetailPage() {
               <thead>
                 <tr>
                   <th scope="col">Drill</th>
+                  <th scope="col">Kind</th>
                   <th scope="col">Started</th>
                   <th scope="col">Status</th>
                   <th scope="col">Restore time</th>
@@ -200,6 +201,18 @@ export function DatabaseDetailPage() {
                 {d.drills.map((r) => (
                   <tr key={r.id} data-testid="database-drill">
                     <td>#{r.id}</td>
+                    <td data-testid="database-drill-kind">
+                      {r.kind === "PITR" ? (
+                        <>
+                          Point in time
+                          <div className="small">
+                            to {r.pointInTime ? formatInstant(r.pointInTime) : "—"} ({r.stopAtPosition ?? "no position"})
+                          </div>
+                        </>
+                      ) : (
+                        "Dump"
+                      )}
+                    </td>
                     <td className="nowrap">{formatInstant(r.startedAt)}</td>
                     <td>
                       <StatusBadge status={r.status} />

@@ -64,6 +64,9 @@ export const DATABASE_DETAIL = graphql(`
       drills {
         id
         status
+        kind
+        pointInTime
+        stopAtPosition
         backupId
         serverName
         startedAt

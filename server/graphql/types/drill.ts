@@ -6,10 +6,14 @@ const DrillTriggerEnum = builder.enumType(E.DrillTrigger, {
   name: "DrillTrigger",
   description: "AFTER_BACKUP (schedule drills), CRON (the schedule's drill cron) or MANUAL.",
 });
+const DrillKindEnum = builder.enumType(E.DrillKind, {
+  name: "DrillKind",
+  description: "DUMP: the backup restored alone; PITR: a dump plus the archived binlog replayed to a row-count checkpoint (point-in-time drill).",
+});
 const DrillBaselineEnum = builder.enumType(E.DrillBaseline, {
   name: "DrillBaseline",
   description:
-    "Where the drill's tables and objects came from: CAPTURED, right before the dump (strict); LIVE_SOURCE, the source now, as none were captured; NONE, nowhere. Row counts always come from the dump itself, counted while it is restored.",
+    "Where the drill's tables and objects came from: CAPTURED, right before the dump (strict); LIVE_SOURCE, the source now, as none were captured; NONE, nowhere. Row counts come from the dump itself, counted while it is restored; CHECKPOINT (point-in-time drills): tables and row counts recorded on the source at the drill's binlog position.",
 });
 
 builder.prismaObject("RestoreDrill", {
@@ -18,6 +22,13 @@ builder.prismaObject("RestoreDrill", {
     id: t.exposeID("id"),
     status: t.expose("status", { type: DrillStatusEnum }),
     trigger: t.expose("trigger", { type: DrillTriggerEnum }),
+    kind: t.expose("kind", { type: DrillKindEnum }),
+    pointInTime: t.expose("pointInTime", {
+      type: "DateTime",
+      nullable: true,
+      description: "PITR drills: when the row-count checkpoint restored to was taken on the source.",
+    }),
+    stopAtPosition: t.exposeString("stopAtPosition", { nullable: true, description: "PITR drills: the binlog position (file:offset) restored to." }),
     backupId: t.exposeID("backupId", { nullable: true }),
     backup: t.relation("backup", { nullable: true }),
     schedule: t.relation("schedule", { nullable: true }),
@@ -52,6 +63,9 @@ builder.prismaObjectFields("Schedule", (t) => ({
   drillEnabled: t.exposeBoolean("drillEnabled", { description: "Restore drills of this schedule's backups." }),
   drillServer: t.relation("drillServer", { nullable: true, description: "The verification server drills restore into." }),
   drillCron: t.exposeString("drillCron", { nullable: true, description: "Drill on this cron instead of after every successful backup." }),
+  drillPitr: t.exposeBoolean("drillPitr", {
+    description: "Point-in-time drills: a dump plus the archived binlog replayed to a random row-count checkpoint (a dump drill until one exists).",
+  }),
 }));
 
 const ScheduleDrillInput = builder.inputType("ScheduleDrillInput", {
@@ -59,6 +73,10 @@ const ScheduleDrillInput = builder.inputType("ScheduleDrillInput", {
     enabled: t.boolean({ required: true }),
     serverId: t.id({ description: "The verification server (required to enable)." }),
     cron: t.string({ description: "Drill on this cron (the schedule's timezone); omitted = after every successful backup." }),
+    pitr: t.boolean({
+      description:
+        "Point-in-time drills (MariaDB with point-in-time recovery on): restore to a random row-count checkpoint inside the recoverable window. Omitted = unchanged.",
+    }),
   }),
 });
 
@@ -83,6 +101,18 @@ builder.mutationFields((t) => ({
     description: "Drills a backup now on a verification server: returned at once (RUNNING), it finishes PASSED or FAILED.",
     args: { backupId: t.arg.id({ required: true }), serverId: t.arg.id({ required: true }) },
     resolve: (_q, _r, { backupId, serverId }, ctx) => ctx.services.drills.runRestoreDrill(ctx.principal!, backupId, serverId),
+  }),
+  runPitrDrill: t.prismaField({
+    type: "RestoreDrill",
+    description:
+      "A point-in-time drill now: the newest dump before a random row-count checkpoint of the database (or checkpointId) restored into a scratch database on drillServerId, the archived binlog replayed to the checkpoint's exact position, row counts compared with it. Returned at once (RUNNING); a broken binlog chain fails it, saying where.",
+    args: {
+      serverId: t.arg.id({ required: true, description: "The source server." }),
+      database: t.arg.string({ required: true }),
+      drillServerId: t.arg.id({ required: true, description: "The verification server." }),
+      checkpointId: t.arg.id({ description: "This checkpoint instead of a random one." }),
+    },
+    resolve: (_q, _r, args, ctx) => ctx.services.drills.runPitrDrill(ctx.principal!, args),
   }),
   setScheduleDrill: t.prismaField({
     type: "Schedule",

@@ -53,6 +53,9 @@ builder.prismaObject("Restore", {
     finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
     instanceId: t.exposeString("instanceId", { nullable: true, description: "The SQLGuard instance that ran (or runs) the restore." }),
     durationMs: t.exposeInt("durationMs", { nullable: true }),
+    pointInTime: t.expose("pointInTime", { type: "DateTime", nullable: true, description: "The instant the binlog was replayed to, if any." }),
+    stopAtGtid: t.exposeString("stopAtGtid", { nullable: true, description: "The GTID the binlog was replayed through, if any." }),
+    stopAtPosition: t.exposeString("stopAtPosition", { nullable: true, description: "The binlog position replayed to, if any." }),
     totalBytes: t.expose("totalBytes", { type: "BigInt", nullable: true, description: "Stored size of the artifact." }),
     progressBytes: t.expose("progressBytes", {
       type: "BigInt",
@@ -89,7 +92,17 @@ const RestoreBackupInput = builder.inputType("RestoreBackupInput", {
       description:
         "Restore to this instant (UTC): the newest dump of the backup's server and database finished before it, then the archived binlog replayed up to it. Omitted = the dump alone.",
     }),
-    force: t.boolean({ description: "With pointInTime: replay past a broken binlog archive chain (transactions may be missing)." }),
+    stopAtGtid: t.string({
+      description:
+        "MariaDB: restore up to and including this GTID (domain-server-seq, e.g. 0-1-42): the newest dump whose GTID state is before it, then the archived binlog replayed through that transaction. Excludes pointInTime and stopAtPosition.",
+    }),
+    stopAtPosition: t.string({
+      description:
+        "Restore up to this binlog position (file:offset, e.g. mysql-bin.000007:1234, as SHOW MASTER STATUS reports it): events that start before it are replayed. Excludes pointInTime and stopAtGtid.",
+    }),
+    force: t.boolean({
+      description: "With pointInTime, stopAtGtid or stopAtPosition: replay past a broken binlog archive chain (transactions may be missing).",
+    }),
   }),
 });
 
