@@ -53,7 +53,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
     ) as { createStorageTarget: { id: number } };
     const prod = dataOf(
       await adminA(
-        `mutation($p: Int) { createServer(input: { name: "prod-db", engine: MARIADB, host: "db.internal", username: "backup", password: "db-secret-value", labels: [{ key: "env", value: "prod" }, { key: "team", value: "shop" }], includeDatabases: ["shop*"], dumpOptionsId: $p }) { id } }`,
+        `mutation($p: ID) { createServer(input: { name: "prod-db", engine: MARIADB, host: "db.internal", username: "backup", password: "db-secret-value", labels: [{ key: "env", value: "prod" }, { key: "team", value: "shop" }], includeDatabases: ["shop*"], dumpOptionsId: $p }) { id } }`,
         { p: profile.createDumpOptions.id },
       ),
     ) as { createServer: { id: number } };
