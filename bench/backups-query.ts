@@ -63,17 +63,17 @@ try {
     "nodes { id status database serverName scheduleName createdAt storedBytes artifacts { status storageTarget { name } } } pageInfo { hasNextPage endCursor }";
   const queries: Record<string, [string, Record<string, unknown>]> = {
     "backups (first page)": [`{ backups(first: 50) { ${fields} } }`, {}],
-    "backups (server + database)": [`query($s: Int!) { backups(first: 50, filter: { serverId: $s, database: "db_3" }) { ${fields} } }`, { s: s0 + 17 }],
+    "backups (server + database)": [`query($s: ID!) { backups(first: 50, filter: { serverId: $s, database: "db_3" }) { ${fields} } }`, { s: s0 + 17 }],
     "backups (status FAILED)": [`{ backups(first: 50, filter: { status: [FAILED] }) { ${fields} } }`, {}],
-    "backups (server + FAILED)": [`query($s: Int!) { backups(first: 50, filter: { serverId: $s, status: [FAILED] }) { ${fields} } }`, { s: s0 + 50 }],
-    "backups (storage target)": [`query($t: Int!) { backups(first: 50, filter: { storageTargetId: $t }) { ${fields} } }`, { t: target2.id }],
+    "backups (server + FAILED)": [`query($s: ID!) { backups(first: 50, filter: { serverId: $s, status: [FAILED] }) { ${fields} } }`, { s: s0 + 50 }],
+    "backups (storage target)": [`query($t: ID!) { backups(first: 50, filter: { storageTargetId: $t }) { ${fields} } }`, { t: target2.id }],
     "backups (schedule + range)": [
-      `query($sc: Int!) { backups(first: 50, filter: { scheduleId: $sc, from: "2025-06-01T00:00:00Z", to: "2025-07-01T00:00:00Z" }) { ${fields} } }`,
+      `query($sc: ID!) { backups(first: 50, filter: { scheduleId: $sc, from: "2025-06-01T00:00:00Z", to: "2025-07-01T00:00:00Z" }) { ${fields} } }`,
       { sc: sch0 + 1 },
     ],
     "backups (deep page)": [`query($a: String!) { backups(first: 50, after: $a) { ${fields} } }`, { a: cursorOf(middle) }],
     "backups (deep page, server)": [
-      `query($a: String!, $s: Int!) { backups(first: 50, after: $a, filter: { serverId: $s }) { ${fields} } }`,
+      `query($a: String!, $s: ID!) { backups(first: 50, after: $a, filter: { serverId: $s }) { ${fields} } }`,
       { a: cursorOf(middle), s: s0 + 3 },
     ],
     ...(process.env.BENCH_NO_DASHBOARD

@@ -112,7 +112,7 @@ async function backupThrough(api: Proc, database: string, dir: string): Promise<
   const id = Number(run.runBackup[0].id);
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
-    const b = (await data(`query($id: Int!) { backup(id: $id) { status error rawBytes } }`, { id })).backup;
+    const b = (await data(`query($id: ID!) { backup(id: $id) { status error rawBytes } }`, { id })).backup;
     if (b.status === "SUCCEEDED") return { rawBytes: Number(b.rawBytes) };
     if (b.status !== "RUNNING" && b.status !== "PENDING") throw new Error(`backup ${b.status}: ${b.error}`);
   }

@@ -266,7 +266,7 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
         const id = Number(r.restoreBackup.id);
         for (;;) {
           await new Promise((res) => setTimeout(res, 250));
-          const s = (await data(`query($id: Int!) { restore(id: $id) { status error } }`, { id })).restore;
+          const s = (await data(`query($id: ID!) { restore(id: $id) { status error } }`, { id })).restore;
           if (s.status === "SUCCEEDED") return performance.now() - started;
           if (s.status !== "RUNNING" && s.status !== "PENDING") throw new Error(`restore ${s.status}: ${s.error}`);
         }
@@ -322,7 +322,7 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
       const { id, wallMs } = timed;
       watch.abort();
       await reading;
-      const b = (await data(`query($id: Int!) { backup(id: $id) { status error rawBytes storedBytes } }`, { id })).backup;
+      const b = (await data(`query($id: ID!) { backup(id: $id) { status error rawBytes storedBytes } }`, { id })).backup;
       if (b.status !== "SUCCEEDED") throw new Error(`backup ${b.status}: ${b.error}`);
       const line = log
         .split("\n")

@@ -35,7 +35,7 @@ test("the dashboard shows objects that differ from the configuration file, and l
 
   const { servers } = await gqlOk<{ servers: Array<{ id: number; name: string }> }>(page.request, "{ servers { id name } }");
   const id = servers.find((s) => s.name === "drift-db")!.id;
-  await gqlOk(page.request, "mutation($id: Int!) { updateServer(id: $id, input: { port: 3307 }) { port } }", { id });
+  await gqlOk(page.request, "mutation($id: ID!) { updateServer(id: $id, input: { port: 3307 }) { port } }", { id });
 
   await page.reload();
   const banner = page.getByRole("region", { name: "Configuration drift" });

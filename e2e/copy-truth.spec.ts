@@ -97,7 +97,7 @@ test("a missing or damaged copy is never shown as OK, and the backup page repair
     // A byte of the local copy flips; verification finds it CORRUPT; the database is DEGRADED again.
     const { backup } = await gqlOk<{ backup: { artifacts: Array<{ key: string; storageTarget: { name: string; path: string | null } }> } }>(
       page.request,
-      "query($id: Int!) { backup(id: $id) { artifacts { key storageTarget { name path } } } }",
+      "query($id: ID!) { backup(id: $id) { artifacts { key storageTarget { name path } } } }",
       { id },
     );
     const local = backup.artifacts.find((a) => a.storageTarget.name === "local")!;

@@ -46,7 +46,7 @@ test("the per-database page shows backups, copies, drills, RPO and RTO, and outl
   }
   const { runRestoreDrill } = await gqlOk<{ runRestoreDrill: { id: number } }>(
     page.request,
-    "mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }",
+    "mutation($b: ID!, $s: ID!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }",
     {
       b: ids[1],
       s: serverId,
@@ -107,7 +107,7 @@ test("the per-database page shows backups, copies, drills, RPO and RTO, and outl
   await page.setViewportSize({ width: 1280, height: 800 });
 
   // The server is deleted: the Databases page still finds its backups by the server's name.
-  await gqlOk(page.request, "mutation($id: Int!) { deleteServer(id: $id) { id } }", { id: serverId });
+  await gqlOk(page.request, "mutation($id: ID!) { deleteServer(id: $id) { id } }", { id: serverId });
   await page.goto("/");
   await page.getByRole("link", { name: "Databases", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Databases" })).toBeVisible();

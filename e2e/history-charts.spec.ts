@@ -41,7 +41,7 @@ test("the 14-day charts show dates and units, and a small database next to a lar
     const sizes: Record<string, number> = {};
     for (const b of runBackup) {
       expect((await waitForBackup(page.request, b.id, 120_000)).status).toBe("SUCCEEDED");
-      const { backup } = await gqlOk<{ backup: { storedBytes: string } }>(page.request, "query($id: Int!) { backup(id: $id) { storedBytes } }", { id: b.id });
+      const { backup } = await gqlOk<{ backup: { storedBytes: string } }>(page.request, "query($id: ID!) { backup(id: $id) { storedBytes } }", { id: b.id });
       sizes[b.database] = Number(backup.storedBytes);
     }
     // The premise: sizes a thousand times apart (a shared scale would flatten the small one).

@@ -36,7 +36,7 @@ test("PostgreSQL: PITR on from the server form, the window on the dashboard, a r
   await expect(async () => {
     const { server } = await gqlOk<{ server: { pitr: { enabled: boolean; rpoSeconds: number } } }>(
       page.request,
-      "query($id: Int!) { server(id: $id) { pitr { enabled rpoSeconds } } }",
+      "query($id: ID!) { server(id: $id) { pitr { enabled rpoSeconds } } }",
       { id: createServer.id },
     );
     expect(server.pitr).toEqual({ enabled: true, rpoSeconds: 5 });
@@ -46,7 +46,7 @@ test("PostgreSQL: PITR on from the server form, the window on the dashboard, a r
   await expect(async () => {
     const { backups } = await gqlOk<{ backups: { nodes: Array<{ database: string; status: string }> } }>(
       page.request,
-      "query($id: Int!) { backups(first: 20, filter: { serverId: $id }) { nodes { database status } } }",
+      "query($id: ID!) { backups(first: 20, filter: { serverId: $id }) { nodes { database status } } }",
       { id: createServer.id },
     );
     expect(backups.nodes).toContainEqual({ database: "(cluster)", status: "SUCCEEDED" });
@@ -67,7 +67,7 @@ test("PostgreSQL: PITR on from the server form, the window on the dashboard, a r
   await expect(async () => {
     const { server } = await gqlOk<{ server: { pitr: { recoverableTo: string | null } } }>(
       page.request,
-      "query($id: Int!) { server(id: $id) { pitr { recoverableTo } } }",
+      "query($id: ID!) { server(id: $id) { pitr { recoverableTo } } }",
       { id: createServer.id },
     );
     expect(new Date(server.pitr.recoverableTo ?? 0).getTime()).toBeGreaterThan(t.getTime());
@@ -94,5 +94,5 @@ test("PostgreSQL: PITR on from the server form, the window on the dashboard, a r
   expect(restores.nodes[0]).toEqual({ status: "SUCCEEDED", error: null });
   expect(await psqlAt(source.port, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM items", "shop_at_t")).toBe("1=A,2=b,3=c,4=d,5=e");
   // Archiving of the private server stops here (its slot goes with the instance).
-  await gqlOk(page.request, "mutation($id: Int!) { updateServer(id: $id, input: { pitr: { enabled: false } }) { id } }", { id: createServer.id });
+  await gqlOk(page.request, "mutation($id: ID!) { updateServer(id: $id, input: { pitr: { enabled: false } }) { id } }", { id: createServer.id });
 });

@@ -74,7 +74,7 @@ test("restore to a point in time from the console, with the window on the dashbo
   await expect(async () => {
     const { server } = await gqlOk<{ server: { pitr: { recoverableTo: string | null } } }>(
       page.request,
-      'query($id: Int!) { server(id: $id) { pitr(database: "shop") { recoverableTo } } }',
+      'query($id: ID!) { server(id: $id) { pitr(database: "shop") { recoverableTo } } }',
       { id: createServer.id },
     );
     expect(new Date(server.pitr.recoverableTo ?? 0).getTime()).toBeGreaterThan(t.getTime());
@@ -110,5 +110,5 @@ test("restore to a point in time from the console, with the window on the dashbo
     { id: 5, v: "e" },
   ]);
   // The private server goes away with this file: archiving of it stops here, not in the next specs' logs.
-  await gqlOk(page.request, "mutation($id: Int!) { updateServer(id: $id, input: { pitr: { enabled: false } }) { id } }", { id: createServer.id });
+  await gqlOk(page.request, "mutation($id: ID!) { updateServer(id: $id, input: { pitr: { enabled: false } }) { id } }", { id: createServer.id });
 });

@@ -54,7 +54,7 @@ test("a new schedule gets a default retention per target, and the preview gives 
   // Saved with the schedule: through the API, and on the page after a reload.
   const { schedule } = await gqlOk<{ schedule: { retentionRules: Array<Rule & { storageTarget: { name: string } }> } }>(
     page.request,
-    "query($id: Int!) { schedule(id: $id) { retentionRules { keepForever keepLast maxAgeDays gfsDaily gfsWeekly gfsMonthly storageTarget { name } } } }",
+    "query($id: ID!) { schedule(id: $id) { retentionRules { keepForever keepLast maxAgeDays gfsDaily gfsWeekly gfsMonthly storageTarget { name } } } }",
     { id },
   );
   expect(schedule.retentionRules).toEqual([
@@ -64,7 +64,7 @@ test("a new schedule gets a default retention per target, and the preview gives 
   // Three runs, then the preview lists each with why it is kept.
   const ids: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const { runSchedule } = await gqlOk<{ runSchedule: Array<{ id: number }> }>(page.request, "mutation($id: Int!) { runSchedule(id: $id) { id } }", { id });
+    const { runSchedule } = await gqlOk<{ runSchedule: Array<{ id: number }> }>(page.request, "mutation($id: ID!) { runSchedule(id: $id) { id } }", { id });
     expect(runSchedule).toHaveLength(1);
     expect((await waitForBackup(page.request, runSchedule[0]!.id)).status).toBe("SUCCEEDED");
     ids.push(runSchedule[0]!.id);

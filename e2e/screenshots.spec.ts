@@ -133,7 +133,7 @@ test("every console page at 1440×900 and 390×844: screenshots, no sideways scr
     await expect
       .poll(
         async () =>
-          (await gqlOk<{ restore: { status: string } }>(page.request, "query($id: Int!) { restore(id: $id) { status } }", { id: restoreBackup.id })).restore
+          (await gqlOk<{ restore: { status: string } }>(page.request, "query($id: ID!) { restore(id: $id) { status } }", { id: restoreBackup.id })).restore
             .status,
         {
           timeout: 60_000,

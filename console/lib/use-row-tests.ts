@@ -10,9 +10,9 @@ export type RowTest<T> = T | "testing" | Error;
  * Per-row "Test" buttons (server connection, storage target, webhook): `run(id)` marks the row as
  * testing, then stores what `test(id)` returned, or the error it threw.
  */
-export function useRowTests<T>(test: (id: number) => Promise<T>): { tests: Record<number, RowTest<T>>; run: (id: number) => Promise<void> } {
-  const [tests, setTests] = useState<Record<number, RowTest<T>>>({});
-  async function run(id: number) {
+export function useRowTests<T>(test: (id: string) => Promise<T>): { tests: Record<string, RowTest<T>>; run: (id: string) => Promise<void> } {
+  const [tests, setTests] = useState<Record<string, RowTest<T>>>({});
+  async function run(id: string) {
     setTests((t) => ({ ...t, [id]: "testing" }));
     try {
       const result = await test(id);

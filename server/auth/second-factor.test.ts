@@ -41,7 +41,7 @@ describe("TOTP for local users", () => {
     expect(codes).toHaveLength(10);
     const stored = await app.db.prisma.user.findUniqueOrThrow({ where: { username: "admin" } });
     expect(stored.totpSecret).not.toContain(secret);
-    const hashes = await app.db.prisma.recoveryCode.findMany({ where: { userId: stored.id } });
+    const hashes = await app.db.prisma.recoveryCode.findMany({ where: { userId: Number(stored.id) } });
     expect(hashes.map((h) => h.codeHash)).not.toContain(codes[0]);
     expect((await as(`{ myTotp { enabled recoveryCodesLeft required } }`)).data?.myTotp).toEqual({ enabled: true, recoveryCodesLeft: 10, required: false });
 

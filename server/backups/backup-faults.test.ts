@@ -202,7 +202,7 @@ describe("backup faults", () => {
     try {
       const [b] = await runBackup(operator, { serverId, databases: [db], storageTargetIds: [target.id] });
       await waitFor(() => listFiles(target.dir).some((f) => f.endsWith(".partial")) || undefined, "the partial file");
-      const cancelled = await operator(`mutation($id: Int!) { cancelBackup(id: $id) { id } }`, { id: b!.id });
+      const cancelled = await operator(`mutation($id: ID!) { cancelBackup(id: $id) { id } }`, { id: b!.id });
       expect(cancelled.errors).toBeUndefined();
       const done = await waitForBackup(operator, b!.id);
       expect(done.status).toBe("CANCELLED");
@@ -214,7 +214,7 @@ describe("backup faults", () => {
 
   it("a viewer cannot start a backup", async () => {
     const viewer = await app.as("VIEWER");
-    const r = await viewer(`mutation($id: Int!) { runBackup(input: { serverId: $id }) { id } }`, { id: serverId });
+    const r = await viewer(`mutation($id: ID!) { runBackup(input: { serverId: $id }) { id } }`, { id: serverId });
     expect(r.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 });

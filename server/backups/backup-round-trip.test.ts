@@ -230,7 +230,7 @@ describe("backup round trips", () => {
       username: "root",
       includeDatabases: ["sqlg_disc_*"],
     });
-    const probe = dataOf(await operator(`mutation($id: Int!) { testServerConnection(id: $id) { ok version databases error } }`, { id: serverId })) as {
+    const probe = dataOf(await operator(`mutation($id: ID!) { testServerConnection(id: $id) { ok version databases error } }`, { id: serverId })) as {
       testServerConnection: { ok: boolean; version: string; databases: string[] };
     };
     expect(probe.testServerConnection.ok).toBe(true);
@@ -256,9 +256,9 @@ describe("backup round trips", () => {
     });
     const key = backup.artifacts[0]!.key;
     expect(fs.existsSync(path.join(localDir, key))).toBe(true);
-    const forbidden = await operator(`mutation($id: Int!) { deleteBackup(id: $id) { id } }`, { id: backup.id });
+    const forbidden = await operator(`mutation($id: ID!) { deleteBackup(id: $id) { id } }`, { id: backup.id });
     expect(forbidden.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
-    const { deleteBackup } = dataOf(await admin(`mutation($id: Int!) { deleteBackup(id: $id) { status artifacts { status } } }`, { id: backup.id })) as {
+    const { deleteBackup } = dataOf(await admin(`mutation($id: ID!) { deleteBackup(id: $id) { status artifacts { status } } }`, { id: backup.id })) as {
       deleteBackup: { status: string; artifacts: Array<{ status: string }> };
     };
     expect(deleteBackup).toEqual({ status: "DELETED", artifacts: [{ status: "DELETED" }, { status: "DELETED" }] });
@@ -275,7 +275,7 @@ describe("backup round trips", () => {
   });
 
   it("tests storage targets: a working one passes, an unreachable one explains why", async () => {
-    const ok = dataOf(await operator(`mutation($id: Int!) { testStorageTarget(id: $id) { ok latencyMs error } }`, { id: s3Id })) as {
+    const ok = dataOf(await operator(`mutation($id: ID!) { testStorageTarget(id: $id) { ok latencyMs error } }`, { id: s3Id })) as {
       testStorageTarget: { ok: boolean; error: string | null };
     };
     expect(ok.testStorageTarget).toMatchObject({ ok: true, error: null });
@@ -289,7 +289,7 @@ describe("backup round trips", () => {
       accessKeyId: "a",
       secretAccessKey: "verysecretkey",
     });
-    const bad = dataOf(await operator(`mutation($id: Int!) { testStorageTarget(id: $id) { ok error } }`, { id: badId })) as {
+    const bad = dataOf(await operator(`mutation($id: ID!) { testStorageTarget(id: $id) { ok error } }`, { id: badId })) as {
       testStorageTarget: { ok: boolean; error: string };
     };
     expect(bad.testStorageTarget.ok).toBe(false);

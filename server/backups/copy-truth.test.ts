@@ -10,8 +10,8 @@ import { createTestApp } from "../testing/test-app.ts";
 
 const DASHBOARD = `{ dashboard { databases { serverName database status missingCopies { target status } }
   recentFailures { id status } } }`;
-const COPIES = `query($id: Int!) { backup(id: $id) { status error copyProblems { target status error } artifacts { status storageTarget { name } } } }`;
-const REPAIR = `mutation($id: Int!) { repairBackup(id: $id) { repaired failed { target error } backup { id status } } }`;
+const COPIES = `query($id: ID!) { backup(id: $id) { status error copyProblems { target status error } artifacts { status storageTarget { name } } } }`;
+const REPAIR = `mutation($id: ID!) { repairBackup(id: $id) { repaired failed { target error } backup { id status } } }`;
 
 /** The JSON log lines of the test app. */
 const logged = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<string, any>);
@@ -141,7 +141,7 @@ describe("copies tell the truth", () => {
     const bytes = fs.readFileSync(file);
     bytes[bytes.length >> 1]! ^= 0xff;
     fs.writeFileSync(file, bytes);
-    dataOf(await operator(`mutation($id: Int!) { verifyBackup(id: $id) { id } }`, { id: b!.id }));
+    dataOf(await operator(`mutation($id: ID!) { verifyBackup(id: $id) { id } }`, { id: b!.id }));
     const localName = (await app.db.prisma.storageTarget.findUniqueOrThrow({ where: { id: localId } })).name;
 
     const { row: degraded } = await row();

@@ -110,7 +110,7 @@ describe("databaseDetail", () => {
 
     // The server goes; its backups stay, found by its name.
     const admin = await app.as("ADMIN");
-    dataOf(await admin("mutation($id: Int!) { deleteServer(id: $id) { id } }", { id: server.id }));
+    dataOf(await admin("mutation($id: ID!) { deleteServer(id: $id) { id } }", { id: server.id }));
     const after = dataOf(await viewer(DETAIL, { s: "truthb-gone", d: "shop" })) as { databaseDetail: any };
     expect(after.databaseDetail.server).toBeNull();
     expect(after.databaseDetail.targetRpoSeconds).toBeNull();

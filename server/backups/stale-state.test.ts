@@ -4,7 +4,7 @@ import { createMariadbSample, dropMariadbDatabase, uniqueName } from "../testing
 import { createTestApp } from "../testing/test-app.ts";
 
 const DASHBOARD = `{ dashboard { databases { serverName database status acknowledgement { by note } } } }`;
-const ACK = `mutation($s: Int!, $d: String!, $n: String) { acknowledgeDatabaseProblem(serverId: $s, database: $d, note: $n) { by note at } }`;
+const ACK = `mutation($s: ID!, $d: String!, $n: String) { acknowledgeDatabaseProblem(serverId: $s, database: $d, note: $n) { by note at } }`;
 
 /**
  * Issue 13 item 6: no "next run" for a disabled schedule; a FAILING database can be acknowledged
@@ -64,7 +64,7 @@ describe("stale state", () => {
     ) as any;
     expect(created.createSchedule).toMatchObject({ nextRunAt: null, nextRuns: [] });
     const enabled = dataOf(
-      await admin(`mutation($id: Int!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { nextRunAt nextRuns(count: 3) } }`, {
+      await admin(`mutation($id: ID!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { nextRunAt nextRuns(count: 3) } }`, {
         id: created.createSchedule.id,
         input: { enabled: true },
       }),

@@ -18,14 +18,14 @@ afterAll(async () => {
 });
 
 const CREATE = `mutation ($input: StorageTargetInput!) { createStorageTarget(input: $input) { id name path bucket prefix endpoint } }`;
-const UPDATE = `mutation ($id: Int!, $input: StorageTargetInput!, $migration: StorageTargetMigration) {
+const UPDATE = `mutation ($id: ID!, $input: StorageTargetInput!, $migration: StorageTargetMigration) {
   updateStorageTarget(id: $id, input: $input, migration: $migration) { id kind path bucket prefix endpoint enabled }
 }`;
 
 async function createTarget(input: Record<string, unknown>): Promise<number> {
   const r = await admin(CREATE, { input });
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
-  return r.data!.createStorageTarget.id;
+  return Number(r.data!.createStorageTarget.id);
 }
 
 /** A backup with one artifact of `bytes` bytes on the target, in `status`. */
@@ -157,6 +157,6 @@ describe("cleanup at start", () => {
     });
     await t.runner.removeStalePartials(new Date(Date.now() - 120_000));
     expect((await fs.readdir(dir)).sort()).toEqual(["foreign.sql.partial", "peer.sql.zst.partial"]);
-    expect((await t.db.prisma.storageUpload.findMany({ where: { storageTargetId: local.id } })).map((r) => r.key)).toEqual(["srv/db/peer.sql.zst"]);
+    expect((await t.db.prisma.storageUpload.findMany({ where: { storageTargetId: Number(local.id) } })).map((r) => r.key)).toEqual(["srv/db/peer.sql.zst"]);
   });
 });

@@ -58,7 +58,7 @@ beforeAll(async () => {
     { p: DB_SECRET },
   );
   expect(created.errors).toBeUndefined();
-  serverId = created.data.createServer.id;
+  serverId = Number(created.data.createServer.id);
 }, 90_000);
 
 afterAll(async () => {
@@ -96,7 +96,7 @@ describe("sqlguard config against a running server", () => {
   });
 
   it("after a change through GraphQL, diff exits 2 and names the change (JSON and text, no colour on a pipe, no secret)", async () => {
-    const changed = await admin(`mutation($id: Int!, $p: String) { updateServer(id: $id, input: { port: 3307, password: $p }) { port } }`, {
+    const changed = await admin(`mutation($id: ID!, $p: String) { updateServer(id: $id, input: { port: 3307, password: $p }) { port } }`, {
       id: serverId,
       p: ROTATED,
     });

@@ -134,7 +134,7 @@ describe("SQLGUARD_CONFIG_FILE", () => {
   it("a change made through the API shows as drift from the file", async () => {
     const ids = (await admin(`{ servers { id name } }`)).data.servers as Array<{ id: number; name: string }>;
     const id = ids.find((s) => s.name === "file-db")!.id;
-    const changed = await admin(`mutation($id: Int!) { updateServer(id: $id, input: { port: 3400 }) { port } }`, { id });
+    const changed = await admin(`mutation($id: ID!) { updateServer(id: $id, input: { port: 3400 }) { port } }`, { id });
     expect(changed.errors).toBeUndefined();
     const drift = (await admin(DRIFT)).data.configurationDrift;
     expect(drift.differing).toBe(1);

@@ -53,20 +53,20 @@ describe("configuration as code: export, apply to a fresh instance, export again
     ) as { createStorageTarget: { id: number } };
     const prod = dataOf(
       await adminA(
-        `mutation($p: Int) { createServer(input: { name: "prod-db", engine: MARIADB, host: "db.internal", username: "backup", password: "db-secret-value", labels: [{ key: "env", value: "prod" }, { key: "team", value: "shop" }], includeDatabases: ["shop*"], dumpOptionsId: $p }) { id } }`,
+        `mutation($p: ID) { createServer(input: { name: "prod-db", engine: MARIADB, host: "db.internal", username: "backup", password: "db-secret-value", labels: [{ key: "env", value: "prod" }, { key: "team", value: "shop" }], includeDatabases: ["shop*"], dumpOptionsId: $p }) { id } }`,
         { p: profile.createDumpOptions.id },
       ),
     ) as { createServer: { id: number } };
     await adminA(`mutation { createServer(input: { name: "verify", engine: POSTGRESQL, host: "127.0.0.1", username: "postgres" }) { id } }`);
     const schedule = dataOf(
       await adminA(
-        `mutation($t: [Int!]) { createSchedule(input: { name: "prod-nightly", cronExpression: "30 2 * * *", timezone: "Europe/Berlin", serverLabels: [{ key: "env", value: "prod" }], storageTargetIds: $t }) { id } }`,
+        `mutation($t: [ID!]) { createSchedule(input: { name: "prod-nightly", cronExpression: "30 2 * * *", timezone: "Europe/Berlin", serverLabels: [{ key: "env", value: "prod" }], storageTargetIds: $t }) { id } }`,
         { t: [s3.createStorageTarget.id] },
       ),
     ) as { createSchedule: { id: number } };
     dataOf(
       await adminA(
-        `mutation($s: Int!, $t: Int!) { setRetentionRule(input: { scheduleId: $s, storageTargetId: $t, gfsDaily: 7, gfsWeekly: 4, gfsMonthly: 12, minKeep: 3 }) { id } }`,
+        `mutation($s: ID!, $t: ID!) { setRetentionRule(input: { scheduleId: $s, storageTargetId: $t, gfsDaily: 7, gfsWeekly: 4, gfsMonthly: 12, minKeep: 3 }) { id } }`,
         {
           s: schedule.createSchedule.id,
           t: s3.createStorageTarget.id,
@@ -78,7 +78,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
     )!;
     dataOf(
       await adminA(
-        `mutation($s: Int!, $v: Int!) { setScheduleDrill(scheduleId: $s, input: { enabled: true, serverId: $v, cron: "0 4 * * 0", pitr: true }) { drillEnabled } }`,
+        `mutation($s: ID!, $v: ID!) { setScheduleDrill(scheduleId: $s, input: { enabled: true, serverId: $v, cron: "0 4 * * 0", pitr: true }) { drillEnabled } }`,
         {
           s: schedule.createSchedule.id,
           v: verify.id,
@@ -87,7 +87,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
     );
     dataOf(
       await adminA(
-        `mutation($s: Int) { createWebhook(input: { name: "ops", url: "http://127.0.0.1:9/hook", secret: "hook-secret-value", onSuccess: true, scheduleId: $s }) { id } }`,
+        `mutation($s: ID) { createWebhook(input: { name: "ops", url: "http://127.0.0.1:9/hook", secret: "hook-secret-value", onSuccess: true, scheduleId: $s }) { id } }`,
         { s: schedule.createSchedule.id },
       ),
     );
@@ -204,6 +204,9 @@ describe("configuration as code: export, apply to a fresh instance, export again
     const refused = await adminB(`mutation($d: String!) { applyConfiguration(document: $d) { summary } }`, { d: own });
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "CONFLICT", field: "recoveryRecipients" });
     expect(refused.errors?.[0]?.message).toMatch(/this instance's own key/);
-    expect(await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { id: instance.id } })).toMatchObject({ kind: "INSTANCE", label: "instance key" });
+    expect(await b.db.prisma.encryptionKey.findUniqueOrThrow({ where: { id: Number(instance.id) } })).toMatchObject({
+      kind: "INSTANCE",
+      label: "instance key",
+    });
   }, 60_000);
 });

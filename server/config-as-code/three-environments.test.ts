@@ -90,7 +90,7 @@ ${server("dev-maria", "MARIADB", "dev", dbs.devMaria)}${server("dev-pg", "POSTGR
   /** "Run now" on a schedule (the function a tick calls); waits for every backup it queued. */
   async function run(name: string): Promise<number[]> {
     const id = await scheduleId(name);
-    const queued = (dataOf(await admin(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id })) as { runSchedule: Array<{ id: number }> }).runSchedule;
+    const queued = (dataOf(await admin(`mutation($id: ID!) { runSchedule(id: $id) { id } }`, { id })) as { runSchedule: Array<{ id: number }> }).runSchedule;
     for (const b of queued) expect((await waitForBackup(admin, b.id)).status).toBe("SUCCEEDED");
     return queued.map((b) => b.id);
   }

@@ -113,7 +113,7 @@ describe("encrypted backups", () => {
     const done = await waitForBackup(operator, b!.id);
     expect(done.error).toBeNull();
     expect(done.status).toBe("SUCCEEDED");
-    return (dataOf(await operator(`query($id: Int!) { backup(id: $id) { ${AGE_FIELDS} } }`, { id: b!.id })) as { backup: EncryptedBackup }).backup;
+    return (dataOf(await operator(`query($id: ID!) { backup(id: $id) { ${AGE_FIELDS} } }`, { id: b!.id })) as { backup: EncryptedBackup }).backup;
   }
 
   async function fromS3(key: string, file: string): Promise<string> {
@@ -191,7 +191,7 @@ describe("encrypted backups", () => {
       expect(fs.statSync(file).size).toBe(Number(b.storedBytes));
     }
     // Downloads hand out the stored, encrypted bytes.
-    const download = await app.services.backups.openArtifact({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, b.id, s3Id);
+    const download = await app.services.backups.openArtifact({ userId: 1, username: "admin", role: "ADMIN", via: "session" }, Number(b.id), s3Id);
     expect(download).toMatchObject({ contentType: "application/octet-stream", fileName: key.split("/").pop(), bytes: Number(b.storedBytes) });
     expect(
       crypto
@@ -316,7 +316,7 @@ describe("encrypted backups", () => {
       ).encryptionKeys.find((k) => k.id === id)!;
     const before = await countOf(recovery.id);
     expect(before.backupCount).toBeGreaterThan(0);
-    dataOf(await admin(`mutation($id: Int!) { retireEncryptionKey(id: $id) { id retiredAt } }`, { id: recovery.id }));
+    dataOf(await admin(`mutation($id: ID!) { retireEncryptionKey(id: $id) { id retiredAt } }`, { id: recovery.id }));
     const b = await backup(serverId, source, [localId]);
     const instance = keys.find((k) => k.kind === "INSTANCE")!;
     expect(b.artifacts[0]!.encryptionKeyIds).toEqual([instance.id, added.addRecoveryRecipient.id].sort((x, y) => x - y));
@@ -326,7 +326,7 @@ describe("encrypted backups", () => {
     expect(spawnStatus("age", ["-d", "-i", recoveryFile, "-o", "/dev/null", file])).not.toBe(0);
     currentRecovery = second;
     const manifest = JSON.parse(fs.readFileSync(`${file}.manifest.json`, "utf8"));
-    expect(manifest.encryption.recipients.map((r: { keyId: number }) => r.keyId)).toEqual([instance.id, added.addRecoveryRecipient.id]);
+    expect(manifest.encryption.recipients.map((r: { keyId: number }) => r.keyId)).toEqual([Number(instance.id), Number(added.addRecoveryRecipient.id)]);
     const retired = await countOf(recovery.id);
     expect(retired.retiredAt).not.toBeNull();
     expect(retired.backupCount).toBe(before.backupCount);
@@ -341,14 +341,14 @@ describe("encrypted backups", () => {
     const b = await backup(serverId, source, [localId, s3Id]);
     const localFile = path.join(localDir, b.artifacts[0]!.key);
     flipByte(localFile);
-    dataOf(await operator(`mutation($id: Int!) { verifyBackup(id: $id) { id } }`, { id: b.id }));
-    const repaired = dataOf(await operator(`mutation($id: Int!) { repairBackup(id: $id) { repaired failed { target error } } }`, { id: b.id })) as {
+    dataOf(await operator(`mutation($id: ID!) { verifyBackup(id: $id) { id } }`, { id: b.id }));
+    const repaired = dataOf(await operator(`mutation($id: ID!) { repairBackup(id: $id) { repaired failed { target error } } }`, { id: b.id })) as {
       repairBackup: { repaired: string[]; failed: unknown[] };
     };
     expect(repaired.repairBackup).toEqual({ repaired: ["age-local"], failed: [] });
     expect(await sha256File(localFile)).toBe(b.sha256);
     expect(spawnStatus("age", ["-d", "-i", currentRecovery, "-o", "/dev/null", localFile])).toBe(0);
-    const after = (dataOf(await operator(`query($id: Int!) { backup(id: $id) { ${AGE_FIELDS} } }`, { id: b.id })) as { backup: EncryptedBackup }).backup;
+    const after = (dataOf(await operator(`query($id: ID!) { backup(id: $id) { ${AGE_FIELDS} } }`, { id: b.id })) as { backup: EncryptedBackup }).backup;
     expect(after.artifacts.map((a) => [a.status, a.encryptionKeyIds])).toEqual(b.artifacts.map((a) => ["STORED", a.encryptionKeyIds]));
   });
 
@@ -365,7 +365,7 @@ describe("encrypted backups", () => {
     const verify = async () =>
       (
         dataOf(
-          await operator(`mutation($id: Int!) { verifyBackup(id: $id) { artifacts { status verifyResult verifyDetail storageTarget { id } } } }`, { id: b.id }),
+          await operator(`mutation($id: ID!) { verifyBackup(id: $id) { artifacts { status verifyResult verifyDetail storageTarget { id } } } }`, { id: b.id }),
         ) as {
           verifyBackup: Verified;
         }

@@ -65,7 +65,7 @@ describe("the backup runner with encryption AGE", () => {
     expect(Number(done.rawBytes)).toBe(DUMP.length);
     expect(Number(done.storedBytes)).toBe(sealed.length);
     expect(sealed.length).toBeGreaterThan(compressed.length + 16);
-    const row = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: done.id }, include: { artifacts: { include: { encryptionKeys: true } } } });
+    const row = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: Number(done.id) }, include: { artifacts: { include: { encryptionKeys: true } } } });
     expect(row.encryption).toBe("AGE");
     expect(row.artifacts[0]!.encryptionKeys.map((k) => k.keyId)).toEqual([held!.id]);
   });

@@ -41,7 +41,7 @@ describe("encryption keys", () => {
   const list = async () => (await admin(`{ encryptionKeys { ${KEY_FIELDS} } }`)).data!.encryptionKeys as KeyView[];
   const add = (label: string, recipient: string, client = admin) =>
     client(`mutation($input: AddRecoveryRecipientInput!) { addRecoveryRecipient(input: $input) { ${KEY_FIELDS} } }`, { input: { label, recipient } });
-  const retire = (id: number, client = admin) => client(`mutation($id: Int!) { retireEncryptionKey(id: $id) { ${KEY_FIELDS} } }`, { id });
+  const retire = (id: number, client = admin) => client(`mutation($id: ID!) { retireEncryptionKey(id: $id) { ${KEY_FIELDS} } }`, { id });
 
   it("generates the instance key on first use, once, its identity sealed with the secret box", async () => {
     const first = await list();

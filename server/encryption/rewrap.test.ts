@@ -17,7 +17,7 @@ import { parseHeader } from "./age-header.ts";
 import { memoryLogger } from "../testing/test-db.ts";
 import { EncryptionRewraps } from "./rewrap.ts";
 
-type Job = { id: number; status: string; total: number; done: number; failed: number; error: string | null; keyIds: number[] };
+type Job = { id: string; status: string; total: number; done: number; failed: number; error: string | null; keyIds: string[] };
 const JOB = "id status total done failed error keyIds";
 
 /**
@@ -40,16 +40,18 @@ describe("rewrapping encrypted backups", () => {
 
   const recipientOf = (file: string) => /public key: (age1\w+)/.exec(fs.readFileSync(file, "utf8"))![1]!;
   const addRecipient = async (label: string, file: string) =>
-    (
-      dataOf(
-        await admin(`mutation($l: String!, $r: String!) { addRecoveryRecipient(input: { label: $l, recipient: $r }) { id } }`, {
-          l: label,
-          r: recipientOf(file),
-        }),
-      ) as {
-        addRecoveryRecipient: { id: number };
-      }
-    ).addRecoveryRecipient.id;
+    Number(
+      (
+        dataOf(
+          await admin(`mutation($l: String!, $r: String!) { addRecoveryRecipient(input: { label: $l, recipient: $r }) { id } }`, {
+            l: label,
+            r: recipientOf(file),
+          }),
+        ) as {
+          addRecoveryRecipient: { id: number };
+        }
+      ).addRecoveryRecipient.id,
+    );
 
   beforeAll(async () => {
     app = await createTestApp();
@@ -159,7 +161,7 @@ describe("rewrapping encrypted backups", () => {
   async function rewrapAndWait(): Promise<Job> {
     const started = (dataOf(await admin(`mutation { rewrapBackups { ${JOB} } }`)) as { rewrapBackups: Job }).rewrapBackups;
     return eventually(async () => {
-      const j = (dataOf(await admin(`query($id: Int!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: started.id })) as { encryptionRewrap: Job })
+      const j = (dataOf(await admin(`query($id: ID!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: started.id })) as { encryptionRewrap: Job })
         .encryptionRewrap;
       return j.status !== "RUNNING" && j;
     }, "the rewrap to finish");
@@ -182,15 +184,15 @@ describe("rewrapping encrypted backups", () => {
     const keys = (dataOf(await admin(`{ encryptionKeys { id kind label retiredAt } }`)) as { encryptionKeys: Array<{ id: number; label: string }> })
       .encryptionKeys;
     const idA = keys.find((k) => k.label === "old vault")!.id;
-    dataOf(await admin(`mutation($id: Int!) { retireEncryptionKey(id: $id) { id } }`, { id: idA }));
-    dataOf(await admin(`mutation($id: Int!) { retireEncryptionKey(id: $id) { id } }`, { id: oldInstanceRow.id }));
+    dataOf(await admin(`mutation($id: ID!) { retireEncryptionKey(id: $id) { id } }`, { id: idA }));
+    dataOf(await admin(`mutation($id: ID!) { retireEncryptionKey(id: $id) { id } }`, { id: oldInstanceRow.id }));
 
     // A second job runner whose store stalls replacing the second artifact, until it is stopped.
     const { rewraps: interrupted, stalled } = stallingRewraps((key) => key.endsWith(".age"), 2);
     const job = await interrupted.start("test-admin");
     await eventually(() => stalled.value, "the second replacement to stall");
     await interrupted.stop();
-    const mid = await app.db.prisma.encryptionRewrap.findUniqueOrThrow({ where: { id: job.id } });
+    const mid = await app.db.prisma.encryptionRewrap.findUniqueOrThrow({ where: { id: Number(job.id) } });
     expect(mid.status).toBe("RUNNING");
     expect(mid.done).toBe(1);
     const halfway = (await artifacts()).find((a) => a.rewrapSha256 !== null)!;
@@ -205,16 +207,15 @@ describe("rewrapping encrypted backups", () => {
     expect(refused.errors?.[0]?.message).toMatch(/still running/);
     await new Promise((resolve) => setTimeout(resolve, 700));
     const resumed = (dataOf(await admin(`mutation { rewrapBackups { ${JOB} } }`)) as { rewrapBackups: Job }).rewrapBackups;
-    expect(resumed.id).toBe(job.id);
+    expect(resumed.id).toBe(String(job.id));
     const finished = await eventually(async () => {
-      const j = (dataOf(await admin(`query($id: Int!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: job.id })) as { encryptionRewrap: Job })
-        .encryptionRewrap;
+      const j = (dataOf(await admin(`query($id: ID!) { encryptionRewrap(id: $id) { ${JOB} } }`, { id: job.id })) as { encryptionRewrap: Job }).encryptionRewrap;
       return j.status !== "RUNNING" && j;
     }, "the resumed rewrap to finish");
     expect(finished).toMatchObject({ status: "SUCCEEDED", total: 4, done: 4, failed: 0, error: null });
     const newInstance = (await app.db.prisma.encryptionKey.findFirst({ where: { kind: "INSTANCE", retiredAt: null } }))!;
     expect(newInstance.id).not.toBe(oldInstanceRow.id);
-    expect([...finished.keyIds].sort()).toEqual([newInstance.id, idB].sort());
+    expect(finished.keyIds.map(Number).sort()).toEqual([newInstance.id, idB].sort());
 
     for (const a of await artifacts()) {
       const store = storeOf(a.storageTarget!);
@@ -241,7 +242,7 @@ describe("rewrapping encrypted backups", () => {
 
     // Verification (SHA-256 against the record and the manifest) and a restore agree.
     for (const id of backupIds) {
-      const verified = dataOf(await admin(`mutation($id: Int!) { verifyBackup(id: $id) { artifacts { verifyResult verifyDetail } } }`, { id })) as {
+      const verified = dataOf(await admin(`mutation($id: ID!) { verifyBackup(id: $id) { artifacts { verifyResult verifyDetail } } }`, { id })) as {
         verifyBackup: { artifacts: Array<{ verifyResult: string; verifyDetail: string | null }> };
       };
       for (const v of verified.verifyBackup.artifacts) expect(v.verifyResult, v.verifyDetail ?? "").toBe("OK");
@@ -256,7 +257,7 @@ describe("rewrapping encrypted backups", () => {
     const shas = (await artifacts()).map((a) => a.sha256);
     const again = (dataOf(await admin(`mutation { rewrapBackups { id } }`)) as { rewrapBackups: { id: number } }).rewrapBackups;
     await app.services.encryptionRewraps.idle();
-    expect(await app.db.prisma.encryptionRewrap.findUniqueOrThrow({ where: { id: again.id } })).toMatchObject({ status: "SUCCEEDED", done: 4 });
+    expect(await app.db.prisma.encryptionRewrap.findUniqueOrThrow({ where: { id: Number(again.id) } })).toMatchObject({ status: "SUCCEEDED", done: 4 });
     expect((await artifacts()).map((a) => a.sha256)).toEqual(shas);
     const audit = await app.db.prisma.auditLog.findMany({ where: { action: { startsWith: "encryption.rewrap" } }, orderBy: { id: "asc" } });
     expect(audit.map((e) => e.action)).toEqual(["encryption.rewrap.resume", "encryption.rewrap.finish", "encryption.rewrap.start", "encryption.rewrap.finish"]);
@@ -278,13 +279,13 @@ describe("rewrapping encrypted backups", () => {
     expect(opensWith(keyC, now).ok).toBe(true);
     // Object new, manifest and record old: verification takes either SHA-256 while a rewrap is under way.
     const verified = dataOf(
-      await admin(`mutation($id: Int!) { verifyBackup(id: $id) { artifacts { id verifyResult verifyDetail } } }`, { id: replaced.backupId }),
+      await admin(`mutation($id: ID!) { verifyBackup(id: $id) { artifacts { id verifyResult verifyDetail } } }`, { id: replaced.backupId }),
     ) as { verifyBackup: { artifacts: Array<{ id: number; verifyResult: string; verifyDetail: string | null }> } };
     for (const v of verified.verifyBackup.artifacts) expect(v.verifyResult, v.verifyDetail ?? "").toBe("OK");
 
     await new Promise((resolve) => setTimeout(resolve, 700));
     const finished = await rewrapAndWait();
-    expect(finished).toMatchObject({ id: job.id, status: "SUCCEEDED", total: 4, done: 4, failed: 0 });
+    expect(finished).toMatchObject({ id: String(job.id), status: "SUCCEEDED", total: 4, done: 4, failed: 0 });
     for (const a of await artifacts()) {
       const store = storeOf(a.storageTarget!);
       const bytes = await read(store, a.key);

@@ -69,7 +69,7 @@ describe("API tokens", () => {
     expect(token.startsWith(apiToken.prefix)).toBe(true);
     expect(apiToken.role).toBe("VIEWER");
 
-    const stored = await t.db.prisma.apiToken.findUniqueOrThrow({ where: { id: apiToken.id } });
+    const stored = await t.db.prisma.apiToken.findUniqueOrThrow({ where: { id: Number(apiToken.id) } });
     expect(JSON.stringify(stored)).not.toContain(token);
 
     const bearer = { authorization: `Bearer ${token}` };
@@ -78,7 +78,7 @@ describe("API tokens", () => {
     const write = await t.gql(`mutation { deleteSchedule(id: 1) { id } }`, {}, bearer);
     expect(write.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
 
-    const revoked = await admin(`mutation ($id: Int!) { revokeApiToken(id: $id) { revokedAt } }`, { id: apiToken.id });
+    const revoked = await admin(`mutation ($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`, { id: apiToken.id });
     expect(revoked.data?.revokeApiToken.revokedAt).toBeTruthy();
     const after = await t.gql("{ me { username } }", {}, bearer);
     expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
@@ -127,11 +127,11 @@ describe("roles", () => {
     // Two admins exist (admin, test-admin): demoting one works, demoting the other is refused.
     const list = (await admin("{ users { id username role } }")).data!.users as Array<{ id: number; username: string; role: string }>;
     const first = list.find((u) => u.username === "admin")!;
-    const demote = await admin(`mutation ($id: Int!) { updateUser(id: $id, input: { role: OPERATOR }) { role } }`, { id: first.id });
+    const demote = await admin(`mutation ($id: ID!) { updateUser(id: $id, input: { role: OPERATOR }) { role } }`, { id: first.id });
     expect(demote.data?.updateUser.role).toBe("OPERATOR");
     const self = list.find((u) => u.username === "test-admin")!;
-    const last = await admin(`mutation ($id: Int!) { updateUser(id: $id, input: { role: VIEWER }) { role } }`, { id: self.id });
+    const last = await admin(`mutation ($id: ID!) { updateUser(id: $id, input: { role: VIEWER }) { role } }`, { id: self.id });
     expect(last.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "role" });
-    await admin(`mutation ($id: Int!) { updateUser(id: $id, input: { role: ADMIN }) { role } }`, { id: first.id });
+    await admin(`mutation ($id: ID!) { updateUser(id: $id, input: { role: ADMIN }) { role } }`, { id: first.id });
   });
 });

@@ -12,6 +12,8 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     BigInt: { Input: bigint; Output: bigint | number };
+    // Input: numbers, because decodeIdArguments (ids.ts) turns every ID a client sends into a row id first.
+    ID: { Input: number; Output: number | string };
   };
 }>({
   plugins: [PrismaPlugin],

@@ -21,7 +21,7 @@ const SERVER_FIELDS =
 
 describe("servers", () => {
   const create = `mutation ($input: ServerInput!) { createServer(input: $input) { ${SERVER_FIELDS} } }`;
-  const update = `mutation ($id: Int!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { ${SERVER_FIELDS} } }`;
+  const update = `mutation ($id: ID!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { ${SERVER_FIELDS} } }`;
 
   it("are created, read, updated and deleted, and each change is audited", async () => {
     const profile = (await admin("{ dumpOptionsProfiles { id name } }")).data!.dumpOptionsProfiles[0];
@@ -55,22 +55,22 @@ describe("servers", () => {
       dumpOptions: { name: profile.name },
     });
 
-    const read = await admin(`query ($id: Int!) { server(id: $id) { name host } servers { name } }`, { id: server.id });
+    const read = await admin(`query ($id: ID!) { server(id: $id) { name host } servers { name } }`, { id: server.id });
     expect(read.data!.server).toEqual({ name: "prod-db", host: "db.internal" });
     expect(read.data!.servers.map((s: { name: string }) => s.name)).toContain("prod-db");
 
     const updated = await admin(update, { id: server.id, input: { port: 6432, enabled: false, password: null, allowPublicKeyRetrieval: false } });
     expect(updated.data!.updateServer).toMatchObject({ host: "db.internal", port: 6432, enabled: false, passwordSet: false, allowPublicKeyRetrieval: false });
 
-    const deleted = await admin(`mutation ($id: Int!) { deleteServer(id: $id) { name } }`, { id: server.id });
+    const deleted = await admin(`mutation ($id: ID!) { deleteServer(id: $id) { name } }`, { id: server.id });
     expect(deleted.data!.deleteServer.name).toBe("prod-db");
-    const gone = await admin(`query ($id: Int!) { server(id: $id) { name } }`, { id: server.id });
+    const gone = await admin(`query ($id: ID!) { server(id: $id) { name } }`, { id: server.id });
     expect(gone.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
 
     const audit = await admin(`query ($id: String!) { auditLog(entityType: "Server", entityId: $id) { nodes { action actor } } }`, { id: String(server.id) });
     expect(audit.data!.auditLog.nodes.map((e: { action: string }) => e.action)).toEqual(["server.delete", "server.update", "server.create"]);
     expect(audit.data!.auditLog.nodes[0].actor).toContain("test-admin");
-    expect(t.changes.filter((c) => c.entity === "server" && c.id === server.id).map((c) => c.action)).toEqual(["create", "update", "delete"]);
+    expect(t.changes.filter((c) => c.entity === "server" && c.id === Number(server.id)).map((c) => c.action)).toEqual(["create", "update", "delete"]);
   });
 
   it.each([
@@ -123,7 +123,7 @@ describe("storage targets", () => {
     expect(target).toMatchObject({ kind: "S3", prefix: "prod", forcePathStyle: true, accessKeyId: "AKIAEXAMPLE", secretAccessKeySet: true });
 
     const updated = await admin(
-      `mutation ($id: Int!) { updateStorageTarget(id: $id, input: { enabled: false, prefix: "other" }) { enabled prefix secretAccessKeySet } }`,
+      `mutation ($id: ID!) { updateStorageTarget(id: $id, input: { enabled: false, prefix: "other" }) { enabled prefix secretAccessKeySet } }`,
       {
         id: target.id,
       },
@@ -133,7 +133,7 @@ describe("storage targets", () => {
     const listed = await admin("{ storageTargets { name } }");
     expect(listed.data!.storageTargets.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(["local", "nas", "minio"]));
 
-    const deleted = await admin(`mutation ($id: Int!) { deleteStorageTarget(id: $id) { name } }`, { id: target.id });
+    const deleted = await admin(`mutation ($id: ID!) { deleteStorageTarget(id: $id) { name } }`, { id: target.id });
     expect(deleted.data!.deleteStorageTarget.name).toBe("minio");
   });
 
@@ -155,8 +155,8 @@ describe("storage targets", () => {
     const backup = await t.db.prisma.backup.create({
       data: { serverName: "x", engine: "MARIADB", database: "d", trigger: "MANUAL", compression: "ZSTD", status: "SUCCEEDED" },
     });
-    await t.db.prisma.backupArtifact.create({ data: { backupId: backup.id, storageTargetId: target.id, key: "k", status: "STORED" } });
-    const r = await admin(`mutation ($id: Int!) { deleteStorageTarget(id: $id) { id } }`, { id: target.id });
+    await t.db.prisma.backupArtifact.create({ data: { backupId: Number(backup.id), storageTargetId: Number(target.id), key: "k", status: "STORED" } });
+    const r = await admin(`mutation ($id: ID!) { deleteStorageTarget(id: $id) { id } }`, { id: target.id });
     expect(r.errors?.[0]?.extensions?.code).toBe("CONFLICT");
     expect(r.errors?.[0]?.message).toMatch(/still holds 1 stored backup/);
   });
@@ -190,7 +190,7 @@ describe("schedules and retention rules", () => {
     expect(schedule.nextRunAt).toBe(schedule.nextRuns[0]);
 
     const updated = await admin(
-      `mutation ($id: Int!) { updateSchedule(id: $id, input: { cronExpression: "0 * * * *", serverIds: [] }) { cronExpression allServers nextRunAt } }`,
+      `mutation ($id: ID!) { updateSchedule(id: $id, input: { cronExpression: "0 * * * *", serverIds: [] }) { cronExpression allServers nextRunAt } }`,
       {
         id: schedule.id,
       },
@@ -199,23 +199,23 @@ describe("schedules and retention rules", () => {
     expect(new Date(updated.data!.updateSchedule.nextRunAt).getUTCMinutes()).toBe(0);
 
     const rule = await admin(
-      `mutation ($s: Int!, $t: Int!) { setRetentionRule(input: { scheduleId: $s, storageTargetId: $t, keepLast: 7, gfsDaily: 7, gfsWeekly: 4, minKeep: 3 }) { id keepLast gfsDaily gfsWeekly gfsMonthly minKeep keepForever } }`,
+      `mutation ($s: ID!, $t: ID!) { setRetentionRule(input: { scheduleId: $s, storageTargetId: $t, keepLast: 7, gfsDaily: 7, gfsWeekly: 4, minKeep: 3 }) { id keepLast gfsDaily gfsWeekly gfsMonthly minKeep keepForever } }`,
       { s: schedule.id, t: local.id },
     );
     expect(rule.data!.setRetentionRule).toMatchObject({ keepLast: 7, gfsDaily: 7, gfsWeekly: 4, gfsMonthly: null, minKeep: 3, keepForever: false });
     const replaced = await admin(
-      `mutation ($s: Int!, $t: Int!) { setRetentionRule(input: { scheduleId: $s, storageTargetId: $t, maxAgeDays: 30 }) { id maxAgeDays keepLast minKeep } }`,
+      `mutation ($s: ID!, $t: ID!) { setRetentionRule(input: { scheduleId: $s, storageTargetId: $t, maxAgeDays: 30 }) { id maxAgeDays keepLast minKeep } }`,
       { s: schedule.id, t: local.id },
     );
     expect(replaced.data!.setRetentionRule).toEqual({ id: rule.data!.setRetentionRule.id, maxAgeDays: 30, keepLast: null, minKeep: 1 });
-    const rules = await admin(`query ($s: Int!) { retentionRules(scheduleId: $s) { maxAgeDays storageTarget { name } schedule { name } } }`, {
+    const rules = await admin(`query ($s: ID!) { retentionRules(scheduleId: $s) { maxAgeDays storageTarget { name } schedule { name } } }`, {
       s: schedule.id,
     });
     expect(rules.data!.retentionRules).toEqual([{ maxAgeDays: 30, storageTarget: { name: "local" }, schedule: { name: "nightly" } }]);
 
-    const deleted = await admin(`mutation ($id: Int!) { deleteSchedule(id: $id) { name } }`, { id: schedule.id });
+    const deleted = await admin(`mutation ($id: ID!) { deleteSchedule(id: $id) { name } }`, { id: schedule.id });
     expect(deleted.data!.deleteSchedule.name).toBe("nightly");
-    expect(await t.db.prisma.retentionRule.count({ where: { scheduleId: schedule.id } })).toBe(0);
+    expect(await t.db.prisma.retentionRule.count({ where: { scheduleId: Number(schedule.id) } })).toBe(0);
   });
 
   it.each([
@@ -251,7 +251,7 @@ describe("schedules and retention rules", () => {
     const { schedules } = (await admin("{ schedules { id name } }")).data!;
     const hourly = schedules.find((s: { name: string }) => s.name === "hourly");
     await expectInputError(
-      `mutation ($id: Int!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`,
+      `mutation ($id: ID!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`,
       { id: hourly.id, input: { timezone: "Mars/Base" } },
       "timezone",
       /^timezone: unknown time zone "Mars\/Base" \(use an IANA name such as Europe\/Berlin or UTC\)$/,
@@ -283,16 +283,16 @@ describe("dump option profiles", () => {
       compression: "ZSTD",
       compressionLevel: 3,
     });
-    const id = created.data!.createDumpOptions.id;
+    const id = Number(created.data!.createDumpOptions.id);
 
     const updated = await admin(
-      `mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compression: GZIP, compressionLevel: 9 }) { compression compressionLevel } }`,
+      `mutation ($id: ID!) { updateDumpOptions(id: $id, input: { compression: GZIP, compressionLevel: 9 }) { compression compressionLevel } }`,
       { id },
     );
     expect(updated.data!.updateDumpOptions).toEqual({ compression: "GZIP", compressionLevel: 9 });
 
     await expectInputError(
-      `mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compressionLevel: 12 }) { id } }`,
+      `mutation ($id: ID!) { updateDumpOptions(id: $id, input: { compressionLevel: 12 }) { id } }`,
       { id },
       "compressionLevel",
       /between 1 and 9 for GZIP/,
@@ -308,15 +308,15 @@ describe("dump option profiles", () => {
   it("check the level against the compression of the row an update leaves, not only of the input", async () => {
     const created = await admin(`mutation { createDumpOptions(input: { name: "zstd-19", compressionLevel: 19 }) { id compression compressionLevel } }`);
     expect(created.data!.createDumpOptions).toMatchObject({ compression: "ZSTD", compressionLevel: 19 });
-    const id = created.data!.createDumpOptions.id;
+    const id = Number(created.data!.createDumpOptions.id);
     // gzip takes 1-9: switching the compression alone would leave level 19 for gzip.
     await expectInputError(
-      `mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compression: GZIP }) { id } }`,
+      `mutation ($id: ID!) { updateDumpOptions(id: $id, input: { compression: GZIP }) { id } }`,
       { id },
       "compressionLevel",
       /^compressionLevel: must be between 1 and 9 for GZIP$/,
     );
-    const row = await admin(`query ($id: Int!) { dumpOptions(id: $id) { compression compressionLevel } }`, { id });
+    const row = await admin(`query ($id: ID!) { dumpOptions(id: $id) { compression compressionLevel } }`, { id });
     expect(row.data!.dumpOptions).toEqual({ compression: "ZSTD", compressionLevel: 19 });
     await expectInputError(
       `mutation { createDumpOptions(input: { name: "gz-19", compression: GZIP, compressionLevel: 19 }) { id } }`,
@@ -325,7 +325,7 @@ describe("dump option profiles", () => {
       /between 1 and 9 for GZIP/,
     );
     const both = await admin(
-      `mutation ($id: Int!) { updateDumpOptions(id: $id, input: { compression: GZIP, compressionLevel: 6 }) { compression compressionLevel } }`,
+      `mutation ($id: ID!) { updateDumpOptions(id: $id, input: { compression: GZIP, compressionLevel: 6 }) { compression compressionLevel } }`,
       { id },
     );
     expect(both.data!.updateDumpOptions).toEqual({ compression: "GZIP", compressionLevel: 6 });

@@ -1,5 +1,6 @@
 /** Assembles the GraphQL schema: imports every type file, then builds. Nothing else. */
 import { builder } from "./builder.ts";
+import { decodeIdArguments } from "./ids.ts";
 import "./types/scalars.ts";
 import "./types/enums.ts";
 import "./types/session.ts";
@@ -35,4 +36,4 @@ import "./types/configuration-drift.ts";
 import "./types/notification-channel.ts";
 import "./types/notification-rule.ts";
 
-export const schema = builder.toSchema({ sortSchema: true });
+export const schema = decodeIdArguments(builder.toSchema({ sortSchema: true }));

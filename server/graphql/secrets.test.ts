@@ -44,21 +44,21 @@ describe("secrets", () => {
       `mutation ($p: String!) { createServer(input: { name: "secret-db", engine: MYSQL, host: "127.0.0.1", username: "root", password: $p }) { id } }`,
       { p: DB_PASSWORD },
     );
-    serverId = server.data!.createServer.id;
+    serverId = Number(server.data!.createServer.id);
     const target = await admin(
       `mutation ($s: String!) { createStorageTarget(input: { name: "secret-s3", kind: S3, bucket: "b-ucket", accessKeyId: "AKIA1", secretAccessKey: $s }) { id } }`,
       { s: S3_SECRET },
     );
-    targetId = target.data!.createStorageTarget.id;
+    targetId = Number(target.data!.createStorageTarget.id);
     // A failing update carrying a password: the error must not echo it.
-    await admin(`mutation ($id: Int!, $p: String!) { updateServer(id: $id, input: { password: $p, port: 0 }) { id } }`, { id: serverId, p: NEW_PASSWORD });
-    await admin(`mutation ($id: Int!, $p: String!) { updateServer(id: $id, input: { password: $p }) { id } }`, { id: serverId, p: NEW_PASSWORD });
+    await admin(`mutation ($id: ID!, $p: String!) { updateServer(id: $id, input: { password: $p, port: 0 }) { id } }`, { id: serverId, p: NEW_PASSWORD });
+    await admin(`mutation ($id: ID!, $p: String!) { updateServer(id: $id, input: { password: $p }) { id } }`, { id: serverId, p: NEW_PASSWORD });
   });
 
   it("are never readable back through the API, only as set / not set", async () => {
-    const server = await admin(`query ($id: Int!) { server(id: $id) { ${await allScalarFields("Server")} } }`, { id: serverId });
+    const server = await admin(`query ($id: ID!) { server(id: $id) { ${await allScalarFields("Server")} } }`, { id: serverId });
     expect(server.data!.server.passwordSet).toBe(true);
-    const target = await admin(`query ($id: Int!) { storageTarget(id: $id) { ${await allScalarFields("StorageTarget")} } }`, { id: targetId });
+    const target = await admin(`query ($id: ID!) { storageTarget(id: $id) { ${await allScalarFields("StorageTarget")} } }`, { id: targetId });
     expect(target.data!.storageTarget.secretAccessKeySet).toBe(true);
     const audit = await admin(`{ auditLog(first: 500) { nodes { ${await allScalarFields("AuditEntry")} } } }`);
     expect(audit.data!.auditLog.nodes.length).toBeGreaterThan(0);

@@ -125,7 +125,7 @@ describe("rules: servers by name or label, schedules, events", () => {
 
   it("verification finds a corrupt stored copy: CORRUPT_COPY names the database, the target and links the backup", { timeout: 60_000 }, async () => {
     const b = await scheduled();
-    const artifact = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: b.id } });
+    const artifact = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: Number(b.id) } });
     const file = path.join(work, "store", artifact.key);
     const bytes = fs.readFileSync(file);
     const middle = Math.floor(bytes.length / 2);

@@ -138,7 +138,7 @@ describe("webhook notifications", () => {
 
     // Neither the logs nor the audit log carry the secret or the sealed secret.
     const audit = JSON.stringify(await app.db.prisma.auditLog.findMany({ where: { entityType: "Webhook" } }));
-    const sealed = (await app.db.prisma.webhook.findUniqueOrThrow({ where: { id: hook.id } })).secretEnc!;
+    const sealed = (await app.db.prisma.webhook.findUniqueOrThrow({ where: { id: Number(hook.id) } })).secretEnc!;
     for (const text of [app.logLines.join("\n"), audit]) {
       expect(text).not.toContain(SECRET);
       expect(text).not.toContain(sealed.slice(3, 40));
@@ -169,9 +169,8 @@ describe("webhook notifications", () => {
     await createWebhook({ name: "hc", url: `${receiver.base}/ping/3f0c2a/`, format: "HEALTHCHECKS", scheduleId, secret: SECRET });
 
     const runSchedule = async () => {
-      const [run] = (
-        dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> }
-      ).runSchedule;
+      const [run] = (dataOf(await operator(`mutation($id: ID!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> })
+        .runSchedule;
       return waitForBackup(operator, run!.id);
     };
     const ok = await runSchedule();
@@ -186,7 +185,7 @@ describe("webhook notifications", () => {
     // A manual backup of the same database is outside the webhook's schedule.
     expect((await backup([database], [localId])).status).toBe("SUCCEEDED");
     dataOf(
-      await admin(`mutation($id: Int!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`, {
+      await admin(`mutation($id: ID!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`, {
         id: scheduleId,
         input: { storageTargetIds: [brokenId] },
       }),
@@ -261,18 +260,18 @@ describe("webhook notifications", () => {
     });
     expect(webhooks.find((w) => w.name === "hc")!.schedule).toEqual({ name: "hc-nightly" });
 
-    const tested = dataOf(await admin(`mutation($id: Int!) { testWebhook(id: $id) { ok status error } }`, { id: ops.id })) as {
+    const tested = dataOf(await admin(`mutation($id: ID!) { testWebhook(id: $id) { ok status error } }`, { id: ops.id })) as {
       testWebhook: Record<string, unknown>;
     };
     expect(tested.testWebhook).toEqual({ ok: true, status: 200, error: null });
     expectSigned(receiver.received.at(-1)!, "TEST");
 
     const updated = dataOf(
-      await admin(`mutation($id: Int!) { updateWebhook(id: $id, input: { secret: null, enabled: false }) { ${fields} } }`, { id: ops.id }),
+      await admin(`mutation($id: ID!) { updateWebhook(id: $id, input: { secret: null, enabled: false }) { ${fields} } }`, { id: ops.id }),
     ) as { updateWebhook: Record<string, unknown> };
     expect(updated.updateWebhook).toMatchObject({ secretSet: false, enabled: false, url: `${receiver.base}/hook` });
-    dataOf(await admin(`mutation($id: Int!) { deleteWebhook(id: $id) { id } }`, { id: ops.id }));
-    expect((await admin(`query($id: Int!) { webhook(id: $id) { id } }`, { id: ops.id })).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    dataOf(await admin(`mutation($id: ID!) { deleteWebhook(id: $id) { id } }`, { id: ops.id }));
+    expect((await admin(`query($id: ID!) { webhook(id: $id) { id } }`, { id: ops.id })).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     const actions = (await app.db.prisma.auditLog.findMany({ where: { entityType: "Webhook", entityId: String(ops.id) }, orderBy: { id: "asc" } })).map(
       (a) => a.action,
     );
@@ -280,7 +279,7 @@ describe("webhook notifications", () => {
 
     // A schedule's webhooks go with it.
     const hc = webhooks.find((w) => w.name === "hc")!;
-    dataOf(await admin(`mutation($id: Int!) { deleteSchedule(id: $id) { id } }`, { id: hc.scheduleId }));
-    expect(await app.db.prisma.webhook.findUnique({ where: { id: hc.id } })).toBeNull();
+    dataOf(await admin(`mutation($id: ID!) { deleteSchedule(id: $id) { id } }`, { id: hc.scheduleId }));
+    expect(await app.db.prisma.webhook.findUnique({ where: { id: Number(hc.id) } })).toBeNull();
   });
 });

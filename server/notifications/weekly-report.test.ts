@@ -155,8 +155,11 @@ describe("weekly report by e-mail", () => {
     const first = await run(good);
     expect(first.status).toBe("SUCCEEDED");
     const past = new Date(Date.now() - 3 * DAY);
-    await app.db.prisma.backup.update({ where: { id: first.id }, data: { createdAt: past, startedAt: past, finishedAt: new Date(past.getTime() + 5000) } });
-    await app.db.prisma.backupArtifact.updateMany({ where: { backupId: first.id }, data: { storedAt: past, createdAt: past } });
+    await app.db.prisma.backup.update({
+      where: { id: Number(first.id) },
+      data: { createdAt: past, startedAt: past, finishedAt: new Date(past.getTime() + 5000) },
+    });
+    await app.db.prisma.backupArtifact.updateMany({ where: { backupId: Number(first.id) }, data: { storedAt: past, createdAt: past } });
     expect((await run(good)).status).toBe("SUCCEEDED");
     expect((await run(bad)).status).toBe("FAILED");
     const artifacts = await app.db.prisma.backupArtifact.findMany({ where: { status: "STORED" } });

@@ -116,7 +116,7 @@ describe("health checks and tests before saving", () => {
     expect(ok.testServerConnection).toEqual({ ok: true, databases: [db], errorKind: null });
     // Editing: the form changes the port to one nothing listens on; the saved server stays as it was.
     const edited = dataOf(
-      await operator(`mutation($id: Int, $input: ServerUpdateInput!) { testServerConnection(id: $id, input: $input) { ok errorKind } }`, {
+      await operator(`mutation($id: ID, $input: ServerUpdateInput!) { testServerConnection(id: $id, input: $input) { ok errorKind } }`, {
         id: serverId,
         input: { port: await freePort() },
       }),

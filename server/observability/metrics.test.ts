@@ -110,9 +110,8 @@ describe("Prometheus /metrics over real backups", () => {
     );
     const scheduled: number[] = [];
     for (let i = 0; i < 2; i++) {
-      const [run] = (
-        dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> }
-      ).runSchedule;
+      const [run] = (dataOf(await operator(`mutation($id: ID!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> })
+        .runSchedule;
       expect((await waitForBackup(operator, run!.id)).status).toBe("SUCCEEDED");
       scheduled.push(run!.id);
     }

@@ -93,13 +93,13 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
   };
   const runDrill = async (checkpointId?: number) => {
     const result = await admin(
-      `mutation($s: Int!, $c: Int) { runPitrDrill(serverId: $s, database: "shop", drillServerId: $s, checkpointId: $c) { id kind status stopAtPosition pointInTime } }`,
+      `mutation($s: ID!, $c: ID) { runPitrDrill(serverId: $s, database: "shop", drillServerId: $s, checkpointId: $c) { id kind status stopAtPosition pointInTime } }`,
       { s: serverId, c: checkpointId ?? null },
     );
     const started = (dataOf(result) as { runPitrDrill: { id: number; kind: string; status: string; stopAtPosition: string } }).runPitrDrill;
     expect(started).toMatchObject({ kind: "PITR", status: "RUNNING" });
     await app.services.drills.idle();
-    return app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: started.id } });
+    return app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: Number(started.id) } });
   };
 
   beforeAll(async () => {
@@ -161,7 +161,7 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     expect(r2.error).toBeNull();
     expect(await state("shop_at_pos")).toEqual(statePosition);
     expect(statePosition.rows).not.toBe(stateGtid.rows);
-    const recorded = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: r2.id } });
+    const recorded = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: Number(r2.id) } });
     expect(recorded.stopAtPosition).toBe(`${atPosition.file}:${atPosition.position}`);
 
     // The CLI, from the storage alone: the same GTID, and a refusal of two targets at once.
@@ -205,12 +205,12 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     expect(checkpoint!.database).toBe("shop");
     expect(Math.abs(checkpoint!.takenAt.getTime() - Date.now())).toBeLessThan(60_000);
     const listed = dataOf(
-      await admin(`query($s: Int!) { pitrCheckpoints(serverId: $s, database: "shop") { id binlogPosition tableRows } }`, { s: serverId }),
+      await admin(`query($s: ID!) { pitrCheckpoints(serverId: $s, database: "shop") { id binlogPosition tableRows } }`, { s: serverId }),
     ) as {
-      pitrCheckpoints: Array<{ id: number; binlogPosition: string; tableRows: string }>;
+      pitrCheckpoints: Array<{ id: string; binlogPosition: string; tableRows: string }>;
     };
     expect(listed.pitrCheckpoints[0]).toEqual({
-      id: checkpoint!.id,
+      id: String(checkpoint!.id),
       binlogPosition: `${before.file}:${before.position}`,
       tableRows: JSON.stringify(checkpoint!.tableRows),
     });
@@ -246,9 +246,9 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     await app.db.prisma.pitrCheckpoint.update({ where: { id: second!.id }, data: { tableRows: second!.tableRows as object } });
 
     const listed = dataOf(await admin(`{ restoreDrills(database: "shop") { id kind stopAtPosition pointInTime status } }`)) as {
-      restoreDrills: Array<{ id: number; kind: string; stopAtPosition: string | null }>;
+      restoreDrills: Array<{ id: string; kind: string; stopAtPosition: string | null }>;
     };
-    expect(listed.restoreDrills.find((d) => d.id === passed.id)).toMatchObject({ kind: "PITR", stopAtPosition: passed.stopAtPosition });
+    expect(listed.restoreDrills.find((d) => d.id === String(passed.id))).toMatchObject({ kind: "PITR", stopAtPosition: passed.stopAtPosition });
   }, 180_000);
 
   it("a schedule with point-in-time drills drills its backups to a checkpoint", async () => {
@@ -259,7 +259,7 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     ) as { createSchedule: { id: number } };
     const scheduleId = created.createSchedule.id;
     const set = dataOf(
-      await admin(`mutation($s: Int!, $v: Int!) { setScheduleDrill(scheduleId: $s, input: { enabled: true, serverId: $v, pitr: true }) { drillPitr } }`, {
+      await admin(`mutation($s: ID!, $v: ID!) { setScheduleDrill(scheduleId: $s, input: { enabled: true, serverId: $v, pitr: true }) { drillPitr } }`, {
         s: scheduleId,
         v: serverId,
       }),

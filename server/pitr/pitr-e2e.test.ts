@@ -73,7 +73,7 @@ describe("point-in-time recovery (MariaDB)", () => {
     (
       dataOf(
         await admin(
-          `query($id: Int!) { server(id: $id) { pitr(database: "shop") { enabled rpoSeconds lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`,
+          `query($id: ID!) { server(id: $id) { pitr(database: "shop") { enabled rpoSeconds lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`,
           {
             id: serverId,
           },
@@ -143,11 +143,11 @@ describe("point-in-time recovery (MariaDB)", () => {
   it("records the dump's exact position from the dump itself, and ServerInput.pitr on the server", async () => {
     const server = await serverRow();
     expect(server).toMatchObject({ pitrEnabled: true, pitrRpoSeconds: 5, pitrStorageTargetIds: [targetId] });
-    const bad = await admin(`mutation($id: Int!) { updateServer(id: $id, input: { pitr: { enabled: true, rpoSeconds: 1 } }) { id } }`, { id: serverId });
+    const bad = await admin(`mutation($id: ID!) { updateServer(id: $id, input: { pitr: { enabled: true, rpoSeconds: 1 } }) { id } }`, { id: serverId });
     expect(bad.errors?.[0]?.message).toMatch(/rpoSeconds.*at least 5/);
     const done = await backup();
     expect(done.status).toBe("SUCCEEDED");
-    const row = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: done.id } });
+    const row = await app.db.prisma.backup.findUniqueOrThrow({ where: { id: Number(done.id) } });
     const [[master]] = (await sql(source, ["SHOW MASTER STATUS"])) as [[{ File: string; Position: bigint }]];
     // Nothing was written since the dump: its position is the server's current one, its GTID too.
     expect(row.position).toEqual({ binlogFile: master.File, binlogPosition: Number(master.Position), gtidSet: expect.stringMatching(/^0-11-\d+$/) });
@@ -245,7 +245,7 @@ describe("point-in-time recovery (MariaDB)", () => {
     await store.delete(victim.key);
     const reasons = await verifyArchives(app.db.prisma, serverId, () => store);
     expect(reasons.join()).toContain(victim.file);
-    const row = await app.db.prisma.pitrArchive.findUniqueOrThrow({ where: { id: victim.id } });
+    const row = await app.db.prisma.pitrArchive.findUniqueOrThrow({ where: { id: Number(victim.id) } });
     expect(row.breakReason).toMatch(/missing from storage/);
     const first = (await app.db.prisma.backup.findMany({ where: { serverId }, orderBy: { id: "asc" } }))[0]!;
     const refused = await requestRestore(admin, { backupId: first.id, database: "shop_missing", pointInTime: new Date(Date.now() - 1000).toISOString() });
@@ -278,7 +278,7 @@ describe("point-in-time recovery (MariaDB)", () => {
         dataOf(await admin(`{ dashboard { totals { storage { bytes objects target { id } } } } }`)) as {
           dashboard: { totals: { storage: Array<{ bytes: string; objects: number; target: { id: number } }> } };
         }
-      ).dashboard.totals.storage.find((s) => s.target.id === targetId)!;
+      ).dashboard.totals.storage.find((s) => Number(s.target.id) === targetId)!;
     const archives = await app.db.prisma.pitrArchive.findMany({ where: { serverId } });
     const artifacts = await app.db.prisma.backupArtifact.findMany({ where: { storageTargetId: targetId, status: "STORED" } });
     const before = await totals();

@@ -152,7 +152,7 @@ describe("settling an interrupted backup", () => {
         storageTargetIds: [fx.targetId],
         keyOf: (r) => `fake-1/app/manual/${r.id}.sql.zst`,
       });
-      await prisma.backup.update({ where: { id: b.id }, data: { status, heartbeatAt: fx.clock.now() } });
+      await prisma.backup.update({ where: { id: Number(b.id) }, data: { status, heartbeatAt: fx.clock.now() } });
       return b.id;
     };
     const queuedHere = await make("me", "PENDING");
@@ -170,7 +170,7 @@ describe("settling an interrupted backup", () => {
 describe("cancel always ends a backup", () => {
   const cancel = (fx: SchedulerFixture, id: number) =>
     fx
-      .admin(`mutation($id: Int!) { cancelBackup(id: $id) { id status error } }`, { id })
+      .admin(`mutation($id: ID!) { cancelBackup(id: $id) { id status error } }`, { id })
       .then((r) => (dataOf(r) as { cancelBackup: { status: string; error: string | null } }).cancelBackup);
 
   it("settles at once a RUNNING backup that no live process runs", async () => {
@@ -242,15 +242,15 @@ describe("interrupted restores", () => {
     const orphan = await restore("orphan", { instanceId: "gone", heartbeatAt: ago(fx, LEASE_MS + 1000) });
 
     expect(await fx.app.leases.sweep()).toEqual({ settled: [], restores: [lost.id, orphan.id], adopted: [] });
-    expect(await prisma.restore.findUniqueOrThrow({ where: { id: lost.id } })).toMatchObject({
+    expect(await prisma.restore.findUniqueOrThrow({ where: { id: Number(lost.id) } })).toMatchObject({
       status: "FAILED",
       error: "interrupted: its run on this instance ended without recording an outcome",
     });
     expect(await mariadbExec([`SHOW DATABASES LIKE '${created}'`])).toEqual([[]]);
-    expect((await prisma.restore.findUniqueOrThrow({ where: { id: live.id } })).status).toBe("RUNNING");
+    expect((await prisma.restore.findUniqueOrThrow({ where: { id: Number(live.id) } })).status).toBe("RUNNING");
 
-    await prisma.restore.update({ where: { id: live.id }, data: { instanceId: "me" } });
-    const cancelled = dataOf(await fx.admin(`mutation($id: Int!) { cancelRestore(id: $id) { status error } }`, { id: live.id })) as {
+    await prisma.restore.update({ where: { id: Number(live.id) }, data: { instanceId: "me" } });
+    const cancelled = dataOf(await fx.admin(`mutation($id: ID!) { cancelRestore(id: $id) { status error } }`, { id: live.id })) as {
       cancelRestore: { status: string; error: string };
     };
     expect(cancelled.cancelRestore).toEqual({ status: "CANCELLED", error: "cancelled by test-admin while no SQLGuard process was running it" });
@@ -276,13 +276,13 @@ describe("interrupted restore drills", () => {
     const own = await fx.app.db.prisma.restoreDrill.create({ data: { ...base, scratchDatabase: scratch, instanceId: "me" } });
     const other = await fx.app.db.prisma.restoreDrill.create({ data: { ...base, scratchDatabase: "elsewhere", instanceId: "other" } });
     await fx.app.interrupted.recover();
-    expect(await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: own.id } })).toMatchObject({
+    expect(await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: Number(own.id) } })).toMatchObject({
       status: "FAILED",
       error: "interrupted: SQLGuard stopped while this drill was running",
       scratchDropped: true,
     });
     expect(await mariadbExec([`SHOW DATABASES LIKE '${scratch}'`])).toEqual([[]]);
-    expect((await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: other.id } })).status).toBe("RUNNING");
+    expect((await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: Number(other.id) } })).status).toBe("RUNNING");
   });
 });
 

@@ -257,7 +257,7 @@ describe("tokens acting on tokens (item 15)", () => {
     const listed = await gql("{ apiTokens { name role } }", {}, asViewer);
     expect(listed.json.data.apiTokens.map((t: { role: string }) => t.role)).not.toContain("ADMIN");
 
-    const revoke = await gql(`mutation($id: Int!) { revokeApiToken(id: $id) { revokedAt } }`, { id: adminToken.apiToken.id }, asViewer);
+    const revoke = await gql(`mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`, { id: adminToken.apiToken.id }, asViewer);
     expectRefused(revoke);
     expect(revoke.json.errors[0].extensions.code).toBe("NOT_FOUND");
     expect((await gql("{ me { username } }", {}, asAdmin)).json.data.me.username).toBe("admin");

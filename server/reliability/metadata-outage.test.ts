@@ -141,7 +141,7 @@ describe("a metadata database outage in the middle of a backup", () => {
 
       const running = await getBackup(client, ids.cancel);
       expect(running.status).toBe("RUNNING");
-      dataOf(await client(`mutation($id: Int!) { cancelBackup(id: $id) { id } }`, { id: ids.cancel }));
+      dataOf(await client(`mutation($id: ID!) { cancelBackup(id: $id) { id } }`, { id: ids.cancel }));
       const cancelled = await waitForBackup(client, ids.cancel, undefined, 15_000);
       expect(cancelled.status).toBe("CANCELLED");
       expect(fileOf("cancel", "")).toBeUndefined();

@@ -180,7 +180,7 @@ describe("process faults", () => {
     const profile = dataOf(await admin(`mutation { createDumpOptions(input: { name: "pf-gzip", compression: GZIP, compressionLevel: 9 }) { id } }`)) as {
       createDumpOptions: { id: number };
     };
-    await app.db.prisma.dumpOptions.update({ where: { id: profile.createDumpOptions.id }, data: { compressionLevel: 19 } });
+    await app.db.prisma.dumpOptions.update({ where: { id: Number(profile.createDumpOptions.id) }, data: { compressionLevel: 19 } });
     const serverId = await createServer(admin, {
       name: "maria-pf-gzip",
       engine: "MARIADB",

@@ -155,7 +155,7 @@ describe("restore fault matrix", () => {
   /** A copy of a backup whose dump ends with a statement that fails: an SQL error late in the restore. */
   async function withLateSqlError(backup: BackupView, statement: string): Promise<number> {
     const prisma = app.db.prisma;
-    const original = await prisma.backup.findUniqueOrThrow({ where: { id: backup.id }, include: { artifacts: true } });
+    const original = await prisma.backup.findUniqueOrThrow({ where: { id: Number(backup.id) }, include: { artifacts: true } });
     const artifact = original.artifacts[0]!;
     const key = artifact.key.replace(/(\.sql\.zst)$/, `.late-error$1`);
     const sql = Buffer.concat([execFileSync("zstd", ["-d", "-c", path.join(localDir, artifact.key)], { maxBuffer: 1 << 28 }), Buffer.from(`\n${statement}\n`)]);
@@ -190,7 +190,7 @@ describe("restore fault matrix", () => {
     // The load is under way (half the artifact is in): the original is still whole, the scratch copy fills.
     expect(await mariaState(target)).toEqual(before);
     const running = await eventually(async () => {
-      const r = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: started.id } });
+      const r = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: Number(started.id) } });
       if (!r.scratchDatabase) return undefined;
       const [tables] = (await mariadbExec([`SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${r.scratchDatabase}'`])) as Array<
         Array<{ n: bigint }>
@@ -294,9 +294,9 @@ describe("restore fault matrix", () => {
     const newer = await waitForBackup(operator, n!.id);
     // Both belong to a schedule that keeps only the newest: the older one is due for deletion.
     const schedule = await prisma.schedule.create({ data: { name: `faults-${older.id}`, cronExpression: "0 3 * * *", timezone: "UTC" } });
-    await prisma.backup.updateMany({ where: { id: { in: [older.id, newer.id] } }, data: { scheduleId: schedule.id } });
-    await prisma.retentionRule.create({ data: { scheduleId: schedule.id, storageTargetId: localId, keepLast: 1, minKeep: 1 } });
-    const artifact = await prisma.backupArtifact.findFirstOrThrow({ where: { backupId: older.id } });
+    await prisma.backup.updateMany({ where: { id: { in: [older.id, newer.id] } }, data: { scheduleId: Number(schedule.id) } });
+    await prisma.retentionRule.create({ data: { scheduleId: Number(schedule.id), storageTargetId: localId, keepLast: 1, minKeep: 1 } });
+    const artifact = await prisma.backupArtifact.findFirstOrThrow({ where: { backupId: Number(older.id) } });
 
     const into = uniqueName("flt_pin");
     mariaDbs.push(into);
@@ -305,7 +305,7 @@ describe("restore fault matrix", () => {
     await gate.reached;
     const sweep = await app.sweeper.sweep({ scope: { scheduleId: schedule.id } });
     expect(fs.existsSync(path.join(localDir, artifact.key))).toBe(true);
-    expect(await prisma.backupArtifact.findUniqueOrThrow({ where: { id: artifact.id } })).toMatchObject({ status: "STORED" });
+    expect(await prisma.backupArtifact.findUniqueOrThrow({ where: { id: Number(artifact.id) } })).toMatchObject({ status: "STORED" });
     expect(sweep).toMatchObject({ pinned: 1, artifactsDeleted: 0, failures: 0 });
     expect(sweep.deletions).toEqual([expect.objectContaining({ backupId: older.id, done: false, pinnedBy: `restore ${started.id}` })]);
 
@@ -313,7 +313,7 @@ describe("restore fault matrix", () => {
     const done = await finished(started.id);
     gate = null;
     expect(done).toMatchObject({ status: "SUCCEEDED", targetState: "CREATED" });
-    expect(await prisma.artifactPin.count({ where: { artifactId: artifact.id } })).toBe(0);
+    expect(await prisma.artifactPin.count({ where: { artifactId: Number(artifact.id) } })).toBe(0);
     const after = await app.sweeper.sweep({ scope: { scheduleId: schedule.id } });
     expect(after).toMatchObject({ pinned: 0, artifactsDeleted: 1 });
     expect(fs.existsSync(path.join(localDir, artifact.key))).toBe(false);

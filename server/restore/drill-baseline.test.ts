@@ -78,7 +78,7 @@ describe("drill baselines on a busy database", () => {
       }),
     ) as { createSchedule: { id: number } };
     dataOf(
-      await admin(`mutation($id: Int!, $s: Int!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s }) { id } }`, {
+      await admin(`mutation($id: ID!, $s: ID!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s }) { id } }`, {
         id: r.createSchedule.id,
         s: verifyId,
       }),
@@ -87,7 +87,7 @@ describe("drill baselines on a busy database", () => {
   }
 
   async function drillsOf(backupId: number): Promise<DrillView[]> {
-    const r = dataOf(await admin(`query($b: Int!) { backup(id: $b) { drills { id status baseline error details } } }`, { b: backupId })) as {
+    const r = dataOf(await admin(`query($b: ID!) { backup(id: $b) { drills { id status baseline error details } } }`, { b: backupId })) as {
       backup: { drills: DrillView[] };
     };
     return r.backup.drills;
@@ -198,7 +198,7 @@ describe("drill baselines on a busy database", () => {
         tableStats: { format: TABLE_STATS_FORMAT, capturedAt: new Date().toISOString(), tables: [{ name: "t", rows: null }], objects: [] },
       },
     });
-    await app.db.prisma.backupArtifact.updateMany({ where: { backupId: backup.id }, data: { sizeBytes: artifact.length } });
+    await app.db.prisma.backupArtifact.updateMany({ where: { backupId: Number(backup.id) }, data: { sizeBytes: artifact.length } });
     const verifyId = await createServer(admin, {
       name: "maria-lossy-verify",
       engine: "MARIADB",
@@ -206,7 +206,7 @@ describe("drill baselines on a busy database", () => {
       username: "root",
       includeDatabases: ["none"],
     });
-    dataOf(await admin(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: backup.id, s: verifyId }));
+    dataOf(await admin(`mutation($b: ID!, $s: ID!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: backup.id, s: verifyId }));
     const drill = await eventually(async () => (await drillsOf(backup.id)).find((d) => d.status !== "RUNNING"), "the drill");
     expect(drill).toMatchObject({ status: "FAILED", baseline: "CAPTURED", error: "table t has 2 rows, the dump holds 3" });
   });

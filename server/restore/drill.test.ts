@@ -83,7 +83,7 @@ describe("restore drills", () => {
   }
 
   async function drillsOf(backupId: number): Promise<DrillView[]> {
-    return (dataOf(await operator(`query($b: Int!) { backup(id: $b) { drills { ${DRILL_FIELDS} } } }`, { b: backupId })) as { backup: { drills: DrillView[] } })
+    return (dataOf(await operator(`query($b: ID!) { backup(id: $b) { drills { ${DRILL_FIELDS} } } }`, { b: backupId })) as { backup: { drills: DrillView[] } })
       .backup.drills;
   }
 
@@ -96,7 +96,7 @@ describe("restore drills", () => {
 
   async function drill(backupId: number, serverId = verifyId): Promise<DrillView> {
     const before = (await drillsOf(backupId)).length;
-    dataOf(await operator(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id status } }`, { b: backupId, s: serverId }));
+    dataOf(await operator(`mutation($b: ID!, $s: ID!) { runRestoreDrill(backupId: $b, serverId: $s) { id status } }`, { b: backupId, s: serverId }));
     return finishedDrill(backupId, before + 1);
   }
 
@@ -109,7 +109,7 @@ describe("restore drills", () => {
     const scheduleId = await schedule("dr-nightly", mariaId);
     const set = dataOf(
       await admin(
-        `mutation($id: Int!, $s: Int!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s }) { drillEnabled drillCron drillServer { id } } }`,
+        `mutation($id: ID!, $s: ID!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s }) { drillEnabled drillCron drillServer { id } } }`,
         { id: scheduleId, s: verifyId },
       ),
     );
@@ -192,7 +192,7 @@ describe("restore drills", () => {
     expect(failed).toMatchObject({ status: "FAILED", scratchDropped: true, restoreMs: null });
     expect(failed.error).toMatch(/^checksum mismatch: the artifact's SHA-256 is [0-9a-f]{64}, the backup recorded/);
     expect(await databaseExists(failed.scratchDatabase)).toBe(false);
-    expect(await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: backup.id } })).toMatchObject({
+    expect(await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: Number(backup.id) } })).toMatchObject({
       status: "CORRUPT",
       verifyResult: "CORRUPT",
     });
@@ -206,7 +206,7 @@ describe("restore drills", () => {
     const pgId = await createServer(admin, { name: "pg-dr", engine: "POSTGRESQL", host: "127.0.0.1", port: 5432, username: POSTGRES.user });
     const scheduleId = await schedule("dr-pg", pgId);
     dataOf(
-      await admin(`mutation($id: Int!, $s: Int!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s, cron: "*/5 * * * *" }) { id } }`, {
+      await admin(`mutation($id: ID!, $s: ID!) { setScheduleDrill(scheduleId: $id, input: { enabled: true, serverId: $s, cron: "*/5 * * * *" }) { id } }`, {
         id: scheduleId,
         s: pgId,
       }),
@@ -246,14 +246,14 @@ describe("restore drills", () => {
       [admin, { enabled: true, serverId: verifyId, cron: "every day" }, "BAD_USER_INPUT", "cron"],
     ];
     for (const [client, input, code, field] of cases) {
-      const r = await client(`mutation($id: Int!, $input: ScheduleDrillInput!) { setScheduleDrill(scheduleId: $id, input: $input) { id } }`, {
+      const r = await client(`mutation($id: ID!, $input: ScheduleDrillInput!) { setScheduleDrill(scheduleId: $id, input: $input) { id } }`, {
         id: scheduleId,
         input,
       });
       expect(r.errors?.[0]?.extensions, JSON.stringify(input)).toMatchObject({ code, ...(field ? { field } : {}) });
     }
     const pgBackup = await app.db.prisma.backup.findFirst({ where: { engine: "POSTGRESQL" } });
-    const wrongEngine = await operator(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: pgBackup!.id, s: verifyId });
+    const wrongEngine = await operator(`mutation($b: ID!, $s: ID!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: pgBackup!.id, s: verifyId });
     expect(wrongEngine.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "serverId" });
     const audit = dataOf(
       await admin(`query($id: String!) { auditLog(entityType: "schedule", entityId: $id) { nodes { action } } }`, { id: String(scheduleId) }),

@@ -163,10 +163,10 @@ describe("restoring encrypted backups", () => {
   }, 90_000);
 
   it("drills an encrypted backup: decrypted with the instance key, PASSED against the captured tables", async () => {
-    dataOf(await admin(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: maria.id, s: mariaId }));
+    dataOf(await admin(`mutation($b: ID!, $s: ID!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: maria.id, s: mariaId }));
     const drill = await eventually(
       async () => {
-        const d = await app.db.prisma.restoreDrill.findFirst({ where: { backupId: maria.id }, orderBy: { id: "desc" } });
+        const d = await app.db.prisma.restoreDrill.findFirst({ where: { backupId: Number(maria.id) }, orderBy: { id: "desc" } });
         return (d && d.status !== "RUNNING" && d) || undefined;
       },
       "the drill to finish",
@@ -272,7 +272,7 @@ describe("restoring encrypted backups", () => {
     const keys = await app.db.prisma.encryptionKey.findMany({ orderBy: { id: "asc" } });
     const instance = keys.find((k) => k.kind === "INSTANCE")!;
     const recovery = keys.find((k) => k.kind === "RECOVERY")!;
-    await app.db.prisma.encryptionKey.update({ where: { id: instance.id }, data: { identityEnc: null } });
+    await app.db.prisma.encryptionKey.update({ where: { id: Number(instance.id) }, data: { identityEnc: null } });
 
     const refused = uniqueName("encp_noid");
     const viaApi = await restoreAndWait(admin, { backupId: pg.id, database: refused });

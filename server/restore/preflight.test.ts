@@ -202,7 +202,7 @@ describe("restore pre-flight and definer rewrite", () => {
     );
     expect(Number(rows![0]!.n)).toBe(1);
     // Recorded and audited as that user, never with the password.
-    const row = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: restore.id } });
+    const row = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: Number(restore.id) } });
     expect(row).toMatchObject({ restoreUser: user, rewriteDefiners: true });
     const audit = await app.db.prisma.auditLog.findMany({ where: { entityType: "restore", entityId: String(restore.id) } });
     expect(audit.length).toBeGreaterThan(0);
@@ -213,7 +213,7 @@ describe("restore pre-flight and definer rewrite", () => {
 
   it("a restore as another user whose password this process does not hold fails without touching anything", async () => {
     const prisma = app.db.prisma;
-    const last = await prisma.restore.findFirstOrThrow({ where: { backupId: backup.id, status: "SUCCEEDED" }, orderBy: { id: "desc" } });
+    const last = await prisma.restore.findFirstOrThrow({ where: { backupId: Number(backup.id), status: "SUCCEEDED" }, orderBy: { id: "desc" } });
     const orphan = await prisma.restore.create({
       data: {
         backupId: backup.id,

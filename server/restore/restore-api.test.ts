@@ -100,7 +100,7 @@ describe("restores through the API", () => {
     expect(await mariadbFingerprint(restore.database)).toEqual(await mariadbFingerprint(mariaSource));
 
     const listed = dataOf(
-      await operator(`query($b: Int!) { restores(filter: { backupId: $b }) { nodes { id } } backup(id: $b) { restores { id status } } }`, {
+      await operator(`query($b: ID!) { restores(filter: { backupId: $b }) { nodes { id } } backup(id: $b) { restores { id status } } }`, {
         b: mariaBackup.id,
       }),
     ) as {
@@ -194,7 +194,7 @@ describe("restores through the API", () => {
       },
     });
     expect(await app.restore.recover()).toBe(1);
-    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: left.id } })).toMatchObject({
+    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: Number(left.id) } })).toMatchObject({
       status: "FAILED",
       error: expect.stringMatching(/^interrupted/),
     });
@@ -226,12 +226,12 @@ describe("restores through the API", () => {
     const loading = await app.db.prisma.restore.create({ data: { ...base, targetState: "UNTOUCHED", targetDetail: "restoring into the scratch database" } });
     const swapping = await app.db.prisma.restore.create({ data: { ...base, targetState: "UNKNOWN", targetDetail: "swapping: tables named sqlguard_old_*" } });
     expect(await app.restore.recover()).toBe(2);
-    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: loading.id } })).toMatchObject({
+    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: Number(loading.id) } })).toMatchObject({
       status: "FAILED",
       targetState: "UNTOUCHED",
       targetDetail: `"${target}" was not changed; the scratch database "${scratch}" was dropped`,
     });
-    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: swapping.id } })).toMatchObject({
+    expect(await app.db.prisma.restore.findUniqueOrThrow({ where: { id: Number(swapping.id) } })).toMatchObject({
       status: "FAILED",
       targetState: "UNKNOWN",
       targetDetail: "swapping: tables named sqlguard_old_*",
@@ -266,7 +266,7 @@ describe("restores through the API", () => {
     const running = await waitForRestore(admin, started.id, (r) => r.status === "RUNNING" && r.progressBytes === r.totalBytes);
     expect(running.progressBytes).toBe(pgBackup.storedBytes);
 
-    const cancelled = dataOf(await operator(`mutation($id: Int!) { cancelRestore(id: $id) { id } }`, { id: started.id }));
+    const cancelled = dataOf(await operator(`mutation($id: ID!) { cancelRestore(id: $id) { id } }`, { id: started.id }));
     expect(cancelled).toBeTruthy();
     const done = await waitForRestore(admin, started.id);
     expect(done).toMatchObject({ status: "CANCELLED", targetState: "UNTOUCHED" });

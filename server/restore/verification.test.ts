@@ -86,7 +86,7 @@ describe("checksum verification", () => {
 
   async function verify(id: number): Promise<ArtifactView[]> {
     return (
-      dataOf(await operator(`mutation($id: Int!) { verifyBackup(id: $id) { ${ARTIFACT_FIELDS} } }`, { id })) as { verifyBackup: { artifacts: ArtifactView[] } }
+      dataOf(await operator(`mutation($id: ID!) { verifyBackup(id: $id) { ${ARTIFACT_FIELDS} } }`, { id })) as { verifyBackup: { artifacts: ArtifactView[] } }
     ).verifyBackup.artifacts;
   }
 
@@ -182,7 +182,7 @@ describe("checksum verification", () => {
     const b = await backup(pgId, source, [localId]);
     const pass = await app.services.verification.runPass();
     expect(pass.checked).toBeGreaterThanOrEqual(1);
-    const row = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: b.id } });
+    const row = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: Number(b.id) } });
     expect(row).toMatchObject({ status: "STORED", verifyResult: "OK" });
     expect(row.verifiedAt).not.toBeNull();
     // Everything was just verified: the next pass has nothing to do.

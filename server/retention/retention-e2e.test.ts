@@ -16,7 +16,7 @@ type Row = { id: number; status: string; error: string | null; artifacts: Array<
 type Client = Awaited<ReturnType<typeof httpClient>>;
 
 async function rowsOf(client: Client, scheduleId: number): Promise<Row[]> {
-  const r = await client(`query($id: Int!) { backups(filter: { scheduleId: $id }, first: 500) { nodes { id status error artifacts { key status } } } }`, {
+  const r = await client(`query($id: ID!) { backups(filter: { scheduleId: $id }, first: 500) { nodes { id status error artifacts { key status } } } }`, {
     id: scheduleId,
   });
   return (dataOf(r) as { backups: { nodes: Row[] } }).backups.nodes.sort((a, b) => a.id - b.id);
@@ -60,7 +60,7 @@ describe("retention end to end, while backups fail", () => {
     });
     const client = await httpClient(server.url, "admin", "retention-admin");
     for (const s of (dataOf(await client(`{ schedules { id } }`)) as { schedules: Array<{ id: number }> }).schedules) {
-      dataOf(await client(`mutation($id: Int!) { deleteSchedule(id: $id) { id } }`, { id: s.id }));
+      dataOf(await client(`mutation($id: ID!) { deleteSchedule(id: $id) { id } }`, { id: s.id }));
     }
     const serverId = await createServer(client, { name: "maria-ret", engine: "MARIADB", host: "127.0.0.1", username: "root", includeDatabases: [db] });
     const targetDir = path.join(work, "target");
@@ -68,7 +68,7 @@ describe("retention end to end, while backups fail", () => {
     const created = await client(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
       input: { name: "every-2s", cronExpression: "*/2 * * * * *", serverIds: [serverId], storageTargetIds: [targetId] },
     });
-    const scheduleId = (dataOf(created) as { createSchedule: { id: number } }).createSchedule.id;
+    const scheduleId = Number((dataOf(created) as { createSchedule: { id: number } }).createSchedule.id);
     dataOf(
       await client(`mutation($input: RetentionRuleInput!) { setRetentionRule(input: $input) { id } }`, {
         input: { scheduleId, storageTargetId: targetId, maxAgeDays: 1, minKeep: 2 },
@@ -78,14 +78,14 @@ describe("retention end to end, while backups fail", () => {
     await until(client, scheduleId, (rows) => count(rows, "SUCCEEDED") >= 4, "four successful backups");
     // The server goes away: every run from now on fails (the tick queues the databases it knew).
     dataOf(
-      await client(`mutation($id: Int!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { id } }`, {
+      await client(`mutation($id: ID!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { id } }`, {
         id: serverId,
         input: { port: await freePort() },
       }),
     );
     await until(client, scheduleId, (rows) => count(rows, "FAILED") >= 3, "three failed backups");
     const setEnabled = (enabled: boolean) =>
-      client(`mutation($id: Int!, $e: Boolean!) { updateSchedule(id: $id, input: { enabled: $e }) { id } }`, { id: scheduleId, e: enabled });
+      client(`mutation($id: ID!, $e: Boolean!) { updateSchedule(id: $id, input: { enabled: $e }) { id } }`, { id: scheduleId, e: enabled });
     dataOf(await setEnabled(false));
     const settled = await until(client, scheduleId, (rows) => !rows.some((r) => ["PENDING", "RUNNING"].includes(r.status)), "the last run to end");
     const successes = settled.filter((r) => r.status === "SUCCEEDED");
@@ -103,7 +103,7 @@ describe("retention end to end, while backups fail", () => {
     }
     const preview = dataOf(
       await client(
-        `query($s: Int!, $t: Int!) { retentionPreview(scheduleId: $s, storageTargetId: $t) { deleteCount keepCount deletions { backupId reasons kind } } }`,
+        `query($s: ID!, $t: ID!) { retentionPreview(scheduleId: $s, storageTargetId: $t) { deleteCount keepCount deletions { backupId reasons kind } } }`,
         { s: scheduleId, t: targetId },
       ),
     ) as {
@@ -116,7 +116,7 @@ describe("retention end to end, while backups fail", () => {
     ).toBe(true);
 
     const run = dataOf(
-      await client(`mutation($s: Int, $t: Int) { runRetention(scheduleId: $s, storageTargetId: $t) { deletions { backupId done } backupsDeleted failures } }`, {
+      await client(`mutation($s: ID, $t: ID) { runRetention(scheduleId: $s, storageTargetId: $t) { deletions { backupId done } backupsDeleted failures } }`, {
         s: scheduleId,
         t: targetId,
       }),

@@ -57,7 +57,7 @@ describe("backup warnings", () => {
     const [b] = await runBackup(admin, { serverId, databases: [db], storageTargetIds: [targetId] });
     const done = await waitForBackup(admin, b!.id);
     expect(done.status).toBe("SUCCEEDED");
-    const { backup } = dataOf(await admin(`query($id: Int!) { backup(id: $id) { warnings artifacts { key } } }`, { id: b!.id })) as {
+    const { backup } = dataOf(await admin(`query($id: ID!) { backup(id: $id) { warnings artifacts { key } } }`, { id: b!.id })) as {
       backup: { warnings: string[]; artifacts: Array<{ key: string }> };
     };
     expect(backup.warnings).toEqual(expect.arrayContaining([expect.stringMatching(ROUTINES), expect.stringMatching(MYISAM)]));
@@ -74,7 +74,7 @@ describe("backup warnings", () => {
     const serverId = await createServer(admin, { name: "maria-root", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root" });
     const [b] = await runBackup(admin, { serverId, databases: [clean], storageTargetIds: [targetId] });
     expect((await waitForBackup(admin, b!.id)).status).toBe("SUCCEEDED");
-    const { backup } = dataOf(await admin(`query($id: Int!) { backup(id: $id) { warnings } }`, { id: b!.id })) as { backup: { warnings: string[] } };
+    const { backup } = dataOf(await admin(`query($id: ID!) { backup(id: $id) { warnings } }`, { id: b!.id })) as { backup: { warnings: string[] } };
     expect(backup.warnings).toEqual([]);
   });
 

@@ -188,9 +188,9 @@ describe("PARALLEL engine round trips", () => {
       username: "root",
       includeDatabases: ["none"],
     });
-    dataOf(await operator(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: backup.id, s: verifyId }));
+    dataOf(await operator(`mutation($b: ID!, $s: ID!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: backup.id, s: verifyId }));
     const drill = await eventually(async () => {
-      const r = dataOf(await operator(`query($b: Int!) { backup(id: $b) { drills { status error } } }`, { b: backup.id })) as {
+      const r = dataOf(await operator(`query($b: ID!) { backup(id: $b) { drills { status error } } }`, { b: backup.id })) as {
         backup: { drills: Array<{ status: string; error: string | null }> };
       };
       const d = r.backup.drills[0];
@@ -245,9 +245,9 @@ describe("PARALLEL engine round trips", () => {
       username: POSTGRES.user,
       includeDatabases: ["none"],
     });
-    dataOf(await operator(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: backup.id, s: verifyId }));
+    dataOf(await operator(`mutation($b: ID!, $s: ID!) { runRestoreDrill(backupId: $b, serverId: $s) { id } }`, { b: backup.id, s: verifyId }));
     const drill = await eventually(async () => {
-      const r = dataOf(await operator(`query($b: Int!) { backup(id: $b) { drills { status error details } } }`, { b: backup.id })) as {
+      const r = dataOf(await operator(`query($b: ID!) { backup(id: $b) { drills { status error details } } }`, { b: backup.id })) as {
         backup: { drills: Array<{ status: string; error: string | null; details: unknown }> };
       };
       const d = r.backup.drills[0];
@@ -259,7 +259,7 @@ describe("PARALLEL engine round trips", () => {
   });
 
   it("testServerConnection reports whether the PARALLEL engine can run and what it locks: RELOAD missing makes a PARALLEL server not ok", async () => {
-    const query = `mutation($id: Int!) { testServerConnection(id: $id) { ok warnings parallel { ready tool threads problems locks } } }`;
+    const query = `mutation($id: ID!) { testServerConnection(id: $id) { ok warnings parallel { ready tool threads problems locks } } }`;
     type Probe = { ok: boolean; warnings: string[]; parallel: { ready: boolean; tool: string | null; threads: number; problems: string[]; locks: string } };
     const probe = async (id: number) => (dataOf(await operator(query, { id })) as { testServerConnection: Probe }).testServerConnection;
     const maria = await probe(mariaId);

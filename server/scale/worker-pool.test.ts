@@ -17,7 +17,7 @@ const DATABASES = 40;
 const LEASE_SECONDS = 3;
 
 async function backupsOf(client: Client, serverId: number): Promise<Row[]> {
-  const r = await client(`query($id: Int!) { backups(filter: { serverId: $id }, first: 500) { nodes { id database status instanceId attempt error } } }`, {
+  const r = await client(`query($id: ID!) { backups(filter: { serverId: $id }, first: 500) { nodes { id database status instanceId attempt error } } }`, {
     id: serverId,
   });
   return (dataOf(r) as { backups: { nodes: Row[] } }).backups.nodes;

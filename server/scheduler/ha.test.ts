@@ -13,7 +13,7 @@ type Client = Awaited<ReturnType<typeof httpClient>>;
 
 async function rowsOf(client: Client, scheduleId: number): Promise<Row[]> {
   const r = await client(
-    `query($id: Int!) { backups(filter: { scheduleId: $id }, first: 500) { nodes { id dueAt status instanceId error artifacts { key } } } }`,
+    `query($id: ID!) { backups(filter: { scheduleId: $id }, first: 500) { nodes { id dueAt status instanceId error artifacts { key } } } }`,
     { id: scheduleId },
   );
   return (dataOf(r) as { backups: { nodes: Row[] } }).backups.nodes.sort((a, b) => a.dueAt.localeCompare(b.dueAt));
@@ -70,14 +70,14 @@ describe("two SQLGuard processes on one metadata database", () => {
     const client = await httpClient(processes.get("ha-a")!.url, "admin", "ha-test-admin");
     const other = await httpClient(processes.get("ha-b")!.url, "admin", "ha-test-admin");
     const seeded = dataOf(await client(`{ schedules { id } }`)) as { schedules: Array<{ id: number }> };
-    for (const s of seeded.schedules) dataOf(await client(`mutation($id: Int!) { deleteSchedule(id: $id) { id } }`, { id: s.id }));
+    for (const s of seeded.schedules) dataOf(await client(`mutation($id: ID!) { deleteSchedule(id: $id) { id } }`, { id: s.id }));
     const serverId = await createServer(client, { name: "maria-ha", engine: "MARIADB", host: "127.0.0.1", username: "root", includeDatabases: [db] });
     const targetDir = path.join(work, "shared-target");
     const targetId = await createTarget(client, { name: "ha-local", kind: "LOCAL", path: targetDir });
     const created = await client(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
       input: { name: "every-second", cronExpression: "* * * * * *", serverIds: [serverId], storageTargetIds: [targetId] },
     });
-    const scheduleId = (dataOf(created) as { createSchedule: { id: number } }).createSchedule.id;
+    const scheduleId = Number((dataOf(created) as { createSchedule: { id: number } }).createSchedule.id);
 
     // Both instances fire every second; the unique (schedule, server, database, dueAt) lets one insert win.
     await waitFor(async () => ((await rowsOf(client, scheduleId)).length >= 6 ? true : undefined), "six seconds of runs");

@@ -6,8 +6,8 @@ import { schedulerFixture, type SchedulerFixture } from "./testing/scheduler-fix
 // One test uses a per-second schedule (allowed only when asked for).
 process.env.SQLGUARD_CRON_SECONDS = "true";
 
-const SCHEDULE = `query($id: Int!) { schedule(id: $id) { nextRunAt liveNextRunAt lastDueAt enabled } }`;
-const UPDATE = `mutation($id: Int!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`;
+const SCHEDULE = `query($id: ID!) { schedule(id: $id) { nextRunAt liveNextRunAt lastDueAt enabled } }`;
+const UPDATE = `mutation($id: ID!, $input: ScheduleInput!) { updateSchedule(id: $id, input: $input) { id } }`;
 
 let f: SchedulerFixture | undefined;
 afterEach(async () => {
@@ -59,7 +59,7 @@ describe("the scheduler, reconciled from GraphQL changes", () => {
     await f.admin(UPDATE, { id, input: { enabled: true } });
     await f.app.scheduler.idle();
     expect(f.cron.names()).toEqual([`schedule-${id}`]);
-    dataOf(await f.admin(`mutation($id: Int!) { deleteSchedule(id: $id) { id } }`, { id }));
+    dataOf(await f.admin(`mutation($id: ID!) { deleteSchedule(id: $id) { id } }`, { id }));
     await f.app.scheduler.idle();
     expect(f.cron.names()).toEqual([]);
     await f.clock.advance(3 * 3_600_000);
@@ -93,7 +93,7 @@ describe("the scheduler, reconciled from GraphQL changes", () => {
     const id = await f.createSchedule({ name: "every-second", cronExpression: "* * * * * *" });
     const fx = f;
     await waitFor(async () => (await fx.backupsOf(id)).length >= 3, "three ticks");
-    dataOf(await f.admin(`mutation($id: Int!) { deleteSchedule(id: $id) { id } }`, { id }));
+    dataOf(await f.admin(`mutation($id: ID!) { deleteSchedule(id: $id) { id } }`, { id }));
     await f.app.scheduler.idle();
     const rows = await f.app.db.prisma.backup.findMany({ where: { scheduleName: "every-second" } });
     await new Promise((r) => setTimeout(r, 1600));
@@ -191,9 +191,9 @@ describe("the scheduler, reconciled from GraphQL changes", () => {
     f = await schedulerFixture();
     const id = await f.createSchedule({ name: "nightly", cronExpression: "0 3 * * *" });
     const viewer = await f.app.as("VIEWER");
-    expect((await viewer(`mutation($id: Int!) { runSchedule(id: $id) { id } }`, { id })).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect((await viewer(`mutation($id: ID!) { runSchedule(id: $id) { id } }`, { id })).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     const operator = await f.app.as("OPERATOR");
-    const r = dataOf(await operator(`mutation($id: Int!) { runSchedule(id: $id) { id status trigger dueAt scheduleName database } }`, { id })) as {
+    const r = dataOf(await operator(`mutation($id: ID!) { runSchedule(id: $id) { id status trigger dueAt scheduleName database } }`, { id })) as {
       runSchedule: unknown[];
     };
     expect(r.runSchedule).toEqual([{ id: expect.any(Number), status: "PENDING", trigger: "MANUAL", dueAt: null, scheduleName: "nightly", database: "app" }]);

@@ -37,24 +37,37 @@ export function dataOf<T>(result: { data?: T | null; errors?: Array<{ message: s
   return result.data as T;
 }
 
+/**
+ * The API's ids are strings (graphql/ids.test.ts holds that); these helpers hand tests row ids as
+ * numbers, so that they go straight into Prisma queries and compare with database rows.
+ */
+function rowIds(b: BackupView): BackupView {
+  return {
+    ...b,
+    id: Number(b.id),
+    server: b.server && { id: Number(b.server.id) },
+    artifacts: b.artifacts.map((a) => ({ ...a, id: Number(a.id), storageTarget: a.storageTarget && { ...a.storageTarget, id: Number(a.storageTarget.id) } })),
+  };
+}
+
 export async function createServer(client: Client, input: Record<string, unknown>): Promise<number> {
   const r = await client(`mutation($input: ServerInput!) { createServer(input: $input) { id } }`, { input });
-  return (dataOf(r) as { createServer: { id: number } }).createServer.id;
+  return Number((dataOf(r) as { createServer: { id: string } }).createServer.id);
 }
 
 export async function createTarget(client: Client, input: Record<string, unknown>): Promise<number> {
   const r = await client(`mutation($input: StorageTargetInput!) { createStorageTarget(input: $input) { id } }`, { input });
-  return (dataOf(r) as { createStorageTarget: { id: number } }).createStorageTarget.id;
+  return Number((dataOf(r) as { createStorageTarget: { id: string } }).createStorageTarget.id);
 }
 
 export async function runBackup(client: Client, input: { serverId: number; databases?: string[]; storageTargetIds?: number[] }): Promise<BackupView[]> {
   const r = await client(`mutation($input: RunBackupInput!) { runBackup(input: $input) { ${BACKUP_FIELDS} } }`, { input });
-  return (dataOf(r) as { runBackup: BackupView[] }).runBackup;
+  return (dataOf(r) as { runBackup: BackupView[] }).runBackup.map(rowIds);
 }
 
 export async function getBackup(client: Client, id: number): Promise<BackupView> {
-  const r = await client(`query($id: Int!) { backup(id: $id) { ${BACKUP_FIELDS} } }`, { id });
-  return (dataOf(r) as { backup: BackupView }).backup;
+  const r = await client(`query($id: ID!) { backup(id: $id) { ${BACKUP_FIELDS} } }`, { id });
+  return rowIds((dataOf(r) as { backup: BackupView }).backup);
 }
 
 /** Polls a backup until it leaves PENDING/RUNNING (or `until` holds). */

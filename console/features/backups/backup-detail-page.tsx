@@ -21,10 +21,10 @@ import { useBackupEvents, type BackupEventData } from "./use-backup-events";
 
 const ACTIVE: BackupStatus[] = ["PENDING", "RUNNING"];
 
-type Key = { id: number; label: string; fingerprint: string };
+type Key = { id: string; label: string; fingerprint: string };
 
 /** "none", or "age, opens with: instance key (1a2b…), vault (3c4d…)" from the keys its stored copies record. */
-function encryptionOf(b: { encryption: string; artifacts: ReadonlyArray<{ encryptionKeyIds: number[] }> }, keys: ReadonlyArray<Key>): string {
+function encryptionOf(b: { encryption: string; artifacts: ReadonlyArray<{ encryptionKeyIds: string[] }> }, keys: ReadonlyArray<Key>): string {
   if (b.encryption !== "AGE") return "none";
   const ids = [...new Set(b.artifacts.flatMap((a) => a.encryptionKeyIds))];
   if (!ids.length) return "age";
@@ -39,9 +39,9 @@ function encryptionOf(b: { encryption: string; artifacts: ReadonlyArray<{ encryp
 export function BackupDetailPage() {
   const params = useSearchParams();
   const raw = params.get("id");
-  const id = raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
+  const id = raw && /^\d+$/.test(raw) ? raw : undefined;
   const viewer = useViewer();
-  const { data, error, refetch } = useQuery(BACKUP, { id: id ?? -1 }, { skip: id === undefined });
+  const { data, error, refetch } = useQuery(BACKUP, { id: id ?? "" }, { skip: id === undefined });
   const [live, setLive] = useState<BackupEventData>();
   const [busy, setBusy] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
@@ -56,9 +56,9 @@ export function BackupDetailPage() {
     },
     [refetch],
   );
-  useBackupEvents(onEvent, { backupId: id ?? -1, onOpen: refetch });
+  useBackupEvents(onEvent, { backupId: id, skip: id === undefined, onOpen: refetch });
 
-  async function act(label: string, mutation: TypedDocumentNode<unknown, { id: number }>, question?: ConfirmOptions) {
+  async function act(label: string, mutation: TypedDocumentNode<unknown, { id: string }>, question?: ConfirmOptions) {
     if (id === undefined) return;
     if (question && !(await confirm(question))) return;
     setBusy(label);

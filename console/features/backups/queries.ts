@@ -78,7 +78,7 @@ export const RESTORE_FIELDS = graphql(`
 
 export const BACKUP = graphql(
   `
-  query Backup($id: Int!) {
+  query Backup($id: ID!) {
     backup(id: $id) {
       id
       status
@@ -147,7 +147,7 @@ export const BACKUP = graphql(
 );
 
 export const CANCEL_BACKUP = graphql(`
-  mutation CancelBackup($id: Int!) {
+  mutation CancelBackup($id: ID!) {
     cancelBackup(id: $id) {
       id
       status
@@ -156,7 +156,7 @@ export const CANCEL_BACKUP = graphql(`
 `);
 
 export const REPAIR_BACKUP = graphql(`
-  mutation RepairBackup($id: Int!) {
+  mutation RepairBackup($id: ID!) {
     repairBackup(id: $id) {
       repaired
       failed {
@@ -172,7 +172,7 @@ export const REPAIR_BACKUP = graphql(`
 `);
 
 export const VERIFY_BACKUP = graphql(`
-  mutation VerifyBackup($id: Int!) {
+  mutation VerifyBackup($id: ID!) {
     verifyBackup(id: $id) {
       id
     }
@@ -180,7 +180,7 @@ export const VERIFY_BACKUP = graphql(`
 `);
 
 export const DELETE_BACKUP = graphql(`
-  mutation DeleteBackup($id: Int!) {
+  mutation DeleteBackup($id: ID!) {
     deleteBackup(id: $id) {
       id
       status
@@ -200,7 +200,7 @@ export const RESTORE_TARGETS = graphql(`
 
 /** The point-in-time window of the backup's server and database, for "Restore to a point in time". */
 export const RESTORE_PITR_WINDOW = graphql(`
-  query RestorePitrWindow($id: Int!, $database: String) {
+  query RestorePitrWindow($id: ID!, $database: String) {
     server(id: $id) {
       id
       pitr(database: $database) {
@@ -251,7 +251,7 @@ export type RestorePreflight = ResultOf<typeof RESTORE_PREFLIGHT>["restorePrefli
 
 export const RESTORE = graphql(
   `
-  query Restore($id: Int!) {
+  query Restore($id: ID!) {
     restore(id: $id) {
       ...RestoreFields
     }
@@ -262,7 +262,7 @@ export const RESTORE = graphql(
 
 export const CANCEL_RESTORE = graphql(
   `
-  mutation CancelRestore($id: Int!) {
+  mutation CancelRestore($id: ID!) {
     cancelRestore(id: $id) {
       ...RestoreFields
     }

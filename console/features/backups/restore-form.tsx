@@ -15,11 +15,11 @@ import { RestoreStatusPanel } from "./restore-status";
 
 /** What the form needs to know about the backup it restores. */
 export interface RestoreSource {
-  id: number;
+  id: string;
   database: string;
   engine: string;
-  server: { id: number } | null;
-  artifacts: ReadonlyArray<{ status: string; storageTargetId: number | null; storageTarget: { name: string; kind: string } | null }>;
+  server: { id: string } | null;
+  artifacts: ReadonlyArray<{ status: string; storageTargetId: string | null; storageTarget: { name: string; kind: string } | null }>;
 }
 
 const FAMILY: Record<string, string> = { MARIADB: "mysql", MYSQL: "mysql", POSTGRESQL: "pg" };
@@ -34,13 +34,13 @@ function validate(database: string, engine: string): Record<string, string> {
 }
 
 /** The target and account a restore and its pre-flight share, read from the form. */
-function targetOf(form: HTMLFormElement, backupId: number) {
+function targetOf(form: HTMLFormElement, backupId: string) {
   const f = new FormData(form);
   const database = String(f.get("database") ?? "").trim();
   const serverId = String(f.get("serverId") ?? "");
   const username = String(f.get("restoreUsername") ?? "").trim();
-  const input: VariablesOf<typeof RESTORE_PREFLIGHT>["input"] = { backupId, storageTargetId: Number(f.get("storageTargetId")) };
-  if (serverId) input.serverId = Number(serverId);
+  const input: VariablesOf<typeof RESTORE_PREFLIGHT>["input"] = { backupId, storageTargetId: String(f.get("storageTargetId")) };
+  if (serverId) input.serverId = String(serverId);
   if (database) input.database = database;
   if (f.get("restoreAs") === "on") input.credentials = { username, password: String(f.get("restorePassword") ?? "") };
   return { input, database, asOther: f.get("restoreAs") === "on", username };
@@ -64,7 +64,7 @@ export function RestoreForm({
   onEnd: () => void;
 }) {
   const servers = useQuery(RESTORE_TARGETS);
-  const pitr = useQuery(RESTORE_PITR_WINDOW, { id: backup.server?.id ?? 0, database: backup.database }, { skip: !backup.server });
+  const pitr = useQuery(RESTORE_PITR_WINDOW, { id: backup.server?.id ?? "", database: backup.database }, { skip: !backup.server });
   const window = pitr.data?.server.pitr ?? null;
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<unknown>();

@@ -5,7 +5,7 @@ import { client } from "@/lib/graphql";
 import { graphql, type ResultOf } from "@/lib/graphql-tada";
 
 const EVENTS = graphql(`
-  subscription BackupEvents($backupId: Int) {
+  subscription BackupEvents($backupId: ID) {
     backupEvents(backupId: $backupId) {
       type
       backupId
@@ -24,10 +24,11 @@ const RETRY_MS = [1_000, 2_000, 5_000, 10_000];
 /**
  * Follows `backupEvents` over SSE (all backups, or one) while the component is mounted, and
  * reconnects with backoff when the stream drops. `onOpen` runs each time the stream is (re)opened:
- * refetch there, since events sent before it are lost. Returns whether the stream is open.
+ * refetch there, since events sent before it are lost. `skip` follows nothing (a page without a valid id).
+ * Returns whether the stream is open.
  */
-export function useBackupEvents(onEvent: (event: BackupEventData) => void, options: { backupId?: number; onOpen?: () => void } = {}): boolean {
-  const { backupId } = options;
+export function useBackupEvents(onEvent: (event: BackupEventData) => void, options: { backupId?: string; skip?: boolean; onOpen?: () => void } = {}): boolean {
+  const { backupId, skip } = options;
   const handler = useRef(onEvent);
   handler.current = onEvent;
   const opened = useRef(options.onOpen);
@@ -35,6 +36,7 @@ export function useBackupEvents(onEvent: (event: BackupEventData) => void, optio
   const [live, setLive] = useState(false);
 
   useEffect(() => {
+    if (skip) return;
     let stopped = false;
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -75,7 +77,7 @@ export function useBackupEvents(onEvent: (event: BackupEventData) => void, optio
       subscription?.unsubscribe();
       if (timer) clearTimeout(timer);
     };
-  }, [backupId]);
+  }, [backupId, skip]);
 
   return live;
 }

@@ -19,7 +19,7 @@ import { HistoryCharts } from "./history-charts";
 import { PitrPanel } from "./pitr-panel";
 
 const ACKNOWLEDGE = graphql(`
-  mutation AcknowledgeDatabaseProblem($serverId: Int!, $database: String!) {
+  mutation AcknowledgeDatabaseProblem($serverId: ID!, $database: String!) {
     acknowledgeDatabaseProblem(serverId: $serverId, database: $database) {
       at
     }
@@ -107,7 +107,7 @@ const DASHBOARD = graphql(`
   }
 `);
 
-type Progress = Record<number, { storedBytes: string | null; rawBytes: string | null; bytesPerSecond: number | null }>;
+type Progress = Record<string, { storedBytes: string | null; rawBytes: string | null; bytesPerSecond: number | null }>;
 
 /** "Is every database protected?": status lights, running backups (live), failures, storage. */
 export function DashboardPage() {
@@ -140,7 +140,7 @@ export function DashboardPage() {
   const pathname = usePathname();
   const label = parseLabel(params.get("label"));
 
-  async function acknowledge(serverId: number, database: string) {
+  async function acknowledge(serverId: string, database: string) {
     setAckFailure(undefined);
     try {
       await request(ACKNOWLEDGE, { serverId, database });

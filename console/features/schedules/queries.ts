@@ -49,7 +49,7 @@ const RULE_FIELDS = graphql(`
 
 export const SCHEDULE = graphql(
   `
-  query Schedule($id: Int!) {
+  query Schedule($id: ID!) {
     schedule(id: $id) {
       id
       name
@@ -112,7 +112,7 @@ export const CREATE_SCHEDULE = graphql(`
 `);
 
 export const UPDATE_SCHEDULE = graphql(`
-  mutation UpdateSchedule($id: Int!, $input: ScheduleInput!) {
+  mutation UpdateSchedule($id: ID!, $input: ScheduleInput!) {
     updateSchedule(id: $id, input: $input) {
       id
       name
@@ -121,7 +121,7 @@ export const UPDATE_SCHEDULE = graphql(`
 `);
 
 export const DELETE_SCHEDULE = graphql(`
-  mutation DeleteSchedule($id: Int!) {
+  mutation DeleteSchedule($id: ID!) {
     deleteSchedule(id: $id) {
       id
     }
@@ -129,7 +129,7 @@ export const DELETE_SCHEDULE = graphql(`
 `);
 
 export const RUN_SCHEDULE = graphql(`
-  mutation RunSchedule($id: Int!) {
+  mutation RunSchedule($id: ID!) {
     runSchedule(id: $id) {
       id
       status
@@ -149,7 +149,7 @@ export const SET_RETENTION_RULE = graphql(
 );
 
 export const DELETE_RETENTION_RULE = graphql(`
-  mutation DeleteRetentionRule($id: Int!) {
+  mutation DeleteRetentionRule($id: ID!) {
     deleteRetentionRule(id: $id) {
       id
     }
@@ -157,7 +157,7 @@ export const DELETE_RETENTION_RULE = graphql(`
 `);
 
 export const RETENTION_PREVIEW = graphql(`
-  query RetentionPreview($scheduleId: Int!, $storageTargetId: Int!) {
+  query RetentionPreview($scheduleId: ID!, $storageTargetId: ID!) {
     retentionPreview(scheduleId: $scheduleId, storageTargetId: $storageTargetId) {
       evaluatedAt
       deleteCount

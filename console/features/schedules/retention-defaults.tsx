@@ -48,7 +48,7 @@ export function RetentionDraftFields({
   errors,
   onChange,
 }: {
-  target: { id: number; name: string };
+  target: { id: string; name: string };
   draft: RetentionDraft;
   errors: Partial<Record<RetentionKey, string>>;
   onChange: (next: RetentionDraft) => void;

@@ -33,8 +33,8 @@ export function RetentionEditor({
   canEdit,
   onChanged,
 }: {
-  scheduleId: number;
-  target: { id: number; name: string };
+  scheduleId: string;
+  target: { id: string; name: string };
   rule: RetentionRule | undefined;
   canEdit: boolean;
   onChanged: () => void;

@@ -15,10 +15,10 @@ export function ScheduleEditPage() {
   const params = useSearchParams();
   const router = useRouter();
   const raw = params.get("id");
-  const id = raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
+  const id = raw && /^\d+$/.test(raw) ? raw : undefined;
   const viewer = useViewer();
   const options = useQuery(SCHEDULE_OPTIONS);
-  const schedule = useQuery(SCHEDULE, { id: id ?? -1 }, { skip: id === undefined });
+  const schedule = useQuery(SCHEDULE, { id: id ?? "" }, { skip: id === undefined });
   const [notice, setNotice] = useState<string>();
   const [problem, setProblem] = useState<string>();
 

@@ -20,11 +20,11 @@ export function ScheduleForm({
   onSaved,
 }: {
   schedule?: ScheduleDetail;
-  servers: ReadonlyArray<{ id: number; name: string }>;
-  targets: ReadonlyArray<{ id: number; name: string; isDefault: boolean }>;
+  servers: ReadonlyArray<{ id: string; name: string }>;
+  targets: ReadonlyArray<{ id: string; name: string; isDefault: boolean }>;
   readOnly: boolean;
   /** `problem` says what was saved only in part (a retention rule the server refused). */
-  onSaved: (saved: { id: number; name: string }, problem?: string) => void;
+  onSaved: (saved: { id: string; name: string }, problem?: string) => void;
 }) {
   const [cron, setCron] = useState(schedule?.cronExpression ?? "0 2 * * *");
   const [timezone, setTimezone] = useState(schedule?.timezone ?? "UTC");
@@ -32,8 +32,8 @@ export function ScheduleForm({
   const [targetIds, setTargetIds] = useState<string[]>(schedule?.storageTargets.map((t) => String(t.id)) ?? []);
   const [errors, setErrors] = useState<Record<string, string>>({});
   // A new schedule gets a retention rule on each target it writes to (prefilled, never "kept forever").
-  const [drafts, setDrafts] = useState<Record<number, RetentionDraft>>({});
-  const [draftErrors, setDraftErrors] = useState<Record<number, Partial<Record<RetentionKey, string>>>>({});
+  const [drafts, setDrafts] = useState<Record<string, RetentionDraft>>({});
+  const [draftErrors, setDraftErrors] = useState<Record<string, Partial<Record<RetentionKey, string>>>>({});
   const written = schedule ? [] : targetIds.length ? targets.filter((t) => targetIds.includes(String(t.id))) : targets.filter((t) => t.isDefault);
   const [failure, setFailure] = useState<unknown>();
   const [saving, setSaving] = useState(false);
@@ -68,8 +68,8 @@ export function ScheduleForm({
       timezone: timezone.trim(),
       enabled: f.get("enabled") === "on",
       missedRunPolicy: String(f.get("missedRunPolicy") ?? "RUN_ONCE") as MissedRunPolicy,
-      serverIds: serverIds.map(Number),
-      storageTargetIds: targetIds.map(Number),
+      serverIds,
+      storageTargetIds: targetIds,
     };
     setSaving(true);
     try {

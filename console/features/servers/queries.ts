@@ -66,7 +66,7 @@ export const CREATE_SERVER = graphql(
 
 export const UPDATE_SERVER = graphql(
   `
-  mutation UpdateServer($id: Int!, $input: ServerUpdateInput!) {
+  mutation UpdateServer($id: ID!, $input: ServerUpdateInput!) {
     updateServer(id: $id, input: $input) {
       ...ServerFields
     }
@@ -76,7 +76,7 @@ export const UPDATE_SERVER = graphql(
 );
 
 export const DELETE_SERVER = graphql(`
-  mutation DeleteServer($id: Int!) {
+  mutation DeleteServer($id: ID!) {
     deleteServer(id: $id) {
       id
     }
@@ -84,7 +84,7 @@ export const DELETE_SERVER = graphql(`
 `);
 
 export const TEST_SERVER = graphql(`
-  mutation TestServerConnection($id: Int!) {
+  mutation TestServerConnection($id: ID!) {
     testServerConnection(id: $id) {
       ok
       version
@@ -117,7 +117,7 @@ export const RUN_BACKUP = graphql(`
 
 /** "Test connection" from the create / edit form: what the form holds, unsaved (over the saved server when editing). */
 export const TEST_SERVER_DRAFT = graphql(`
-  mutation TestServerDraft($id: Int, $input: ServerUpdateInput!) {
+  mutation TestServerDraft($id: ID, $input: ServerUpdateInput!) {
     testServerConnection(id: $id, input: $input) {
       ok
       version
@@ -192,7 +192,7 @@ export const CREATE_DUMP_OPTIONS = graphql(
 
 export const UPDATE_DUMP_OPTIONS = graphql(
   `
-  mutation UpdateDumpOptions($id: Int!, $input: DumpOptionsInput!) {
+  mutation UpdateDumpOptions($id: ID!, $input: DumpOptionsInput!) {
     updateDumpOptions(id: $id, input: $input) {
       ...DumpOptionsFields
     }
@@ -202,7 +202,7 @@ export const UPDATE_DUMP_OPTIONS = graphql(
 );
 
 export const DELETE_DUMP_OPTIONS = graphql(`
-  mutation DeleteDumpOptions($id: Int!) {
+  mutation DeleteDumpOptions($id: ID!) {
     deleteDumpOptions(id: $id) {
       id
     }

@@ -17,14 +17,14 @@ export function RunBackupForm({
   onClose,
 }: {
   server: Server;
-  targets: ReadonlyArray<{ id: number; name: string; isDefault: boolean; enabled: boolean }>;
+  targets: ReadonlyArray<{ id: string; name: string; isDefault: boolean; enabled: boolean }>;
   onClose: () => void;
 }) {
   const [test, setTest] = useState<ConnectionTest>();
   const [testError, setTestError] = useState<unknown>();
   const [databases, setDatabases] = useState<string[]>([]);
   const [targetIds, setTargetIds] = useState<string[]>(targets.filter((t) => t.isDefault && t.enabled).map((t) => String(t.id)));
-  const [started, setStarted] = useState<Array<{ id: number; database: string }>>();
+  const [started, setStarted] = useState<Array<{ id: string; database: string }>>();
   const [failure, setFailure] = useState<unknown>();
   const [busy, setBusy] = useState(false);
 
@@ -45,7 +45,7 @@ export function RunBackupForm({
     setFailure(undefined);
     try {
       const { runBackup } = await request(RUN_BACKUP, {
-        input: { serverId: server.id, databases, storageTargetIds: targetIds.map(Number) },
+        input: { serverId: server.id, databases, storageTargetIds: targetIds },
       });
       setStarted(runBackup);
     } catch (error) {

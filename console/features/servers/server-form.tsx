@@ -38,7 +38,7 @@ export function ServerForm({
   onCancel,
 }: {
   server?: Server;
-  profiles: ReadonlyArray<{ id: number; name: string }>;
+  profiles: ReadonlyArray<{ id: string; name: string }>;
   onSaved: (server: Server) => void;
   onCancel: () => void;
 }) {
@@ -83,7 +83,7 @@ export function ServerForm({
       ...(engine !== "POSTGRESQL" ? { allowPublicKeyRetrieval: f.get("allowPublicKeyRetrieval") === "on" } : {}),
       enabled: f.get("enabled") === "on",
       maxConcurrent: raw.maxConcurrent && /^\d+$/.test(raw.maxConcurrent) ? Number(raw.maxConcurrent) : 1,
-      dumpOptionsId: profile ? Number(profile) : null,
+      dumpOptionsId: profile ? String(profile) : null,
       // Point-in-time recovery archives the binlog (MySQL, MariaDB) or the WAL (PostgreSQL).
       pitr: {
         enabled: f.get("pitrEnabled") === "on",

@@ -24,7 +24,7 @@ export const CREATE_USER = graphql(`
 `);
 
 export const UPDATE_USER = graphql(`
-  mutation UpdateUser($id: Int!, $input: UserInput!) {
+  mutation UpdateUser($id: ID!, $input: UserInput!) {
     updateUser(id: $id, input: $input) {
       id
       username
@@ -33,7 +33,7 @@ export const UPDATE_USER = graphql(`
 `);
 
 export const DELETE_USER = graphql(`
-  mutation DeleteUser($id: Int!) {
+  mutation DeleteUser($id: ID!) {
     deleteUser(id: $id) {
       id
     }
@@ -71,7 +71,7 @@ export const CREATE_TOKEN = graphql(`
 `);
 
 export const REVOKE_TOKEN = graphql(`
-  mutation RevokeApiToken($id: Int!) {
+  mutation RevokeApiToken($id: ID!) {
     revokeApiToken(id: $id) {
       id
       revokedAt
@@ -191,7 +191,7 @@ export const ADD_RECOVERY_RECIPIENT = graphql(
 
 export const RETIRE_ENCRYPTION_KEY = graphql(
   `
-  mutation RetireEncryptionKey($id: Int!) {
+  mutation RetireEncryptionKey($id: ID!) {
     retireEncryptionKey(id: $id) {
       ...EncryptionKeyFields
     }

@@ -55,7 +55,7 @@ export const CREATE_TARGET = graphql(
 
 export const UPDATE_TARGET = graphql(
   `
-  mutation UpdateStorageTarget($id: Int!, $input: StorageTargetInput!, $migration: StorageTargetMigration) {
+  mutation UpdateStorageTarget($id: ID!, $input: StorageTargetInput!, $migration: StorageTargetMigration) {
     updateStorageTarget(id: $id, input: $input, migration: $migration) {
       ...TargetFields
     }
@@ -65,7 +65,7 @@ export const UPDATE_TARGET = graphql(
 );
 
 export const DELETE_TARGET = graphql(`
-  mutation DeleteStorageTarget($id: Int!) {
+  mutation DeleteStorageTarget($id: ID!) {
     deleteStorageTarget(id: $id) {
       id
     }
@@ -73,7 +73,7 @@ export const DELETE_TARGET = graphql(`
 `);
 
 export const TEST_TARGET = graphql(`
-  mutation TestStorageTarget($id: Int!) {
+  mutation TestStorageTarget($id: ID!) {
     testStorageTarget(id: $id) {
       ok
       latencyMs
@@ -85,7 +85,7 @@ export const TEST_TARGET = graphql(`
 /** The result of a storage target test. */
 /** "Test" from the create / edit form: what the form holds, unsaved (over the saved target when editing). */
 export const TEST_TARGET_DRAFT = graphql(`
-  mutation TestStorageDraft($id: Int, $input: StorageTargetInput!) {
+  mutation TestStorageDraft($id: ID, $input: StorageTargetInput!) {
     testStorageTarget(id: $id, input: $input) {
       ok
       latencyMs

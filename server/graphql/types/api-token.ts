@@ -5,7 +5,7 @@ import { RoleEnum } from "./enums.ts";
 const ApiTokenType = builder.prismaObject("ApiToken", {
   description: "A bearer token for scripts (Authorization: Bearer <token>). The token itself is shown only when created.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     name: t.exposeString("name"),
     prefix: t.exposeString("prefix", { description: "The token's first characters, to recognise it." }),
     role: t.expose("role", { type: RoleEnum }),
@@ -53,7 +53,7 @@ builder.mutationFields((t) => ({
   revokeApiToken: t.prismaField({
     type: ApiTokenType,
     description: "Revokes one of the tokens `apiTokens` lists for you.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.auth.revokeApiToken(requireRole(ctx.principal, "VIEWER"), id),
   }),
 }));

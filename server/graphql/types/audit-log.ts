@@ -6,7 +6,7 @@ builder.prismaObject("AuditLog", {
   name: "AuditEntry",
   description: "One configuration change. Secrets appear only as set / not set.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     at: t.expose("at", { type: "DateTime" }),
     actor: t.exposeString("actor"),
     action: t.exposeString("action"),

@@ -11,7 +11,7 @@ const BackupEventRef = builder.objectRef<BackupEvent>("BackupEvent").implement({
   description: "One live change of a backup.",
   fields: (t) => ({
     type: t.field({ type: BackupEventTypeEnum, resolve: (e) => e.type }),
-    backupId: t.exposeInt("backupId"),
+    backupId: t.exposeID("backupId"),
     status: t.field({ type: BackupStatusEnum, nullable: true, resolve: (e) => (e.type === "STATUS" ? (e.status as never) : null) }),
     rawBytes: t.field({ type: "BigInt", nullable: true, description: "Dump bytes so far.", resolve: (e) => (e.type === "PROGRESS" ? e.rawBytes : null) }),
     storedBytes: t.field({
@@ -34,7 +34,7 @@ builder.subscriptionFields((t) => ({
   backupEvents: t.field({
     type: BackupEventRef,
     description: "Live backup events over SSE (Accept: text/event-stream): every backup, or one with backupId.",
-    args: { backupId: t.arg.int() },
+    args: { backupId: t.arg.id() },
     subscribe: (_root, { backupId }, ctx) => ctx.services.backups.subscribe(ctx.principal!, { backupId }),
     resolve: (event) => event,
   }),

@@ -5,7 +5,7 @@ const DatabaseBackupHealth = builder.objectRef<DatabaseHealth>("DatabaseBackupHe
   description:
     "A database some enabled schedule covers: its last successful backup, when the next one is expected (the first due time after it, plus a grace period), and whether that time has passed.",
   fields: (t) => ({
-    serverId: t.exposeInt("serverId"),
+    serverId: t.exposeID("serverId"),
     serverName: t.exposeString("serverName"),
     server: t.prismaField({
       type: "Server",
@@ -25,7 +25,7 @@ builder.queryFields((t) => ({
   databaseHealth: t.field({
     type: [DatabaseBackupHealth],
     description: "Backup health per scheduled database, overdue ones first.",
-    args: { overdueOnly: t.arg.boolean({ defaultValue: false }), serverId: t.arg.int() },
+    args: { overdueOnly: t.arg.boolean({ defaultValue: false }), serverId: t.arg.id() },
     resolve: (_r, args, ctx) => ctx.services.health.list(ctx.principal!, args),
   }),
 }));

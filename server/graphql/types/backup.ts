@@ -11,7 +11,7 @@ import { LabelInput } from "./server.ts";
 builder.prismaObject("BackupArtifact", {
   description: "One backup's copy on one storage target.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     status: t.expose("status", { type: ArtifactStatusEnum }),
     key: t.exposeString("key", { description: "Key inside the target (its prefix or base path not included)." }),
     sizeBytes: t.expose("sizeBytes", { type: "BigInt", nullable: true }),
@@ -19,9 +19,9 @@ builder.prismaObject("BackupArtifact", {
     deletedAt: t.expose("deletedAt", { type: "DateTime", nullable: true }),
     verifiedAt: t.expose("verifiedAt", { type: "DateTime", nullable: true }),
     error: t.exposeString("error", { nullable: true }),
-    storageTargetId: t.exposeInt("storageTargetId", { nullable: true }),
+    storageTargetId: t.exposeID("storageTargetId", { nullable: true }),
     storageTarget: t.relation("storageTarget", { nullable: true }),
-    encryptionKeyIds: t.intList({
+    encryptionKeyIds: t.idList({
       description: "An encrypted copy: the ids of the encryption keys that open it (see encryptionKeys); empty when not encrypted.",
       resolve: async (a, _args, ctx) =>
         (await ctx.prisma.artifactEncryptionKey.findMany({ where: { artifactId: a.id }, orderBy: { keyId: "asc" }, select: { keyId: true } })).map(
@@ -34,7 +34,7 @@ builder.prismaObject("BackupArtifact", {
 builder.prismaObject("Backup", {
   description: "One dump of one database, and its artifacts on each storage target.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     status: t.expose("status", { type: BackupStatusEnum }),
     database: t.exposeString("database"),
     server: t.relation("server", { nullable: true, description: "Null once the server was deleted; serverName stays." }),
@@ -90,11 +90,11 @@ builder.prismaObject("Backup", {
 
 const BackupFilter = builder.inputType("BackupFilter", {
   fields: (t) => ({
-    serverId: t.int(),
+    serverId: t.id(),
     database: t.string(),
-    scheduleId: t.int(),
+    scheduleId: t.id(),
     status: t.field({ type: [BackupStatusEnum] }),
-    storageTargetId: t.int(),
+    storageTargetId: t.id(),
     trigger: t.field({ type: BackupTriggerEnum }),
     from: t.field({ type: "DateTime", description: "Created at or after." }),
     to: t.field({ type: "DateTime", description: "Created before." }),
@@ -114,16 +114,16 @@ const BackupOrderEnum = builder.enumType("BackupOrder", { values: ["NEWEST_FIRST
 
 const RunBackupInput = builder.inputType("RunBackupInput", {
   fields: (t) => ({
-    serverId: t.int({ required: true }),
+    serverId: t.id({ required: true }),
     databases: t.stringList({ description: "Databases to back up; omitted or empty = all that the server's patterns select." }),
-    storageTargetIds: t.intList({ description: "Targets to write to; omitted or empty = the default targets." }),
+    storageTargetIds: t.idList({ description: "Targets to write to; omitted or empty = the default targets." }),
   }),
 });
 
 builder.queryFields((t) => ({
   backup: t.prismaField({
     type: "Backup",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.backups.get(id),
   }),
   backups: t.field({
@@ -160,7 +160,7 @@ builder.mutationFields((t) => ({
     type: BackupRepair,
     description:
       "Operator: copies a stored copy of a SUCCEEDED or PARTIAL backup (its SHA-256 checked as it streams) to every target it should be on without an intact copy (see copyProblems); a PARTIAL backup becomes SUCCEEDED once complete. Audited.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_r, { id }, ctx) => ctx.services.repair.repair(ctx.principal!, id),
   }),
   runBackup: t.prismaField({
@@ -172,13 +172,13 @@ builder.mutationFields((t) => ({
   deleteBackup: t.prismaField({
     type: "Backup",
     description: "Admin: deletes a finished backup's artifacts and manifests from every target; the record stays, DELETED.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.backups.delete(ctx.principal!, id),
   }),
   cancelBackup: t.prismaField({
     type: "Backup",
     description: "Cancels a pending backup, or stops a running one; a finished backup is returned unchanged.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.backups.cancel(ctx.principal!, id),
   }),
 }));

@@ -48,7 +48,7 @@ builder.mutationFields((t) => ({
     description:
       "Operator: connects to a server. `id` alone tests the saved server; `input` tests what a create or edit form holds, unsaved (over the saved server `id` when given; an empty password keeps the saved one).",
     args: {
-      id: t.arg.int({ description: "The saved server (optional with input)." }),
+      id: t.arg.id({ description: "The saved server (optional with input)." }),
       input: t.arg({ type: ServerUpdateInput, description: "The form's values: tested without saving." }),
     },
     resolve: (_r, { id, input }, ctx) => ctx.services.probes.testServer(ctx.principal!, id ?? null, input),
@@ -58,7 +58,7 @@ builder.mutationFields((t) => ({
     description:
       "Operator: writes, reads back and deletes a probe object. `id` alone tests the saved target; `input` tests what a form holds, unsaved (over the saved target `id` when given; an empty secret keeps the saved one).",
     args: {
-      id: t.arg.int({ description: "The saved target (optional with input)." }),
+      id: t.arg.id({ description: "The saved target (optional with input)." }),
       input: t.arg({ type: StorageTargetInput, description: "The form's values: tested without saving." }),
     },
     resolve: (_r, { id, input }, ctx) => ctx.services.probes.testStorage(ctx.principal!, id ?? null, input),

@@ -5,7 +5,7 @@ import { builder } from "../builder.ts";
 export const CopyProblemRef = builder.objectRef<CopyProblem>("CopyProblem").implement({
   description: "A storage target the backup should be on without an intact copy there.",
   fields: (t) => ({
-    storageTargetId: t.exposeInt("storageTargetId"),
+    storageTargetId: t.exposeID("storageTargetId"),
     target: t.exposeString("target", { description: "The storage target's name." }),
     status: t.exposeString("status", {
       description: "The copy's state: FAILED (upload), PENDING, CORRUPT or MISSING (found by verification), DELETED, or ABSENT (never written there).",

@@ -22,7 +22,7 @@ const AcknowledgementRef = builder.objectRef<{ at: Date; by: string; note: strin
 const DashboardDatabaseRef = builder.objectRef<DashboardDatabase>("DashboardDatabase").implement({
   description: "A protected database: its last good backup against its RPO, its last failure, its next run.",
   fields: (t) => ({
-    serverId: t.exposeInt("serverId"),
+    serverId: t.exposeID("serverId"),
     serverName: t.exposeString("serverName"),
     serverLabels: t.field({ type: [Label], description: "The server's labels now (filter the dashboard by them).", resolve: (d) => d.serverLabels }),
     database: t.exposeString("database", { nullable: true, description: "Null for a covered server never backed up yet." }),
@@ -86,7 +86,7 @@ const ComponentHealthRef = builder.objectRef<ComponentHealth>("ComponentHealth")
   description: "The last periodic health check of a server or storage target (SQLGUARD_HEALTH_INTERVAL_SECONDS).",
   fields: (t) => ({
     kind: t.exposeString("kind", { description: "SERVER or STORAGE_TARGET." }),
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     name: t.exposeString("name"),
     up: t.exposeBoolean("up"),
     checkedAt: t.expose("checkedAt", { type: "DateTime" }),
@@ -126,7 +126,7 @@ builder.mutationFields((t) => ({
     description:
       "Operator: acknowledges a database's FAILING, OVERDUE or DEGRADED state (e.g. it was dropped on purpose): the dashboard shows it as ACKNOWLEDGED until a run of it starts. Audited.",
     args: {
-      serverId: t.arg.int({ required: true }),
+      serverId: t.arg.id({ required: true }),
       database: t.arg.string({ required: true }),
       note: t.arg.string({ description: "Why (at most 500 characters)." }),
     },

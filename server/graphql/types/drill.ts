@@ -21,7 +21,7 @@ const DrillBaselineEnum = builder.enumType(E.DrillBaseline, {
 builder.prismaObject("RestoreDrill", {
   description: "A backup restored into a scratch database on a verification server, compared with what was captured, then dropped.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     status: t.expose("status", { type: DrillStatusEnum }),
     trigger: t.expose("trigger", { type: DrillTriggerEnum }),
     kind: t.expose("kind", { type: DrillKindEnum }),
@@ -31,7 +31,7 @@ builder.prismaObject("RestoreDrill", {
       description: "PITR drills: when the row-count checkpoint restored to was taken on the source.",
     }),
     stopAtPosition: t.exposeString("stopAtPosition", { nullable: true, description: "PITR drills: the binlog position (file:offset) restored to." }),
-    backupId: t.exposeInt("backupId", { nullable: true }),
+    backupId: t.exposeID("backupId", { nullable: true }),
     backup: t.relation("backup", { nullable: true }),
     schedule: t.relation("schedule", { nullable: true }),
     server: t.relation("server", { nullable: true, description: "The verification server; null once deleted (serverName stays)." }),
@@ -73,7 +73,7 @@ builder.prismaObjectFields("Schedule", (t) => ({
 const ScheduleDrillInput = builder.inputType("ScheduleDrillInput", {
   fields: (t) => ({
     enabled: t.boolean({ required: true }),
-    serverId: t.int({ description: "The verification server (required to enable)." }),
+    serverId: t.id({ description: "The verification server (required to enable)." }),
     cron: t.string({ description: "Drill on this cron (the schedule's timezone); omitted = after every successful backup." }),
     pitr: t.boolean({
       description:
@@ -94,7 +94,7 @@ builder.queryFields((t) => ({
     type: RestoreDrillConnection,
     description: "Drills newest first: of a backup, or of a database (sourceServerName + database), optionally by status (a Relay connection).",
     args: {
-      backupId: t.arg.int(),
+      backupId: t.arg.id(),
       serverName: t.arg.string(),
       database: t.arg.string(),
       status: t.arg({ type: [DrillStatusEnum] }),
@@ -113,7 +113,7 @@ builder.mutationFields((t) => ({
   runRestoreDrill: t.prismaField({
     type: "RestoreDrill",
     description: "Drills a backup now on a verification server: returned at once (RUNNING), it finishes PASSED or FAILED.",
-    args: { backupId: t.arg.int({ required: true }), serverId: t.arg.int({ required: true }) },
+    args: { backupId: t.arg.id({ required: true }), serverId: t.arg.id({ required: true }) },
     resolve: (_q, _r, { backupId, serverId }, ctx) => ctx.services.drills.runRestoreDrill(ctx.principal!, backupId, serverId),
   }),
   runPitrDrill: t.prismaField({
@@ -121,17 +121,17 @@ builder.mutationFields((t) => ({
     description:
       "A point-in-time drill now: the newest dump before a random row-count checkpoint of the database (or checkpointId) restored into a scratch database on drillServerId, the archived binlog replayed to the checkpoint's exact position, row counts compared with it. Returned at once (RUNNING); a broken binlog chain fails it, saying where.",
     args: {
-      serverId: t.arg.int({ required: true, description: "The source server." }),
+      serverId: t.arg.id({ required: true, description: "The source server." }),
       database: t.arg.string({ required: true }),
-      drillServerId: t.arg.int({ required: true, description: "The verification server." }),
-      checkpointId: t.arg.int({ description: "This checkpoint instead of a random one." }),
+      drillServerId: t.arg.id({ required: true, description: "The verification server." }),
+      checkpointId: t.arg.id({ description: "This checkpoint instead of a random one." }),
     },
     resolve: (_q, _r, args, ctx) => ctx.services.drills.runPitrDrill(ctx.principal!, args),
   }),
   setScheduleDrill: t.prismaField({
     type: "Schedule",
     description: "Turns restore drills of a schedule's backups on or off. Admin role.",
-    args: { scheduleId: t.arg.int({ required: true }), input: t.arg({ type: ScheduleDrillInput, required: true }) },
+    args: { scheduleId: t.arg.id({ required: true }), input: t.arg({ type: ScheduleDrillInput, required: true }) },
     resolve: (_q, _r, { scheduleId, input }, ctx) => ctx.services.drills.setScheduleDrill(ctx.principal!, scheduleId, input),
   }),
 }));

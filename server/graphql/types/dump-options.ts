@@ -4,7 +4,7 @@ import { CompressionEnum, DumpEngineEnum, EncryptionModeEnum, GtidPurgedEnum, Pg
 builder.prismaObject("DumpOptions", {
   description: "A dump option profile, shared by any number of servers.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     name: t.exposeString("name"),
     description: t.exposeString("description", { nullable: true }),
     singleTransaction: t.exposeBoolean("singleTransaction"),
@@ -79,7 +79,7 @@ builder.queryFields((t) => ({
   dumpOptionsProfiles: t.prismaField({ type: ["DumpOptions"], resolve: (_q, _r, _a, ctx) => ctx.services.dumpOptions.list() }),
   dumpOptions: t.prismaField({
     type: "DumpOptions",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.dumpOptions.get(id),
   }),
 }));
@@ -92,12 +92,12 @@ builder.mutationFields((t) => ({
   }),
   updateDumpOptions: t.prismaField({
     type: "DumpOptions",
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: DumpOptionsInput, required: true }) },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: DumpOptionsInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => ctx.services.dumpOptions.update(ctx.principal!, id, input),
   }),
   deleteDumpOptions: t.prismaField({
     type: "DumpOptions",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.dumpOptions.delete(ctx.principal!, id),
   }),
 }));

@@ -14,7 +14,7 @@ type EncryptionKeyShape = Omit<KeyView, "identityEnc">;
 const EncryptionKeyType = builder.objectRef<EncryptionKeyShape>("EncryptionKey").implement({
   description: "An age X25519 key encrypted backups are written to. Its private part is never returned.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     kind: t.field({ type: EncryptionKeyKindEnum, resolve: (k) => k.kind }),
     label: t.exposeString("label"),
     recipient: t.exposeString("recipient", { description: "The public key, `age1…`." }),
@@ -73,7 +73,7 @@ builder.mutationFields((t) => ({
   retireEncryptionKey: t.field({
     type: EncryptionKeyType,
     description: "Admin: new backups leave this key out (existing artifacts still open with it). The last key not retired cannot be retired.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: async (_r, { id }, ctx) => {
       const principal = requireRole(ctx.principal, "ADMIN");
       await ctx.services.encryptionKeys.retire(actorName(principal), id);

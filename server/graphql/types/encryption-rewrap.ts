@@ -12,10 +12,10 @@ builder.prismaObject("EncryptionRewrap", {
   description:
     "One rewrapBackups job: every stored encrypted artifact's age header rewritten to the current keys (payload bytes unchanged, the new SHA-256 recorded).",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     status: t.expose("status", { type: RewrapStatusEnum }),
     requestedBy: t.exposeString("requestedBy"),
-    keyIds: t.intList({
+    keyIds: t.idList({
       description: "The encryption keys the new headers open with.",
       resolve: (r) => (Array.isArray(r.keyIds) ? (r.keyIds as number[]) : []),
     }),
@@ -40,7 +40,7 @@ builder.queryFields((t) => ({
   encryptionRewrap: t.prismaField({
     type: "EncryptionRewrap",
     description: "One rewrap job, with its progress.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => {
       requireRole(ctx.principal, "VIEWER");
       return ctx.services.encryptionRewraps.get(id);

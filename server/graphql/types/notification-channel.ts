@@ -33,7 +33,7 @@ const TelegramSettings = builder.objectRef<{ chatId: string; botTokenSet: boolea
 builder.prismaObject("NotificationChannel", {
   description: "Where notifications go. Admin only. URLs, passwords and tokens are stored encrypted and never returned.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     name: t.exposeString("name"),
     kind: t.expose("kind", { type: NotificationKindEnum }),
     enabled: t.exposeBoolean("enabled"),
@@ -65,14 +65,14 @@ builder.prismaObject("NotificationChannel", {
 builder.prismaObject("NotificationDelivery", {
   description: "One message to a channel (the delivery log): sent, failed after its retries, or held back by a quiet period.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
-    channelId: t.exposeInt("channelId"),
+    id: t.exposeID("id"),
+    channelId: t.exposeID("channelId"),
     channel: t.relation("channel"),
-    ruleId: t.exposeInt("ruleId", { nullable: true }),
+    ruleId: t.exposeID("ruleId", { nullable: true }),
     event: t.exposeString("event", { description: "A NotificationEvent, or TEST, STARTED, WEEKLY_REPORT." }),
     serverName: t.exposeString("serverName", { nullable: true }),
     database: t.exposeString("database", { nullable: true }),
-    backupId: t.exposeInt("backupId", { nullable: true }),
+    backupId: t.exposeID("backupId", { nullable: true }),
     summary: t.exposeString("summary"),
     status: t.expose("status", { type: DeliveryStatusEnum }),
     attempts: t.exposeInt("attempts"),
@@ -142,14 +142,14 @@ builder.queryFields((t) => ({
   notificationChannels: t.prismaField({ type: ["NotificationChannel"], resolve: (_q, _r, _a, ctx) => ctx.services.notificationChannels.list(ctx.principal) }),
   notificationChannel: t.prismaField({
     type: "NotificationChannel",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.notificationChannels.get(ctx.principal, id),
   }),
   notificationDeliveries: t.field({
     type: NotificationDeliveryConnection,
     description: "The delivery log, newest first (a Relay connection). Admin role.",
     args: {
-      channelId: t.arg.int(),
+      channelId: t.arg.id(),
       first: t.arg.int({ defaultValue: 100, description: "At most 500." }),
       after: t.arg.string({ description: "pageInfo.endCursor (or an edge's cursor) of the previous page." }),
     },
@@ -172,18 +172,18 @@ builder.mutationFields((t) => ({
   }),
   updateNotificationChannel: t.prismaField({
     type: "NotificationChannel",
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: UpdateInput, required: true }) },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => ctx.services.notificationChannels.update(ctx.principal, id, input),
   }),
   deleteNotificationChannel: t.prismaField({
     type: "NotificationChannel",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.notificationChannels.delete(ctx.principal, id),
   }),
   testNotificationChannel: t.field({
     type: TestResult,
     description: "Sends a test message to a channel now (one attempt) and reports the outcome; it appears in the delivery log.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_r, { id }, ctx) => ctx.services.notifier.test(ctx.principal, id),
   }),
   sendWeeklyReport: t.field({
@@ -196,7 +196,7 @@ builder.mutationFields((t) => ({
   retryNotificationDelivery: t.field({
     type: TestResult,
     description: "Sends a FAILED delivery's message again (a new delivery, with retries).",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_r, { id }, ctx) => ctx.services.notifier.retry(ctx.principal, id),
   }),
 }));

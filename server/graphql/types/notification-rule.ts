@@ -19,8 +19,8 @@ const ServerSelector = builder.objectRef<{ names: string[]; matchLabels: Array<{
 builder.prismaObject("NotificationRule", {
   description: "Which events, for which servers and schedules, go to one channel; with a quiet period for repeated failures.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
-    channelId: t.exposeInt("channelId"),
+    id: t.exposeID("id"),
+    channelId: t.exposeID("channelId"),
     channel: t.relation("channel"),
     events: t.field({ type: [NotificationEventEnum], resolve: (r) => eventsOf(r) }),
     serverSelector: t.field({
@@ -30,7 +30,7 @@ builder.prismaObject("NotificationRule", {
         return { names: s.names ?? [], matchLabels: Object.entries(s.matchLabels ?? {}).map(([key, value]) => ({ key, value })) };
       },
     }),
-    scheduleIds: t.intList({ description: "Empty: every backup, manual ones included.", resolve: (r) => scheduleIdsOf(r) }),
+    scheduleIds: t.idList({ description: "Empty: every backup, manual ones included.", resolve: (r) => scheduleIdsOf(r) }),
     quietMinutes: t.exposeInt("quietMinutes", {
       description: "After a message about a failing database, its further failures stay quiet this long (then one reminder); 0 = every failure is sent.",
     }),
@@ -49,27 +49,27 @@ const ServerSelectorInput = builder.inputType("ServerSelectorInput", {
 
 const ruleFields = (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<object>, "InputObject">) => ({
   serverSelector: t.field({ type: ServerSelectorInput, description: "null or empty: every server." }),
-  scheduleIds: t.intList({ description: "null or empty: every backup, manual ones included." }),
+  scheduleIds: t.idList({ description: "null or empty: every backup, manual ones included." }),
   quietMinutes: t.int({ description: "Default 60; 0 = every failure is sent." }),
   enabled: t.boolean(),
 });
 
 const CreateRuleInput = builder.inputType("CreateNotificationRuleInput", {
   fields: (t) => ({
-    channelId: t.int({ required: true }),
+    channelId: t.id({ required: true }),
     events: t.field({ type: [NotificationEventEnum], required: true }),
     ...ruleFields(t as never),
   }),
 });
 const UpdateRuleInput = builder.inputType("UpdateNotificationRuleInput", {
   description: "Omitted fields stay.",
-  fields: (t) => ({ channelId: t.int(), events: t.field({ type: [NotificationEventEnum] }), ...ruleFields(t as never) }),
+  fields: (t) => ({ channelId: t.id(), events: t.field({ type: [NotificationEventEnum] }), ...ruleFields(t as never) }),
 });
 
 builder.queryFields((t) => ({
   notificationRules: t.prismaField({
     type: ["NotificationRule"],
-    args: { channelId: t.arg.int() },
+    args: { channelId: t.arg.id() },
     resolve: (_q, _r, { channelId }, ctx) => ctx.services.notificationRules.list(ctx.principal, channelId),
   }),
 }));
@@ -82,12 +82,12 @@ builder.mutationFields((t) => ({
   }),
   updateNotificationRule: t.prismaField({
     type: "NotificationRule",
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: UpdateRuleInput, required: true }) },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateRuleInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => ctx.services.notificationRules.update(ctx.principal, id, input),
   }),
   deleteNotificationRule: t.prismaField({
     type: "NotificationRule",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.notificationRules.delete(ctx.principal, id),
   }),
 }));

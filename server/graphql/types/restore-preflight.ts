@@ -37,9 +37,9 @@ const RestorePreflightType = builder.objectRef<RestorePreflight>("RestorePreflig
 
 const RestorePreflightInput = builder.inputType("RestorePreflightInput", {
   fields: (t) => ({
-    backupId: t.int({ required: true }),
-    storageTargetId: t.int({ description: "Target to read the artifact from; omitted = the first stored copy." }),
-    serverId: t.int({ description: "Server to restore into; omitted = the backup's own server." }),
+    backupId: t.id({ required: true }),
+    storageTargetId: t.id({ description: "Target to read the artifact from; omitted = the first stored copy." }),
+    serverId: t.id({ description: "Server to restore into; omitted = the backup's own server." }),
     database: t.string({ description: "Database to restore into; omitted = a new `<database>_restored_<UTC YYYYMMDD_HHMMSS>`." }),
     credentials: t.field({ type: RestoreCredentialsInput, description: "Check as this account; omitted = the server's backup user." }),
   }),

@@ -19,9 +19,9 @@ const RestoreTargetStateEnum = builder.enumType(E.RestoreTargetState, {
 builder.prismaObject("Restore", {
   description: "One restore of a backup artifact into a database of a server, with live progress while RUNNING.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     status: t.expose("status", { type: RestoreStatusEnum }),
-    backupId: t.exposeInt("backupId", { nullable: true }),
+    backupId: t.exposeID("backupId", { nullable: true }),
     backup: t.relation("backup", { nullable: true }),
     storageTarget: t.relation("storageTarget", { nullable: true, description: "Where the artifact was read from." }),
     artifactKey: t.exposeString("artifactKey"),
@@ -73,9 +73,9 @@ builder.prismaObjectField("Backup", "restores", (t) => t.relation("restores", { 
 
 const RestoreBackupInput = builder.inputType("RestoreBackupInput", {
   fields: (t) => ({
-    backupId: t.int({ required: true }),
-    storageTargetId: t.int({ description: "Target to read the artifact from; omitted = the first stored copy." }),
-    serverId: t.int({ description: "Server to restore into; omitted = the backup's own server." }),
+    backupId: t.id({ required: true }),
+    storageTargetId: t.id({ description: "Target to read the artifact from; omitted = the first stored copy." }),
+    serverId: t.id({ description: "Server to restore into; omitted = the backup's own server." }),
     database: t.string({ description: "Database to restore into; omitted = a new `<database>_restored_<UTC YYYYMMDD_HHMMSS>`." }),
     overwrite: t.boolean({ description: "Replace an existing database (admin role only)." }),
     rewriteDefiners: t.boolean({
@@ -106,7 +106,7 @@ const RestoreBackupInput = builder.inputType("RestoreBackupInput", {
 });
 
 const RestoreFilter = builder.inputType("RestoreFilter", {
-  fields: (t) => ({ backupId: t.int(), serverId: t.int(), status: t.field({ type: [RestoreStatusEnum] }) }),
+  fields: (t) => ({ backupId: t.id(), serverId: t.id(), status: t.field({ type: [RestoreStatusEnum] }) }),
 });
 
 type Page = { nodes: Array<{ id: number }>; hasNextPage: boolean; after?: string | null; filter: RestoreFilterShape };
@@ -120,7 +120,7 @@ const RestoreConnection = prismaConnection<Page["nodes"][number], Page>("Restore
 builder.queryFields((t) => ({
   restore: t.prismaField({
     type: "Restore",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.restores.get(id),
   }),
   restores: t.field({
@@ -151,7 +151,7 @@ builder.mutationFields((t) => ({
     type: "Restore",
     description:
       "Cancels a pending restore, or stops a running one: a database it created is dropped, a database it was replacing stays as it was (a MySQL/MariaDB swap already under way is finished first); a finished one is returned unchanged. targetState says what the target is left as.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.restores.cancel(ctx.principal!, id),
   }),
 }));

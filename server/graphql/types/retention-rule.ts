@@ -4,9 +4,9 @@ builder.prismaObject("RetentionRule", {
   description:
     "How long backups of one schedule are kept on one storage target. A backup is kept when any rule keeps it; the newest minKeep successful backups are never deleted.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
-    scheduleId: t.exposeInt("scheduleId"),
-    storageTargetId: t.exposeInt("storageTargetId"),
+    id: t.exposeID("id"),
+    scheduleId: t.exposeID("scheduleId"),
+    storageTargetId: t.exposeID("storageTargetId"),
     schedule: t.relation("schedule"),
     storageTarget: t.relation("storageTarget"),
     keepForever: t.exposeBoolean("keepForever"),
@@ -25,8 +25,8 @@ builder.prismaObject("RetentionRule", {
 const RetentionRuleInput = builder.inputType("RetentionRuleInput", {
   description: "The whole rule for a schedule and target: fields left out are unset. keepForever excludes the limits.",
   fields: (t) => ({
-    scheduleId: t.int({ required: true }),
-    storageTargetId: t.int({ required: true }),
+    scheduleId: t.id({ required: true }),
+    storageTargetId: t.id({ required: true }),
     keepForever: t.boolean(),
     maxAgeDays: t.int(),
     keepLast: t.int(),
@@ -42,7 +42,7 @@ const RetentionRuleInput = builder.inputType("RetentionRuleInput", {
 builder.queryFields((t) => ({
   retentionRules: t.prismaField({
     type: ["RetentionRule"],
-    args: { scheduleId: t.arg.int(), storageTargetId: t.arg.int() },
+    args: { scheduleId: t.arg.id(), storageTargetId: t.arg.id() },
     resolve: (_q, _r, args, ctx) => ctx.services.retentionRules.list(args),
   }),
 }));
@@ -56,7 +56,7 @@ builder.mutationFields((t) => ({
   }),
   deleteRetentionRule: t.prismaField({
     type: "RetentionRule",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.retentionRules.delete(ctx.principal!, id),
   }),
 }));

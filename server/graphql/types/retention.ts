@@ -15,14 +15,14 @@ type Decision = PlannedItem & Pick<PlannedGroup, "serverName" | "database" | "st
 const RetentionDecisionType = builder.objectRef<Decision>("RetentionDecision").implement({
   description: "What retention does with one backup on one storage target, and why.",
   fields: (t) => ({
-    backupId: t.exposeInt("backupId"),
+    backupId: t.exposeID("backupId"),
     backup: t.prismaField({
       type: "Backup",
       nullable: true,
       description: "Null once the record is gone.",
       resolve: (query, d, _a, ctx) => ctx.prisma.backup.findUnique({ ...query, where: { id: d.backupId } }),
     }),
-    storageTargetId: t.exposeInt("storageTargetId"),
+    storageTargetId: t.exposeID("storageTargetId"),
     serverName: t.exposeString("serverName"),
     database: t.exposeString("database"),
     status: t.expose("status", { type: BackupStatusEnum }),
@@ -47,8 +47,8 @@ const RetentionPreviewType = builder.objectRef<RetentionPreview>("RetentionPrevi
     const decisions = (p: RetentionPreview): Decision[] =>
       p.groups.flatMap((g) => g.items.map((i) => ({ ...i, serverName: g.serverName, database: g.database, storageTargetId: g.storageTargetId })));
     return {
-      scheduleId: t.exposeInt("scheduleId"),
-      storageTargetId: t.exposeInt("storageTargetId"),
+      scheduleId: t.exposeID("scheduleId"),
+      storageTargetId: t.exposeID("storageTargetId"),
       evaluatedAt: t.expose("evaluatedAt", { type: "DateTime" }),
       note: t.exposeString("note", { nullable: true }),
       deletions: t.field({ type: [RetentionDecisionType], resolve: (p) => decisions(p).filter((d) => d.action === "DELETE") }),
@@ -63,8 +63,8 @@ const RetentionDeletionType = builder.objectRef<SweepDeletion>("RetentionDeletio
   description:
     "One deletion of a sweep; done is false in a dry run, when storage failed (error says why) or when the artifact is pinned (pinnedBy says by whom); either is retried next sweep.",
   fields: (t) => ({
-    backupId: t.exposeInt("backupId"),
-    storageTargetId: t.exposeInt("storageTargetId"),
+    backupId: t.exposeID("backupId"),
+    storageTargetId: t.exposeID("storageTargetId"),
     serverName: t.exposeString("serverName"),
     database: t.exposeString("database"),
     kind: t.expose("kind", { type: RetentionDeletionKindEnum }),
@@ -81,7 +81,7 @@ const RetentionDeletionType = builder.objectRef<SweepDeletion>("RetentionDeletio
 const UnknownStorageObjectType = builder.objectRef<UnknownObjectReport>("UnknownStorageObject").implement({
   description: "An object in a storage target that no backup record knows. Reported, never deleted.",
   fields: (t) => ({
-    storageTargetId: t.exposeInt("storageTargetId"),
+    storageTargetId: t.exposeID("storageTargetId"),
     storageTargetName: t.exposeString("storageTargetName"),
     key: t.exposeString("key"),
     bytes: t.expose("bytes", { type: "BigInt" }),
@@ -112,7 +112,7 @@ builder.queryFields((t) => ({
   retentionPreview: t.field({
     type: RetentionPreviewType,
     description: "What the next sweep would delete for this schedule and storage target, with the reasons for every backup.",
-    args: { scheduleId: t.arg.int({ required: true }), storageTargetId: t.arg.int({ required: true }) },
+    args: { scheduleId: t.arg.id({ required: true }), storageTargetId: t.arg.id({ required: true }) },
     resolve: (_r, { scheduleId, storageTargetId }, ctx) => ctx.services.retention.preview(ctx.principal!, scheduleId, storageTargetId),
   }),
 }));
@@ -121,7 +121,7 @@ builder.mutationFields((t) => ({
   runRetention: t.field({
     type: RetentionRunType,
     description: "Runs a retention sweep now (operator role), optionally as a dry run or for one schedule and/or storage target.",
-    args: { dryRun: t.arg.boolean({ defaultValue: false }), scheduleId: t.arg.int(), storageTargetId: t.arg.int() },
+    args: { dryRun: t.arg.boolean({ defaultValue: false }), scheduleId: t.arg.id(), storageTargetId: t.arg.id() },
     resolve: (_r, args, ctx) => ctx.services.retention.run(ctx.principal!, args),
   }),
 }));

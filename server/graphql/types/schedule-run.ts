@@ -5,7 +5,7 @@ builder.mutationFields((t) => ({
     type: ["Backup"],
     description:
       "Runs a schedule now, exactly as a tick would (its servers, their databases, its targets), triggered MANUAL: one PENDING backup per database, or SKIPPED while the previous one still runs.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.scheduler.runNow(ctx.principal!, id),
   }),
 }));

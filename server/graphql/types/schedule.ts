@@ -23,7 +23,7 @@ async function byIdOf<T extends { id: number }>(rows: Promise<T[]>): Promise<Map
 builder.prismaObject("Schedule", {
   description: "When backups run (a cron expression in a time zone), of which servers, to which targets.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     name: t.exposeString("name"),
     description: t.exposeString("description", { nullable: true }),
     cronExpression: t.exposeString("cronExpression"),
@@ -96,12 +96,12 @@ const ScheduleInput = builder.inputType("ScheduleInput", {
     timezone: t.string({ description: "IANA time zone, default UTC." }),
     enabled: t.boolean(),
     missedRunPolicy: t.field({ type: MissedRunPolicyEnum }),
-    serverIds: t.intList({ description: "Servers to back up; empty (and no serverLabels) = all enabled servers. Replaces the list." }),
+    serverIds: t.idList({ description: "Servers to back up; empty (and no serverLabels) = all enabled servers. Replaces the list." }),
     serverLabels: t.field({
       type: [LabelInput],
       description: "Also back up every enabled server carrying all of these labels, matched at each run; empty or null = no label selector.",
     }),
-    storageTargetIds: t.intList({ description: "Targets to write to; empty = the default targets. Replaces the list." }),
+    storageTargetIds: t.idList({ description: "Targets to write to; empty = the default targets. Replaces the list." }),
   }),
 });
 
@@ -118,7 +118,7 @@ builder.queryFields((t) => ({
   schedules: t.prismaField({ type: ["Schedule"], resolve: (_q, _r, _a, ctx) => ctx.services.schedules.list() }),
   schedule: t.prismaField({
     type: "Schedule",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.schedules.get(id),
   }),
   cronPreview: t.field({
@@ -145,12 +145,12 @@ builder.mutationFields((t) => ({
   }),
   updateSchedule: t.prismaField({
     type: "Schedule",
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: ScheduleInput, required: true }) },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: ScheduleInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => ctx.services.schedules.update(ctx.principal!, id, input),
   }),
   deleteSchedule: t.prismaField({
     type: "Schedule",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.schedules.delete(ctx.principal!, id),
   }),
 }));

@@ -14,7 +14,7 @@ export const LabelInput = builder.inputType("LabelInput", {
 export const ServerType = builder.prismaObject("Server", {
   description: "A database server whose databases SQLGuard backs up.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     name: t.exposeString("name"),
     engine: t.expose("engine", { type: EngineEnum }),
     host: t.exposeString("host"),
@@ -31,7 +31,7 @@ export const ServerType = builder.prismaObject("Server", {
     includeDatabases: t.stringList({ description: "Glob patterns; empty = every non-system database.", resolve: (s) => s.includeDatabases as string[] }),
     excludeDatabases: t.stringList({ resolve: (s) => s.excludeDatabases as string[] }),
     maxConcurrent: t.exposeInt("maxConcurrent"),
-    dumpOptionsId: t.exposeInt("dumpOptionsId", { nullable: true }),
+    dumpOptionsId: t.exposeID("dumpOptionsId", { nullable: true }),
     dumpOptions: t.relation("dumpOptions", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
@@ -54,7 +54,7 @@ const serverFields = (required: boolean) =>
       labels: t.field({ type: [LabelInput] }),
       includeDatabases: t.stringList({ description: "Glob patterns (*, ?, [a-z]) of databases to back up; empty = all." }),
       excludeDatabases: t.stringList({ description: "Glob patterns of databases to leave out." }),
-      dumpOptionsId: t.int(),
+      dumpOptionsId: t.id(),
       maxConcurrent: t.int({ description: "Backups of this server that may run at once (default 1)." }),
       pitr: t.field({ type: PitrInput, description: "Point-in-time recovery: archive the binlog (MariaDB / MySQL) or the WAL (PostgreSQL) continuously." }),
     }),
@@ -66,7 +66,7 @@ builder.queryFields((t) => ({
   servers: t.prismaField({ type: ["Server"], resolve: (_q, _root, _args, ctx) => ctx.services.servers.list() }),
   server: t.prismaField({
     type: "Server",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _root, { id }, ctx) => ctx.services.servers.get(id),
   }),
 }));
@@ -79,12 +79,12 @@ builder.mutationFields((t) => ({
   }),
   updateServer: t.prismaField({
     type: "Server",
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: ServerUpdateInput, required: true }) },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: ServerUpdateInput, required: true }) },
     resolve: (_q, _root, { id, input }, ctx) => ctx.services.servers.update(ctx.principal!, id, input),
   }),
   deleteServer: t.prismaField({
     type: "Server",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _root, { id }, ctx) => ctx.services.servers.delete(ctx.principal!, id),
   }),
 }));

@@ -133,7 +133,7 @@ builder.mutationFields((t) => ({
   }),
   resetUserTotp: t.boolean({
     description: "Admins: turns another user's TOTP off (a lost phone).",
-    args: { userId: t.arg.int({ required: true }) },
+    args: { userId: t.arg.id({ required: true }) },
     resolve: async (_r, { userId }, ctx) => {
       await ctx.services.secondFactor.reset(requireRole(ctx.principal, "ADMIN"), userId);
       return true;

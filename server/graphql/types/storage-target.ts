@@ -4,7 +4,7 @@ import { StorageKindEnum } from "./enums.ts";
 export const StorageTargetType = builder.prismaObject("StorageTarget", {
   description: "Where artifacts are written: a local directory or an S3-compatible bucket.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     name: t.exposeString("name"),
     kind: t.expose("kind", { type: StorageKindEnum }),
     enabled: t.exposeBoolean("enabled"),
@@ -55,7 +55,7 @@ builder.queryFields((t) => ({
   storageTargets: t.prismaField({ type: ["StorageTarget"], resolve: (_q, _r, _a, ctx) => ctx.services.storageTargets.list() }),
   storageTarget: t.prismaField({
     type: "StorageTarget",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.storageTargets.get(id),
   }),
 }));
@@ -71,7 +71,7 @@ builder.mutationFields((t) => ({
     description:
       "Omitted fields stay. Changing where a target that holds artifacts points is refused (CONFLICT, naming the field) unless `migration` says the artifacts were moved.",
     args: {
-      id: t.arg.int({ required: true }),
+      id: t.arg.id({ required: true }),
       input: t.arg({ type: StorageTargetInput, required: true }),
       migration: t.arg({ type: StorageTargetMigrationEnum, required: false }),
     },
@@ -79,7 +79,7 @@ builder.mutationFields((t) => ({
   }),
   deleteStorageTarget: t.prismaField({
     type: "StorageTarget",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.storageTargets.delete(ctx.principal!, id),
   }),
 }));

@@ -5,7 +5,7 @@ import { RoleEnum } from "./enums.ts";
 builder.prismaObject("User", {
   description: "A console user.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     username: t.exposeString("username"),
     role: t.expose("role", { type: RoleEnum }),
     disabled: t.exposeBoolean("disabled"),
@@ -53,12 +53,12 @@ builder.mutationFields((t) => ({
   }),
   updateUser: t.prismaField({
     type: "User",
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: UserInput, required: true }) },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UserInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => ctx.services.users.update(ctx.principal!, id, input),
   }),
   deleteUser: t.prismaField({
     type: "User",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.users.delete(ctx.principal!, id),
   }),
 }));

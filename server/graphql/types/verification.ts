@@ -21,7 +21,7 @@ builder.mutationFields((t) => ({
     type: "Backup",
     description:
       "Re-reads every stored copy of a backup and compares its SHA-256 with the record and the manifest; results land on each artifact (verifyResult, verifiedAt; status CORRUPT / MISSING on a mismatch).",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.verification.verifyBackup(ctx.principal!, id),
   }),
 }));

@@ -10,7 +10,7 @@ const WebhookFormatEnum = builder.enumType(E.WebhookFormat, {
 builder.prismaObject("Webhook", {
   description: "Where backup notifications go. Admin only: the URL may carry a token.",
   fields: (t) => ({
-    id: t.exposeInt("id"),
+    id: t.exposeID("id"),
     name: t.exposeString("name"),
     url: t.exposeString("url"),
     format: t.expose("format", { type: WebhookFormatEnum }),
@@ -18,7 +18,7 @@ builder.prismaObject("Webhook", {
     onRecovery: t.exposeBoolean("onRecovery", { description: "GENERIC: a backup succeeded after the previous one of its database failed." }),
     onOverdue: t.exposeBoolean("onOverdue", { description: "GENERIC: a database has no successful backup since a schedule expected one." }),
     onSuccess: t.exposeBoolean("onSuccess", { description: "GENERIC: every successful backup (recoveries included)." }),
-    scheduleId: t.exposeInt("scheduleId", { nullable: true, description: "Only this schedule's backups; null = every backup, manual ones included." }),
+    scheduleId: t.exposeID("scheduleId", { nullable: true, description: "Only this schedule's backups; null = every backup, manual ones included." }),
     schedule: t.relation("schedule", { nullable: true }),
     enabled: t.exposeBoolean("enabled"),
     secretSet: t.boolean({
@@ -41,7 +41,7 @@ const WebhookInput = builder.inputType("WebhookInput", {
     onRecovery: t.boolean(),
     onOverdue: t.boolean(),
     onSuccess: t.boolean(),
-    scheduleId: t.int({ description: "Only this schedule's backups; null = every backup." }),
+    scheduleId: t.id({ description: "Only this schedule's backups; null = every backup." }),
     enabled: t.boolean(),
   }),
 });
@@ -59,7 +59,7 @@ builder.queryFields((t) => ({
   webhooks: t.prismaField({ type: ["Webhook"], resolve: (_q, _r, _a, ctx) => ctx.services.webhooks.list(ctx.principal) }),
   webhook: t.prismaField({
     type: "Webhook",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.webhooks.get(ctx.principal, id),
   }),
 }));
@@ -72,18 +72,18 @@ builder.mutationFields((t) => ({
   }),
   updateWebhook: t.prismaField({
     type: "Webhook",
-    args: { id: t.arg.int({ required: true }), input: t.arg({ type: WebhookInput, required: true }) },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: WebhookInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => ctx.services.webhooks.update(ctx.principal, id, input),
   }),
   deleteWebhook: t.prismaField({
     type: "Webhook",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => ctx.services.webhooks.delete(ctx.principal, id),
   }),
   testWebhook: t.field({
     type: WebhookTestResult,
     description: "Sends a TEST event to a webhook now (one attempt) and reports the receiver's answer.",
-    args: { id: t.arg.int({ required: true }) },
+    args: { id: t.arg.id({ required: true }) },
     resolve: (_r, { id }, ctx) => ctx.services.notifications.test(ctx.principal, id),
   }),
 }));

@@ -53,14 +53,14 @@ describe("point-in-time recovery (PostgreSQL)", () => {
   const status = async () =>
     (
       dataOf(
-        await admin(`query($id: Int!) { server(id: $id) { pitr { enabled lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, { id: serverId }),
+        await admin(`query($id: ID!) { server(id: $id) { pitr { enabled lagSeconds recoverableFrom recoverableTo broken brokenReason } } }`, { id: serverId }),
       ) as {
         server: { pitr: { enabled: boolean; recoverableFrom: string | null; recoverableTo: string | null; broken: boolean; brokenReason: string | null } };
       }
     ).server.pitr;
   const warningOf = async () =>
     (
-      dataOf(await admin(`query($id: Int!) { server(id: $id) { pitr { broken warning } } }`, { id: serverId })) as {
+      dataOf(await admin(`query($id: ID!) { server(id: $id) { pitr { broken warning } } }`, { id: serverId })) as {
         server: { pitr: { broken: boolean; warning: string | null } };
       }
     ).server.pitr;
@@ -107,7 +107,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     });
     // PITR on PostgreSQL through the API, as for MariaDB.
     dataOf(
-      await admin(`mutation($id: Int!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { id } }`, {
+      await admin(`mutation($id: ID!, $input: ServerUpdateInput!) { updateServer(id: $id, input: $input) { id } }`, {
         id: serverId,
         input: { pitr: { enabled: true, rpoSeconds: 5, storageTargetIds: [String(targetId)] } },
       }),

@@ -42,7 +42,7 @@ export function requestRestore(client: Client, input: Record<string, unknown>) {
 
 /** Reads one restore through GraphQL. */
 export async function getRestore(client: Client, id: number): Promise<RestoreView> {
-  return (dataOf(await client(`query($id: Int!) { restore(id: $id) { ${RESTORE_FIELDS} } }`, { id })) as { restore: RestoreView }).restore;
+  return (dataOf(await client(`query($id: ID!) { restore(id: $id) { ${RESTORE_FIELDS} } }`, { id })) as { restore: RestoreView }).restore;
 }
 
 /** Polls a restore until it leaves PENDING/RUNNING (or `until` holds). */

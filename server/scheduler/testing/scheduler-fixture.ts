@@ -38,7 +38,7 @@ export async function schedulerFixture(options: { start?: Date; realTime?: boole
     const r = await admin(`mutation($input: ScheduleInput!) { createSchedule(input: $input) { id } }`, {
       input: { serverIds: [serverId], storageTargetIds: [targetId], ...input },
     });
-    return (dataOf(r) as { createSchedule: { id: number } }).createSchedule.id;
+    return Number((dataOf(r) as { createSchedule: { id: string } }).createSchedule.id);
   }
 
   /** Backups of a schedule, oldest first. */

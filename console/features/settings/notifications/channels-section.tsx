@@ -23,12 +23,12 @@ export function destinationOf(c: Channel): string {
 /** The channels table (send test, weekly report, edit, delete) and the form that adds one. */
 export function ChannelsSection({ data, refetch }: { data: Data; refetch: () => void }) {
   const confirm = useConfirm();
-  const [editing, setEditing] = useState<number>();
+  const [editing, setEditing] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
   const [formKey, setFormKey] = useState(0);
   // Which of a row's two sends (test, weekly report) it shows the outcome of: the last one clicked.
-  const [shown, setShown] = useState<Record<number, "test" | "report">>({});
+  const [shown, setShown] = useState<Record<string, "test" | "report">>({});
   const { tests, run } = useRowTests(async (id) => {
     const result = (await request(TEST_CHANNEL, { id })).testNotificationChannel;
     refetch();
@@ -40,7 +40,7 @@ export function ChannelsSection({ data, refetch }: { data: Data; refetch: () => 
     return { ...result, what: "Weekly report" };
   });
   // The log is newest first: the first entry of a channel is its last delivery.
-  const last = new Map<number, string>();
+  const last = new Map<string, string>();
   for (const d of data.notificationDeliveries.nodes) if (!last.has(d.channelId)) last.set(d.channelId, d.status);
 
   async function remove(c: Channel) {

@@ -13,13 +13,13 @@ type Data = ResultOf<typeof NOTIFICATIONS>;
 
 /** The delivery log, newest first (the last 100 of the connection), with Retry on a failed delivery. */
 export function DeliveryLog({ data, refetch }: { data: Data; refetch: () => void }) {
-  const [retrying, setRetrying] = useState<number>();
+  const [retrying, setRetrying] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
   const [notice, setNotice] = useState<{ ok: boolean; text: string }>();
   const deliveries = data.notificationDeliveries.nodes;
   const total = data.notificationDeliveries.totalCount;
 
-  async function retry(id: number) {
+  async function retry(id: string) {
     setRetrying(id);
     setFailure(undefined);
     setNotice(undefined);

@@ -105,7 +105,7 @@ export const CREATE_CHANNEL = graphql(
 
 export const UPDATE_CHANNEL = graphql(
   `
-  mutation UpdateNotificationChannel($id: Int!, $input: UpdateNotificationChannelInput!) {
+  mutation UpdateNotificationChannel($id: ID!, $input: UpdateNotificationChannelInput!) {
     updateNotificationChannel(id: $id, input: $input) {
       ...NotificationChannelFields
     }
@@ -115,7 +115,7 @@ export const UPDATE_CHANNEL = graphql(
 );
 
 export const DELETE_CHANNEL = graphql(`
-  mutation DeleteNotificationChannel($id: Int!) {
+  mutation DeleteNotificationChannel($id: ID!) {
     deleteNotificationChannel(id: $id) {
       id
     }
@@ -123,7 +123,7 @@ export const DELETE_CHANNEL = graphql(`
 `);
 
 export const TEST_CHANNEL = graphql(`
-  mutation TestNotificationChannel($id: Int!) {
+  mutation TestNotificationChannel($id: ID!) {
     testNotificationChannel(id: $id) {
       ok
       status
@@ -143,7 +143,7 @@ export const SEND_WEEKLY_REPORT = graphql(`
 `);
 
 export const RETRY_DELIVERY = graphql(`
-  mutation RetryNotificationDelivery($id: Int!) {
+  mutation RetryNotificationDelivery($id: ID!) {
     retryNotificationDelivery(id: $id) {
       ok
       status
@@ -165,7 +165,7 @@ export const CREATE_RULE = graphql(
 
 export const UPDATE_RULE = graphql(
   `
-  mutation UpdateNotificationRule($id: Int!, $input: UpdateNotificationRuleInput!) {
+  mutation UpdateNotificationRule($id: ID!, $input: UpdateNotificationRuleInput!) {
     updateNotificationRule(id: $id, input: $input) {
       ...NotificationRuleFields
     }
@@ -175,7 +175,7 @@ export const UPDATE_RULE = graphql(
 );
 
 export const DELETE_RULE = graphql(`
-  mutation DeleteNotificationRule($id: Int!) {
+  mutation DeleteNotificationRule($id: ID!) {
     deleteNotificationRule(id: $id) {
       id
     }

@@ -54,13 +54,13 @@ export function RuleForm({ data, rule, onSaved, onCancel }: { data: Data; rule?:
     const input = {
       events: events as NotificationEvent[],
       serverSelector: { names: scope === "names" ? names : [], matchLabels: labels ?? [] },
-      scheduleIds: schedules.map(Number),
+      scheduleIds: schedules,
       quietMinutes: Number(quiet),
       enabled: f.get("enabled") === "on",
     };
     try {
-      if (rule) await request(UPDATE_RULE, { id: rule.id, input: { ...input, channelId: Number(channels[0]) } });
-      else for (const channelId of channels) await request(CREATE_RULE, { input: { ...input, channelId: Number(channelId) } });
+      if (rule) await request(UPDATE_RULE, { id: rule.id, input: { ...input, channelId: String(channels[0]) } });
+      else for (const channelId of channels) await request(CREATE_RULE, { input: { ...input, channelId: String(channelId) } });
       onSaved(channels.length);
     } catch (e) {
       const fields = fieldErrorsOf(e);

@@ -22,7 +22,7 @@ function serversOf(rule: Rule): string {
 /** The rules table (edit, delete) and the form that adds rules. */
 export function RulesSection({ data, refetch }: { data: Data; refetch: () => void }) {
   const confirm = useConfirm();
-  const [editing, setEditing] = useState<number>();
+  const [editing, setEditing] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
   const [formKey, setFormKey] = useState(0);
