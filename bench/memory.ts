@@ -33,6 +33,8 @@ const MB = 1_000_000;
 const TARGET_IDLE: Record<Role, number | null> = { all: 150 * MB, worker: 110 * MB, api: null };
 const TARGET_DATA_PATH = 32 * MB;
 const PASSWORD = "bench-password-1";
+/** glibc malloc settings of npm start and the Docker image (package.json, Dockerfile). */
+const NPM_START_MALLOC = { MALLOC_ARENA_MAX: "1", MALLOC_TRIM_THRESHOLD_: "65536", MALLOC_TOP_PAD_: "0" };
 
 type Role = "all" | "api" | "worker";
 type Runtime = "dist" | "tsx";
@@ -56,7 +58,7 @@ async function start(role: Role, metadata: string, work: string, runtime: Runtim
       SQLGUARD_SCHEDULER_ENABLED: "false",
       SQLGUARD_LOG_LEVEL: "info",
       // As npm start and the Docker image run dist/ (the tsx runs are the "before": without it).
-      ...(runtime === "dist" ? { MALLOC_ARENA_MAX: "2" } : {}),
+      ...(runtime === "dist" ? NPM_START_MALLOC : {}),
       ...(HAS_ROLES ? { SQLGUARD_ROLE: role } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -173,6 +173,10 @@ async function startSqlguard(work: string): Promise<Sqlguard> {
         SQLGUARD_ADMIN_PASSWORD: password,
         SQLGUARD_SCHEDULER_ENABLED: "false",
         SQLGUARD_LOG_LEVEL: "info",
+        // glibc malloc as npm start and the Docker image set it.
+        MALLOC_ARENA_MAX: "1",
+        MALLOC_TRIM_THRESHOLD_: "65536",
+        MALLOC_TOP_PAD_: "0",
       },
       stdio: ["ignore", "pipe", "inherit"],
     },

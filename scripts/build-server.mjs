@@ -6,7 +6,7 @@
 //   --if-stale  builds only when dist/ is missing or older than server/ (what `npm start` uses).
 //   --outdir    another output directory inside the repository (tests); node_modules must resolve from it.
 // Prints one line saying whether it built or skipped.
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,13 +56,39 @@ const sourceUrlPlugin = {
     b.onLoad({ filter: /\.[cm]?ts$/ }, async (args) => {
       if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
       const text = await readFile(args.path, "utf8");
-      if (!text.includes("import.meta.url")) return { contents: text, loader: "ts" };
       const relative = path.relative(outdir, args.path).split(path.sep).join("/");
       const url = `new URL(${JSON.stringify(relative)}, import.meta.url).href`;
-      return { contents: text.replaceAll("import.meta.url", url), loader: "ts" };
+      const contents = text.includes("import.meta.url") ? text.replaceAll("import.meta.url", url) : text;
+      // After the rewrite above: the .wasm file sits next to the bundle, where import.meta.url points.
+      return { contents: await wasmFromFile(contents, args.path), loader: "ts" };
     });
   },
 };
+
+/**
+ * Prisma's generated client imports its query compiler as a 2.3 MB base64 string module and decodes
+ * it at the first query; the module's source and the string then stay on the heap for the life of
+ * the process (about 4.5 MB, twice the string). The build decodes it once into a .wasm file next to
+ * the bundle, and the client compiles that file's bytes instead (same module, same behaviour).
+ */
+const WASM_BASE64 = "@prisma/client/runtime/query_compiler_small_bg.mysql.wasm-base64.mjs";
+const WASM_FILE = "query_compiler_small_bg.mysql.wasm";
+const GENERATED_CLASS = path.join("server", "db", "generated", "internal", "class.ts");
+const WASM_LOADER = `const { wasm } = await import("${WASM_BASE64}")
+    return await decodeBase64AsWasm(wasm)`;
+
+async function wasmFromFile(text, file) {
+  if (!file.endsWith(GENERATED_CLASS)) return text;
+  if (!text.includes(WASM_LOADER)) throw new Error(`${GENERATED_CLASS} no longer loads ${WASM_BASE64} as expected: update scripts/build-server.mjs`);
+  const { wasm } = await import(WASM_BASE64);
+  mkdirSync(outdir, { recursive: true });
+  writeFileSync(path.join(outdir, WASM_FILE), Buffer.from(wasm, "base64"));
+  return text.replace(
+    WASM_LOADER,
+    `const { readFile } = await import("node:fs/promises")
+    return new WebAssembly.Module(await readFile(new URL(${JSON.stringify(`./${WASM_FILE}`)}, import.meta.url)))`,
+  );
+}
 
 const reason = buildReason();
 if (!reason) {

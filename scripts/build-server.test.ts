@@ -1,7 +1,8 @@
 // The compiled build as production runs it: scripts/build-server.mjs bundles the server, and the
 // bundle (plain node, npm start's flags, no tsx) migrates a fresh metadata database, serves /healthz,
 // GraphQL and the console, and at startup loads none of the packages that are only needed later
-// (AWS SDK, nodemailer, qrcode) nor Next.js or tsx. Module loads are recorded by an ESM resolve hook.
+// (AWS SDK, nodemailer, qrcode, openid-client, yaml) nor Next.js or tsx, and Prisma's query compiler
+// comes from a .wasm file written by the build. Module loads are recorded by an ESM resolve hook.
 import { execFileSync, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -116,12 +117,30 @@ describe("scripts/build-server.mjs", () => {
     }
   });
 
-  it("loads no tsx, Next.js, AWS SDK, nodemailer or qrcode at startup", () => {
+  it("ships Prisma's query compiler as a .wasm file, not the base64 string module", () => {
+    const wasm = fs.readFileSync(path.join(OUT, "query_compiler_small_bg.mysql.wasm"));
+    expect(WebAssembly.validate(wasm)).toBe(true);
+    const chunks = fs.readdirSync(OUT).filter((f) => f.endsWith(".js"));
+    expect(chunks.filter((f) => fs.readFileSync(path.join(OUT, f), "utf8").includes("wasm-base64"))).toEqual([]);
+    // The queries of the test above ran through it; the string module was never loaded.
+    const resolved = fs.readFileSync(loads, "utf8").split("\n");
+    expect(resolved.filter((u) => u.includes("wasm-base64"))).toEqual([]);
+  });
+
+  it("loads no tsx, Next.js, AWS SDK, nodemailer, qrcode, openid-client or yaml at startup", () => {
     const resolved = fs.readFileSync(loads, "utf8").split("\n").filter(Boolean);
     // The record works: the bundle and the packages it imports are in it.
     expect(resolved.some((u) => u.endsWith("/main.js"))).toBe(true);
     expect(resolved.some((u) => u.includes("/node_modules/graphql-yoga/"))).toBe(true);
-    for (const lazy of ["/node_modules/tsx/", "/node_modules/next/", "/node_modules/@aws-sdk/", "/node_modules/nodemailer/", "/node_modules/qrcode/"]) {
+    for (const lazy of [
+      "/node_modules/tsx/",
+      "/node_modules/next/",
+      "/node_modules/@aws-sdk/",
+      "/node_modules/nodemailer/",
+      "/node_modules/qrcode/",
+      "/node_modules/openid-client/",
+      "/node_modules/yaml/",
+    ]) {
       expect(
         resolved.filter((u) => u.includes(lazy)),
         lazy,

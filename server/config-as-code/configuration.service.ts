@@ -7,9 +7,8 @@ import { ValidationError } from "../errors.ts";
 import type { WebhookNetwork } from "../notifications/address-guard.ts";
 import type { SecretBox } from "../secrets/secret-box.ts";
 import { writePlan } from "./apply.ts";
-import { checkDocument, type KnownNames } from "./check.ts";
+import type { KnownNames } from "./check.ts";
 import { KEY_OF, SECTIONS, type Section } from "./document.ts";
-import { exportDocument } from "./export.ts";
 import { planChanges, summarize, type Plan } from "./plan.ts";
 import type { SecretSource } from "./secrets.ts";
 import { canonicalDocument, loadState } from "./state.ts";
@@ -47,6 +46,8 @@ export class ConfigurationService {
   async export(principal: Principal | null): Promise<string> {
     requireRole(principal, "ADMIN");
     const { state } = await loadState(this.deps.prisma, this.deps.secrets);
+    // check.ts and export.ts (with the YAML parser) load at the first use: a worker never applies a document.
+    const { exportDocument } = await import("./export.ts");
     return exportDocument(state);
   }
 
@@ -71,6 +72,7 @@ export class ConfigurationService {
     const dryRun = Boolean(options.dryRun);
     const { prisma } = this.deps;
     const known = prune ? emptyNames() : await this.#names();
+    const { checkDocument } = await import("./check.ts");
     const { problems, checked } = await checkDocument(document, known, this.deps);
     if (!checked) throw ValidationError.of(problems);
     const desired = canonicalDocument(checked.doc, checked.secretValues);

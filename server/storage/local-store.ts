@@ -21,7 +21,7 @@ export type LocalStoreOptions = {
  * ever removed as leftovers: the directory may hold files SQLGuard did not write.
  */
 /** The most bytes gathered while one write is in flight (memory per put stays below twice this). */
-const WRITE_BATCH = 4 * 1024 * 1024;
+const WRITE_BATCH = 1024 * 1024;
 
 export class LocalStore implements ArtifactStore {
   readonly kind = "LOCAL" as const;
@@ -235,7 +235,7 @@ function invalidKey(key: string, problem: string): StorageError {
  */
 /**
  * Writes every byte of `chunks` in order, in one writev where the file system takes it all (the
- * chunks are not copied into one buffer: fresh 4 MiB buffers per batch keep the garbage collector
+ * chunks are not copied into one buffer: fresh buffers per batch keep the garbage collector
  * busy in a server with a large heap), and again from where a short write stopped.
  */
 async function writeFully(handle: FileHandle, chunks: Buffer[]): Promise<void> {

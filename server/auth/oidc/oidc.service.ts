@@ -1,4 +1,4 @@
-import * as oidc from "openid-client";
+import type * as Oidc from "openid-client";
 import type { AuditLog } from "../../audit/audit-log.ts";
 import type { PrismaClient } from "../../db/client.ts";
 import type { Logger } from "../../observability/logger.ts";
@@ -7,6 +7,9 @@ import type { AuthService } from "../auth.service.ts";
 import type { Role } from "../roles.ts";
 import type { SignInConfig, SignInSettingsService } from "../sign-in-settings.service.ts";
 import { claimValues, mapRole } from "./role-mapping.ts";
+
+/** openid-client (with jose), loaded at the first single sign-on: most processes (a worker) never need it. */
+const loadOidc = (): Promise<typeof Oidc> => import("openid-client");
 
 /** How long a started sign-in may take at the provider. */
 const FLOW_TTL_MS = 10 * 60_000;
@@ -53,7 +56,7 @@ class Refused extends Error {
  * gets no session. A "test sign-in" runs the same flow but only records what would happen.
  */
 export class OidcService {
-  #cache: { key: string; config: Promise<oidc.Configuration> } | null = null;
+  #cache: { key: string; config: Promise<Oidc.Configuration> } | null = null;
   readonly #log: Logger;
 
   constructor(
@@ -70,6 +73,7 @@ export class OidcService {
     const settings = await this.deps.signIn.get();
     if (!settings.issuer || !settings.clientId || (!settings.oidcEnabled && !options.test)) throw new Refused("not_configured", "single sign-on is off");
     const config = await this.#config(settings);
+    const oidc = await loadOidc();
     const flow: FlowState = {
       state: oidc.randomState(),
       nonce: oidc.randomNonce(),
@@ -123,7 +127,8 @@ export class OidcService {
     // The callback URL as registered (behind a proxy the request's own URL may differ).
     const callback = new URL(flow.redirectUri);
     callback.search = currentUrl.search;
-    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    const oidc = await loadOidc();
+    let tokens: Awaited<ReturnType<typeof Oidc.authorizationCodeGrant>>;
     try {
       tokens = await oidc.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: flow.verifier,
@@ -188,16 +193,18 @@ export class OidcService {
   }
 
   /** The provider's metadata (discovery), cached until the settings change. */
-  #config(settings: SignInConfig): Promise<oidc.Configuration> {
+  #config(settings: SignInConfig): Promise<Oidc.Configuration> {
     const key = `${settings.issuer}|${settings.clientId}|${settings.updatedAt.getTime()}`;
     if (this.#cache?.key !== key) {
       const secret = this.deps.signIn.openClientSecret(settings);
       const insecure = this.deps.signIn.env.allowHttpIssuer && settings.issuer!.startsWith("http:");
-      const config = oidc
-        .discovery(new URL(settings.issuer!), settings.clientId!, undefined, secret ? oidc.ClientSecretBasic(secret) : oidc.None(), {
-          execute: insecure ? [oidc.allowInsecureRequests] : [],
-          timeout: 10,
-        })
+      const config = loadOidc()
+        .then((oidc) =>
+          oidc.discovery(new URL(settings.issuer!), settings.clientId!, undefined, secret ? oidc.ClientSecretBasic(secret) : oidc.None(), {
+            execute: insecure ? [oidc.allowInsecureRequests] : [],
+            timeout: 10,
+          }),
+        )
         .catch((error: unknown) => {
           this.#cache = null;
           throw new Refused("unavailable", `cannot discover ${settings.issuer}: ${error instanceof Error ? error.message : String(error)}`);
