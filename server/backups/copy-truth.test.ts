@@ -96,7 +96,7 @@ describe("copies tell the truth", () => {
     expect(degraded.status).toBe("DEGRADED");
     const s3Name = (await app.db.prisma.storageTarget.findUniqueOrThrow({ where: { id: s3Id } })).name;
     expect(degraded.missingCopies).toEqual([{ target: s3Name, status: "FAILED" }]);
-    expect(dashboard.recentFailures).toContainEqual({ id: b!.id, status: "PARTIAL" });
+    expect(dashboard.recentFailures).toContainEqual({ id: String(b!.id), status: "PARTIAL" });
     const before = dataOf(await viewer(COPIES, { id: b!.id })) as any;
     expect(before.backup.copyProblems).toMatchObject([{ target: s3Name, status: "FAILED" }]);
 
@@ -108,7 +108,7 @@ describe("copies tell the truth", () => {
 
     s3 = await startS3rver({ port: s3Port, dir: s3Dir });
     const repaired = dataOf(await operator(REPAIR, { id: b!.id })) as any;
-    expect(repaired.repairBackup).toEqual({ repaired: [s3Name], failed: [], backup: { id: b!.id, status: "SUCCEEDED" } });
+    expect(repaired.repairBackup).toEqual({ repaired: [s3Name], failed: [], backup: { id: String(b!.id), status: "SUCCEEDED" } });
     const after = dataOf(await viewer(COPIES, { id: b!.id })) as any;
     expect(after.backup).toMatchObject({ status: "SUCCEEDED", error: null, copyProblems: [] });
     expect(after.backup.artifacts.map((a: any) => a.status)).toEqual(["STORED", "STORED"]);

@@ -97,7 +97,7 @@ describe("configuration as code: export, apply to a fresh instance, export again
         input: { label: "ops safe", recipient: RECIPIENT },
       }),
     );
-    expect(prod.createServer.id).toBeGreaterThan(0);
+    expect(Number(prod.createServer.id)).toBeGreaterThan(0);
 
     const first = await exportOf(adminA);
     if (process.env.PEEK) console.log(first);

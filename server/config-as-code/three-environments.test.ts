@@ -92,7 +92,7 @@ ${server("dev-maria", "MARIADB", "dev", dbs.devMaria)}${server("dev-pg", "POSTGR
     const id = await scheduleId(name);
     const queued = (dataOf(await admin(`mutation($id: ID!) { runSchedule(id: $id) { id } }`, { id })) as { runSchedule: Array<{ id: number }> }).runSchedule;
     for (const b of queued) expect((await waitForBackup(admin, b.id)).status).toBe("SUCCEEDED");
-    return queued.map((b) => b.id);
+    return queued.map((b) => Number(b.id));
   }
 
   /** The schedule's backups with the targets holding a stored copy: "server/database" → target names. */

@@ -140,7 +140,7 @@ describe("encrypted backups", () => {
 
   function instanceIdentityFile(): Promise<string> {
     return app.services.encryptionKeys.identities().then((held) => {
-      expect(held.map((h) => h.id)).toEqual([keys.find((k) => k.kind === "INSTANCE")!.id]);
+      expect(held.map((h) => h.id)).toEqual([Number(keys.find((k) => k.kind === "INSTANCE")!.id)]);
       const file = path.join(work, "instance.txt");
       fs.writeFileSync(file, `${encodeIdentity(held[0]!.identity)}\n`, { mode: 0o600 });
       return file;

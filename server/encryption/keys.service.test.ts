@@ -52,7 +52,7 @@ describe("encryption keys", () => {
     expect(instance!.fingerprint).toBe(fingerprintOf(instance!.recipient));
     expect((await list()).map((k) => k.id)).toEqual([instance!.id]);
     // The stored identity is sealed: the secret key opens it, and it is the recipient's private half.
-    const row = await t.db.prisma.encryptionKey.findUniqueOrThrow({ where: { id: instance!.id } });
+    const row = await t.db.prisma.encryptionKey.findUniqueOrThrow({ where: { id: Number(instance!.id) } });
     expect(row.identityEnc).toMatch(/^v1:/);
     expect(row.identityEnc).not.toContain("AGE-SECRET-KEY");
     const secret = new SecretBox(t.secretKey).open(row.identityEnc!);
@@ -112,7 +112,7 @@ describe("encryption keys", () => {
     const retired = await retire(vault!.id);
     expect(retired.errors).toBeUndefined();
     expect(retired.data!.retireEncryptionKey.retiredAt).not.toBeNull();
-    expect((await t.services.encryptionKeys.currentRecipients()).map((k) => k.id)).toEqual([instance!.id]);
+    expect((await t.services.encryptionKeys.currentRecipients()).map((k) => k.id)).toEqual([Number(instance!.id)]);
     const audit = await t.db.prisma.auditLog.findFirstOrThrow({ where: { action: "encryptionKey.retire", entityId: String(vault!.id) } });
     expect(audit.actor).toMatch(/^test-admin/);
     expect((audit.before as { retiredAt: unknown }).retiredAt).toBeNull();
@@ -127,9 +127,9 @@ describe("encryption keys", () => {
     const next = await t.services.encryptionKeys.currentRecipients();
     expect(next.map((k) => k.kind)).toEqual(["INSTANCE", "RECOVERY"]);
     expect(next[0]!.id).not.toBe(instance!.id);
-    expect(next[1]!.id).toBe(other.id);
+    expect(String(next[1]!.id)).toBe(String(other.id));
     // Both instance keys' identities are still held: the retired one's artifacts still open.
-    expect((await t.services.encryptionKeys.identities()).map((h) => h.id)).toEqual([instance!.id, next[0]!.id]);
+    expect((await t.services.encryptionKeys.identities()).map((h) => h.id)).toEqual([Number(instance!.id), Number(next[0]!.id)]);
     expect((await retire(9999)).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
   });
 

@@ -113,9 +113,9 @@ describe("Prometheus /metrics over real backups", () => {
       const [run] = (dataOf(await operator(`mutation($id: ID!) { runSchedule(id: $id) { id } }`, { id: scheduleId })) as { runSchedule: Array<{ id: number }> })
         .runSchedule;
       expect((await waitForBackup(operator, run!.id)).status).toBe("SUCCEEDED");
-      scheduled.push(run!.id);
+      scheduled.push(Number(run!.id));
     }
-    const sweep = await app.services.retention.run(ADMIN, { scheduleId });
+    const sweep = await app.services.retention.run(ADMIN, { scheduleId: Number(scheduleId) });
     expect(sweep.deletions.map((d) => [d.backupId, d.done])).toEqual([[scheduled[0], true]]);
 
     // Verification found the manual copy corrupt; the server and every schedule date from yesterday.

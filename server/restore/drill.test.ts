@@ -79,7 +79,7 @@ describe("restore drills", () => {
         input: { name, cronExpression: "0 3 * * *", serverIds: [serverId], storageTargetIds: [localId] },
       }),
     );
-    return (r as { createSchedule: { id: number } }).createSchedule.id;
+    return Number((r as { createSchedule: { id: string } }).createSchedule.id);
   }
 
   async function drillsOf(backupId: number): Promise<DrillView[]> {
@@ -113,7 +113,7 @@ describe("restore drills", () => {
         { id: scheduleId, s: verifyId },
       ),
     );
-    expect(set).toEqual({ setScheduleDrill: { drillEnabled: true, drillCron: null, drillServer: { id: verifyId } } });
+    expect(set).toEqual({ setScheduleDrill: { drillEnabled: true, drillCron: null, drillServer: { id: String(verifyId) } } });
 
     const server = await app.db.prisma.server.findUniqueOrThrow({ where: { id: mariaId }, include: { dumpOptions: true } });
     const [queued] = await app.services.backups.queue({
@@ -151,7 +151,7 @@ describe("restore drills", () => {
     ) as { restoreDrills: { nodes: Array<{ id: number }>; totalCount: number } };
     expect(perDatabase.restoreDrills.nodes.map((d) => d.id)).toEqual([result.id]);
     expect(perDatabase.restoreDrills.totalCount).toBe(1);
-    expect(events).toContainEqual(expect.objectContaining({ type: "DRILL_FINISHED", drillId: result.id, status: "PASSED" }));
+    expect(events).toContainEqual(expect.objectContaining({ type: "DRILL_FINISHED", drillId: Number(result.id), status: "PASSED" }));
   });
 
   it("compares strictly with the tables and objects captured at dump time, and fails when they disagree", async () => {
@@ -196,7 +196,7 @@ describe("restore drills", () => {
       status: "CORRUPT",
       verifyResult: "CORRUPT",
     });
-    expect(events).toContainEqual(expect.objectContaining({ type: "DRILL_FINISHED", drillId: failed.id, status: "FAILED" }));
+    expect(events).toContainEqual(expect.objectContaining({ type: "DRILL_FINISHED", drillId: Number(failed.id), status: "FAILED" }));
   });
 
   it("drills PostgreSQL on the schedule's own drill cron instead of after each backup", async () => {

@@ -93,7 +93,7 @@ describe("restores through the API", () => {
     });
     expect(restore.database).toBe(`${mariaSource}_restored_${restore.database.slice(-15)}`);
     expect(restore.database).toMatch(/_restored_\d{8}_\d{6}$/);
-    expect(restore.storageTarget).toMatchObject({ id: s3Id, kind: "S3" });
+    expect(restore.storageTarget).toMatchObject({ id: String(s3Id), kind: "S3" });
     expect([restore.totalBytes, restore.progressBytes]).toEqual([mariaBackup.storedBytes, mariaBackup.storedBytes]);
     expect(Number(restore.rawBytes)).toBe(Number(mariaBackup.rawBytes));
     expect(restore.requestedBy).toMatch(/^test-operator/);

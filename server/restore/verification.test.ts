@@ -90,7 +90,7 @@ describe("checksum verification", () => {
     ).verifyBackup.artifacts;
   }
 
-  const onTarget = (artifacts: ArtifactView[], id: number) => artifacts.find((a) => a.storageTarget.id === id)!;
+  const onTarget = (artifacts: ArtifactView[], id: number) => artifacts.find((a) => Number(a.storageTarget.id) === id)!;
 
   it("marks a flipped byte CORRUPT, fails a restore from it loudly before anything is kept, and reports it for the metric", async () => {
     const source = uniqueName("vf");

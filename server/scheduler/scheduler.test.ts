@@ -196,7 +196,7 @@ describe("the scheduler, reconciled from GraphQL changes", () => {
     const r = dataOf(await operator(`mutation($id: ID!) { runSchedule(id: $id) { id status trigger dueAt scheduleName database } }`, { id })) as {
       runSchedule: unknown[];
     };
-    expect(r.runSchedule).toEqual([{ id: expect.any(Number), status: "PENDING", trigger: "MANUAL", dueAt: null, scheduleName: "nightly", database: "app" }]);
+    expect(r.runSchedule).toEqual([{ id: expect.any(String), status: "PENDING", trigger: "MANUAL", dueAt: null, scheduleName: "nightly", database: "app" }]);
     await f.app.runner.idle();
     expect((await f.backupsOf(id))[0]!.status).toBe("SUCCEEDED");
   });
