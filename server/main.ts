@@ -155,6 +155,7 @@ async function main(): Promise<void> {
   if (queue.role !== "api") {
     runner.startClaiming(queue.pollMs);
     restore.jobs.startClaiming(queue.pollMs);
+    restore.drills.startClaiming(queue.pollMs);
   }
   // One instance sweeps retention: whichever holds the "retention" lease.
   const retentionLease = new LeaderLease({

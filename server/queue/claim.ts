@@ -212,3 +212,39 @@ async function takeRestore(tx: Prisma.TransactionClient, id: number, instanceId:
     UPDATE Restore SET status = 'RUNNING', startedAt = UTC_TIMESTAMP(3), heartbeatAt = UTC_TIMESTAMP(3), instanceId = ${instanceId}, progressBytes = 0
     WHERE id = ${id} AND status = 'PENDING'`;
 }
+
+/**
+ * Claims one queued restore drill (PENDING, recorded by an `api` instance) for this instance, under
+ * the same `FOR UPDATE SKIP LOCKED` lock on its verification server's row: it waits while that
+ * server's RUNNING backups, restores and drills reach `maxConcurrent` (a drill restores into the
+ * server). Backups and restores do not count drills (a drill has no lease: the row of a dead
+ * instance's drill must not hold a server's slot until that instance starts again). Null when none.
+ */
+export async function claimDrill(prisma: PrismaClient, instanceId: string): Promise<number | null> {
+  const candidates = await prisma.$queryRaw<Array<{ id: number; serverId: number | null }>>`
+    SELECT id, serverId FROM RestoreDrill WHERE status = 'PENDING' AND instanceId IS NULL ORDER BY id LIMIT 50`;
+  for (const c of candidates) {
+    try {
+      const won = await prisma.$transaction(async (tx) => {
+        if (c.serverId !== null) {
+          const server = await tx.$queryRaw<Array<{ maxConcurrent: number }>>`SELECT maxConcurrent FROM Server WHERE id = ${c.serverId} FOR UPDATE SKIP LOCKED`;
+          if (server.length === 0) return false;
+          const [drills] = await tx.$queryRaw<
+            Array<{ n: bigint | number }>
+          >`SELECT COUNT(*) AS n FROM RestoreDrill WHERE serverId = ${c.serverId} AND status = 'RUNNING'`;
+          if ((await runningOnServer(tx, Number(c.serverId))) + Number(drills!.n) >= server[0]!.maxConcurrent) return false;
+        }
+        const rows = await tx.$queryRaw<Array<{ id: number }>>`
+          SELECT id FROM RestoreDrill WHERE id = ${c.id} AND status = 'PENDING' AND instanceId IS NULL FOR UPDATE SKIP LOCKED`;
+        if (rows.length === 0) return false;
+        await tx.$executeRaw`UPDATE RestoreDrill SET status = 'RUNNING', startedAt = UTC_TIMESTAMP(3), instanceId = ${instanceId} WHERE id = ${c.id}`;
+        return true;
+      });
+      if (won) return Number(c.id);
+    } catch (error) {
+      if (/deadlock|lock wait timeout/i.test((error as Error)?.message ?? "")) continue;
+      throw error;
+    }
+  }
+  return null;
+}

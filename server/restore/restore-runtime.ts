@@ -63,7 +63,7 @@ export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
   const jobs = new RestoreJobs({ prisma, secrets, storeFor, events, logger, instanceId, heartbeatMs: deps.heartbeatMs, tools, spoolDir, ...deps.queue });
   const restores = new RestoresService({ prisma, secrets, storeFor, audit, jobs, instanceId, interrupted: deps.interrupted });
   const verification = new VerificationService({ prisma, storeFor, audit, events, logger, clock, intervalMs: deps.verifyIntervalMs, instanceId });
-  const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId, spoolDir });
+  const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId, spoolDir, claims: deps.queue?.claims });
   deps.backupEvents.on((event) => drills.onBackupEvent(event));
   return {
     restores,
@@ -73,7 +73,8 @@ export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
     events,
     recover: async () => (await deps.interrupted.recoverRestores()).length,
     start() {
-      verification.start();
+      // The periodic re-reads are work: an `api` instance leaves them to the instances that run jobs.
+      if (deps.queue?.claims !== false) verification.start();
       drills.start();
     },
     async stop() {

@@ -90,6 +90,12 @@ export class RestoresService {
     requireRole(principal, "OPERATOR");
     const { prisma } = this.deps;
     if (input.overwrite && !roleAtLeast(principal.role, "ADMIN")) throw new AppError("FORBIDDEN", "restoring over an existing database needs the admin role");
+    // The password of `credentials` lives only in this process's memory: it cannot be handed to a worker.
+    if (input.credentials && !this.deps.jobs.claims)
+      throw new ValidationError(
+        "credentials",
+        "this instance (SQLGUARD_ROLE=api) runs no restores, and the password of credentials is held only in the memory of the instance that accepts the restore: send a restore with credentials to an instance with SQLGUARD_ROLE=all, or restore as the server's backup user",
+      );
     const { backup, artifact, target, server, database, exists } = await this.#resolve(input);
     if (exists && !input.overwrite) {
       throw new ValidationError(
@@ -99,12 +105,6 @@ export class RestoresService {
     }
     if (input.rewriteDefiners && formatOfKey(artifact.key) === "tar")
       throw new ValidationError("rewriteDefiners", "the definers of a PARALLEL artifact cannot be rewritten: restore it as a user with SET USER / SUPER");
-    // The password of `credentials` lives only in this process's memory: it cannot be handed to a worker.
-    if (input.credentials && !this.deps.jobs.claims)
-      throw new ValidationError(
-        "credentials",
-        "this instance (SQLGUARD_ROLE=api) runs no restores, and the password of credentials is held only in the memory of the instance that accepts the restore: send a restore with credentials to an instance with SQLGUARD_ROLE=all, or restore as the server's backup user",
-      );
     const busy = await prisma.restore.findFirst({ where: { serverId: server.id, database, status: { in: ["PENDING", "RUNNING"] } }, select: { id: true } });
     if (busy) throw new ConflictError("database", `restore ${busy.id} into ${JSON.stringify(database)} on ${server.name} is still under way`);
 
