@@ -50,7 +50,7 @@ describe("queued restores: an api instance records them, a worker claims and run
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it("runs a restore requested on the api instance on the worker (Restore.instanceId), refuses credentials there, and a killed worker's restore ends FAILED with its database dropped", {
+  it("runs a restore and a drill requested on the api instance on the worker (instanceId), refuses credentials there, and a killed worker's restore ends FAILED with its database dropped", {
     timeout: 600_000,
   }, async () => {
     await createMariadbSample(source, { rows: 40 });
@@ -100,6 +100,20 @@ describe("queued restores: an api instance records them, a worker claims and run
     expect(done).toMatchObject({ status: "SUCCEEDED", instanceId: "jq-w1", error: null });
     const [count] = (await mariadbExec([`SELECT COUNT(*) AS n FROM customers`], restored)) as [Array<{ n: bigint }>];
     expect(Number(count[0]!.n)).toBe(40);
+
+    // A drill requested on the api instance: queued PENDING, run (and passed) by the worker.
+    const drill = dataOf(
+      await client(`mutation($b: Int!, $s: Int!) { runRestoreDrill(backupId: $b, serverId: $s) { id status instanceId } }`, { b: backup.id, s: serverId }),
+    ) as { runRestoreDrill: { id: number; status: string; instanceId: string | null } };
+    expect(drill.runRestoreDrill).toMatchObject({ status: "PENDING", instanceId: null });
+    const drilled = await waitFor(async () => {
+      const r = dataOf(await client(`query($b: Int!) { restoreDrills(backupId: $b) { id status instanceId error } }`, { b: backup.id })) as {
+        restoreDrills: Array<{ id: number; status: string; instanceId: string | null; error: string | null }>;
+      };
+      const row = r.restoreDrills.find((d) => d.id === drill.runRestoreDrill.id);
+      return row && !["PENDING", "RUNNING"].includes(row.status) ? row : undefined;
+    }, "the queued drill");
+    expect(drilled).toMatchObject({ status: "PASSED", instanceId: "jq-w1", error: null });
 
     // A password held only by the api process could never reach the worker: refused, naming credentials.
     const refused = await client(`mutation($input: RestoreBackupInput!) { restoreBackup(input: $input) { id } }`, {
