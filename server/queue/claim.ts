@@ -147,8 +147,13 @@ export type ClaimedRestore = { id: number; serverId: number | null; waitSeconds:
  * taken with `FOR UPDATE SKIP LOCKED`; oldest first. A restore whose server was deleted is claimed
  * too, so that its run records why it cannot run.
  */
-export async function claimRestores(prisma: PrismaClient, options: ClaimOptions): Promise<ClaimedRestore[]> {
+export async function claimRestores(prisma: PrismaClient, options: ClaimOptions & { onClaim?: (claimed: ClaimedRestore) => void }): Promise<ClaimedRestore[]> {
   const claimed: ClaimedRestore[] = [];
+  // Each claim is handed over at once, so that the instance's lease sweep sees it running.
+  const handOver = (one: ClaimedRestore) => {
+    claimed.push(one);
+    options.onClaim?.(one);
+  };
   if (options.slots <= 0) return claimed;
   const orphans = await prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<Array<{ id: number }>>`
@@ -156,7 +161,7 @@ export async function claimRestores(prisma: PrismaClient, options: ClaimOptions)
     for (const r of rows) await takeRestore(tx, Number(r.id), options.instanceId);
     return rows.map((r) => ({ id: Number(r.id), serverId: null, waitSeconds: 0 }));
   });
-  claimed.push(...orphans);
+  orphans.forEach(handOver);
   const blocked = new Set<number>();
   while (claimed.length < options.slots) {
     const candidates = await prisma.$queryRaw<Array<{ serverId: bigint | number }>>`
@@ -171,7 +176,7 @@ export async function claimRestores(prisma: PrismaClient, options: ClaimOptions)
       if (one === "busy") continue;
       if (one === "full" || one === null) blocked.add(serverId);
       else {
-        claimed.push(one);
+        handOver(one);
         progress = true;
       }
     }

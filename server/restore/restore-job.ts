@@ -128,12 +128,16 @@ export class RestoreJobs {
       if (free <= 0 || this.#stopping) return;
       let claimed;
       try {
-        claimed = await claimRestores(this.deps.prisma, { instanceId: this.deps.instanceId, slots: free, clusterMax: this.deps.clusterMax });
+        claimed = await claimRestores(this.deps.prisma, {
+          instanceId: this.deps.instanceId,
+          slots: free,
+          clusterMax: this.deps.clusterMax,
+          onClaim: (c) => this.#launch(c.id, true),
+        });
       } catch (error) {
         this.#log.warn({ err: error }, "could not claim restores from the queue; the next pass retries");
         return;
       }
-      for (const c of claimed) this.#launch(c.id, true);
       if (claimed.length > 0 && claimed.length === free) this.#claimAgain = true;
     } while (this.#claimAgain && !this.#stopping);
   }
