@@ -152,7 +152,11 @@ async function main(): Promise<void> {
   healthMonitor.start();
   metrics.metrics.setWorkerSlots(config.instanceId, queue.role === "api" ? { busy: 0, free: 0 } : runner.slots);
   // The work queue: claim what is PENDING now, then whenever a slot frees up and every poll.
-  if (queue.role !== "api") runner.startClaiming(queue.pollMs);
+  if (queue.role !== "api") {
+    runner.startClaiming(queue.pollMs);
+    restore.jobs.startClaiming(queue.pollMs);
+    restore.drills.startClaiming(queue.pollMs);
+  }
   // One instance sweeps retention: whichever holds the "retention" lease.
   const retentionLease = new LeaderLease({
     prisma,

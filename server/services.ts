@@ -246,6 +246,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     interrupted,
     events: restoreEvents,
     spoolDir,
+    // Restores are queued work too: claimed by instances that run jobs, as many at once as backups.
+    queue: { claims: deps.queue?.claims, maxConcurrent: deps.limits.maxConcurrent, clusterMax: deps.queue?.clusterMax },
   });
   // Webhook notifications: failures, recoveries and successes from `events`; overdue from the scheduler.
   const webhooks = new WebhooksService({ prisma, secrets, audit, network: deps.webhookNetwork });
@@ -273,6 +275,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const notifier = new Notifier({ prisma, channels: notificationChannels, sender, logger, clock });
   events.on((event) => notifier.onBackupEvent(event));
   restore.events.on((event) => notifier.onRestoreEvent(event));
+  // Backups and restores share each server's maxConcurrent: a slot one frees may be the other's.
+  const ENDED = ["SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED"];
+  events.on((event) => event.type === "STATUS" && ENDED.includes(event.status) && restore.jobs.enqueue());
+  restore.events.on((event) => event.type === "RESTORE_STATUS" && ENDED.includes(event.status) && runner.enqueue());
   // rewrapBackups: the age headers of stored artifacts rewritten to the current keys.
   const encryptionRewraps = new EncryptionRewraps({
     prisma,

@@ -104,7 +104,7 @@ const VERIFICATION: Record<VerificationResult, string> = {
   MANIFEST_PROBLEM: "Manifest problem",
   UNREADABLE: "Unreadable",
 };
-const DRILL_STATUS: Record<DrillStatus, string> = { PASSED: "Passed", FAILED: "Failed", RUNNING: "Running" };
+const DRILL_STATUS: Record<DrillStatus, string> = { PASSED: "Passed", FAILED: "Failed", RUNNING: "Running", PENDING: "Queued" };
 const DELIVERY_STATUS: Record<NotificationDeliveryStatus, string> = { PENDING: "Pending", SENT: "Sent", FAILED: "Failed", SUPPRESSED: "Suppressed" };
 const HEALTH: Record<HealthState, string> = { UP: "Up", DOWN: "Down", ABSENT: "Absent" };
 /** States only the console derives (the per-database page). */

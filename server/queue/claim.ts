@@ -74,11 +74,9 @@ async function claimForServer(prisma: PrismaClient, serverId: number, options: C
       if (options.clusterMax !== undefined) {
         await tx.$executeRaw`INSERT IGNORE INTO Lease (name, holder, expiresAt) VALUES (${CLUSTER_LOCK}, '', UTC_TIMESTAMP(3))`;
         await tx.$queryRaw`SELECT name FROM Lease WHERE name = ${CLUSTER_LOCK} FOR UPDATE`;
-        const [all] = await tx.$queryRaw<Array<{ n: bigint }>>`SELECT COUNT(*) AS n FROM Backup WHERE status = 'RUNNING'`;
-        if (Number(all!.n) >= options.clusterMax) return "full";
+        if ((await runningInCluster(tx)) >= options.clusterMax) return "full";
       }
-      const [running] = await tx.$queryRaw<Array<{ n: bigint }>>`SELECT COUNT(*) AS n FROM Backup WHERE serverId = ${serverId} AND status = 'RUNNING'`;
-      if (Number(running!.n) >= server[0]!.maxConcurrent) return "full";
+      if ((await runningOnServer(tx, serverId)) >= server[0]!.maxConcurrent) return "full";
       const rows = await tx.$queryRaw<Array<{ id: number; waitUs: bigint | number | null }>>`
         SELECT id, TIMESTAMPDIFF(MICROSECOND, createdAt, UTC_TIMESTAMP(3)) AS waitUs FROM Backup
         WHERE serverId = ${serverId} AND status = 'PENDING'
@@ -117,4 +115,141 @@ async function take(tx: Prisma.TransactionClient, ids: number[], instanceId: str
   await tx.$executeRaw`
     UPDATE Backup SET status = 'RUNNING', startedAt = UTC_TIMESTAMP(3), heartbeatAt = UTC_TIMESTAMP(3), instanceId = ${instanceId}, progressBytes = 0
     WHERE id IN (${Prisma.join(ids)}) AND status = 'PENDING'`;
+}
+
+/** RUNNING backups and restores of every instance: what the cluster-wide cap counts. */
+async function runningInCluster(tx: Prisma.TransactionClient): Promise<number> {
+  const [all] = await tx.$queryRaw<Array<{ n: bigint | number }>>`
+    SELECT (SELECT COUNT(*) FROM Backup WHERE status = 'RUNNING') + (SELECT COUNT(*) FROM Restore WHERE status = 'RUNNING') AS n`;
+  return Number(all!.n);
+}
+
+/**
+ * What loads one server, counted against its `maxConcurrent`: RUNNING backups of it and RUNNING
+ * restores into it (a restore writes the whole database: it loads the server as much as a dump).
+ */
+async function runningOnServer(tx: Prisma.TransactionClient, serverId: number): Promise<number> {
+  const [running] = await tx.$queryRaw<Array<{ n: bigint | number }>>`
+    SELECT (SELECT COUNT(*) FROM Backup WHERE serverId = ${serverId} AND status = 'RUNNING')
+         + (SELECT COUNT(*) FROM Restore WHERE serverId = ${serverId} AND status = 'RUNNING') AS n`;
+  return Number(running!.n);
+}
+
+/** A restore the claim moved PENDING → RUNNING for this instance. */
+export type ClaimedRestore = { id: number; serverId: number | null; waitSeconds: number };
+
+/**
+ * Claims up to `slots` queued restores (PENDING with no instance: a restore with `credentials` is
+ * never queued, its accepting instance runs it) with the backups' discipline: one short
+ * transaction per target server under `SELECT … FOR UPDATE SKIP LOCKED` on its `Server` row (the
+ * same lock backup claims take, so backups and restores of one server are counted one claim at a
+ * time), RUNNING backups + restores counted against `maxConcurrent` and the cluster cap, the row
+ * taken with `FOR UPDATE SKIP LOCKED`; oldest first. A restore whose server was deleted is claimed
+ * too, so that its run records why it cannot run.
+ */
+export async function claimRestores(prisma: PrismaClient, options: ClaimOptions & { onClaim?: (claimed: ClaimedRestore) => void }): Promise<ClaimedRestore[]> {
+  const claimed: ClaimedRestore[] = [];
+  // Each claim is handed over at once, so that the instance's lease sweep sees it running.
+  const handOver = (one: ClaimedRestore) => {
+    claimed.push(one);
+    options.onClaim?.(one);
+  };
+  if (options.slots <= 0) return claimed;
+  const orphans = await prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<Array<{ id: number }>>`
+      SELECT id FROM Restore WHERE status = 'PENDING' AND instanceId IS NULL AND serverId IS NULL ORDER BY id LIMIT ${options.slots} FOR UPDATE SKIP LOCKED`;
+    for (const r of rows) await takeRestore(tx, Number(r.id), options.instanceId);
+    return rows.map((r) => ({ id: Number(r.id), serverId: null, waitSeconds: 0 }));
+  });
+  orphans.forEach(handOver);
+  const blocked = new Set<number>();
+  while (claimed.length < options.slots) {
+    const candidates = await prisma.$queryRaw<Array<{ serverId: bigint | number }>>`
+      SELECT serverId FROM Restore WHERE status = 'PENDING' AND instanceId IS NULL AND serverId IS NOT NULL
+      GROUP BY serverId ORDER BY MIN(id) LIMIT 200`;
+    const servers = candidates.map((c) => Number(c.serverId)).filter((id) => !blocked.has(id));
+    if (servers.length === 0) break;
+    let progress = false;
+    for (const serverId of servers) {
+      if (claimed.length >= options.slots) break;
+      const one = await claimRestoreForServer(prisma, serverId, options);
+      if (one === "busy") continue;
+      if (one === "full" || one === null) blocked.add(serverId);
+      else {
+        handOver(one);
+        progress = true;
+      }
+    }
+    if (!progress) break;
+  }
+  return claimed;
+}
+
+async function claimRestoreForServer(prisma: PrismaClient, serverId: number, options: ClaimOptions): Promise<ClaimedRestore | "full" | "busy" | null> {
+  try {
+    return await prisma.$transaction(async (tx) => {
+      const server = await tx.$queryRaw<Array<{ maxConcurrent: number }>>`SELECT maxConcurrent FROM Server WHERE id = ${serverId} FOR UPDATE SKIP LOCKED`;
+      if (server.length === 0) return "busy";
+      if (options.clusterMax !== undefined) {
+        await tx.$executeRaw`INSERT IGNORE INTO Lease (name, holder, expiresAt) VALUES (${CLUSTER_LOCK}, '', UTC_TIMESTAMP(3))`;
+        await tx.$queryRaw`SELECT name FROM Lease WHERE name = ${CLUSTER_LOCK} FOR UPDATE`;
+        if ((await runningInCluster(tx)) >= options.clusterMax) return "full";
+      }
+      if ((await runningOnServer(tx, serverId)) >= server[0]!.maxConcurrent) return "full";
+      const rows = await tx.$queryRaw<Array<{ id: number; waitUs: bigint | number | null }>>`
+        SELECT id, TIMESTAMPDIFF(MICROSECOND, createdAt, UTC_TIMESTAMP(3)) AS waitUs FROM Restore
+        WHERE serverId = ${serverId} AND status = 'PENDING' AND instanceId IS NULL
+        ORDER BY id ASC LIMIT 1 FOR UPDATE SKIP LOCKED`;
+      const row = rows[0];
+      if (!row) return null;
+      await takeRestore(tx, Number(row.id), options.instanceId);
+      return { id: Number(row.id), serverId, waitSeconds: Math.max(0, Number(row.waitUs ?? 0) / 1e6) };
+    });
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && ["P2034", "P2028"].includes(error.code)) return null;
+    if (/deadlock|lock wait timeout/i.test((error as Error)?.message ?? "")) return null;
+    throw error;
+  }
+}
+
+async function takeRestore(tx: Prisma.TransactionClient, id: number, instanceId: string): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE Restore SET status = 'RUNNING', startedAt = UTC_TIMESTAMP(3), heartbeatAt = UTC_TIMESTAMP(3), instanceId = ${instanceId}, progressBytes = 0
+    WHERE id = ${id} AND status = 'PENDING'`;
+}
+
+/**
+ * Claims one queued restore drill (PENDING, recorded by an `api` instance) for this instance, under
+ * the same `FOR UPDATE SKIP LOCKED` lock on its verification server's row: it waits while that
+ * server's RUNNING backups, restores and drills reach `maxConcurrent` (a drill restores into the
+ * server). Backups and restores do not count drills (a drill has no lease: the row of a dead
+ * instance's drill must not hold a server's slot until that instance starts again). Null when none.
+ */
+export async function claimDrill(prisma: PrismaClient, instanceId: string): Promise<number | null> {
+  const candidates = await prisma.$queryRaw<Array<{ id: number; serverId: number | null }>>`
+    SELECT id, serverId FROM RestoreDrill WHERE status = 'PENDING' AND instanceId IS NULL ORDER BY id LIMIT 50`;
+  for (const c of candidates) {
+    try {
+      const won = await prisma.$transaction(async (tx) => {
+        if (c.serverId !== null) {
+          const server = await tx.$queryRaw<Array<{ maxConcurrent: number }>>`SELECT maxConcurrent FROM Server WHERE id = ${c.serverId} FOR UPDATE SKIP LOCKED`;
+          if (server.length === 0) return false;
+          const [drills] = await tx.$queryRaw<
+            Array<{ n: bigint | number }>
+          >`SELECT COUNT(*) AS n FROM RestoreDrill WHERE serverId = ${c.serverId} AND status = 'RUNNING'`;
+          if ((await runningOnServer(tx, Number(c.serverId))) + Number(drills!.n) >= server[0]!.maxConcurrent) return false;
+        }
+        const rows = await tx.$queryRaw<Array<{ id: number }>>`
+          SELECT id FROM RestoreDrill WHERE id = ${c.id} AND status = 'PENDING' AND instanceId IS NULL FOR UPDATE SKIP LOCKED`;
+        if (rows.length === 0) return false;
+        await tx.$executeRaw`UPDATE RestoreDrill SET status = 'RUNNING', startedAt = UTC_TIMESTAMP(3), instanceId = ${instanceId} WHERE id = ${c.id}`;
+        return true;
+      });
+      if (won) return Number(c.id);
+    } catch (error) {
+      if (/deadlock|lock wait timeout/i.test((error as Error)?.message ?? "")) continue;
+      throw error;
+    }
+  }
+  return null;
 }

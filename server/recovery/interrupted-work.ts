@@ -253,8 +253,9 @@ export class InterruptedWork {
     const { prisma, instanceId } = this.deps;
     const staleBefore = this.#staleBefore();
     const expired = { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, createdAt: { lt: staleBefore } }] };
-    const others = { OR: [{ instanceId: null }, { instanceId: { not: instanceId } }] };
-    // Restores start at once (no queue): a PENDING one older than a lease was never started.
+    // A queued restore (PENDING, no instance) waits in the work queue: never settled here. A PENDING
+    // one bound to an instance (restored with credentials) starts at once: older than a lease, it never started.
+    const others = { instanceId: { not: instanceId } };
     const rows = await prisma.restore.findMany({
       where: {
         OR: [

@@ -7,9 +7,16 @@ import type { BackupEvent } from "../runner/events.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import { executeDrill, scratchName, type DrillRunnerDeps } from "./drill-runner.ts";
 import { executePitrDrill, pickPitrPoint } from "./pitr-drill.ts";
+import { claimDrill } from "../queue/claim.ts";
 
 /** A drill's needs plus the audit log, the clock (drill crons) and this instance's id. */
-export type DrillsDeps = DrillRunnerDeps & { audit: AuditLog; clock: Clock; instanceId: string };
+export type DrillsDeps = DrillRunnerDeps & {
+  audit: AuditLog;
+  clock: Clock;
+  instanceId: string;
+  /** False on an `api` instance (SQLGUARD_ROLE=api): drills requested there are queued PENDING for a worker. Default true. */
+  claims?: boolean;
+};
 
 /** Filters of the drill history: a backup, or a database (per source server name). */
 export type DrillFilter = { backupId?: number | null; serverName?: string | null; database?: string | null; status?: RestoreDrill["status"][] | null };
@@ -29,22 +36,27 @@ const CRON_CHECK_MS = 60_000;
 /**
  * Restore drills: on demand (runRestoreDrill), after each successful backup of a schedule with
  * drills enabled (runDrillFor, wired to the backup events), or on the schedule's own drill cron
- * (runDueDrills, checked every minute). Drills run one at a time on this instance.
+ * (runDueDrills, checked every minute). Drills run one at a time on this instance. On an `api`
+ * instance (claims false) a requested drill is recorded PENDING without an instance, and an
+ * instance that runs jobs claims it from the queue (claimDrill: SKIP LOCKED, the verification
+ * server's maxConcurrent) at its polls.
  */
 export class DrillsService {
   #chain: Promise<unknown> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #controller = new AbortController();
   #stopTimer: (() => void) | null = null;
+  #stopPoll: (() => void) | null = null;
+  #claiming = false;
 
   constructor(private readonly deps: DrillsDeps) {}
 
   /** Records a drill of a backup into a scratch database on `serverId` and runs it in the background. Operator role; audited. */
   async runRestoreDrill(principal: Principal, backupId: number, serverId: number): Promise<RestoreDrill> {
     requireRole(principal, "OPERATOR");
-    const drill = await this.#record(backupId, serverId, "MANUAL", null, actorName(principal));
+    const drill = await this.#record(backupId, serverId, "MANUAL", null, actorName(principal), null, !this.#claims);
     await this.deps.audit.record(actorName(principal), "restoreDrill.run", "restoreDrill", drill.id, null, drill);
-    void this.#enqueue(drill);
+    if (this.#claims) void this.#enqueue(drill);
     return drill;
   }
 
@@ -65,9 +77,9 @@ export class DrillsService {
         input.checkpointId ? "checkpointId" : "database",
         `no row-count checkpoint of ${input.database} after a dump with an exact binlog position and inside the archived binlog${input.checkpointId ? ` with id ${input.checkpointId}` : ""}: point-in-time recovery must be on, and a checkpoint taken after a dump`,
       );
-    const drill = await this.#record(point.dump.id, input.drillServerId, "MANUAL", null, actorName(principal), point.checkpoint);
+    const drill = await this.#record(point.dump.id, input.drillServerId, "MANUAL", null, actorName(principal), point.checkpoint, !this.#claims);
     await this.deps.audit.record(actorName(principal), "restoreDrill.run", "restoreDrill", drill.id, null, drill);
-    void this.#enqueue(drill);
+    if (this.#claims) void this.#enqueue(drill);
     return drill;
   }
 
@@ -83,8 +95,8 @@ export class DrillsService {
       if (!backup || !schedule?.drillEnabled || !schedule.drillServerId || schedule.drillCron) return null;
       if (await this.deps.prisma.restoreDrill.findFirst({ where: { backupId, trigger: "AFTER_BACKUP" }, select: { id: true } })) return null;
       const point = await this.#pitrPoint(schedule, backup);
-      const drill = await this.#record(point?.dumpId ?? backupId, schedule.drillServerId, "AFTER_BACKUP", schedule.id, "scheduler", point);
-      return await this.#enqueue(drill);
+      const drill = await this.#record(point?.dumpId ?? backupId, schedule.drillServerId, "AFTER_BACKUP", schedule.id, "scheduler", point, !this.#claims);
+      return this.#claims ? await this.#enqueue(drill) : drill;
     } catch (error) {
       this.deps.logger.warn({ err: error, backupId }, "could not run the restore drill after a backup");
       return null;
@@ -121,8 +133,8 @@ export class DrillsService {
       });
       for (const b of newest) {
         const point = await this.#pitrPoint(s, b);
-        const drill = await this.#record(point?.dumpId ?? b.id, s.drillServerId!, "CRON", s.id, "scheduler", point).catch(() => null);
-        if (drill) done.push(await this.#enqueue(drill));
+        const drill = await this.#record(point?.dumpId ?? b.id, s.drillServerId!, "CRON", s.id, "scheduler", point, !this.#claims).catch(() => null);
+        if (drill) done.push(this.#claims ? await this.#enqueue(drill) : drill);
       }
     }
     return done;
@@ -175,6 +187,35 @@ export class DrillsService {
     return this.deps.prisma.restoreDrill.count({ where: drillWhere(filter) });
   }
 
+  get #claims(): boolean {
+    return this.deps.claims !== false;
+  }
+
+  /** Claims queued drills every `pollMs`, one at a time (an instance that runs jobs). */
+  startClaiming(pollMs: number): void {
+    if (!this.#claims || this.#stopPoll) return;
+    const timer = setInterval(() => void this.claimQueued(), pollMs);
+    timer.unref();
+    this.#stopPoll = () => clearInterval(timer);
+  }
+
+  /** One claim: when no drill runs or waits here, takes the oldest queued drill and runs it. Resolves with it, or null. */
+  async claimQueued(): Promise<RestoreDrill | null> {
+    if (this.#claiming || this.#pending.size > 0 || this.#controller.signal.aborted) return null;
+    this.#claiming = true;
+    try {
+      const id = await claimDrill(this.deps.prisma, this.deps.instanceId);
+      if (id === null) return null;
+      const drill = await this.deps.prisma.restoreDrill.findUniqueOrThrow({ where: { id } });
+      return await this.#enqueue(drill);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, "could not claim a queued restore drill; the next poll retries");
+      return null;
+    } finally {
+      this.#claiming = false;
+    }
+  }
+
   /** Starts the drill-cron check. */
   start(): void {
     this.#stopTimer ??= this.deps.clock.every(
@@ -190,6 +231,8 @@ export class DrillsService {
 
   /** Stops the cron check and the drill under way (recorded FAILED), then waits. */
   async stop(): Promise<void> {
+    this.#stopPoll?.();
+    this.#stopPoll = null;
     this.#stopTimer?.();
     this.#stopTimer = null;
     this.#controller.abort(new Error("interrupted: SQLGuard was shut down"));
@@ -204,6 +247,7 @@ export class DrillsService {
     scheduleId: number | null,
     requestedBy: string,
     checkpoint: PitrCheckpoint | null = null,
+    queued = false,
   ): Promise<RestoreDrill> {
     const { prisma } = this.deps;
     const backup = await prisma.backup.findUnique({ where: { id: backupId } });
@@ -225,7 +269,8 @@ export class DrillsService {
         scratchDatabase: scratchName(backupId),
         trigger,
         requestedBy,
-        instanceId: this.deps.instanceId,
+        // Queued: no instance until a worker claims it.
+        ...(queued ? { status: "PENDING" as const, instanceId: null } : { instanceId: this.deps.instanceId }),
         ...(checkpoint
           ? {
               kind: "PITR",

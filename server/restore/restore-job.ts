@@ -24,6 +24,7 @@ import type { RestoreEvents } from "./events.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
 import type { RestoreTools } from "./restore-tools.ts";
 import { targetColumns, type TargetReport } from "./target-state.ts";
+import { claimRestores } from "../queue/claim.ts";
 
 type RestoreEnd = "SUCCEEDED" | "FAILED" | "CANCELLED";
 type RestoreEndData = Partial<
@@ -46,14 +47,23 @@ export type RestoreJobDeps = {
   tools?: RestoreTools;
   /** How long the artifact's pin lasts unrenewed (default PIN_TTL_MS). */
   pinTtlMs?: number;
+  /** False on an `api` instance (SQLGUARD_ROLE=api): it queues restores, never claims or runs them. Default true. */
+  claims?: boolean;
+  /** Queued restores this instance runs at once (default 2). */
+  maxConcurrent?: number;
+  /** Cluster-wide cap on RUNNING backups + restores (server/queue/claim.ts). */
+  clusterMax?: number;
 };
 
 /** An account to restore as instead of the server's backup user; held in memory only, never stored or logged. */
 export type RestoreCredentials = { username: string; password: string };
 
 /**
- * Runs recorded restores in the background on this instance: PENDING → RUNNING (conditional, so
- * one instance wins), progress and cancel checks at each heartbeat, then SUCCEEDED / FAILED /
+ * Runs recorded restores in the background. A queued restore (PENDING, no instance) is claimed
+ * from the work queue (server/queue/claim.ts: SKIP LOCKED, the target server's maxConcurrent) by
+ * whichever instance that runs jobs has a free slot, on every `enqueue`, slot freed and poll; a
+ * restore with `credentials` is started here by `start` (PENDING → RUNNING, conditional), since
+ * only this process holds its password. Then progress and cancel checks at each heartbeat, then SUCCEEDED / FAILED /
  * CANCELLED with timings, bytes and the reason. The artifact is pinned from before its first read
  * to after its last, so retention cannot delete it under the restore. What the target database is
  * left as is saved before each risky step and at the end (targetState / targetDetail).
@@ -69,17 +79,81 @@ export class RestoreJobs {
   readonly #tasks = new Set<Promise<void>>();
   readonly #records: RecordWriter;
   readonly #log: Logger;
+  #claiming: Promise<void> | null = null;
+  #claimAgain = false;
+  #stopPoll: (() => void) | null = null;
+  #stopping = false;
 
   constructor(private readonly deps: RestoreJobDeps) {
     this.#log = deps.logger.child({ component: "restore" });
     this.#records = new RecordWriter({ logger: deps.logger });
   }
 
-  /** Starts a PENDING restore in the background; returns at once. `credentials`: restore as that account (restore.restoreUser). */
+  /** Whether this instance runs restores (false on an `api` instance). */
+  get claims(): boolean {
+    return this.deps.claims !== false;
+  }
+
+  /**
+   * A restore was queued (here or elsewhere), or a slot freed: claims as many queued restores as
+   * this instance has free slots for and runs them in the background; returns at once.
+   */
+  enqueue(): void {
+    if (!this.claims || this.#stopping) return;
+    if (this.#claiming) {
+      this.#claimAgain = true;
+      return;
+    }
+    const pass = this.#claimPasses().finally(() => {
+      this.#claiming = null;
+      if (this.#claimAgain && !this.#stopping) this.enqueue();
+    });
+    this.#claiming = pass;
+    this.#tasks.add(pass);
+    void pass.finally(() => this.#tasks.delete(pass));
+  }
+
+  /** Claims from the queue every `pollMs` too (restores queued by other instances). */
+  startClaiming(pollMs: number): void {
+    if (!this.claims || this.#stopPoll) return;
+    const timer = setInterval(() => this.enqueue(), pollMs);
+    timer.unref();
+    this.#stopPoll = () => clearInterval(timer);
+    this.enqueue();
+  }
+
+  async #claimPasses(): Promise<void> {
+    do {
+      this.#claimAgain = false;
+      const free = (this.deps.maxConcurrent ?? 2) - this.#held.size;
+      if (free <= 0 || this.#stopping) return;
+      let claimed;
+      try {
+        claimed = await claimRestores(this.deps.prisma, {
+          instanceId: this.deps.instanceId,
+          slots: free,
+          clusterMax: this.deps.clusterMax,
+          onClaim: (c) => this.#launch(c.id, true),
+        });
+      } catch (error) {
+        this.#log.warn({ err: error }, "could not claim restores from the queue; the next pass retries");
+        return;
+      }
+      if (claimed.length > 0 && claimed.length === free) this.#claimAgain = true;
+    } while (this.#claimAgain && !this.#stopping);
+  }
+
+  /** Starts a PENDING restore in the background here; returns at once. `credentials`: restore as that account (restore.restoreUser). */
   start(id: number, credentials?: RestoreCredentials): void {
-    this.#held.add(id);
     if (credentials) this.#credentials.set(id, credentials);
-    const task = this.#run(id)
+    this.#launch(id, false);
+  }
+
+  /** Runs a restore here; `claimed`: the queue already moved it to RUNNING for this instance. */
+  #launch(id: number, claimed: boolean): void {
+    if (this.#held.has(id)) return;
+    this.#held.add(id);
+    const task = this.#run(id, claimed)
       .catch((error: unknown) => {
         if (error instanceof MetadataUnavailableError)
           this.#log.warn({ err: error, restoreId: id }, "restore left to the recovery: the metadata database is unreachable");
@@ -88,6 +162,8 @@ export class RestoreJobs {
       .finally(() => {
         this.#held.delete(id);
         this.#credentials.delete(id);
+        // A slot freed: the next queued restore.
+        this.enqueue();
       });
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
@@ -111,22 +187,27 @@ export class RestoreJobs {
 
   /** Shutdown: stops what runs (recorded FAILED as interrupted; new databases dropped) and waits. */
   async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#stopPoll?.();
+    this.#stopPoll = null;
     for (const c of this.#active.values()) c.abort(new RestoreError("INTERRUPTED", "interrupted: SQLGuard was shut down"));
     this.#records.stop();
     await this.idle();
   }
 
-  async #run(id: number): Promise<void> {
+  async #run(id: number, queued: boolean): Promise<void> {
     const { prisma, events, instanceId } = this.deps;
     const now = new Date();
-    const claimed = await this.#records.write("claim the restore", async () => {
-      const { count } = await prisma.restore.updateMany({
-        where: { id, status: "PENDING" },
-        data: { status: "RUNNING", startedAt: now, heartbeatAt: now, instanceId, progressBytes: 0 },
-      });
-      // A repeat after a dropped connection finds its own claim.
-      return count === 1 || (await prisma.restore.count({ where: { id, status: "RUNNING", instanceId, startedAt: now } })) === 1;
-    });
+    const claimed =
+      queued ||
+      (await this.#records.write("claim the restore", async () => {
+        const { count } = await prisma.restore.updateMany({
+          where: { id, status: "PENDING" },
+          data: { status: "RUNNING", startedAt: now, heartbeatAt: now, instanceId, progressBytes: 0 },
+        });
+        // A repeat after a dropped connection finds its own claim.
+        return count === 1 || (await prisma.restore.count({ where: { id, status: "RUNNING", instanceId, startedAt: now } })) === 1;
+      }));
     if (!claimed) return;
     const restore = await this.#records.write("read the restore", () => prisma.restore.findUniqueOrThrow({ where: { id } }));
     events.emit({ type: "RESTORE_STATUS", restoreId: id, status: "RUNNING", serverName: restore.serverName, database: restore.database });

@@ -34,6 +34,8 @@ export type RestoreRuntimeDeps = {
   spoolDir?: string;
   /** Settles interrupted restores (at start, in the lease sweep, on cancel). */
   interrupted: InterruptedWork;
+  /** The work queue: `claims` false on an `api` instance; restores run at once per instance; the cluster cap. */
+  queue?: { claims?: boolean; maxConcurrent?: number; clusterMax?: number };
   /** The restore events, when the caller shares them (InterruptedWork announces settled restores). */
   events?: RestoreEvents;
 };
@@ -58,10 +60,10 @@ export type RestoreRuntime = {
 export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
   const events = deps.events ?? new RestoreEvents();
   const { prisma, secrets, storeFor, logger, audit, clock, instanceId, tools, spoolDir } = deps;
-  const jobs = new RestoreJobs({ prisma, secrets, storeFor, events, logger, instanceId, heartbeatMs: deps.heartbeatMs, tools, spoolDir });
+  const jobs = new RestoreJobs({ prisma, secrets, storeFor, events, logger, instanceId, heartbeatMs: deps.heartbeatMs, tools, spoolDir, ...deps.queue });
   const restores = new RestoresService({ prisma, secrets, storeFor, audit, jobs, instanceId, interrupted: deps.interrupted });
   const verification = new VerificationService({ prisma, storeFor, audit, events, logger, clock, intervalMs: deps.verifyIntervalMs, instanceId });
-  const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId, spoolDir });
+  const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId, spoolDir, claims: deps.queue?.claims });
   deps.backupEvents.on((event) => drills.onBackupEvent(event));
   return {
     restores,
@@ -71,7 +73,8 @@ export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
     events,
     recover: async () => (await deps.interrupted.recoverRestores()).length,
     start() {
-      verification.start();
+      // The periodic re-reads are work: an `api` instance leaves them to the instances that run jobs.
+      if (deps.queue?.claims !== false) verification.start();
       drills.start();
     },
     async stop() {

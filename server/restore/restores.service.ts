@@ -72,8 +72,9 @@ export type RestoreFilter = { backupId?: number | null; serverId?: number | null
 const ENGINE_FAMILY = { MYSQL: "mysql", MARIADB: "mysql", POSTGRESQL: "pg" } as const;
 
 /**
- * Restores as recorded operations: validated and recorded PENDING (and audited) at once, then run
- * in the background by RestoreJobs. Operators restore into new databases; restoring over an
+ * Restores as recorded operations: validated and recorded PENDING (and audited) at once, then
+ * claimed from the work queue and run in the background by RestoreJobs on an instance that runs
+ * jobs (a restore with `credentials` runs on the accepting instance, refused on an `api` one). Operators restore into new databases; restoring over an
  * existing one needs overwrite: true and the admin role.
  */
 export class RestoresService {
@@ -90,6 +91,12 @@ export class RestoresService {
     requireRole(principal, "OPERATOR");
     const { prisma } = this.deps;
     if (input.overwrite && !roleAtLeast(principal.role, "ADMIN")) throw new AppError("FORBIDDEN", "restoring over an existing database needs the admin role");
+    // The password of `credentials` lives only in this process's memory: it cannot be handed to a worker.
+    if (input.credentials && !this.deps.jobs.claims)
+      throw new ValidationError(
+        "credentials",
+        "this instance (SQLGUARD_ROLE=api) runs no restores, and the password of credentials is held only in the memory of the instance that accepts the restore: send a restore with credentials to an instance with SQLGUARD_ROLE=all, or restore as the server's backup user",
+      );
     const { backup, artifact, target, server, database, exists, sourceDatabase } = await this.#resolve(input);
     if (exists && !input.overwrite) {
       throw new ValidationError(
@@ -123,13 +130,15 @@ export class RestoresService {
           pointInTimeForce: input.force ?? false,
           requestedBy: actorName(principal),
           totalBytes: artifact.sizeBytes,
-          instanceId: this.deps.instanceId,
+          // Queued (no instance) unless its password binds it to this process.
+          instanceId: input.credentials ? this.deps.instanceId : null,
         },
       });
       await this.deps.audit.record(actorName(principal), "restore.start", "restore", row.id, null, row, tx);
       return row;
     });
-    this.deps.jobs.start(restore.id, input.credentials ?? undefined);
+    if (input.credentials) this.deps.jobs.start(restore.id, input.credentials);
+    else this.deps.jobs.enqueue();
     return restore;
   }
 

@@ -23,6 +23,10 @@ builder.prismaObject("RestoreDrill", {
   fields: (t) => ({
     id: t.exposeID("id"),
     status: t.expose("status", { type: DrillStatusEnum }),
+    instanceId: t.exposeString("instanceId", {
+      nullable: true,
+      description: "The SQLGuard instance that ran (or runs) the drill; null while it waits in the queue.",
+    }),
     trigger: t.expose("trigger", { type: DrillTriggerEnum }),
     kind: t.expose("kind", { type: DrillKindEnum }),
     pointInTime: t.expose("pointInTime", {
