@@ -150,6 +150,44 @@ async function recordBatch(ctx: RunContext, server: ServerRow, databases: string
   });
   const busy = new Map<string, { id: number; status: string }>();
   for (const row of active) if (!busy.has(row.database)) busy.set(row.database, row);
+  if (busy.size) {
+    const finishedAt = clock.now();
+    const { count } = await prisma.backup.createMany({
+      data: [...busy].map(([database, running]) => ({
+        serverId: server.id,
+        serverName: server.name,
+        engine: server.engine,
+        database,
+        scheduleId: ctx.schedule.id,
+        scheduleName: ctx.schedule.name,
+        trigger: ctx.trigger,
+        dueAt: ctx.dueAt,
+        status: "SKIPPED" as const,
+        compression: server.dumpOptions?.compression ?? "ZSTD",
+        instanceId,
+        finishedAt,
+        error: `skipped: backup ${running.id} of this schedule is still ${running.status.toLowerCase()}`,
+      })),
+      skipDuplicates: true,
+    });
+    ctx.outcome.duplicates += busy.size - count;
+    const rows = !count
+      ? []
+      : await prisma.backup.findMany({
+          where: {
+            scheduleId: ctx.schedule.id,
+            serverId: server.id,
+            dueAt: ctx.dueAt,
+            database: { in: [...busy.keys()] },
+            status: "SKIPPED",
+            instanceId,
+            finishedAt,
+          },
+          select: { id: true },
+          orderBy: { id: "asc" },
+        });
+    ctx.outcome.skipped.push(...rows.map((r) => r.id));
+  }
   const fresh = databases.filter((d) => !busy.has(d));
   if (fresh.length) {
     const request = { server, databases: fresh, storageTargetIds: ctx.storageTargetIds, schedule: ctx.schedule, trigger: ctx.trigger, dueAt: ctx.dueAt };
@@ -157,42 +195,6 @@ async function recordBatch(ctx: RunContext, server: ServerRow, databases: string
     ctx.outcome.queued.push(...queued);
     ctx.outcome.duplicates += fresh.length - queued.length;
   }
-  if (busy.size === 0) return;
-  const finishedAt = clock.now();
-  const { count } = await prisma.backup.createMany({
-    data: [...busy].map(([database, running]) => ({
-      serverId: server.id,
-      serverName: server.name,
-      engine: server.engine,
-      database,
-      scheduleId: ctx.schedule.id,
-      scheduleName: ctx.schedule.name,
-      trigger: ctx.trigger,
-      dueAt: ctx.dueAt,
-      status: "SKIPPED" as const,
-      compression: server.dumpOptions?.compression ?? "ZSTD",
-      instanceId,
-      finishedAt,
-      error: `skipped: backup ${running.id} of this schedule is still ${running.status.toLowerCase()}`,
-    })),
-    skipDuplicates: true,
-  });
-  ctx.outcome.duplicates += busy.size - count;
-  if (count === 0) return;
-  const rows = await prisma.backup.findMany({
-    where: {
-      scheduleId: ctx.schedule.id,
-      serverId: server.id,
-      dueAt: ctx.dueAt,
-      database: { in: [...busy.keys()] },
-      status: "SKIPPED",
-      instanceId,
-      finishedAt,
-    },
-    select: { id: true },
-    orderBy: { id: "asc" },
-  });
-  ctx.outcome.skipped.push(...rows.map((r) => r.id));
 }
 
 /** The schedule's enabled targets, or the default ones when it names none. */
