@@ -181,9 +181,9 @@ async function main(): Promise<void> {
       name: "scheduler",
       holder: config.instanceId,
       leaseMs: scheduling.leaseMs,
-      onChange: (held) => {
+      onChange: (held, takeOver) => {
         if (held) {
-          void scheduler.tookOver();
+          void scheduler.tookOver(takeOver, scheduling.leaseMs);
           overdue.start();
           services.weeklyReport.start(reportCron);
         } else {

@@ -61,6 +61,9 @@ export type ArtifactDownload = { body: Readable; fileName: string; contentType: 
 type ServerRow = Server & { dumpOptions: DumpOptions | null };
 
 /** What to back up: one server, some databases, some targets, for a schedule or by hand. */
+/** Rows recorded per transaction by `queue`: big enough to spare round trips, small enough for short locks. */
+export const QUEUE_BATCH = 250;
+
 export type BackupRequest = {
   server: ServerRow;
   databases: string[];
@@ -134,33 +137,37 @@ export class BackupsService {
     return [...new Set(ids)];
   }
 
-  /** Records one PENDING backup per database and starts them in the background. */
+  /**
+   * Records one PENDING backup per database and starts them in the background: in batches of
+   * QUEUE_BATCH rows (one transaction each, server/db/backups.repository.ts createPendingMany), the
+   * claimers woken once per batch. A database whose row for this due time already exists (another
+   * instance recorded the tick) is left out of the result.
+   */
   async queue(request: BackupRequest): Promise<BackupWithArtifacts[]> {
     const { server } = request;
     const profile = server.dumpOptions;
     const compression = profile?.compression ?? "ZSTD";
     const format = profile?.engine === "PARALLEL" ? "tar" : server.engine === "POSTGRESQL" && profile?.pgFormat === "CUSTOM" ? "pg-custom" : "sql";
     const created: BackupWithArtifacts[] = [];
-    for (const database of request.databases) {
-      created.push(
-        await this.deps.repo.create({
-          serverId: server.id,
-          serverName: server.name,
-          engine: server.engine,
-          database,
-          scheduleId: request.schedule?.id ?? null,
-          scheduleName: request.schedule?.name ?? null,
-          trigger: request.trigger,
-          dueAt: request.dueAt,
-          compression,
-          instanceId: this.deps.instanceId,
-          storageTargetIds: request.storageTargetIds,
-          keyOf: (b) => artifactKey({ ...b, backupId: b.id, format, compression }),
-        }),
-      );
+    for (let i = 0; i < request.databases.length; i += QUEUE_BATCH) {
+      const batch = await this.deps.repo.createPendingMany({
+        serverId: server.id,
+        serverName: server.name,
+        engine: server.engine,
+        databases: request.databases.slice(i, i + QUEUE_BATCH),
+        scheduleId: request.schedule?.id ?? null,
+        scheduleName: request.schedule?.name ?? null,
+        trigger: request.trigger,
+        dueAt: request.dueAt,
+        compression,
+        instanceId: this.deps.instanceId,
+        storageTargetIds: request.storageTargetIds,
+        keyOf: (b) => artifactKey({ ...b, backupId: b.id, format, compression }),
+      });
+      for (const b of batch) this.deps.events.emit({ type: "CREATED", backupId: b.id });
+      if (batch.length) this.deps.runner.enqueue(batch.map((b) => b.id));
+      created.push(...batch);
     }
-    for (const b of created) this.deps.events.emit({ type: "CREATED", backupId: b.id });
-    this.deps.runner.enqueue(created.map((b) => b.id));
     return created;
   }
 

@@ -38,6 +38,46 @@ export class BackupsRepository {
     });
   }
 
+  /**
+   * Records PENDING backups of one server for one request (same schedule, trigger and due time) in
+   * one transaction: a multi-row INSERT that leaves out a database whose (schedule, server, database,
+   * dueAt) row already exists (another instance, or an earlier run of the same tick, wrote it), then
+   * every artifact row in one more. Returns the backups this call created, with their artifacts.
+   */
+  async createPendingMany(input: Omit<NewBackup, "database"> & { databases: string[] }): Promise<BackupWithArtifacts[]> {
+    const { storageTargetIds, keyOf, databases, ...fields } = input;
+    if (databases.length === 0) return [];
+    return this.prisma.$transaction(
+      async (tx) => {
+        await tx.backup.createMany({ data: databases.map((database) => ({ ...fields, database, status: "PENDING" as const })), skipDuplicates: true });
+        // Ours: a committed PENDING row always has its artifact rows (written in the same transaction),
+        // and another transaction's uncommitted rows are invisible here.
+        const mine = await tx.backup.findMany({
+          where: {
+            serverId: fields.serverId,
+            scheduleId: fields.scheduleId,
+            dueAt: fields.dueAt,
+            database: { in: databases },
+            status: "PENDING",
+            instanceId: fields.instanceId,
+            artifacts: { none: {} },
+          },
+          orderBy: { id: "asc" },
+        });
+        if (mine.length === 0) return [];
+        await tx.backupArtifact.createMany({
+          data: mine.flatMap((backup) => {
+            const key = keyOf(backup);
+            return storageTargetIds.map((storageTargetId) => ({ backupId: backup.id, storageTargetId, key }));
+          }),
+        });
+        return tx.backup.findMany({ where: { id: { in: mine.map((b) => b.id) } }, include: { artifacts: true }, orderBy: { id: "asc" } });
+      },
+      // A batch of a few hundred rows on a busy metadata database takes longer than Prisma's 5 s default.
+      { maxWait: 10_000, timeout: 60_000 },
+    );
+  }
+
   get(id: number): Promise<BackupWithArtifacts | null> {
     return this.prisma.backup.findUnique({ where: { id }, include: { artifacts: true } });
   }

@@ -10,9 +10,17 @@ export type LeaderLeaseDeps = {
   holder: string;
   /** A holder that has not renewed for this long loses the lease to the next instance that asks. */
   leaseMs: number;
-  /** Told when this instance takes the lease (true) or loses it (false). */
-  onChange: (held: boolean) => void;
+  /** Told when this instance takes the lease (true) or loses it (false); with `takeOver` when it took it from a live cluster. */
+  onChange: (held: boolean, takeOver?: TakeOver) => void;
 };
+
+/**
+ * The lease was taken over from another holder whose lease had expired less than one lease
+ * length before (it stopped renewing while this instance was up), not found long expired (every
+ * instance was down). `renewedAt`: the previous holder's last renewal, in the metadata database's
+ * clock; the duty was done by nobody from then to the take-over.
+ */
+export type TakeOver = { from: string; renewedAt: Date };
 
 /**
  * A duty only one instance does at a time (firing the schedules' ticks, sweeping retention): the
@@ -58,6 +66,11 @@ export class LeaderLease {
     this.#busy = true;
     const { prisma, name, holder, leaseMs } = this.deps;
     try {
+      // What this instance takes over from, if it gets the lease now.
+      const [before] = this.#held
+        ? []
+        : await prisma.$queryRaw<Array<{ holder: string; expiresAt: Date; now: Date }>>`
+            SELECT holder, expiresAt, UTC_TIMESTAMP(3) AS now FROM Lease WHERE name = ${name}`;
       // MariaDB and MySQL assign left to right: `expiresAt` sees the `holder` just written.
       await prisma.$executeRaw`
         INSERT INTO Lease (name, holder, expiresAt) VALUES (${name}, ${holder}, UTC_TIMESTAMP(3) + INTERVAL ${leaseMs * 1000} MICROSECOND)
@@ -67,7 +80,8 @@ export class LeaderLease {
       const [row] = await prisma.$queryRaw<Array<{ holder: string }>>`SELECT holder FROM Lease WHERE name = ${name}`;
       const mine = row?.holder === holder;
       if (mine) this.#renewedAt = Date.now();
-      this.#set(mine);
+      const live = before && before.expiresAt.getTime() > before.now.getTime() - leaseMs;
+      this.#set(mine, live ? { from: before.holder, renewedAt: new Date(before.expiresAt.getTime() - leaseMs) } : undefined);
     } catch (error) {
       this.#log.warn({ err: error }, "could not renew the lease");
       // Given up before another instance can take it over: never two holders at once.
@@ -78,10 +92,13 @@ export class LeaderLease {
     return this.#held;
   }
 
-  #set(held: boolean): void {
+  #set(held: boolean, takeOver?: TakeOver): void {
     if (held === this.#held) return;
     this.#held = held;
-    this.#log.info({ holder: this.deps.holder }, held ? "took the lease" : "lost the lease");
-    this.deps.onChange(held);
+    this.#log.info(
+      { holder: this.deps.holder, ...(held && takeOver ? { from: takeOver.from, renewedAt: takeOver.renewedAt } : {}) },
+      held ? "took the lease" : "lost the lease",
+    );
+    this.deps.onChange(held, held ? takeOver : undefined);
   }
 }

@@ -1,4 +1,4 @@
-import type { BackupsService } from "../backups/backups.service.ts";
+import { QUEUE_BATCH, type BackupsService } from "../backups/backups.service.ts";
 import { restoredDatabases, selectBackupDatabases } from "../catalog/restored-databases.ts";
 import { scheduleCovers, selectorOf } from "../catalog/server-selector.ts";
 import type { BackupWithArtifacts } from "../db/backups.repository.ts";
@@ -36,9 +36,9 @@ type ServerRow = Server & { dumpOptions: DumpOptions | null };
 
 /**
  * One run of a schedule, for a tick, a missed-run catch-up or "run now": for each of its servers
- * (every enabled server when none is chosen) discovers the databases, then per database records
- * a PENDING backup and hands it to the runner, or a SKIPPED row while a backup of the same
- * schedule, server and database is still PENDING or RUNNING. Rows are unique per (schedule,
+ * (every enabled server when none is chosen) discovers the databases, then records, in batches of
+ * QUEUE_BATCH databases, a PENDING backup per database (handed to the runner once per batch), or a
+ * SKIPPED row while a backup of the same schedule, server and database is still PENDING or RUNNING. Rows are unique per (schedule,
  * server, database, dueAt): when several instances run the same tick exactly one insert wins and
  * the others count a duplicate. All database work goes through `deps.gate`. With `expect` (a
  * tick), returns null when the schedule no longer fires at that spec (deleted, disabled, changed
@@ -123,50 +123,78 @@ async function runServer(ctx: RunContext, server: ServerRow): Promise<void> {
     }
     ctx.log.warn({ err: error, server: server.name, databases: databases.length }, "cannot list databases; queueing the ones backed up before");
   }
-  for (const database of databases) {
+  for (let i = 0; i < databases.length; i += QUEUE_BATCH) {
+    const batch = databases.slice(i, i + QUEUE_BATCH);
     try {
-      await withRetries(() => recordOne(ctx, server, database));
+      await withRetries(() => recordBatch(ctx, server, batch));
     } catch (error) {
-      if (isUniqueViolation(error)) ctx.outcome.duplicates++;
-      else {
-        ctx.outcome.errors.push({ server: server.name, error: (error as Error).message });
-        ctx.log.error({ err: error, server: server.name, database }, "could not record a scheduled backup");
-      }
+      ctx.outcome.errors.push({ server: server.name, error: (error as Error).message });
+      ctx.log.error({ err: error, server: server.name, databases: batch.length }, "could not record scheduled backups");
     }
   }
 }
 
-async function recordOne(ctx: RunContext, server: ServerRow, database: string): Promise<void> {
+/**
+ * Records one batch of a server's databases: PENDING rows (BackupsService.queue, one transaction)
+ * for those with no backup of this schedule PENDING or RUNNING, SKIPPED rows (one multi-row
+ * INSERT) for the others. A database whose row for this due time already exists counts as a
+ * duplicate. Safe to repeat: the unique (schedule, server, database, dueAt) key leaves out what a
+ * first attempt committed.
+ */
+async function recordBatch(ctx: RunContext, server: ServerRow, databases: string[]): Promise<void> {
   const { prisma, clock, instanceId, backups } = ctx.deps;
-  const active = await prisma.backup.findFirst({
-    where: { scheduleId: ctx.schedule.id, serverId: server.id, database, status: { in: ["PENDING", "RUNNING"] } },
-    select: { id: true, status: true },
+  const active = await prisma.backup.findMany({
+    where: { scheduleId: ctx.schedule.id, serverId: server.id, database: { in: databases }, status: { in: ["PENDING", "RUNNING"] } },
+    select: { id: true, status: true, database: true },
     orderBy: { id: "desc" },
   });
-  if (!active) {
-    const request = { server, databases: [database], storageTargetIds: ctx.storageTargetIds, schedule: ctx.schedule, trigger: ctx.trigger, dueAt: ctx.dueAt };
-    ctx.outcome.queued.push(...(await backups.queue(request)));
-    return;
+  const busy = new Map<string, { id: number; status: string }>();
+  for (const row of active) if (!busy.has(row.database)) busy.set(row.database, row);
+  if (busy.size) {
+    const finishedAt = clock.now();
+    const { count } = await prisma.backup.createMany({
+      data: [...busy].map(([database, running]) => ({
+        serverId: server.id,
+        serverName: server.name,
+        engine: server.engine,
+        database,
+        scheduleId: ctx.schedule.id,
+        scheduleName: ctx.schedule.name,
+        trigger: ctx.trigger,
+        dueAt: ctx.dueAt,
+        status: "SKIPPED" as const,
+        compression: server.dumpOptions?.compression ?? "ZSTD",
+        instanceId,
+        finishedAt,
+        error: `skipped: backup ${running.id} of this schedule is still ${running.status.toLowerCase()}`,
+      })),
+      skipDuplicates: true,
+    });
+    ctx.outcome.duplicates += busy.size - count;
+    const rows = !count
+      ? []
+      : await prisma.backup.findMany({
+          where: {
+            scheduleId: ctx.schedule.id,
+            serverId: server.id,
+            dueAt: ctx.dueAt,
+            database: { in: [...busy.keys()] },
+            status: "SKIPPED",
+            instanceId,
+            finishedAt,
+          },
+          select: { id: true },
+          orderBy: { id: "asc" },
+        });
+    ctx.outcome.skipped.push(...rows.map((r) => r.id));
   }
-  const row = await prisma.backup.create({
-    data: {
-      serverId: server.id,
-      serverName: server.name,
-      engine: server.engine,
-      database,
-      scheduleId: ctx.schedule.id,
-      scheduleName: ctx.schedule.name,
-      trigger: ctx.trigger,
-      dueAt: ctx.dueAt,
-      status: "SKIPPED",
-      compression: server.dumpOptions?.compression ?? "ZSTD",
-      instanceId,
-      finishedAt: clock.now(),
-      error: `skipped: backup ${active.id} of this schedule is still ${active.status.toLowerCase()}`,
-    },
-    select: { id: true },
-  });
-  ctx.outcome.skipped.push(row.id);
+  const fresh = databases.filter((d) => !busy.has(d));
+  if (fresh.length) {
+    const request = { server, databases: fresh, storageTargetIds: ctx.storageTargetIds, schedule: ctx.schedule, trigger: ctx.trigger, dueAt: ctx.dueAt };
+    const queued = await backups.queue(request);
+    ctx.outcome.queued.push(...queued);
+    ctx.outcome.duplicates += fresh.length - queued.length;
+  }
 }
 
 /** The schedule's enabled targets, or the default ones when it names none. */
@@ -191,8 +219,8 @@ async function knownDatabases(prisma: PrismaClient, server: ServerRow): Promise<
   );
 }
 
-/** Prisma codes of a busy or briefly unreachable metadata database: the pool or a transaction could not start. */
-const TRANSIENT = new Set(["P1001", "P1017", "P2024", "P2028"]);
+/** Prisma codes of a busy or briefly unreachable metadata database (the pool or a transaction could not start), or of a deadlock between two instances recording the same tick. */
+const TRANSIENT = new Set(["P1001", "P1017", "P2024", "P2028", "P2034"]);
 
 /** Runs `work`, again up to twice after 200 ms / 400 ms when the metadata database is busy (bursts of ticks). */
 async function withRetries<T>(work: () => Promise<T>): Promise<T> {

@@ -5,7 +5,8 @@ import type { BackupWithArtifacts } from "../db/backups.repository.ts";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { CronDriver } from "./cron-driver.ts";
-import { latestDue, sameSpec, type CronSpec } from "./due-times.ts";
+import type { TakeOver } from "../queue/leader-lease.ts";
+import { dueTimesBetween, latestDue, sameSpec, type CronSpec } from "./due-times.ts";
 import { Gate } from "./gate.ts";
 import { markDue, runSchedule, type RunOutcome, type ScheduleRunDeps } from "./schedule-run.ts";
 
@@ -29,6 +30,8 @@ export type SchedulerDeps = Omit<ScheduleRunDeps, "gate"> & {
 export type ReconcileResult = { jobs: number; added: number; changed: number; removed: number; invalid: number; ms: number };
 
 const WATCHED: ReadonlySet<ConfigEntity> = new Set(["schedule", "server", "storageTarget"]);
+/** At most this many ticks of one schedule are run after a lease take-over (a per-second schedule). */
+const MAX_GAP_RUNS = 100;
 const jobName = (scheduleId: number) => `schedule-${scheduleId}`;
 
 /**
@@ -134,32 +137,47 @@ export class Scheduler {
     return this.deps.cron.nextRun(jobName(scheduleId));
   }
 
-  /** Runs every enabled schedule whose last due time passed while no instance handled it (RUN_ONCE), once. */
-  async catchUp(): Promise<Array<{ scheduleId: number; dueAt: Date }>> {
+  /**
+   * Runs what no instance handled. Every enabled schedule's latest due time missed while no instance
+   * ran (after its lastDueAt) runs once (RUN_ONCE) or is only recorded (SKIP). With `gapFrom` (this
+   * instance took the scheduler lease over from a holder that stopped renewing then), every due time
+   * after `gapFrom` runs, each once: they fell due while the cluster was up but nobody fired them.
+   * Rows are unique per (schedule, server, database, dueAt), so a due time the previous holder did
+   * record (all or part of it) adds only what is missing.
+   */
+  async catchUp(gapFrom?: Date): Promise<Array<{ scheduleId: number; dueAt: Date }>> {
     const now = this.deps.clock.now();
     const rows = await this.deps.prisma.schedule.findMany({ where: { enabled: true } });
     const missed = rows.flatMap((row) => {
+      const spec = { expression: row.cronExpression, timezone: row.timezone };
+      const handled = row.lastDueAt ?? row.createdAt;
+      let gap: Date[];
       let dueAt: Date | null;
       try {
-        dueAt = latestDue({ expression: row.cronExpression, timezone: row.timezone }, now);
+        gap = gapFrom ? dueTimesBetween(spec, new Date(Math.max(gapFrom.getTime(), row.createdAt.getTime())), now).slice(-MAX_GAP_RUNS) : [];
+        dueAt = latestDue(spec, gap[0] ? new Date(gap[0].getTime() - 1) : now);
       } catch {
         return [];
       }
-      return dueAt && dueAt > (row.lastDueAt ?? row.createdAt) ? [{ row, dueAt }] : [];
+      const older = dueAt && dueAt > handled ? dueAt : null;
+      return older || gap.length ? [{ row, spec, older, gap }] : [];
     });
     const ran: Array<{ scheduleId: number; dueAt: Date }> = [];
     await Promise.all(
-      missed.map(async ({ row, dueAt }) => {
-        if (row.missedRunPolicy === "RUN_ONCE") {
-          this.#log.warn({ scheduleId: row.id, schedule: row.name, dueAt }, "running a backup missed while SQLGuard was down");
-          const spec = { expression: row.cronExpression, timezone: row.timezone };
+      missed.map(async ({ row, spec, older, gap }) => {
+        const runs = gap.map((dueAt) => ({ dueAt, why: "running a tick due while the scheduler lease changed hands" }));
+        if (older && row.missedRunPolicy === "RUN_ONCE") runs.unshift({ dueAt: older, why: "running a backup missed while SQLGuard was down" });
+        else if (older)
+          this.#log.info({ scheduleId: row.id, schedule: row.name, dueAt: older }, "skipping a run missed while SQLGuard was down (missedRunPolicy SKIP)");
+        // Oldest first, one after the other: the SKIPPED rule sees the earlier due time's backups.
+        for (const { dueAt, why } of runs) {
+          this.#log.warn({ scheduleId: row.id, schedule: row.name, dueAt }, why);
           const run = this.#track(runSchedule(this.#run, row.id, dueAt, "CATCH_UP", spec));
           if (await run.catch((error: unknown) => this.#log.error({ err: error, scheduleId: row.id }, "catch-up run failed")))
             ran.push({ scheduleId: row.id, dueAt });
-        } else {
-          this.#log.info({ scheduleId: row.id, schedule: row.name, dueAt }, "skipping a run missed while SQLGuard was down (missedRunPolicy SKIP)");
         }
-        await markDue(this.deps.prisma, row.id, dueAt);
+        const last = gap.at(-1) ?? older;
+        if (last) await markDue(this.deps.prisma, row.id, last);
       }),
     );
     return ran;
@@ -199,10 +217,15 @@ export class Scheduler {
     return this.deps.fires?.() ?? true;
   }
 
-  /** Took the scheduler lease: runs what was missed while no instance held it (RUN_ONCE), as at start. */
-  async tookOver(): Promise<void> {
+  /**
+   * Took the scheduler lease: runs what was missed while no instance held it, as at start; with
+   * `takeOver` (server/queue/leader-lease.ts), also every tick due since a lease length before the
+   * previous holder's last renewal (a tick it was still recording when it died is completed).
+   */
+  async tookOver(takeOver?: TakeOver, leaseMs = 0): Promise<void> {
     if (!this.#started) return;
-    await this.#track(this.catchUp()).catch((error: unknown) => this.#log.error({ err: error }, "catch-up after taking the scheduler lease failed"));
+    const gapFrom = takeOver ? new Date(takeOver.renewedAt.getTime() - leaseMs) : undefined;
+    await this.#track(this.catchUp(gapFrom)).catch((error: unknown) => this.#log.error({ err: error }, "catch-up after taking the scheduler lease failed"));
   }
 
   #track<T>(work: Promise<T>): Promise<T> {
