@@ -85,7 +85,7 @@ describe("backupEvents subscription", () => {
     const seen: Event[] = [];
     for (let next = await first; !next.done; next = await stream.next()) {
       const event = next.value.data!.backupEvents;
-      if (event.backupId !== created!.id) continue;
+      if (Number(event.backupId) !== created!.id) continue;
       seen.push(event);
       if (event.type === "STATUS" && !["PENDING", "RUNNING"].includes(event.status!)) break;
     }

@@ -68,7 +68,7 @@ describe("backups history", () => {
           { after },
         ),
       ) as { backups: Page };
-      out.push(...backups.nodes.map((n) => n.id));
+      out.push(...backups.nodes.map((n) => Number(n.id)));
       pages++;
       total = backups.totalCount;
       if (!backups.hasNextPage) return { ids: out, pages, total };

@@ -40,7 +40,7 @@ describe("configuration as code: pitr on servers", () => {
     const rows = await app.db.prisma.server.findMany({ orderBy: { name: "asc" } });
     expect(rows.map((s) => [s.name, s.pitrEnabled, s.pitrRpoSeconds, s.pitrStorageTargetIds])).toEqual([
       ["plain", true, 60, null],
-      ["shop", true, 120, [target.createStorageTarget.id]],
+      ["shop", true, 120, [Number(target.createStorageTarget.id)]],
     ]);
   });
 

@@ -101,7 +101,7 @@ describe("Relay connections", () => {
   it("walks the backups connection page by page without gaps or repeats", async () => {
     const { edges, infos, totalCount } = await walk("backups", `filter: { serverId: ${await serverId()} }`, 4);
     const newestFirst = [...backups].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id - a.id);
-    expect([...edges.values()].map((n) => n.id)).toEqual(newestFirst.map((b) => b.id));
+    expect([...edges.values()].map((n) => Number(n.id))).toEqual(newestFirst.map((b) => b.id));
     // Each edge's cursor is the keyset cursor of its node.
     expect([...edges.keys()]).toEqual(newestFirst.map(cursorOf));
     expect(totalCount).toBe(11);
@@ -122,13 +122,13 @@ describe("Relay connections", () => {
 
   it("walks the restores connection newest first, with totalCount under a filter", async () => {
     const all = await walk("restores", `filter: { serverId: ${await serverId()} }`, 2);
-    expect([...all.edges.values()].map((n) => n.id)).toEqual([...restoreIds].reverse());
+    expect([...all.edges.values()].map((n) => Number(n.id))).toEqual([...restoreIds].reverse());
     expect([...all.edges.keys()]).toEqual([...restoreIds].reverse().map(String));
     expect(all.totalCount).toBe(5);
     expect(all.infos.map((i) => i.hasNextPage)).toEqual([true, true, false]);
 
     const failed = await walk("restores", `filter: { serverId: ${await serverId()}, status: [FAILED] }`, 10);
-    expect([...failed.edges.values()].map((n) => n.id)).toEqual([restoreIds[3], restoreIds[1]]);
+    expect([...failed.edges.values()].map((n) => Number(n.id))).toEqual([restoreIds[3], restoreIds[1]]);
     expect(failed.totalCount).toBe(2);
     expect(failed.infos).toEqual([{ hasNextPage: false, hasPreviousPage: false, startCursor: String(restoreIds[3]), endCursor: String(restoreIds[1]) }]);
   });

@@ -245,10 +245,10 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
     expect(failed.error).toMatch(/table notes has 3 rows, the checkpoint recorded 4/);
     await app.db.prisma.pitrCheckpoint.update({ where: { id: second!.id }, data: { tableRows: second!.tableRows as object } });
 
-    const listed = dataOf(await admin(`{ restoreDrills(database: "shop") { id kind stopAtPosition pointInTime status } }`)) as {
-      restoreDrills: Array<{ id: string; kind: string; stopAtPosition: string | null }>;
+    const listed = dataOf(await admin(`{ restoreDrills(database: "shop") { nodes { id kind stopAtPosition pointInTime status } } }`)) as {
+      restoreDrills: { nodes: Array<{ id: string; kind: string; stopAtPosition: string | null }> };
     };
-    expect(listed.restoreDrills.find((d) => d.id === String(passed.id))).toMatchObject({ kind: "PITR", stopAtPosition: passed.stopAtPosition });
+    expect(listed.restoreDrills.nodes.find((d) => d.id === String(passed.id))).toMatchObject({ kind: "PITR", stopAtPosition: passed.stopAtPosition });
   }, 180_000);
 
   it("a schedule with point-in-time drills drills its backups to a checkpoint", async () => {
@@ -257,7 +257,7 @@ describe("restores to a GTID or position, and point-in-time drills (MariaDB)", (
         input: { name: "pitr-drills", cronExpression: "0 3 * * *", serverIds: [serverId], storageTargetIds: [targetId] },
       }),
     ) as { createSchedule: { id: number } };
-    const scheduleId = created.createSchedule.id;
+    const scheduleId = Number(created.createSchedule.id);
     const set = dataOf(
       await admin(`mutation($s: ID!, $v: ID!) { setScheduleDrill(scheduleId: $s, input: { enabled: true, serverId: $v, pitr: true }) { drillPitr } }`, {
         s: scheduleId,

@@ -83,7 +83,7 @@ describe("drill baselines on a busy database", () => {
         s: verifyId,
       }),
     );
-    return r.createSchedule.id;
+    return Number(r.createSchedule.id);
   }
 
   async function drillsOf(backupId: number): Promise<DrillView[]> {

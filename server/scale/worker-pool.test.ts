@@ -149,7 +149,7 @@ describe("a worker pool: one api and two worker processes on one metadata databa
     try {
       const [mine] = await runBackup(client, { serverId, databases: [blocked], storageTargetIds: [targetId] });
       const running = await waitFor(async () => {
-        const row = (await backupsOf(client, serverId)).find((r) => r.id === mine!.id);
+        const row = (await backupsOf(client, serverId)).find((r) => Number(r.id) === Number(mine!.id));
         return row?.status === "RUNNING" && row.instanceId ? row : undefined;
       }, "the blocked backup to run");
       const victim = processes.get(running.instanceId!)!;
@@ -159,7 +159,7 @@ describe("a worker pool: one api and two worker processes on one metadata databa
       processes.delete(running.instanceId!);
       const settled = await waitFor(
         async () => {
-          const row = (await backupsOf(client, serverId)).find((r) => r.id === mine!.id);
+          const row = (await backupsOf(client, serverId)).find((r) => Number(r.id) === Number(mine!.id));
           return row && row.status !== "RUNNING" ? row : undefined;
         },
         "the surviving worker to settle the killed worker's backup",

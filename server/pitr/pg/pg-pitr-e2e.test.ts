@@ -231,7 +231,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     expect(ended.sourceDatabase).toBe("shop");
     expect(ended.sha256).toMatch(/^[0-9a-f]{64}$/);
     // The restore started from the newest base backup before T, not from the dump.
-    const row = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: restore.id } });
+    const row = await app.db.prisma.restore.findUniqueOrThrow({ where: { id: Number(restore.id) } });
     expect((await app.db.prisma.backup.findUniqueOrThrow({ where: { id: row.backupId! } })).database).toBe("(cluster)");
     expect(await state(source.port, "shop_at_t")).toEqual(atT);
     // No temporary instance or directory is left behind.
