@@ -53,14 +53,8 @@ RUN set -eu \
  && rm -rf /var/lib/apt/lists/* \
  && "/usr/lib/postgresql/${PG_CLIENT_MAJOR}/bin/pg_dump" --version | grep -q " ${PG_CLIENT_MAJOR}\."
 
-# glibc's malloc as in npm start (bench:memory): one arena (each thread that allocates, libuv's pool
-# and V8's compiler and GC workers, would otherwise get its own, which keeps what startup's compiling
-# freed), and free memory at the top of the heap is given back from 64 KiB instead of 128 KiB.
-# Together about 25 MB less resident memory idle, with the same CPU per backup (bench:pipeline).
+# glibc's malloc and V8's flags are set by bin/sqlguard-server (the CMD), as in npm start.
 ENV NODE_ENV=production \
-    MALLOC_ARENA_MAX=1 \
-    MALLOC_TRIM_THRESHOLD_=65536 \
-    MALLOC_TOP_PAD_=0 \
     NEXT_TELEMETRY_DISABLED=1 \
     SQLGUARD_PORT=8080 \
     SQLGUARD_DATA_DIR=/data
@@ -89,7 +83,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SQLGUARD_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
-# A 4 MiB young generation: about 30 MiB less resident memory. Heap growing factor 2: the old generation
-# is collected once it doubles instead of every few MiB, which halves the server's CPU per backup
-# (bench:pipeline: 3.3 s -> 1.7 s on 1 GiB; the backups' streams keep the heap near its limit).
-CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=100", "dist/main.js"]
+# bin/sqlguard-server: node with the flags of the role (malloc, young generation, heap growth; a
+# worker single-threaded), the same file npm start runs and bench:memory measures.
+CMD ["bin/sqlguard-server"]

@@ -1,5 +1,5 @@
 // Resident memory of each role, as production runs it: the compiled build (dist/main.js, built first
-// when stale) with npm start's V8 flags, each role over its own fresh metadata database. For each role:
+// when stale) started by bin/sqlguard-server (npm start's and the image's malloc and V8 flags), each role over its own fresh metadata database. For each role:
 //   idle    VmRSS 10 s after /readyz (startup done, the scheduler and leases running, nothing to do)
 //   backup  the peak VmRSS (sampled every 100 ms) while it runs one backup of `sqlguard_bench_<mb>` (bench:pipeline's
 //           database, built when missing) to a local target; "data path" is that peak minus idle.
@@ -33,8 +33,6 @@ const MB = 1_000_000;
 const TARGET_IDLE: Record<Role, number | null> = { all: 150 * MB, worker: 110 * MB, api: null };
 const TARGET_DATA_PATH = 32 * MB;
 const PASSWORD = "bench-password-1";
-/** glibc malloc settings of npm start and the Docker image (package.json, Dockerfile). */
-const NPM_START_MALLOC = { MALLOC_ARENA_MAX: "1", MALLOC_TRIM_THRESHOLD_: "65536", MALLOC_TOP_PAD_: "0" };
 
 type Role = "all" | "api" | "worker";
 type Runtime = "dist" | "tsx";
@@ -43,8 +41,12 @@ type Proc = { child: ChildProcess; url: string; log: () => string; status(): { r
 /** One server process of `role` on `metadata` (a database name on the local MariaDB). */
 async function start(role: Role, metadata: string, work: string, runtime: Runtime): Promise<Proc> {
   const port = await freePort();
-  const entry = runtime === "dist" ? ["dist/main.js"] : ["--import", "tsx", "server/main.ts"];
-  const child = spawn(process.execPath, ["--max-semi-space-size=4", "--heap-growing-percent=100", ...entry], {
+  // dist: bin/sqlguard-server, exactly as npm start and the Docker image start it (its malloc and V8 flags, by role).
+  const [command, args] =
+    runtime === "dist"
+      ? [path.join(ROOT, "bin/sqlguard-server"), []]
+      : [process.execPath, ["--max-semi-space-size=4", "--heap-growing-percent=100", "--import", "tsx", "server/main.ts"]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -57,8 +59,6 @@ async function start(role: Role, metadata: string, work: string, runtime: Runtim
       SQLGUARD_SECRET_KEY: crypto.createHash("sha256").update(metadata).digest("base64"),
       SQLGUARD_SCHEDULER_ENABLED: "false",
       SQLGUARD_LOG_LEVEL: "info",
-      // As npm start and the Docker image run dist/ (the tsx runs are the "before": without it).
-      ...(runtime === "dist" ? NPM_START_MALLOC : {}),
       ...(HAS_ROLES ? { SQLGUARD_ROLE: role } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,4 +1,5 @@
 import net from "node:net";
+import { cronZone, isTimeZone } from "./cron.ts";
 import path from "node:path";
 import { Cron } from "croner";
 import { z } from "zod";
@@ -98,12 +99,7 @@ export const prefixRule = z
 
 /** Returns why a time zone is unknown, or null. */
 export function timezoneProblem(tz: string): string | null {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return null;
-  } catch {
-    return `unknown time zone ${JSON.stringify(tz)} (use an IANA name such as Europe/Berlin or UTC)`;
-  }
+  return isTimeZone(tz) ? null : `unknown time zone ${JSON.stringify(tz)} (use an IANA name such as Europe/Berlin or UTC)`;
 }
 
 export const timezoneRule = z
@@ -133,7 +129,7 @@ export function cronProblem(expression: string, timezone = "UTC"): string | null
       return `invalid cron expression: ${fields.length} field${fields.length === 1 ? "" : "s"}; use 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`;
   }
   try {
-    const job = new Cron(expression, { timezone, paused: true });
+    const job = new Cron(expression, { ...cronZone(timezone), paused: true });
     const next = job.nextRun();
     job.stop();
     return next ? null : "never fires";

@@ -1,4 +1,5 @@
 import os from "node:os";
+import { cronZone, isTimeZone } from "../catalog/cron.ts";
 import path from "node:path";
 import { Cron } from "croner";
 import { z } from "zod";
@@ -154,21 +155,12 @@ const weeklyReportSchema = z.object({
     .default("0 8 * * 1")
     .refine((v) => cronValid(v, "UTC"), { message: "must be a cron expression such as 0 8 * * 1 (Mondays 08:00)" }),
   // IANA time zone of that expression and of the report's days and times, e.g. Europe/Berlin.
-  SQLGUARD_WEEKLY_REPORT_TIMEZONE: z.string().trim().default("UTC").refine(zoneValid, { message: "must be an IANA time zone such as Europe/Berlin" }),
+  SQLGUARD_WEEKLY_REPORT_TIMEZONE: z.string().trim().default("UTC").refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin" }),
 });
 
 function cronValid(expression: string, timezone: string): boolean {
   try {
-    new Cron(expression, { paused: true, timezone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function zoneValid(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: zone });
+    new Cron(expression, { paused: true, ...cronZone(timezone) });
     return true;
   } catch {
     return false;

@@ -1,4 +1,5 @@
 import { Cron } from "croner";
+import { cronZone } from "../catalog/cron.ts";
 import type { AuditLog } from "../audit/audit-log.ts";
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
 import type { PitrCheckpoint, Prisma, RestoreDrill, Schedule } from "../db/generated/client.ts";
@@ -316,7 +317,7 @@ export class DrillsService {
 
 function nextRun(expression: string, timezone: string, from: Date): Date | null {
   try {
-    const job = new Cron(expression, { timezone, paused: true });
+    const job = new Cron(expression, { ...cronZone(timezone), paused: true });
     try {
       return job.nextRun(from);
     } finally {

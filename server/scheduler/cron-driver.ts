@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { cronZone } from "../catalog/cron.ts";
 import { Cron } from "croner";
 import type { Logger } from "../observability/logger.ts";
 import { latestDue, nextDue, type CronSpec } from "./due-times.ts";
@@ -47,7 +48,7 @@ export class CronerDriver implements CronDriver {
       spec.expression,
       {
         name: `${this.#prefix}:${name}`,
-        timezone: spec.timezone,
+        ...cronZone(spec.timezone),
         unref: true,
         protect: () => this.#log.warn({ job: name }, "tick skipped: the previous tick of this job is still being handled"),
         catch: (error: unknown) => this.#log.error({ err: error, job: name }, "tick failed"),

@@ -1,4 +1,5 @@
 import { Cron } from "croner";
+import { cronZone } from "../catalog/cron.ts";
 
 /** A schedule's timing: a cron expression (5 or 6 fields) read in an IANA time zone. */
 export type CronSpec = { expression: string; timezone: string };
@@ -12,7 +13,7 @@ function evaluator(spec: CronSpec): Cron {
   let job = evaluators.get(key);
   if (!job) {
     if (evaluators.size >= MAX_CACHED) evaluators.clear();
-    job = new Cron(spec.expression, { timezone: spec.timezone, paused: true });
+    job = new Cron(spec.expression, { ...cronZone(spec.timezone), paused: true });
     evaluators.set(key, job);
   }
   return job;

@@ -1,6 +1,5 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import pg from "pg";
 import type { PrismaClient } from "../../db/client.ts";
 import type { Server, StorageTarget } from "../../db/generated/client.ts";
 import type { Logger } from "../../observability/logger.ts";
@@ -58,7 +57,8 @@ export function receivewalCommand(conn: ServerConnection, spoolDir: string, slot
 
 /** Runs a query on the server as the backup user (the replication and slot queries). */
 export async function pgQuery<T>(conn: ServerConnection, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({
+  const { default: driver } = await import("pg");
+  const client = new driver.Client({
     host: conn.host,
     port: conn.port,
     user: conn.username,

@@ -1,5 +1,5 @@
 import mariadb, { type Connection as MysqlConn } from "mariadb";
-import pg from "pg";
+import type pg from "pg";
 import { classify } from "./connection-errors.ts";
 import { retrievesPublicKey } from "../../process/server-connection.ts";
 import type { ServerConnection } from "./types.ts";
@@ -49,8 +49,10 @@ export async function withMysql<T>(conn: ServerConnection, use: (c: MysqlConn) =
  */
 export async function withPg<T>(conn: ServerConnection, database: string | null, use: (c: pg.Client) => Promise<T>, options: SessionOptions = {}): Promise<T> {
   const candidates = database === null ? ["postgres", "template1"] : [database];
+  // Loaded on first use: an instance that backs up no PostgreSQL server never loads the driver.
+  const { default: driver } = await import("pg");
   for (const [i, name] of candidates.entries()) {
-    const client = new pg.Client({
+    const client = new driver.Client({
       host: conn.host,
       port: conn.port,
       user: conn.username,
