@@ -206,13 +206,22 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     clock,
     instanceId,
     leaseMs: settings.leaseMs,
-    live: { backup: (id) => runner.holds(id), restore: (id) => restore.jobs.holds(id) },
+    live: { backup: (id) => runner.holds(id), restore: (id) => restore.jobs.holds(id), drill: (id) => restore.drills.holds(id) },
   });
   const repair = new RepairService({ prisma, storeFor, audit, logger, instanceId });
   const backups = new BackupsService({ prisma, repo, runner, engine, secrets, events, instanceId, storeFor, audit, interrupted });
   const cron = deps.cron ?? new CronerDriver(logger);
   const scheduler = new Scheduler({ prisma, backups, events, logger, clock, instanceId, cron, concurrency: 8, pollMs: settings.pollMs, fires: deps.fires });
-  const leases = new LeaseKeeper({ prisma, runner, interrupted, logger, clock, instanceId, leaseMs: settings.leaseMs });
+  const leases = new LeaseKeeper({
+    prisma,
+    runner,
+    interrupted,
+    drills: { held: () => restore.drills.held() },
+    logger,
+    clock,
+    instanceId,
+    leaseMs: settings.leaseMs,
+  });
   const sweeper = new RetentionSweeper({
     prisma,
     storeFor,

@@ -222,8 +222,8 @@ async function takeRestore(tx: Prisma.TransactionClient, id: number, instanceId:
  * Claims one queued restore drill (PENDING, recorded by an `api` instance) for this instance, under
  * the same `FOR UPDATE SKIP LOCKED` lock on its verification server's row: it waits while that
  * server's RUNNING backups, restores and drills reach `maxConcurrent` (a drill restores into the
- * server). Backups and restores do not count drills (a drill has no lease: the row of a dead
- * instance's drill must not hold a server's slot until that instance starts again). Null when none.
+ * server). Backups and restores do not count drills (drills are rare and short; a dead instance's
+ * drill holds its slot only until its lease expires and a sweep settles it). Null when none.
  */
 export async function claimDrill(prisma: PrismaClient, instanceId: string): Promise<number | null> {
   const candidates = await prisma.$queryRaw<Array<{ id: number; serverId: number | null }>>`
@@ -242,7 +242,7 @@ export async function claimDrill(prisma: PrismaClient, instanceId: string): Prom
         const rows = await tx.$queryRaw<Array<{ id: number }>>`
           SELECT id FROM RestoreDrill WHERE id = ${c.id} AND status = 'PENDING' AND instanceId IS NULL FOR UPDATE SKIP LOCKED`;
         if (rows.length === 0) return false;
-        await tx.$executeRaw`UPDATE RestoreDrill SET status = 'RUNNING', startedAt = UTC_TIMESTAMP(3), instanceId = ${instanceId} WHERE id = ${c.id}`;
+        await tx.$executeRaw`UPDATE RestoreDrill SET status = 'RUNNING', startedAt = UTC_TIMESTAMP(3), heartbeatAt = UTC_TIMESTAMP(3), instanceId = ${instanceId} WHERE id = ${c.id}`;
         return true;
       });
       if (won) return Number(c.id);

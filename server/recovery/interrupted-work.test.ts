@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BackupsRepository } from "../db/backups.repository.ts";
+import { memoryLogger } from "../testing/test-db.ts";
+import { LeaseKeeper } from "../scheduler/lease-keeper.ts";
 import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
 import type { BackupEvent } from "../runner/events.ts";
 import { type SchedulerFixture, schedulerFixture } from "../scheduler/testing/scheduler-fixture.ts";
@@ -76,7 +78,7 @@ describe("settling an interrupted backup", () => {
     await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: ago(fx, 10_000) });
     const events = eventsOf(fx);
 
-    expect(await fx.app.leases.sweep()).toEqual({ settled: [id], restores: [], adopted: [] });
+    expect(await fx.app.leases.sweep()).toEqual({ settled: [id], restores: [], drills: [], adopted: [] });
     const row = await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: true } });
     expect(row).toMatchObject({ status: "SUCCEEDED", error: null, sha256: recorded.sha256, storedBytes: recorded.storedBytes, rawBytes: recorded.rawBytes });
     expect(row.artifacts).toMatchObject([{ status: "STORED", sizeBytes: recorded.storedBytes }]);
@@ -109,10 +111,10 @@ describe("settling an interrupted backup", () => {
     const id = await storedBackup(fx);
     // Claimed now (the work queue writes the claim's time) but not registered as running yet.
     await asInterrupted(fx, id, { instanceId: "me", heartbeatAt: fx.clock.now() });
-    expect(await fx.app.leases.sweep()).toEqual({ settled: [], restores: [], adopted: [] });
+    expect(await fx.app.leases.sweep()).toEqual({ settled: [], restores: [], drills: [], adopted: [] });
     expect((await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id } })).status).toBe("RUNNING");
     await fx.clock.advance(6_000);
-    expect(await fx.app.leases.sweep()).toEqual({ settled: [id], restores: [], adopted: [] });
+    expect(await fx.app.leases.sweep()).toEqual({ settled: [id], restores: [], drills: [], adopted: [] });
     expect((await fx.app.db.prisma.backup.findUniqueOrThrow({ where: { id } })).status).toBe("SUCCEEDED");
   });
 
@@ -159,7 +161,7 @@ describe("settling an interrupted backup", () => {
     const runningHere = await make("me", "RUNNING");
     const queuedThere = await make("other", "PENDING");
     const runningThere = await make("other", "RUNNING");
-    expect(await fx.app.interrupted.recover()).toEqual({ backups: [runningHere], restores: [] });
+    expect(await fx.app.interrupted.recover()).toEqual({ backups: [runningHere], restores: [], drills: [] });
     expect(await repo.get(runningHere)).toMatchObject({ status: "FAILED", error: "interrupted: SQLGuard stopped while this backup was running" });
     // A queued backup is a job in the work queue, whoever queued it: it stays PENDING for the next free slot.
     expect(await repo.get(queuedHere)).toMatchObject({ status: "PENDING", finishedAt: null });
@@ -241,7 +243,7 @@ describe("interrupted restores", () => {
     const live = await restore("elsewhere", { instanceId: "other", heartbeatAt: fx.clock.now() });
     const orphan = await restore("orphan", { instanceId: "gone", heartbeatAt: ago(fx, LEASE_MS + 1000) });
 
-    expect(await fx.app.leases.sweep()).toEqual({ settled: [], restores: [lost.id, orphan.id], adopted: [] });
+    expect(await fx.app.leases.sweep()).toEqual({ settled: [], restores: [lost.id, orphan.id], drills: [], adopted: [] });
     expect(await prisma.restore.findUniqueOrThrow({ where: { id: Number(lost.id) } })).toMatchObject({
       status: "FAILED",
       error: "interrupted: its run on this instance ended without recording an outcome",
@@ -284,7 +286,69 @@ describe("interrupted restore drills", () => {
     expect(await mariadbExec([`SHOW DATABASES LIKE '${scratch}'`])).toEqual([[]]);
     expect((await fx.app.db.prisma.restoreDrill.findUniqueOrThrow({ where: { id: Number(other.id) } })).status).toBe("RUNNING");
   });
+
+  it("of an instance that stopped renewing their lease end FAILED at another instance's sweep; renewed ones keep running", async () => {
+    const fx = await fixture();
+    const backupId = await storedBackup(fx);
+    const scratch = uniqueName("dead_drill");
+    cleanups.push(() => dropMariadbDatabase(scratch));
+    await mariadbExec([`CREATE DATABASE ${scratch}`]);
+    const prisma = fx.app.db.prisma;
+    const base = {
+      backupId,
+      serverId: fx.serverId,
+      serverName: "fake-1",
+      sourceServerName: "fake-1",
+      database: "app",
+      trigger: "MANUAL" as const,
+      requestedBy: "t",
+    };
+    const lastBeat = ago(fx, LEASE_MS + 5_000);
+    // A pod that was replaced: its drill is RUNNING under an instance id that never starts again.
+    const dead = await prisma.restoreDrill.create({
+      data: { ...base, scratchDatabase: scratch, instanceId: "pod-gone", startedAt: ago(fx, LEASE_MS * 3), heartbeatAt: lastBeat },
+    });
+    const alive = await prisma.restoreDrill.create({ data: { ...base, scratchDatabase: "alive", instanceId: "pod-alive", heartbeatAt: ago(fx, 1_000) } });
+    // This instance's drill, held by its running process: renewed by the lease keeper, never settled.
+    const mine = await prisma.restoreDrill.create({ data: { ...base, scratchDatabase: "mine", instanceId: "me", heartbeatAt: lastBeat } });
+    const keeper = new LeaseKeeper({ ...keeperDeps(fx), interrupted: fx.app.interrupted, drills: { held: () => [mine.id, alive.id] } });
+    await keeper.renew();
+    expect((await prisma.restoreDrill.findUniqueOrThrow({ where: { id: mine.id } })).heartbeatAt).toEqual(fx.clock.now());
+    // Another instance's drill is renewed by that instance, not by this one.
+    expect((await prisma.restoreDrill.findUniqueOrThrow({ where: { id: alive.id } })).heartbeatAt).toEqual(ago(fx, 1_000));
+
+    expect((await keeper.sweep()).drills).toEqual([dead.id]);
+    expect(await prisma.restoreDrill.findUniqueOrThrow({ where: { id: dead.id } })).toMatchObject({
+      status: "FAILED",
+      error: `interrupted: instance pod-gone stopped renewing this drill's lease (last heartbeat ${lastBeat.toISOString()}); it is presumed dead`,
+      scratchDropped: true,
+    });
+    expect(await mariadbExec([`SHOW DATABASES LIKE '${scratch}'`])).toEqual([[]]);
+    expect((await prisma.restoreDrill.findUniqueOrThrow({ where: { id: alive.id } })).status).toBe("RUNNING");
+    expect((await prisma.restoreDrill.findUniqueOrThrow({ where: { id: mine.id } })).status).toBe("RUNNING");
+
+    // Once this instance stops renewing its own drill (its run ended without recording an outcome), the sweep settles it too.
+    await fx.clock.advance(LEASE_MS + 1_000);
+    const sweeper = new LeaseKeeper({ ...keeperDeps(fx), interrupted: fx.app.interrupted });
+    expect((await sweeper.sweep()).drills).toEqual([alive.id, mine.id]);
+    expect(await prisma.restoreDrill.findUniqueOrThrow({ where: { id: mine.id } })).toMatchObject({
+      status: "FAILED",
+      error: "interrupted: its run on this instance ended without recording an outcome",
+    });
+  });
 });
+
+/** A lease keeper of instance "me" on the fixture's database and clock, holding no backups. */
+function keeperDeps(fx: SchedulerFixture) {
+  return {
+    prisma: fx.app.db.prisma,
+    runner: { enqueue: () => {}, holds: () => false, held: () => [] },
+    logger: memoryLogger().logger,
+    clock: fx.clock,
+    instanceId: "me",
+    leaseMs: LEASE_MS,
+  };
+}
 
 describe("heartbeats", () => {
   it("never renew a row that is not running on their instance", async () => {

@@ -30,11 +30,11 @@ export type InterruptedWorkDeps = {
   /** A backup or restore whose instance has not renewed it for this long belongs to a dead instance. */
   leaseMs: number;
   /** What runs (or waits to run) in this process now: never settled here. */
-  live: { backup(id: number): boolean; restore(id: number): boolean };
+  live: { backup(id: number): boolean; restore(id: number): boolean; drill?(id: number): boolean };
 };
 
 /** What one pass settled, by id. */
-export type SettledWork = { backups: number[]; restores: number[] };
+export type SettledWork = { backups: number[]; restores: number[]; drills: number[] };
 
 type RestoreRow = Restore & { server: Server | null };
 
@@ -66,30 +66,54 @@ export class InterruptedWork {
    */
   async recover(): Promise<SettledWork> {
     // A PENDING backup is a job in the work queue (server/queue/claim.ts), not this process's: it stays queued.
-    const settled = { backups: await this.#backups({ ownPending: false, others: true, atStart: true }), restores: await this.recoverRestores() };
-    const drills = await this.#drills();
-    if (settled.backups.length || settled.restores.length || drills.length)
-      this.#log.warn({ ...settled, drills }, "settled backups, restores and drills interrupted by a previous stop");
+    const settled = {
+      backups: await this.#backups({ ownPending: false, others: true, atStart: true }),
+      restores: await this.recoverRestores(),
+      drills: await this.#drills({ others: true, atStart: true }),
+    };
+    if (settled.backups.length || settled.restores.length || settled.drills.length)
+      this.#log.warn(settled, "settled backups, restores and drills interrupted by a previous stop");
     return settled;
   }
 
   /**
-   * At start: this instance's RUNNING restore drills (a drill has no lease, so only its own
-   * instance can tell it is gone) end FAILED, and their scratch databases are dropped.
+   * Interrupted restore drills end FAILED, and their scratch databases are dropped: at start, this
+   * instance's RUNNING drills (a previous process left them); at start and at each sweep, drills
+   * not running in this process whose lease (heartbeatAt, renewed by the LeaseKeeper of the
+   * instance running them) expired, this instance's or (with `others`) another's that died.
    */
-  async #drills(): Promise<number[]> {
+  async #drills(scope: { others: boolean; atStart: boolean }): Promise<number[]> {
     const { prisma, instanceId } = this.deps;
-    const rows = await prisma.restoreDrill.findMany({ where: { instanceId, status: "RUNNING" }, include: { server: true } });
+    const staleBefore = this.#staleBefore();
+    const expired = { OR: [{ heartbeatAt: { lt: staleBefore } }, { heartbeatAt: null, startedAt: { lt: staleBefore } }] };
+    const rows = await prisma.restoreDrill.findMany({
+      where: {
+        status: "RUNNING",
+        OR: [
+          scope.atStart ? { instanceId } : { instanceId, ...expired },
+          ...(scope.others ? [{ AND: [{ OR: [{ instanceId: { not: instanceId } }, { instanceId: null }] }, expired] }] : []),
+        ],
+      },
+      include: { server: true },
+      orderBy: { id: "asc" },
+    });
     const settled: number[] = [];
-    for (const row of rows) {
+    for (const row of rows.filter((r) => !this.deps.live.drill?.(r.id))) {
       const finishedAt = this.deps.clock.now();
-      const error = "interrupted: SQLGuard stopped while this drill was running";
+      const error =
+        row.instanceId !== instanceId
+          ? `interrupted: instance ${row.instanceId ?? "unknown"} stopped renewing this drill's lease (last heartbeat ${row.heartbeatAt?.toISOString() ?? "never"}); it is presumed dead`
+          : scope.atStart
+            ? "interrupted: SQLGuard stopped while this drill was running"
+            : "interrupted: its run on this instance ended without recording an outcome";
+      // Conditional on the lease as read: a drill whose instance renewed it meanwhile keeps running.
       const { count } = await prisma.restoreDrill.updateMany({
-        where: { id: row.id, status: "RUNNING" },
+        where: { id: row.id, status: "RUNNING", heartbeatAt: row.heartbeatAt },
         data: { status: "FAILED", error, finishedAt, durationMs: Math.max(0, finishedAt.getTime() - row.startedAt.getTime()) },
       });
       if (count !== 1) continue;
       settled.push(row.id);
+      this.#log.warn({ drillId: row.id, instanceId: row.instanceId }, "settled an interrupted restore drill");
       if (row.server) {
         try {
           await dropDatabase(connectionOf(row.server, this.deps.secrets), row.scratchDatabase);
@@ -127,6 +151,7 @@ export class InterruptedWork {
     return {
       backups: await this.#backups({ ownPending: false, atStart: false, ...options }),
       restores: await this.#restores({ ownPending: false, ...options }),
+      drills: await this.#drills({ ...options, atStart: false }),
     };
   }
 

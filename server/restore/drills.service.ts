@@ -45,6 +45,8 @@ const CRON_CHECK_MS = 60_000;
 export class DrillsService {
   #chain: Promise<unknown> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
+  /** The drills this process runs or has queued behind the one running: their leases are renewed here. */
+  readonly #held = new Set<number>();
   readonly #controller = new AbortController();
   #stopTimer: (() => void) | null = null;
   #stopPoll: (() => void) | null = null;
@@ -217,6 +219,16 @@ export class DrillsService {
     }
   }
 
+  /** Whether this process runs (or waits to run) drill `id`: never settled as interrupted. */
+  holds(id: number): boolean {
+    return this.#held.has(id);
+  }
+
+  /** The drills whose lease this process renews (LeaseKeeper). */
+  held(): number[] {
+    return [...this.#held];
+  }
+
   /** Starts the drill-cron check. */
   start(): void {
     this.#stopTimer ??= this.deps.clock.every(
@@ -271,7 +283,7 @@ export class DrillsService {
         trigger,
         requestedBy,
         // Queued: no instance until a worker claims it.
-        ...(queued ? { status: "PENDING" as const, instanceId: null } : { instanceId: this.deps.instanceId }),
+        ...(queued ? { status: "PENDING" as const, instanceId: null } : { instanceId: this.deps.instanceId, heartbeatAt: this.deps.clock.now() }),
         ...(checkpoint
           ? {
               kind: "PITR",
@@ -310,7 +322,13 @@ export class DrillsService {
     });
     this.#chain = run.catch(() => {});
     this.#pending.add(run);
-    void run.finally(() => this.#pending.delete(run)).catch(() => {});
+    this.#held.add(drill.id);
+    void run
+      .finally(() => {
+        this.#pending.delete(run);
+        this.#held.delete(drill.id);
+      })
+      .catch(() => {});
     return run;
   }
 }

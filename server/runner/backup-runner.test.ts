@@ -123,7 +123,7 @@ describe("the backup runner and the metadata database", () => {
     expect(runner.holds(backup.id)).toBe(false);
 
     // "The next start": the recovery finds the committed artifact and manifest.
-    expect(await app.interrupted.recover()).toEqual({ backups: [backup.id], restores: [] });
+    expect(await app.interrupted.recover()).toEqual({ backups: [backup.id], restores: [], drills: [] });
     expect(await repo.get(backup.id)).toMatchObject({ status: "SUCCEEDED", error: null });
   });
 

@@ -89,7 +89,7 @@ describe("several instances on one metadata database", () => {
 
     const result = await f.app.leases.sweep();
     // This instance's own RUNNING row does not run in this process: it is settled too.
-    expect(result).toEqual({ settled: [deadRunning, ownRunning], restores: [], adopted: [] });
+    expect(result).toEqual({ settled: [deadRunning, ownRunning], restores: [], drills: [], adopted: [] });
     const failed = await repo.get(deadRunning);
     expect(failed).toMatchObject({ status: "FAILED", finishedAt: now });
     expect(failed!.error).toMatch(/^interrupted: instance dead stopped renewing this backup's lease/);
@@ -101,7 +101,7 @@ describe("several instances on one metadata database", () => {
     await f.app.runner.idle();
     expect(await repo.get(deadQueued)).toMatchObject({ status: "SUCCEEDED", instanceId: "survivor" });
     expect(await repo.get(liveQueued)).toMatchObject({ status: "SUCCEEDED", instanceId: "survivor" });
-    expect(await f.app.leases.sweep()).toEqual({ settled: [], restores: [], adopted: [] });
+    expect(await f.app.leases.sweep()).toEqual({ settled: [], restores: [], drills: [], adopted: [] });
   });
 });
 
@@ -124,7 +124,7 @@ describe("the lease keeper after an outage of the metadata database", () => {
       const keeper = new LeaseKeeper({
         prisma,
         runner: { enqueue: () => {}, holds: () => false, held: () => [1] },
-        interrupted: { sweep: async ({ others }) => (judged.push(others), { backups: [], restores: [] }) },
+        interrupted: { sweep: async ({ others }) => (judged.push(others), { backups: [], restores: [], drills: [] }) },
         logger: memoryLogger().logger,
         clock,
         instanceId: "me",

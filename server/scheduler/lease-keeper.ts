@@ -10,6 +10,8 @@ export type LeaseDeps = {
   /** The backups this process holds (queued or running), and where adopted ones go. */
   runner: { enqueue(ids: number[]): void; holds(id: number): boolean; held(): number[] };
   interrupted: Pick<InterruptedWork, "sweep">;
+  /** The restore drills this process runs or has queued: their leases are renewed too. */
+  drills?: { held(): number[] };
   logger: Logger;
   clock: Clock;
   instanceId: string;
@@ -17,8 +19,8 @@ export type LeaseDeps = {
   leaseMs: number;
 };
 
-/** What one sweep did: interrupted backups and restores settled, queued backups adopted. */
-export type LeaseSweepResult = { settled: number[]; restores: number[]; adopted: number[] };
+/** What one sweep did: interrupted backups, restores and restore drills settled, queued backups adopted. */
+export type LeaseSweepResult = { settled: number[]; restores: number[]; drills: number[]; adopted: number[] };
 
 const SWEEP_MAX_MS = 30_000;
 const RENEW_BATCH = 1000;
@@ -66,9 +68,14 @@ export class LeaseKeeper {
     this.#timers = [];
   }
 
-  /** Renews the lease of the queued (PENDING) backups this process's runner holds. */
+  /**
+   * Renews the lease of the queued (PENDING) backups this process's runner holds, and of the
+   * restore drills it runs (a drill has no progress heartbeat of its own: restoring and comparing
+   * run in child processes and the database).
+   */
   async renew(): Promise<void> {
     const ids = this.deps.runner.held();
+    const drills = this.deps.drills?.held() ?? [];
     await this.#observe(async () => {
       for (let i = 0; i < ids.length; i += RENEW_BATCH) {
         await this.deps.prisma.backup.updateMany({
@@ -76,10 +83,15 @@ export class LeaseKeeper {
           data: { heartbeatAt: this.deps.clock.now() },
         });
       }
+      if (drills.length)
+        await this.deps.prisma.restoreDrill.updateMany({
+          where: { id: { in: drills }, instanceId: this.deps.instanceId, status: "RUNNING" },
+          data: { heartbeatAt: this.deps.clock.now() },
+        });
     });
   }
 
-  /** Settles interrupted backups and restores; adopts queued backups whose lease expired. */
+  /** Settles interrupted backups, restores and drills; adopts queued backups whose lease expired. */
   async sweep(): Promise<LeaseSweepResult> {
     const now = this.deps.clock.now();
     const others = this.#reachableSince !== null && now.getTime() - this.#reachableSince >= this.deps.leaseMs;
@@ -88,7 +100,7 @@ export class LeaseKeeper {
     // adopt, the runner claims it when a slot is free. A claim pass here picks up what a settled
     // backup's server can run again.
     this.deps.runner.enqueue([]);
-    return { settled: settled.backups, restores: settled.restores, adopted: [] };
+    return { settled: settled.backups, restores: settled.restores, drills: settled.drills, adopted: [] };
   }
 
   /** Runs a database call and notes whether the metadata database answered. */
