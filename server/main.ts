@@ -156,6 +156,7 @@ async function main(): Promise<void> {
     runner.startClaiming(queue.pollMs);
     restore.jobs.startClaiming(queue.pollMs);
     restore.drills.startClaiming(queue.pollMs);
+    restore.verification.startClaiming(queue.pollMs);
   }
   // One instance sweeps retention: whichever holds the "retention" lease.
   const retentionLease = new LeaderLease({

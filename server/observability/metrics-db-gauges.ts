@@ -47,6 +47,8 @@ export async function refreshDbGauges(
   const running = await prisma.backup.count({ where: { status: "RUNNING" } });
   metrics.setJobsQueued("backup", await prisma.backup.count({ where: { status: "PENDING" } }));
   metrics.setJobsQueued("restore", await prisma.restore.count({ where: { status: "PENDING" } }));
+  metrics.setJobsQueued("drill", await prisma.restoreDrill.count({ where: { status: "PENDING" } }));
+  metrics.setJobsQueued("verification", await prisma.backupArtifact.count({ where: { verifyRequestedAt: { not: null } } }));
   const storage: Array<{ target: string; bytes: number; objects: number }> = [];
   const bad = new Map<string, DatabaseLabels & { target: string; ok: boolean }>();
   for (const t of await prisma.storageTarget.findMany({ select: { id: true, name: true } })) {

@@ -153,6 +153,8 @@ describe("Prometheus /metrics over real backups", () => {
       [key("sqlguard_backups_running")]: 0,
       [key("sqlguard_jobs_queued", { kind: "backup" })]: 0,
       [key("sqlguard_jobs_queued", { kind: "restore" })]: 0,
+      [key("sqlguard_jobs_queued", { kind: "drill" })]: 0,
+      [key("sqlguard_jobs_queued", { kind: "verification" })]: 0,
       [key("sqlguard_backup_verification_status", { ...m1, database: good, target: "met-local" })]: 0,
       [key("sqlguard_backup_verification_status", { ...m2, database: good, target: "met-local" })]: 1,
     };

@@ -158,7 +158,7 @@ export class SqlguardMetrics {
     this.#retentionDeleted.inc({ target }, count);
   }
 
-  /** Jobs of one kind (backup, restore) waiting in the work queue now. */
+  /** Jobs of one kind (backup, restore, drill, verification: artifacts) waiting in the work queue now. */
   setJobsQueued(kind: string, count: number): void {
     this.#jobsQueued.set({ kind }, count);
   }

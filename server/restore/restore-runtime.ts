@@ -62,7 +62,17 @@ export function createRestoreRuntime(deps: RestoreRuntimeDeps): RestoreRuntime {
   const { prisma, secrets, storeFor, logger, audit, clock, instanceId, tools, spoolDir } = deps;
   const jobs = new RestoreJobs({ prisma, secrets, storeFor, events, logger, instanceId, heartbeatMs: deps.heartbeatMs, tools, spoolDir, ...deps.queue });
   const restores = new RestoresService({ prisma, secrets, storeFor, audit, jobs, instanceId, interrupted: deps.interrupted });
-  const verification = new VerificationService({ prisma, storeFor, audit, events, logger, clock, intervalMs: deps.verifyIntervalMs, instanceId });
+  const verification = new VerificationService({
+    prisma,
+    storeFor,
+    audit,
+    events,
+    logger,
+    clock,
+    intervalMs: deps.verifyIntervalMs,
+    instanceId,
+    claims: deps.queue?.claims,
+  });
   const drills = new DrillsService({ prisma, secrets, storeFor, events, logger, tools, audit, clock, instanceId, spoolDir, claims: deps.queue?.claims });
   deps.backupEvents.on((event) => drills.onBackupEvent(event));
   return {

@@ -23,7 +23,19 @@ export type VerificationDeps = {
   intervalMs: number;
   /** Pins each artifact while it is read. */
   instanceId: string;
+  /**
+   * False on an `api` instance: `verifyBackup` queues the request on each artifact for an instance
+   * that runs jobs (claimVerifications) and waits up to `queuedWaitMs` for its results.
+   */
+  claims?: boolean;
+  queuedWaitMs?: number;
 };
+
+/** A queued verification's claim lasts this long unless renewed (every third of it while the artifact is read). */
+export const VERIFY_CLAIM_TTL_MS = 120_000;
+/** How long `verifyBackup` on an `api` instance waits for the result before answering with the request still queued. */
+export const QUEUED_VERIFY_WAIT_MS = 60_000;
+const VERIFIABLE = ["STORED", "CORRUPT", "MISSING"] as const;
 
 /** What one periodic pass did. */
 export type VerificationPass = {
@@ -42,24 +54,116 @@ export class VerificationService {
   #stopTimer: (() => void) | null = null;
   #pass: Promise<VerificationPass> | null = null;
   #stopping = false;
+  #stopPoll: (() => void) | null = null;
+  #draining: Promise<number> | null = null;
 
   constructor(private readonly deps: VerificationDeps) {
     this.#log = deps.logger.child({ component: "verification" });
   }
 
-  /** Re-reads every stored (or CORRUPT / MISSING) artifact of a backup now. Operator role; audited. */
+  /**
+   * Re-reads every stored (or CORRUPT / MISSING) artifact of a backup now. Operator role; audited.
+   * On an instance that runs jobs the reads happen here; on an `api` instance they are queued for
+   * one that does, and the answer comes when their results are in (or after `queuedWaitMs`, with
+   * `verifyRequestedAt` still set on the artifacts not read yet).
+   */
   async verifyBackup(principal: Principal, id: number): Promise<BackupWithArtifacts> {
     requireRole(principal, "OPERATOR");
     const { prisma } = this.deps;
     const backup = await prisma.backup.findUnique({ where: { id }, include: { artifacts: true } });
     if (!backup) throw new NotFoundError("backup", id);
     if (!backup.sha256) throw new ValidationError("id", `backup ${id} is ${backup.status} and has no checksum to verify`);
-    const artifacts = backup.artifacts.filter((a) => ["STORED", "CORRUPT", "MISSING"].includes(a.status) && a.storageTargetId !== null);
+    const artifacts = backup.artifacts.filter((a) => (VERIFIABLE as readonly string[]).includes(a.status) && a.storageTargetId !== null);
     if (artifacts.length === 0) throw new ValidationError("id", `backup ${id} has no stored artifact to verify`);
-    const results: Record<number, string> = {};
-    for (const artifact of artifacts) results[artifact.id] = (await this.#verify(backup, artifact))?.result ?? "SKIPPED";
-    await this.deps.audit.record(actorName(principal), "backup.verify", "backup", id, null, { artifacts: results });
+    if (this.deps.claims === false) {
+      const ids = artifacts.map((a) => a.id);
+      await prisma.backupArtifact.updateMany({ where: { id: { in: ids }, verifyRequestedAt: null }, data: { verifyRequestedAt: this.deps.clock.now() } });
+      await this.deps.audit.record(actorName(principal), "backup.verify", "backup", id, null, { queued: ids });
+      await this.#waitForQueued(ids);
+    } else {
+      const results: Record<number, string> = {};
+      for (const artifact of artifacts) results[artifact.id] = (await this.#verify(backup, artifact))?.result ?? "SKIPPED";
+      await this.deps.audit.record(actorName(principal), "backup.verify", "backup", id, null, { artifacts: results });
+    }
     return prisma.backup.findUniqueOrThrow({ where: { id }, include: { artifacts: true } });
+  }
+
+  /** Claims queued verifications every `pollMs` and reads them one at a time (an instance that runs jobs). */
+  startClaiming(pollMs: number): void {
+    if (this.deps.claims === false || this.#stopPoll) return;
+    this.#stopping = false;
+    const timer = setInterval(
+      () =>
+        void this.claimVerifications().catch((error: unknown) =>
+          this.#log.warn({ err: error }, "could not claim a queued verification; the next poll retries"),
+        ),
+      pollMs,
+    );
+    timer.unref();
+    this.#stopPoll = () => clearInterval(timer);
+  }
+
+  /**
+   * Verifies every queued artifact this instance can claim, oldest request first: a conditional
+   * update takes each (free, or its claimer's lease lapsed: that instance died), renewed while it is
+   * read; the result is recorded as any verification's and the request cleared. Resolves with how
+   * many it verified; a drain under way is shared.
+   */
+  claimVerifications(): Promise<number> {
+    this.#draining ??= this.#drain().finally(() => (this.#draining = null));
+    return this.#draining;
+  }
+
+  async #drain(): Promise<number> {
+    const { prisma, instanceId } = this.deps;
+    let done = 0;
+    while (!this.#stopping) {
+      const now = new Date();
+      const queued = await prisma.backupArtifact.findMany({
+        where: { verifyRequestedAt: { not: null }, OR: [{ verifyClaimedBy: null }, { verifyClaimExpiresAt: { lt: now } }] },
+        orderBy: [{ verifyRequestedAt: "asc" }, { id: "asc" }],
+        take: 20,
+        select: { id: true },
+      });
+      let progress = false;
+      for (const { id } of queued) {
+        if (this.#stopping) break;
+        const claimed = await prisma.backupArtifact.updateMany({
+          where: { id, verifyRequestedAt: { not: null }, OR: [{ verifyClaimedBy: null }, { verifyClaimExpiresAt: { lt: new Date() } }] },
+          data: { verifyClaimedBy: instanceId, verifyClaimExpiresAt: new Date(Date.now() + VERIFY_CLAIM_TTL_MS) },
+        });
+        if (claimed.count !== 1) continue;
+        progress = true;
+        const startedAt = new Date();
+        const renew = setInterval(() => {
+          void prisma.backupArtifact
+            .updateMany({ where: { id, verifyClaimedBy: instanceId }, data: { verifyClaimExpiresAt: new Date(Date.now() + VERIFY_CLAIM_TTL_MS) } })
+            .catch(() => {});
+        }, VERIFY_CLAIM_TTL_MS / 3);
+        renew.unref();
+        try {
+          const artifact = await prisma.backupArtifact.findUnique({ where: { id }, include: { backup: true } });
+          // Gone, never checksummed, or no longer stored (deleted since the request): nothing to read.
+          if (artifact?.backup.sha256 && (VERIFIABLE as readonly string[]).includes(artifact.status) && (await this.#verify(artifact.backup, artifact))) done++;
+        } finally {
+          clearInterval(renew);
+          // A request made while this read ran stays queued for another read.
+          await prisma.backupArtifact.updateMany({ where: { id, verifyRequestedAt: { lte: startedAt } }, data: { verifyRequestedAt: null } });
+          await prisma.backupArtifact.updateMany({ where: { id, verifyClaimedBy: instanceId }, data: { verifyClaimedBy: null, verifyClaimExpiresAt: null } });
+        }
+      }
+      if (!progress) break;
+    }
+    return done;
+  }
+
+  /** Until none of `ids` waits for a worker, or `queuedWaitMs` passed. */
+  async #waitForQueued(ids: number[]): Promise<void> {
+    const deadline = Date.now() + (this.deps.queuedWaitMs ?? QUEUED_VERIFY_WAIT_MS);
+    while (Date.now() < deadline) {
+      if ((await this.deps.prisma.backupArtifact.count({ where: { id: { in: ids }, verifyRequestedAt: { not: null } } })) === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   /** One periodic pass (also callable directly; with the job off, it checks only never-verified artifacts); a pass under way is shared. */
@@ -82,7 +186,9 @@ export class VerificationService {
     this.#stopping = true;
     this.#stopTimer?.();
     this.#stopTimer = null;
-    await this.#pass?.catch(() => {});
+    this.#stopPoll?.();
+    this.#stopPoll = null;
+    await Promise.all([this.#pass?.catch(() => {}), this.#draining?.catch(() => {})]);
   }
 
   /** The latest verification per server, database and target (for the metrics module). */

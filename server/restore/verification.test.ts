@@ -16,8 +16,12 @@ import {
   uniqueName,
 } from "../testing/sample-databases.ts";
 import { createTestApp } from "../testing/test-app.ts";
+import { AuditLog } from "../audit/audit-log.ts";
+import { createLogger } from "../observability/logger.ts";
+import { systemClock } from "../scheduler/clock.ts";
 import { S3Store } from "../storage/s3-store.ts";
-import type { RestoreEvent } from "./events.ts";
+import { RestoreEvents, type RestoreEvent } from "./events.ts";
+import { VerificationService } from "./verification.service.ts";
 import { flipByte, restoreAndWait } from "./testing/restore-helpers.ts";
 
 const ARTIFACT_FIELDS = `artifacts { id status error verifiedAt verifyResult verifyDetail storageTarget { id kind } }`;
@@ -205,5 +209,70 @@ describe("checksum verification", () => {
     expect(failed.status).toBe("FAILED");
     expect(failed.error).toMatch(/^checksum mismatch: .*the existing database was not touched/);
     expect(await pgFingerprint(existing)).toEqual(before);
+  });
+
+  it("queues verifyBackup on an api instance for an instance that runs jobs: claimed once, a dead claimer's lapsed claim taken again, the answer waits for the results", async () => {
+    const source = uniqueName("vf_q");
+    mariaDbs.push(source);
+    await createMariadbSample(source, { rows: 20 });
+    const b = await backup(mariaId, source, [localId, s3Id]);
+    const prisma = app.db.prisma;
+    const localArtifact = b.artifacts.find((a) => Number(a.storageTarget?.id) === localId)!;
+    const s3Artifact = b.artifacts.find((a) => Number(a.storageTarget?.id) === s3Id)!;
+    flipByte(path.join(localDir, localArtifact.key));
+    const api = (queuedWaitMs: number) =>
+      new VerificationService({
+        prisma,
+        // An api instance never reads an artifact itself.
+        storeFor: () => {
+          throw new Error("the api instance read an artifact");
+        },
+        audit: new AuditLog(prisma),
+        events: new RestoreEvents(),
+        logger: createLogger({ level: "silent", pretty: false }),
+        clock: systemClock,
+        intervalMs: 0,
+        instanceId: "vf-api",
+        claims: false,
+        queuedWaitMs,
+      });
+    const principal = { userId: 1, username: "vf-operator", role: "OPERATOR" as const, via: "session" as const };
+    const row = (id: number) => prisma.backupArtifact.findUniqueOrThrow({ where: { id: Number(id) } });
+
+    // Nobody claims: the answer comes after the wait, each copy still queued and never read.
+    const queued = await api(300).verifyBackup(principal, Number(b.id));
+    expect(queued.artifacts.map((a) => [a.verifyRequestedAt !== null, a.verifyResult])).toEqual([
+      [true, null],
+      [true, null],
+    ]);
+    // The S3 copy is being read by a live instance, the local one was claimed by an instance that died.
+    await prisma.backupArtifact.update({
+      where: { id: Number(s3Artifact.id) },
+      data: { verifyClaimedBy: "vf-other", verifyClaimExpiresAt: new Date(Date.now() + 60_000) },
+    });
+    await prisma.backupArtifact.update({
+      where: { id: Number(localArtifact.id) },
+      data: { verifyClaimedBy: "vf-dead", verifyClaimExpiresAt: new Date(Date.now() - 1000) },
+    });
+    expect(await app.restore.verification.claimVerifications()).toBe(1);
+    expect(await row(localArtifact.id)).toMatchObject({ status: "CORRUPT", verifyResult: "CORRUPT", verifyRequestedAt: null, verifyClaimedBy: null });
+    expect(await row(s3Artifact.id)).toMatchObject({ verifyResult: null, verifyClaimedBy: "vf-other" });
+    expect((await row(s3Artifact.id)).verifyRequestedAt).not.toBeNull();
+    // Its claim lapses: taken, read, cleared.
+    await prisma.backupArtifact.update({ where: { id: Number(s3Artifact.id) }, data: { verifyClaimExpiresAt: new Date(Date.now() - 1) } });
+    expect(await app.restore.verification.claimVerifications()).toBe(1);
+    expect(await row(s3Artifact.id)).toMatchObject({ status: "STORED", verifyResult: "OK", verifyRequestedAt: null, verifyClaimedBy: null });
+    expect(await app.restore.verification.claimVerifications()).toBe(0);
+
+    // With an instance claiming: the api's answer carries the fresh results.
+    app.restore.verification.startClaiming(50);
+    const before = (await row(s3Artifact.id)).verifiedAt!;
+    const answered = await api(60_000).verifyBackup(principal, Number(b.id));
+    const s3Now = answered.artifacts.find((a) => a.id === Number(s3Artifact.id))!;
+    expect(s3Now).toMatchObject({ verifyResult: "OK", verifyRequestedAt: null });
+    expect(s3Now.verifiedAt!.getTime()).toBeGreaterThan(before.getTime());
+    expect(answered.artifacts.find((a) => a.id === Number(localArtifact.id))).toMatchObject({ verifyResult: "CORRUPT", verifyRequestedAt: null });
+    const audit = await prisma.auditLog.findMany({ where: { entityType: "backup", entityId: String(b.id), action: "backup.verify" } });
+    expect(audit.map((a) => (a.after as { queued: number[] }).queued.length)).toEqual([2, 2]);
   });
 });

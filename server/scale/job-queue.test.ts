@@ -50,7 +50,7 @@ describe("queued restores: an api instance records them, a worker claims and run
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it("runs a restore and a drill requested on the api instance on the worker (instanceId), refuses credentials there, and a killed worker's restore ends FAILED with its database dropped", {
+  it("runs a restore, a drill and a verification requested on the api instance on the worker (instanceId), refuses credentials there, and a killed worker's restore ends FAILED with its database dropped", {
     timeout: 600_000,
   }, async () => {
     await createMariadbSample(source, { rows: 40 });
@@ -114,6 +114,16 @@ describe("queued restores: an api instance records them, a worker claims and run
       return row && !["PENDING", "RUNNING"].includes(row.status) ? row : undefined;
     }, "the queued drill");
     expect(drilled).toMatchObject({ status: "PASSED", instanceId: "jq-w1", error: null });
+
+    // A verification requested on the api instance: queued on each copy, read by the worker, answered with the result.
+    const verified = dataOf(
+      await client(`mutation($id: ID!) { verifyBackup(id: $id) { artifacts { verifyResult verifyRequestedAt verifiedAt } } }`, { id: backup.id }),
+    ) as { verifyBackup: { artifacts: Array<{ verifyResult: string | null; verifyRequestedAt: string | null; verifiedAt: string | null }> } };
+    expect(verified.verifyBackup.artifacts).toEqual([{ verifyResult: "OK", verifyRequestedAt: null, verifiedAt: expect.any(String) }]);
+    const verifyAudit = dataOf(
+      await client(`query($id: String!) { auditLog(entityType: "backup", entityId: $id) { nodes { action after } } }`, { id: String(backup.id) }),
+    ) as { auditLog: { nodes: Array<{ action: string; after: string | null }> } };
+    expect(JSON.parse(verifyAudit.auditLog.nodes.find((n) => n.action === "backup.verify")!.after!)).toEqual({ queued: [expect.any(Number)] });
 
     // A password held only by the api process could never reach the worker: refused, naming credentials.
     const refused = await client(`mutation($input: RestoreBackupInput!) { restoreBackup(input: $input) { id } }`, {
