@@ -36,6 +36,7 @@ import { migrate, readMigrations } from "./db/migrator.ts";
 import { createLogger } from "./observability/logger.ts";
 import { loadSecretKey, SecretBox } from "./secrets/secret-box.ts";
 import { followDrills } from "./observability/drill-metrics.ts";
+import { pitrRestoreRoot, sweepOrphanedInstances } from "./pitr/pg/orphan-instances.ts";
 import { LeaderLease } from "./queue/leader-lease.ts";
 import { CronerDriver } from "./scheduler/cron-driver.ts";
 import { createRuntime } from "./services.ts";
@@ -133,6 +134,8 @@ async function main(): Promise<void> {
   }
   void runner.removeStalePartials(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
   void runner.removeStaleSpool(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
+  // Temporary PostgreSQL instances (point-in-time restores) of a process that died: stopped and removed.
+  void sweepOrphanedInstances(pitrRestoreRoot(), log);
   // Before anything runs a backup, the metrics follow the events (at once) and load what survives a
   // restart from the database (in the background; /metrics answers 503 until then).
   void metrics.start();

@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { spawnChild } from "../../process/spawn.ts";
 import type { ArtifactSource } from "../../restore/restore-artifact.ts";
 import type { ArtifactStore } from "../../storage/artifact-store.ts";
+import { INSTANCE_DIR_PREFIX, writeOwner } from "./orphan-instances.ts";
 import { prepareDataDir, type PgRestorePlan } from "./restore-to-time.ts";
 
 const run = promisify(execFile);
@@ -61,8 +62,10 @@ export async function startAtTime(
   const { user, signal } = options;
   let bin = "";
   await fs.mkdir(workRoot, { recursive: true });
-  const dir = await fs.mkdtemp(path.join(workRoot, `sqlguard-pitr-${label}-`));
+  const dir = await fs.mkdtemp(path.join(workRoot, `${INSTANCE_DIR_PREFIX}${label}-`));
   await fs.chmod(dir, 0o755);
+  // A process that dies from here on leaves a postmaster and a copy of the cluster: the next start's sweep finds them by this file.
+  await writeOwner(dir);
   const dataDir = path.join(dir, "data");
   const socketDir = path.join(dir, "socket");
   const logFile = path.join(dir, "server.log");

@@ -1,17 +1,12 @@
-import os from "node:os";
 import type { PrismaClient } from "../../db/client.ts";
 import type { Backup, Restore, Server, StorageTarget } from "../../db/generated/client.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { RestoreError } from "../../restore/errors.ts";
 import type { ArtifactSource } from "../../restore/restore-artifact.ts";
 import type { ArtifactStore } from "../../storage/artifact-store.ts";
+import { pitrRestoreRoot } from "./orphan-instances.ts";
 import { dumpAtTime } from "./restore-database.ts";
 import { PgPitrRefusedError, planPgRestore } from "./restore-to-time.ts";
-
-/** Where temporary instances are built: SQLGUARD_PITR_RESTORE_DIR, else the system temporary directory (the postgres user must reach it when SQLGuard runs as root). */
-export function pitrRestoreRoot(): string {
-  return process.env.SQLGUARD_PITR_RESTORE_DIR || os.tmpdir();
-}
 
 /**
  * The first step of restoreBackup({ pointInTime }) on a PostgreSQL server: the newest base backup
