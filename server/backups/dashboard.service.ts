@@ -8,7 +8,7 @@ import { assessHealth, type CoveringSchedule } from "../scheduler/overdue.ts";
 import type { ComponentHealth } from "../observability/health-monitor.ts";
 import { acknowledgementHolds } from "./acknowledgements.ts";
 import { copyInclude, copyProblems, type CopyProblem } from "./copy-health.ts";
-import { RECOVERY_POINT_STATUSES, successRate, tally } from "./outcome.ts";
+import { successRate, tally } from "./outcome.ts";
 
 export type DatabaseStatus = "OK" | "FAILING" | "OVERDUE" | "DEGRADED" | "NEVER" | "ACKNOWLEDGED" | "DROPPED";
 
@@ -56,6 +56,20 @@ export type Dashboard = {
 
 const STORAGE_TTL_MS = 30_000;
 const DAY_MS = 86_400_000;
+/** Rows per `OR` lookup: each adds 3–4 placeholders, and MariaDB takes at most 65,535 in one statement. */
+const LOOKUP_CHUNK = 1000;
+
+const keyOf = (serverId: number, database: string | null) => `${serverId}\u0000${database}`;
+
+/** A database's newest failed run (its error) and newest good one (SUCCEEDED or PARTIAL). */
+type NewestRuns = { failed?: { error: string | null }; good?: { id: number; startedAt: Date } };
+
+/** `find` over `rows` in chunks of LOOKUP_CHUNK, the results in one list (a 10,000-database dashboard stays under the placeholder limit). */
+async function inChunks<R, T>(rows: R[], find: (chunk: R[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) out.push(...(await find(rows.slice(i, i + LOOKUP_CHUNK))));
+  return out;
+}
 const CHART_DAYS = 14;
 /** States an acknowledgement can settle. */
 const PROBLEMS = new Set<DatabaseStatus>(["FAILING", "OVERDUE", "DEGRADED"]);
@@ -132,7 +146,9 @@ export class DashboardService {
         acknowledgement: null,
       };
     });
-    await Promise.all([this.#attachErrors(out), this.#attachCopies(out)]);
+    const newest = await this.#newestRuns();
+    this.#attachErrors(out, newest);
+    await this.#attachCopies(out, newest);
     await this.#settle(out);
     const rank: Record<DatabaseStatus, number> = { OVERDUE: 0, FAILING: 1, DEGRADED: 2, NEVER: 3, OK: 4, ACKNOWLEDGED: 5, DROPPED: 6 };
     return out.sort(
@@ -148,9 +164,13 @@ export class DashboardService {
     const present = new Map<number, Set<string>>();
     for (const c of this.deps.components?.() ?? []) if (c.kind === "SERVER" && c.up && c.databases) present.set(c.id, new Set(c.databases));
     const problems = rows.filter((r) => r.database !== null && PROBLEMS.has(r.status));
-    const acks = problems.length
-      ? await this.deps.prisma.databaseAcknowledgement.findMany({ where: { OR: problems.map((r) => ({ serverId: r.serverId, database: r.database! })) } })
-      : [];
+    const acks = new Map(
+      (
+        await inChunks(problems, (chunk) =>
+          this.deps.prisma.databaseAcknowledgement.findMany({ where: { OR: chunk.map((r) => ({ serverId: r.serverId, database: r.database! })) } }),
+        )
+      ).map((a) => [keyOf(a.serverId, a.database), a]),
+    );
     for (const row of rows) {
       if (row.database === null) continue;
       if (present.get(row.serverId) && !present.get(row.serverId)!.has(row.database)) {
@@ -158,7 +178,7 @@ export class DashboardService {
         continue;
       }
       if (!PROBLEMS.has(row.status)) continue;
-      const ack = acks.find((a) => a.serverId === row.serverId && a.database === row.database);
+      const ack = acks.get(keyOf(row.serverId, row.database));
       if (ack && acknowledgementHolds(ack, [row.lastSuccessAt, row.lastFailureAt])) {
         row.status = "ACKNOWLEDGED";
         row.acknowledgement = { at: ack.acknowledgedAt, by: ack.acknowledgedBy, note: ack.note };
@@ -166,15 +186,43 @@ export class DashboardService {
     }
   }
 
+  /**
+   * The newest run of each database per final status, in one query: the latest start time per
+   * (status, server, database) from a loose scan of the (status, serverId, database, startedAt)
+   * index, joined back on that index for the row. Costs one index lookup per database and status,
+   * whatever the history holds, and no statement grows with the number of databases.
+   */
+  async #newestRuns(): Promise<Map<string, NewestRuns>> {
+    const rows = await this.deps.prisma.$queryRaw<
+      Array<{ id: number; status: string; serverId: number; database: string; error: string | null; startedAt: Date }>
+    >`
+      SELECT STRAIGHT_JOIN b.id, b.status, b.serverId, b.\`database\`, b.error, b.startedAt FROM (
+        SELECT status, serverId, \`database\`, MAX(startedAt) AS at FROM Backup
+        WHERE status IN ('SUCCEEDED', 'PARTIAL', 'FAILED') AND serverId IS NOT NULL
+        GROUP BY status, serverId, \`database\`
+      ) m
+      -- Left to itself the optimizer joins on (status, serverId): every row of the server per database.
+      JOIN Backup b FORCE INDEX (Backup_status_serverId_database_startedAt_idx)
+        ON b.status = m.status AND b.serverId = m.serverId AND b.\`database\` = m.\`database\` AND b.startedAt = m.at
+      ORDER BY b.id DESC`;
+    // The good one is the latest start of SUCCEEDED and PARTIAL (the dashboard's lastSuccessAt); a tie goes to the later record.
+    const out = new Map<string, NewestRuns>();
+    for (const r of rows) {
+      const k = keyOf(Number(r.serverId), r.database);
+      const entry = out.get(k) ?? {};
+      if (r.status === "FAILED") entry.failed ??= { error: r.error };
+      else if (!entry.good || r.startedAt > entry.good.startedAt) entry.good = { id: Number(r.id), startedAt: r.startedAt };
+      out.set(k, entry);
+    }
+    return out;
+  }
+
   /** The error of the last failure, for the databases whose last finished run failed. */
-  async #attachErrors(rows: DashboardDatabase[]): Promise<void> {
-    const failing = rows.filter((r) => r.lastFailureAt && (!r.lastSuccessAt || r.lastFailureAt > r.lastSuccessAt));
-    if (failing.length === 0) return;
-    const errors = await this.deps.prisma.backup.findMany({
-      where: { OR: failing.map((r) => ({ serverId: r.serverId, database: r.database!, status: "FAILED" as const, startedAt: r.lastFailureAt! })) },
-      select: { serverId: true, database: true, error: true },
-    });
-    for (const row of failing) row.lastError = errors.find((e) => e.serverId === row.serverId && e.database === row.database)?.error ?? null;
+  #attachErrors(rows: DashboardDatabase[], newest: Map<string, NewestRuns>): void {
+    for (const row of rows) {
+      if (row.lastFailureAt && (!row.lastSuccessAt || row.lastFailureAt > row.lastSuccessAt))
+        row.lastError = newest.get(keyOf(row.serverId, row.database))?.failed?.error ?? null;
+    }
   }
 
   /**
@@ -182,26 +230,20 @@ export class DashboardService {
    * written to, or one its schedule names now) without an intact copy (a failed upload, or a copy
    * verification found CORRUPT or MISSING) makes an otherwise OK database DEGRADED.
    */
-  async #attachCopies(rows: DashboardDatabase[]): Promise<void> {
-    const withSuccess = rows.filter((r) => r.lastSuccessAt && r.database !== null);
-    if (withSuccess.length === 0) return;
-    const backups = await this.deps.prisma.backup.findMany({
-      where: {
-        OR: withSuccess.map((r) => ({
-          serverId: r.serverId,
-          database: r.database!,
-          startedAt: r.lastSuccessAt!,
-          status: { in: [...RECOVERY_POINT_STATUSES] },
-        })),
-      },
-      include: copyInclude,
-      orderBy: { id: "desc" },
-    });
-    for (const row of withSuccess) {
-      const backup = backups.find((b) => b.serverId === row.serverId && b.database === row.database);
-      if (!backup) continue;
-      row.missingCopies = copyProblems(backup);
-      if (row.missingCopies.length && row.status === "OK") row.status = "DEGRADED";
+  async #attachCopies(rows: DashboardDatabase[], newest: Map<string, NewestRuns>): Promise<void> {
+    const wanted = new Map<number, DashboardDatabase>();
+    for (const row of rows) {
+      const id = row.lastSuccessAt && row.database !== null ? newest.get(keyOf(row.serverId, row.database))?.good?.id : undefined;
+      if (id !== undefined) wanted.set(id, row);
+    }
+    const ids = [...wanted.keys()];
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+      const backups = await this.deps.prisma.backup.findMany({ where: { id: { in: ids.slice(i, i + LOOKUP_CHUNK) } }, include: copyInclude });
+      for (const backup of backups) {
+        const row = wanted.get(backup.id)!;
+        row.missingCopies = copyProblems(backup);
+        if (row.missingCopies.length && row.status === "OK") row.status = "DEGRADED";
+      }
     }
   }
 

@@ -94,4 +94,44 @@ describe("dashboard", () => {
     const r = await app.gql("{ dashboard { generatedAt } }");
     expect(r.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
   });
+
+  it("answers for 15,000 databases on one server with each one's newest backup and last error (no statement grows with the databases: MariaDB takes 65,535 placeholders at most)", {
+    timeout: 300_000,
+  }, async () => {
+    const p = app.db.prisma;
+    const server = await p.server.create({
+      data: { name: "dash-big", engine: "MARIADB", host: "127.0.0.1", port: 3306, username: "root", labels: {}, includeDatabases: [], excludeDatabases: [] },
+    });
+    const hourly = await p.schedule.findFirstOrThrow({ where: { name: "hourly" } });
+    const now = Date.now();
+    const row = (database: string, status: "SUCCEEDED" | "FAILED", minutesAgo: number) => ({
+      serverId: server.id,
+      serverName: server.name,
+      engine: "MARIADB" as const,
+      database,
+      scheduleId: hourly.id,
+      scheduleName: "hourly",
+      trigger: "SCHEDULED" as const,
+      status,
+      compression: "ZSTD" as const,
+      createdAt: new Date(now - minutesAgo * 60_000),
+      startedAt: new Date(now - minutesAgo * 60_000),
+      finishedAt: new Date(now - minutesAgo * 60_000 + 1000),
+      error: status === "FAILED" ? `boom in ${database}` : null,
+    });
+    const names = Array.from({ length: 15_000 }, (_, i) => `big_${String(i).padStart(5, "0")}`);
+    for (let i = 0; i < names.length; i += 5000) await p.backup.createMany({ data: names.slice(i, i + 5000).map((d) => row(d, "SUCCEEDED", 30)) });
+    // Every third database failed after its success.
+    await p.backup.createMany({ data: names.filter((_, i) => i % 3 === 0).map((d) => row(d, "FAILED", 10)) });
+
+    const dashboard = await app.services.dashboard.get({ userId: 1, username: "viewer", role: "VIEWER", via: "session" });
+    const mine = dashboard.databases.filter((d) => d.serverName === "dash-big");
+    expect(mine).toHaveLength(15_000);
+    const byName = new Map(mine.map((d) => [d.database, d]));
+    names.forEach((name, i) => {
+      const d = byName.get(name)!;
+      if (i % 3 === 0) expect([d.status, d.lastError]).toEqual(["FAILING", `boom in ${name}`]);
+      else expect([d.status, d.lastError, d.lastSuccessAt?.getTime()]).toEqual(["OK", null, now - 30 * 60_000]);
+    });
+  });
 });
