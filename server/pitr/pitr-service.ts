@@ -9,6 +9,7 @@ import { ServerPitr } from "./pitr-supervisor.ts";
 import { pitrStatus } from "./pitr-window.ts";
 import { verifyArchives } from "./verify-archives.ts";
 import { checkpointDue, takeCheckpoints } from "./checkpoints.ts";
+import { takePgCheckpoints } from "./pg/pg-checkpoints.ts";
 
 const RECONCILE_MS = 15_000;
 const VERIFY_EVERY = 40; // reconcile passes: every 10 minutes
@@ -87,9 +88,10 @@ export class PitrService {
     }
     // Row counts at an exact position, for point-in-time drills: only where this instance holds the lease.
     if (this.deps.checkpointMs) {
-      for (const server of servers.filter((s) => s.engine === "MARIADB" && this.#running.has(s.id))) {
+      for (const server of servers.filter((s) => ["MARIADB", "POSTGRESQL"].includes(s.engine) && this.#running.has(s.id))) {
         if (!(await checkpointDue(prisma, server.id, this.deps.checkpointMs))) continue;
-        await takeCheckpoints(prisma, server, this.deps.connectionOf(server)).catch((error: unknown) =>
+        const take = server.engine === "POSTGRESQL" ? takePgCheckpoints : takeCheckpoints;
+        await take(prisma, server, this.deps.connectionOf(server)).catch((error: unknown) =>
           logger.warn({ err: error, serverId: server.id }, "could not take a row-count checkpoint"),
         );
       }

@@ -7,6 +7,7 @@ import { NotFoundError, ValidationError } from "../errors.ts";
 import type { BackupEvent } from "../runner/events.ts";
 import type { Clock } from "../scheduler/clock.ts";
 import { executeDrill, scratchName, type DrillRunnerDeps } from "./drill-runner.ts";
+import { executePgPitrDrill } from "./pg-pitr-drill.ts";
 import { executePitrDrill, pickPitrPoint } from "./pitr-drill.ts";
 import { claimDrill } from "../queue/claim.ts";
 
@@ -78,7 +79,7 @@ export class DrillsService {
     if (!point)
       throw new ValidationError(
         input.checkpointId ? "checkpointId" : "database",
-        `no row-count checkpoint of ${input.database} after a dump with an exact binlog position and inside the archived binlog${input.checkpointId ? ` with id ${input.checkpointId}` : ""}: point-in-time recovery must be on, and a checkpoint taken after a dump`,
+        `no row-count checkpoint of ${input.database} after a dump with an exact binlog position (PostgreSQL: a base backup) and inside the archived binlog or WAL${input.checkpointId ? ` with id ${input.checkpointId}` : ""}: point-in-time recovery must be on, and a checkpoint taken after a dump${(await this.deps.prisma.server.findUnique({ where: { id: input.serverId } }))?.engine === "POSTGRESQL" ? " (PostgreSQL checkpoints need wal_level = logical)" : ""}`,
       );
     const drill = await this.#record(point.dump.id, input.drillServerId, "MANUAL", null, actorName(principal), point.checkpoint, !this.#claims);
     await this.deps.audit.record(actorName(principal), "restoreDrill.run", "restoreDrill", drill.id, null, drill);
@@ -278,7 +279,8 @@ export class DrillsService {
         serverId,
         serverName: server.name,
         sourceServerName: backup.serverName,
-        database: backup.database,
+        // A PostgreSQL point-in-time drill starts from the cluster's base backup: the checkpoint names the database.
+        database: checkpoint?.database ?? backup.database,
         scratchDatabase: scratchName(backupId),
         trigger,
         requestedBy,
@@ -289,7 +291,8 @@ export class DrillsService {
               kind: "PITR",
               checkpointId: checkpoint.id,
               pointInTime: checkpoint.takenAt,
-              stopAtPosition: `${checkpoint.binlogFile}:${checkpoint.binlogPosition}`,
+              // PostgreSQL: the LSN; MariaDB: file:offset.
+              stopAtPosition: backup.engine === "POSTGRESQL" ? checkpoint.binlogFile : `${checkpoint.binlogFile}:${checkpoint.binlogPosition}`,
             }
           : {}),
       },
@@ -316,6 +319,7 @@ export class DrillsService {
       const server = await prisma.server.findUniqueOrThrow({ where: { id: drill.serverId! } });
       if (drill.kind === "PITR") {
         const checkpoint = drill.checkpointId === null ? null : await prisma.pitrCheckpoint.findUnique({ where: { id: drill.checkpointId } });
+        if (backup.engine === "POSTGRESQL") return executePgPitrDrill(this.deps, drill, backup, server, checkpoint, this.#controller.signal);
         return executePitrDrill(this.deps, drill, backup, server, checkpoint, this.#controller.signal);
       }
       return executeDrill(this.deps, drill, backup, server, this.#controller.signal);

@@ -9,6 +9,7 @@ import { binlogSequence } from "../pitr/binlog-file.ts";
 import { resolveArtifact } from "./backup-source.ts";
 import { compareDrill } from "./drill-compare.ts";
 import { recordDrillEnd, type DrillResult, type DrillRunnerDeps } from "./drill-runner.ts";
+import { pickPgPitrPoint } from "./pg-pitr-drill.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
 
 /** A checkpoint's binlog position. */
@@ -18,7 +19,7 @@ const at = (c: Pick<PitrCheckpoint, "binlogFile" | "binlogPosition">) => ({ file
  * The point a point-in-time drill of `database` on source server `serverId` restores to: a random
  * row-count checkpoint (or `checkpointId`) after the oldest dump with an exact position and within
  * the archived binlog, with the newest dump before it. Null when there is none. The chain between
- * them is not checked here: a break fails the drill, saying where.
+ * them is not checked here: a break fails the drill, saying where. PostgreSQL: pickPgPitrPoint.
  */
 export async function pickPitrPoint(
   prisma: PrismaClient,
@@ -26,6 +27,8 @@ export async function pickPitrPoint(
   database: string,
   options: { checkpointId?: number | null; random?: () => number } = {},
 ): Promise<{ checkpoint: PitrCheckpoint; dump: Backup } | null> {
+  const source = await prisma.server.findUnique({ where: { id: serverId }, select: { engine: true } });
+  if (source?.engine === "POSTGRESQL") return pickPgPitrPoint(prisma, serverId, database, options);
   const [checkpoints, dumps, archives] = await Promise.all([
     prisma.pitrCheckpoint.findMany({ where: { serverId, database, ...(options.checkpointId ? { id: options.checkpointId } : {}) } }),
     prisma.backup.findMany({ where: { serverId, database, status: { in: ["SUCCEEDED", "PARTIAL"] } }, orderBy: { finishedAt: "desc" } }),

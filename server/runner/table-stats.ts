@@ -96,23 +96,35 @@ const PG_USER_OBJECTS = `n.nspname NOT IN ('pg_catalog', 'information_schema') A
 const NOT_EXTENSION = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
 
+type PgClient = Parameters<Parameters<typeof withPg>[2]>[0];
+
+/** The user relations of the database `c` is connected to (tables, partitioned tables, views, materialized views). */
+async function pgRelations(c: PgClient) {
+  const { rows } = await c.query<{ schema: string; name: string; kind: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm') AND ${PG_USER_OBJECTS} AND ${NOT_EXTENSION("pg_class", "c.oid")}`,
+  );
+  return rows;
+}
+
+/** `count(*)` of every user table (`schema.table`) in the snapshot of `c`'s transaction (the caller opens it). */
+export async function pgTableCounts(c: PgClient): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const r of (await pgRelations(c)).filter((x) => x.kind === "r")) {
+    const count = await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${pgIdent(r.schema)}.${pgIdent(r.name)}`);
+    out[`${r.schema}.${r.name}`] = Number(count.rows[0]?.n ?? 0);
+  }
+  return out;
+}
+
 async function capturePg(conn: ServerConnection, database: string, countRows: boolean): Promise<Captured> {
   return withPg(conn, database, async (c) => {
     await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     try {
-      const { rows } = await c.query<{ schema: string; name: string; kind: string }>(
-        `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND ${PG_USER_OBJECTS} AND ${NOT_EXTENSION("pg_class", "c.oid")}`,
-      );
+      const rows = await pgRelations(c);
       const tables: Captured["tables"] = [];
-      for (const r of rows.filter((x) => x.kind === "r")) {
-        if (!countRows) {
-          tables.push({ name: `${r.schema}.${r.name}`, rows: null });
-          continue;
-        }
-        const count = await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${pgIdent(r.schema)}.${pgIdent(r.name)}`);
-        tables.push({ name: `${r.schema}.${r.name}`, rows: Number(count.rows[0]?.n ?? 0) });
-      }
+      if (countRows) for (const [name, n] of Object.entries(await pgTableCounts(c))) tables.push({ name, rows: n });
+      else for (const r of rows.filter((x) => x.kind === "r")) tables.push({ name: `${r.schema}.${r.name}`, rows: null });
       const kinds: Record<string, string> = { p: "PARTITIONED TABLE", v: "VIEW", m: "MATERIALIZED VIEW" };
       const functions = await c.query<{ o: string }>(
         `SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE ' ELSE 'FUNCTION ' END || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS o

@@ -52,13 +52,14 @@ export function chownPostgres(dir: string): Promise<unknown> {
   return process.getuid?.() === 0 ? run("chown", ["-R", "postgres:postgres", dir]) : Promise.resolve();
 }
 
-export async function startPrivatePostgres(label = "pg"): Promise<PrivatePostgres> {
+export async function startPrivatePostgres(label = "pg", options: { walLevel?: "replica" | "logical" } = {}): Promise<PrivatePostgres> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sqlguard-${label}-`));
   fs.chmodSync(dir, 0o755);
   const datadir = path.join(dir, "data");
   await chownPostgres(dir);
   const [cmd, args] = asPostgres(path.join(PG_BIN, "initdb"), ["-D", datadir, "-A", "trust", "-U", "postgres", "--no-sync"]);
   await run(cmd, args);
+  if (options.walLevel) fs.appendFileSync(path.join(datadir, "postgresql.conf"), `\nwal_level = ${options.walLevel}\n`);
   const port = await freePort();
   await pgCtlStart(datadir, port, dir, path.join(dir, "server.log"));
   return {

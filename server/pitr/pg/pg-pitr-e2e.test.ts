@@ -15,6 +15,7 @@ import { SqlguardMetrics } from "../../observability/metrics.ts";
 import { requestRestore, waitForRestore, type RestoreView } from "../../restore/testing/restore-helpers.ts";
 import { PitrService } from "../pitr-service.ts";
 import { runRestoreCommand } from "../../cli/cli-restore.ts";
+import { takePgCheckpoints } from "./pg-checkpoints.ts";
 import { PgServerPitr, slotNameFor } from "./receiver.ts";
 import { PgPitrRefusedError, planPgRestore, prepareDataDir, waitForPromotion } from "./restore-to-time.ts";
 import { parseSegment } from "./wal.ts";
@@ -96,7 +97,8 @@ describe("point-in-time recovery (PostgreSQL)", () => {
   beforeAll(async () => {
     app = await createTestApp();
     admin = await app.as("ADMIN");
-    source = await startPrivatePostgres("pgpitr-src");
+    // logical: the row-count checkpoints of point-in-time drills need exported snapshots at an exact LSN.
+    source = await startPrivatePostgres("pgpitr-src", { walLevel: "logical" });
     const targetId = await createTarget(admin, { name: "pgpitr-local", kind: "LOCAL", path: path.join(work, "archive") });
     serverId = await createServer(admin, {
       name: "pg-pitr",
@@ -282,6 +284,61 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     expect(text).toMatch(/sqlguard_pitr_recoverable_to_timestamp_seconds\{server="pg-pitr"\} \d+/);
     expect(text).toMatch(/sqlguard_pitr_chain_broken\{server="pg-pitr"\} 0/);
   }, 180_000);
+
+  it("a point-in-time drill restores a checkpoint's exact LSN, taken under concurrent writes, in a temporary instance and compares every table; a wrong count fails it", async () => {
+    const prisma = app.db.prisma;
+    await source.psql("CREATE TABLE notes (id serial PRIMARY KEY, t text)", "shop");
+    await source.psql("INSERT INTO notes (t) VALUES ('one'), ('two')", "shop");
+    // Commits go on while the checkpoint's snapshot is taken: only an exact LSN makes the counts agree.
+    let writing = true;
+    const load = (async () => {
+      for (let i = 0; writing; i++) await source.psql(`INSERT INTO items (v, n) VALUES ('during-checkpoint-${i}', ${i})`, "shop");
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const [checkpoint] = await takePgCheckpoints(prisma, await serverRow(), connectionOf(await serverRow()));
+    await new Promise((r) => setTimeout(r, 300));
+    writing = false;
+    await load;
+    expect(checkpoint).toMatchObject({ database: "shop", binlogFile: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+    const recorded = checkpoint!.tableRows as Record<string, number>;
+    expect(Object.keys(recorded).sort()).toEqual(["public.items", "public.notes"]);
+    expect(recorded["public.notes"]).toBe(2);
+    expect(Number(await source.psql("SELECT count(*) FROM items", "shop"))).toBeGreaterThan(recorded["public.items"]!);
+    // Destroyed since: the drill restores the state at the checkpoint, not now.
+    await source.psql("DELETE FROM notes", "shop");
+    await source.psql("SELECT pg_switch_wal()");
+    await waitFor(
+      "the WAL after the checkpoint to be archived",
+      async () => (await planPgRestore(prisma, serverId, checkpoint!.takenAt).catch(() => null)) !== null,
+    );
+
+    const drill = async (checkpointId: number) => {
+      const started = (
+        dataOf(
+          await admin(
+            `mutation($s: ID!, $c: ID) { runPitrDrill(serverId: $s, database: "shop", drillServerId: $s, checkpointId: $c) { id kind status stopAtPosition database } }`,
+            { s: serverId, c: checkpointId },
+          ),
+        ) as { runPitrDrill: { id: string; kind: string; status: string; stopAtPosition: string; database: string } }
+      ).runPitrDrill;
+      expect(started).toMatchObject({ kind: "PITR", status: "RUNNING", stopAtPosition: checkpoint!.binlogFile, database: "shop" });
+      await app.services.drills.idle();
+      return prisma.restoreDrill.findUniqueOrThrow({ where: { id: Number(started.id) } });
+    };
+    const passed = await drill(checkpoint!.id);
+    expect(passed, passed.error ?? "").toMatchObject({ status: "PASSED", baseline: "CHECKPOINT", error: null });
+    expect(passed.restoreMs).toBeGreaterThan(0);
+    expect(JSON.stringify(passed.details)).toContain(`at LSN ${checkpoint!.binlogFile}`);
+    // The temporary instance is gone: no directory, no postmaster.
+    expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`sqlguard-pitr-drill-${passed.id}-`))).toEqual([]);
+    expect(await processesWith(`sqlguard-pitr-drill-${passed.id}-`)).toEqual([]);
+
+    await prisma.pitrCheckpoint.update({ where: { id: checkpoint!.id }, data: { tableRows: { ...recorded, "public.items": recorded["public.items"]! + 1 } } });
+    const failed = await drill(checkpoint!.id);
+    expect(failed.status).toBe("FAILED");
+    expect(failed.error).toContain("public.items");
+    await prisma.pitrCheckpoint.update({ where: { id: checkpoint!.id }, data: { tableRows: recorded } });
+  });
 
   it("a restore past the newest archived WAL is refused saying why", async () => {
     await expect(planPgRestore(app.db.prisma, serverId, new Date(Date.now() + 60_000))).rejects.toThrow(/in the future/);

@@ -31,6 +31,11 @@ export type PgRestorePlan = {
   /** Segments (and history files) to fetch, in order. */
   wal: Array<{ file: string; key: string; partial: boolean; storageTargetIds: number[]; sha256: string | null }>;
   target: Date;
+  /**
+   * Stop at this WAL position instead (a row-count checkpoint's LSN; `target` is then a time at or
+   * after it, so the plan holds its WAL): `recovery_target_lsn`, not inclusive.
+   */
+  targetLsn?: string;
 };
 
 /** A base backup a plan can start from (a Backup row, or a manifest in the storage). */
@@ -205,8 +210,9 @@ export async function prepareDataDir(
     "",
     "# Added by SQLGuard: point-in-time recovery",
     `restore_command = 'cp ${walSpool}/%f %p'`,
-    `recovery_target_time = '${plan.target.toISOString().replace("T", " ").replace("Z", "+00")}'`,
-    "recovery_target_inclusive = true",
+    ...(plan.targetLsn
+      ? [`recovery_target_lsn = '${plan.targetLsn}'`, "recovery_target_inclusive = false"]
+      : [`recovery_target_time = '${plan.target.toISOString().replace("T", " ").replace("Z", "+00")}'`, "recovery_target_inclusive = true"]),
     "recovery_target_action = 'promote'",
     "archive_mode = off",
     ...(options.port ? [`port = ${options.port}`] : []),
