@@ -129,7 +129,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     fs.rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
-  it("streams WAL through its own slot, takes a base backup with its start LSN, and restores to T exactly", async () => {
+  it("streams WAL through its own slot, takes a base backup with its start LSN, and restores to T exactly across WAL switches and a source restart", async () => {
     pitr = new PgServerPitr(
       {
         prisma: app.db.prisma,
@@ -190,6 +190,21 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     await source.psql("INSERT INTO items (v, n) SELECT 'after-base-' || i, 100 + i FROM generate_series(1, 10) i", "shop");
     await source.psql("SELECT pg_switch_wal()");
     await source.psql("UPDATE items SET n = n + 1000 WHERE id <= 5", "shop");
+    // The source restarts in the middle: pg_receivewal exits with it, comes back through the backoff, and the chain holds.
+    const receiverPid = async () => Number((await source.psql(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slotNameFor(serverId)}'`)) || 0);
+    const beforeRestart = await receiverPid();
+    expect(beforeRestart).toBeGreaterThan(0);
+    await pgCtlStop(source.datadir);
+    await pgCtlStart(source.datadir, source.port, source.dir, path.join(source.dir, "server.log"));
+    await source.psql("INSERT INTO items (v, n) VALUES ('after-restart', 55)", "shop");
+    await waitFor(
+      "pg_receivewal to reconnect after the restart",
+      async () => {
+        const pid = await receiverPid();
+        return pid > 0 && pid !== beforeRestart;
+      },
+      60_000,
+    );
     await source.psql("SELECT pg_switch_wal()");
     await source.psql("INSERT INTO items (v, n) VALUES ('just-before-T', 7)", "shop");
     T = await nextSecond();
