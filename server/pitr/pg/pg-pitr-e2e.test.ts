@@ -191,7 +191,8 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     await source.psql("SELECT pg_switch_wal()");
     await source.psql("UPDATE items SET n = n + 1000 WHERE id <= 5", "shop");
     // The source restarts in the middle: pg_receivewal exits with it, comes back through the backoff, and the chain holds.
-    const receiverPid = async () => Number((await source.psql(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slotNameFor(serverId)}'`)) || 0);
+    const receiverPid = async () =>
+      Number((await source.psql(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slotNameFor(serverId)}'`)) || 0);
     const beforeRestart = await receiverPid();
     expect(beforeRestart).toBeGreaterThan(0);
     await pgCtlStop(source.datadir);
