@@ -1,9 +1,10 @@
 import type { PrismaClient } from "../db/client.ts";
 import type { StorageTarget } from "../db/generated/client.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
+import { isHistoryFile, parseSegment } from "./pg/wal.ts";
 
 /**
- * Checks that every archived (closed) binlog file of a server is still on each storage target
+ * Checks that every archived (closed) binlog file or WAL segment of a server is still on each storage target
  * recorded for it; a missing object breaks the chain at that file (no replay can cross it) and
  * on the stream. Returns the reasons found. Never deletes anything.
  */
@@ -25,7 +26,8 @@ export async function verifyArchives(prisma: PrismaClient, serverId: number, sto
       await prisma.pitrArchive.update({ where: { id: archive.id }, data: { storageTargetIds: present } });
       continue;
     }
-    const reason = `the archive of binlog ${archive.file} (${archive.key}) is missing from storage (${missing.join(", ")})`;
+    const what = parseSegment(archive.file) || isHistoryFile(archive.file) ? "WAL file" : "binlog";
+    const reason = `the archive of ${what} ${archive.file} (${archive.key}) is missing from storage (${missing.join(", ")})`;
     reasons.push(reason);
     if (archive.breakReason === reason) continue;
     await prisma.pitrArchive.update({ where: { id: archive.id }, data: { breakReason: reason } });

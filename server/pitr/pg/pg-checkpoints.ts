@@ -12,6 +12,9 @@ export function lsnValue(lsn: string): bigint {
   return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
 }
 
+/** How long a checkpoint waits for its temporary slot (the transactions running at that moment to end). */
+const SLOT_TIMEOUT_MS = 60_000;
+
 /** Thrown when the server cannot give a snapshot with its exact WAL position (wal_level below logical). */
 export class PgCheckpointUnavailableError extends Error {}
 
@@ -67,6 +70,9 @@ async function snapshotCounts(
     database,
     ssl: conn.tls ? { rejectUnauthorized: false } : false,
     connectionTimeoutMillis: 15_000,
+    // CREATE_REPLICATION_SLOT waits for every transaction running on the server to end: a long one
+    // must not hold the PITR reconcile (this checkpoint is skipped; closing the connection drops the slot).
+    query_timeout: SLOT_TIMEOUT_MS,
     replication: "database",
     application_name: "sqlguard-checkpoint",
   } as ConstructorParameters<typeof driver.Client>[0]);

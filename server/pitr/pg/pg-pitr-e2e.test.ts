@@ -374,7 +374,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     expect(victim).toBeDefined();
     fs.rmSync(path.join(work, "archive", victim.key));
     const reasons = await verifyArchives(app.db.prisma, serverId, () => store);
-    expect(reasons.join()).toContain(victim.file);
+    expect(reasons.join()).toContain(`the archive of WAL file ${victim.file}`);
     const s = await status();
     expect(s.broken).toBe(true);
     expect(s.brokenReason).toContain(victim.file);
