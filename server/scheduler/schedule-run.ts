@@ -235,11 +235,6 @@ async function withRetries<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** True for Prisma's unique-constraint violation (P2002). */
-export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
-}
-
 /**
  * Records `dueAt` as the schedule's last handled due time, unless a later one is already recorded
  * (another instance may be ahead). Raw SQL so that Schedule.updatedAt keeps meaning "configuration
