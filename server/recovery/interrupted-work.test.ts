@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BackupsRepository } from "../db/backups.repository.ts";
 import { memoryLogger } from "../testing/test-db.ts";
 import { LeaseKeeper } from "../scheduler/lease-keeper.ts";
+import { recordDrillEnd } from "../restore/drill-runner.ts";
+import { connectionOf } from "../runner/connection-of.ts";
+import { SecretBox } from "../secrets/secret-box.ts";
 import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
 import type { BackupEvent } from "../runner/events.ts";
 import { type SchedulerFixture, schedulerFixture } from "../scheduler/testing/scheduler-fixture.ts";
@@ -335,6 +338,44 @@ describe("interrupted restore drills", () => {
       status: "FAILED",
       error: "interrupted: its run on this instance ended without recording an outcome",
     });
+  });
+
+  it("a run that finishes after another instance settled its drill keeps the settled outcome and announces nothing", async () => {
+    const fx = await fixture();
+    const backupId = await storedBackup(fx);
+    const prisma = fx.app.db.prisma;
+    const running = await prisma.restoreDrill.create({
+      data: {
+        backupId,
+        serverId: fx.serverId,
+        serverName: "fake-1",
+        sourceServerName: "fake-1",
+        database: "app",
+        scratchDatabase: uniqueName("late_drill"),
+        trigger: "MANUAL",
+        requestedBy: "t",
+        instanceId: "pod-slow",
+        heartbeatAt: ago(fx, LEASE_MS + 5_000),
+      },
+    });
+    const sweeper = new LeaseKeeper({ ...keeperDeps(fx), interrupted: fx.app.interrupted });
+    expect((await sweeper.sweep()).drills).toEqual([running.id]);
+    const announced: string[] = [];
+    cleanups.push(fx.app.restore.events.on((e) => e.type === "DRILL_FINISHED" && announced.push(e.status)));
+    const secrets = new SecretBox(fx.app.secretKey);
+    // The slow instance's run ends now, with a result it would record as PASSED.
+    const backup = await prisma.backup.findUniqueOrThrow({ where: { id: backupId } });
+    const server = await prisma.server.findUniqueOrThrow({ where: { id: fx.serverId } });
+    const row = await recordDrillEnd(
+      { prisma, secrets: secrets, storeFor: () => null as never, events: fx.app.restore.events, logger: memoryLogger().logger, instanceId: "pod-slow" },
+      running,
+      backup,
+      connectionOf(server, secrets),
+      { status: "PASSED", details: null, error: null, restoreMs: 5, bytes: 10 },
+      false,
+    );
+    expect(row).toMatchObject({ status: "FAILED", error: expect.stringMatching(/^interrupted: instance pod-slow stopped renewing/), restoreMs: null });
+    expect(announced).toEqual([]);
   });
 });
 

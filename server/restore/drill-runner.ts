@@ -104,7 +104,11 @@ export type DrillResult = {
   bytes: number | null;
 };
 
-/** Drops the drill's scratch database, records its outcome and emits DRILL_FINISHED. */
+/**
+ * Drops the drill's scratch database, records its outcome and emits DRILL_FINISHED. A drill another
+ * instance's sweep settled meanwhile (its lease lapsed: FAILED, interrupted) keeps that outcome; its
+ * row is returned as it stands and nothing is announced twice.
+ */
 export async function recordDrillEnd(
   deps: DrillRunnerDeps,
   drill: RestoreDrill,
@@ -121,8 +125,8 @@ export async function recordDrillEnd(
     (error: unknown) => (log.warn({ err: error, scratch: drill.scratchDatabase }, "could not drop the scratch database"), !restored),
   );
   const finishedAt = new Date();
-  const row = await prisma.restoreDrill.update({
-    where: { id: drill.id },
+  const { count } = await prisma.restoreDrill.updateMany({
+    where: { id: drill.id, status: "RUNNING" },
     data: {
       status: result.status,
       baseline: result.details?.baseline ?? null,
@@ -135,13 +139,20 @@ export async function recordDrillEnd(
       scratchDropped: dropped,
     },
   });
+  const row = await prisma.restoreDrill.findUniqueOrThrow({ where: { id: drill.id } });
+  if (count !== 1) {
+    log.warn({ status: row.status, outcome: result.status }, "the drill was settled meanwhile (its lease lapsed); its outcome here is not recorded");
+    if (dropped && !row.scratchDropped) await prisma.restoreDrill.update({ where: { id: drill.id }, data: { scratchDropped: true } });
+    return prisma.restoreDrill.findUniqueOrThrow({ where: { id: drill.id } });
+  }
   log[result.status === "PASSED" ? "info" : "warn"]({ status: result.status, restoreMs: result.restoreMs, err: result.error }, "restore drill finished");
   deps.events.emit({
     type: "DRILL_FINISHED",
     drillId: row.id,
     backupId: backup.id,
     sourceServerName: backup.serverName,
-    database: backup.database,
+    // The drill's database: a PostgreSQL point-in-time drill starts from the "(cluster)" base backup.
+    database: drill.database,
     status: result.status,
     restoreMs: result.restoreMs,
     error: result.error,
