@@ -13,7 +13,7 @@ export const copyInclude = {
   schedule: { select: { storageTargets: { select: { storageTarget: { select: { id: true, name: true } } } } } },
 } as const;
 
-type BackupCopies = {
+export type BackupCopies = {
   artifacts: Array<{ storageTargetId: number | null; status: ArtifactStatus; error: string | null; storageTarget: { id: number; name: string } | null }>;
   schedule?: { storageTargets: Array<{ storageTarget: { id: number; name: string } }> } | null;
 };

@@ -7,7 +7,7 @@ import { loadCoverage } from "../scheduler/coverage.ts";
 import { assessHealth, type CoveringSchedule } from "../scheduler/overdue.ts";
 import type { ComponentHealth } from "../observability/health-monitor.ts";
 import { acknowledgementHolds } from "./acknowledgements.ts";
-import { copyInclude, copyProblems, type CopyProblem } from "./copy-health.ts";
+import { copyProblems, type BackupCopies, type CopyProblem } from "./copy-health.ts";
 import { successRate, tally } from "./outcome.ts";
 
 export type DatabaseStatus = "OK" | "FAILING" | "OVERDUE" | "DEGRADED" | "NEVER" | "ACKNOWLEDGED" | "DROPPED";
@@ -56,20 +56,14 @@ export type Dashboard = {
 
 const STORAGE_TTL_MS = 30_000;
 const DAY_MS = 86_400_000;
-/** Rows per `OR` lookup: each adds 3–4 placeholders, and MariaDB takes at most 65,535 in one statement. */
-const LOOKUP_CHUNK = 1000;
+/** Ids per `IN` lookup: MariaDB takes at most 65,535 placeholders in one statement. */
+const LOOKUP_CHUNK = 10_000;
 
 const keyOf = (serverId: number, database: string | null) => `${serverId}\u0000${database}`;
 
 /** A database's newest failed run (its error) and newest good one (SUCCEEDED or PARTIAL). */
-type NewestRuns = { failed?: { error: string | null }; good?: { id: number; startedAt: Date } };
+type NewestRuns = { failed?: { error: string | null }; good?: { id: number; startedAt: Date; scheduleId: number | null } };
 
-/** `find` over `rows` in chunks of LOOKUP_CHUNK, the results in one list (a 10,000-database dashboard stays under the placeholder limit). */
-async function inChunks<R, T>(rows: R[], find: (chunk: R[]) => Promise<T[]>): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) out.push(...(await find(rows.slice(i, i + LOOKUP_CHUNK))));
-  return out;
-}
 const CHART_DAYS = 14;
 /** States an acknowledgement can settle. */
 const PROBLEMS = new Set<DatabaseStatus>(["FAILING", "OVERDUE", "DEGRADED"]);
@@ -164,12 +158,13 @@ export class DashboardService {
     const present = new Map<number, Set<string>>();
     for (const c of this.deps.components?.() ?? []) if (c.kind === "SERVER" && c.up && c.databases) present.set(c.id, new Set(c.databases));
     const problems = rows.filter((r) => r.database !== null && PROBLEMS.has(r.status));
+    // One row per acknowledged database: all of them for the servers with a problem, whatever their number.
+    const servers = [...new Set(problems.map((r) => r.serverId))];
     const acks = new Map(
-      (
-        await inChunks(problems, (chunk) =>
-          this.deps.prisma.databaseAcknowledgement.findMany({ where: { OR: chunk.map((r) => ({ serverId: r.serverId, database: r.database! })) } }),
-        )
-      ).map((a) => [keyOf(a.serverId, a.database), a]),
+      (servers.length ? await this.deps.prisma.databaseAcknowledgement.findMany({ where: { serverId: { in: servers } } }) : []).map((a) => [
+        keyOf(a.serverId, a.database),
+        a,
+      ]),
     );
     for (const row of rows) {
       if (row.database === null) continue;
@@ -194,9 +189,9 @@ export class DashboardService {
    */
   async #newestRuns(): Promise<Map<string, NewestRuns>> {
     const rows = await this.deps.prisma.$queryRaw<
-      Array<{ id: number; status: string; serverId: number; database: string; error: string | null; startedAt: Date }>
+      Array<{ id: number; status: string; serverId: number; database: string; error: string | null; startedAt: Date; scheduleId: number | null }>
     >`
-      SELECT STRAIGHT_JOIN b.id, b.status, b.serverId, b.\`database\`, b.error, b.startedAt FROM (
+      SELECT STRAIGHT_JOIN b.id, b.status, b.serverId, b.\`database\`, b.error, b.startedAt, b.scheduleId FROM (
         SELECT status, serverId, \`database\`, MAX(startedAt) AS at FROM Backup
         WHERE status IN ('SUCCEEDED', 'PARTIAL', 'FAILED') AND serverId IS NOT NULL
         GROUP BY status, serverId, \`database\`
@@ -211,7 +206,8 @@ export class DashboardService {
       const k = keyOf(Number(r.serverId), r.database);
       const entry = out.get(k) ?? {};
       if (r.status === "FAILED") entry.failed ??= { error: r.error };
-      else if (!entry.good || r.startedAt > entry.good.startedAt) entry.good = { id: Number(r.id), startedAt: r.startedAt };
+      else if (!entry.good || r.startedAt > entry.good.startedAt)
+        entry.good = { id: Number(r.id), startedAt: r.startedAt, scheduleId: r.scheduleId === null ? null : Number(r.scheduleId) };
       out.set(k, entry);
     }
     return out;
@@ -231,19 +227,40 @@ export class DashboardService {
    * verification found CORRUPT or MISSING) makes an otherwise OK database DEGRADED.
    */
   async #attachCopies(rows: DashboardDatabase[], newest: Map<string, NewestRuns>): Promise<void> {
-    const wanted = new Map<number, DashboardDatabase>();
+    const { prisma } = this.deps;
+    const wanted = new Map<number, { row: DashboardDatabase; scheduleId: number | null }>();
     for (const row of rows) {
-      const id = row.lastSuccessAt && row.database !== null ? newest.get(keyOf(row.serverId, row.database))?.good?.id : undefined;
-      if (id !== undefined) wanted.set(id, row);
+      const good = row.lastSuccessAt && row.database !== null ? newest.get(keyOf(row.serverId, row.database))?.good : undefined;
+      if (good) wanted.set(good.id, { row, scheduleId: good.scheduleId });
+    }
+    if (!wanted.size) return;
+    // Flat reads (no nested includes): the few targets and schedules once, the artifacts by backup id.
+    const targets = new Map((await prisma.storageTarget.findMany({ select: { id: true, name: true } })).map((t) => [t.id, t]));
+    const scheduleIds = [...new Set([...wanted.values()].flatMap((w) => (w.scheduleId === null ? [] : [w.scheduleId])))];
+    const named = new Map<number, Array<{ storageTarget: { id: number; name: string } }>>();
+    for (const link of scheduleIds.length ? await prisma.scheduleStorageTarget.findMany({ where: { scheduleId: { in: scheduleIds } } }) : []) {
+      const target = targets.get(link.storageTargetId);
+      if (target) named.set(link.scheduleId, [...(named.get(link.scheduleId) ?? []), { storageTarget: target }]);
     }
     const ids = [...wanted.keys()];
+    const artifacts = new Map<number, BackupCopies["artifacts"]>();
     for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
-      const backups = await this.deps.prisma.backup.findMany({ where: { id: { in: ids.slice(i, i + LOOKUP_CHUNK) } }, include: copyInclude });
-      for (const backup of backups) {
-        const row = wanted.get(backup.id)!;
-        row.missingCopies = copyProblems(backup);
-        if (row.missingCopies.length && row.status === "OK") row.status = "DEGRADED";
+      const found = await prisma.backupArtifact.findMany({
+        where: { backupId: { in: ids.slice(i, i + LOOKUP_CHUNK) } },
+        select: { backupId: true, storageTargetId: true, status: true, error: true },
+      });
+      for (const a of found) {
+        const list = artifacts.get(a.backupId) ?? [];
+        list.push({ ...a, storageTarget: a.storageTargetId === null ? null : (targets.get(a.storageTargetId) ?? null) });
+        artifacts.set(a.backupId, list);
       }
+    }
+    for (const [id, { row, scheduleId }] of wanted) {
+      row.missingCopies = copyProblems({
+        artifacts: artifacts.get(id) ?? [],
+        schedule: scheduleId === null ? null : { storageTargets: named.get(scheduleId) ?? [] },
+      });
+      if (row.missingCopies.length && row.status === "OK") row.status = "DEGRADED";
     }
   }
 
