@@ -134,8 +134,10 @@ async function main(): Promise<void> {
   }
   void runner.removeStalePartials(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
   void runner.removeStaleSpool(new Date(Date.now() - 2 * Math.max(config.backups.stallMs, 60_000)));
-  // Temporary PostgreSQL instances (point-in-time restores) of a process that died: stopped and removed.
+  // Temporary PostgreSQL instances (point-in-time restores and drills, the CLI's too) of a process that
+  // died: stopped and removed, at start and every 10 minutes (another process on this host may die).
   void sweepOrphanedInstances(pitrRestoreRoot(), log);
+  setInterval(() => void sweepOrphanedInstances(pitrRestoreRoot(), log), 600_000).unref();
   // Before anything runs a backup, the metrics follow the events (at once) and load what survives a
   // restart from the database (in the background; /metrics answers 503 until then).
   void metrics.start();
