@@ -15,6 +15,8 @@ export function lsnValue(lsn: string): bigint {
 /** How long a checkpoint waits for its temporary slot (the transactions running at that moment to end). */
 const SLOT_TIMEOUT_MS = 60_000;
 
+class SlotTimeout extends Error {}
+
 /** Thrown when the server cannot give a snapshot with its exact WAL position (wal_level below logical). */
 export class PgCheckpointUnavailableError extends Error {}
 
@@ -29,7 +31,12 @@ export class PgCheckpointUnavailableError extends Error {}
  * `wal_level = logical` and a free replication slot; the slot goes with the connection. Checkpoints
  * older than the oldest base backup are deleted: no drill can reach them.
  */
-export async function takePgCheckpoints(prisma: PrismaClient, server: Server, conn: ServerConnection): Promise<PitrCheckpoint[]> {
+export async function takePgCheckpoints(
+  prisma: PrismaClient,
+  server: Server,
+  conn: ServerConnection,
+  options: { slotTimeoutMs?: number } = {},
+): Promise<PitrCheckpoint[]> {
   if (server.engine !== "POSTGRESQL") return [];
   const dumps = await prisma.backup.findMany({
     where: { serverId: server.id, status: { in: ["SUCCEEDED", "PARTIAL"] }, database: { not: CLUSTER_DATABASE } },
@@ -38,7 +45,7 @@ export async function takePgCheckpoints(prisma: PrismaClient, server: Server, co
   });
   const created: PitrCheckpoint[] = [];
   for (const { database } of dumps) {
-    const taken = await snapshotCounts(conn, database, server.id);
+    const taken = await snapshotCounts(conn, database, server.id, options.slotTimeoutMs ?? SLOT_TIMEOUT_MS);
     if (!taken) continue;
     created.push(
       await prisma.pitrCheckpoint.create({
@@ -60,6 +67,7 @@ async function snapshotCounts(
   conn: ServerConnection,
   database: string,
   serverId: number,
+  slotTimeoutMs: number,
 ): Promise<{ lsn: string; takenAt: Date; counts: Record<string, number> } | null> {
   const { default: driver } = await import("pg");
   const replication = new driver.Client({
@@ -70,9 +78,6 @@ async function snapshotCounts(
     database,
     ssl: conn.tls ? { rejectUnauthorized: false } : false,
     connectionTimeoutMillis: 15_000,
-    // CREATE_REPLICATION_SLOT waits for every transaction running on the server to end: a long one
-    // must not hold the PITR reconcile (this checkpoint is skipped; closing the connection drops the slot).
-    query_timeout: SLOT_TIMEOUT_MS,
     replication: "database",
     application_name: "sqlguard-checkpoint",
   } as ConstructorParameters<typeof driver.Client>[0]);
@@ -87,9 +92,26 @@ async function snapshotCounts(
     const slot = `sqlguard_ckpt_${serverId}_${process.pid}_${Date.now().toString(36)}`;
     let created: { consistent_point: string; snapshot_name: string };
     try {
-      // Waits for the transactions running now to end: a long one holds the checkpoint back, not the server.
-      created = (await replication.query(`CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT`)).rows[0] as typeof created;
+      // Waits for every transaction running now to end: a long one must not hold the PITR reconcile.
+      // Past the timeout its walsender is terminated (the temporary slot goes with it) and this checkpoint is skipped.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new SlotTimeout()), slotTimeoutMs);
+      });
+      try {
+        created = (await Promise.race([replication.query(`CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT`), timeout]))
+          .rows[0] as typeof created;
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (error) {
+      if (error instanceof SlotTimeout) {
+        const pid = (replication as unknown as { processID: number | null }).processID;
+        if (pid) await withPg(conn, database, (c) => c.query("SELECT pg_terminate_backend($1)", [pid])).catch(() => {});
+        throw new Error(
+          `the row-count checkpoint of ${database} gave up after ${slotTimeoutMs / 1000} s: a transaction running on the server holds back its temporary replication slot (a slot waits for every transaction open when it is created)`,
+        );
+      }
       const message = (error as Error).message;
       if (/wal_level/.test(message)) throw new PgCheckpointUnavailableError(`row-count checkpoints need wal_level = logical on the server (${message})`);
       throw error;

@@ -354,6 +354,28 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     expect(failed.status).toBe("FAILED");
     expect(failed.error).toContain("public.items");
     await prisma.pitrCheckpoint.update({ where: { id: checkpoint!.id }, data: { tableRows: recorded } });
+
+    // A transaction left open on the source holds the slot's creation back: the checkpoint gives up
+    // after its timeout, records nothing, and leaves no slot behind.
+    const { default: pg } = await import("pg");
+    const open = new pg.Client({ host: "127.0.0.1", port: source.port, user: "postgres", database: "shop" });
+    await open.connect();
+    try {
+      await open.query("BEGIN");
+      await open.query("INSERT INTO notes (t) VALUES ('uncommitted')");
+      const before = await prisma.pitrCheckpoint.count();
+      const timedOut = await takePgCheckpoints(prisma, await serverRow(), connectionOf(await serverRow()), { slotTimeoutMs: 1500 }).catch((e: Error) => e);
+      expect(timedOut).toBeInstanceOf(Error);
+      expect((timedOut as Error).message).toMatch(/gave up after 1\.5 s: a transaction running on the server holds back its temporary replication slot/);
+      expect(await prisma.pitrCheckpoint.count()).toBe(before);
+      await waitFor(
+        "the temporary slot to go",
+        async () => (await source.psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'sqlguard_ckpt_%'")) === "0",
+      );
+    } finally {
+      await open.query("ROLLBACK").catch(() => {});
+      await open.end();
+    }
   });
 
   it("a restore past the newest archived WAL is refused saying why", async () => {
