@@ -153,7 +153,7 @@ describe("PARALLEL engine faults", () => {
     const db = await sample("pfload");
     const [b] = await runBackup(admin, { serverId: mariaId, databases: [db], storageTargetIds: [targetId] });
     const backup = await waitForBackup(admin, b!.id);
-    expect(backup.status).toBe("SUCCEEDED");
+    expect(backup.status, backup.error ?? "").toBe("SUCCEEDED");
     const serverId = await createServer(admin, {
       name: "maria-pf-limited",
       engine: "MARIADB",
