@@ -46,6 +46,10 @@ describe("a metadata database outage in the middle of a backup", () => {
       SQLGUARD_INSTANCE_ID: instanceId,
       SQLGUARD_SCHEDULER_ENABLED: "false",
       SQLGUARD_LOG_LEVEL: "info",
+      // Each instance claims what it queues, at once (its enqueue); with the default 1 s poll the
+      // other instance sometimes won the claim, and a backup meant to die with the second process
+      // ran in the first one instead. The test needs to know which instance runs what.
+      SQLGUARD_QUEUE_POLL_SECONDS: "60",
     });
     first = await startServerProcess(await envOf("outage-1"));
     processes.push(first);
@@ -152,7 +156,9 @@ describe("a metadata database outage in the middle of a backup", () => {
       // At its start, or at its first lease sweep for a row it renewed a moment before it died: generous under a loaded CI machine.
       const settled = await waitForBackup(client, ids.killed, undefined, 45_000);
       await expectStored(settled, targetDir);
-      const lost = await waitForBackup(client, ids.lost, undefined, 45_000);
+      const lost = await waitForBackup(client, ids.lost, undefined, 45_000).catch((error: Error) => {
+        throw new Error(`${error.message}; the restarted instance said:\n${restarted.output().slice(-4000)}`);
+      });
       expect(lost.status).toBe("FAILED");
       expect(lost.error).toMatch(/interrupted/);
       expect(fileOf("lost", "")).toBeUndefined();
