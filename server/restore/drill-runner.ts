@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import type { PrismaClient } from "../db/client.ts";
-import type { Backup, BackupArtifact, RestoreDrill, Server, StorageTarget } from "../db/generated/client.ts";
+import type { Backup, BackupArtifact, PitrCheckpoint, RestoreDrill, Server, StorageTarget } from "../db/generated/client.ts";
+import { checkpointRows } from "../pitr/checkpoints.ts";
 import type { Logger } from "../observability/logger.ts";
 import { withArtifactPin } from "../retention/artifact-pins.ts";
 import { connectionOf } from "../runner/connection-of.ts";
@@ -105,25 +106,43 @@ export type DrillResult = {
 };
 
 /**
- * Drops the drill's scratch database, records its outcome and emits DRILL_FINISHED. A drill another
- * instance's sweep settled meanwhile (its lease lapsed: FAILED, interrupted) keeps that outcome; its
- * row is returned as it stands and nothing is announced twice.
+ * The outcome of a point-in-time drill: the restored database's tables (`actual`) against the row
+ * counts of its checkpoint, with `note` saying how the point was reached.
+ */
+export function checkpointDrillResult(
+  checkpoint: PitrCheckpoint,
+  actual: CountedStats,
+  note: string,
+  figures: { restoreMs: number; bytes: number | null },
+): DrillResult {
+  const compared = compareDrill({ dumpRows: checkpointRows(checkpoint), schema: null, baseline: "CHECKPOINT", actual });
+  const details = { ...compared, problems: compared.problems.map((p) => p.replace("the dump holds", "the checkpoint recorded")), notes: [note] };
+  return { status: details.passed ? "PASSED" : "FAILED", details, error: details.problems.join("; ") || null, ...figures };
+}
+
+/**
+ * Drops the drill's scratch database (on `conn`; null when the drill restored nothing into a
+ * server), records its outcome and emits DRILL_FINISHED. A drill another instance's sweep settled
+ * meanwhile (its lease lapsed: FAILED, interrupted) keeps that outcome; its row is returned as it
+ * stands and nothing is announced twice.
  */
 export async function recordDrillEnd(
   deps: DrillRunnerDeps,
   drill: RestoreDrill,
   backup: Backup,
-  conn: ReturnType<typeof connectionOf>,
+  conn: ReturnType<typeof connectionOf> | null,
   result: DrillResult,
   restored: boolean,
 ): Promise<RestoreDrill> {
   const { prisma } = deps;
   const log = deps.logger.child({ component: "drill", drillId: drill.id, backupId: backup.id });
   // restoreArtifact already dropped a database it created for a restore that failed.
-  const dropped = await dropDatabase(conn, drill.scratchDatabase).then(
-    () => true,
-    (error: unknown) => (log.warn({ err: error, scratch: drill.scratchDatabase }, "could not drop the scratch database"), !restored),
-  );
+  const dropped =
+    conn === null ||
+    (await dropDatabase(conn, drill.scratchDatabase).then(
+      () => true,
+      (error: unknown) => (log.warn({ err: error, scratch: drill.scratchDatabase }, "could not drop the scratch database"), !restored),
+    ));
   const finishedAt = new Date();
   const { count } = await prisma.restoreDrill.updateMany({
     where: { id: drill.id, status: "RUNNING" },
@@ -142,8 +161,7 @@ export async function recordDrillEnd(
   const row = await prisma.restoreDrill.findUniqueOrThrow({ where: { id: drill.id } });
   if (count !== 1) {
     log.warn({ status: row.status, outcome: result.status }, "the drill was settled meanwhile (its lease lapsed); its outcome here is not recorded");
-    if (dropped && !row.scratchDropped) await prisma.restoreDrill.update({ where: { id: drill.id }, data: { scratchDropped: true } });
-    return prisma.restoreDrill.findUniqueOrThrow({ where: { id: drill.id } });
+    return dropped && !row.scratchDropped ? prisma.restoreDrill.update({ where: { id: drill.id }, data: { scratchDropped: true } }) : row;
   }
   log[result.status === "PASSED" ? "info" : "warn"]({ status: result.status, restoreMs: result.restoreMs, err: result.error }, "restore drill finished");
   deps.events.emit({

@@ -76,11 +76,14 @@ export class DrillsService {
   ): Promise<RestoreDrill> {
     requireRole(principal, "OPERATOR");
     const point = await pickPitrPoint(this.deps.prisma, input.serverId, input.database, { checkpointId: input.checkpointId });
-    if (!point)
+    if (!point) {
+      const source = await this.deps.prisma.server.findUnique({ where: { id: input.serverId }, select: { engine: true } });
+      const logical = source?.engine === "POSTGRESQL" ? " (PostgreSQL checkpoints need wal_level = logical)" : "";
       throw new ValidationError(
         input.checkpointId ? "checkpointId" : "database",
-        `no row-count checkpoint of ${input.database} after a dump with an exact binlog position (PostgreSQL: a base backup) and inside the archived binlog or WAL${input.checkpointId ? ` with id ${input.checkpointId}` : ""}: point-in-time recovery must be on, and a checkpoint taken after a dump${(await this.deps.prisma.server.findUnique({ where: { id: input.serverId } }))?.engine === "POSTGRESQL" ? " (PostgreSQL checkpoints need wal_level = logical)" : ""}`,
+        `no row-count checkpoint of ${input.database} after a dump with an exact binlog position (PostgreSQL: a base backup) and inside the archived binlog or WAL${input.checkpointId ? ` with id ${input.checkpointId}` : ""}: point-in-time recovery must be on, and a checkpoint taken after a dump${logical}`,
       );
+    }
     const drill = await this.#record(point.dump.id, input.drillServerId, "MANUAL", null, actorName(principal), point.checkpoint, !this.#claims);
     await this.deps.audit.record(actorName(principal), "restoreDrill.run", "restoreDrill", drill.id, null, drill);
     if (this.#claims) void this.#enqueue(drill);
@@ -319,7 +322,7 @@ export class DrillsService {
       const server = await prisma.server.findUniqueOrThrow({ where: { id: drill.serverId! } });
       if (drill.kind === "PITR") {
         const checkpoint = drill.checkpointId === null ? null : await prisma.pitrCheckpoint.findUnique({ where: { id: drill.checkpointId } });
-        if (backup.engine === "POSTGRESQL") return executePgPitrDrill(this.deps, drill, backup, server, checkpoint, this.#controller.signal);
+        if (backup.engine === "POSTGRESQL") return executePgPitrDrill(this.deps, drill, backup, checkpoint, this.#controller.signal);
         return executePitrDrill(this.deps, drill, backup, server, checkpoint, this.#controller.signal);
       }
       return executeDrill(this.deps, drill, backup, server, this.#controller.signal);

@@ -1,15 +1,12 @@
 import type { PrismaClient } from "../db/client.ts";
-import type { Backup, PitrCheckpoint, RestoreDrill, Server } from "../db/generated/client.ts";
-import { checkpointRows } from "../pitr/checkpoints.ts";
+import type { Backup, PitrCheckpoint, RestoreDrill } from "../db/generated/client.ts";
 import { pitrRestoreRoot } from "../pitr/pg/orphan-instances.ts";
 import { lsnValue } from "../pitr/pg/pg-checkpoints.ts";
 import { startAtTime } from "../pitr/pg/restore-database.ts";
 import { PgPitrRefusedError, planPgRestore } from "../pitr/pg/restore-to-time.ts";
 import { withArtifactPin } from "../retention/artifact-pins.ts";
-import { connectionOf } from "../runner/connection-of.ts";
 import { captureTableStats } from "../runner/table-stats.ts";
-import { compareDrill } from "./drill-compare.ts";
-import { recordDrillEnd, type DrillResult, type DrillRunnerDeps } from "./drill-runner.ts";
+import { checkpointDrillResult, recordDrillEnd, type DrillResult, type DrillRunnerDeps } from "./drill-runner.ts";
 
 /**
  * The point a point-in-time drill of PostgreSQL database `database` on source server `serverId`
@@ -52,7 +49,6 @@ export async function executePgPitrDrill(
   deps: DrillRunnerDeps,
   drill: RestoreDrill,
   backup: Backup,
-  server: Server,
   checkpoint: PitrCheckpoint | null,
   signal: AbortSignal,
 ): Promise<RestoreDrill> {
@@ -82,15 +78,12 @@ export async function executePgPitrDrill(
           { engine: "POSTGRESQL", host: instance.socketDir, port: instance.port, username: source.username, password: null, tls: false },
           checkpoint.database,
         );
-        const compared = compareDrill({ dumpRows: checkpointRows(checkpoint), schema: null, baseline: "CHECKPOINT", actual });
-        const details = {
-          ...compared,
-          problems: compared.problems.map((p) => p.replace("the dump holds", "the checkpoint recorded")),
-          notes: [
-            `row counts compared with checkpoint ${checkpoint.id}: one exported snapshot of the source at LSN ${lsn} (${checkpoint.takenAt.toISOString()}), restored from base backup ${plan.backupId} plus ${plan.wal.length} WAL file(s) replayed in a temporary instance`,
-          ],
-        };
-        return { status: details.passed ? "PASSED" : "FAILED", details, error: details.problems.join("; ") || null, restoreMs, bytes: null } as DrillResult;
+        return checkpointDrillResult(
+          checkpoint,
+          actual,
+          `row counts compared with checkpoint ${checkpoint.id}: one exported snapshot of the source at LSN ${lsn} (${checkpoint.takenAt.toISOString()}), restored from base backup ${plan.backupId} plus ${plan.wal.length} WAL file(s) replayed in a temporary instance`,
+          { restoreMs, bytes: null },
+        );
       } finally {
         await instance.discard();
       }
@@ -98,6 +91,6 @@ export async function executePgPitrDrill(
   } catch (error) {
     result = { status: "FAILED", details: null, error: (error as Error).message, restoreMs: null, bytes: null };
   }
-  // Nothing was restored into the drill server: there is no scratch database to drop.
-  return recordDrillEnd(deps, drill, backup, connectionOf(server, deps.secrets), result, false);
+  // Nothing was restored into the drill server: there is no scratch database to drop there.
+  return recordDrillEnd(deps, drill, backup, null, result, false);
 }

@@ -1,14 +1,12 @@
 import type { PrismaClient } from "../db/client.ts";
 import type { Backup, BackupArtifact, PitrCheckpoint, RestoreDrill, Server } from "../db/generated/client.ts";
-import { checkpointRows } from "../pitr/checkpoints.ts";
 import { archivesOf, PitrRefusedError, planReplay, positionBefore, replayBinlogs, type DumpPosition } from "../pitr/replay.ts";
 import { withArtifactPin } from "../retention/artifact-pins.ts";
 import { connectionOf } from "../runner/connection-of.ts";
 import { captureTableStats } from "../runner/table-stats.ts";
 import { binlogSequence } from "../pitr/binlog-file.ts";
 import { resolveArtifact } from "./backup-source.ts";
-import { compareDrill } from "./drill-compare.ts";
-import { recordDrillEnd, type DrillResult, type DrillRunnerDeps } from "./drill-runner.ts";
+import { checkpointDrillResult, recordDrillEnd, type DrillResult, type DrillRunnerDeps } from "./drill-runner.ts";
 import { pickPgPitrPoint } from "./pg-pitr-drill.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
 
@@ -99,16 +97,12 @@ export async function executePitrDrill(
       throw new Error(`the binlog replay failed: ${error.message}`);
     });
     const restoreMs = Date.now() - started;
-    const actual = await captureTableStats(conn, drill.scratchDatabase);
-    const compared = compareDrill({ dumpRows: checkpointRows(checkpoint), schema: null, baseline: "CHECKPOINT", actual });
-    const details = {
-      ...compared,
-      problems: compared.problems.map((p) => p.replace("the dump holds", "the checkpoint recorded")),
-      notes: [
-        `row counts compared with checkpoint ${checkpoint.id}: one consistent snapshot of the source at ${checkpoint.binlogFile}:${checkpoint.binlogPosition} (${checkpoint.takenAt.toISOString()}), restored from backup ${backup.id} plus ${plan.files.length} binlog file(s) replayed`,
-      ],
-    };
-    result = { status: details.passed ? "PASSED" : "FAILED", details, error: details.problems.join("; ") || null, restoreMs, bytes: outcome.storedBytes };
+    result = checkpointDrillResult(
+      checkpoint,
+      await captureTableStats(conn, drill.scratchDatabase),
+      `row counts compared with checkpoint ${checkpoint.id}: one consistent snapshot of the source at ${checkpoint.binlogFile}:${checkpoint.binlogPosition} (${checkpoint.takenAt.toISOString()}), restored from backup ${backup.id} plus ${plan.files.length} binlog file(s) replayed`,
+      { restoreMs, bytes: outcome.storedBytes },
+    );
   } catch (error) {
     result = { status: "FAILED", details: null, error: (error as Error).message, restoreMs: null, bytes: null };
   }
