@@ -55,7 +55,8 @@ async function stopPostmaster(pid: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (alive(pid)) process.kill(pid, "SIGKILL");
-  while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+  for (const until = Date.now() + 10_000; alive(pid); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() > until) throw new Error(`postmaster ${pid} is still running after SIGKILL`);
 }
 
 /**
