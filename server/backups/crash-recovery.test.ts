@@ -21,7 +21,8 @@ describe("a SQLGuard process killed mid-backup", () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("marks the backup FAILED (interrupted) and removes its partial file at the next start", async () => {
+  // About 10 s on a quiet machine (two process starts, a dump that reaches its lock): room for a loaded one.
+  it("marks the backup FAILED (interrupted) and removes its partial file at the next start", { timeout: 120_000 }, async () => {
     const env = {
       DATABASE_URL: databaseUrl,
       SQLGUARD_PORT: String(await freePort()),
@@ -45,7 +46,7 @@ describe("a SQLGuard process killed mid-backup", () => {
     try {
       const [b] = await runBackup(client, { serverId, databases: [db], storageTargetIds: [targetId] });
       backupId = b!.id;
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 60_000;
       while (!listFiles(targetDir).some((f) => f.endsWith(".partial"))) {
         if (Date.now() > deadline) throw new Error(`no partial file appeared:\n${server.output()}`);
         await new Promise((r) => setTimeout(r, 50));
