@@ -56,6 +56,47 @@ function vitestCounts(report) {
   };
 }
 
+/** The first line of a failure message, without colour codes, cut to 300 characters. */
+function firstLine(message) {
+  const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+  const line =
+    String(message ?? "")
+      .replace(ansi, "")
+      .split("\n")
+      .find((l) => l.trim() !== "") ?? "";
+  return line.trim().slice(0, 300);
+}
+
+/** "file › test: first line of the failure" for each failed vitest test (and each file that failed outside one). */
+function vitestFailures(report) {
+  const out = [];
+  for (const file of report.testResults ?? []) {
+    const name = path.relative(root, file.name ?? "");
+    const failed = (file.assertionResults ?? []).filter((t) => t.status === "failed");
+    for (const t of failed) out.push(`${name} › ${t.fullName ?? t.title}: ${firstLine(t.failureMessages?.[0])}`);
+    if (file.status === "failed" && failed.length === 0) out.push(`${name}: ${firstLine(file.message)}`);
+  }
+  return out;
+}
+
+/** The same for Playwright: each test whose outcome was unexpected, and each error outside tests. */
+function playwrightFailures(report) {
+  const out = [];
+  const walk = (suite, file) => {
+    for (const spec of suite.specs ?? []) {
+      for (const t of spec.tests ?? []) {
+        if (t.status !== "unexpected") continue;
+        const last = t.results?.at(-1);
+        out.push(`${spec.file ?? file} › ${spec.title}: ${firstLine(last?.error?.message ?? last?.status)}`);
+      }
+    }
+    for (const child of suite.suites ?? []) walk(child, suite.file ?? file);
+  };
+  for (const suite of report.suites ?? []) walk(suite, suite.file);
+  for (const e of report.errors ?? []) out.push(`(outside a test): ${firstLine(e.message)}`);
+  return out;
+}
+
 /** Counts from Playwright's JSON report; flaky tests passed on retry. Errors outside tests count once each. */
 function playwrightCounts(report) {
   const stats = report.stats ?? {};
@@ -67,14 +108,14 @@ function playwrightCounts(report) {
 }
 
 /** Runs one test runner and turns its report (and exit code) into counts. */
-async function runRunner(name, command, commandArgs, reportFile, countsOf) {
+async function runRunner(name, command, commandArgs, reportFile, countsOf, failuresOf) {
   rmSync(reportFile, { force: true }); // a stale report must not stand in for a crashed run
   const code = await run(command, commandArgs);
   const report = readReport(reportFile);
   if (!report) {
     return { name, passed: 0, failed: 1, skipped: 0, note: `exited ${code} without a report` };
   }
-  const counts = countsOf(report);
+  const counts = { ...countsOf(report), failures: failuresOf(report) };
   // A non-zero exit with nothing failed in the report (unhandled error, no tests found, ...) still fails.
   if (code !== 0 && counts.failed === 0) return { name, ...counts, failed: 1, note: `exited ${code}` };
   return { name, ...counts };
@@ -98,11 +139,12 @@ if (!args.has("--e2e")) {
       ["run", "--reporter=default", "--reporter=json", "--outputFile.json=reports/vitest.json", "--exclude=e2e/**"],
       reports.vitest,
       vitestCounts,
+      vitestFailures,
     ),
   );
 }
 if (!args.has("--unit")) {
-  results.push(await runRunner("playwright", bin("playwright"), ["test"], reports.playwright, playwrightCounts));
+  results.push(await runRunner("playwright", bin("playwright"), ["test"], reports.playwright, playwrightCounts, playwrightFailures));
 }
 
 const total = { passed: 0, failed: 0, skipped: 0 };
@@ -116,6 +158,8 @@ for (const r of results) {
       ? r.note
       : `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.note ? ` (${r.note})` : ""}`;
   console.log(`  ${r.name.padEnd(12)} ${detail}`);
+  // CI shows only the end of the output: name what failed here, where it is seen.
+  for (const failure of r.failures ?? []) console.log(`    FAILED ${failure}`);
 }
 console.log(`${total.passed} passed, ${total.failed} failed${total.skipped > 0 ? `, ${total.skipped} skipped` : ""}`);
 process.exitCode = total.failed > 0 ? 1 : 0;
