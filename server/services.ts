@@ -17,6 +17,7 @@ import { ServersService } from "./catalog/servers.service.ts";
 import { StorageTargetsService } from "./catalog/storage-targets.service.ts";
 import { UsersService } from "./catalog/users.service.ts";
 import { EncryptionKeys } from "./encryption/keys.service.ts";
+import { archiveRecipientsFrom } from "./pitr/archive-crypto.ts";
 import { EncryptionRewraps } from "./encryption/rewrap.ts";
 import { ConfigurationService } from "./config-as-code/configuration.service.ts";
 import { ConfigFile } from "./config-as-code/config-file.ts";
@@ -416,6 +417,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     metrics: metrics.metrics,
     onBroken: (server, reason) => void notifier.notify("PITR_CHAIN_BROKEN", server, null, { error: reason }),
     checkpointMs: deps.pitrCheckpointMs ?? 0,
+    archiveRecipients: archiveRecipientsFrom(prisma, encryptionKeys),
   });
   return { services, runner, events, scheduler, leases, sweeper, metrics, restore, overdue, interrupted, healthMonitor, pitr };
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { actorName, requireRole, type Principal } from "../auth/roles.ts";
 import type { DumpOptions } from "../db/generated/client.ts";
-import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import { ConflictError, NotFoundError } from "../errors.ts";
 import { commitChange, type CatalogDeps } from "./catalog-deps.ts";
 import { compressionLevelProblem } from "../process/compress.ts";
 import { extraFlagProblem } from "./dump-flags.ts";
@@ -92,18 +92,6 @@ export class DumpOptionsService {
     const input = parseInput(updateSchema, definedOnly(raw));
     parseInput(rowSchema, { compression: input.compression ?? before.compression, compressionLevel: input.compressionLevel ?? before.compressionLevel });
     if (input.name) await this.#checkName(input.name, id);
-    if (input.encryption === "AGE" && before.encryption !== "AGE") {
-      const archiving = await this.deps.prisma.server.findMany({
-        where: { dumpOptionsId: id, pitrEnabled: true },
-        select: { name: true },
-        orderBy: { name: "asc" },
-      });
-      if (archiving.length)
-        throw new ValidationError(
-          "encryption",
-          `encryption: ${archiving.map((s) => JSON.stringify(s.name)).join(", ")} use${archiving.length === 1 ? "s" : ""} this profile with point-in-time recovery on, whose archives (binlogs, WAL, base backups) are stored unencrypted; turn point-in-time recovery off there first, or give those servers another profile`,
-        );
-    }
     return commitChange(this.deps, { actor: actorName(principal), entity: "dumpOptions", action: "update", before }, (tx) =>
       tx.dumpOptions.update({ where: { id }, data: input }),
     );

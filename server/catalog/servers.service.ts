@@ -86,7 +86,6 @@ export class ServersService {
     const input = parseInput(createSchema, raw);
     await this.#checkRefs(input.name, input.dumpOptionsId ?? null, null);
     await this.#checkPitr(input.engine, input.pitr ?? null);
-    await this.#checkPitrEncryption(input.pitr?.enabled ?? false, input.dumpOptionsId ?? null);
     const { secrets } = this.deps;
     return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "create", before: null }, (tx) =>
       tx.server.create({
@@ -118,11 +117,6 @@ export class ServersService {
     const before = await this.get(id);
     await this.#checkRefs(input.name ?? null, input.dumpOptionsId ?? null, id);
     if (input.pitr) await this.#checkPitr(input.engine ?? before.engine, input.pitr);
-    if (input.pitr || input.dumpOptionsId !== undefined)
-      await this.#checkPitrEncryption(
-        input.pitr?.enabled ?? before.pitrEnabled,
-        input.dumpOptionsId !== undefined ? input.dumpOptionsId : before.dumpOptionsId,
-      );
     const { password, labels, pitr, ...rest } = input;
     const { secrets } = this.deps;
     return commitChange(this.deps, { actor: actorName(principal), entity: "server", action: "update", before }, async (tx) => {
@@ -199,16 +193,6 @@ export class ServersService {
     if (missing !== undefined) throw new ValidationError("pitr.storageTargetIds", `pitr.storageTargetIds: storage target ${missing} does not exist`);
   }
 
-  /**
-   * Point-in-time archives (binlogs, WAL, PostgreSQL base backups) are stored unencrypted: on a
-   * server whose dump profile encrypts, they would keep in plain the data its dumps protect.
-   */
-  async #checkPitrEncryption(pitrEnabled: boolean, dumpOptionsId: number | null): Promise<void> {
-    if (!pitrEnabled || dumpOptionsId === null) return;
-    const profile = await this.deps.prisma.dumpOptions.findUnique({ where: { id: dumpOptionsId } });
-    if (profile?.encryption === "AGE") throw new ValidationError("pitr.enabled", pitrEncryptionProblem(profile.name));
-  }
-
   async #checkRefs(name: string | null, dumpOptionsId: number | null, selfId: number | null): Promise<void> {
     const { prisma } = this.deps;
     if (name) {
@@ -219,11 +203,6 @@ export class ServersService {
       throw new ValidationError("dumpOptionsId", `dump option profile ${dumpOptionsId} does not exist`);
     }
   }
-}
-
-/** Why point-in-time recovery and an encrypting dump profile do not go together (yet). */
-export function pitrEncryptionProblem(profile: string): string {
-  return `pitr.enabled: dump option profile ${JSON.stringify(profile)} encrypts this server's backups (encryption: AGE), but point-in-time archives (binlogs, WAL, base backups) are stored unencrypted and would hold the same data in plain; use a profile without encryption for this server, or leave point-in-time recovery off`;
 }
 
 /** The Server columns a `pitr` input sets (an omitted rpoSeconds means the default 60). */

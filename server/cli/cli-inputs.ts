@@ -1,3 +1,6 @@
+import fsp from "node:fs/promises";
+import { noIdentityMessage, type Decryption } from "../encryption/artifact-decryption.ts";
+import { parseIdentityFile } from "../encryption/age-keys.ts";
 import type { ServerConnection } from "../runner/dumpers/types.ts";
 import { MANIFEST_FORMAT, type Manifest } from "../runner/manifest.ts";
 import { UsageError, type CliEnv } from "./usage.ts";
@@ -83,4 +86,20 @@ export function parseManifest(text: string): Manifest {
 /** The record's compression for a manifest's algorithm. */
 export function compressionOf(manifest: Manifest): "ZSTD" | "GZIP" | "NONE" {
   return ALGORITHMS[manifest.compression.algorithm];
+}
+
+/** The identities of an age identity file (age-keygen's). Throws a UsageError naming `--identity`. */
+export async function identityFileDecryption(identityFile: string, keys: string): Promise<Decryption> {
+  let text: string;
+  try {
+    text = await fsp.readFile(identityFile, "utf8");
+  } catch (error) {
+    throw new UsageError("--identity", `cannot read ${identityFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    const identities = parseIdentityFile(text);
+    return { identities, noIdentity: () => noIdentityMessage(keys).replace("no identity this instance holds", `no identity in ${identityFile}`) };
+  } catch (error) {
+    throw new UsageError("--identity", `${identityFile} is not an age identity file: ${(error as Error).message}`);
+  }
 }

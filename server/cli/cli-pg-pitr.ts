@@ -6,6 +6,8 @@ import { dumpAtTime } from "../pitr/pg/restore-database.ts";
 import { prepareDataDir } from "../pitr/pg/restore-to-time.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { planPgFromStorage } from "./cli-pitr.ts";
+import { identityFileDecryption } from "./cli-inputs.ts";
+import { isEncryptedKey } from "../encryption/artifact-decryption.ts";
 import { UsageError, type CliIo } from "./usage.ts";
 
 /**
@@ -28,6 +30,8 @@ export async function restorePgAtTime(
     target: RestoreTarget | null;
     workRoot: string | undefined;
     clusterUser: string | undefined;
+    /** `--identity`: the age identity file that opens an encrypted archive. */
+    identity: string | undefined;
   },
   io: CliIo,
   signal: AbortSignal,
@@ -36,13 +40,19 @@ export async function restorePgAtTime(
     throw new UsageError("--point-in-time", error.message);
   });
   const storeFor = async () => args.store;
+  // Checked before anything is fetched: an encrypted archive needs an identity.
+  const encrypted = [plan.baseKey, ...plan.wal.map((w) => w.key)].some(isEncryptedKey);
+  const keys = "the keys the archive manifests name (`encryption.recipients`)";
+  if (encrypted && !args.identity)
+    throw new UsageError("--identity", `the point-in-time archive is encrypted (age): give the age identity file of a key it opens with: ${keys}`);
+  const decryption = encrypted ? await identityFileDecryption(args.identity!, keys) : undefined;
   io.err(
     `base backup ${plan.baseKey} (started ${plan.base.startTime}, WAL from ${plan.base.startSegment}), ${plan.wal.length} WAL file(s) to ${plan.target.toISOString()}`,
   );
   try {
     if (args.dataDir) {
       const dataDir = path.resolve(args.dataDir);
-      const prepared = await prepareDataDir(plan, storeFor, dataDir);
+      const prepared = await prepareDataDir(plan, storeFor, dataDir, { decryption });
       io.out(
         `a ready data directory is in ${prepared.dataDir} (WAL in ${prepared.walSpool}); it replays to ${plan.target.toISOString()} and is promoted there.`,
       );
@@ -54,7 +64,14 @@ export async function restorePgAtTime(
     }
     if (!args.target) throw new UsageError("--to", "is required without --data-dir: the server to restore the database into");
     const user = args.clusterUser ?? args.target.conn.username;
-    const done = await dumpAtTime(storeFor, plan, { database: args.sourceDatabase, user, workRoot: args.workRoot ?? os.tmpdir(), label: "cli", signal });
+    const done = await dumpAtTime(storeFor, plan, {
+      database: args.sourceDatabase,
+      user,
+      workRoot: args.workRoot ?? os.tmpdir(),
+      label: "cli",
+      signal,
+      decryption,
+    });
     try {
       const outcome = await restoreArtifact(done.source, args.target, { signal });
       io.out(

@@ -4,19 +4,19 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { parseArgs } from "node:util";
-import { parseIdentityFile } from "../encryption/age-keys.ts";
-import { isEncryptedKey, noIdentityMessage, type Decryption } from "../encryption/artifact-decryption.ts";
+import { isEncryptedKey, type Decryption } from "../encryption/artifact-decryption.ts";
 import { MANIFEST_SUFFIX } from "../runner/artifact-key.ts";
 import type { Manifest } from "../runner/manifest.ts";
 import { restoreArtifact, type ArtifactSource } from "../restore/restore-artifact.ts";
 import { defaultRestoreName, databaseNameProblem } from "../restore/restore-command.ts";
 import { compressionOf, parseConnectionUrl, parseManifest, parseS3Url } from "./cli-inputs.ts";
 import { UsageError, type CliEnv, type CliIo } from "./usage.ts";
-import { describeStop, parseBinlogPosition, parseGtid, replayBinlogs, type DumpPosition, type ReplayStop } from "../pitr/replay.ts";
+import { describeStop, parseBinlogPosition, parseGtid, replayBinlogs, type DumpPosition, type ReplayPlan, type ReplayStop } from "../pitr/replay.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { LocalStore } from "../storage/local-store.ts";
 import { planFromStorage } from "./cli-pitr.ts";
 import { restorePgAtTime } from "./cli-pg-pitr.ts";
+import { identityFileDecryption } from "./cli-inputs.ts";
 
 /**
  * `sqlguard restore`: restores an artifact file or S3 object into a server, verifying its SHA-256
@@ -90,6 +90,7 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
         target: target && { conn: target.conn, database, mode: values.overwrite ? "overwrite" : "create" },
         workRoot: values.spool,
         clusterUser: values["cluster-user"],
+        identity: values.identity,
       },
       io,
       signal,
@@ -112,6 +113,7 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64))
     throw new UsageError("--threads", "must be a whole number from 1 to 64");
   const decryption = await decryptionOf(manifest, values.file ?? values["from-s3"]!, values.identity);
+  const archiveDecryption = await replayDecryption(plan, decryption, values.identity);
   const source: ArtifactSource = {
     open: input.open,
     sha256: manifest.artifact.sha256,
@@ -138,7 +140,7 @@ export async function runRestoreCommand(argv: string[], env: CliEnv, io: CliIo, 
         input.store(manifest.artifact.key),
         // Never the source's own binlog: a CLI restore does not know whether --to is the source, so the replay is not logged.
         { conn: target.conn, database, sourceDatabase: manifest.database, sameServer: true },
-        { signal },
+        { signal, decryption: archiveDecryption },
       );
       io.out(`replayed ${replayed.files} binlog file(s) from ${plan.startFile}:${plan.startPosition} to ${describeStop(plan.stop)}`);
     }
@@ -172,18 +174,20 @@ async function decryptionOf(manifest: Manifest, location: string, identityFile: 
   if (!encrypted) return null;
   const keys = manifestKeys(manifest);
   if (!identityFile) throw new UsageError("--identity", `the artifact is encrypted (age): give the age identity file of a key it opens with: ${keys}`);
-  let text: string;
-  try {
-    text = await fsp.readFile(identityFile, "utf8");
-  } catch (error) {
-    throw new UsageError("--identity", `cannot read ${identityFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  try {
-    const identities = parseIdentityFile(text);
-    return { identities, noIdentity: () => noIdentityMessage(keys).replace("no identity this instance holds", `no identity in ${identityFile}`) };
-  } catch (error) {
-    throw new UsageError("--identity", `${identityFile} is not an age identity file: ${(error as Error).message}`);
-  }
+  return identityFileDecryption(identityFile, keys);
+}
+
+/**
+ * The point-in-time replay's way to open encrypted binlog archives: the dump's own decryption
+ * when it has one, else the identities in `--identity`; undefined when no archive is encrypted.
+ * Throws a UsageError naming `--identity` before anything is restored.
+ */
+async function replayDecryption(plan: ReplayPlan | null, dump: Decryption | null, identityFile: string | undefined): Promise<Decryption | undefined> {
+  if (!plan?.files.some((f) => isEncryptedKey(f.key))) return undefined;
+  if (dump) return dump;
+  const keys = "the keys the archive manifests name (`encryption.recipients`)";
+  if (!identityFile) throw new UsageError("--identity", `the binlog archive is encrypted (age): give the age identity file of a key it opens with: ${keys}`);
+  return identityFileDecryption(identityFile, keys);
 }
 
 /** Where the artifact and its manifest are read from. */

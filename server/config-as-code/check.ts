@@ -1,5 +1,4 @@
 import YAML from "yaml";
-import { pitrEncryptionProblem } from "../catalog/servers.service.ts";
 import type { z } from "zod";
 import { cronProblem } from "../catalog/validate.ts";
 import type { FieldProblem } from "../errors.ts";
@@ -100,9 +99,6 @@ export async function checkDocument(text: string, known: KnownNames, deps: Check
   for (const [i, s] of doc.servers.entries()) {
     if (!s) continue;
     refer("dumpOptions", "dump option profile", s.dumpOptions, ["servers", i, "dumpOptions"]);
-    const profile = doc.dumpOptions.find((d) => d?.name === s.dumpOptions);
-    if (s.pitr?.enabled && profile?.encryption === "AGE")
-      add(["servers", i, "pitr", "enabled"], pitrEncryptionProblem(profile.name).replace(/^pitr\.enabled: /, ""));
     for (const [j, n] of (s.pitr?.storageTargets ?? []).entries()) refer("storageTargets", "storage target", n, ["servers", i, "pitr", "storageTargets", j]);
   }
   for (const [i, s] of doc.schedules.entries()) {

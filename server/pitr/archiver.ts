@@ -9,6 +9,9 @@ import { spawnChild } from "../process/spawn.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { binlogSequence, readBinlogFile, sameGtidState, type BinlogSummary } from "./binlog-file.ts";
 import { pitrArchiveKey, PITR_MANIFEST_SUFFIX } from "./archive-keys.ts";
+import { encryptArchive } from "./archive-crypto.ts";
+import type { RecipientKey } from "../encryption/keys.service.ts";
+import { manifestEncryption, type ManifestEncryption } from "../runner/manifest.ts";
 
 export type PitrTarget = { id: number; store: ArtifactStore };
 
@@ -24,6 +27,8 @@ export type ArchiverOptions = {
   rpoSeconds: number;
   /** The source's identity ("mariadb:<server_id>" or MySQL's server_uuid), read when the stream starts. */
   sourceIdentity(): string | null;
+  /** The keys to encrypt each shipment to (the server's dump profile encrypts), or null; read per shipment. */
+  recipients?(): Promise<RecipientKey[] | null>;
   now?(): number;
 };
 
@@ -44,15 +49,19 @@ export type PitrManifest = {
   endPosition: number;
   sizeBytes: number;
   storedBytes: number;
+  /** Over the stored bytes (compressed, then encrypted when `encryption` is set). */
   sha256: string;
   breakReason: string | null;
+  /** Set when the object is an age v1 file (its key ends in `.age`): zstd inside age. */
+  encryption?: ManifestEncryption;
 };
 
 /**
  * Ships the spool's binlog files to the PITR targets: each closed file (a later one exists, or
  * it ends with ROTATE/STOP) compressed with zstd, SHA-256 checked, stored with its manifest, its
  * continuity with the previous file checked, then removed from the spool, only once every target
- * holds it; the open file as `<file>.partial.zst` at least every rpoSeconds.
+ * holds it; the open file as `<file>.partial.zst` at least every rpoSeconds. On a server whose
+ * dump profile encrypts, each object is then an age v1 file (`….zst.age`) to the current keys.
  */
 export class PitrArchiver {
   readonly #o: ArchiverOptions;
@@ -105,11 +114,13 @@ export class PitrArchiver {
     if (existing && !existing.partial) return true; // archived already (the streamer fetched it again after a restart)
     // Only the complete events: the file may be mid-write.
     const raw = (await fs.readFile(file)).subarray(0, summary.endPosition);
+    const recipients = (await this.#o.recipients?.()) ?? null;
     const compressed = await zstd(raw);
-    const sha256 = createHash("sha256").update(compressed).digest("hex");
+    const body = recipients ? await encryptArchive(compressed, recipients) : compressed;
+    const sha256 = createHash("sha256").update(body).digest("hex");
     const identity = this.#o.sourceIdentity() ?? `mariadb:${summary.serverId ?? 0}`;
     const breakReason = partial && existing ? existing.breakReason : await this.#continuity(name, summary, identity);
-    const key = pitrArchiveKey(this.#o.serverName, name, partial, summary.endPosition);
+    const key = pitrArchiveKey(this.#o.serverName, name, partial, summary.endPosition) + (recipients ? ".age" : "");
     const manifest: PitrManifest = {
       kind: "sqlguard-binlog",
       server: this.#o.serverName,
@@ -125,14 +136,15 @@ export class PitrArchiver {
       gtidStateAtEnd: summary.gtidStateAtEnd,
       endPosition: summary.endPosition,
       sizeBytes: raw.length,
-      storedBytes: compressed.length,
+      storedBytes: body.length,
       sha256,
       breakReason,
+      ...(recipients ? { encryption: manifestEncryption(recipients) } : {}),
     };
     const results = await Promise.all(
       this.#o.targets.map(async (t) => {
         try {
-          await t.store.put(key, Readable.from([compressed]), { contentType: "application/zstd" });
+          await t.store.put(key, Readable.from([body]), { contentType: recipients ? "application/octet-stream" : "application/zstd" });
           await t.store.put(key + PITR_MANIFEST_SUFFIX, Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), {
             contentType: "application/json",
           });
@@ -156,7 +168,7 @@ export class PitrArchiver {
       gtidStateAtEnd: summary.gtidStateAtEnd,
       endPosition: BigInt(summary.endPosition),
       sizeBytes: BigInt(raw.length),
-      storedBytes: BigInt(compressed.length),
+      storedBytes: BigInt(body.length),
       sha256,
       key,
       storageTargetIds: stored,

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +15,7 @@ import { ServerPitr } from "./pitr-supervisor.ts";
 import { runRestoreCommand } from "../cli/cli-restore.ts";
 import { trimBinlogArchives } from "../retention/binlog-trim.ts";
 import { verifyArchives } from "./verify-archives.ts";
+import { archiveRecipientsFrom } from "./archive-crypto.ts";
 
 /**
  * Point-in-time recovery end to end on a private MariaDB with its binlog on (never the shared
@@ -30,6 +33,7 @@ describe("point-in-time recovery (MariaDB)", () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "sqlguard-pitr-"));
   const log = memoryLogger();
   const store = new LocalStore({ basePath: path.join(work, "archive") });
+  const recoveryKey = path.join(work, "recovery.key");
 
   const sql = async (m: PrivateMariadb, statements: string[], database = "shop") => {
     const c = await connect({ host: "127.0.0.1", port: m.port, user: "root", database }, { withDatabase: database !== "" });
@@ -60,6 +64,7 @@ describe("point-in-time recovery (MariaDB)", () => {
         connectionOf: (s) => ({ engine: s.engine, host: s.host, port: s.port, username: s.username, password: null, tls: false }),
         storeFor: () => store,
         tickMs: 250,
+        archiveRecipients: archiveRecipientsFrom(app.db.prisma, app.services.encryptionKeys),
       },
       await serverRow(),
     );
@@ -116,6 +121,10 @@ describe("point-in-time recovery (MariaDB)", () => {
     admin = await app.as("ADMIN");
     source = await startPrivateMariadb("pitr-src", { binlog: { serverId: 11 } });
     targetId = await createTarget(admin, { name: "pitr-local", kind: "LOCAL", path: path.join(work, "archive") });
+    // A recovery key whose identity only this test holds: the CLI opens encrypted archives with it.
+    execFileSync("age-keygen", ["-o", recoveryKey], { stdio: "pipe" });
+    const recipient = /public key: (age1\w+)/.exec(fs.readFileSync(recoveryKey, "utf8"))![1]!;
+    dataOf(await admin(`mutation($r: String!) { addRecoveryRecipient(input: { label: "pitr-vault", recipient: $r }) { id } }`, { r: recipient }));
     serverId = await createServer(admin, {
       name: "maria-pitr",
       engine: "MARIADB",
@@ -154,13 +163,23 @@ describe("point-in-time recovery (MariaDB)", () => {
     expect(row.tool).toContain("--master-data=2");
   });
 
-  it("restores to a time T exactly, across a binlog rotation and a source restart, without the DELETE after T", async () => {
+  it("restores to a time T exactly, across a binlog rotation, a source restart and a switch to encrypted archives, without the DELETE after T", async () => {
     await startArchiving();
     await sql(
       source,
       Array.from({ length: 10 }, (_, i) => `INSERT INTO items (v, n) VALUES ('after-dump-${i}', ${100 + i})`),
     );
+    const [[first]] = (await sql(source, ["SHOW MASTER STATUS"])) as [[{ File: string }]];
     await sql(source, ["FLUSH BINARY LOGS"]);
+    // The file the dump starts in is archived plain; then the server's dump profile turns encryption on, and the next archives are age files.
+    const plain = await waitFor("the first binlog archived whole", () =>
+      app.db.prisma.pitrArchive.findFirst({ where: { serverId, file: first.File, partial: false } }),
+    );
+    expect(plain.key).toMatch(/\.zst$/);
+    const sealed = (
+      dataOf(await admin(`mutation { createDumpOptions(input: { name: "pitr-sealed", encryption: AGE }) { id } }`)) as { createDumpOptions: { id: string } }
+    ).createDumpOptions.id;
+    dataOf(await admin(`mutation($id: ID!, $p: ID!) { updateServer(id: $id, input: { dumpOptionsId: $p }) { id } }`, { id: serverId, p: sealed }));
     await sql(source, ["UPDATE items SET n = n + 1000 WHERE id <= 5", "INSERT INTO items (v, n) VALUES ('after-rotation', 7)"]);
     await source.kill();
     await source.start();
@@ -185,6 +204,17 @@ describe("point-in-time recovery (MariaDB)", () => {
     const archives = await app.db.prisma.pitrArchive.findMany({ where: { serverId }, orderBy: { file: "asc" } });
     expect(archives.filter((a) => !a.partial).length).toBeGreaterThanOrEqual(2);
     expect(archives.every((a) => a.breakReason === null)).toBe(true);
+    // Encrypted archives: age v1 files to the instance key and the recovery key, their SHA-256 over the stored bytes, named in the manifest.
+    const encrypted = archives.filter((a) => a.key.endsWith(".zst.age"));
+    expect(encrypted.length).toBeGreaterThanOrEqual(1);
+    for (const a of encrypted) {
+      const bytes = fs.readFileSync(path.join(work, "archive", a.key));
+      expect(bytes.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(a.sha256);
+      const manifest = JSON.parse(fs.readFileSync(path.join(work, "archive", `${a.key}.manifest.json`), "utf8"));
+      expect(manifest.encryption.format).toBe("age-v1");
+      expect(manifest.encryption.recipients.map((r: { kind: string }) => r.kind).sort()).toEqual(["INSTANCE", "RECOVERY"]);
+    }
 
     const [b] = await app.db.prisma.backup.findMany({ where: { serverId }, orderBy: { id: "desc" } });
     const requested = await requestRestore(admin, { backupId: b!.id, database: "shop_at_t", pointInTime: T.toISOString() });
@@ -199,12 +229,25 @@ describe("point-in-time recovery (MariaDB)", () => {
     // The CLI, from the storage alone (no metadata database): the dump file, the binlogs beside it.
     const artifact = await app.db.prisma.backupArtifact.findFirstOrThrow({ where: { backupId: b!.id, storageTargetId: targetId } });
     const out: string[] = [];
-    const code = await runRestoreCommand(
-      ["--file", path.join(work, "archive", artifact.key), "--to", `mysql://root@127.0.0.1:${source.port}/shop_cli`, "--point-in-time", T.toISOString()],
-      {},
-      { out: (l) => out.push(l), err: (l) => out.push(l) },
-      new AbortController().signal,
-    );
+    const cli = (extra: string[]) =>
+      runRestoreCommand(
+        [
+          "--file",
+          path.join(work, "archive", artifact.key),
+          "--to",
+          `mysql://root@127.0.0.1:${source.port}/shop_cli`,
+          "--point-in-time",
+          T.toISOString(),
+          ...extra,
+        ],
+        {},
+        { out: (l) => out.push(l), err: (l) => out.push(l) },
+        new AbortController().signal,
+      );
+    // The dump is plain, the archive partly encrypted: without an identity the CLI refuses before it restores anything.
+    await expect(cli([])).rejects.toThrow(/^--identity: the binlog archive is encrypted \(age\)/);
+    expect(((await sql(source, ["SHOW DATABASES LIKE 'shop_cli'"], "")) as [unknown[]])[0]).toEqual([]);
+    const code = await cli(["--identity", recoveryKey]);
     expect(out.join("\n")).toMatch(/replayed \d+ binlog file\(s\) from binlog-bin\.\d+:\d+ to /);
     expect(code).toBe(0);
     expect(await state(source, "shop_cli")).toEqual(atT);

@@ -6,6 +6,7 @@ import type { SqlguardMetrics } from "../observability/metrics.ts";
 import type { ServerConnection } from "../process/server-connection.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { ServerPitr } from "./pitr-supervisor.ts";
+import type { ArchiveRecipients } from "./archive-crypto.ts";
 import { pitrStatus } from "./pitr-window.ts";
 import { verifyArchives } from "./verify-archives.ts";
 import { checkpointDue, takeCheckpoints } from "./checkpoints.ts";
@@ -26,6 +27,8 @@ export type PitrServiceDeps = {
   onBroken?(server: string, reason: string): void;
   /** How often row-count checkpoints are taken on the servers this instance archives (0 = never). */
   checkpointMs?: number;
+  /** The keys this server's archives are encrypted to (its dump profile encrypts), or null: read per shipment. */
+  archiveRecipients?: ArchiveRecipients;
 };
 
 /**

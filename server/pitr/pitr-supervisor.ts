@@ -8,6 +8,7 @@ import type { ServerConnection } from "../process/server-connection.ts";
 import { withMysql } from "../runner/dumpers/server-session.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { PitrArchiver } from "./archiver.ts";
+import type { ArchiveRecipients } from "./archive-crypto.ts";
 import { binlogSequence } from "./binlog-file.ts";
 import { BinlogStreamer, binlogStreamCommand, streamServerIdFor, type BinlogTool } from "./streamer.ts";
 
@@ -23,6 +24,8 @@ export type SupervisorDeps = {
   connectionOf(server: Server): ServerConnection;
   storeFor(target: StorageTarget): ArtifactStore;
   tickMs?: number;
+  /** The keys this server's archives are encrypted to (its dump profile encrypts), or null: read per shipment. */
+  archiveRecipients?: ArchiveRecipients;
 };
 
 /** What the source says about itself and its binlogs when the streamer (re)starts. */
@@ -73,6 +76,7 @@ export class ServerPitr {
       targets: targets.map((t) => ({ id: t.id, store: this.#d.storeFor(t) })),
       rpoSeconds: this.#server.pitrRpoSeconds,
       sourceIdentity: () => this.#identity,
+      recipients: () => this.#d.archiveRecipients?.(this.#server) ?? Promise.resolve(null),
     });
     this.#streamer = new BinlogStreamer({ logger: log, startCommand: () => this.#startCommand(tool) });
     this.#streamer.start();

@@ -11,6 +11,10 @@ import { spawnChild, spawnReading } from "../process/spawn.ts";
 import { firstMysqlProgram } from "../process/programs.ts";
 import type { ArtifactStore } from "../storage/artifact-store.ts";
 import { binlogSequence, gtidState, gtidStopOffset } from "./binlog-file.ts";
+import { AgeDecrypt } from "../encryption/age-stream.ts";
+import { AgeError } from "../encryption/age-header.ts";
+import { type Decryption, isEncryptedKey } from "../encryption/artifact-decryption.ts";
+import { noDecryption } from "./archive-crypto.ts";
 
 /** A point-in-time restore that cannot be done: the message says why. */
 export class PitrRefusedError extends Error {
@@ -176,13 +180,16 @@ export type ReplayTarget = {
  * from `store` (checked against their SHA-256) and decompressed into a temporary directory, read
  * from the dump's exact position to --stop-datetime (UTC), filtered to the source database and
  * renamed with --rewrite-db, and, onto the same server, with sql_log_bin=0 (--disable-log-bin).
- * Throws with the tools' stderr when either fails, or PitrRefusedError when an object is missing.
+ * An encrypted archive (`….zst.age`) is opened with `options.decryption` on the way (its SHA-256
+ * is over the stored, encrypted bytes). Throws with the tools' stderr when either fails,
+ * PitrRefusedError when an object is missing or damaged, AgeError NO_IDENTITY when none of the
+ * identities opens one.
  */
 export async function replayBinlogs(
   plan: ReplayPlan,
   store: ArtifactStore,
   target: ReplayTarget,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; decryption?: Decryption } = {},
 ): Promise<{ files: number }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sqlguard-pitr-replay-"));
   try {
@@ -197,7 +204,15 @@ export async function replayBinlogs(
       const zstd = spawnChild("zstd", ["-d", "-q", "-c"], { signal: options.signal });
       const hashing = await import("node:crypto").then((c) => c.createHash("sha256"));
       body.on("data", (c: Buffer) => hashing.update(c));
-      await Promise.all([pipeline(body, zstd.stdin), pipeline(zstd.stdout, createWriteStream(file))]);
+      const open = isEncryptedKey(archive.key)
+        ? [new AgeDecrypt(options.decryption?.identities ?? [], options.decryption?.noIdentity ?? noDecryption(archive.key))]
+        : [];
+      await Promise.all([pipeline([body, ...open, zstd.stdin]), pipeline(zstd.stdout, createWriteStream(file))]).catch((error: unknown) => {
+        zstd.stdin.destroy();
+        if (error instanceof AgeError && error.code !== "NO_IDENTITY")
+          throw new PitrRefusedError(`binlog archive ${archive.key} is damaged (${error.message}): the chain is broken at ${archive.file}`);
+        throw error;
+      });
       const exit = await zstd.exited;
       if (exit.code !== 0) throw new Error(`zstd could not decompress ${archive.key}: ${exit.stderrTail}`);
       if (hashing.digest("hex") !== archive.sha256) throw new PitrRefusedError(`binlog archive ${archive.key} does not match its SHA-256: it is damaged`);

@@ -1,3 +1,4 @@
+import { archiveDecryption } from "../pitr/archive-crypto.ts";
 import type { PrismaClient } from "../db/client.ts";
 import type { Backup, PitrCheckpoint, RestoreDrill } from "../db/generated/client.ts";
 import { pitrRestoreRoot } from "../pitr/pg/orphan-instances.ts";
@@ -69,9 +70,10 @@ export async function executePgPitrDrill(
     }
     const base = await prisma.backupArtifact.findFirstOrThrow({ where: { backupId: plan.backupId, storageTargetId: plan.baseTargetId } });
     const storeFor = async (id: number) => deps.storeFor(await prisma.storageTarget.findUniqueOrThrow({ where: { id } }));
+    const decryption = await archiveDecryption(prisma, deps.secrets);
     const started = Date.now();
     result = await withArtifactPin(prisma, base.id, { kind: "DRILL", id: drill.id }, { instanceId: deps.instanceId }, async () => {
-      const instance = await startAtTime(plan, storeFor, pitrRestoreRoot(), `drill-${drill.id}`, { user: source.username, signal });
+      const instance = await startAtTime(plan, storeFor, pitrRestoreRoot(), `drill-${drill.id}`, { user: source.username, signal, decryption });
       try {
         const restoreMs = Date.now() - started;
         const actual = await captureTableStats(

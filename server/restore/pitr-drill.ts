@@ -9,6 +9,7 @@ import { resolveArtifact } from "./backup-source.ts";
 import { checkpointDrillResult, recordDrillEnd, type DrillResult, type DrillRunnerDeps } from "./drill-runner.ts";
 import { pickPgPitrPoint } from "./pg-pitr-drill.ts";
 import { restoreArtifact } from "./restore-artifact.ts";
+import { archiveDecryption } from "../pitr/archive-crypto.ts";
 
 /** A checkpoint's binlog position. */
 const at = (c: Pick<PitrCheckpoint, "binlogFile" | "binlogPosition">) => ({ file: c.binlogFile, position: Number(c.binlogPosition) });
@@ -92,7 +93,7 @@ export async function executePitrDrill(
       plan,
       store,
       { conn, database: drill.scratchDatabase, sourceDatabase: backup.database, sameServer: server.id === backup.serverId },
-      { signal },
+      { signal, decryption: await archiveDecryption(prisma, deps.secrets) },
     ).catch((error: Error) => {
       throw new Error(`the binlog replay failed: ${error.message}`);
     });

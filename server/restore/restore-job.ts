@@ -25,6 +25,7 @@ import { restoreArtifact } from "./restore-artifact.ts";
 import type { RestoreTools } from "./restore-tools.ts";
 import { targetColumns, type TargetReport } from "./target-state.ts";
 import { claimRestores } from "../queue/claim.ts";
+import { archiveDecryption } from "../pitr/archive-crypto.ts";
 
 type RestoreEnd = "SUCCEEDED" | "FAILED" | "CANCELLED";
 type RestoreEndData = Partial<
@@ -250,7 +251,7 @@ export class RestoreJobs {
       // PostgreSQL to a point in time: the cluster replayed to it in a temporary instance, the database dumped from there.
       const atTime =
         restore.pointInTime && server.engine === "POSTGRESQL"
-          ? await pgDumpAtTime({ prisma, storeFor: this.deps.storeFor }, restore, backup, server, controller.signal, log)
+          ? await pgDumpAtTime({ prisma, storeFor: this.deps.storeFor, secrets: this.deps.secrets }, restore, backup, server, controller.signal, log)
           : null;
       const outcome = await restoreArtifact(
         atTime?.source ?? resolved.source,
@@ -335,7 +336,7 @@ export class RestoreJobs {
       plan,
       store,
       { conn, database: restore.database, sourceDatabase: restore.sourceDatabase, sameServer: server.id === backup.serverId },
-      { signal },
+      { signal, decryption: await archiveDecryption(prisma, this.deps.secrets) },
     ).catch((error: Error) => {
       throw new RestoreError("CLIENT_FAILED", `point-in-time replay failed: ${error.message}`, {
         target: { state: "INCOMPLETE", detail: `${JSON.stringify(restore.database)} holds the dump and part of the binlog replay` },

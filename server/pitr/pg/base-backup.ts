@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { PassThrough, Readable, Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { PrismaClient } from "../../db/client.ts";
 import type { Server, StorageTarget } from "../../db/generated/client.ts";
 import { pgClientEnv } from "../../process/client-args.ts";
@@ -7,6 +7,11 @@ import type { ServerConnection } from "../../process/server-connection.ts";
 import { spawnChild } from "../../process/spawn.ts";
 import type { ArtifactStore } from "../../storage/artifact-store.ts";
 import { PITR_MANIFEST_SUFFIX } from "../archive-keys.ts";
+import type { ArchiveRecipients } from "../archive-crypto.ts";
+import { AgeEncrypt } from "../../encryption/age-stream.ts";
+import { Meter } from "../../process/meter.ts";
+import { FanOut } from "../../runner/fan-out.ts";
+import { manifestEncryption } from "../../runner/manifest.ts";
 import { parseLsn, segmentName, segnoOf } from "./wal.ts";
 
 /** The Backup row's `database` for a physical base backup: the whole cluster, not one database. */
@@ -109,12 +114,18 @@ export function manifestEndLsn(manifest: string): string | null {
 /**
  * A physical base backup of the whole cluster: `pg_basebackup -D - -Ft -X none` (tar to stdout,
  * no WAL in it: the WAL comes from the PITR archive, which the slot keeps complete), through zstd
- * and SHA-256 onto every PITR target as `pitr/<server>/base/<time>.tar.zst` with a manifest, and a
+ * (and age, when the server's dump profile encrypts: `….tar.zst.age`) and SHA-256 onto every PITR
+ * target at the pace of the slowest, as `pitr/<server>/base/<time>.tar.zst` with a manifest, and a
  * Backup row (database `(cluster)`, position = its start LSN and time from its own backup_label,
  * and the end point pg_basebackup reports) that restores to a time start from.
  */
 export async function takeBaseBackup(
-  deps: { prisma: PrismaClient; storeFor(target: StorageTarget): ArtifactStore; connectionOf(server: Server): ServerConnection },
+  deps: {
+    prisma: PrismaClient;
+    storeFor(target: StorageTarget): ArtifactStore;
+    connectionOf(server: Server): ServerConnection;
+    archiveRecipients?: ArchiveRecipients;
+  },
   server: Server,
   options: { trigger?: "SCHEDULED" | "MANUAL"; instanceId?: string; signal?: AbortSignal } = {},
 ): Promise<{ backupId: number; position: BaseBackupPosition }> {
@@ -122,13 +133,14 @@ export async function takeBaseBackup(
   const ids = Array.isArray(server.pitrStorageTargetIds) ? (server.pitrStorageTargetIds as number[]) : null;
   const targets = await prisma.storageTarget.findMany({ where: ids ? { id: { in: ids } } : { isDefault: true, enabled: true } });
   if (!targets.length) throw new Error(`server ${server.name}: no PITR storage target for its base backup`);
+  const recipients = (await deps.archiveRecipients?.(server)) ?? null;
   const conn = deps.connectionOf(server);
   const started = new Date();
   const stamp = started
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z");
-  const key = `pitr/${server.name.replace(/[^A-Za-z0-9._-]/g, "_")}/base/${stamp}.tar.zst`;
+  const key = `pitr/${server.name.replace(/[^A-Za-z0-9._-]/g, "_")}/base/${stamp}.tar.zst${recipients ? ".age" : ""}`;
   const backup = await prisma.backup.create({
     data: {
       serverId: server.id,
@@ -139,36 +151,50 @@ export async function takeBaseBackup(
       status: "RUNNING",
       startedAt: started,
       compression: "ZSTD",
+      encryption: recipients ? "AGE" : "NONE",
       tool: BASEBACKUP_TOOL,
       instanceId: options.instanceId ?? null,
     },
   });
+  const stores = targets.map((t) => deps.storeFor(t));
+  const committed: number[] = [];
   try {
+    // Any failure stops both children; the signal (shutdown) too.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     const base = spawnChild("pg_basebackup", ["-D", "-", "-Ft", "-X", "none", "-v", "--checkpoint=fast"], {
       env: pgClientEnv(conn, "postgres", "sqlguard-basebackup"),
-      signal: options.signal,
+      signal,
     });
-    const zstd = spawnChild("zstd", ["-3", "-q", "-c"], { signal: options.signal });
+    const zstd = spawnChild("zstd", ["-3", "-q", "-c"], { signal });
     const tap = new BackupLabelTap();
-    let rawBytes = 0;
-    base.stdout.on("data", (c: Buffer) => (rawBytes += c.length));
-    base.stdout.pipe(tap).pipe(zstd.stdin);
-    const hash = createHash("sha256");
-    let storedBytes = 0;
-    const copies = targets.map(() => new PassThrough());
-    zstd.stdout.on("data", (c: Buffer) => {
-      hash.update(c);
-      storedBytes += c.length;
-      for (const p of copies) p.write(c);
+    const raw = new Meter();
+    const stored = new Meter({ hash: true });
+    // The targets commit the object only once both programs exited cleanly: a failed base backup leaves nothing.
+    const fanOut = new FanOut(targets.length, async () => {
+      const [baseExit, zstdExit] = await Promise.all([base.exited, zstd.exited]);
+      if (baseExit.code !== 0) throw new Error(`pg_basebackup failed (exit ${baseExit.code}): ${baseExit.stderrTail.slice(-800)}`);
+      if (zstdExit.code !== 0) throw new Error(`zstd failed: ${zstdExit.stderrTail}`);
     });
-    zstd.stdout.on("end", () => {
-      for (const p of copies) p.end();
-    });
-    const puts = Promise.all(targets.map((t, i) => deps.storeFor(t).put(key, copies[i]!, { contentType: "application/zstd", signal: options.signal })));
-    const [baseExit, zstdExit] = await Promise.all([base.exited, zstd.exited]);
-    await puts;
-    if (baseExit.code !== 0) throw new Error(`pg_basebackup failed (exit ${baseExit.code}): ${baseExit.stderrTail.slice(-800)}`);
-    if (zstdExit.code !== 0) throw new Error(`zstd failed: ${zstdExit.stderrTail}`);
+    const contentType = recipients ? "application/octet-stream" : "application/zstd";
+    const puts = stores.map((store, i) =>
+      store.put(key, fanOut.branches[i]!, { contentType, signal: options.signal }).then(
+        () => (committed.push(targets[i]!.id), null),
+        (error: unknown) => (fanOut.drop(i), error as Error),
+      ),
+    );
+    const encrypt = recipients ? [new AgeEncrypt(recipients.map((r) => r.publicRaw))] : [];
+    const flow = await Promise.all([pipeline(base.stdout, raw, tap, zstd.stdin), pipeline([zstd.stdout, ...encrypt, stored, fanOut])]).then(
+      () => null,
+      (error: Error) => (stop.abort(), error),
+    );
+    const failures = (await Promise.all(puts)).filter((e): e is Error => e !== null);
+    await Promise.all([base.exited, zstd.exited]);
+    if (flow) throw flow;
+    // Every PITR target holds the base backup, or none does.
+    if (failures.length) throw new Error(`the base backup could not be stored: ${failures[0]!.message}`);
+    const rawBytes = raw.bytes;
+    const storedBytes = stored.bytes;
     if (!tap.label) throw new Error("the base backup has no backup_label");
     const label = parseBackupLabel(tap.label);
     const endLsn = tap.manifest ? manifestEndLsn(tap.manifest) : null;
@@ -185,7 +211,7 @@ export async function takeBaseBackup(
       endTime: finished.toISOString(),
       systemIdentifier: sys ?? null,
     };
-    const sha256 = hash.digest("hex");
+    const sha256 = stored.digest();
     const manifest = {
       server: server.name,
       serverId: server.id,
@@ -195,6 +221,7 @@ export async function takeBaseBackup(
       storedBytes,
       sha256,
       ...position,
+      ...(recipients ? { encryption: manifestEncryption(recipients) } : {}),
       kind: "sqlguard-pg-basebackup",
       endSegment: segmentName(label.timeline, segnoOf(parseLsn(endLsn))),
     };
@@ -205,16 +232,13 @@ export async function takeBaseBackup(
           .put(key + PITR_MANIFEST_SUFFIX, Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), { contentType: "application/json" }),
       ),
     );
-    await prisma.backupArtifact.createMany({
-      data: targets.map((t) => ({
-        backupId: backup.id,
-        storageTargetId: t.id,
-        key,
-        status: "STORED" as const,
-        sizeBytes: BigInt(storedBytes),
-        storedAt: finished,
-      })),
-    });
+    for (const t of targets) {
+      const artifact = await prisma.backupArtifact.create({
+        data: { backupId: backup.id, storageTargetId: t.id, key, status: "STORED", sizeBytes: BigInt(storedBytes), storedAt: finished },
+      });
+      // The keys that open it, as for an encrypted dump (the key list counts it; a rewrap rewrites its header).
+      if (recipients) await prisma.artifactEncryptionKey.createMany({ data: recipients.map((r) => ({ artifactId: artifact.id, keyId: r.id })) });
+    }
     await prisma.backup.update({
       where: { id: backup.id },
       data: {
@@ -229,6 +253,8 @@ export async function takeBaseBackup(
     });
     return { backupId: backup.id, position };
   } catch (error) {
+    // A target that committed before another failed holds an object no record names.
+    await Promise.all(committed.map((id) => stores[targets.findIndex((t) => t.id === id)]!.delete(key).catch(() => {})));
     await prisma.backup.update({
       where: { id: backup.id },
       data: { status: "FAILED", finishedAt: new Date(), error: (error as Error).message.slice(0, 4000) },

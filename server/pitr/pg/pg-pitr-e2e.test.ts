@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -19,6 +20,8 @@ import { takePgCheckpoints } from "./pg-checkpoints.ts";
 import { PgServerPitr, slotNameFor } from "./receiver.ts";
 import { PgPitrRefusedError, planPgRestore, prepareDataDir, waitForPromotion } from "./restore-to-time.ts";
 import { parseSegment } from "./wal.ts";
+import { archiveRecipientsFrom } from "../archive-crypto.ts";
+import { parseIdentityFile } from "../../encryption/age-keys.ts";
 
 /**
  * PostgreSQL point-in-time recovery end to end on a private PostgreSQL 15 (never the shared one):
@@ -35,6 +38,9 @@ describe("point-in-time recovery (PostgreSQL)", () => {
   fs.chmodSync(work, 0o755);
   const log = memoryLogger();
   const store = new LocalStore({ basePath: path.join(work, "archive") });
+  const recoveryKey = path.join(work, "recovery.key");
+  /** Opens encrypted archives with the recovery identity only this test holds. */
+  const recovery = () => ({ identities: parseIdentityFile(fs.readFileSync(recoveryKey, "utf8")), noIdentity: () => "the recovery key does not open it" });
   const restoredDirs: string[] = [];
   let T: Date;
   let target: number;
@@ -85,7 +91,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     const dataDir = path.join(work, `restored-${restoredDirs.length}`, "data");
     restoredDirs.push(dataDir);
     const port = await freePort();
-    const prepared = await prepareDataDir(plan, async () => store, dataDir, { port });
+    const prepared = await prepareDataDir(plan, async () => store, dataDir, { port, decryption: recovery() });
     expect(prepared.startCommand).toContain(`-D ${dataDir}`);
     await chownPostgres(path.dirname(dataDir));
     const logFile = path.join(path.dirname(dataDir), "server.log");
@@ -100,6 +106,9 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     // logical: the row-count checkpoints of point-in-time drills need exported snapshots at an exact LSN.
     source = await startPrivatePostgres("pgpitr-src", { walLevel: "logical" });
     const targetId = await createTarget(admin, { name: "pgpitr-local", kind: "LOCAL", path: path.join(work, "archive") });
+    execFileSync("age-keygen", ["-o", recoveryKey], { stdio: "pipe" });
+    const recipient = /public key: (age1\w+)/.exec(fs.readFileSync(recoveryKey, "utf8"))![1]!;
+    dataOf(await admin(`mutation($r: String!) { addRecoveryRecipient(input: { label: "pgpitr-vault", recipient: $r }) { id } }`, { r: recipient }));
     serverId = await createServer(admin, {
       name: "pg-pitr",
       engine: "POSTGRESQL",
@@ -129,7 +138,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     fs.rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
-  it("streams WAL through its own slot, takes a base backup with its start LSN, and restores to T exactly across WAL switches and a source restart", async () => {
+  it("streams WAL through its own slot, takes a base backup with its start LSN, and restores to T exactly across WAL switches, a source restart and a switch to encrypted archives", async () => {
     pitr = new PgServerPitr(
       {
         prisma: app.db.prisma,
@@ -139,6 +148,7 @@ describe("point-in-time recovery (PostgreSQL)", () => {
         connectionOf: connectionOf as never,
         storeFor: () => store,
         tickMs: 250,
+        archiveRecipients: archiveRecipientsFrom(app.db.prisma, app.services.encryptionKeys),
       },
       await serverRow(),
     );
@@ -177,7 +187,24 @@ describe("point-in-time recovery (PostgreSQL)", () => {
       },
     });
     expect(await pitr.baseBackupDue()).toMatch(/scheduled backup \d+ started after the newest base backup/);
+    // The server's dump profile turns encryption on: the next base backup and WAL are age files (the first base backup stays plain).
+    const sealed = (
+      dataOf(await admin(`mutation { createDumpOptions(input: { name: "pg-sealed", encryption: AGE }) { id } }`)) as { createDumpOptions: { id: string } }
+    ).createDumpOptions.id;
+    dataOf(await admin(`mutation($id: ID!, $p: ID!) { updateServer(id: $id, input: { dumpOptionsId: $p }) { id } }`, { id: serverId, p: sealed }));
     await pitr.baseBackup();
+    const second = await app.db.prisma.backup.findFirstOrThrow({
+      where: { serverId, database: "(cluster)", status: "SUCCEEDED" },
+      orderBy: { id: "desc" },
+      include: { artifacts: { include: { encryptionKeys: true } } },
+    });
+    expect(second.encryption).toBe("AGE");
+    expect(second.artifacts[0]!.key).toMatch(/\/base\/\d{8}T\d{6}Z\.tar\.zst\.age$/);
+    expect(second.artifacts[0]!.encryptionKeys).toHaveLength(2);
+    const sealedBase = fs.readFileSync(path.join(work, "archive", second.artifacts[0]!.key));
+    expect(sealedBase.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+    expect(createHash("sha256").update(sealedBase).digest("hex")).toBe(second.sha256);
+    expect(backup.artifacts[0]!.key).toMatch(/\.tar\.zst$/);
     expect(await app.db.prisma.backup.count({ where: { serverId, database: "(cluster)", status: "SUCCEEDED" } })).toBe(2);
     expect(await pitr.baseBackupDue()).toBeNull();
     expect(position).toMatchObject({ kind: "pg-base", timeline: 1, startLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
@@ -225,6 +252,14 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     const segments = await app.db.prisma.pitrArchive.findMany({ where: { serverId, partial: false } });
     expect(segments.length).toBeGreaterThanOrEqual(3);
     expect(segments.every((s) => s.breakReason === null)).toBe(true);
+    const sealedSegments = segments.filter((s) => s.key.endsWith(".lz4.age"));
+    expect(sealedSegments.length).toBeGreaterThanOrEqual(1);
+    for (const s of sealedSegments) {
+      const bytes = fs.readFileSync(path.join(work, "archive", s.key));
+      expect(bytes.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(s.sha256);
+      expect(JSON.parse(fs.readFileSync(path.join(work, "archive", `${s.key}.manifest.json`), "utf8")).encryption.format).toBe("age-v1");
+    }
     const seg = segments.find((s) => parseSegment(s.file))!;
     const segManifest = JSON.parse(fs.readFileSync(path.join(work, "archive", `${seg.key}.manifest.json`), "utf8"));
     expect(segManifest).toMatchObject({ kind: "sqlguard-wal", timeline: 1, segment: seg.file, sha256: seg.sha256 });
@@ -261,19 +296,24 @@ describe("point-in-time recovery (PostgreSQL)", () => {
     const out: string[] = [];
     const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
     const file = path.join(work, "archive", artifact.key);
-    const code = await runRestoreCommand(
-      ["--file", file, "--to", `postgres://postgres@127.0.0.1:${source.port}/shop_cli`, "--point-in-time", T.toISOString()],
-      {},
-      io,
-      new AbortController().signal,
-    );
+    const cliTo = ["--file", file, "--to", `postgres://postgres@127.0.0.1:${source.port}/shop_cli`, "--point-in-time", T.toISOString()];
+    // The archive it needs is encrypted: without an identity the CLI refuses before it fetches anything.
+    await expect(runRestoreCommand(cliTo, {}, io, new AbortController().signal)).rejects.toThrow(/^--identity: the point-in-time archive is encrypted \(age\)/);
+    const code = await runRestoreCommand([...cliTo, "--identity", recoveryKey], {}, io, new AbortController().signal);
     expect(out.join("\n")).toMatch(/restored shop as of .* into "shop_cli"/);
     expect(code).toBe(0);
     expect(await state(source.port, "shop_cli")).toEqual(atT);
     const cliDir = path.join(work, "cli-restored", "data");
     restoredDirs.push(cliDir);
     out.length = 0;
-    expect(await runRestoreCommand(["--file", file, "--point-in-time", T.toISOString(), "--data-dir", cliDir], {}, io, new AbortController().signal)).toBe(0);
+    expect(
+      await runRestoreCommand(
+        ["--file", file, "--point-in-time", T.toISOString(), "--data-dir", cliDir, "--identity", recoveryKey],
+        {},
+        io,
+        new AbortController().signal,
+      ),
+    ).toBe(0);
     const start = out.find((l) => l.trim().startsWith("pg_ctl -D "));
     expect(start?.trim()).toBe(`pg_ctl -D ${cliDir} -l ${cliDir}.log start`);
     expect(fs.existsSync(path.join(cliDir, "recovery.signal"))).toBe(true);

@@ -1,3 +1,4 @@
+import type { ArchiveRecipients } from "../archive-crypto.ts";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { PrismaClient } from "../../db/client.ts";
@@ -27,6 +28,8 @@ export type PgPitrDeps = {
   tickMs?: number;
   /** pg_receivewal (default: from PATH). */
   receivewal?: string;
+  /** The keys this server's archives are encrypted to (its dump profile encrypts), or null: read per shipment. */
+  archiveRecipients?: ArchiveRecipients;
 };
 
 /** What each wal_status other than `reserved` means for the archive (Server.pitr.warning). */
@@ -135,6 +138,7 @@ export class PgServerPitr {
       rpoSeconds: this.#server.pitrRpoSeconds,
       segmentBytes,
       systemIdentifier: () => this.#systemId,
+      recipients: () => this.#d.archiveRecipients?.(this.#server) ?? Promise.resolve(null),
     });
     this.#streamer = new BinlogStreamer({
       logger: log,
@@ -218,7 +222,8 @@ export class PgServerPitr {
 
   /** Takes a base backup now onto the PITR targets (one at a time); never throws. */
   baseBackup(): Promise<unknown> {
-    this.#base ??= takeBaseBackup({ prisma: this.#d.prisma, storeFor: this.#d.storeFor, connectionOf: this.#d.connectionOf }, this.#server, {
+    const { prisma, storeFor, connectionOf, archiveRecipients } = this.#d;
+    this.#base ??= takeBaseBackup({ prisma, storeFor, connectionOf, archiveRecipients }, this.#server, {
       trigger: "SCHEDULED",
       instanceId: this.#d.instanceId,
       signal: this.#baseAbort.signal,

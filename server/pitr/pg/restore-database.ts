@@ -1,3 +1,4 @@
+import type { Decryption } from "../../encryption/artifact-decryption.ts";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
@@ -57,9 +58,9 @@ export async function startAtTime(
   storeFor: (targetId: number) => Promise<ArtifactStore>,
   workRoot: string,
   label: string,
-  options: { user: string; signal?: AbortSignal },
+  options: { user: string; signal?: AbortSignal; decryption?: Decryption },
 ): Promise<TemporaryInstance> {
-  const { user, signal } = options;
+  const { user, signal, decryption } = options;
   let bin = "";
   await fs.mkdir(workRoot, { recursive: true });
   const dir = await fs.mkdtemp(path.join(workRoot, `${INSTANCE_DIR_PREFIX}${label}-`));
@@ -83,7 +84,7 @@ export async function startAtTime(
   try {
     await fs.mkdir(socketDir, { mode: 0o700 });
     const port = await freeLoopbackPort();
-    const prepared = await prepareDataDir(plan, storeFor, dataDir);
+    const prepared = await prepareDataDir(plan, storeFor, dataDir, { decryption });
     signal?.throwIfAborted();
     // A Debian cluster keeps its configuration in /etc: its base backup has none.
     for (const f of ["postgresql.conf", "pg_ident.conf"]) {
@@ -174,9 +175,13 @@ async function waitPromoted(
 export async function dumpAtTime(
   storeFor: (targetId: number) => Promise<ArtifactStore>,
   plan: PgRestorePlan,
-  input: { database: string; user: string; workRoot?: string; label: string; signal?: AbortSignal },
+  input: { database: string; user: string; workRoot?: string; label: string; signal?: AbortSignal; decryption?: Decryption },
 ): Promise<{ plan: PgRestorePlan; source: ArtifactSource; rawBytes: number; discard(): Promise<void> }> {
-  const instance = await startAtTime(plan, storeFor, input.workRoot ?? os.tmpdir(), input.label, { user: input.user, signal: input.signal });
+  const instance = await startAtTime(plan, storeFor, input.workRoot ?? os.tmpdir(), input.label, {
+    user: input.user,
+    signal: input.signal,
+    decryption: input.decryption,
+  });
   const file = path.join(instance.dir, "dump.sql");
   try {
     const dump = spawnChild("pg_dump", ["--format=plain", "--no-password", "--no-owner"], {

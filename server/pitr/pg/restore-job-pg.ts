@@ -1,3 +1,5 @@
+import type { SecretBox } from "../../secrets/secret-box.ts";
+import { archiveDecryption } from "../archive-crypto.ts";
 import type { PrismaClient } from "../../db/client.ts";
 import type { Backup, Restore, Server, StorageTarget } from "../../db/generated/client.ts";
 import type { Logger } from "../../observability/logger.ts";
@@ -16,7 +18,7 @@ import { PgPitrRefusedError, planPgRestore } from "./restore-to-time.ts";
  * caller restores the dump like any artifact and calls `discard` (which removes the file) in the end.
  */
 export async function pgDumpAtTime(
-  deps: { prisma: PrismaClient; storeFor(target: StorageTarget): ArtifactStore },
+  deps: { prisma: PrismaClient; storeFor(target: StorageTarget): ArtifactStore; secrets: SecretBox },
   restore: Restore,
   backup: Backup,
   server: Server,
@@ -34,6 +36,7 @@ export async function pgDumpAtTime(
       workRoot: pitrRestoreRoot(),
       label: `restore-${restore.id}`,
       signal,
+      decryption: await archiveDecryption(deps.prisma, deps.secrets),
     });
     log.info({ baseBackupId: done.plan.backupId, walFiles: done.plan.wal.length, dumpBytes: done.rawBytes }, "the database at the point in time is dumped");
     return done;

@@ -1,3 +1,7 @@
+import { AgeDecrypt } from "../../encryption/age-stream.ts";
+import { AgeError } from "../../encryption/age-header.ts";
+import { type Decryption, isEncryptedKey } from "../../encryption/artifact-decryption.ts";
+import { noDecryption } from "../archive-crypto.ts";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
@@ -159,8 +163,9 @@ export async function prepareDataDir(
   plan: PgRestorePlan,
   storeFor: (targetId: number) => Promise<ArtifactStore>,
   dataDir: string,
-  options: { segmentBytes?: number; port?: number } = {},
+  options: { segmentBytes?: number; port?: number; decryption?: Decryption } = {},
 ): Promise<PreparedDataDir> {
+  const { decryption } = options;
   const segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   if ((await fs.readdir(dataDir)).length) throw new Error(`${dataDir} is not empty`);
@@ -170,7 +175,7 @@ export async function prepareDataDir(
   // Base backup: zstd -d | tar -x.
   const baseStore = await storeFor(plan.baseTargetId);
   const baseFile = `${dataDir}.base.tar.zst`;
-  await fetchVerified(baseStore, plan.baseKey, baseFile, plan.baseSha256);
+  await fetchVerified(baseStore, plan.baseKey, baseFile, plan.baseSha256, decryption);
   await run("tar", ["-I", "zstd", "-xf", baseFile, "-C", dataDir]).catch((error: Error & { stderr?: string }) => {
     throw new Error(`unpacking base backup ${plan.baseKey} failed: ${error.stderr ?? error.message}`);
   });
@@ -179,19 +184,19 @@ export async function prepareDataDir(
     const store = await storeFor(w.storageTargetIds[0]!);
     const out = path.join(walSpool, w.file);
     if (isHistoryFile(w.file)) {
-      await fetchVerified(store, w.key, out, w.sha256);
+      await fetchVerified(store, w.key, out, w.sha256, decryption);
       continue;
     }
     // Fetched whole, then decompressed file to file (lz4 reports an unfinished frame of a partial segment but writes what it decoded).
     let partial = w.partial;
     try {
-      await fetchVerified(store, w.key, `${out}.lz4`, w.sha256);
+      await fetchVerified(store, w.key, `${out}.lz4`, w.sha256, decryption);
     } catch (error) {
       // The segment was completed since the plan was made: its partial copy gave way to the whole segment (checked against its own manifest).
-      const whole = w.key.replace(/\.partial\.lz4$/, ".lz4");
+      const whole = w.key.replace(/\.partial\.lz4(\.age)?$/, ".lz4$1");
       if (!w.partial || whole === w.key || !(error instanceof StorageError && error.code === "NOT_FOUND")) throw error;
       const manifest = JSON.parse((await buffer(await store.get(whole + PITR_MANIFEST_SUFFIX))).toString("utf8")) as { sha256: string };
-      await fetchVerified(store, whole, `${out}.lz4`, manifest.sha256);
+      await fetchVerified(store, whole, `${out}.lz4`, manifest.sha256, decryption);
       partial = false;
     }
     const exit = await run("lz4", ["-d", "-q", "-f", `${out}.lz4`, out]).then(
@@ -230,8 +235,11 @@ export async function prepareDataDir(
   };
 }
 
-/** Copies one archive object to `file`, checking its SHA-256 against the record's on the way. */
-async function fetchVerified(store: ArtifactStore, key: string, file: string, sha256: string | null): Promise<void> {
+/**
+ * Copies one archive object to `file`, checking its SHA-256 (over the stored bytes) against the
+ * record's on the way, and opening it with `decryption` when it is an age file (`….age`).
+ */
+async function fetchVerified(store: ArtifactStore, key: string, file: string, sha256: string | null, decryption?: Decryption): Promise<void> {
   const hash = createHash("sha256");
   const tap = new Transform({
     transform(chunk: Buffer, _enc, callback) {
@@ -239,8 +247,15 @@ async function fetchVerified(store: ArtifactStore, key: string, file: string, sh
       callback(null, chunk);
     },
   });
-  await pipeline(await store.get(key), tap, createWriteStream(file));
+  const open = isEncryptedKey(key) ? [new AgeDecrypt(decryption?.identities ?? [], decryption?.noIdentity ?? noDecryption(key))] : [];
+  const flow = await pipeline([await store.get(key), tap, ...open, createWriteStream(file)]).then(
+    () => null,
+    (error: Error) => error,
+  );
   const got = hash.digest("hex");
+  // A damaged object fails its checksum (or age's authentication first): either way it is named as damaged.
+  if (flow instanceof AgeError && flow.code !== "NO_IDENTITY") throw new Error(`archive object ${key} is damaged: ${flow.message}`);
+  if (flow) throw flow;
   if (sha256 && got !== sha256) throw new Error(`archive object ${key} does not match its checksum (SHA-256 ${got}, recorded ${sha256})`);
 }
 

@@ -6,6 +6,9 @@ import type { PrismaClient } from "../../db/client.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { PitrTarget } from "../archiver.ts";
 import { PITR_MANIFEST_SUFFIX } from "../archive-keys.ts";
+import { encryptArchive } from "../archive-crypto.ts";
+import type { RecipientKey } from "../../encryption/keys.service.ts";
+import { manifestEncryption, type ManifestEncryption } from "../../runner/manifest.ts";
 import { compareSegments, formatLsn, isHistoryFile, parseSegment, walArchiveKey, type WalSegment } from "./wal.ts";
 
 /** The manifest beside each archived WAL segment (the storage alone is enough to restore). */
@@ -23,9 +26,12 @@ export type WalManifest = {
   /** When pg_receivewal last wrote it (its last record is at most this old). */
   lastWriteAt: string;
   sizeBytes: number;
+  /** Over the stored bytes (lz4, then age when `encryption` is set). */
   sha256: string;
   compression: "lz4";
   breakReason: string | null;
+  /** Set when the object is an age v1 file (its key ends in `.age`): the lz4 file inside age. */
+  encryption?: ManifestEncryption;
 };
 
 export type WalArchiverOptions = {
@@ -38,6 +44,8 @@ export type WalArchiverOptions = {
   rpoSeconds: number;
   segmentBytes: number;
   systemIdentifier(): string | null;
+  /** The keys to encrypt each object to (the server's dump profile encrypts), or null; read per object. */
+  recipients?(): Promise<RecipientKey[] | null>;
   now?(): number;
 };
 
@@ -47,7 +55,8 @@ export type WalArchiverOptions = {
  * `<seg>.lz4.partial` at least every rpoSeconds while it grows. PitrArchive rows record each
  * segment (file = segment name, sourceServerId = timeline, sourceIdentity = `pg:<system id>`,
  * gtidListAtStart / gtidStateAtEnd = start / end LSN, endPosition = end LSN, lastEventAt = last
- * write). A completed segment leaves the spool only once every target holds it.
+ * write). A completed segment leaves the spool only once every target holds it. On a server
+ * whose dump profile encrypts, every object is an age v1 file (`….lz4.age`, `….history.age`).
  */
 export class WalArchiver {
   readonly #o: WalArchiverOptions;
@@ -106,8 +115,11 @@ export class WalArchiver {
   async #shipHistory(name: string): Promise<void> {
     const { prisma, serverId } = this.#o;
     if (await prisma.pitrArchive.findUnique({ where: { serverId_file: { serverId, file: name } } })) return;
-    const body = await fs.readFile(path.join(this.#o.spoolDir, name));
-    const ids = await this.#put(walArchiveKey(this.#o.serverName, name), body, null, "text/plain");
+    const plain = await fs.readFile(path.join(this.#o.spoolDir, name));
+    const recipients = (await this.#o.recipients?.()) ?? null;
+    const body = recipients ? await encryptArchive(plain, recipients) : plain;
+    const key = walArchiveKey(this.#o.serverName, name) + (recipients ? ".age" : "");
+    const ids = await this.#put(key, body, null, recipients ? "application/octet-stream" : "text/plain");
     if (!ids.length) return;
     const sha256 = createHash("sha256").update(body).digest("hex");
     await prisma.pitrArchive.create({
@@ -117,10 +129,10 @@ export class WalArchiver {
         sourceServerId: Number.parseInt(name.slice(0, 8), 16),
         sourceIdentity: `pg:${this.#o.systemIdentifier() ?? "unknown"}`,
         endPosition: 0n,
-        sizeBytes: BigInt(body.length),
+        sizeBytes: BigInt(plain.length),
         storedBytes: BigInt(body.length),
         sha256,
-        key: walArchiveKey(this.#o.serverName, name),
+        key,
         storageTargetIds: ids,
       },
     });
@@ -132,14 +144,16 @@ export class WalArchiver {
     const existing = await prisma.pitrArchive.findUnique({ where: { serverId_file: { serverId, file: seg.name } } });
     if (existing && !existing.partial) return true;
     const file = path.join(this.#o.spoolDir, fileName);
-    const [body, stat] = await Promise.all([fs.readFile(file), fs.stat(file)]);
+    const [plain, stat] = await Promise.all([fs.readFile(file), fs.stat(file)]);
+    const recipients = (await this.#o.recipients?.()) ?? null;
+    const body = recipients ? await encryptArchive(plain, recipients) : plain;
     const sha256 = createHash("sha256").update(body).digest("hex");
     const identity = `pg:${this.#o.systemIdentifier() ?? "unknown"}`;
     const breakReason = existing?.breakReason ?? (await this.#continuity(seg, identity));
     const startLsn = seg.segno * BigInt(segmentBytes);
     // A completed segment ends where the next begins; a partial one, at most there.
     const endLsn = startLsn + BigInt(segmentBytes);
-    const key = walArchiveKey(this.#o.serverName, partial ? `${seg.name}.partial.lz4` : `${seg.name}.lz4`);
+    const key = walArchiveKey(this.#o.serverName, partial ? `${seg.name}.partial.lz4` : `${seg.name}.lz4`) + (recipients ? ".age" : "");
     const manifest: WalManifest = {
       kind: "sqlguard-wal",
       server: this.#o.serverName,
@@ -151,12 +165,13 @@ export class WalArchiver {
       startLsn: formatLsn(startLsn),
       endLsn: formatLsn(endLsn),
       lastWriteAt: stat.mtime.toISOString(),
-      sizeBytes: body.length,
+      sizeBytes: plain.length,
       sha256,
       compression: "lz4",
       breakReason,
+      ...(recipients ? { encryption: manifestEncryption(recipients) } : {}),
     };
-    const stored = await this.#put(key, body, manifest, "application/x-lz4");
+    const stored = await this.#put(key, body, manifest, recipients ? "application/octet-stream" : "application/x-lz4");
     if (!stored.length) return false;
     const data = {
       partial,
@@ -167,7 +182,7 @@ export class WalArchiver {
       gtidListAtStart: formatLsn(startLsn),
       gtidStateAtEnd: formatLsn(endLsn),
       endPosition: endLsn,
-      sizeBytes: BigInt(body.length),
+      sizeBytes: BigInt(plain.length),
       storedBytes: BigInt(body.length),
       sha256,
       key,
